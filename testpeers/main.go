@@ -1,0 +1,61 @@
+package testpeers
+
+import (
+	"crypto/rand"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// runMainActive is set by RunMain before the tests run. Shared peers need it,
+// because only RunMain stops them.
+var runMainActive atomic.Bool
+
+// RunMain runs the tests of m, stops the peers that the tests shared (the
+// MinIO process), and exits with the result of m.Run. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { testpeers.RunMain(m) }
+func RunMain(m *testing.M) {
+	runMainActive.Store(true)
+	code := m.Run()
+	stopSharedMinIO()
+	os.Exit(code)
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, errors.New("listener has no TCP address")
+	}
+	return addr.Port, nil
+}
+
+// randomName returns a random lowercase string of n characters (n <= 26) that
+// is valid in bucket names, user names and passwords.
+func randomName(n int) string {
+	return strings.ToLower(rand.Text()[:n])
+}
+
+// pollUntil calls ok every interval until it returns true or the deadline
+// passes. It reports whether ok returned true.
+func pollUntil(deadline time.Time, interval time.Duration, ok func() bool) bool {
+	for {
+		if ok() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+}
