@@ -1,0 +1,192 @@
+package tenants
+
+import (
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// decodeSecret reads a v1 Secret: `data` values are base64, `stringData` plain.
+func decodeSecret(js []byte, doc *Document, es *ValidationErrors) {
+	var o kSecret
+	if !decodeTyped(js, &o, es) {
+		return
+	}
+	_ = es.Add(ValidateName("metadata.name", o.Metadata.Name))
+	s := &Secret{Name: o.Metadata.Name, Data: map[string]string{}}
+	for _, k := range sortedKeys(o.Data) {
+		field := "data[" + k + "]"
+		v, err := base64.StdEncoding.DecodeString(o.Data[k])
+		switch {
+		case validateSecretKey(field, k, es):
+			s.markInvalid(k)
+		case err != nil:
+			s.markInvalid(k)
+			_ = es.Add(Invalid(field, "is not valid base64 (data values are base64-encoded; put plain text under stringData)"))
+		default:
+			s.Data[k] = string(v)
+		}
+	}
+	for _, k := range sortedKeys(o.StringData) {
+		if !validateSecretKey("stringData["+k+"]", k, es) {
+			s.Data[k] = o.StringData[k]
+			delete(s.invalid, k)
+		}
+	}
+	doc.Secret = s
+}
+
+func (s *Secret) markInvalid(k string) {
+	if s.invalid == nil {
+		s.invalid = map[string]bool{}
+	}
+	s.invalid[k] = true
+}
+
+// validateSecretKey reports whether k is a bad Secret key (and says why).
+func validateSecretKey(field, k string, es *ValidationErrors) bool {
+	if errs := validation.IsConfigMapKey(k); len(errs) > 0 {
+		_ = es.Add(Invalid(field, "%q is not a valid key: %s", k, strings.Join(errs, "; ")))
+		return true
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ResolveSecrets fills the credentials of every store in docs from the Secret its
+// spec.secretRef.name names: a Secret document of the same set first, else
+// existing (which may be nil), e.g. the credentials already sealed for the tenant.
+// Keys: basicAuth `username` (optional) and `password`; ssh `sshPrivateKey` and
+// `knownHosts`; bucket accessKey `accessKeyID` and `secretAccessKey`. Values are
+// TrimSecret()ed. IAM and none need no Secret.
+//
+// It then runs the store's Validate with the credentials in place and reports the
+// credential problems (a missing Secret, a missing or empty required key); the
+// other fields were already reported by ParseKratixYAML. Keys whose value could
+// not be decoded were reported there too and are not reported again.
+func ResolveSecrets(docs []Document, existing func(name string) (Secret, bool)) []DocError {
+	inSet := map[string]*Secret{}
+	for i := range docs {
+		if s := docs[i].Secret; s != nil && inSet[s.Name] == nil {
+			inSet[s.Name] = s
+		}
+	}
+	lookup := func(name string) (*Secret, bool) {
+		if s, ok := inSet[name]; ok {
+			return s, true
+		}
+		if existing == nil {
+			return nil, false
+		}
+		s, ok := existing(name)
+		return &s, ok
+	}
+	var errs []DocError
+	for i := range docs {
+		if t, ok := credentialTargetOf(&docs[i]); ok {
+			errs = append(errs, t.resolve(&docs[i], lookup)...)
+		}
+	}
+	return errs
+}
+
+// credentialTarget is a store whose credentials come from a Secret.
+type credentialTarget struct {
+	secretRef string
+	method    string
+	needs     bool         // the auth method reads a Secret
+	fill      func(Secret) // copies the method's keys into the store
+	validate  func() error
+}
+
+func credentialTargetOf(d *Document) (credentialTarget, bool) {
+	switch {
+	case d.Git != nil:
+		g := d.Git
+		return credentialTarget{g.SecretRef, g.AuthMethod, g.AuthMethod == AuthBasic || g.AuthMethod == AuthSSH,
+			func(s Secret) { fillGit(g, s) }, g.Validate}, true
+	case d.Bucket != nil:
+		b := d.Bucket
+		return credentialTarget{b.SecretRef, b.AuthMethod, b.AuthMethod == AuthAccessKey,
+			func(s Secret) { fillBucket(b, s) }, b.Validate}, true
+	}
+	return credentialTarget{}, false
+}
+
+func fillGit(g *GitStateStore, s Secret) {
+	switch g.AuthMethod {
+	case AuthBasic:
+		g.Credentials.Username = TrimSecret(s.Data["username"])
+		g.Credentials.Password = TrimSecret(s.Data["password"])
+	case AuthSSH:
+		g.Credentials.SSHPrivateKey = TrimSecret(s.Data["sshPrivateKey"])
+		g.Credentials.KnownHosts = TrimSecret(s.Data["knownHosts"])
+	}
+	g.Normalize()
+}
+
+func fillBucket(b *BucketStateStore, s Secret) {
+	b.Credentials.AccessKeyID = TrimSecret(s.Data["accessKeyID"])
+	b.Credentials.SecretAccessKey = TrimSecret(s.Data["secretAccessKey"])
+	b.Normalize()
+}
+
+func (t credentialTarget) resolve(d *Document, lookup func(string) (*Secret, bool)) []DocError {
+	if !t.needs {
+		return nil
+	}
+	docErr := func(field, format string, args ...any) DocError {
+		return DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	if t.secretRef == "" {
+		keys := credentialProblems(t.validate())
+		if len(keys) == 0 {
+			return nil
+		}
+		return []DocError{docErr("spec.secretRef.name", "is required: authMethod %s reads %s from a Secret",
+			t.method, strings.Join(fieldsOf(keys), " and "))}
+	}
+	sec, ok := lookup(t.secretRef)
+	if !ok {
+		return []DocError{docErr("spec.secretRef.name", "Secret %q is neither among these documents nor stored in this tenant", t.secretRef)}
+	}
+	t.fill(*sec)
+	var errs []DocError
+	for _, e := range credentialProblems(t.validate()) {
+		if !sec.invalid[e.Field] {
+			errs = append(errs, docErr(e.Field, "missing or empty in Secret %q: %s", t.secretRef, e.Message))
+		}
+	}
+	return errs
+}
+
+// credentialProblems keeps the credential fields of a Validate() result.
+func credentialProblems(err error) ValidationErrors {
+	var all, out ValidationErrors
+	_ = all.Add(err)
+	for _, e := range all {
+		if credentialFields[e.Field] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func fieldsOf(es ValidationErrors) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = fmt.Sprintf("%q", e.Field)
+	}
+	return out
+}

@@ -1,0 +1,283 @@
+package tenants
+
+import (
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Store kinds, as Kratix names them.
+const (
+	KindGit    = "GitStateStore"
+	KindBucket = "BucketStateStore"
+)
+
+// Git authentication methods.
+const (
+	AuthBasic = "basicAuth"
+	AuthSSH   = "ssh"
+	AuthNone  = "none"
+)
+
+// Bucket authentication methods.
+const (
+	AuthAccessKey = "accessKey"
+	AuthIAM       = "IAM"
+)
+
+// Status is a State Store's (or Destination's) last readiness check.
+type Status struct {
+	// Ready is nil until the first check has finished ("unknown").
+	Ready       *bool
+	Message     string
+	LastChecked *time.Time
+}
+
+// Known reports whether a check has finished.
+func (s Status) Known() bool { return s.Ready != nil }
+
+// Failing reports whether the last check said not ready.
+func (s Status) Failing() bool { return s.Ready != nil && !*s.Ready }
+
+// StoreRef names one State Store of one tenant.
+type StoreRef struct {
+	TenantID int64
+	Kind     string
+	Name     string
+}
+
+// GitCredentials are a Git store's secrets. They are write-only: sealed before they
+// reach the database and never rendered back.
+type GitCredentials struct {
+	Username      string
+	Password      string
+	SSHPrivateKey string
+	KnownHosts    string
+}
+
+// GitStateStore is a Git repository Stateward writes to.
+type GitStateStore struct {
+	ID          int64
+	TenantID    int64
+	Name        string
+	URL         string
+	Branch      string // default "main"
+	Path        string
+	SecretRef   string // name of the Secret the credentials came from (for export)
+	AuthMethod  string // basicAuth (default) | ssh | none
+	AuthorName  string // default "stateward"
+	AuthorEmail string
+	Insecure    bool   // allows http:// URLs
+	CABundle    string // PEM; empty = system roots
+	Credentials GitCredentials
+	Status      Status
+	UpdatedAt   time.Time
+}
+
+// BucketCredentials are a bucket store's secrets (write-only).
+type BucketCredentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+// BucketStateStore is an S3-compatible bucket Stateward writes to.
+type BucketStateStore struct {
+	ID          int64
+	TenantID    int64
+	Name        string
+	Endpoint    string // host[:port], no scheme
+	BucketName  string
+	Path        string
+	Insecure    bool // plain HTTP
+	Region      string
+	SecretRef   string
+	AuthMethod  string // accessKey (default) | IAM
+	Credentials BucketCredentials
+	Status      Status
+	UpdatedAt   time.Time
+}
+
+// Normalize fills defaults and trims what users commonly paste with a trailing
+// newline (Kratix users' `echo` without -n).
+func (s *GitStateStore) Normalize() {
+	s.URL = strings.TrimSpace(s.URL)
+	s.Branch = strings.TrimSpace(s.Branch)
+	if s.Branch == "" {
+		s.Branch = "main"
+	}
+	if s.AuthMethod == "" {
+		s.AuthMethod = AuthBasic
+	}
+	if s.AuthorName == "" {
+		s.AuthorName = "stateward"
+	}
+	s.Path = cleanStorePath(s.Path)
+	s.Credentials.Username = TrimSecret(s.Credentials.Username)
+	s.Credentials.Password = TrimSecret(s.Credentials.Password)
+	s.Credentials.KnownHosts = strings.TrimSpace(s.Credentials.KnownHosts)
+	if k := strings.TrimSpace(s.Credentials.SSHPrivateKey); k != "" {
+		s.Credentials.SSHPrivateKey = k + "\n"
+	}
+}
+
+// Validate checks every field of a Git store; it reports all problems at once.
+func (s *GitStateStore) Validate() error {
+	var es ValidationErrors
+	_ = es.Add(ValidateName("metadata.name", s.Name))
+	_ = es.Add(validateGitURL(s.URL, s.Insecure))
+	if strings.ContainsAny(s.Branch, " ~^:?*[\\") || strings.Contains(s.Branch, "..") {
+		_ = es.Add(Invalid("spec.branch", "%q is not a valid branch name", s.Branch))
+	}
+	_ = es.Add(validateStorePath("spec.path", s.Path))
+	switch s.AuthMethod {
+	case AuthBasic:
+		if s.Credentials.Password == "" {
+			_ = es.Add(Invalid("password", "is required for basicAuth (the Secret key \"password\")"))
+		}
+	case AuthSSH:
+		if s.Credentials.SSHPrivateKey == "" {
+			_ = es.Add(Invalid("sshPrivateKey", "is required for ssh (the Secret key \"sshPrivateKey\")"))
+		}
+		if s.Credentials.KnownHosts == "" {
+			_ = es.Add(Invalid("knownHosts", "is required for ssh: host keys are always checked"))
+		}
+	case AuthNone:
+	default:
+		_ = es.Add(Invalid("spec.authMethod", "must be basicAuth, ssh or none"))
+	}
+	if s.AuthorEmail != "" {
+		if _, err := ValidateEmail("spec.gitAuthor.email", s.AuthorEmail); err != nil {
+			_ = es.Add(err)
+		}
+	}
+	return es.Err()
+}
+
+func validateGitURL(raw string, insecure bool) error {
+	const field = "spec.url"
+	if raw == "" {
+		return Invalid(field, "is required")
+	}
+	if isSCPLike(raw) {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return Invalid(field, "%q is not a repository URL (https://…, ssh://… or git@host:path)", raw)
+	}
+	switch u.Scheme {
+	case "https", "ssh":
+	case "http":
+		if !insecure {
+			return Invalid(field, "http:// is only allowed with insecure: true; use https://")
+		}
+	default:
+		return Invalid(field, "scheme %q is not supported; use https://, ssh:// or git@host:path", u.Scheme)
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			return Invalid(field, "must not contain a password; put it in the Secret")
+		}
+	}
+	return nil
+}
+
+// isSCPLike reports whether raw is an scp-like Git address such as git@host:org/repo.
+func isSCPLike(raw string) bool {
+	if strings.Contains(raw, "://") {
+		return false
+	}
+	at, colon := strings.IndexByte(raw, '@'), strings.IndexByte(raw, ':')
+	return at > 0 && colon > at+1 && colon < len(raw)-1
+}
+
+// Normalize fills defaults and trims pasted secrets.
+func (s *BucketStateStore) Normalize() {
+	s.Endpoint = strings.TrimSpace(s.Endpoint)
+	s.BucketName = strings.TrimSpace(s.BucketName)
+	s.Region = strings.TrimSpace(s.Region)
+	if s.AuthMethod == "" {
+		s.AuthMethod = AuthAccessKey
+	}
+	s.Path = cleanStorePath(s.Path)
+	s.Credentials.AccessKeyID = TrimSecret(s.Credentials.AccessKeyID)
+	s.Credentials.SecretAccessKey = TrimSecret(s.Credentials.SecretAccessKey)
+}
+
+// Validate checks every field of a bucket store.
+func (s *BucketStateStore) Validate() error {
+	var es ValidationErrors
+	_ = es.Add(ValidateName("metadata.name", s.Name))
+	_ = es.Add(validateEndpoint(s.Endpoint))
+	if s.BucketName == "" {
+		_ = es.Add(Invalid("spec.bucketName", "is required"))
+	} else if len(s.BucketName) < 3 || len(s.BucketName) > 63 || ValidateName("", s.BucketName) != nil {
+		_ = es.Add(Invalid("spec.bucketName", "%q is not a valid bucket name (3-63 lower-case letters, digits, '-' and '.')", s.BucketName))
+	}
+	_ = es.Add(validateStorePath("spec.path", s.Path))
+	switch s.AuthMethod {
+	case AuthAccessKey:
+		if s.Credentials.AccessKeyID == "" {
+			_ = es.Add(Invalid("accessKeyID", "is required for accessKey (the Secret key \"accessKeyID\")"))
+		}
+		if s.Credentials.SecretAccessKey == "" {
+			_ = es.Add(Invalid("secretAccessKey", "is required for accessKey (the Secret key \"secretAccessKey\")"))
+		}
+	case AuthIAM:
+	default:
+		_ = es.Add(Invalid("spec.authMethod", "must be accessKey or IAM"))
+	}
+	return es.Err()
+}
+
+func validateEndpoint(ep string) error {
+	const field = "spec.endpoint"
+	if ep == "" {
+		return Invalid(field, "is required (host[:port], without scheme)")
+	}
+	if strings.Contains(ep, "://") {
+		return Invalid(field, "%q must not include a scheme; set insecure: true for plain HTTP", ep)
+	}
+	u, err := url.Parse("//" + ep)
+	if err != nil || u.Host != ep || u.Hostname() == "" {
+		return Invalid(field, "%q is not host[:port]", ep)
+	}
+	return nil
+}
+
+// TrimSecret removes the trailing newline (and surrounding blanks) that `echo`
+// without -n leaves in a pasted secret.
+func TrimSecret(s string) string { return strings.TrimSpace(s) }
+
+func cleanStorePath(p string) string {
+	p = strings.TrimSpace(p)
+	return strings.Trim(p, "/")
+}
+
+func validateStorePath(field, p string) error {
+	if strings.ContainsAny(p, "\\\x00") {
+		return Invalid(field, "%q must not contain backslashes or NUL", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			return Invalid(field, "%q must not contain '..'", p)
+		}
+		if strings.EqualFold(seg, ".git") {
+			return Invalid(field, "%q must not contain a .git segment", p)
+		}
+	}
+	return nil
+}
+
+// GitHost returns the host of a Git URL (https://, ssh:// or scp-like), "" if none.
+func GitHost(raw string) string {
+	if isSCPLike(raw) {
+		at, colon := strings.IndexByte(raw, '@'), strings.IndexByte(raw, ':')
+		return raw[at+1 : colon]
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}

@@ -1,0 +1,103 @@
+// Package tenants holds Stateward's domain: tenants and their members, State Stores,
+// Destinations, Works and their placements, webhook triggers, the validation rules
+// they obey (Kubernetes' own name and label rules) and the errors every layer maps to
+// an answer. It does no I/O.
+package tenants
+
+import (
+	"time"
+)
+
+// Role is a member's or token's permission level within one tenant.
+type Role string
+
+// The roles, from most to least powerful.
+const (
+	RoleOwner  Role = "owner"  // members and settings, plus everything an editor does
+	RoleEditor Role = "editor" // stores, destinations, works, triggers
+	RoleViewer Role = "viewer" // read only
+)
+
+// ParseRole returns the Role named by s, or a validation error for field.
+func ParseRole(field, s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleOwner, RoleEditor, RoleViewer:
+		return r, nil
+	}
+	return "", Invalid(field, "must be one of owner, editor, viewer")
+}
+
+func (r Role) rank() int {
+	switch r {
+	case RoleOwner:
+		return 3
+	case RoleEditor:
+		return 2
+	case RoleViewer:
+		return 1
+	}
+	return 0
+}
+
+// Allows reports whether r grants at least the permissions of need.
+func (r Role) Allows(need Role) bool { return r.rank() >= need.rank() && need.rank() > 0 }
+
+// Tenant is a team: every other object belongs to exactly one.
+type Tenant struct {
+	ID   int64
+	Slug string // DNS-1123 label, unique
+	Name string
+	// AllowedDomain admits any signed-in person whose verified email is in this
+	// domain as a viewer. Empty means invitation only.
+	AllowedDomain string
+	CreatedAt     time.Time
+}
+
+// User is one OIDC identity (issuer + subject).
+type User struct {
+	ID      int64
+	Issuer  string
+	Subject string
+	Email   string
+	Name    string
+}
+
+// Member is a user's role in a tenant.
+type Member struct {
+	TenantID int64
+	UserID   int64
+	Email    string
+	Name     string
+	Role     Role
+	AddedAt  time.Time
+}
+
+// Membership is one tenant a user belongs to, for the team switcher.
+type Membership struct {
+	Tenant Tenant
+	Role   Role
+}
+
+// Token is an API token's metadata; the secret itself is shown once and stored only
+// as a hash.
+type Token struct {
+	ID         int64
+	TenantID   int64
+	Name       string
+	Role       Role
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// Principal is who is acting on a tenant: a signed-in user or an API token.
+type Principal struct {
+	Tenant Tenant
+	Role   Role
+	UserID int64 // zero for tokens
+	Email  string
+	Token  int64 // zero for users
+}
+
+// Can reports whether the principal's role allows what need requires.
+func (p Principal) Can(need Role) bool { return p.Role.Allows(need) }

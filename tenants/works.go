@@ -1,0 +1,101 @@
+package tenants
+
+import (
+	"time"
+)
+
+// Placement states, in the order a write moves through them.
+const (
+	StatePending = "pending"
+	StateWriting = "writing"
+	StateWritten = "written"
+	StateFailed  = "failed"
+)
+
+// WorkFile is one file of a workload group, relative to the pipeline output root.
+type WorkFile struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
+}
+
+// WorkloadGroup is a set of files with one directory and one set of selectors.
+type WorkloadGroup struct {
+	Directory            string            `json:"directory"`
+	DestinationSelectors map[string]string `json:"destinationSelectors,omitempty"`
+	Files                []WorkFile        `json:"files"`
+}
+
+// ResourceRef names the resource request a Work belongs to.
+type ResourceRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// Work is one unit of desired state. Its identity within a tenant is (promise,
+// resource, pipeline); submitting the same identity again replaces its content.
+type Work struct {
+	ID        int64
+	TenantID  int64
+	Promise   string
+	Resource  *ResourceRef // nil for promise dependencies
+	Pipeline  string
+	Groups    []WorkloadGroup
+	TriggerID *int64 // set when a webhook trigger submitted it
+	Deleted   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// IsDependency reports whether the Work is a promise dependency (no resource).
+func (w *Work) IsDependency() bool { return w.Resource == nil }
+
+// Namespace is the resource namespace, or "kratix-platform-system" for promise
+// dependencies, as Kratix names it.
+func (w *Work) Namespace() string {
+	if w.Resource == nil {
+		return "kratix-platform-system"
+	}
+	return w.Resource.Namespace
+}
+
+// Placement is one Work group on one Destination: what to write there and how the
+// last write went.
+type Placement struct {
+	ID            int64
+	TenantID      int64
+	WorkID        int64
+	GroupIndex    int
+	Directory     string
+	Destination   string
+	DestinationID int64
+	Name          string   // <work name>.<destination>-<id>
+	Paths         []string // full keys inside the store, exactly as written
+	State         string
+	Version       string // commit SHA or object version
+	Error         string
+	Misplaced     bool // the Destination no longer matches the selectors
+	Attempts      int
+	UpdatedAt     time.Time
+	WrittenAt     *time.Time
+}
+
+// Unscheduled explains why a Work group found no Destination.
+type Unscheduled struct {
+	Group     int               `json:"group"`
+	Directory string            `json:"directory"`
+	Selectors map[string]string `json:"selectors"`
+	Reason    string            `json:"reason"`
+}
+
+// Trigger is a webhook URL owned by a tenant.
+type Trigger struct {
+	ID               int64
+	TenantID         int64
+	Name             string
+	Promise          string // pinned promise; empty = any
+	RequireSignature bool
+	RatePerSecond    float64 // 0 = unlimited
+	CreatedAt        time.Time
+	LastUsedAt       *time.Time
+	RevokedAt        *time.Time
+}
