@@ -1,0 +1,254 @@
+package writers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// maxPushAttempts bounds how often Apply rebuilds its commit on a branch that other
+// writers keep moving.
+const maxPushAttempts = 5
+
+// GitConfig describes one Git State Store.
+type GitConfig struct {
+	// URL is an https, http or ssh URL (scp-like "git@host:path" works too).
+	URL string
+	// Branch is written to; "main" when empty.
+	Branch string
+	// Path is informational: the keys of a Batch already start with it.
+	Path string
+	// AuthMethod is "basicAuth", "ssh" or "none"; when empty, basicAuth if a
+	// password is given, else none.
+	AuthMethod string
+	// Username and Password are the basicAuth credentials. The user defaults to
+	// "x-access-token" for GitHub URLs and "stateward" elsewhere. Surrounding
+	// whitespace (a pasted trailing newline) is ignored.
+	Username, Password string
+	// SSHPrivateKey (PEM) and KnownHosts (known_hosts text, always checked) are the
+	// ssh credentials; the user comes from the URL, "git" by default.
+	SSHPrivateKey, KnownHosts string
+	// AuthorName ("stateward" when empty) and AuthorEmail sign the commits.
+	AuthorName, AuthorEmail string
+	// CABundle (PEM) is trusted in addition to the system roots; InsecureSkipTLS
+	// turns verification off. TLS is verified by default.
+	CABundle        []byte
+	InsecureSkipTLS bool
+	// CacheDir holds this store's bare clone; every store needs its own.
+	CacheDir string
+	// Dial, when set, makes every connection to the remote (an SSRF guard). For
+	// ssh it only vets the address before go-git dials it (see Git).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Now is the commit clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Git is a Git State Store. It keeps a bare clone in CacheDir and builds each commit
+// in memory from the branch tip (no worktree, no index), so a Batch of any size is
+// one commit and one push, and a Batch the branch already holds is neither.
+//
+// Transport: go-git's high-level Remote API picks its HTTP client from package
+// globals (client.InstallProtocol), which the house style forbids. Git therefore
+// opens upload-pack and receive-pack sessions itself on a transport built for this
+// store alone (githttp.NewClient with an http.Client whose DialContext is
+// GitConfig.Dial and whose TLS config holds the CA bundle). go-git's SSH transport
+// takes no dialer, so for ssh URLs Dial only vets the address right before go-git
+// connects (a DNS change in between is not caught).
+//
+// One Git serialises its Apply and Read calls; Check needs no local state and runs
+// alongside them.
+type Git struct {
+	cfg    GitConfig
+	remote *gitRemote
+	branch plumbing.ReferenceName
+
+	mu    sync.Mutex
+	cache *gitCache // opened on first use
+}
+
+// NewGit validates cfg and returns the store. It does no I/O on the network.
+func NewGit(cfg GitConfig) (*Git, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("git: url is required")
+	}
+	if cfg.CacheDir == "" {
+		return nil, errors.New("git: cache directory is required")
+	}
+	if cfg.Branch == "" {
+		cfg.Branch = "main"
+	}
+	branch := plumbing.NewBranchReferenceName(cfg.Branch)
+	if err := branch.Validate(); err != nil || strings.ContainsAny(cfg.Branch, " \t\n") {
+		return nil, fmt.Errorf("git: invalid branch name %q", cfg.Branch)
+	}
+	if cfg.AuthorName == "" {
+		cfg.AuthorName = "stateward"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	remote, err := newGitRemote(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Git{cfg: cfg, remote: remote, branch: branch}, nil
+}
+
+// Apply makes the branch hold b in one commit and one push. When the branch already
+// holds it, Apply returns Changed false with the tip as Version and pushes nothing.
+// When someone else pushes in between, Apply fetches their commit and applies b on
+// top of it again (never forcing), up to maxPushAttempts times.
+func (g *Git) Apply(ctx context.Context, b Batch) (Result, error) {
+	edits, err := newEditTree(b)
+	if err != nil {
+		return Result{}, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, err := g.openCache()
+	if err != nil {
+		return Result{}, err
+	}
+	var stale error
+	for attempt := range maxPushAttempts {
+		if err := backoff(ctx, attempt); err != nil {
+			return Result{}, err
+		}
+		res, err := g.applyOnce(ctx, c, edits, b.Message)
+		if !errors.Is(err, errStale) {
+			return res, err
+		}
+		stale = err
+	}
+	return Result{}, g.remote.wrap("push to", fmt.Errorf("gave up after %d attempts: %w", maxPushAttempts, stale))
+}
+
+// applyOnce fetches the tip, builds the commit and pushes it.
+func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, msg string) (Result, error) {
+	if err := c.compact(); err != nil {
+		return Result{}, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
+	}
+	tip, err := g.fetchTip(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	cm, err := c.commit(tip.hash, edits, g.signature(), msg)
+	if err != nil || !cm.res.Changed {
+		return cm.res, err
+	}
+	pack, err := cm.pack()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := g.remote.push(ctx, g.branch, tip.hash, cm.hash, pack); err != nil {
+		if errors.Is(err, errStale) {
+			return Result{}, err
+		}
+		return Result{}, g.remote.wrap("push to", err)
+	}
+	return cm.res, c.keep(g.branch, cm.hash, pack)
+}
+
+// fetchTip fetches the branch into the cache. A repository without any branch is
+// fine (the first write creates it); a missing branch in a repository that has
+// others is an error, so a typo in the branch name never starts a new history.
+func (g *Git) fetchTip(ctx context.Context, c *gitCache) (remoteTip, error) {
+	tip, err := g.remote.fetch(ctx, c.st, g.branch)
+	if err != nil {
+		return tip, g.remote.wrap("fetch from", err)
+	}
+	if !tip.exists && !tip.empty {
+		return tip, g.branchNotFound()
+	}
+	return tip, c.setTip(g.branch, tip.hash)
+}
+
+func (g *Git) branchNotFound() error {
+	return fmt.Errorf("branch %q not found in %s", g.cfg.Branch, g.remote.url)
+}
+
+// Check confirms, with the credentials a push needs, that the remote answers and the
+// branch exists: it reads the receive-pack advertisement (what "git push" reads
+// before sending anything) and sends nothing, so it leaves no trace. A repository
+// with no branch at all counts as ready, because the first Apply creates the branch;
+// a repository whose other branches exist but not this one is not ready.
+func (g *Git) Check(ctx context.Context) error {
+	s, ar, err := g.remote.advertise(ctx)
+	if err != nil {
+		return g.remote.wrap("ls-remote", err)
+	}
+	if err := s.Close(); err != nil {
+		return g.remote.wrap("ls-remote", err)
+	}
+	tip, err := tipOf(ar, g.branch)
+	if err != nil {
+		return g.remote.wrap("ls-remote", err)
+	}
+	if !tip.exists && !tip.empty {
+		return g.branchNotFound()
+	}
+	return nil
+}
+
+// Read returns the files under prefix (a directory ending in "/", or "" for all) at
+// the tip of the branch, keyed by their full key. An empty repository has no files.
+func (g *Git) Read(ctx context.Context, prefix string) (map[string][]byte, error) {
+	if prefix != "" {
+		if err := checkKey(strings.TrimSuffix(prefix, "/")); err != nil || !strings.HasSuffix(prefix, "/") {
+			return nil, fmt.Errorf("%w: read prefix %q", ErrUnsafeKey, prefix)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, err := g.openCache()
+	if err != nil {
+		return nil, err
+	}
+	tip, err := g.fetchTip(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return c.files(tip.hash, prefix)
+}
+
+// signature is the author and committer of a new commit.
+func (g *Git) signature() signature {
+	return signature{name: g.cfg.AuthorName, email: g.cfg.AuthorEmail, when: g.cfg.Now()}
+}
+
+// openCache opens (creating if needed) the bare clone on first use.
+func (g *Git) openCache() (*gitCache, error) {
+	if g.cache != nil {
+		return g.cache, nil
+	}
+	c, err := openGitCache(g.cfg.CacheDir, g.branch)
+	if err != nil {
+		return nil, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
+	}
+	g.cache = c
+	return c, nil
+}
+
+// backoff waits before retry attempt n (none before the first), with jitter so that
+// two writers racing for one branch fall out of step.
+func backoff(ctx context.Context, n int) error {
+	if n == 0 {
+		return nil
+	}
+	d := time.Duration(50<<n)*time.Millisecond + rand.N(50*time.Millisecond)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

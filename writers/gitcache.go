@@ -1,0 +1,202 @@
+package writers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// maxOpenPacks bounds the packfiles a cache keeps open between reads; reopening a
+// pack for every object read dominated the cost of an unchanged re-apply.
+const maxOpenPacks = 16
+
+// maxPacks is how many packfiles (one per fetch or push) a cache collects before
+// compact merges them: every object lookup searches every pack index.
+const maxPacks = 64
+
+// gitCache is a store's bare clone: objects and one ref, the last known tip of the
+// branch. Nothing is ever checked out.
+type gitCache struct {
+	st       *filesystem.Storage
+	maxPacks int
+}
+
+// openGitCache opens the bare repository in dir, creating it when dir holds none.
+// The filesystem is bound to dir, so no path go-git computes can leave it, and the
+// cache is this store's alone (exclusive access lets go-git keep its pack list).
+func openGitCache(dir string, branch plumbing.ReferenceName) (*gitCache, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(dir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(),
+		filesystem.Options{ExclusiveAccess: true, MaxOpenDescriptors: maxOpenPacks})
+	_, err := git.Open(st, nil)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		_, err = git.InitWithOptions(st, nil, git.InitOptions{DefaultBranch: branch})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &gitCache{st: st, maxPacks: maxPacks}, nil
+}
+
+// compact merges the packfiles into one when there are more than c.maxPacks. Only
+// objects reachable from the branch survive, which also drops those of commits that
+// were built but never pushed.
+func (c *gitCache) compact() error {
+	packs, err := c.st.ObjectPacks()
+	if err != nil || len(packs) <= c.maxPacks {
+		return err
+	}
+	repo, err := git.Open(c.st, nil)
+	if err != nil {
+		return err
+	}
+	if err := repo.RepackObjects(&git.RepackConfig{}); err != nil {
+		return fmt.Errorf("repack cache: %w", err)
+	}
+	return nil
+}
+
+// signature is who makes a commit and when.
+type signature struct {
+	name, email string
+	when        time.Time
+}
+
+// builtCommit is a commit made in memory, not yet pushed.
+type builtCommit struct {
+	res  Result
+	hash plumbing.Hash
+	tb   *treeBuilder
+}
+
+// commit applies edits on the tree of parent (ZeroHash for a first commit). When
+// the tree does not change it returns Changed false and no commit.
+func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, msg string) (builtCommit, error) {
+	base, err := c.rootTree(parent)
+	if err != nil {
+		return builtCommit{}, err
+	}
+	tb := newTreeBuilder(c.st)
+	root, changed, err := tb.build(base, edits, false)
+	if err != nil {
+		return builtCommit{}, err
+	}
+	if !changed {
+		return builtCommit{res: Result{Version: versionOf(parent)}}, nil
+	}
+	if root.IsZero() {
+		if root, err = tb.writeEmptyTree(); err != nil {
+			return builtCommit{}, err
+		}
+	}
+	h, err := tb.writeCommit(newCommit(parent, root, sig, msg))
+	if err != nil {
+		return builtCommit{}, err
+	}
+	res := Result{Version: h.String(), Changed: true, Puts: tb.puts, Deletes: tb.deletes}
+	return builtCommit{res: res, hash: h, tb: tb}, nil
+}
+
+// rootTree is the tree of commit h, ZeroHash for none.
+func (c *gitCache) rootTree(h plumbing.Hash) (plumbing.Hash, error) {
+	if h.IsZero() {
+		return plumbing.ZeroHash, nil
+	}
+	cm, err := object.GetCommit(c.st, h)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	return cm.TreeHash, nil
+}
+
+func versionOf(h plumbing.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
+}
+
+func newCommit(parent, tree plumbing.Hash, sig signature, msg string) *object.Commit {
+	if strings.TrimSpace(msg) == "" {
+		msg = "Update from stateward"
+	}
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	who := object.Signature{Name: sig.name, Email: sig.email, When: sig.when}
+	cm := &object.Commit{Author: who, Committer: who, Message: msg, TreeHash: tree}
+	if !parent.IsZero() {
+		cm.ParentHashes = []plumbing.Hash{parent}
+	}
+	return cm
+}
+
+// pack encodes every object the commit created, without deltas: the objects are
+// new by construction, so no revision walk is needed to find what to send.
+func (b builtCommit) pack() ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := packfile.NewEncoder(&buf, b.tb.out, false).Encode(b.tb.written, 0); err != nil {
+		return nil, fmt.Errorf("encode packfile: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// keep stores a pushed pack in the cache and records tip as the branch.
+func (c *gitCache) keep(branch plumbing.ReferenceName, tip plumbing.Hash, pack []byte) error {
+	if err := packfile.UpdateObjectStorage(c.st, bytes.NewReader(pack)); err != nil {
+		return fmt.Errorf("store pushed objects: %w", err)
+	}
+	return c.setTip(branch, tip)
+}
+
+func (c *gitCache) setTip(branch plumbing.ReferenceName, tip plumbing.Hash) error {
+	if tip.IsZero() {
+		return nil
+	}
+	return c.st.SetReference(plumbing.NewHashReference(branch, tip))
+}
+
+// files reads every file under prefix in commit tip.
+func (c *gitCache) files(tip plumbing.Hash, prefix string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	root, err := c.rootTree(tip)
+	if err != nil || root.IsZero() {
+		return out, err
+	}
+	t, err := object.GetTree(c.st, root)
+	if err != nil {
+		return nil, err
+	}
+	if prefix != "" {
+		if t, err = t.Tree(strings.TrimSuffix(prefix, "/")); errors.Is(err, object.ErrDirectoryNotFound) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	err = t.Files().ForEach(func(f *object.File) error {
+		r, err := f.Reader()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		out[prefix+f.Name] = b
+		return err
+	})
+	return out, err
+}

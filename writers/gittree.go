@@ -1,0 +1,346 @@
+package writers
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// editNode is one path segment of a Batch seen as a tree of edits. A node is a put
+// (file content), an exact delete, or a directory with children; owned marks a
+// DeletePrefix directory, where every file not put is removed.
+type editNode struct {
+	children map[string]*editNode
+	content  []byte
+	put, del bool
+	owned    bool
+}
+
+// dir returns the child directory node name, creating it.
+func (n *editNode) dir(name, key string) (*editNode, error) {
+	c := n.children[name]
+	if c == nil {
+		c = &editNode{children: map[string]*editNode{}}
+		n.children[name] = c
+	}
+	if c.put {
+		return nil, fmt.Errorf("key %q needs a directory where another key is a file", key)
+	}
+	c.del = false // an exact delete of a file that becomes a directory is implied
+	return c, nil
+}
+
+// newEditTree validates every key of b and arranges the edits by path.
+func newEditTree(b Batch) (*editNode, error) {
+	root := &editNode{children: map[string]*editNode{}}
+	for _, f := range b.Puts {
+		if err := root.addPut(f); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range b.Deletes {
+		if err := root.addDelete(k); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range b.DeletePrefixes {
+		if err := root.addOwned(p); err != nil {
+			return nil, err
+		}
+	}
+	return root, nil
+}
+
+// walk returns the parent directory node of key and its last segment.
+func (n *editNode) walk(key string) (*editNode, string, error) {
+	if err := checkKey(key); err != nil {
+		return nil, "", err
+	}
+	segs := strings.Split(key, "/")
+	parent := n
+	for _, s := range segs[:len(segs)-1] {
+		var err error
+		if parent, err = parent.dir(s, key); err != nil {
+			return nil, "", err
+		}
+	}
+	return parent, segs[len(segs)-1], nil
+}
+
+func (n *editNode) addPut(f File) error {
+	parent, name, err := n.walk(f.Key)
+	if err != nil {
+		return err
+	}
+	c := parent.children[name]
+	switch {
+	case c == nil:
+	case c.put && !bytes.Equal(c.content, f.Content):
+		return fmt.Errorf("key %q is put twice with different content", f.Key)
+	case !c.put && !c.del:
+		return fmt.Errorf("key %q is a file where another key needs a directory", f.Key)
+	}
+	parent.children[name] = &editNode{put: true, content: f.Content}
+	return nil
+}
+
+// addDelete records an exact delete; a put of the same key wins.
+func (n *editNode) addDelete(key string) error {
+	parent, name, err := n.walk(key)
+	if err != nil {
+		return err
+	}
+	if _, ok := parent.children[name]; !ok {
+		parent.children[name] = &editNode{del: true}
+	}
+	return nil
+}
+
+func (n *editNode) addOwned(prefix string) error {
+	if !strings.HasSuffix(prefix, "/") {
+		return fmt.Errorf("%w: delete prefix %q must end in \"/\"", ErrUnsafeKey, prefix)
+	}
+	parent, name, err := n.walk(strings.TrimSuffix(prefix, "/"))
+	if err != nil {
+		return err
+	}
+	d, err := parent.dir(name, prefix)
+	if err != nil {
+		return err
+	}
+	d.owned = true
+	return nil
+}
+
+// treeBuilder writes the new tree of a Batch. It reads the base trees from the bare
+// clone and writes only new objects into an in-memory store, whose content becomes
+// the pushed packfile.
+type treeBuilder struct {
+	base    storer.EncodedObjectStorer
+	out     *memory.Storage
+	written []plumbing.Hash
+	puts    int
+	deletes int
+}
+
+func newTreeBuilder(base storer.EncodedObjectStorer) *treeBuilder {
+	return &treeBuilder{base: base, out: memory.NewStorage()}
+}
+
+// build returns the hash of the tree that applies n to the tree base (ZeroHash for
+// none), with changed false when the result equals base. An empty result is ZeroHash.
+func (b *treeBuilder) build(base plumbing.Hash, n *editNode, owned bool) (plumbing.Hash, bool, error) {
+	owned = owned || n.owned
+	entries, err := b.entries(base)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	changed := false
+	kept := make(map[string]object.TreeEntry, len(entries)+len(n.children))
+	for _, e := range entries {
+		if c, edited := n.children[e.Name]; (edited && !c.del) || !owned {
+			kept[e.Name] = e
+			continue
+		}
+		if err := b.drop(e); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		changed = true
+	}
+	for name, c := range n.children {
+		ch, err := b.edit(kept, name, c, owned)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		changed = changed || ch
+	}
+	if !changed {
+		return base, false, nil
+	}
+	if len(kept) == 0 {
+		return plumbing.ZeroHash, true, nil
+	}
+	h, err := b.writeTree(kept)
+	return h, true, err
+}
+
+// entries lists the tree h; ZeroHash is the empty tree.
+func (b *treeBuilder) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if h.IsZero() {
+		return nil, nil
+	}
+	t, err := object.GetTree(b.base, h)
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", h, err)
+	}
+	return t.Entries, nil
+}
+
+// edit applies child c named name to the entries in kept and reports a change.
+func (b *treeBuilder) edit(kept map[string]object.TreeEntry, name string, c *editNode, owned bool) (bool, error) {
+	e, exists := kept[name]
+	isDir := exists && e.Mode == filemode.Dir
+	switch {
+	case c.put:
+		return b.putFile(kept, name, c.content)
+	case c.del:
+		if !exists || isDir {
+			return false, nil
+		}
+		delete(kept, name)
+		b.deletes++
+		return true, nil
+	}
+	sub := plumbing.ZeroHash
+	if isDir {
+		sub = e.Hash
+	}
+	h, changed, err := b.build(sub, c, owned)
+	if err != nil || !changed {
+		return false, err
+	}
+	if exists && !isDir {
+		b.deletes++ // a file replaced by a directory
+	}
+	if h.IsZero() {
+		delete(kept, name)
+	} else {
+		kept[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h}
+	}
+	return true, nil
+}
+
+// putFile writes content at name unless the same blob is already there.
+func (b *treeBuilder) putFile(kept map[string]object.TreeEntry, name string, content []byte) (bool, error) {
+	h := plumbing.ComputeHash(plumbing.BlobObject, content)
+	e, exists := kept[name]
+	mode := filemode.Regular
+	if exists && e.Mode == filemode.Executable {
+		mode = filemode.Executable
+	}
+	if exists && e.Hash == h && e.Mode == mode {
+		return false, nil
+	}
+	if exists && e.Mode == filemode.Dir {
+		if err := b.drop(e); err != nil {
+			return false, err
+		}
+	}
+	if err := b.writeBlob(content); err != nil {
+		return false, err
+	}
+	kept[name] = object.TreeEntry{Name: name, Mode: mode, Hash: h}
+	b.puts++
+	return true, nil
+}
+
+// drop counts the files removed with entry e (all files below it for a directory).
+func (b *treeBuilder) drop(e object.TreeEntry) error {
+	if e.Mode != filemode.Dir {
+		b.deletes++
+		return nil
+	}
+	entries, err := b.entries(e.Hash)
+	if err != nil {
+		return err
+	}
+	for _, c := range entries {
+		if err := b.drop(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *treeBuilder) writeBlob(content []byte) error {
+	obj := b.out.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	obj.SetSize(int64(len(content)))
+	w, err := obj.Writer()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(content); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return b.store(obj)
+}
+
+// writeTree encodes entries in Git's order: by name, a directory sorting as if its
+// name ended in "/".
+func (b *treeBuilder) writeTree(kept map[string]object.TreeEntry) (plumbing.Hash, error) {
+	t := &object.Tree{Entries: make([]object.TreeEntry, 0, len(kept))}
+	for _, e := range kept {
+		t.Entries = append(t.Entries, e)
+	}
+	sort.Slice(t.Entries, func(i, j int) bool {
+		return gitSortName(t.Entries[i]) < gitSortName(t.Entries[j])
+	})
+	obj := b.out.NewEncodedObject()
+	if err := t.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return obj.Hash(), b.store(obj)
+}
+
+func gitSortName(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+// writeEmptyTree stores the empty tree, the root of a repository without files.
+func (b *treeBuilder) writeEmptyTree() (plumbing.Hash, error) {
+	return b.writeTree(nil)
+}
+
+func (b *treeBuilder) writeCommit(c *object.Commit) (plumbing.Hash, error) {
+	obj := b.out.NewEncodedObject()
+	if err := c.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return obj.Hash(), b.store(obj)
+}
+
+func (b *treeBuilder) store(obj plumbing.EncodedObject) error {
+	h, err := b.out.SetEncodedObject(obj)
+	if err != nil {
+		return err
+	}
+	b.written = append(b.written, h)
+	return nil
+}
+
+// checkKey rejects a key that could leave the store's directory or touch Git's own
+// files: absolute, "..", ".", empty segments, a backslash, NUL, or a ".git" segment
+// in any case. Package pathing rejects these first; this is the second line.
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty key", ErrUnsafeKey)
+	case strings.HasPrefix(key, "/"):
+		return fmt.Errorf("%w: %q is absolute", ErrUnsafeKey, key)
+	case strings.ContainsAny(key, "\\\x00"):
+		return fmt.Errorf("%w: %q contains a backslash or NUL", ErrUnsafeKey, key)
+	}
+	for _, s := range strings.Split(key, "/") {
+		switch {
+		case s == "" || s == "." || s == "..":
+			return fmt.Errorf("%w: %q has an empty, \".\" or \"..\" segment", ErrUnsafeKey, key)
+		case strings.EqualFold(s, ".git"):
+			return fmt.Errorf("%w: %q has a .git segment", ErrUnsafeKey, key)
+		}
+	}
+	return nil
+}
