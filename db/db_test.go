@@ -1,0 +1,254 @@
+package db_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+)
+
+func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+func open(t *testing.T, path string, current []byte, previous ...[]byte) (*db.DB, error) {
+	t.Helper()
+	s, err := db.NewSealer(current, previous...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db.Open(context.Background(), db.Options{Path: path, Sealer: s})
+}
+
+func mustOpen(t *testing.T, path string, current []byte, previous ...[]byte) *db.DB {
+	t.Helper()
+	d, err := open(t, path, current, previous...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestMigrationsFromEmpty(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new", "..", "s.db")
+	d := mustOpen(t, path, key(1))
+	if err := d.Ping(context.Background()); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if _, err := d.CreateTenant(context.Background(), "team-a", "Team A", ""); err != nil {
+		t.Fatalf("create tenant on a fresh database: %v", err)
+	}
+	d.Close()
+	// Opening again applies nothing twice and keeps the data.
+	d2 := mustOpen(t, path, key(1))
+	if _, err := d2.TenantBySlug(context.Background(), "team-a"); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+}
+
+func TestWrongKeyFailsAtStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	d := mustOpen(t, path, key(1))
+	d.Close()
+	_, err := open(t, path, key(2))
+	if err == nil || !strings.Contains(err.Error(), "does not open this database") {
+		t.Fatalf("wrong key: err = %v, want a start-up failure naming the key problem", err)
+	}
+}
+
+const plaintextPassword = "hunter2-very-secret-token"
+
+func saveStores(t *testing.T, d *db.DB, tenantID int64) {
+	t.Helper()
+	ctx := context.Background()
+	g := tenants.GitStateStore{TenantID: tenantID, Name: "repo", URL: "https://git.example.com/org/repo.git",
+		Credentials: tenants.GitCredentials{Username: "bot", Password: plaintextPassword + "\n"}}
+	g.Normalize()
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
+		t.Fatal(err)
+	}
+	b := tenants.BucketStateStore{TenantID: tenantID, Name: "bucket", Endpoint: "s3.example.com", BucketName: "kratix",
+		Credentials: tenants.BucketCredentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: plaintextPassword + "-s3"}}
+	b.Normalize()
+	if _, err := d.SaveBucketStore(ctx, b, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNoPlaintextCredentialOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.db")
+	d := mustOpen(t, path, key(1))
+	ten, _ := d.CreateTenant(context.Background(), "team-a", "", "")
+	saveStores(t, d, ten.ID)
+	got, err := d.GitStore(context.Background(), ten.ID, "repo")
+	if err != nil || got.Credentials.Password != plaintextPassword {
+		t.Fatalf("credential round trip: %q, %v (the trailing newline must be trimmed)", got.Credentials.Password, err)
+	}
+	d.Close()
+	for _, name := range []string{"s.db", "s.db-wal", "s.db-shm"} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{plaintextPassword, "AKIAEXAMPLE"} {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("%s contains the plaintext credential %q", name, secret)
+			}
+		}
+	}
+}
+
+func TestSealedValueIsBoundToItsRow(t *testing.T) {
+	s, _ := db.NewSealer(key(1))
+	sealed, err := s.Seal("tenant/1/git/1/password", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Open("tenant/2/git/1/password", sealed); err == nil {
+		t.Error("a value sealed for tenant 1 opened for tenant 2")
+	}
+	if _, _, err := s.Open("tenant/1/git/1/username", sealed); err == nil {
+		t.Error("a value sealed for one field opened for another")
+	}
+	if got, _, err := s.Open("tenant/1/git/1/password", sealed); err != nil || got != "pw" {
+		t.Errorf("open = %q, %v", got, err)
+	}
+	if !strings.HasPrefix(sealed, "v1:") {
+		t.Errorf("sealed value %q has no version prefix", sealed)
+	}
+}
+
+func TestRotateKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	d := mustOpen(t, path, key(1))
+	ten, _ := d.CreateTenant(context.Background(), "team-a", "", "")
+	saveStores(t, d, ten.ID)
+	d.Close()
+
+	// New key, old one kept for opening: rotate re-seals everything.
+	d2 := mustOpen(t, path, key(2), key(1))
+	n, err := d2.RotateKeys(context.Background())
+	if err != nil || n != 4 {
+		t.Fatalf("rotate: %d, %v; want 4 credentials re-sealed", n, err)
+	}
+	d2.Close()
+	// The new key alone now opens everything.
+	d3 := mustOpen(t, path, key(2))
+	got, err := d3.GitStore(context.Background(), ten.ID, "repo")
+	if err != nil || got.Credentials.Password != plaintextPassword {
+		t.Fatalf("after rotation: %q, %v", got.Credentials.Password, err)
+	}
+	d3.Close()
+	if _, err := open(t, path, key(1)); err == nil {
+		t.Error("the old key still opens the database after rotation")
+	}
+}
+
+func TestStoresAreTenantScoped(t *testing.T) {
+	d := mustOpen(t, filepath.Join(t.TempDir(), "s.db"), key(1))
+	ctx := context.Background()
+	a, _ := d.CreateTenant(ctx, "team-a", "", "")
+	b, _ := d.CreateTenant(ctx, "team-b", "", "")
+	saveStores(t, d, a.ID)
+	if _, err := d.GitStore(ctx, b.ID, "repo"); !errors.Is(err, tenants.ErrNotFound) {
+		t.Errorf("team-b reads team-a's store: %v", err)
+	}
+	if err := d.DeleteStore(ctx, b.ID, tenants.KindGit, "repo"); !errors.Is(err, tenants.ErrNotFound) {
+		t.Errorf("team-b deletes team-a's store: %v", err)
+	}
+	// Same name in another tenant is fine.
+	saveStores(t, d, b.ID)
+}
+
+func TestSaveActionsAndStoreInUse(t *testing.T) {
+	d := mustOpen(t, filepath.Join(t.TempDir(), "s.db"), key(1))
+	ctx := context.Background()
+	a, _ := d.CreateTenant(ctx, "team-a", "", "")
+	saveStores(t, d, a.ID)
+	g, _ := d.GitStore(ctx, a.ID, "repo")
+	g.Status = tenants.Status{}
+	if act, err := d.SaveGitStore(ctx, g, false); err != nil || act != db.ActionUnchanged {
+		t.Errorf("same store again: %q, %v; want unchanged", act, err)
+	}
+	g.Credentials.Password = "changed"
+	if act, _ := d.SaveGitStore(ctx, g, false); act != db.ActionUpdated {
+		t.Errorf("changed password: %q, want updated", act)
+	}
+	g.Credentials.Password = ""
+	if act, _ := d.SaveGitStore(ctx, g, true); act != db.ActionUnchanged {
+		t.Errorf("blank password with keepSecrets: %q, want unchanged", act)
+	}
+	dest := tenants.Destination{TenantID: a.ID, Name: "dev", Path: "dev", StoreKind: tenants.KindGit, StoreName: "repo", InitWorkloads: true}
+	dest.Normalize()
+	if act, err := d.SaveDestination(ctx, dest); err != nil || act != db.ActionCreated {
+		t.Fatalf("destination: %q, %v", act, err)
+	}
+	err := d.DeleteStore(ctx, a.ID, tenants.KindGit, "repo")
+	if !errors.Is(err, tenants.ErrConflict) || !strings.Contains(err.Error(), "dev") {
+		t.Errorf("delete used store: %v, want a conflict naming Destination dev", err)
+	}
+	for _, p := range []string{"dev", "dev/sub", ".", "/"} {
+		other := dest
+		other.Name, other.Path = "other", p
+		if _, err := d.SaveDestination(ctx, other); !strings.Contains(errString(err), "overlaps") {
+			t.Errorf("path %q next to dev: %v, want an overlap error", p, err)
+		}
+	}
+	other := dest
+	other.Name, other.Path = "other", "devx"
+	if _, err := d.SaveDestination(ctx, other); err != nil {
+		t.Errorf("devx next to dev: %v, want ok", err)
+	}
+	dest.Mode = tenants.ModeNone
+	if _, err := d.SaveDestination(ctx, dest); !strings.Contains(errString(err), "immutable") {
+		t.Errorf("mode change: %v, want immutable", err)
+	}
+}
+
+func TestSessionTimeouts(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	s, _ := db.NewSealer(key(1))
+	d, err := db.Open(context.Background(), db.Options{Path: filepath.Join(t.TempDir(), "s.db"), Sealer: s, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	u, _ := d.UpsertUser(ctx, tenants.User{Issuer: "i", Subject: "s", Email: "a@example.com"}, true)
+	id, _ := d.CreateSession(ctx, u.ID)
+	if _, err := d.SessionUser(ctx, id); err != nil {
+		t.Fatalf("fresh session: %v", err)
+	}
+	now = now.Add(db.IdleTimeout + time.Minute)
+	if _, err := d.SessionUser(ctx, id); !errors.Is(err, tenants.ErrUnauthenticated) {
+		t.Errorf("idle session: %v, want unauthenticated", err)
+	}
+	id2, _ := d.CreateSession(ctx, u.ID)
+	for i := 0; i < 30; i++ { // keep it busy past the 7-day absolute timeout
+		now = now.Add(db.IdleTimeout / 2)
+		_, _ = d.SessionUser(ctx, id2)
+	}
+	if _, err := d.SessionUser(ctx, id2); !errors.Is(err, tenants.ErrUnauthenticated) {
+		t.Errorf("session past the absolute timeout: %v, want unauthenticated", err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

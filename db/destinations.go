@@ -1,0 +1,171 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+type destRow struct {
+	ID            int64     `db:"id"`
+	TenantID      int64     `db:"tenant_id"`
+	Name          string    `db:"name"`
+	Labels        string    `db:"labels"`
+	Path          string    `db:"path"`
+	StoreKind     string    `db:"store_kind"`
+	StoreName     string    `db:"store_name"`
+	StrictMatch   bool      `db:"strict_match"`
+	Mode          string    `db:"mode"`
+	Filename      string    `db:"filename"`
+	Cleanup       string    `db:"cleanup"`
+	InitWorkloads bool      `db:"init_workloads"`
+	UpdatedAt     time.Time `db:"updated_at"`
+}
+
+const destCols = `id, tenant_id, name, labels, path, store_kind, store_name, strict_match, mode, filename, cleanup, init_workloads, updated_at`
+
+func (r destRow) domain() tenants.Destination {
+	d := tenants.Destination{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Path: r.Path, StoreKind: r.StoreKind,
+		StoreName: r.StoreName, StrictMatchLabels: r.StrictMatch, Mode: r.Mode, Filename: r.Filename, Cleanup: r.Cleanup,
+		InitWorkloads: r.InitWorkloads, UpdatedAt: r.UpdatedAt, Labels: map[string]string{}}
+	_ = json.Unmarshal([]byte(r.Labels), &d.Labels)
+	return d
+}
+
+// Destinations lists a tenant's Destinations whose labels include selector (all
+// when selector is empty). Each carries its store's status.
+func (d *DB) Destinations(ctx context.Context, tenantID int64, selector map[string]string) ([]tenants.Destination, error) {
+	return d.listDestinations(ctx, d.r, tenantID, selector)
+}
+
+func (d *DB) listDestinations(ctx context.Context, q sqlx.QueryerContext, tenantID int64, selector map[string]string) ([]tenants.Destination, error) {
+	var rows []struct {
+		destRow
+		statusCols
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT d.id, d.tenant_id, d.name, d.labels, d.path, d.store_kind, d.store_name,
+		d.strict_match, d.mode, d.filename, d.cleanup, d.init_workloads, d.updated_at,
+		COALESCE(g.ready, b.ready) AS ready,
+		COALESCE(g.status_message, b.status_message, 'State Store not found') AS status_message,
+		COALESCE(g.last_checked, b.last_checked) AS last_checked
+		FROM destinations d
+		LEFT JOIN git_stores g ON d.store_kind = 'GitStateStore' AND g.tenant_id = d.tenant_id AND g.name = d.store_name
+		LEFT JOIN bucket_stores b ON d.store_kind = 'BucketStateStore' AND b.tenant_id = d.tenant_id AND b.name = d.store_name
+		WHERE d.tenant_id = ? ORDER BY d.name`, tenantID)
+	out := make([]tenants.Destination, 0, len(rows))
+	for _, r := range rows {
+		dest := r.destRow.domain()
+		dest.Status = r.statusCols.domain()
+		if tenants.Matches(dest.Labels, selector) {
+			out = append(out, dest)
+		}
+	}
+	return out, err
+}
+
+// Destination finds one Destination (with its store's status).
+func (d *DB) Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error) {
+	all, err := d.Destinations(ctx, tenantID, nil)
+	if err != nil {
+		return tenants.Destination{}, err
+	}
+	for _, dest := range all {
+		if dest.Name == name {
+			return dest, nil
+		}
+	}
+	return tenants.Destination{}, tenants.NotFound("Destination", name)
+}
+
+// SaveDestination creates or updates a Destination by name. It checks, inside the
+// transaction, that its store exists, that its path does not overlap another
+// Destination's on the same store, and that the filepath mode is not changed.
+func (d *DB) SaveDestination(ctx context.Context, dest tenants.Destination) (string, error) {
+	var action string
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		action, err = d.saveDestination(ctx, tx, &dest)
+		return err
+	})
+	return action, err
+}
+
+func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) (string, error) {
+	if err := d.checkDestination(ctx, tx, dest); err != nil {
+		return "", err
+	}
+	labels, _ := json.Marshal(dest.Labels)
+	var old destRow
+	err := tx.GetContext(ctx, &old, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND name = ?`, dest.TenantID, dest.Name)
+	if err != nil && !isNotFound(mapErr(err, "", "")) {
+		return "", err
+	}
+	if err != nil {
+		err = tx.GetContext(ctx, &dest.ID, `INSERT INTO destinations (tenant_id, name, labels, path, store_kind, store_name, strict_match,
+			mode, filename, cleanup, init_workloads, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			dest.TenantID, dest.Name, string(labels), dest.Path, dest.StoreKind, dest.StoreName, dest.StrictMatchLabels,
+			dest.Mode, dest.Filename, dest.Cleanup, dest.InitWorkloads, d.now())
+		return ActionCreated, mapErr(err, "Destination", dest.Name)
+	}
+	if old.Mode != dest.Mode {
+		return "", tenants.Invalid("spec.filepath.mode", "is immutable: %q was created with %s; delete and re-create it to change the layout", dest.Name, old.Mode)
+	}
+	dest.ID = old.ID
+	if sameDestination(old.domain(), *dest) {
+		return ActionUnchanged, nil
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE destinations SET labels = ?, path = ?, store_kind = ?, store_name = ?, strict_match = ?,
+		filename = ?, cleanup = ?, init_workloads = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+		string(labels), dest.Path, dest.StoreKind, dest.StoreName, dest.StrictMatchLabels, dest.Filename, dest.Cleanup,
+		dest.InitWorkloads, d.now(), dest.TenantID, dest.ID)
+	return ActionUpdated, err
+}
+
+func (d *DB) checkDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) error {
+	table, _ := storeTable(dest.StoreKind)
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM `+table+` WHERE tenant_id = ? AND name = ?`, dest.TenantID, dest.StoreName); err != nil {
+		return err
+	}
+	if n == 0 {
+		return tenants.Invalid("spec.stateStoreRef.name", "%s %q does not exist", dest.StoreKind, dest.StoreName)
+	}
+	var others []destRow
+	if err := tx.SelectContext(ctx, &others, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND name <> ?`,
+		dest.TenantID, dest.StoreKind, dest.StoreName, dest.Name); err != nil {
+		return err
+	}
+	for _, o := range others {
+		od := o.domain()
+		if od.Overlaps(dest) {
+			return tenants.Invalid("spec.path", "%q overlaps Destination %q (path %q) on the same State Store; paths must not be equal or nested", dest.Path, od.Name, od.Path)
+		}
+	}
+	return nil
+}
+
+func sameDestination(a, b tenants.Destination) bool {
+	a.Status, b.Status = tenants.Status{}, tenants.Status{}
+	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+	a.ID, b.ID = 0, 0
+	la, _ := json.Marshal(a.Labels)
+	lb, _ := json.Marshal(b.Labels)
+	a.Labels, b.Labels = nil, nil
+	return string(la) == string(lb) && equalDest(a, b)
+}
+
+func equalDest(a, b tenants.Destination) bool {
+	return a.Name == b.Name && a.Path == b.Path && a.StoreKind == b.StoreKind && a.StoreName == b.StoreName &&
+		a.StrictMatchLabels == b.StrictMatchLabels && a.Mode == b.Mode && a.Filename == b.Filename &&
+		a.Cleanup == b.Cleanup && a.InitWorkloads == b.InitWorkloads && a.TenantID == b.TenantID
+}
+
+// DeleteDestination deletes a Destination.
+func (d *DB) DeleteDestination(ctx context.Context, tenantID int64, name string) error {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM destinations WHERE tenant_id = ? AND name = ?`, tenantID, name)
+	return notFoundIfNone(res, err, "Destination", name)
+}

@@ -1,0 +1,139 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// Session lifetimes: a session ends after IdleTimeout without a request or
+// AbsoluteTimeout after login, whichever comes first.
+const (
+	IdleTimeout     = 12 * time.Hour
+	AbsoluteTimeout = 7 * 24 * time.Hour
+	loginAttemptTTL = 10 * time.Minute
+)
+
+// NewSecret returns a random 256-bit secret, base64url without padding, and its
+// hash for storage: the database never holds a usable session id or token.
+func NewSecret() (secret, hash string) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	secret = base64.RawURLEncoding.EncodeToString(b)
+	return secret, HashSecret(secret)
+}
+
+// HashSecret is the stored form of a session id, API token or webhook token.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateSession starts a new session for a user (a fresh id at every login, so a
+// session id planted before login is worthless) and returns its secret id.
+func (d *DB) CreateSession(ctx context.Context, userID int64) (string, error) {
+	id, hash := NewSecret()
+	now := d.now()
+	_, err := d.w.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)`,
+		hash, userID, now, now)
+	return id, err
+}
+
+// SessionUser returns the user of a live session, refreshing its idle timer at most
+// once a minute. An unknown or expired session is ErrUnauthenticated.
+func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
+	now := d.now()
+	var s struct {
+		UserID   int64     `db:"user_id"`
+		Created  time.Time `db:"created_at"`
+		LastSeen time.Time `db:"last_seen_at"`
+	}
+	hash := HashSecret(id)
+	err := d.r.GetContext(ctx, &s, `SELECT user_id, created_at, last_seen_at FROM sessions WHERE id_hash = ?`, hash)
+	if err != nil || now.Sub(s.LastSeen) > IdleTimeout || now.Sub(s.Created) > AbsoluteTimeout {
+		return tenants.User{}, tenants.ErrUnauthenticated
+	}
+	if now.Sub(s.LastSeen) > time.Minute {
+		if _, err := d.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, now, hash); err != nil {
+			return tenants.User{}, err
+		}
+	}
+	return d.UserByID(ctx, s.UserID)
+}
+
+// DeleteSession ends a session (logout).
+func (d *DB) DeleteSession(ctx context.Context, id string) error {
+	_, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, HashSecret(id))
+	return err
+}
+
+// SetFlash stores a one-time message shown on the session's next page.
+func (d *DB) SetFlash(ctx context.Context, sessionID, flash string) error {
+	_, err := d.w.ExecContext(ctx, `UPDATE sessions SET flash = ? WHERE id_hash = ?`, flash, HashSecret(sessionID))
+	return err
+}
+
+// TakeFlash returns and clears the session's flash message.
+func (d *DB) TakeFlash(ctx context.Context, sessionID string) (string, error) {
+	var flash string
+	hash := HashSecret(sessionID)
+	// Most pages have no flash: look with a reader before taking the writer.
+	if err := d.r.GetContext(ctx, &flash, `SELECT flash FROM sessions WHERE id_hash = ?`, hash); err != nil || flash == "" {
+		return "", mapMissing(err)
+	}
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		err := tx.GetContext(ctx, &flash, `SELECT flash FROM sessions WHERE id_hash = ?`, hash)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && flash == "") {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET flash = '' WHERE id_hash = ?`, hash)
+		return err
+	})
+	return flash, err
+}
+
+// LoginAttempt is what the login redirect must find again at the callback.
+type LoginAttempt struct {
+	Nonce    string `db:"nonce"`
+	Verifier string `db:"verifier"`
+	ReturnTo string `db:"return_to"`
+}
+
+// SaveLoginAttempt records state (hashed), nonce and PKCE verifier of a login redirect.
+func (d *DB) SaveLoginAttempt(ctx context.Context, state string, a LoginAttempt) error {
+	now := d.now()
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE created_at < ?`, now.Add(-loginAttemptTTL)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO login_attempts (state_hash, nonce, verifier, return_to, created_at) VALUES (?, ?, ?, ?, ?)`,
+			HashSecret(state), a.Nonce, a.Verifier, a.ReturnTo, now)
+		return err
+	})
+}
+
+// TakeLoginAttempt returns and deletes the attempt for state: each state is good
+// once, and only for loginAttemptTTL. Unknown or replayed → ErrUnauthenticated.
+func (d *DB) TakeLoginAttempt(ctx context.Context, state string) (LoginAttempt, error) {
+	var a LoginAttempt
+	err := d.w.GetContext(ctx, &a, `DELETE FROM login_attempts WHERE state_hash = ? AND created_at >= ?
+		RETURNING nonce, verifier, return_to`, HashSecret(state), d.now().Add(-loginAttemptTTL))
+	if err != nil {
+		return LoginAttempt{}, tenants.ErrUnauthenticated
+	}
+	return a, nil
+}

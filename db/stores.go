@@ -1,0 +1,324 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// Apply actions, as the API reports them.
+const (
+	ActionCreated   = "created"
+	ActionUpdated   = "updated"
+	ActionUnchanged = "unchanged"
+)
+
+type statusCols struct {
+	Ready       sql.NullBool `db:"ready"`
+	Message     string       `db:"status_message"`
+	LastChecked *time.Time   `db:"last_checked"`
+}
+
+func (s statusCols) domain() tenants.Status {
+	st := tenants.Status{Message: s.Message, LastChecked: s.LastChecked}
+	if s.Ready.Valid {
+		r := s.Ready.Bool
+		st.Ready = &r
+	}
+	return st
+}
+
+type gitRow struct {
+	ID          int64     `db:"id"`
+	TenantID    int64     `db:"tenant_id"`
+	Name        string    `db:"name"`
+	URL         string    `db:"url"`
+	Branch      string    `db:"branch"`
+	Path        string    `db:"path"`
+	SecretRef   string    `db:"secret_ref"`
+	AuthMethod  string    `db:"auth_method"`
+	AuthorName  string    `db:"author_name"`
+	AuthorEmail string    `db:"author_email"`
+	Insecure    bool      `db:"insecure"`
+	CABundle    string    `db:"ca_bundle"`
+	UpdatedAt   time.Time `db:"updated_at"`
+	statusCols
+}
+
+const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
+	insecure, ca_bundle, updated_at, ready, status_message, last_checked`
+
+func (r gitRow) domain() tenants.GitStateStore {
+	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
+		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
+		Insecure: r.Insecure, CABundle: r.CABundle, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+}
+
+func gitCreds(c tenants.GitCredentials) map[string]string {
+	return map[string]string{"username": c.Username, "password": c.Password, "sshPrivateKey": c.SSHPrivateKey, "knownHosts": c.KnownHosts}
+}
+
+func gitCredsFrom(m map[string]string) tenants.GitCredentials {
+	return tenants.GitCredentials{Username: m["username"], Password: m["password"], SSHPrivateKey: m["sshPrivateKey"], KnownHosts: m["knownHosts"]}
+}
+
+// GitStores lists a tenant's Git stores (without credentials).
+func (d *DB) GitStores(ctx context.Context, tenantID int64) ([]tenants.GitStateStore, error) {
+	var rows []gitRow
+	err := d.r.SelectContext(ctx, &rows, `SELECT `+gitCols+` FROM git_stores WHERE tenant_id = ? ORDER BY name`, tenantID)
+	out := make([]tenants.GitStateStore, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, err
+}
+
+// GitStore finds one Git store with its credentials opened (for the writers; never
+// render them).
+func (d *DB) GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error) {
+	return d.findGit(ctx, d.r, tenantID, name)
+}
+
+func (d *DB) findGit(ctx context.Context, q sqlx.QueryerContext, tenantID int64, name string) (tenants.GitStateStore, error) {
+	var r gitRow
+	if err := sqlx.GetContext(ctx, q, &r, `SELECT `+gitCols+` FROM git_stores WHERE tenant_id = ? AND name = ?`, tenantID, name); err != nil {
+		return tenants.GitStateStore{}, mapErr(err, tenants.KindGit, name)
+	}
+	s := r.domain()
+	creds, err := d.loadCredentials(ctx, q, tenantID, ownerGit, r.ID)
+	s.Credentials = gitCredsFrom(creds)
+	return s, err
+}
+
+// SaveGitStore creates or updates a Git store by name. With keepSecrets, empty
+// credential fields keep their stored values (a dashboard edit that leaves the
+// password blank). It reports created, updated or unchanged; a changed store's
+// status goes back to unknown until the next check.
+func (d *DB) SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (string, error) {
+	var action string
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		action, err = d.saveGit(ctx, tx, &s, keepSecrets)
+		return err
+	})
+	return action, err
+}
+
+func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore, keepSecrets bool) (string, error) {
+	old, err := d.findGit(ctx, tx, s.TenantID, s.Name)
+	switch {
+	case err == nil:
+		if keepSecrets {
+			s.Credentials = mergeGitCreds(s.Credentials, old.Credentials)
+		}
+		s.ID = old.ID
+		if sameGit(old, *s) {
+			return ActionUnchanged, nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
+			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
+			s.Insecure, s.CABundle, d.now(), s.TenantID, s.ID)
+		if err != nil {
+			return "", err
+		}
+		return ActionUpdated, d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials))
+	case isNotFound(err):
+		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
+			author_name, author_email, insecure, ca_bundle, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure, s.CABundle, d.now())
+		if err != nil {
+			return "", mapErr(err, tenants.KindGit, s.Name)
+		}
+		return ActionCreated, d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials))
+	default:
+		return "", err
+	}
+}
+
+func mergeGitCreds(n, old tenants.GitCredentials) tenants.GitCredentials {
+	if n.Username == "" {
+		n.Username = old.Username
+	}
+	if n.Password == "" {
+		n.Password = old.Password
+	}
+	if n.SSHPrivateKey == "" {
+		n.SSHPrivateKey = old.SSHPrivateKey
+	}
+	if n.KnownHosts == "" {
+		n.KnownHosts = old.KnownHosts
+	}
+	return n
+}
+
+func sameGit(a, b tenants.GitStateStore) bool {
+	a.Status, b.Status = tenants.Status{}, tenants.Status{}
+	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+	a.ID, b.ID = 0, 0
+	return a == b
+}
+
+type bucketRow struct {
+	ID         int64     `db:"id"`
+	TenantID   int64     `db:"tenant_id"`
+	Name       string    `db:"name"`
+	Endpoint   string    `db:"endpoint"`
+	BucketName string    `db:"bucket_name"`
+	Path       string    `db:"path"`
+	Insecure   bool      `db:"insecure"`
+	Region     string    `db:"region"`
+	SecretRef  string    `db:"secret_ref"`
+	AuthMethod string    `db:"auth_method"`
+	UpdatedAt  time.Time `db:"updated_at"`
+	statusCols
+}
+
+const bucketCols = `id, tenant_id, name, endpoint, bucket_name, path, insecure, region, secret_ref, auth_method,
+	updated_at, ready, status_message, last_checked`
+
+func (r bucketRow) domain() tenants.BucketStateStore {
+	return tenants.BucketStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Endpoint: r.Endpoint, BucketName: r.BucketName,
+		Path: r.Path, Insecure: r.Insecure, Region: r.Region, SecretRef: r.SecretRef, AuthMethod: r.AuthMethod,
+		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+}
+
+// BucketStores lists a tenant's bucket stores (without credentials).
+func (d *DB) BucketStores(ctx context.Context, tenantID int64) ([]tenants.BucketStateStore, error) {
+	var rows []bucketRow
+	err := d.r.SelectContext(ctx, &rows, `SELECT `+bucketCols+` FROM bucket_stores WHERE tenant_id = ? ORDER BY name`, tenantID)
+	out := make([]tenants.BucketStateStore, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, err
+}
+
+// BucketStore finds one bucket store with its credentials opened.
+func (d *DB) BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error) {
+	return d.findBucket(ctx, d.r, tenantID, name)
+}
+
+func (d *DB) findBucket(ctx context.Context, q sqlx.QueryerContext, tenantID int64, name string) (tenants.BucketStateStore, error) {
+	var r bucketRow
+	if err := sqlx.GetContext(ctx, q, &r, `SELECT `+bucketCols+` FROM bucket_stores WHERE tenant_id = ? AND name = ?`, tenantID, name); err != nil {
+		return tenants.BucketStateStore{}, mapErr(err, tenants.KindBucket, name)
+	}
+	s := r.domain()
+	creds, err := d.loadCredentials(ctx, q, tenantID, ownerBucket, r.ID)
+	s.Credentials = tenants.BucketCredentials{AccessKeyID: creds["accessKeyID"], SecretAccessKey: creds["secretAccessKey"]}
+	return s, err
+}
+
+// SaveBucketStore creates or updates a bucket store by name (see SaveGitStore).
+func (d *DB) SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (string, error) {
+	var action string
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		action, err = d.saveBucket(ctx, tx, &s, keepSecrets)
+		return err
+	})
+	return action, err
+}
+
+func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketStateStore, keepSecrets bool) (string, error) {
+	old, err := d.findBucket(ctx, tx, s.TenantID, s.Name)
+	switch {
+	case err == nil:
+		if keepSecrets && s.Credentials.AccessKeyID == "" && s.Credentials.SecretAccessKey == "" {
+			s.Credentials = old.Credentials
+		} else if keepSecrets && s.Credentials.SecretAccessKey == "" {
+			s.Credentials.SecretAccessKey = old.Credentials.SecretAccessKey
+		}
+		s.ID = old.ID
+		if sameBucket(old, *s) {
+			return ActionUnchanged, nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE bucket_stores SET endpoint = ?, bucket_name = ?, path = ?, insecure = ?, region = ?,
+			secret_ref = ?, auth_method = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			WHERE tenant_id = ? AND id = ?`, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
+			d.now(), s.TenantID, s.ID)
+		if err != nil {
+			return "", err
+		}
+		return ActionUpdated, d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials))
+	case isNotFound(err):
+		err = tx.GetContext(ctx, &s.ID, `INSERT INTO bucket_stores (tenant_id, name, endpoint, bucket_name, path, insecure, region,
+			secret_ref, auth_method, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			s.TenantID, s.Name, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod, d.now())
+		if err != nil {
+			return "", mapErr(err, tenants.KindBucket, s.Name)
+		}
+		return ActionCreated, d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials))
+	default:
+		return "", err
+	}
+}
+
+func bucketCreds(c tenants.BucketCredentials) map[string]string {
+	return map[string]string{"accessKeyID": c.AccessKeyID, "secretAccessKey": c.SecretAccessKey}
+}
+
+func sameBucket(a, b tenants.BucketStateStore) bool {
+	a.Status, b.Status = tenants.Status{}, tenants.Status{}
+	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+	a.ID, b.ID = 0, 0
+	return a == b
+}
+
+// DeleteStore deletes a store of kind ("GitStateStore" or "BucketStateStore"),
+// refused while Destinations use it (naming them).
+func (d *DB) DeleteStore(ctx context.Context, tenantID int64, kind, name string) error {
+	table, owner := storeTable(kind)
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		var users []string
+		if err := tx.SelectContext(ctx, &users, `SELECT name FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? ORDER BY name`,
+			tenantID, kind, name); err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return tenants.Conflict("%s %q is used by Destinations %v; delete or move them first", kind, name, users)
+		}
+		var id int64
+		if err := tx.GetContext(ctx, &id, `DELETE FROM `+table+` WHERE tenant_id = ? AND name = ? RETURNING id`, tenantID, name); err != nil {
+			return mapErr(err, kind, name)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE tenant_id = ? AND owner_kind = ? AND owner_id = ?`, tenantID, owner, id)
+		return err
+	})
+}
+
+// SetStoreStatus records a readiness check's outcome.
+func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string) error {
+	table, _ := storeTable(kind)
+	res, err := d.w.ExecContext(ctx, `UPDATE `+table+` SET ready = ?, status_message = ?, last_checked = ? WHERE tenant_id = ? AND name = ?`,
+		ready, message, d.now(), tenantID, name)
+	return notFoundIfNone(res, err, kind, name)
+}
+
+func storeTable(kind string) (table, owner string) {
+	if kind == tenants.KindBucket {
+		return "bucket_stores", ownerBucket
+	}
+	return "git_stores", ownerGit
+}
+
+// AllStores lists every store of every tenant, for the periodic readiness check.
+func (d *DB) AllStores(ctx context.Context) ([]tenants.StoreRef, error) {
+	var rows []struct {
+		TenantID int64  `db:"tenant_id"`
+		Kind     string `db:"kind"`
+		Name     string `db:"name"`
+	}
+	err := d.r.SelectContext(ctx, &rows, `SELECT tenant_id, 'GitStateStore' AS kind, name FROM git_stores
+		UNION ALL SELECT tenant_id, 'BucketStateStore', name FROM bucket_stores ORDER BY 1, 2, 3`)
+	refs := make([]tenants.StoreRef, len(rows))
+	for i, r := range rows {
+		refs[i] = tenants.StoreRef{TenantID: r.TenantID, Kind: r.Kind, Name: r.Name}
+	}
+	return refs, err
+}
