@@ -1,0 +1,402 @@
+package views
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// fieldGroup is one <fieldset> of a form. Class lets CSS hide groups that do not
+// apply (e.g. SSH fields while basicAuth is selected) without JavaScript.
+type fieldGroup struct {
+	Legend string
+	Class  string
+	Note   string
+	Fields []FieldProps
+}
+
+// FieldNamed returns the field called name, so that an inline validation handler
+// can answer with views.Field(f) for the input named by the HX-Trigger-Name header.
+func FieldNamed(fields []FieldProps, name string) (FieldProps, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return FieldProps{}, false
+}
+
+func flatten(groups []fieldGroup) []FieldProps {
+	var out []FieldProps
+	for _, g := range groups {
+		out = append(out, g.Fields...)
+	}
+	return out
+}
+
+// fieldID is the element id of a field's input, derived from its name.
+func fieldID(name string) string {
+	return "f-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, name)
+}
+
+const secretNote = "Secrets are write-only: they are never shown again. A trailing newline " +
+	"(from echo without -n) is removed automatically."
+
+func secretHelp(edit bool, help string) string {
+	if edit {
+		return strings.TrimSpace(help + " Leave blank to keep the current secret.")
+	}
+	return help
+}
+
+// TeamFields are the "Create a team" form's fields.
+func TeamFields(p TeamNewProps) []FieldProps {
+	return []FieldProps{
+		{Name: "slug", Label: "Slug", Value: p.Slug, Error: p.Errors.For("slug"), Required: true, Mono: true,
+			Help:        "Lower-case letters, digits and '-', like a Kubernetes namespace. Used in URLs: /t/<slug>/.",
+			Placeholder: "platform-team", ValidateURL: p.ValidateURL, Autocomplete: "off"},
+		{Name: "name", Label: "Name", Value: p.Name, Error: p.Errors.For("name"), Required: true,
+			Placeholder: "Platform Team", ValidateURL: p.ValidateURL},
+	}
+}
+
+// SettingsFields are the team settings form's fields.
+func SettingsFields(p SettingsProps) []FieldProps {
+	return []FieldProps{
+		{Name: "name", Label: "Team name", Value: p.Name, Error: p.Errors.For("name"), Required: true,
+			ValidateURL: p.ValidateURL},
+		{Name: "allowedDomain", Label: "Allowed email domain", Value: p.AllowedDomain,
+			Error: p.Errors.For("allowedDomain"), Mono: true, Placeholder: "example.com", ValidateURL: p.ValidateURL,
+			Help: "Anyone who signs in with a verified email in this domain joins as a viewer. Leave empty for invitation only."},
+	}
+}
+
+func roleOptions() []Option {
+	return []Option{
+		{string(tenants.RoleViewer), "viewer — read only"},
+		{string(tenants.RoleEditor), "editor — stores, destinations, works"},
+		{string(tenants.RoleOwner), "owner — also members and settings"},
+	}
+}
+
+// GitStoreFields are the Git store form's fields, in order.
+func GitStoreFields(p GitStoreFormProps) []FieldProps { return flatten(gitGroups(p)) }
+
+func gitGroups(p GitStoreFormProps) []fieldGroup {
+	s, es, v := p.Store, p.Errors, p.ValidateURL
+	branch := s.Branch
+	if branch == "" && !p.Edit {
+		branch = "main"
+	}
+	auth := s.AuthMethod
+	if auth == "" {
+		auth = tenants.AuthBasic
+	}
+	return []fieldGroup{
+		{Legend: "Repository", Fields: []FieldProps{
+			{Name: "metadata.name", Label: "Name", Value: s.Name, Error: es.For("metadata.name"), Required: true,
+				ReadOnly: p.Edit, Mono: true, ValidateURL: unless(p.Edit, v), Placeholder: "platform-repo",
+				Help: "Lower-case letters, digits, '-' and '.'; unique in this team."},
+			{Name: "spec.url", Label: "Repository URL", Type: "text", Value: s.URL, Error: es.For("spec.url"),
+				Required: true, Mono: true, ValidateURL: v, Placeholder: "https://github.com/org/repo.git",
+				Help: "https://…, ssh://… or git@host:org/repo."},
+			{Name: "spec.branch", Label: "Branch", Value: branch, Error: es.For("spec.branch"), Mono: true,
+				ValidateURL: v, Help: "Default main."},
+			{Name: "spec.path", Label: "Path", Value: s.Path, Error: es.For("spec.path"), Mono: true,
+				ValidateURL: v, Placeholder: "clusters", Help: "Directory inside the repository; empty for the root."},
+		}},
+		{Legend: "Authentication", Fields: []FieldProps{
+			{Name: "spec.authMethod", Label: "Method", Type: "select", Value: auth, Error: es.For("spec.authMethod"),
+				ValidateURL: v, Options: []Option{
+					{tenants.AuthBasic, "basicAuth — username and password or token"},
+					{tenants.AuthSSH, "ssh — private key and known_hosts"},
+					{tenants.AuthNone, "none — a public repository"},
+				}},
+		}},
+		{Legend: "Basic auth", Class: "auth-basic", Note: secretNote, Fields: []FieldProps{
+			{Name: "username", Label: "Username", Error: es.For("username"), Autocomplete: "off",
+				Help: secretHelp(p.Edit, "Optional for most hosts when the password is a token.")},
+			{Name: "password", Label: "Password or token", Type: "password", Error: es.For("password"),
+				Help: secretHelp(p.Edit, "")},
+		}},
+		{Legend: "SSH", Class: "auth-ssh", Note: secretNote, Fields: []FieldProps{
+			{Name: "sshPrivateKey", Label: "Private key", Type: "textarea", Mono: true, Rows: 5,
+				Error: es.For("sshPrivateKey"), Placeholder: "-----BEGIN OPENSSH PRIVATE KEY-----",
+				Help: secretHelp(p.Edit, "")},
+			{Name: "knownHosts", Label: "known_hosts", Type: "textarea", Mono: true, Rows: 3,
+				Error: es.For("knownHosts"), Placeholder: "github.com ssh-ed25519 AAAA…",
+				Help: secretHelp(p.Edit, "Host keys are always checked: paste the output of ssh-keyscan.")},
+		}},
+		{Legend: "Commits", Fields: []FieldProps{
+			{Name: "spec.gitAuthor.name", Label: "Author name", Value: s.AuthorName, Placeholder: "stateward",
+				Error: es.For("spec.gitAuthor.name"), Help: "Default stateward."},
+			{Name: "spec.gitAuthor.email", Label: "Author email", Type: "email", Value: s.AuthorEmail,
+				Error: es.For("spec.gitAuthor.email"), ValidateURL: v, Placeholder: "stateward@example.com"},
+		}},
+		{Legend: "TLS", Fields: []FieldProps{
+			{Name: "spec.insecure", Label: "Allow http:// (insecure)", Type: "checkbox", Checked: s.Insecure,
+				Error: es.For("spec.insecure"), Help: "Plain HTTP sends credentials unencrypted."},
+			{Name: "spec.caBundle", Label: "CA bundle", Type: "textarea", Mono: true, Rows: 3, Value: s.CABundle,
+				Error: es.For("spec.caBundle"), Placeholder: "-----BEGIN CERTIFICATE-----",
+				Help: "PEM certificates to trust instead of the system roots; empty for the system roots."},
+		}},
+	}
+}
+
+// BucketStoreFields are the Bucket store form's fields, in order.
+func BucketStoreFields(p BucketStoreFormProps) []FieldProps { return flatten(bucketGroups(p)) }
+
+func bucketGroups(p BucketStoreFormProps) []fieldGroup {
+	s, es, v := p.Store, p.Errors, p.ValidateURL
+	auth := s.AuthMethod
+	if auth == "" {
+		auth = tenants.AuthAccessKey
+	}
+	return []fieldGroup{
+		{Legend: "Bucket", Fields: []FieldProps{
+			{Name: "metadata.name", Label: "Name", Value: s.Name, Error: es.For("metadata.name"), Required: true,
+				ReadOnly: p.Edit, Mono: true, ValidateURL: unless(p.Edit, v), Placeholder: "platform-bucket",
+				Help: "Lower-case letters, digits, '-' and '.'; unique in this team."},
+			{Name: "spec.endpoint", Label: "Endpoint", Value: s.Endpoint, Error: es.For("spec.endpoint"),
+				Required: true, Mono: true, ValidateURL: v, Placeholder: "s3.amazonaws.com",
+				Help: "host[:port], without a scheme."},
+			{Name: "spec.bucketName", Label: "Bucket name", Value: s.BucketName, Error: es.For("spec.bucketName"),
+				Required: true, Mono: true, ValidateURL: v, Placeholder: "kratix"},
+			{Name: "spec.path", Label: "Path", Value: s.Path, Error: es.For("spec.path"), Mono: true,
+				ValidateURL: v, Help: "Prefix inside the bucket; empty for the root."},
+			{Name: "spec.region", Label: "Region", Value: s.Region, Error: es.For("spec.region"), Mono: true,
+				Placeholder: "us-east-1", Help: "Optional."},
+			{Name: "spec.insecure", Label: "Plain HTTP (insecure)", Type: "checkbox", Checked: s.Insecure,
+				Error: es.For("spec.insecure"), Help: "For a local MinIO; credentials travel unencrypted."},
+		}},
+		{Legend: "Authentication", Fields: []FieldProps{
+			{Name: "spec.authMethod", Label: "Method", Type: "select", Value: auth, Error: es.For("spec.authMethod"),
+				ValidateURL: v, Options: []Option{
+					{tenants.AuthAccessKey, "accessKey — access key ID and secret"},
+					{tenants.AuthIAM, "IAM — the host's ambient credentials"},
+				}},
+		}},
+		{Legend: "Access key", Class: "auth-key", Note: secretNote, Fields: []FieldProps{
+			{Name: "accessKeyID", Label: "Access key ID", Type: "password", Mono: true, Error: es.For("accessKeyID"),
+				Help: secretHelp(p.Edit, "")},
+			{Name: "secretAccessKey", Label: "Secret access key", Type: "password", Mono: true,
+				Error: es.For("secretAccessKey"), Help: secretHelp(p.Edit, "")},
+		}},
+	}
+}
+
+// unless returns "" when cond holds, else v.
+func unless(cond bool, v string) string {
+	if cond {
+		return ""
+	}
+	return v
+}
+
+// modeHelp explains each filepath mode in one line.
+var modeHelp = []Option{
+	{tenants.ModeNested, "nestedByMetadata — dependencies/ and resources/ directories per promise and request (default)"},
+	{tenants.ModeAggregated, "aggregatedYAML — every document in one file"},
+	{tenants.ModeNone, "none — files at the destination path as the pipeline named them"},
+	{tenants.ModeLegacy, "legacy — the older <destination>/dependencies/… layout of the Kratix docs"},
+}
+
+// DestinationFields are the Destination form's simple fields (labels and sample
+// inputs are rendered separately), in order.
+func DestinationFields(p DestinationFormProps) []FieldProps {
+	d, es, v := p.Dest, p.Errors, p.ValidateURL
+	mode := d.Mode
+	if mode == "" {
+		mode = tenants.ModeNested
+	}
+	cleanup := d.Cleanup
+	if cleanup == "" {
+		cleanup = tenants.CleanupNone
+	}
+	filename := d.Filename
+	if filename == "" {
+		filename = tenants.DefaultAggregatedFilename
+	}
+	stores := []Option{{"", "— choose a State Store —"}}
+	for _, s := range p.Stores {
+		stores = append(stores, Option{StoreRefValue(s.Kind, s.Name), kindLabel(s.Kind) + ": " + s.Name})
+	}
+	storeErr := es.For("spec.stateStoreRef.name")
+	if k := es.For("spec.stateStoreRef.kind"); k != "" {
+		storeErr = k
+	}
+	modeNote := "Cannot be changed after creation."
+	return []FieldProps{
+		{Name: "metadata.name", Label: "Name", Value: d.Name, Error: es.For("metadata.name"), Required: true,
+			ReadOnly: p.Edit, Mono: true, ValidateURL: unless(p.Edit, v), Placeholder: "worker-cluster",
+			Help: "Lower-case letters, digits, '-' and '.'; unique in this team."},
+		{Name: "spec.stateStoreRef", Label: "State Store", Type: "select", Value: storeRefOf(d), Error: storeErr,
+			Required: true, Options: stores, ValidateURL: v},
+		{Name: "spec.path", Label: "Path", Value: d.Path, Error: es.For("spec.path"), Required: true, Mono: true,
+			ValidateURL: v, Placeholder: "worker-cluster",
+			Help: "Directory inside the State Store; \".\" for the store root. Must not overlap another Destination."},
+		{Name: "spec.filepath.mode", Label: "Layout (filepath mode)", Type: "select", Value: mode,
+			Error: es.For("spec.filepath.mode"), Disabled: p.Edit, Options: modeHelp, Help: modeNote},
+		{Name: "spec.filepath.filename", Label: "File name (aggregatedYAML)", Value: filename, Mono: true,
+			Error: es.For("spec.filepath.filename"), ValidateURL: v, Help: "Default aggregated.yaml."},
+		{Name: "spec.strictMatchLabels", Label: "Strict label matching", Type: "checkbox",
+			Checked: d.StrictMatchLabels, Error: es.For("spec.strictMatchLabels"),
+			Help: "Works without destination selectors skip this Destination."},
+		{Name: "spec.cleanup", Label: "On delete", Type: "select", Value: cleanup, Error: es.For("spec.cleanup"),
+			Options: []Option{
+				{tenants.CleanupNone, "none — leave the files in the store (default)"},
+				{tenants.CleanupAll, "all — delete every file Stateward wrote here"},
+			}},
+		{Name: "spec.initWorkloads.enabled", Label: "Write canary files", Type: "checkbox",
+			Checked: d.InitWorkloads, Error: es.For("spec.initWorkloads.enabled"),
+			Help: "kratix-canary files that show a GitOps agent is reading this path."},
+	}
+}
+
+func storeRefOf(d tenants.Destination) string {
+	if d.StoreName == "" {
+		return ""
+	}
+	return StoreRefValue(d.StoreKind, d.StoreName)
+}
+
+// inputAttrs are the attributes an input, select or textarea shares: identity,
+// accessibility, browser checks and inline validation.
+func inputAttrs(f FieldProps) templ.OrderedAttributes {
+	id := fieldID(f.Name)
+	a := templ.OrderedAttributes{{Key: "id", Value: id}, {Key: "name", Value: f.Name}}
+	var describedBy []string
+	if f.Help != "" {
+		describedBy = append(describedBy, id+"-help")
+	}
+	if f.Error != "" {
+		describedBy = append(describedBy, id+"-error")
+		a = append(a, templ.KV[string, any]("aria-invalid", "true"))
+	}
+	if len(describedBy) > 0 {
+		a = append(a, templ.KV[string, any]("aria-describedby", strings.Join(describedBy, " ")))
+	}
+	if f.Mono {
+		a = append(a, templ.KV[string, any]("class", "mono"), templ.KV[string, any]("spellcheck", "false"))
+	}
+	if f.Placeholder != "" {
+		a = append(a, templ.KV[string, any]("placeholder", f.Placeholder))
+	}
+	if ac := autocomplete(f); ac != "" {
+		a = append(a, templ.KV[string, any]("autocomplete", ac))
+	}
+	a = append(a,
+		templ.KV[string, any]("required", f.Required && !f.ReadOnly && !f.Disabled),
+		templ.KV[string, any]("readonly", f.ReadOnly),
+		templ.KV[string, any]("disabled", f.Disabled))
+	if f.ValidateURL != "" && !f.ReadOnly && !f.Disabled {
+		a = append(a,
+			templ.KV[string, any]("hx-post", f.ValidateURL),
+			templ.KV[string, any]("hx-trigger", "change"),
+			templ.KV[string, any]("hx-target", "closest .field"),
+			templ.KV[string, any]("hx-swap", "outerHTML"))
+	}
+	return a
+}
+
+func autocomplete(f FieldProps) string {
+	switch {
+	case f.Autocomplete != "":
+		return f.Autocomplete
+	case f.Type == "password":
+		return "new-password"
+	case isSecret(f):
+		return "off"
+	}
+	return ""
+}
+
+// isSecret reports whether a field carries a credential: its value is never rendered.
+func isSecret(f FieldProps) bool {
+	switch f.Name {
+	case "password", "sshPrivateKey", "knownHosts", "accessKeyID", "secretAccessKey", "username":
+		return true
+	}
+	return f.Type == "password"
+}
+
+// fieldValue is the value to render: never a secret's.
+func fieldValue(f FieldProps) string {
+	if isSecret(f) {
+		return ""
+	}
+	return f.Value
+}
+
+func inputType(f FieldProps) string {
+	if f.Type == "" {
+		return "text"
+	}
+	return f.Type
+}
+
+func rows(f FieldProps) int {
+	if f.Rows == 0 {
+		return 4
+	}
+	return f.Rows
+}
+
+func fieldClass(f FieldProps) string {
+	c := "field field-" + inputType(f)
+	if f.Error != "" {
+		c += " invalid"
+	}
+	return c
+}
+
+// destMainFields are the fields above the label editor: name, store, path.
+func destMainFields(p DestinationFormProps) []FieldProps { return DestinationFields(p)[:3] }
+
+// destLayoutFields are the fields below it: mode, filename, strictness, cleanup,
+// canaries.
+func destLayoutFields(p DestinationFormProps) []FieldProps { return DestinationFields(p)[3:] }
+
+// labelPair is one label of the label editor.
+type labelPair struct{ Key, Value string }
+
+// labelPairs are the labels in key order, or one empty row when there are none.
+func labelPairs(labels map[string]string) []labelPair {
+	out := make([]labelPair, 0, len(labels))
+	for k, v := range labels {
+		out = append(out, labelPair{k, v})
+	}
+	slices.SortFunc(out, func(a, b labelPair) int { return cmp.Compare(a.Key, b.Key) })
+	if len(out) == 0 {
+		out = append(out, labelPair{})
+	}
+	return out
+}
+
+// sampleFields are the preview's sample Work inputs, with Kratix's example values
+// as defaults.
+func sampleFields(s SampleInputs) []FieldProps {
+	return []FieldProps{
+		{Name: "samplePromise", Label: "Promise", Value: orDefault(s.Promise, "redis"), Mono: true},
+		{Name: "sampleNamespace", Label: "Resource namespace", Value: orDefault(s.Namespace, "default"), Mono: true},
+		{Name: "sampleResource", Label: "Resource name", Value: orDefault(s.Resource, "my-request"), Mono: true},
+		{Name: "samplePipeline", Label: "Pipeline", Value: s.Pipeline, Mono: true, Placeholder: "optional"},
+	}
+}
+
+// destFormAction is the default target of the Destination form.
+func destFormAction(s Shell, p DestinationFormProps) string {
+	if p.Edit {
+		return tpath(s, "destinations", p.Dest.Name)
+	}
+	return tpath(s, "destinations")
+}

@@ -1,0 +1,306 @@
+package views
+
+import (
+	"time"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// Shell is what every page's layout needs: who is signed in, which team is shown,
+// where in the navigation we are, the one-time flash and the asset URLs.
+type Shell struct {
+	Title   string               // page title, without the product name
+	Email   string               // signed-in person ("" = signed out)
+	Teams   []tenants.Membership // for the team switcher
+	Current *tenants.Tenant      // nil outside /t/{slug}/
+	Role    tenants.Role         // the signed-in person's role in Current
+	// Nav is the active section: "overview", "stores", "destinations", "works",
+	// "triggers", "members", "tokens" or "settings".
+	Nav   string
+	Flash *Flash // shown once, above the page content
+	// Asset URLs: the handler passes static.URL("app.css") and so on (views must
+	// not import static, so that they render without it in tests).
+	CSS, JS, HTMX string
+}
+
+// Flash is a one-time message carried across a POST-redirect-GET.
+type Flash struct {
+	Kind string // FlashOK or FlashError
+	Text string
+}
+
+// Flash kinds.
+const (
+	FlashOK    = "ok"
+	FlashError = "error"
+)
+
+// Option is one choice of a select field.
+type Option struct {
+	Value string
+	Label string
+}
+
+// FieldProps describes one labelled form input with its help and error text. The
+// same props render the field inside a page and, alone, as the answer of an inline
+// validation request (see Field).
+type FieldProps struct {
+	Name  string // the form field name, also the key of its validation error
+	Label string
+	// Type is an <input> type ("text" when empty, "email", "password", "url", ...)
+	// or one of "textarea", "select" and "checkbox".
+	Type  string
+	Value string // never set for secrets: a password field ignores it anyway
+	Error string // shown under the input; marks it aria-invalid
+	Help  string
+	// Required marks the field with an asterisk and the browser's required check.
+	Required bool
+	// ValidateURL, when set, makes the field post the form to it on change and
+	// replace itself (the wrapper) with the answer, a 200 re-rendered Field.
+	ValidateURL string
+	Placeholder string
+	Mono        bool     // monospace input, for paths, URLs, keys and YAML
+	Options     []Option // for Type "select"
+	Checked     bool     // for Type "checkbox" (its value is "true")
+	ReadOnly    bool     // submitted but not editable (a name when editing)
+	Disabled    bool     // not submitted (an immutable setting when editing)
+	Rows        int      // for Type "textarea"; 4 when zero
+	// Autocomplete is the autocomplete attribute; secrets get "off" or
+	// "new-password" automatically.
+	Autocomplete string
+}
+
+// LandingProps is the signed-out front page.
+type LandingProps struct {
+	LoginURL string // "/login" when empty
+}
+
+// TeamNewProps is the "Create a team" form. Its fields are named "slug" and "name"
+// (errors keyed the same) and it posts to /teams.
+type TeamNewProps struct {
+	Slug, Name  string
+	Errors      tenants.ValidationErrors
+	NoTeam      bool   // the person is in no team yet: say so above the form
+	ValidateURL string // inline validation endpoint ("" = none)
+}
+
+// OverviewProps is a team's front page: counts, what needs attention, what happened.
+type OverviewProps struct {
+	StoresReady, StoresNotReady, StoresUnknown int
+	Destinations                               int
+	WorksPending                               int // placements pending or writing now
+	WorksFailed24h                             int // placements that failed in the last 24 h
+	Attention                                  []AttentionItem
+	Activity                                   []ActivityItem // most recent first
+}
+
+// AttentionItem is one thing that needs someone: a failing store or a failed write.
+type AttentionItem struct {
+	Kind    string // tenants.KindGit, tenants.KindBucket or "Work"
+	Name    string // store name or work name
+	WorkID  int64  // for Kind "Work": links to /t/{slug}/works/{id}
+	Message string // verbatim from the check or the remote
+	At      *time.Time
+}
+
+// ActivityItem is one placement's latest write, for activity lists and a
+// Destination's recent writes.
+type ActivityItem struct {
+	WorkID      int64
+	Work        string // the Work's name (<promise>[-<ns>-<resource>][-<pipeline>])
+	Destination string
+	State       string // tenants.StatePending, ...Writing, ...Written, ...Failed
+	Version     string // commit SHA or object version
+	Error       string // verbatim from the remote
+	At          time.Time
+}
+
+// MembersProps is the member list and, for owners, the add form (fields "email" and
+// "role", posting to /t/{slug}/members).
+type MembersProps struct {
+	Members       []tenants.Member
+	AllowedDomain string // admitted automatically as viewers; "" = invitation only
+	SelfUserID    int64  // the signed-in person: no remove button on their own row
+	Email         string // add form values, re-shown after a failed submit
+	Role          string
+	Errors        tenants.ValidationErrors // keyed "email" and "role"
+}
+
+// TokensProps is the API token list and, for owners, the create form (fields "name"
+// and "role", posting to /t/{slug}/tokens).
+type TokensProps struct {
+	Tokens []tenants.Token
+	// NewToken is the secret of a token created by the previous request: shown once,
+	// with a copy button and a curl example. Never stored by the handler.
+	NewToken string
+	BaseURL  string // public URL for the curl example, e.g. https://stateward.example.com
+	Name     string // create form values, re-shown after a failed submit
+	Role     string
+	Errors   tenants.ValidationErrors // keyed "name" and "role"
+}
+
+// SettingsProps is the team settings form (fields "name" and "allowedDomain",
+// posting to /t/{slug}/settings; only owners may change them).
+type SettingsProps struct {
+	Name          string
+	AllowedDomain string
+	Errors        tenants.ValidationErrors // keyed "name" and "allowedDomain"
+	ValidateURL   string
+}
+
+// StoresProps is the State Store list; the two kinds are merged and sorted by name.
+type StoresProps struct {
+	Git    []tenants.GitStateStore
+	Bucket []tenants.BucketStateStore
+}
+
+// GitStoreFormProps is the create/edit form of a Git State Store. Field names are
+// the error keys: metadata.name, spec.url, spec.branch, spec.path, spec.authMethod,
+// username, password, sshPrivateKey, knownHosts, spec.gitAuthor.name,
+// spec.gitAuthor.email, spec.insecure ("true" when checked) and spec.caBundle.
+// Credentials are never rendered, so a failed submit asks for them again.
+type GitStoreFormProps struct {
+	Store       tenants.GitStateStore
+	Edit        bool // name read-only; blank secrets keep the current ones
+	Errors      tenants.ValidationErrors
+	Action      string // form action; default /t/{slug}/stores/git[/{name}]
+	ValidateURL string // inline validation endpoint ("" = none)
+}
+
+// BucketStoreFormProps is the create/edit form of a Bucket State Store. Field names:
+// metadata.name, spec.endpoint, spec.bucketName, spec.path, spec.insecure,
+// spec.region, spec.authMethod, accessKeyID and secretAccessKey.
+type BucketStoreFormProps struct {
+	Store       tenants.BucketStateStore
+	Edit        bool
+	Errors      tenants.ValidationErrors
+	Action      string // default /t/{slug}/stores/bucket[/{name}]
+	ValidateURL string
+}
+
+// StoreProps is one State Store's page: exactly one of Git and Bucket is set.
+type StoreProps struct {
+	Git       *tenants.GitStateStore
+	Bucket    *tenants.BucketStateStore
+	UsedBy    []string // names of the Destinations that use the store
+	StatusURL string   // polled while the status is unknown; default …/{name}/status
+}
+
+// StoreStatusProps is the live status fragment of a State Store.
+type StoreStatusProps struct {
+	Status tenants.Status
+	URL    string // polled every 2 s while the status is unknown ("" = no polling)
+}
+
+// DestinationsProps is the Destination list with its label filter.
+type DestinationsProps struct {
+	Destinations  []tenants.Destination
+	Selector      string // the filter as typed, e.g. "env=dev,team=a"
+	SelectorError string // why the filter could not be parsed
+}
+
+// StoreRef names a State Store, for the Destination form's store select.
+type StoreRef struct {
+	Kind string // tenants.KindGit or tenants.KindBucket
+	Name string
+}
+
+// SampleInputs are the preview's sample Work identity (fields samplePromise,
+// sampleNamespace, sampleResource and samplePipeline of the Destination form).
+type SampleInputs struct {
+	Promise, Namespace, Resource, Pipeline string
+}
+
+// DestinationFormProps is the create/edit form of a Destination with its live
+// preview. Field names: metadata.name, labelKey and labelValue (repeated, one pair
+// per row), spec.path, spec.stateStoreRef ("<kind>/<name>", see StoreRefValue),
+// spec.strictMatchLabels, spec.filepath.mode (sent as a hidden field when editing,
+// since the select is disabled), spec.filepath.filename, spec.cleanup,
+// spec.initWorkloads.enabled and the sample fields of SampleInputs. Checkboxes send
+// "true" when checked. A new Destination should come with InitWorkloads true.
+type DestinationFormProps struct {
+	Dest        tenants.Destination
+	Edit        bool // name read-only, mode fixed
+	Stores      []StoreRef
+	Errors      tenants.ValidationErrors // also metadata.labels, spec.stateStoreRef.kind/.name
+	Action      string                   // default /t/{slug}/destinations[/{name}]
+	ValidateURL string
+	PreviewURL  string // the form posts itself here as the user types
+	Sample      SampleInputs
+	Preview     PreviewProps // the panel's first render
+}
+
+// PreviewPath is one key the preview says a sample Work would write.
+type PreviewPath struct {
+	Path  string // full key inside the store
+	Kind  string // "dependency", "resource", "canary" or "state"
+	Owned bool   // written and owned by the sample placement (highlighted)
+}
+
+// PreviewProps is the Destination form's preview panel.
+type PreviewProps struct {
+	Paths []PreviewPath
+	// OwnedDirs are directories a placement owns wholly (pathing's OwnedPrefix);
+	// they and everything under them are highlighted.
+	OwnedDirs []string
+	Error     string // why no preview can be computed (shown instead of the tree)
+	Note      string // one line about the layout, e.g. for aggregatedYAML
+}
+
+// PlacedFile is one file currently placed on a Destination.
+type PlacedFile struct {
+	Path   string // full key inside the store
+	Work   string
+	WorkID int64
+	State  string
+}
+
+// DestinationProps is one Destination's page.
+type DestinationProps struct {
+	Dest      tenants.Destination
+	Files     []PlacedFile   // the tree of what is placed on it
+	OwnedDirs []string       // directories the placements own (highlighted)
+	Writes    []ActivityItem // recent writes, most recent first
+}
+
+// ImportResult is one applied document of an import.
+type ImportResult struct {
+	Index  int
+	Kind   string
+	Name   string
+	Action string // "created", "updated" or "unchanged"
+}
+
+// ImportError is one rejected document of an import.
+type ImportError struct {
+	Index   int
+	Kind    string
+	Name    string
+	Field   string
+	Message string
+}
+
+// ImportProps is the Kratix YAML import form (fields "yaml" and the multipart
+// "file", posting to /t/{slug}/import) and the outcome of the last import.
+type ImportProps struct {
+	YAML    string // re-shown after a failed import
+	Results []ImportResult
+	Errors  []ImportError
+	Error   string // a problem with the request as a whole
+}
+
+// WorkRow is one Work with its placements' state counts.
+type WorkRow struct {
+	Work                              tenants.Work
+	Written, Pending, Writing, Failed int
+}
+
+// WorksProps is the Work list.
+type WorksProps struct {
+	Works []WorkRow
+}
+
+// TriggersProps is the webhook trigger list.
+type TriggersProps struct {
+	Triggers []tenants.Trigger
+}
