@@ -116,3 +116,13 @@ func destinationObject(d Destination) kObject[kDestinationSpec] {
 		},
 	}
 }
+
+// KratixObject is the store as its Kratix document (apiVersion, kind, metadata,
+// spec), credentials omitted: the JSON API's object shape.
+func (s GitStateStore) KratixObject() any { return gitObject(s) }
+
+// KratixObject is the store as its Kratix document, credentials omitted.
+func (s BucketStateStore) KratixObject() any { return bucketObject(s) }
+
+// KratixObject is the Destination as its Kratix document.
+func (d Destination) KratixObject() any { return destinationObject(d) }

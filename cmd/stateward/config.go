@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the binary, read once from STATEWARD_* variables.
+type config struct {
+	Addr             string
+	DataDir          string
+	DatabaseURL      string
+	PublicURL        string
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	SecretKey        string   // base64, empty = key file in the data dir (local default only)
+	PreviousKeys     []string // base64 keys that only open (during a rotation)
+	ReassertInterval time.Duration
+	AllowPrivate     bool
+	// DevIssuer: no external issuer and a loopback listen address → the embedded
+	// development identity provider at /dev/oidc.
+	DevIssuer bool
+}
+
+// loadConfig reads the environment. Secrets may come from files named by *_FILE.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Addr:             or(getenv("STATEWARD_ADDR"), "127.0.0.1:8080"),
+		DataDir:          or(getenv("STATEWARD_DATA_DIR"), "./data"),
+		PublicURL:        strings.TrimRight(getenv("STATEWARD_PUBLIC_URL"), "/"),
+		OIDCIssuer:       strings.TrimRight(getenv("STATEWARD_OIDC_ISSUER"), "/"),
+		OIDCClientID:     getenv("STATEWARD_OIDC_CLIENT_ID"),
+		ReassertInterval: 10 * time.Hour,
+	}
+	var err error
+	read := func(name string) string {
+		v, e := secretEnv(getenv, name)
+		err = errors.Join(err, e)
+		return v
+	}
+	c.DatabaseURL = read("STATEWARD_DATABASE_URL")
+	c.OIDCClientSecret = read("STATEWARD_OIDC_CLIENT_SECRET")
+	c.SecretKey = read("STATEWARD_SECRET_KEY")
+	if prev := read("STATEWARD_PREVIOUS_SECRET_KEYS"); prev != "" {
+		c.PreviousKeys = strings.Split(prev, ",")
+	}
+	if err != nil {
+		return c, err
+	}
+	return c, c.finish(getenv)
+}
+
+func (c *config) finish(getenv func(string) string) error {
+	if v := getenv("STATEWARD_REASSERT_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("STATEWARD_REASSERT_INTERVAL: %q is not a positive duration like 10h", v)
+		}
+		c.ReassertInterval = d
+	}
+	loopback, err := isLoopback(c.Addr)
+	if err != nil {
+		return err
+	}
+	c.DevIssuer = c.OIDCIssuer == "" && loopback
+	c.AllowPrivate = c.DevIssuer
+	if v := getenv("STATEWARD_ALLOW_PRIVATE_ENDPOINTS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("STATEWARD_ALLOW_PRIVATE_ENDPOINTS: %q is not true or false", v)
+		}
+		c.AllowPrivate = b
+	}
+	if !c.DevIssuer && (c.OIDCIssuer == "" || c.OIDCClientID == "" || c.OIDCClientSecret == "") {
+		return errors.New("STATEWARD_OIDC_ISSUER, STATEWARD_OIDC_CLIENT_ID and STATEWARD_OIDC_CLIENT_SECRET are required " +
+			"when listening on a non-loopback address (the embedded development login only runs on loopback)")
+	}
+	if !c.DevIssuer && c.SecretKey == "" {
+		return errors.New("STATEWARD_SECRET_KEY (32 random bytes, base64; e.g. `openssl rand -base64 32`) is required outside the local default")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("STATEWARD_PUBLIC_URL: %q is not an absolute http(s) URL", c.PublicURL)
+		}
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
+		return fmt.Errorf("STATEWARD_DATABASE_URL: only SQLite (sqlite:/path/to/file.db) is supported by this build")
+	}
+	return nil
+}
+
+// sqlitePath is the database file: STATEWARD_DATABASE_URL or the data dir default.
+func (c config) sqlitePath() string {
+	if c.DatabaseURL != "" {
+		p := strings.TrimPrefix(strings.TrimPrefix(c.DatabaseURL, "sqlite:"), "file:")
+		return strings.TrimPrefix(p, "//")
+	}
+	return filepath.Join(c.DataDir, "stateward.db")
+}
+
+// secretEnv reads NAME, or the file named by NAME_FILE (trailing newline trimmed).
+func secretEnv(getenv func(string) string, name string) (string, error) {
+	v, file := getenv(name), getenv(name+"_FILE")
+	if v != "" && file != "" {
+		return "", fmt.Errorf("set %s or %s_FILE, not both", name, name)
+	}
+	if file == "" {
+		return v, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func isLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("STATEWARD_ADDR: %q is not host:port: %w", addr, err)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

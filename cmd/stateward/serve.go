@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/devissuer"
+	"github.com/stateward/stateward/egress"
+	"github.com/stateward/stateward/web"
+	"github.com/stateward/stateward/writers"
+)
+
+// devClientID is the embedded development issuer's only client.
+const devClientID = "stateward-dev"
+
+// serve runs the service until ctx ends, then shuts down in reverse order of start.
+func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	d, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	wcfg, err := webConfig(cfg)
+	if err != nil {
+		return err
+	}
+	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
+	wcfg.Egress = policy
+	readiness := &writers.Readiness{Source: d, Factory: writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}, Log: log}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer func() { stopBG(); readiness.Wait() }()
+	go readiness.Run(bg)
+
+	reg := prometheus.NewRegistry()
+	srv := &http.Server{
+		Handler:           web.New(wcfg, d, readiness, nil, log, reg).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.sqlitePath(),
+		"dev_login", cfg.DevIssuer)
+	if cfg.DevIssuer {
+		fmt.Fprintf(stdout, "Stateward is running: open %s/ and sign in with any email (development login).\n", cfg.PublicURL)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// webConfig wires OIDC: an external issuer, or the embedded development issuer
+// (loopback only, decided by loadConfig).
+func webConfig(cfg config) (web.Config, error) {
+	wc := web.Config{PublicURL: cfg.PublicURL, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
+		OIDCClientSecret: cfg.OIDCClientSecret}
+	if !cfg.DevIssuer {
+		return wc, nil
+	}
+	secret, _ := db.NewSecret()
+	iss, err := devissuer.New(devissuer.Config{
+		Issuer:       cfg.PublicURL + "/dev/oidc",
+		ClientID:     devClientID,
+		ClientSecret: secret,
+		RedirectURIs: []string{cfg.PublicURL + "/auth/callback"},
+	})
+	if err != nil {
+		return wc, err
+	}
+	wc.OIDCIssuer, wc.OIDCClientID, wc.OIDCClientSecret, wc.DevIssuer = cfg.PublicURL+"/dev/oidc", devClientID, secret, iss
+	return wc, nil
+}

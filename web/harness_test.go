@@ -1,0 +1,152 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oauth2-proxy/mockoidc"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/egress"
+	"github.com/stateward/stateward/testpeers"
+	"github.com/stateward/stateward/web"
+	"github.com/stateward/stateward/writers"
+)
+
+func TestMain(m *testing.M) { testpeers.RunMain(m) }
+
+// harness is the real router over real HTTP, with a real SQLite database and a
+// real OIDC issuer (mockoidc).
+type harness struct {
+	t     testing.TB
+	URL   string
+	DB    *db.DB
+	OIDC  *mockoidc.MockOIDC
+	Cfg   web.Config
+	Ready *writers.Readiness
+}
+
+func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
+	t.Helper()
+	if m == nil {
+		m = testpeers.MockOIDC(t)
+	}
+	d := openDB(t)
+	ts := httptest.NewUnstartedServer(nil)
+	public := "http://" + ts.Listener.Addr().String()
+	policy := egress.Policy{AllowPrivate: true}
+	cfg := web.Config{PublicURL: public, OIDCIssuer: m.Issuer(), OIDCClientID: m.ClientID, OIDCClientSecret: m.ClientSecret, Egress: policy}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rd := &writers.Readiness{Source: d, Factory: writers.Factory{Egress: policy, CacheDir: t.TempDir()}, Log: log}
+	t.Cleanup(rd.Wait)
+	ts.Config.Handler = web.New(cfg, d, rd, nil, log, prometheus.NewRegistry()).Handler()
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd}
+}
+
+func openDB(t testing.TB) *db.DB {
+	t.Helper()
+	key := make([]byte, 32)
+	key[0] = 7
+	sealer, err := db.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(context.Background(), db.Options{Path: filepath.Join(t.TempDir(), "test.db"), Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// browser is an HTTP client with a cookie jar that records the redirects it followed.
+type browser struct {
+	*http.Client
+	visited []*url.URL
+}
+
+func newBrowser(t testing.TB) *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{}
+	b.Client = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		b.visited = append(b.visited, req.URL)
+		return nil
+	}}
+	return b
+}
+
+// login signs email in through the full authorization code flow and returns the
+// final page.
+func (h *harness) login(b *browser, email string) (*http.Response, string) {
+	h.t.Helper()
+	h.OIDC.QueueUser(&mockoidc.MockUser{Subject: "sub-" + email, Email: email, EmailVerified: true})
+	return b.get(h.t, h.URL+"/login")
+}
+
+func (b *browser) get(t testing.TB, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := b.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) post(t testing.TB, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := b.PostForm(u, form)
+	if err != nil {
+		t.Fatalf("POST %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) cookie(t testing.TB, base, name string) string {
+	u, _ := url.Parse(base)
+	for _, c := range b.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (b *browser) lastVisited(prefix string) *url.URL {
+	for i := len(b.visited) - 1; i >= 0; i-- {
+		if strings.HasPrefix(b.visited[i].Path, prefix) {
+			return b.visited[i]
+		}
+	}
+	return nil
+}
+
+// api calls the JSON API with a bearer token.
+func api(t testing.TB, method, u, token string, body io.Reader) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, body)
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

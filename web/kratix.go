@@ -1,0 +1,326 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/views"
+)
+
+// apiStatus is the status block of every API object; Ready is null until the
+// first check has finished.
+type apiStatus struct {
+	Ready       *bool   `json:"ready"`
+	Message     string  `json:"message"`
+	LastChecked *string `json:"lastChecked"`
+}
+
+func statusJSON(st tenants.Status) apiStatus {
+	out := apiStatus{Ready: st.Ready, Message: st.Message}
+	if st.LastChecked != nil {
+		t := st.LastChecked.UTC().Format(time.RFC3339)
+		out.LastChecked = &t
+	}
+	return out
+}
+
+// apiObject is a Kratix document plus Stateward's status.
+func apiObject(kratix any, st tenants.Status) map[string]any {
+	var m map[string]any
+	b, _ := json.Marshal(kratix)
+	_ = json.Unmarshal(b, &m)
+	m["status"] = statusJSON(st)
+	return m
+}
+
+func (s *Server) apiListGit(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.GitStores(r.Context(), principal(r).Tenant.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items := make([]map[string]any, len(list))
+	for i, g := range list {
+		items[i] = apiObject(g.KratixObject(), g.Status)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *Server) apiListBucket(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.BucketStores(r.Context(), principal(r).Tenant.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items := make([]map[string]any, len(list))
+	for i, b := range list {
+		items[i] = apiObject(b.KratixObject(), b.Status)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *Server) apiListDestinations(w http.ResponseWriter, r *http.Request) {
+	sel, err := tenants.ParseLabelSelector("labelSelector", r.URL.Query().Get("labelSelector"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list, err := s.store.Destinations(r.Context(), principal(r).Tenant.ID, sel)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items := make([]map[string]any, len(list))
+	for i, d := range list {
+		items[i] = apiObject(d.KratixObject(), d.Status)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *Server) apiGetStore(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		obj, err := s.storeByKind(r, kind, chi.URLParam(r, "name"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		switch o := obj.(type) {
+		case tenants.GitStateStore:
+			writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
+		case tenants.BucketStateStore:
+			writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
+		}
+	}
+}
+
+func (s *Server) apiDeleteStore(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := authorize(r, tenants.RoleEditor); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.store.DeleteStore(r.Context(), principal(r).Tenant.ID, kind, chi.URLParam(r, "name")); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) apiGetDestination(w http.ResponseWriter, r *http.Request) {
+	d, err := s.store.Destination(r.Context(), principal(r).Tenant.ID, chi.URLParam(r, "name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiObject(d.KratixObject(), d.Status))
+}
+
+func (s *Server) apiDeleteDestination(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.DeleteDestination(r.Context(), principal(r).Tenant.ID, chi.URLParam(r, "name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.wakeWriters()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxAPIBody caps every API request body (413 beyond).
+const maxAPIBody = 4 << 20
+
+// apiApply creates or updates the stores, Secrets and Destinations of a Kratix
+// YAML file: 200 with what it did per document, or 422 naming every bad document.
+func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	results, errs, err := s.apply(r, body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(errs) > 0 {
+		writeJSON(w, http.StatusUnprocessableEntity, applyErrorBody(errs))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+type applyError struct {
+	Index   int    `json:"index"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func applyErrorBody(errs []tenants.DocError) map[string]any {
+	out := make([]applyError, len(errs))
+	for i, e := range errs {
+		out[i] = applyError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message}
+	}
+	return map[string]any{"error": errs[0].Error(), "field": errs[0].Field, "errors": out}
+}
+
+// apply parses, resolves Secrets, checks literal endpoints and applies in one
+// transaction. Document problems come back as DocErrors; err is anything else.
+func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenants.DocError, error) {
+	tid := principal(r).Tenant.ID
+	docs, errs := tenants.ParseKratixYAML(body)
+	if len(errs) > 0 {
+		return nil, errs, nil
+	}
+	var lookupErr error
+	errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
+		data, ok, err := s.store.Secret(r.Context(), tid, name)
+		lookupErr = errors.Join(lookupErr, err)
+		return tenants.Secret{Name: name, Data: data}, ok
+	})
+	if lookupErr != nil {
+		return nil, nil, lookupErr
+	}
+	errs = append(errs, s.checkEndpoints(docs)...)
+	if len(errs) > 0 {
+		return nil, errs, nil
+	}
+	results, err := s.store.Apply(r.Context(), tid, docs)
+	var des db.DocErrors
+	if errors.As(err, &des) {
+		return nil, des, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range docs {
+		switch {
+		case d.Git != nil:
+			s.readiness.Trigger(tenants.StoreRef{TenantID: tid, Kind: tenants.KindGit, Name: d.Name})
+		case d.Bucket != nil:
+			s.readiness.Trigger(tenants.StoreRef{TenantID: tid, Kind: tenants.KindBucket, Name: d.Name})
+		}
+	}
+	s.wakeWriters()
+	return results, nil, nil
+}
+
+// checkEndpoints refuses literal link-local, metadata and (unless allowed)
+// private addresses at apply time, before anything dials them.
+func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
+	var errs []tenants.DocError
+	for _, d := range docs {
+		field, host := "", ""
+		switch {
+		case d.Git != nil:
+			field, host = "spec.url", tenants.GitHost(d.Git.URL)
+		case d.Bucket != nil:
+			field, host = "spec.endpoint", d.Bucket.Endpoint
+		default:
+			continue
+		}
+		if err := s.cfg.Egress.CheckLiteral(host); err != nil {
+			errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: err.Error()})
+		}
+	}
+	return errs
+}
+
+// apiExport answers the tenant's stores and Destinations as Kratix YAML,
+// credentials left out.
+func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) {
+	out, err := s.export(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Header().Set("Content-Disposition", `inline; filename="stateward-`+principal(r).Tenant.Slug+`.yaml"`)
+	_, _ = w.Write(out)
+}
+
+func (s *Server) export(r *http.Request) ([]byte, error) {
+	tid := principal(r).Tenant.ID
+	git, err := s.store.GitStores(r.Context(), tid)
+	if err != nil {
+		return nil, err
+	}
+	buckets, err := s.store.BucketStores(r.Context(), tid)
+	if err != nil {
+		return nil, err
+	}
+	dests, err := s.store.Destinations(r.Context(), tid, nil)
+	if err != nil {
+		return nil, err
+	}
+	return tenants.ExportKratixYAML(git, buckets, dests)
+}
+
+func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"), views.ImportProps{}))
+}
+
+// importYAML is the dashboard's apply: pasted text or an uploaded file.
+func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
+	body, err := importBody(r)
+	if err != nil {
+		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"),
+			views.ImportProps{Error: err.Error()}))
+		return
+	}
+	results, errs, err := s.apply(r, body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := views.ImportProps{}
+	for _, e := range errs {
+		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
+	}
+	for _, res := range results {
+		p.Results = append(p.Results, views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action})
+	}
+	code := http.StatusOK
+	if len(errs) > 0 {
+		code, p.YAML = http.StatusUnprocessableEntity, string(body)
+	}
+	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"), p))
+}
+
+func importBody(r *http.Request) ([]byte, error) {
+	if err := r.ParseMultipartForm(maxAPIBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return nil, err
+	}
+	if f, _, err := r.FormFile("file"); err == nil {
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		if len(b) > 0 || err != nil {
+			return b, err
+		}
+	}
+	text := r.FormValue("yaml")
+	if text == "" {
+		return nil, errors.New("paste Kratix YAML or choose a file to upload")
+	}
+	return []byte(text), nil
+}

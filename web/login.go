@@ -1,0 +1,178 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+)
+
+// oidcAuth is the relying party. Discovery happens at the first login (and again
+// after a failure), so the server can start before its issuer answers — which the
+// embedded development issuer, served by this very process, needs.
+type oidcAuth struct {
+	cfg Config
+
+	mu       sync.Mutex
+	provider *oidc.Provider
+}
+
+func newOIDCAuth(cfg Config) *oidcAuth { return &oidcAuth{cfg: cfg} }
+
+func (a *oidcAuth) ctx(ctx context.Context) context.Context {
+	if a.cfg.OIDCClient != nil {
+		return oidc.ClientContext(ctx, a.cfg.OIDCClient)
+	}
+	return ctx
+}
+
+func (a *oidcAuth) setup(ctx context.Context) (*oidc.Provider, oauth2.Config, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.provider == nil {
+		p, err := oidc.NewProvider(a.ctx(ctx), a.cfg.OIDCIssuer)
+		if err != nil {
+			return nil, oauth2.Config{}, fmt.Errorf("OIDC discovery at %s: %w", a.cfg.OIDCIssuer, err)
+		}
+		a.provider = p
+	}
+	return a.provider, oauth2.Config{
+		ClientID:     a.cfg.OIDCClientID,
+		ClientSecret: a.cfg.OIDCClientSecret,
+		Endpoint:     a.provider.Endpoint(),
+		RedirectURL:  a.cfg.PublicURL + "/auth/callback",
+		Scopes:       []string{oidc.ScopeOpenID, "email", "profile"},
+	}, nil
+}
+
+// login starts the authorization code flow with PKCE (S256), state and nonce.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	_, oc, err := s.auth.setup(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	state, _ := db.NewSecret()
+	nonce, _ := db.NewSecret()
+	verifier := oauth2.GenerateVerifier()
+	attempt := db.LoginAttempt{Nonce: nonce, Verifier: verifier, ReturnTo: localPath(r.URL.Query().Get("return"))}
+	if err := s.store.SaveLoginAttempt(r.Context(), state, attempt); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, oc.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+}
+
+// errLogin is a failed login; the message is safe to show.
+type errLogin struct{ msg string }
+
+func (e errLogin) Error() string { return e.msg }
+
+// callback finishes the flow: the state is taken once, the code exchanged with the
+// PKCE verifier, the ID token's signature, issuer, audience, expiry and nonce
+// verified; then a brand-new session is created.
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		s.fail(w, r, errLogin{fmt.Sprintf("the identity provider refused the sign-in: %s %s", e, q.Get("error_description"))})
+		return
+	}
+	attempt, err := s.store.TakeLoginAttempt(r.Context(), q.Get("state"))
+	if err != nil {
+		s.fail(w, r, errLogin{"this sign-in link has expired or was already used; please sign in again"})
+		return
+	}
+	user, verified, err := s.exchange(r.Context(), q.Get("code"), attempt)
+	if err != nil {
+		s.log.Warn("login failed", "err", err)
+		s.fail(w, r, errLogin{"sign-in failed: " + err.Error()})
+		return
+	}
+	user, err = s.store.UpsertUser(r.Context(), user, verified)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.startSession(w, r, user, attempt.ReturnTo)
+}
+
+func (s *Server) exchange(ctx context.Context, code string, a db.LoginAttempt) (tenants.User, bool, error) {
+	provider, oc, err := s.auth.setup(ctx)
+	if err != nil {
+		return tenants.User{}, false, err
+	}
+	ctx = s.auth.ctx(ctx)
+	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(a.Verifier))
+	if err != nil {
+		return tenants.User{}, false, fmt.Errorf("code exchange: %w", err)
+	}
+	raw, ok := tok.Extra("id_token").(string)
+	if !ok {
+		return tenants.User{}, false, errors.New("the token response has no id_token")
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: s.cfg.OIDCClientID}).Verify(ctx, raw)
+	if err != nil {
+		return tenants.User{}, false, fmt.Errorf("ID token: %w", err)
+	}
+	if idt.Nonce != a.Nonce {
+		return tenants.User{}, false, errors.New("ID token nonce does not match this sign-in")
+	}
+	var claims struct {
+		Email    string `json:"email"`
+		Verified *bool  `json:"email_verified"`
+		Name     string `json:"name"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		return tenants.User{}, false, fmt.Errorf("ID token claims: %w", err)
+	}
+	if claims.Email == "" {
+		return tenants.User{}, false, errors.New("the identity provider sent no email claim; request the email scope")
+	}
+	u := tenants.User{Issuer: idt.Issuer, Subject: idt.Subject, Email: strings.ToLower(claims.Email), Name: claims.Name}
+	return u, claims.Verified != nil && *claims.Verified, nil
+}
+
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u tenants.User, returnTo string) {
+	// A planted session cookie is dropped: the id always changes at login.
+	if old, ok := s.sessionID(r); ok {
+		_ = s.store.DeleteSession(r.Context(), old)
+	}
+	id, err := s.store.CreateSession(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, id)
+	if returnTo == "" {
+		returnTo = "/"
+	}
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// logout kills the server-side session and clears the cookie.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if id, ok := s.sessionID(r); ok {
+		if err := s.store.DeleteSession(r.Context(), id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.clearSessionCookie(w)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// localPath accepts only a path on this site ("/t/x"), never "//evil" or a URL.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return ""
+	}
+	return p
+}

@@ -1,0 +1,128 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+type userKey struct{}
+
+// userFrom returns the signed-in user set by withUser.
+func userFrom(ctx context.Context) (tenants.User, bool) {
+	u, ok := ctx.Value(userKey{}).(tenants.User)
+	return u, ok
+}
+
+// withUser resolves the session cookie (if any) into the signed-in user.
+func (s *Server) withUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := s.sessionID(r); ok {
+			u, err := s.store.SessionUser(r.Context(), id)
+			if err == nil {
+				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+			} else if !errors.Is(err, tenants.ErrUnauthenticated) {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireUser sends a signed-out visitor to the login.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := userFrom(r.Context()); !ok {
+			s.fail(w, r, tenants.ErrUnauthenticated)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// dashboardTenant checks that the signed-in user is a member of the tenant in the
+// route and carries the principal in the context. Not a member → 404, so the
+// existence of other teams never leaks.
+func (s *Server) dashboardTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := userFrom(r.Context())
+		t, err := s.store.TenantBySlug(r.Context(), chi.URLParam(r, "tenant"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		role, err := s.store.RoleOf(r.Context(), t.ID, u.ID)
+		if err != nil {
+			s.fail(w, r, tenants.NotFound("team", t.Slug))
+			return
+		}
+		p := tenants.Principal{Tenant: t, Role: role, UserID: u.ID, Email: u.Email}
+		next.ServeHTTP(w, r.WithContext(tenants.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// apiTenant authenticates the API: a Bearer token (or a dashboard session) for the
+// tenant in the route. Unknown or revoked token → 401; a token or user of another
+// tenant → 404.
+func (s *Server) apiTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.apiPrincipal(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(tenants.WithPrincipal(r.Context(), p)))
+	})
+}
+
+func (s *Server) apiPrincipal(r *http.Request) (tenants.Principal, error) {
+	slug := chi.URLParam(r, "tenant")
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if u, ok := userFrom(r.Context()); ok {
+			t, err := s.store.TenantBySlug(r.Context(), slug)
+			if err != nil {
+				return tenants.Principal{}, err
+			}
+			role, err := s.store.RoleOf(r.Context(), t.ID, u.ID)
+			if err != nil {
+				return tenants.Principal{}, tenants.NotFound("team", slug)
+			}
+			return tenants.Principal{Tenant: t, Role: role, UserID: u.ID, Email: u.Email}, nil
+		}
+		return tenants.Principal{}, tenants.ErrUnauthenticated
+	}
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return tenants.Principal{}, tenants.ErrUnauthenticated
+	}
+	tok, err := s.store.TokenBySecret(r.Context(), strings.TrimSpace(secret))
+	if err != nil {
+		return tenants.Principal{}, err
+	}
+	t, err := s.store.TenantBySlug(r.Context(), slug)
+	if err != nil || t.ID != tok.TenantID {
+		return tenants.Principal{}, tenants.NotFound("team", slug)
+	}
+	return tenants.Principal{Tenant: t, Role: tok.Role, Token: tok.ID}, nil
+}
+
+// principal returns the caller, which the tenant middleware has always set.
+func principal(r *http.Request) tenants.Principal {
+	p, _ := tenants.PrincipalFrom(r.Context())
+	return p
+}
+
+// authorize returns ErrForbidden unless the caller's role allows need.
+func authorize(r *http.Request, need tenants.Role) error {
+	if !principal(r).Can(need) {
+		return tenants.ErrForbidden
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package web
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/views"
+)
+
+// preview computes, with package pathing, every key a sample promise dependency
+// and a sample resource request would write on Destination d, plus its canary
+// files: what the user sees change as they type.
+func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.SampleInputs) views.PreviewProps {
+	storePath, err := s.storePathOf(r, d)
+	if err != nil {
+		return views.PreviewProps{Error: "Choose a State Store to see where files will go."}
+	}
+	pd := pathing.Destination{Name: or(d.Name, "my-destination"), Path: d.Path, Mode: pathing.Mode(d.Mode), Filename: d.Filename}
+	var p views.PreviewProps
+	owned := map[string]bool{}
+	add := func(kind string, pl pathing.Plan) {
+		for _, k := range pl.Keys() {
+			p.Paths = append(p.Paths, views.PreviewPath{Path: k, Kind: kind, Owned: true})
+		}
+		if pl.OwnedPrefix != "" {
+			owned[pl.OwnedPrefix] = true
+		}
+	}
+	promise := or(sm.Promise, "redis")
+	dep := pathing.Group{Promise: promise, Pipeline: sm.Pipeline, Directory: ".",
+		Files: []pathing.File{{Path: "static/" + promise + "-dependencies.yaml", Content: []byte("kind: CustomResourceDefinition\n")}}}
+	work := pathing.WorkName(promise, "", "", sm.Pipeline)
+	plan, err := pathing.Layout(storePath, pd, pathing.PlacementName(work, pd.Name, pathing.GroupID(".")), dep)
+	if err != nil {
+		return views.PreviewProps{Error: err.Error()}
+	}
+	add("dependency", plan)
+	res := pathing.Group{Promise: promise, Namespace: or(sm.Namespace, "default"), Resource: or(sm.Resource, "my-request"),
+		Pipeline: sm.Pipeline, Directory: ".", Files: []pathing.File{{Path: promise + ".yaml", Content: []byte("kind: ConfigMap\n")}}}
+	work = pathing.WorkName(promise, res.Namespace, res.Resource, sm.Pipeline)
+	if plan, err = pathing.Layout(storePath, pd, pathing.PlacementName(work, pd.Name, pathing.GroupID(".")), res); err != nil {
+		return views.PreviewProps{Error: err.Error()}
+	}
+	add("resource", plan)
+	if d.InitWorkloads {
+		canary, err := pathing.Canary(storePath, pd)
+		if err != nil {
+			return views.PreviewProps{Error: err.Error()}
+		}
+		for _, f := range canary {
+			p.Paths = append(p.Paths, views.PreviewPath{Path: f.Path, Kind: "canary"})
+		}
+	}
+	markState(p.Paths)
+	p.Paths = dedupe(p.Paths)
+	p.OwnedDirs = sortedKeys(owned)
+	if d.Mode == tenants.ModeAggregated {
+		p.Note = "aggregatedYAML: every placement on this Destination is written into the one file."
+	}
+	return p
+}
+
+func markState(paths []views.PreviewPath) {
+	for i := range paths {
+		if strings.Contains(paths[i].Path, "/.kratix/") || strings.HasPrefix(paths[i].Path, ".kratix/") {
+			paths[i].Kind = "state"
+		}
+	}
+}
+
+func dedupe(paths []views.PreviewPath) []views.PreviewPath {
+	sort.SliceStable(paths, func(i, j int) bool { return paths[i].Path < paths[j].Path })
+	out := paths[:0]
+	for i, p := range paths {
+		if i > 0 && p.Path == paths[i-1].Path {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// storePathOf is the spec.path of the Destination's State Store.
+func (s *Server) storePathOf(r *http.Request, d tenants.Destination) (string, error) {
+	tid := principal(r).Tenant.ID
+	if d.StoreKind == tenants.KindBucket {
+		b, err := s.store.BucketStore(r.Context(), tid, d.StoreName)
+		return b.Path, err
+	}
+	g, err := s.store.GitStore(r.Context(), tid, d.StoreName)
+	return g.Path, err
+}

@@ -1,0 +1,86 @@
+// Package web is Stateward's HTTP surface: the dashboard (templ + htmx), OIDC login
+// and server-side sessions, the JSON API under /api/v1, and health and metrics
+// endpoints. Handlers run straight down — parse, authorize, act, render — and every
+// error goes through one function that maps domain errors to status codes.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is what the web layer needs to know about its deployment.
+type Config struct {
+	// PublicURL is the absolute base URL users reach (no trailing slash).
+	PublicURL string
+	// OIDC provider settings; with the embedded development issuer these point at
+	// PublicURL + "/dev/oidc".
+	OIDCIssuer, OIDCClientID, OIDCClientSecret string
+	// DevIssuer, when non-nil, is mounted at /dev/oidc (local default only).
+	DevIssuer http.Handler
+	// OIDCClient is the HTTP client used to talk to the issuer (nil = default).
+	OIDCClient *http.Client
+	// Egress vets State Store endpoints (literal addresses) at save time.
+	Egress Egress
+}
+
+// Server holds every dependency of the handlers.
+type Server struct {
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	auth    *oidcAuth
+	metrics *metrics
+	secure  bool // cookies get Secure and the __Host- prefix
+	now     func() time.Time
+
+	readiness Readiness
+	writers   Waker
+}
+
+// New builds the Server; reg receives its Prometheus metrics. readiness checks
+// stores; writers (may be nil) is woken after writes are enqueued.
+func New(cfg Config, store Store, readiness Readiness, writers Waker, log *slog.Logger, reg *prometheus.Registry) *Server {
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	u, _ := url.Parse(cfg.PublicURL)
+	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics(reg), secure: u != nil && u.Scheme == "https", now: time.Now,
+		readiness: readiness, writers: writers}
+	s.auth = newOIDCAuth(cfg)
+	return s
+}
+
+// Handler is the whole site with its middleware: request metrics, panic recovery
+// and cross-origin protection on every non-GET request.
+func (s *Server) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errCrossOrigin)
+	}))
+	return s.recoverer(cop.Handler(s.routes()))
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) wakeWriters() {
+	if s.writers != nil {
+		s.writers.Wake()
+	}
+}

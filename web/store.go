@@ -1,0 +1,68 @@
+package web
+
+import (
+	"context"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+)
+
+// Store is what the web layer needs from the database.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	CreateTenant(ctx context.Context, slug, name, ownerEmail string) (tenants.Tenant, error)
+	TenantBySlug(ctx context.Context, slug string) (tenants.Tenant, error)
+	TenantByID(ctx context.Context, id int64) (tenants.Tenant, error)
+	UpdateTenantSettings(ctx context.Context, tenantID int64, name, domain string) error
+
+	UpsertUser(ctx context.Context, u tenants.User, emailVerified bool) (tenants.User, error)
+	Memberships(ctx context.Context, userID int64) ([]tenants.Membership, error)
+	RoleOf(ctx context.Context, tenantID, userID int64) (tenants.Role, error)
+	Members(ctx context.Context, tenantID int64) ([]tenants.Member, error)
+	AddMember(ctx context.Context, tenantID int64, email string, role tenants.Role) error
+	SetMemberRole(ctx context.Context, tenantID int64, email string, role tenants.Role) error
+	RemoveMember(ctx context.Context, tenantID int64, email string) error
+
+	CreateSession(ctx context.Context, userID int64) (string, error)
+	SessionUser(ctx context.Context, id string) (tenants.User, error)
+	DeleteSession(ctx context.Context, id string) error
+	SetFlash(ctx context.Context, sessionID, flash string) error
+	TakeFlash(ctx context.Context, sessionID string) (string, error)
+	SaveLoginAttempt(ctx context.Context, state string, a db.LoginAttempt) error
+	TakeLoginAttempt(ctx context.Context, state string) (db.LoginAttempt, error)
+
+	CreateToken(ctx context.Context, tenantID int64, name string, role tenants.Role) (tenants.Token, string, error)
+	Tokens(ctx context.Context, tenantID int64) ([]tenants.Token, error)
+	RevokeToken(ctx context.Context, tenantID, id int64) error
+	TokenBySecret(ctx context.Context, secret string) (tenants.Token, error)
+
+	GitStores(ctx context.Context, tenantID int64) ([]tenants.GitStateStore, error)
+	BucketStores(ctx context.Context, tenantID int64) ([]tenants.BucketStateStore, error)
+	Destinations(ctx context.Context, tenantID int64, selector map[string]string) ([]tenants.Destination, error)
+
+	GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error)
+	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)
+	SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (string, error)
+	SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (string, error)
+	DeleteStore(ctx context.Context, tenantID int64, kind, name string) error
+	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
+	SaveDestination(ctx context.Context, d tenants.Destination) (string, error)
+	DeleteDestination(ctx context.Context, tenantID int64, name string) error
+	Secret(ctx context.Context, tenantID int64, name string) (map[string]string, bool, error)
+	Apply(ctx context.Context, tenantID int64, docs []tenants.Document) ([]db.ApplyResult, error)
+}
+
+// Readiness runs State Store readiness checks.
+type Readiness interface {
+	Check(ctx context.Context, ref tenants.StoreRef) error
+	Trigger(ref tenants.StoreRef)
+}
+
+// Egress vets user-supplied endpoints before anything dials them.
+type Egress interface {
+	CheckLiteral(host string) error
+}
+
+// Waker pokes the background writers after new work was enqueued.
+type Waker interface{ Wake() }

@@ -1,0 +1,352 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/views"
+)
+
+// kindParam is the store kind named by the {kind} route segment ("git", "bucket").
+func kindParam(r *http.Request) (string, error) {
+	k := views.KindFromSegment(chi.URLParam(r, "kind"))
+	if k == "" {
+		return "", tenants.NotFound("store kind", chi.URLParam(r, "kind"))
+	}
+	return k, nil
+}
+
+func (s *Server) storesPage(w http.ResponseWriter, r *http.Request) {
+	ctx, tid := r.Context(), principal(r).Tenant.ID
+	git, err := s.store.GitStores(ctx, tid)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	buckets, err := s.store.BucketStores(ctx, tid)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.StoresPage(s.shell(r, "State Stores", "stores"), views.StoresProps{Git: git, Bucket: buckets}))
+}
+
+func gitFromForm(r *http.Request, name string) tenants.GitStateStore {
+	f := r.PostFormValue
+	g := tenants.GitStateStore{
+		TenantID: principal(r).Tenant.ID, Name: strings.TrimSpace(name), URL: f("spec.url"), Branch: f("spec.branch"),
+		Path: f("spec.path"), AuthMethod: f("spec.authMethod"), AuthorName: strings.TrimSpace(f("spec.gitAuthor.name")),
+		AuthorEmail: strings.TrimSpace(f("spec.gitAuthor.email")), Insecure: f("spec.insecure") == "true",
+		CABundle: strings.TrimSpace(f("spec.caBundle")), SecretRef: f("secretRef"),
+		Credentials: tenants.GitCredentials{Username: f("username"), Password: f("password"),
+			SSHPrivateKey: f("sshPrivateKey"), KnownHosts: f("knownHosts")},
+	}
+	g.Normalize()
+	return g
+}
+
+func bucketFromForm(r *http.Request, name string) tenants.BucketStateStore {
+	f := r.PostFormValue
+	b := tenants.BucketStateStore{
+		TenantID: principal(r).Tenant.ID, Name: strings.TrimSpace(name), Endpoint: f("spec.endpoint"),
+		BucketName: f("spec.bucketName"), Path: f("spec.path"), Insecure: f("spec.insecure") == "true",
+		Region: f("spec.region"), AuthMethod: f("spec.authMethod"), SecretRef: f("secretRef"),
+		Credentials: tenants.BucketCredentials{AccessKeyID: f("accessKeyID"), SecretAccessKey: f("secretAccessKey")},
+	}
+	b.Normalize()
+	return b
+}
+
+// validateGit validates a Git store from a form; with keep (an edit), blank
+// secrets mean "keep the current one" and are not required.
+func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.ValidationErrors {
+	var errs tenants.ValidationErrors
+	if keep && g.Credentials.Password == "" {
+		g.Credentials.Password = "kept"
+	}
+	if keep && g.Credentials.SSHPrivateKey == "" {
+		g.Credentials.SSHPrivateKey, g.Credentials.KnownHosts = "kept", orKept(g.Credentials.KnownHosts)
+	}
+	_ = errs.Add(g.Validate())
+	if errs.For("spec.url") == "" {
+		if err := s.cfg.Egress.CheckLiteral(tenants.GitHost(g.URL)); err != nil {
+			_ = errs.Add(tenants.Invalid("spec.url", "%s", err.Error()))
+		}
+	}
+	return errs
+}
+
+func (s *Server) validateBucket(b tenants.BucketStateStore, keep bool) tenants.ValidationErrors {
+	var errs tenants.ValidationErrors
+	if keep && b.Credentials.SecretAccessKey == "" {
+		b.Credentials.SecretAccessKey = "kept"
+	}
+	if keep && b.Credentials.AccessKeyID == "" {
+		b.Credentials.AccessKeyID = "kept"
+	}
+	_ = errs.Add(b.Validate())
+	if errs.For("spec.endpoint") == "" {
+		if err := s.cfg.Egress.CheckLiteral(b.Endpoint); err != nil {
+			_ = errs.Add(tenants.Invalid("spec.endpoint", "%s", err.Error()))
+		}
+	}
+	return errs
+}
+
+func orKept(v string) string {
+	if v == "" {
+		return "kept"
+	}
+	return v
+}
+
+// storeNew shows the create form of ?kind=git|bucket.
+func (s *Server) storeNew(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind := views.KindFromSegment(r.URL.Query().Get("kind"))
+	if kind == "" {
+		kind = tenants.KindGit
+	}
+	s.renderStoreForm(w, r, http.StatusOK, kind, false, tenants.GitStateStore{Branch: "main", AuthMethod: tenants.AuthBasic},
+		tenants.BucketStateStore{AuthMethod: tenants.AuthAccessKey}, nil)
+}
+
+func (s *Server) renderStoreForm(w http.ResponseWriter, r *http.Request, code int, kind string, edit bool,
+	g tenants.GitStateStore, b tenants.BucketStateStore, errs tenants.ValidationErrors) {
+	seg := views.KindSegment(kind)
+	validate := tenantPath(r, "stores/"+seg+"/validate")
+	if kind == tenants.KindGit {
+		s.render(w, r, code, views.GitStoreFormPage(s.shell(r, "Git State Store", "stores"),
+			views.GitStoreFormProps{Store: g, Edit: edit, Errors: errs, ValidateURL: validate}))
+		return
+	}
+	s.render(w, r, code, views.BucketStoreFormPage(s.shell(r, "Bucket State Store", "stores"),
+		views.BucketStoreFormProps{Store: b, Edit: edit, Errors: errs, ValidateURL: validate}))
+}
+
+// storeSave creates (POST /stores/{kind}) or updates (POST /stores/{kind}/{name})
+// a store from its form, then checks its readiness in the background.
+func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	edit := chi.URLParam(r, "name") != ""
+	name := r.PostFormValue("metadata.name")
+	if edit {
+		name = chi.URLParam(r, "name")
+		if _, err := s.storeByKind(r, kind, name); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	g, b := gitFromForm(r, name), bucketFromForm(r, name)
+	var errs tenants.ValidationErrors
+	if kind == tenants.KindGit {
+		errs = s.validateGit(g, edit)
+	} else {
+		errs = s.validateBucket(b, edit)
+	}
+	if len(errs) == 0 {
+		err := s.saveStore(r, kind, g, b, edit)
+		if err == nil {
+			s.readiness.Trigger(tenants.StoreRef{TenantID: principal(r).Tenant.ID, Kind: kind, Name: name})
+			s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name), kind+" "+name+" saved; checking it now.")
+			return
+		}
+		if !errors.Is(err, tenants.ErrConflict) {
+			s.fail(w, r, err)
+			return
+		}
+		_ = errs.Add(tenants.Invalid("metadata.name", "a State Store named %q already exists", name))
+	}
+	s.renderStoreForm(w, r, http.StatusUnprocessableEntity, kind, edit, g, b, errs)
+}
+
+func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore, b tenants.BucketStateStore, edit bool) error {
+	if !edit {
+		// A create must not silently overwrite an existing store of that name.
+		if _, err := s.storeByKind(r, kind, g.Name); err == nil {
+			return tenants.Conflict("exists")
+		}
+	}
+	var err error
+	if kind == tenants.KindGit {
+		_, err = s.store.SaveGitStore(r.Context(), g, edit)
+	} else {
+		_, err = s.store.SaveBucketStore(r.Context(), b, edit)
+	}
+	return err
+}
+
+// storeValidate answers the inline validation of one store form field.
+func (s *Server) storeValidate(w http.ResponseWriter, r *http.Request) {
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := r.PostFormValue("metadata.name")
+	if kind == tenants.KindGit {
+		g := gitFromForm(r, name)
+		s.renderField(w, r, views.GitStoreFields(views.GitStoreFormProps{Store: g, Errors: s.validateGit(g, true),
+			ValidateURL: tenantPath(r, "stores/git/validate")}))
+		return
+	}
+	b := bucketFromForm(r, name)
+	s.renderField(w, r, views.BucketStoreFields(views.BucketStoreFormProps{Store: b, Errors: s.validateBucket(b, true),
+		ValidateURL: tenantPath(r, "stores/bucket/validate")}))
+}
+
+// storeByKind loads one store (credentials opened: never render them).
+func (s *Server) storeByKind(r *http.Request, kind, name string) (any, error) {
+	tid := principal(r).Tenant.ID
+	if kind == tenants.KindGit {
+		g, err := s.store.GitStore(r.Context(), tid, name)
+		return g, err
+	}
+	b, err := s.store.BucketStore(r.Context(), tid, name)
+	return b, err
+}
+
+func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := chi.URLParam(r, "name")
+	obj, err := s.storeByKind(r, kind, name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	dests, err := s.store.Destinations(r.Context(), principal(r).Tenant.ID, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := views.StoreProps{StatusURL: tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name+"/status")}
+	for _, d := range dests {
+		if d.StoreKind == kind && d.StoreName == name {
+			p.UsedBy = append(p.UsedBy, d.Name)
+		}
+	}
+	switch o := obj.(type) {
+	case tenants.GitStateStore:
+		o.Credentials = tenants.GitCredentials{}
+		p.Git = &o
+	case tenants.BucketStateStore:
+		o.Credentials = tenants.BucketCredentials{}
+		p.Bucket = &o
+	}
+	s.render(w, r, http.StatusOK, views.StorePage(s.shell(r, name, "stores"), p))
+}
+
+func (s *Server) storeEdit(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	obj, err := s.storeByKind(r, kind, chi.URLParam(r, "name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var g tenants.GitStateStore
+	var b tenants.BucketStateStore
+	switch o := obj.(type) {
+	case tenants.GitStateStore:
+		g = o
+		g.Credentials = tenants.GitCredentials{Username: o.Credentials.Username}
+	case tenants.BucketStateStore:
+		b = o
+		b.Credentials = tenants.BucketCredentials{}
+	}
+	s.renderStoreForm(w, r, http.StatusOK, kind, true, g, b, nil)
+}
+
+// storeStatus is the live status fragment, polled while the status is unknown.
+func (s *Server) storeStatus(w http.ResponseWriter, r *http.Request) {
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	obj, err := s.storeByKind(r, kind, chi.URLParam(r, "name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st := storeStatusOf(obj)
+	url := ""
+	if !st.Known() {
+		url = r.URL.Path
+	}
+	s.render(w, r, http.StatusOK, views.StoreStatus(views.StoreStatusProps{Status: st, URL: url}))
+}
+
+func storeStatusOf(obj any) tenants.Status {
+	switch o := obj.(type) {
+	case tenants.GitStateStore:
+		return o.Status
+	case tenants.BucketStateStore:
+		return o.Status
+	}
+	return tenants.Status{}
+}
+
+// storeCheck ("Check now") runs the readiness check at once and shows the outcome.
+func (s *Server) storeCheck(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ref := tenants.StoreRef{TenantID: principal(r).Tenant.ID, Kind: kind, Name: chi.URLParam(r, "name")}
+	if err := s.readiness.Check(r.Context(), ref); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+ref.Name), "Checked "+ref.Name+".")
+}
+
+// storeDelete deletes a store; refused (with the names) while Destinations use it.
+func (s *Server) storeDelete(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := chi.URLParam(r, "name")
+	if err := s.store.DeleteStore(r.Context(), principal(r).Tenant.ID, kind, name); err != nil {
+		s.formError(w, r, err, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name))
+		return
+	}
+	s.redirect(w, r, tenantPath(r, "stores"), kind+" "+name+" deleted.")
+}

@@ -1,0 +1,264 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/views"
+)
+
+// home sends a signed-in person to their first team (or to "create a team") and
+// shows the landing page to everyone else.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	u, ok := userFrom(r.Context())
+	if !ok {
+		s.render(w, r, http.StatusOK, views.LandingPage(s.shell(r, "Welcome", ""), views.LandingProps{LoginURL: "/login"}))
+		return
+	}
+	teams, err := s.store.Memberships(r.Context(), u.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(teams) == 0 {
+		http.Redirect(w, r, "/teams/new", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/t/"+teams[0].Tenant.Slug+"/", http.StatusSeeOther)
+}
+
+func (s *Server) teamNew(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	teams, _ := s.store.Memberships(r.Context(), u.ID)
+	s.render(w, r, http.StatusOK, views.TeamNewPage(s.shell(r, "Create a team", ""),
+		views.TeamNewProps{NoTeam: len(teams) == 0, ValidateURL: "/teams/validate"}))
+}
+
+func teamForm(r *http.Request) (slug, name string, errs tenants.ValidationErrors) {
+	slug = strings.TrimSpace(r.PostFormValue("slug"))
+	name = strings.TrimSpace(r.PostFormValue("name"))
+	_ = errs.Add(tenants.ValidateSlug("slug", slug))
+	if len(name) > 100 {
+		_ = errs.Add(tenants.Invalid("name", "must be at most 100 characters"))
+	}
+	return slug, name, errs
+}
+
+// teamCreate makes the signed-in person the owner of a new team.
+func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	slug, name, errs := teamForm(r)
+	if len(errs) == 0 {
+		_, err := s.store.CreateTenant(r.Context(), slug, name, u.Email)
+		if err == nil {
+			s.redirect(w, r, "/t/"+slug+"/", "Team "+slug+" created. You are its owner.")
+			return
+		}
+		if !errors.Is(err, tenants.ErrConflict) {
+			s.fail(w, r, err)
+			return
+		}
+		_ = errs.Add(tenants.Invalid("slug", "%q is taken; choose another slug", slug))
+	}
+	s.render(w, r, http.StatusUnprocessableEntity, views.TeamNewPage(s.shell(r, "Create a team", ""),
+		views.TeamNewProps{Slug: slug, Name: name, Errors: errs, ValidateURL: "/teams/validate"}))
+}
+
+// teamValidate is the inline validation of the team form: it answers the one field
+// that changed (HX-Trigger-Name), re-rendered with its message, always 200.
+func (s *Server) teamValidate(w http.ResponseWriter, r *http.Request) {
+	slug, name, errs := teamForm(r)
+	if errs.For("slug") == "" && slug != "" {
+		if _, err := s.store.TenantBySlug(r.Context(), slug); err == nil {
+			_ = errs.Add(tenants.Invalid("slug", "%q is taken; choose another slug", slug))
+		}
+	}
+	s.renderField(w, r, views.TeamFields(views.TeamNewProps{Slug: slug, Name: name, Errors: errs, ValidateURL: "/teams/validate"}))
+}
+
+// renderField answers an inline validation request with the field htmx names.
+func (s *Server) renderField(w http.ResponseWriter, r *http.Request, fields []views.FieldProps) {
+	f, ok := views.FieldNamed(fields, r.Header.Get("HX-Trigger-Name"))
+	if !ok {
+		s.fail(w, r, tenants.Invalid("HX-Trigger-Name", "unknown field %q", r.Header.Get("HX-Trigger-Name")))
+		return
+	}
+	s.render(w, r, http.StatusOK, views.Field(f))
+}
+
+func (s *Server) members(w http.ResponseWriter, r *http.Request) {
+	s.renderMembers(w, r, http.StatusOK, views.MembersProps{Role: string(tenants.RoleViewer)})
+}
+
+func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, code int, p views.MembersProps) {
+	ms, err := s.store.Members(r.Context(), principal(r).Tenant.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.Members, p.AllowedDomain, p.SelfUserID = ms, principal(r).Tenant.AllowedDomain, principal(r).UserID
+	s.render(w, r, code, views.MembersPage(s.shell(r, "Members", "members"), p))
+}
+
+// memberAdd invites an email address with a role (owners only).
+func (s *Server) memberAdd(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleOwner); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var errs tenants.ValidationErrors
+	email, err := tenants.ValidateEmail("email", r.PostFormValue("email"))
+	_ = errs.Add(err)
+	role, err := tenants.ParseRole("role", r.PostFormValue("role"))
+	_ = errs.Add(err)
+	if len(errs) == 0 {
+		err := s.store.AddMember(r.Context(), principal(r).Tenant.ID, email, role)
+		if err == nil {
+			s.redirect(w, r, tenantPath(r, "members"), email+" added as "+string(role)+".")
+			return
+		}
+		if !errors.Is(err, tenants.ErrConflict) {
+			s.fail(w, r, err)
+			return
+		}
+		_ = errs.Add(tenants.Invalid("email", "%s is already a member", email))
+	}
+	s.renderMembers(w, r, http.StatusUnprocessableEntity, views.MembersProps{Email: r.PostFormValue("email"), Role: r.PostFormValue("role"), Errors: errs})
+}
+
+// memberRole changes a member's role (owners only).
+func (s *Server) memberRole(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleOwner); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	email := r.PostFormValue("email")
+	role, err := tenants.ParseRole("role", r.PostFormValue("role"))
+	if err == nil {
+		err = s.store.SetMemberRole(r.Context(), principal(r).Tenant.ID, email, role)
+	}
+	if err != nil {
+		s.formError(w, r, err, tenantPath(r, "members"))
+		return
+	}
+	s.redirect(w, r, tenantPath(r, "members"), email+" is now "+string(role)+".")
+}
+
+// memberRemove removes a member (owners only; never the last owner).
+func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleOwner); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	email := r.PostFormValue("email")
+	if err := s.store.RemoveMember(r.Context(), principal(r).Tenant.ID, email); err != nil {
+		s.formError(w, r, err, tenantPath(r, "members"))
+		return
+	}
+	s.redirect(w, r, tenantPath(r, "members"), email+" removed.")
+}
+
+// formError shows a validation or conflict message as an error flash on the page
+// the form came from; anything else fails normally.
+func (s *Server) formError(w http.ResponseWriter, r *http.Request, err error, back string) {
+	code, body := statusOf(err)
+	if code != http.StatusUnprocessableEntity && code != http.StatusConflict && code != http.StatusNotFound {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(r, views.FlashError, body.Error)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func (s *Server) tokens(w http.ResponseWriter, r *http.Request) {
+	s.renderTokens(w, r, http.StatusOK, views.TokensProps{Role: string(tenants.RoleEditor)})
+}
+
+func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, code int, p views.TokensProps) {
+	ts, err := s.store.Tokens(r.Context(), principal(r).Tenant.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.Tokens, p.BaseURL = ts, s.cfg.PublicURL
+	s.render(w, r, code, views.TokensPage(s.shell(r, "API tokens", "tokens"), p))
+}
+
+// tokenCreate makes an API token (owners only) and shows its secret once, in this
+// response only — it is not stored anywhere but as a hash.
+func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleOwner); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	var errs tenants.ValidationErrors
+	role, err := tenants.ParseRole("role", r.PostFormValue("role"))
+	_ = errs.Add(err)
+	var secret string
+	if len(errs) == 0 {
+		_, secret, err = s.store.CreateToken(r.Context(), principal(r).Tenant.ID, name, role)
+		if err := errs.Add(err); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if len(errs) > 0 {
+		s.renderTokens(w, r, http.StatusUnprocessableEntity, views.TokensProps{Name: name, Role: r.PostFormValue("role"), Errors: errs})
+		return
+	}
+	s.renderTokens(w, r, http.StatusOK, views.TokensProps{NewToken: secret, Role: string(tenants.RoleEditor)})
+}
+
+func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleOwner); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		s.fail(w, r, tenants.NotFound("token", chi.URLParam(r, "id")))
+		return
+	}
+	if err := s.store.RevokeToken(r.Context(), principal(r).Tenant.ID, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.redirect(w, r, tenantPath(r, "tokens"), "Token revoked.")
+}
+
+func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
+	t := principal(r).Tenant
+	s.render(w, r, http.StatusOK, views.SettingsPage(s.shell(r, "Settings", "settings"),
+		views.SettingsProps{Name: t.Name, AllowedDomain: t.AllowedDomain}))
+}
+
+// settingsSave changes the team name and allowed email domain (owners only).
+func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleOwner); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var errs tenants.ValidationErrors
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	if name == "" || len(name) > 100 {
+		_ = errs.Add(tenants.Invalid("name", "is required, at most 100 characters"))
+	}
+	domain, err := tenants.ValidateDomain("allowedDomain", r.PostFormValue("allowedDomain"))
+	_ = errs.Add(err)
+	if len(errs) > 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, views.SettingsPage(s.shell(r, "Settings", "settings"),
+			views.SettingsProps{Name: name, AllowedDomain: r.PostFormValue("allowedDomain"), Errors: errs}))
+		return
+	}
+	if err := s.store.UpdateTenantSettings(r.Context(), principal(r).Tenant.ID, name, domain); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.redirect(w, r, tenantPath(r, "settings"), "Settings saved.")
+}
