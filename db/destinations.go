@@ -46,12 +46,14 @@ func (d *DB) listDestinations(ctx context.Context, q sqlx.QueryerContext, tenant
 	var rows []struct {
 		destRow
 		statusCols
+		GitChecked    *time.Time `db:"git_checked"`
+		BucketChecked *time.Time `db:"bucket_checked"`
 	}
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT d.id, d.tenant_id, d.name, d.labels, d.path, d.store_kind, d.store_name,
 		d.strict_match, d.mode, d.filename, d.cleanup, d.init_workloads, d.updated_at,
 		COALESCE(g.ready, b.ready) AS ready,
 		COALESCE(g.status_message, b.status_message, 'State Store not found') AS status_message,
-		COALESCE(g.last_checked, b.last_checked) AS last_checked
+		NULL AS last_checked, g.last_checked AS git_checked, b.last_checked AS bucket_checked
 		FROM destinations d
 		LEFT JOIN git_stores g ON d.store_kind = 'GitStateStore' AND g.tenant_id = d.tenant_id AND g.name = d.store_name
 		LEFT JOIN bucket_stores b ON d.store_kind = 'BucketStateStore' AND b.tenant_id = d.tenant_id AND b.name = d.store_name
@@ -59,6 +61,11 @@ func (d *DB) listDestinations(ctx context.Context, q sqlx.QueryerContext, tenant
 	out := make([]tenants.Destination, 0, len(rows))
 	for _, r := range rows {
 		dest := r.destRow.domain()
+		// COALESCE would lose the column type the driver parses times by.
+		r.LastChecked = r.GitChecked
+		if r.LastChecked == nil {
+			r.LastChecked = r.BucketChecked
+		}
 		dest.Status = r.statusCols.domain()
 		if tenants.Matches(dest.Labels, selector) {
 			out = append(out, dest)

@@ -45,7 +45,7 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	public := "http://" + ts.Listener.Addr().String()
 	policy := egress.Policy{AllowPrivate: true}
 	cfg := web.Config{PublicURL: public, OIDCIssuer: m.Issuer(), OIDCClientID: m.ClientID, OIDCClientSecret: m.ClientSecret, Egress: policy}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
 	rd := &writers.Readiness{Source: d, Factory: writers.Factory{Egress: policy, CacheDir: t.TempDir()}, Log: log}
 	t.Cleanup(rd.Wait)
 	ts.Config.Handler = web.New(cfg, d, rd, nil, log, prometheus.NewRegistry()).Handler()
@@ -149,4 +149,12 @@ func api(t testing.TB, method, u, token string, body io.Reader) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// tlog sends server logs to the test's log, shown when a test fails.
+type tlog struct{ t testing.TB }
+
+func (l tlog) Write(p []byte) (int, error) {
+	l.t.Logf("server: %s", strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -92,6 +92,3 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to, flash stri
 func tenantPath(r *http.Request, rest string) string {
 	return "/t/" + principal(r).Tenant.Slug + "/" + rest
 }
-
-// isHTMX reports a request made by htmx (it answers with a fragment).
-func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }

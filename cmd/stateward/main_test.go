@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stateward/stateward/testpeers"
+)
+
+func TestMain(m *testing.M) { testpeers.RunMain(m) }
+
+// instance is the real binary's run() serving on a free loopback port with the
+// local default (SQLite in a temp data dir, embedded development login).
+type instance struct {
+	URL     string
+	DataDir string
+	env     map[string]string
+}
+
+func (in *instance) getenv(k string) string { return in.env[k] }
+
+var urlLine = regexp.MustCompile(`open (http://127\.0\.0\.1:\d+)/`)
+
+func start(t *testing.T, extraEnv ...string) *instance {
+	t.Helper()
+	in := &instance{DataDir: t.TempDir(), env: map[string]string{}}
+	in.env["STATEWARD_ADDR"] = "127.0.0.1:0"
+	in.env["STATEWARD_DATA_DIR"] = in.DataDir
+	for i := 0; i+1 < len(extraEnv); i += 2 {
+		in.env[extraEnv[i]] = extraEnv[i+1]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, in.getenv, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("server did not shut down")
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
+			in.URL = m[1]
+			go func() { _, _ = io.Copy(io.Discard, pr) }()
+			return in
+		}
+	}
+	t.Fatalf("server printed no URL: %v", <-done)
+	return nil
+}
+
+// cli runs a CLI command against the instance's data dir.
+func (in *instance) cli(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, in.getenv, &out, io.Discard)
+	return out.String(), err
+}
+
+func TestCLITenantAndTokenWhileServing(t *testing.T) {
+	in := start(t)
+	if _, err := in.cli(t, "tenant", "create", "team-a", "--name", "Team A", "--owner", "alice@example.com"); err != nil {
+		t.Fatalf("tenant create: %v", err)
+	}
+	// Flags before the positional arguments work too.
+	out, err := in.cli(t, "token", "--tenant", "team-a", "create", "--role", "viewer")
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	token := strings.TrimSpace(out)
+	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(token, "swt_") || strings.ContainsAny(token, " \t") {
+		t.Fatalf("token create printed %q, want exactly one token line", out)
+	}
+	req, _ := http.NewRequest(http.MethodGet, in.URL+"/api/v1/tenants/team-a/destinations", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"items"`) {
+		t.Fatalf("API with CLI token: %d %s", resp.StatusCode, body)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tenant", "create", "Bad_Slug"}, "not a valid slug"},
+		{[]string{"tenant", "create", "team-a"}, "already exists"},
+		{[]string{"token", "create", "--tenant", "nope"}, "not found"},
+		{[]string{"token", "create", "--tenant", "team-a", "--role", "god"}, "must be one of owner, editor, viewer"},
+		{[]string{"token", "create"}, "--tenant is required"},
+		{[]string{"tenant", "create", "x", "--colour", "red"}, "unknown flag"},
+		{[]string{"frobnicate"}, "unknown command"},
+	}
+	for _, c := range cases {
+		if _, err := in.cli(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestKeyFileAndRotate(t *testing.T) {
+	in := start(t)
+	info, err := os.Stat(filepath.Join(in.DataDir, "secret.key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v, want mode 0600", info, err)
+	}
+	out, err := in.cli(t, "keys", "rotate")
+	if err != nil || !strings.Contains(out, "re-sealed 0 credentials") {
+		t.Fatalf("keys rotate: %q %v", out, err)
+	}
+}
+
+func TestConfigRefusesDevLoginOffLoopback(t *testing.T) {
+	env := map[string]string{"STATEWARD_ADDR": "0.0.0.0:8080"}
+	_, err := loadConfig(func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "STATEWARD_OIDC_ISSUER") {
+		t.Fatalf("non-loopback without OIDC: %v, want a refusal naming STATEWARD_OIDC_ISSUER", err)
+	}
+	env["STATEWARD_OIDC_ISSUER"], env["STATEWARD_OIDC_CLIENT_ID"], env["STATEWARD_OIDC_CLIENT_SECRET"] = "https://idp.example.com", "c", "s"
+	if _, err = loadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "STATEWARD_SECRET_KEY") {
+		t.Fatalf("non-loopback without key: %v", err)
+	}
+	env["STATEWARD_SECRET_KEY"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil || cfg.DevIssuer || cfg.AllowPrivate {
+		t.Fatalf("production config: %+v %v; want no dev login and no private endpoints", cfg, err)
+	}
+}
+
+func TestSecretFromFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(f, []byte("s3cret\n"), 0o600)
+	env := map[string]string{"STATEWARD_OIDC_CLIENT_SECRET_FILE": f}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil || cfg.OIDCClientSecret != "s3cret" {
+		t.Fatalf("secret from file: %q %v", cfg.OIDCClientSecret, err)
+	}
+}
+
+var screenshotMu sync.Mutex
