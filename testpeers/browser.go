@@ -14,7 +14,7 @@ import (
 const chromiumInstall = "chromium not found: apt-get install -y chromium"
 
 // BrowserTimeout bounds the context that Browser returns.
-const BrowserTimeout = 3 * time.Minute
+const BrowserTimeout = 90 * time.Second
 
 // Browser starts a headless Chromium with a fresh user data directory and
 // returns a chromedp context for one tab of it. The context has a timeout of

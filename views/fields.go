@@ -302,7 +302,7 @@ func inputAttrs(f FieldProps) templ.OrderedAttributes {
 		a = append(a,
 			templ.KV[string, any]("hx-post", f.ValidateURL),
 			templ.KV[string, any]("hx-trigger", "change"),
-			templ.KV[string, any]("hx-target", "closest .field"),
+			templ.KV[string, any]("hx-target", "#"+id+"-error"),
 			templ.KV[string, any]("hx-swap", "outerHTML"))
 	}
 	return a

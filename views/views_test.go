@@ -89,10 +89,10 @@ func TestTeamNewShowsHeaderAndErrors(t *testing.T) {
 	}))
 	contains(t, html, `data-testid="user-email"`, `data-testid="sign-out"`, `data-testid="no-team"`,
 		`action="/teams"`, "like a Kubernetes namespace", `value="Bad_Slug"`,
-		`hx-post="/teams/validate"`, `hx-trigger="change"`, `hx-target="closest .field"`, `hx-swap="outerHTML"`)
+		`hx-post="/teams/validate"`, `hx-trigger="change"`, `hx-target="#f-slug-error"`, `hx-swap="outerHTML"`)
 	slug := fieldHTML(t, html, "slug")
 	contains(t, slug, "not a valid slug", `aria-invalid="true"`, `aria-describedby="f-slug-help f-slug-error"`)
-	lacks(t, fieldHTML(t, html, "name"), "field-error")
+	lacks(t, fieldHTML(t, html, "name"), `data-testid="field-error"`)
 }
 
 func TestLandingPage(t *testing.T) {

@@ -106,6 +106,11 @@ func (s *Server) destinationNew(w http.ResponseWriter, r *http.Request) {
 	}
 	d := tenants.Destination{Path: ".", InitWorkloads: true, Labels: map[string]string{}}
 	d.Normalize()
+	// With one store there is nothing to choose: preselect it so the preview
+	// shows real paths at once.
+	if refs, err := s.storeRefs(r); err == nil && len(refs) == 1 {
+		d.StoreKind, d.StoreName = refs[0].Kind, refs[0].Name
+	}
 	s.renderDestForm(w, r, http.StatusOK, d, false, nil)
 }
 

@@ -81,14 +81,15 @@ func (s *Server) teamValidate(w http.ResponseWriter, r *http.Request) {
 	s.renderField(w, r, views.TeamFields(views.TeamNewProps{Slug: slug, Name: name, Errors: errs, ValidateURL: "/teams/validate"}))
 }
 
-// renderField answers an inline validation request with the field htmx names.
+// renderField answers an inline validation request with the message of the
+// field htmx names (only the message: the input keeps what is being typed).
 func (s *Server) renderField(w http.ResponseWriter, r *http.Request, fields []views.FieldProps) {
 	f, ok := views.FieldNamed(fields, r.Header.Get("HX-Trigger-Name"))
 	if !ok {
 		s.fail(w, r, tenants.Invalid("HX-Trigger-Name", "unknown field %q", r.Header.Get("HX-Trigger-Name")))
 		return
 	}
-	s.render(w, r, http.StatusOK, views.Field(f))
+	s.render(w, r, http.StatusOK, views.FieldError(f))
 }
 
 func (s *Server) members(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -148,5 +149,37 @@ func TestTokenAuth(t *testing.T) {
 				t.Errorf("error body %q is not {\"error\": …}", body)
 			}
 		})
+	}
+}
+
+// TestInlineValidationAnswersOnlyTheMessage: htmx answers are 200 fragments with
+// the field's message, never the input (which would overwrite what is typed).
+func TestInlineValidationAnswersOnlyTheMessage(t *testing.T) {
+	h := newHarness(t, nil)
+	b := newBrowser(t)
+	h.login(b, "alice@example.com")
+	b.post(t, h.URL+"/teams", url.Values{"slug": {"taken"}})
+	cases := []struct{ slug, want string }{
+		{"Bad_Slug", "not a valid slug"},
+		{"taken", "is taken"},
+		{"fine", "hidden"},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(http.MethodPost, h.URL+"/teams/validate", strings.NewReader(url.Values{"slug": {c.slug}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Trigger-Name", "slug")
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := new(strings.Builder)
+		_, _ = io.Copy(buf, resp.Body)
+		resp.Body.Close()
+		body := buf.String()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, c.want) || strings.Contains(body, "<input") ||
+			!strings.Contains(body, `id="f-slug-error"`) {
+			t.Errorf("validate %q: %d %q, want 200 with %q and no input", c.slug, resp.StatusCode, body, c.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,4 +101,93 @@ func TestBrowserSignInThroughDevIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPath(t, ctx, "/authorize")
+}
+
+// fill types into the inputs named by the keys (CSS-escaped attribute selectors).
+func fill(t *testing.T, ctx context.Context, fields [][2]string) {
+	t.Helper()
+	for _, f := range fields {
+		css := `[name="` + f[0] + `"]`
+		clear := fmt.Sprintf(`document.querySelector(%q).value = ""`, css)
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](clear), chromedp.SendKeys(chromedp.CSS(css), f[1])); err != nil {
+			t.Fatalf("fill %s: %v", f[0], err)
+		}
+	}
+}
+
+// waitText waits until the element's text contains want.
+func waitText(t *testing.T, ctx context.Context, css, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		got, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+		if strings.Contains(got, want) {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s shows %q, want %q", css, got, want)
+	return ""
+}
+
+// TestBrowserBucketStoreAndDestination: through the forms, a user adds a Bucket
+// store on a real MinIO, sees it become ready, then adds a Destination while the
+// live preview follows what they type.
+func TestBrowserBucketStoreAndDestination(t *testing.T) {
+	s3 := testpeers.MinIO(t)
+	bucket := s3.NewBucket(t)
+	in := start(t)
+	ctx := testpeers.Browser(t)
+	signIn(t, ctx, in.URL, "dev@example.com")
+	createTeam(t, ctx, "platform", "Platform")
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.URL+"/t/platform/stores/new?kind=bucket")); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, ctx, [][2]string{{"metadata.name", "minio"}, {"spec.endpoint", s3.Endpoint()}, {"spec.bucketName", bucket},
+		{"spec.path", "clusters"}, {"accessKeyID", s3.AccessKey()}, {"secretAccessKey", s3.SecretKey()}})
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`input[name="spec.insecure"]`)),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"].btn-primary`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitPath(t, ctx, "/t/platform/stores/bucket/minio")
+	waitText(t, ctx, `[data-testid="store-status"] [data-testid="status"]`, "ready")
+	shot(t, ctx, "store")
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.URL+"/t/platform/destinations/new")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`select[name="spec.stateStoreRef"]`))); v != "BucketStateStore/minio" {
+		t.Errorf("the only store is not preselected: %q", v)
+	}
+	fill(t, ctx, [][2]string{{"metadata.name", "worker-1"}, {"labelKey", "environment"}, {"labelValue", "dev"}, {"spec.path", "dev"}})
+	// The preview follows the typing: the resource lands under clusters/dev/.
+	waitText(t, ctx, `#preview`, "resources")
+	waitText(t, ctx, `#preview`, "5058f")
+	before, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#preview`)))
+	fill(t, ctx, [][2]string{{"spec.path", "prod-eu"}})
+	waitText(t, ctx, `#preview`, "prod-eu")
+	// Switching to the legacy layout shows the docs page's paths.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`select[name="spec.filepath.mode"]`), "legacy"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('select[name="spec.filepath.mode"]').dispatchEvent(new Event('change', {bubbles: true}))`)); err != nil {
+		t.Fatal(err)
+	}
+	after := waitText(t, ctx, `#preview`, "worker-1")
+	if before == after || strings.Contains(after, "5058f") {
+		t.Errorf("legacy preview still shows the nested layout:\n%s", after)
+	}
+	shot(t, ctx, "destination-form")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="destination-form"] button[type="submit"].btn-primary`))); err != nil {
+		t.Fatal(err)
+	}
+	waitPath(t, ctx, "/t/platform/destinations/worker-1")
+	waitText(t, ctx, "main", "environment=dev")
+	waitText(t, ctx, "main", "prod-eu")
+	if got, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); strings.Contains(got, "devprod-eu") {
+		t.Errorf("the path typed into the form was mangled: %q", got)
+	}
+	shot(t, ctx, "destination")
 }
