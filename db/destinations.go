@@ -116,7 +116,10 @@ func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Des
 			mode, filename, cleanup, init_workloads, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			dest.TenantID, dest.Name, string(labels), dest.Path, dest.StoreKind, dest.StoreName, dest.StrictMatchLabels,
 			dest.Mode, dest.Filename, dest.Cleanup, dest.InitWorkloads, d.now())
-		return ActionCreated, mapErr(err, "Destination", dest.Name)
+		if err != nil {
+			return "", mapErr(err, "Destination", dest.Name)
+		}
+		return ActionCreated, d.destinationSaved(ctx, tx, dest)
 	}
 	if old.Mode != dest.Mode {
 		return "", tenants.Invalid("spec.filepath.mode", "is immutable: %q was created with %s; delete and re-create it to change the layout", dest.Name, old.Mode)
@@ -129,7 +132,10 @@ func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Des
 		filename = ?, cleanup = ?, init_workloads = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		string(labels), dest.Path, dest.StoreKind, dest.StoreName, dest.StrictMatchLabels, dest.Filename, dest.Cleanup,
 		dest.InitWorkloads, d.now(), dest.TenantID, dest.ID)
-	return ActionUpdated, err
+	if err != nil {
+		return "", err
+	}
+	return ActionUpdated, d.destinationSaved(ctx, tx, dest)
 }
 
 func (d *DB) checkDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) error {
@@ -171,8 +177,22 @@ func equalDest(a, b tenants.Destination) bool {
 		a.Cleanup == b.Cleanup && a.InitWorkloads == b.InitWorkloads && a.TenantID == b.TenantID
 }
 
-// DeleteDestination deletes a Destination.
+// DeleteDestination deletes a Destination. With cleanup "all" its placements'
+// files and canary files are removed by the store's next job; the tenant's Works
+// are re-planned.
 func (d *DB) DeleteDestination(ctx context.Context, tenantID int64, name string) error {
-	res, err := d.w.ExecContext(ctx, `DELETE FROM destinations WHERE tenant_id = ? AND name = ?`, tenantID, name)
-	return notFoundIfNone(res, err, "Destination", name)
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		var r destRow
+		err := tx.GetContext(ctx, &r, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND name = ?`, tenantID, name)
+		if err != nil {
+			return mapErr(err, "Destination", name)
+		}
+		if err := d.destinationDeleted(ctx, tx, r); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM destinations WHERE tenant_id = ? AND id = ?`, tenantID, r.ID); err != nil {
+			return err
+		}
+		return d.replanTenant(ctx, tx, tenantID)
+	})
 }

@@ -126,7 +126,10 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		if err != nil {
 			return "", err
 		}
-		return ActionUpdated, d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials))
+		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
+			return "", err
+		}
+		return ActionUpdated, d.storeChanged(ctx, tx, s.TenantID, tenants.KindGit, s.Name)
 	case isNotFound(err):
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
 			author_name, author_email, insecure, ca_bundle, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -245,7 +248,10 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 		if err != nil {
 			return "", err
 		}
-		return ActionUpdated, d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials))
+		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials)); err != nil {
+			return "", err
+		}
+		return ActionUpdated, d.storeChanged(ctx, tx, s.TenantID, tenants.KindBucket, s.Name)
 	case isNotFound(err):
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO bucket_stores (tenant_id, name, endpoint, bucket_name, path, insecure, region,
 			secret_ref, auth_method, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,

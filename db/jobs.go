@@ -1,0 +1,209 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// ErrLeaseLost is returned by Heartbeat and FinishJob when the job is no longer
+// this owner's (its lease expired and another worker took it over).
+var ErrLeaseLost = tenants.ErrLeaseLost
+
+// Backoff bounds for a failing job: 1s·2^(attempts-1), at most MaxBackoff, ±20%.
+const (
+	baseBackoff = time.Second
+	MaxBackoff  = 5 * time.Minute
+)
+
+// claimLock is appended to the claim query. SQLite serialises writers (the writer
+// connection begins IMMEDIATE transactions); PostgreSQL will use
+// "FOR UPDATE SKIP LOCKED" so that replicas claim different jobs.
+const claimLock = ""
+
+// enqueueAll queues one job for each store of s (coalescing with a queued one) and
+// records the ids in s.
+func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *jobSet) error {
+	for _, k := range s.order {
+		id, err := d.enqueue(ctx, tx, tenantID, k, false)
+		if err != nil {
+			return err
+		}
+		s.ids[k] = &id
+	}
+	return nil
+}
+
+// enqueue returns the store's queued job, creating it if there is none. New work
+// makes a queued job due at once, even one waiting out a backoff.
+func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
+	now := d.now()
+	var id int64
+	err := tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
+		tenantID, k.kind, k.name)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET run_after = ?, full_rewrite = (full_rewrite OR ?), updated_at = ? WHERE id = ?`,
+			now, full, now, id)
+		return id, err
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	err = tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at)
+		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING id`, tenantID, k.kind, k.name, full, now, now, now)
+	return id, err
+}
+
+type jobRow struct {
+	ID         int64      `db:"id"`
+	TenantID   int64      `db:"tenant_id"`
+	StoreKind  string     `db:"store_kind"`
+	StoreName  string     `db:"store_name"`
+	State      string     `db:"state"`
+	Full       bool       `db:"full_rewrite"`
+	Attempts   int        `db:"attempts"`
+	RunAfter   time.Time  `db:"run_after"`
+	LeaseOwner string     `db:"lease_owner"`
+	LeaseUntil *time.Time `db:"lease_until"`
+	LastError  string     `db:"last_error"`
+	Version    string     `db:"version"`
+	CreatedAt  time.Time  `db:"created_at"`
+	UpdatedAt  time.Time  `db:"updated_at"`
+	FinishedAt *time.Time `db:"finished_at"`
+}
+
+const jobCols = `id, tenant_id, store_kind, store_name, state, full_rewrite, attempts, run_after, lease_owner,
+	lease_until, last_error, version, created_at, updated_at, finished_at`
+
+// ClaimJob takes the next due job for owner, holding it for lease: a queued job
+// whose run_after has come and whose store has no running job, or a running job
+// whose lease expired (its worker died). In the same transaction it marks the
+// job's placements writing and reads everything the write needs. ok is false when
+// no job is due.
+func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
+	var job *tenants.Job
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		now := d.now()
+		var r jobRow
+		err := tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
+			WHERE (j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
+				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running'))
+			OR (j.state = 'running' AND j.lease_until <= ?)
+			ORDER BY CASE WHEN j.state = 'running' THEN 0 ELSE 1 END, j.run_after, j.id LIMIT 1`+claimLock, now, now)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ?
+			WHERE id = ?`, owner, now.Add(lease), now, r.ID); err != nil {
+			return err
+		}
+		job = &tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
+			Attempts: r.Attempts, Owner: owner, Full: r.Full}
+		return d.loadJob(ctx, tx, job)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim job: %w", err)
+	}
+	return job, job != nil, nil
+}
+
+// Heartbeat extends the lease of a running job; ErrLeaseLost when owner no longer
+// holds it.
+func (d *DB) Heartbeat(ctx context.Context, jobID int64, owner string, lease time.Duration) error {
+	now := d.now()
+	res, err := d.w.ExecContext(ctx, `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+		now.Add(lease), now, jobID, owner)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// ReleaseJob gives a claimed job back unfinished (graceful shutdown): it is queued
+// again, due at once, and its placements go back to pending.
+func (d *DB) ReleaseJob(ctx context.Context, job *tenants.Job) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.resetWriting(ctx, tx, job, "", false); err != nil {
+			return err
+		}
+		return d.requeue(ctx, tx, job, d.now(), "")
+	})
+}
+
+// requeue puts a running job back in the queue, due at runAfter, or, when another
+// job of its store was queued meanwhile, folds it into that one (which inherits the
+// attempt count and the delay) and retires this one.
+func (d *DB) requeue(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, runAfter time.Time, lastErr string) error {
+	now := d.now()
+	attempts := job.Attempts
+	if lastErr != "" {
+		attempts++
+	}
+	var other int64
+	err := tx.GetContext(ctx, &other, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
+		job.TenantID, job.Store.Kind, job.Store.Name)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', attempts = ?, run_after = ?, lease_owner = '', lease_until = NULL,
+			last_error = ?, updated_at = ? WHERE id = ?`, attempts, runAfter, lastErr, now, job.ID)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET attempts = ?, run_after = ?, last_error = ?, full_rewrite = (full_rewrite OR ?),
+		updated_at = ? WHERE id = ?`, attempts, runAfter, lastErr, job.Full, now, other); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_until = NULL, last_error = ?,
+		updated_at = ?, finished_at = ? WHERE id = ?`, fmt.Sprintf("continued by job %d", other), now, now, job.ID)
+	return err
+}
+
+// backoff is the delay before retry attempt n (n ≥ 1): 1s·2^(n-1) capped at
+// MaxBackoff, with ±20% jitter.
+func backoff(n int) time.Duration {
+	d := MaxBackoff
+	if n < 20 {
+		d = min(baseBackoff<<max(n-1, 0), MaxBackoff)
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
+	return d + jitter
+}
+
+// RequeueAll queues a full rewrite of every store that holds placements or canary
+// files (the periodic re-assert that repairs drift). It returns how many stores.
+func (d *DB) RequeueAll(ctx context.Context) (int, error) {
+	var rows []struct {
+		TenantID int64  `db:"tenant_id"`
+		Kind     string `db:"store_kind"`
+		Name     string `db:"store_name"`
+	}
+	n := 0
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.SelectContext(ctx, &rows, `SELECT DISTINCT tenant_id, store_kind, store_name FROM placements
+			UNION SELECT DISTINCT tenant_id, store_kind, store_name FROM canaries ORDER BY 1, 2, 3`); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := d.enqueue(ctx, tx, r.TenantID, storeKey{r.Kind, r.Name}, true); err != nil {
+				return err
+			}
+		}
+		n = len(rows)
+		return nil
+	})
+	return n, err
+}

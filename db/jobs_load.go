@@ -1,0 +1,161 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/tenants"
+)
+
+// loadJob reads, inside the claiming transaction, the placements and canary files
+// the job writes (marking them writing) and the peers its Batch must respect (on
+// aggregatedYAML, none and legacy Destinations, where placements share a file or a
+// directory).
+func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
+	rows, err := d.jobPlacements(ctx, tx, job)
+	if err != nil {
+		return err
+	}
+	dests := map[int64]bool{}
+	for _, r := range rows {
+		w, err := r.write()
+		if err != nil {
+			return err
+		}
+		job.Writes = append(job.Writes, w)
+		if r.Mode != tenants.ModeNested {
+			dests[r.DestinationID] = true // nestedByMetadata placements never share a key
+		}
+	}
+	if job.Peers, err = d.peerPlacements(ctx, tx, job, dests); err != nil {
+		return err
+	}
+	job.Canaries, err = d.jobCanaries(ctx, tx, job)
+	return err
+}
+
+// jobPlacements selects the store's placements not yet written (all of them for a
+// full rewrite) and marks the unwritten ones writing.
+func (d *DB) jobPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]placementRow, error) {
+	var rows []placementRow
+	err := tx.SelectContext(ctx, &rows, `SELECT `+placementCols+` FROM placements
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) ORDER BY name, id`,
+		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE placements SET state = 'writing', job_id = ?
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written'`,
+		job.ID, job.TenantID, job.Store.Kind, job.Store.Name)
+	return rows, err
+}
+
+// peerPlacements returns the live placements on the given Destinations that the
+// job does not write itself.
+func (d *DB) peerPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, dests map[int64]bool) ([]tenants.PlacementWrite, error) {
+	if job.Full || len(dests) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, 0, len(dests))
+	for id := range dests {
+		ids = append(ids, id)
+	}
+	q, args, err := sqlx.In(`SELECT `+placementCols+` FROM placements WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
+		AND state = 'written' AND intent = 'write' AND destination_id IN (?) ORDER BY name, id`,
+		job.TenantID, job.Store.Kind, job.Store.Name, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []placementRow
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+		return nil, err
+	}
+	peers := make([]tenants.PlacementWrite, 0, len(rows))
+	for _, r := range rows {
+		w, err := r.write()
+		if err != nil {
+			return nil, err
+		}
+		peers = append(peers, w)
+	}
+	return peers, nil
+}
+
+type canaryRow struct {
+	ID              int64     `db:"id"`
+	TenantID        int64     `db:"tenant_id"`
+	DestinationID   int64     `db:"destination_id"`
+	DestinationName string    `db:"destination_name"`
+	StoreKind       string    `db:"store_kind"`
+	StoreName       string    `db:"store_name"`
+	Files           string    `db:"files"`
+	Intent          string    `db:"intent"`
+	State           string    `db:"state"`
+	Generation      int64     `db:"generation"`
+	JobID           *int64    `db:"job_id"`
+	Error           string    `db:"error"`
+	WrittenKeys     string    `db:"written_keys"`
+	UpdatedAt       time.Time `db:"updated_at"`
+}
+
+const canaryCols = `id, tenant_id, destination_id, destination_name, store_kind, store_name, files, intent, state,
+	generation, job_id, error, written_keys, updated_at`
+
+func (r canaryRow) write() tenants.CanaryWrite {
+	var docs []fileDoc
+	_ = json.Unmarshal([]byte(r.Files), &docs)
+	return tenants.CanaryWrite{ID: r.ID, Destination: r.DestinationName, Files: fromFileDocs(docs),
+		Delete: r.Intent == intentDelete, WrittenKeys: jsonStrings(r.WrittenKeys), Generation: r.Generation}
+}
+
+// jobCanaries selects the store's canary files to write and marks them writing.
+func (d *DB) jobCanaries(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]tenants.CanaryWrite, error) {
+	var rows []canaryRow
+	err := tx.SelectContext(ctx, &rows, `SELECT `+canaryCols+` FROM canaries
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) ORDER BY destination_name`,
+		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'writing', job_id = ?
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written'`,
+		job.ID, job.TenantID, job.Store.Kind, job.Store.Name)
+	out := make([]tenants.CanaryWrite, len(rows))
+	for i, r := range rows {
+		out[i] = r.write()
+	}
+	return out, err
+}
+
+// resetWriting puts the job's placements and canaries that are still writing back
+// to pending (a released job), or to failed with msg.
+func (d *DB) resetWriting(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, msg string, failed bool) error {
+	state := tenants.StatePending
+	if failed {
+		state = tenants.StateFailed
+	}
+	for _, table := range []string{"placements", "canaries"} {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET state = ?, error = ?, updated_at = ?
+			WHERE tenant_id = ? AND job_id = ? AND state = 'writing'`, state, msg, d.now(), job.TenantID, job.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// canaryFiles returns the canary files of dest as stored JSON, or the layout error.
+func canaryFiles(storePath string, dest tenants.Destination) (string, []string, error) {
+	files, err := pathing.Canary(storePath, pathingDestination(dest))
+	if err != nil {
+		return "", nil, err
+	}
+	keys := make([]string, len(files))
+	for i, f := range files {
+		keys[i] = f.Path
+	}
+	return toJSON(toFileDocs(files)), keys, nil
+}

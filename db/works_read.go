@@ -1,0 +1,213 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// PlacementView is one placement as the API and dashboard show it.
+type PlacementView struct {
+	ID          int64  `json:"id"`
+	WorkID      int64  `json:"work"`
+	Name        string `json:"name"`
+	Destination string `json:"destination"`
+	Group       int    `json:"group"`
+	Directory   string `json:"directory"`
+	StoreKind   string `json:"storeKind"`
+	StoreName   string `json:"storeName"`
+	// Paths are full keys inside the store, exactly as written.
+	Paths []string `json:"paths"`
+	// State is pending, writing, written or failed.
+	State string `json:"state"`
+	// Deleting: the placement's files are being removed.
+	Deleting  bool       `json:"deleting,omitempty"`
+	Misplaced bool       `json:"misplaced,omitempty"`
+	Version   string     `json:"version"`
+	Error     string     `json:"error"`
+	Attempts  int        `json:"attempts"`
+	Job       *int64     `json:"job"`
+	UpdatedAt time.Time  `json:"updatedAt"`
+	WrittenAt *time.Time `json:"writtenAt"`
+}
+
+func (r placementRow) view() PlacementView {
+	return PlacementView{ID: r.ID, WorkID: r.WorkID, Name: r.Name, Destination: r.DestinationName, Group: r.GroupIndex,
+		Directory: r.Directory, StoreKind: r.StoreKind, StoreName: r.StoreName, Paths: nonNil(jsonStrings(r.Paths)),
+		State: r.State, Deleting: r.Intent == intentDelete, Misplaced: r.Misplaced, Version: r.Version, Error: r.Error,
+		Attempts: r.Attempts, Job: r.JobID, UpdatedAt: r.UpdatedAt, WrittenAt: r.WrittenAt}
+}
+
+// WorkView is one Work with its placements (GET …/works/{id}).
+type WorkView struct {
+	ID          int64                   `json:"id"`
+	Name        string                  `json:"name"`
+	Promise     string                  `json:"promise"`
+	Resource    *tenants.ResourceRef    `json:"resource,omitempty"`
+	Pipeline    string                  `json:"pipeline,omitempty"`
+	Deleted     bool                    `json:"deleted"`
+	Groups      []tenants.WorkloadGroup `json:"workloadGroups"`
+	Placements  []PlacementView         `json:"placements"`
+	Unscheduled []tenants.Unscheduled   `json:"unscheduled"`
+	TriggerID   *int64                  `json:"trigger,omitempty"`
+	CreatedAt   time.Time               `json:"createdAt"`
+	UpdatedAt   time.Time               `json:"updatedAt"`
+}
+
+// Work finds one Work of a tenant with its placements.
+func (d *DB) Work(ctx context.Context, tenantID, id int64) (WorkView, error) {
+	var r workRow
+	err := d.r.GetContext(ctx, &r, `SELECT `+workCols+` FROM works WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if err != nil {
+		return WorkView{}, mapErr(err, "Work", "#"+itoa(id))
+	}
+	w := r.domain()
+	v := WorkView{ID: w.ID, Name: w.Name(), Promise: w.Promise, Resource: w.Resource, Pipeline: w.Pipeline,
+		Deleted: w.Deleted, Groups: w.Groups, TriggerID: w.TriggerID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+		Placements: []PlacementView{}, Unscheduled: []tenants.Unscheduled{}}
+	_ = json.Unmarshal([]byte(r.Unscheduled), &v.Unscheduled)
+	var rows []placementRow
+	err = d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
+		WHERE p.tenant_id = ? AND p.work_id = ? ORDER BY p.group_index, p.destination_name`, tenantID, id)
+	for _, pr := range rows {
+		v.Placements = append(v.Placements, pr.view())
+	}
+	return v, err
+}
+
+// WorkSummary is one Work in a list: its identity and how its placements fare.
+type WorkSummary struct {
+	ID       int64                `json:"id"`
+	Name     string               `json:"name"`
+	Promise  string               `json:"promise"`
+	Resource *tenants.ResourceRef `json:"resource,omitempty"`
+	Pipeline string               `json:"pipeline,omitempty"`
+	Deleted  bool                 `json:"deleted"`
+	// States counts placements by state (pending, writing, written, failed).
+	States      map[string]int `json:"states"`
+	Placements  int            `json:"placements"`
+	Unscheduled int            `json:"unscheduled"`
+	TriggerID   *int64         `json:"trigger,omitempty"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
+}
+
+// Works lists a tenant's Works, most recently updated first.
+func (d *DB) Works(ctx context.Context, tenantID int64) ([]WorkSummary, error) {
+	var rows []workRow
+	if err := d.r.SelectContext(ctx, &rows, `SELECT id, tenant_id, promise, res_namespace, res_name, pipeline,
+		'[]' AS workload_groups, unscheduled, trigger_id, deleted, created_at, updated_at
+		FROM works WHERE tenant_id = ? ORDER BY updated_at DESC, id DESC`, tenantID); err != nil {
+		return nil, err
+	}
+	var counts []struct {
+		WorkID int64  `db:"work_id"`
+		State  string `db:"state"`
+		N      int    `db:"n"`
+	}
+	if err := d.r.SelectContext(ctx, &counts, `SELECT work_id, state, COUNT(*) AS n FROM placements
+		WHERE tenant_id = ? GROUP BY work_id, state`, tenantID); err != nil {
+		return nil, err
+	}
+	byWork := map[int64]map[string]int{}
+	for _, c := range counts {
+		if byWork[c.WorkID] == nil {
+			byWork[c.WorkID] = map[string]int{}
+		}
+		byWork[c.WorkID][c.State] = c.N
+	}
+	out := make([]WorkSummary, len(rows))
+	for i, r := range rows {
+		out[i] = r.summary(byWork[r.ID])
+	}
+	return out, nil
+}
+
+func (r workRow) summary(states map[string]int) WorkSummary {
+	w := r.domain()
+	s := WorkSummary{ID: w.ID, Name: w.Name(), Promise: w.Promise, Resource: w.Resource, Pipeline: w.Pipeline,
+		Deleted: w.Deleted, States: map[string]int{}, UpdatedAt: w.UpdatedAt, TriggerID: w.TriggerID}
+	for st, n := range states {
+		s.States[st] = n
+		s.Placements += n
+	}
+	var un []tenants.Unscheduled
+	_ = json.Unmarshal([]byte(r.Unscheduled), &un)
+	s.Unscheduled = len(un)
+	return s
+}
+
+// PlacementsOnDestination lists the placements on one Destination (the
+// Destination page's tree), by name.
+func (d *DB) PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]PlacementView, error) {
+	var rows []placementRow
+	err := d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
+		WHERE p.tenant_id = ? AND p.destination_name = ? ORDER BY p.name, p.id`, tenantID, destination)
+	return views(rows), err
+}
+
+// RecentPlacements lists a tenant's most recently changed placements.
+func (d *DB) RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]PlacementView, error) {
+	var rows []placementRow
+	err := d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
+		WHERE p.tenant_id = ? ORDER BY p.updated_at DESC, p.id DESC LIMIT ?`, tenantID, limit)
+	return views(rows), err
+}
+
+func views(rows []placementRow) []PlacementView {
+	out := make([]PlacementView, len(rows))
+	for i, r := range rows {
+		out[i] = r.view()
+	}
+	return out
+}
+
+// JobView is one job as the API and dashboard show it.
+type JobView struct {
+	ID        int64      `json:"id"`
+	StoreKind string     `json:"storeKind"`
+	StoreName string     `json:"storeName"`
+	State     string     `json:"state"`
+	Attempts  int        `json:"attempts"`
+	RunAfter  time.Time  `json:"runAfter"`
+	LastError string     `json:"lastError"`
+	Version   string     `json:"version"`
+	CreatedAt time.Time  `json:"createdAt"`
+	Finished  *time.Time `json:"finishedAt"`
+}
+
+// Jobs lists a tenant's most recent jobs, newest first.
+func (d *DB) Jobs(ctx context.Context, tenantID int64, limit int) ([]JobView, error) {
+	var rows []jobRow
+	err := d.r.SelectContext(ctx, &rows, `SELECT `+jobCols+` FROM jobs WHERE tenant_id = ? ORDER BY id DESC LIMIT ?`, tenantID, limit)
+	out := make([]JobView, len(rows))
+	for i, r := range rows {
+		out[i] = JobView{ID: r.ID, StoreKind: r.StoreKind, StoreName: r.StoreName, State: r.State, Attempts: r.Attempts,
+			RunAfter: r.RunAfter, LastError: r.LastError, Version: r.Version, CreatedAt: r.CreatedAt, Finished: r.FinishedAt}
+	}
+	return out, err
+}
+
+// JobCounts counts all tenants' jobs by state (for metrics).
+func (d *DB) JobCounts(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	err := d.r.SelectContext(ctx, &rows, `SELECT state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running') GROUP BY state`)
+	out := map[string]int{tenants.JobQueued: 0, tenants.JobRunning: 0}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, err
+}
+
+// Outstanding counts a tenant's placements and canary files not written yet
+// (pending, writing or failed): zero means the stores hold what was asked.
+func (d *DB) Outstanding(ctx context.Context, tenantID int64) (int, error) {
+	var n int
+	err := d.r.GetContext(ctx, &n, `SELECT (SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND state <> 'written')
+		+ (SELECT COUNT(*) FROM canaries WHERE tenant_id = ? AND state <> 'written')`, tenantID, tenantID)
+	return n, err
+}

@@ -1,0 +1,109 @@
+package tenants
+
+import (
+	"errors"
+
+	"github.com/stateward/stateward/pathing"
+)
+
+// ErrLeaseLost: a worker no longer holds the job it claimed (its lease expired and
+// another worker took the job over).
+var ErrLeaseLost = errors.New("job lease lost")
+
+// Job states. A job is one write to one State Store; at most one job per store is
+// queued at a time, so Works submitted in a burst coalesce into one write.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed" // only a job superseded by another queued job of its store
+)
+
+// Job is a claimed write to one State Store: everything the writer needs to build
+// one Batch, read in the claiming transaction. The database is the source of truth;
+// the writer only executes.
+type Job struct {
+	ID       int64
+	TenantID int64
+	Store    StoreRef
+	// Attempts counts earlier failed runs of this job.
+	Attempts int
+	Owner    string
+	// Full is a periodic re-assert: Writes holds every placement of the store.
+	Full bool
+	// Writes are the placements to write or remove (pending, failed or in flight).
+	Writes []PlacementWrite
+	// Peers are the other live placements on the Destinations that Writes touch:
+	// an aggregatedYAML file is rebuilt from them too, and files they hold are
+	// neither claimed by nor deleted for a placement of Writes.
+	Peers []PlacementWrite
+	// Canaries are the Destinations' canary files to write or remove.
+	Canaries []CanaryWrite
+}
+
+// PlacementWrite is one placement as a writer sees it.
+type PlacementWrite struct {
+	ID          int64
+	Name        string // <work name>.<destination>-<id>
+	Destination string
+	Mode        string
+	// Delete asks to remove what the placement wrote instead of writing it.
+	Delete bool
+	Plan   pathing.Plan
+	// WrittenKeys and WrittenPrefix are what the last successful write left in the
+	// store (keys, and the owned directory for nestedByMetadata and legacy), so that
+	// moved and stale files can be removed.
+	WrittenKeys   []string
+	WrittenPrefix string
+	// Written reports whether the placement was written at least once.
+	Written bool
+	// Generation changes whenever the placement is submitted again; an outcome for
+	// an older generation does not mark the newer content written.
+	Generation int64
+}
+
+// CanaryWrite is the canary files of one Destination.
+type CanaryWrite struct {
+	ID          int64
+	Destination string
+	Files       []pathing.File
+	Delete      bool
+	WrittenKeys []string
+	Generation  int64
+}
+
+// JobResult is what running a Job achieved.
+type JobResult struct {
+	// Err is the store's own message when the write failed as a whole (the job is
+	// retried with backoff); empty on success.
+	Err string
+	// Version is the commit SHA or the bucket content version after the write.
+	Version string
+	// Changed, Puts and Deletes report what the write did to the store.
+	Changed       bool
+	Puts, Deletes int
+	Placements    []PlacementOutcome
+	Canaries      []CanaryOutcome
+}
+
+// PlacementOutcome is what happened to one placement of a Job.
+type PlacementOutcome struct {
+	ID         int64
+	Generation int64
+	Delete     bool
+	// Error is set when the placement was refused (e.g. two placements claim one
+	// file) or the write failed.
+	Error string
+	// Keys and Prefix are what the store now holds for the placement.
+	Keys   []string
+	Prefix string
+}
+
+// CanaryOutcome is what happened to one Destination's canary files.
+type CanaryOutcome struct {
+	ID         int64
+	Generation int64
+	Delete     bool
+	Error      string
+	Keys       []string
+}

@@ -1,0 +1,203 @@
+package writers
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// JobStore is what the Runner needs from the database (package db implements it).
+type JobStore interface {
+	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error)
+	Heartbeat(ctx context.Context, jobID int64, owner string, lease time.Duration) error
+	FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error
+	ReleaseJob(ctx context.Context, job *tenants.Job) error
+	RequeueAll(ctx context.Context) (int, error)
+	GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error)
+	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)
+}
+
+// errShutdown cancels an Apply that outlived the shutdown grace period.
+var errShutdown = errors.New("runner shutting down")
+
+// Runner drains the durable job queue: worker goroutines claim a job (one store),
+// build one Batch from all of the store's pending placements and canary files,
+// apply it (one commit for Git) while heart-beating the lease, and record the
+// outcome. The database is the source of truth; a Runner that dies leaves its job
+// to be taken over when the lease expires.
+type Runner struct {
+	DB      JobStore
+	Factory Factory
+	Log     *slog.Logger
+	// Workers is the number of jobs run at once (default 2).
+	Workers int
+	// Lease is how long a claimed job is held without a heartbeat (default 30s).
+	Lease time.Duration
+	// Owner identifies this process in leases (default host-pid-random).
+	Owner string
+	// ReassertInterval queues a full rewrite of every store this often (drift
+	// repair); zero turns it off.
+	ReassertInterval time.Duration
+	// PollInterval is how often an idle worker looks for due jobs without a Wake
+	// (default 500ms).
+	PollInterval time.Duration
+	// ShutdownGrace bounds how long an Apply in flight may finish after Run's ctx
+	// ends (default 10s); past it the Apply is cancelled and the job released.
+	ShutdownGrace time.Duration
+	// Metrics, when set, counts jobs, commits and writes.
+	Metrics *RunnerMetrics
+
+	once     sync.Once
+	wake     chan struct{}
+	mu       sync.Mutex
+	backends map[tenants.StoreRef]cachedBackend
+}
+
+type cachedBackend struct {
+	backend Backend
+	stamp   time.Time
+}
+
+func (r *Runner) init() {
+	r.once.Do(func() {
+		r.wake = make(chan struct{}, 1)
+		r.backends = map[tenants.StoreRef]cachedBackend{}
+		if r.Workers <= 0 {
+			r.Workers = 2
+		}
+		if r.Lease <= 0 {
+			r.Lease = 30 * time.Second
+		}
+		if r.PollInterval <= 0 {
+			r.PollInterval = 500 * time.Millisecond
+		}
+		if r.ShutdownGrace <= 0 {
+			r.ShutdownGrace = 10 * time.Second
+		}
+		if r.Owner == "" {
+			host, _ := os.Hostname()
+			r.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:6])
+		}
+		if r.Log == nil {
+			r.Log = slog.Default()
+		}
+	})
+}
+
+// Wake tells an idle worker to look for jobs now (after a Work was submitted). It
+// never blocks.
+func (r *Runner) Wake() {
+	r.init()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run starts the workers (and the periodic re-assert) and returns when ctx ends and
+// every job in flight has finished or been released.
+func (r *Runner) Run(ctx context.Context) {
+	r.init()
+	var wg sync.WaitGroup
+	for range r.Workers {
+		wg.Go(func() { r.work(ctx) })
+	}
+	if r.ReassertInterval > 0 {
+		wg.Go(func() { r.reassert(ctx) })
+	}
+	wg.Wait()
+}
+
+// work claims and runs jobs until ctx ends.
+func (r *Runner) work(ctx context.Context) {
+	for ctx.Err() == nil {
+		job, ok, err := r.DB.ClaimJob(ctx, r.Owner, r.Lease)
+		if err != nil && ctx.Err() == nil {
+			r.Log.Error("claim job", "err", err)
+		}
+		if !ok {
+			r.idle(ctx)
+			continue
+		}
+		r.Wake() // another worker may take another store's job meanwhile
+		r.runJob(ctx, job)
+	}
+}
+
+func (r *Runner) idle(ctx context.Context) {
+	t := time.NewTimer(r.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-r.wake:
+	case <-t.C:
+	}
+}
+
+// reassert queues a full rewrite of every store each ReassertInterval.
+func (r *Runner) reassert(ctx context.Context) {
+	t := time.NewTicker(r.ReassertInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := r.DB.RequeueAll(ctx)
+		if err != nil {
+			r.Log.Error("re-assert", "err", err)
+			continue
+		}
+		r.Log.Info("re-assert queued", "stores", n)
+		r.Wake()
+	}
+}
+
+// backend returns the store's Backend, reusing it (and its Git clone) while the
+// store is unchanged.
+func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, error) {
+	var stamp time.Time
+	var build func() (Backend, error)
+	switch ref.Kind {
+	case tenants.KindGit:
+		s, err := r.DB.GitStore(ctx, ref.TenantID, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		stamp, build = s.UpdatedAt, func() (Backend, error) { return r.Factory.GitBackend(s) }
+	default:
+		s, err := r.DB.BucketStore(ctx, ref.TenantID, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		stamp, build = s.UpdatedAt, func() (Backend, error) { return r.Factory.BucketBackend(s) }
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.backends[ref]; ok && c.stamp.Equal(stamp) {
+		return c.backend, nil
+	}
+	b, err := build()
+	if err != nil {
+		return nil, err
+	}
+	r.backends[ref] = cachedBackend{backend: b, stamp: stamp}
+	return b, nil
+}
+
+// forget drops the cached Backend of a store, so that a failed write is retried on
+// a freshly opened Git clone (go-git's on-disk caches do not always survive a
+// failure).
+func (r *Runner) forget(ref tenants.StoreRef) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.backends, ref)
+}

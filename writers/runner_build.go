@@ -1,0 +1,200 @@
+package writers
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/tenants"
+)
+
+// jobBatch is a Job turned into one Batch, with the outcome to report for each of
+// its placements and canaries once the Batch is applied.
+type jobBatch struct {
+	batch    Batch
+	outcomes []tenants.PlacementOutcome
+	canaries []tenants.CanaryOutcome
+	// writes and deletes name the placements the Batch writes and removes.
+	writes, deletes []string
+	canaryDests     []string
+
+	owners     map[string]string // key → placement that holds it
+	keep       map[string]bool   // keys that must survive (held by peers or refused placements)
+	deleteKeys map[string]bool
+	agg        map[string]*aggTarget // Destination → its aggregatedYAML file
+	peers      []tenants.PlacementWrite
+}
+
+// aggTarget is the one file of an aggregatedYAML Destination, rebuilt from the
+// parts of all its live placements.
+type aggTarget struct {
+	key     string
+	parts   []pathing.AggregatePart
+	touched bool // a placement of the job writes or removes a part
+}
+
+// buildBatch turns job into one Batch. Placements are considered in a stable order
+// (already written ones first, then by name) so that when two claim one file, the
+// one that holds it keeps it and the other is refused with an error naming both.
+func buildBatch(job *tenants.Job) *jobBatch {
+	jb := &jobBatch{owners: map[string]string{}, keep: map[string]bool{}, deleteKeys: map[string]bool{},
+		agg: map[string]*aggTarget{}, peers: job.Peers}
+	for _, p := range job.Peers {
+		jb.addPeer(p)
+	}
+	for _, w := range orderWrites(job.Writes) {
+		if msg := jb.claim(w); msg != "" {
+			jb.refuse(w, msg)
+			continue
+		}
+		jb.addPlacement(w)
+	}
+	jb.addAggregates()
+	for _, c := range job.Canaries {
+		jb.addCanary(c)
+	}
+	jb.finish()
+	return jb
+}
+
+func orderWrites(ws []tenants.PlacementWrite) []tenants.PlacementWrite {
+	out := slices.Clone(ws)
+	slices.SortStableFunc(out, func(a, b tenants.PlacementWrite) int {
+		if a.Written != b.Written {
+			if a.Written {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// addPeer records what a live placement outside the job holds.
+func (jb *jobBatch) addPeer(p tenants.PlacementWrite) {
+	if p.Mode == tenants.ModeAggregated {
+		jb.target(p.Destination, p.Plan.Target).addPart(p.Plan.Aggregate)
+		return
+	}
+	for _, k := range append(ownKeys(p.Plan), p.WrittenKeys...) {
+		jb.owners[k] = p.Name
+		jb.keep[k] = true
+	}
+}
+
+// ownKeys are the keys a placement claims for itself: its files and state file
+// (an aggregatedYAML target is shared, never claimed).
+func ownKeys(p pathing.Plan) []string {
+	keys := make([]string, 0, len(p.Files)+1)
+	for _, f := range p.Files {
+		keys = append(keys, f.Path)
+	}
+	if p.StateFile != nil {
+		keys = append(keys, p.StateFile.Path)
+	}
+	return keys
+}
+
+// claim registers the keys w writes, or says why it may not write them.
+func (jb *jobBatch) claim(w tenants.PlacementWrite) string {
+	if w.Delete {
+		return ""
+	}
+	keys := ownKeys(w.Plan)
+	for _, k := range keys {
+		if other, ok := jb.owners[k]; ok && other != w.Name {
+			return fmt.Sprintf("file %q is already written by placement %q; placement %q cannot write it too (two placements may not share a file)",
+				k, other, w.Name)
+		}
+	}
+	for _, k := range keys {
+		jb.owners[k] = w.Name
+	}
+	return ""
+}
+
+// refuse reports w failed and protects what it wrote before.
+func (jb *jobBatch) refuse(w tenants.PlacementWrite, msg string) {
+	for _, k := range w.WrittenKeys {
+		jb.keep[k] = true
+	}
+	jb.outcomes = append(jb.outcomes, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Delete: w.Delete, Error: msg})
+}
+
+func (jb *jobBatch) target(dest, key string) *aggTarget {
+	t := jb.agg[dest]
+	if t == nil {
+		t = &aggTarget{key: key}
+		jb.agg[dest] = t
+	}
+	if t.key == "" {
+		t.key = key
+	}
+	return t
+}
+
+func (t *aggTarget) addPart(p *pathing.AggregatePart) {
+	if p != nil {
+		t.parts = append(t.parts, *p)
+	}
+}
+
+// addPlacement adds what writing or removing w takes.
+func (jb *jobBatch) addPlacement(w tenants.PlacementWrite) {
+	out := tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Delete: w.Delete}
+	switch {
+	case w.Mode == tenants.ModeAggregated:
+		t := jb.target(w.Destination, w.Plan.Target)
+		t.touched = true
+		if !w.Delete {
+			t.addPart(w.Plan.Aggregate)
+			out.Keys = []string{w.Plan.Target}
+		}
+		jb.deleteStale(w.WrittenKeys, out.Keys)
+	case w.Delete:
+		jb.deleteStale(w.WrittenKeys, nil)
+		jb.deleteStale(ownKeys(w.Plan), nil)
+		jb.deletePrefix(w.Plan.OwnedPrefix, w.WrittenPrefix)
+	default:
+		jb.put(w.Plan.Files...)
+		if w.Plan.StateFile != nil {
+			jb.put(*w.Plan.StateFile)
+		}
+		out.Keys, out.Prefix = ownKeys(w.Plan), w.Plan.OwnedPrefix
+		jb.deleteStale(w.WrittenKeys, out.Keys)
+		jb.deletePrefix(w.Plan.OwnedPrefix, w.WrittenPrefix)
+	}
+	if w.Delete {
+		jb.deletes = append(jb.deletes, w.Name)
+	} else {
+		jb.writes = append(jb.writes, w.Name)
+	}
+	jb.outcomes = append(jb.outcomes, out)
+}
+
+func (jb *jobBatch) put(files ...pathing.File) {
+	for _, f := range files {
+		jb.batch.Puts = append(jb.batch.Puts, File{Key: f.Path, Content: f.Content})
+	}
+}
+
+// deleteStale deletes the keys of old that are not in current.
+func (jb *jobBatch) deleteStale(old, current []string) {
+	for _, k := range old {
+		if !slices.Contains(current, k) {
+			jb.deleteKeys[k] = true
+		}
+	}
+}
+
+// deletePrefix removes the stale files of the owned directories (the current one
+// and, when the placement moved, the one it wrote before).
+func (jb *jobBatch) deletePrefix(prefixes ...string) {
+	for _, p := range prefixes {
+		if p != "" && !slices.Contains(jb.batch.DeletePrefixes, p) {
+			jb.batch.DeletePrefixes = append(jb.batch.DeletePrefixes, p)
+		}
+	}
+}
