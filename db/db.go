@@ -56,7 +56,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	dsn := func(extra string) string {
 		u := url.URL{Scheme: "file", Opaque: filepath.ToSlash(o.Path)}
-		return u.String() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL" + extra
+		return u.String() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=128" + extra
 	}
 	w, err := sqlx.Open("sqlite3", dsn("&_txlock=immediate"))
 	if err != nil {

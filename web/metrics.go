@@ -12,9 +12,10 @@ import (
 )
 
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	deliveries *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -28,7 +29,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
 	}
-	reg.MustRegister(m.requests, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "stateward_webhook_deliveries_total", Help: "Webhook deliveries by answer status code.",
+	}, []string{"code"})
+	reg.MustRegister(m.requests, m.duration, m.deliveries, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -1,0 +1,257 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// Prefixes of webhook tokens and signing secrets, so people and secret scanners
+// can tell them apart.
+const (
+	HookTokenPrefix  = "swh_"
+	HookSecretPrefix = "whsec_"
+	// SecretOverlap is how long the previous signing secret stays valid after a
+	// rotation.
+	SecretOverlap = 24 * time.Hour
+	// IdempotencyWindow is how long an Idempotency-Key replays its first answer.
+	IdempotencyWindow = 24 * time.Hour
+)
+
+type triggerRow struct {
+	ID               int64      `db:"id"`
+	TenantID         int64      `db:"tenant_id"`
+	Name             string     `db:"name"`
+	Promise          string     `db:"promise"`
+	RequireSignature bool       `db:"require_signature"`
+	RatePerSecond    float64    `db:"rate_per_second"`
+	SecretSealed     string     `db:"secret_sealed"`
+	PreviousSealed   string     `db:"previous_sealed"`
+	PreviousExpires  *time.Time `db:"previous_expires_at"`
+	CreatedAt        time.Time  `db:"created_at"`
+	LastUsedAt       *time.Time `db:"last_used_at"`
+	RevokedAt        *time.Time `db:"revoked_at"`
+}
+
+const triggerCols = `id, tenant_id, name, promise, require_signature, rate_per_second, secret_sealed, previous_sealed,
+	previous_expires_at, created_at, last_used_at, revoked_at`
+
+func (r triggerRow) domain() tenants.Trigger {
+	return tenants.Trigger{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Promise: r.Promise, RequireSignature: r.RequireSignature,
+		RatePerSecond: r.RatePerSecond, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+}
+
+func secretBinding(tenantID, triggerID int64) string {
+	return "tenant/" + strconv.FormatInt(tenantID, 10) + "/trigger/" + strconv.FormatInt(triggerID, 10) + "/secret"
+}
+
+// CreateTrigger makes a webhook trigger and returns it with its URL token and
+// signing secret, both shown once. The token is stored only as a hash.
+func (d *DB) CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error) {
+	token, _ := NewSecret()
+	token = HookTokenPrefix + token
+	hash := HashSecret(token)
+	secret, _ := NewSecret()
+	secret = HookSecretPrefix + secret
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		t.CreatedAt = d.now()
+		err := tx.GetContext(ctx, &t.ID, `INSERT INTO triggers (tenant_id, name, promise, require_signature, rate_per_second,
+			token_hash, secret_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, '', ?) RETURNING id`,
+			t.TenantID, t.Name, t.Promise, t.RequireSignature, t.RatePerSecond, hash, t.CreatedAt)
+		if err != nil {
+			return mapErr(err, "trigger", t.Name)
+		}
+		sealed, err := d.sealer.Seal(secretBinding(t.TenantID, t.ID), secret)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE triggers SET secret_sealed = ? WHERE id = ?`, sealed, t.ID)
+		return err
+	})
+	return t, token, secret, err
+}
+
+// Triggers lists a tenant's triggers (revoked ones too, marked), newest first.
+func (d *DB) Triggers(ctx context.Context, tenantID int64) ([]tenants.Trigger, error) {
+	var rows []triggerRow
+	err := d.r.SelectContext(ctx, &rows, `SELECT `+triggerCols+` FROM triggers WHERE tenant_id = ? ORDER BY id DESC`, tenantID)
+	out := make([]tenants.Trigger, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, err
+}
+
+// Trigger finds one of a tenant's triggers.
+func (d *DB) Trigger(ctx context.Context, tenantID, id int64) (tenants.Trigger, error) {
+	var r triggerRow
+	err := d.r.GetContext(ctx, &r, `SELECT `+triggerCols+` FROM triggers WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	return r.domain(), mapErr(err, "trigger", strconv.FormatInt(id, 10))
+}
+
+// HookTrigger is a live trigger found by its URL token, with the signing secrets
+// that verify its requests.
+type HookTrigger struct {
+	tenants.Trigger
+	Tenant tenants.Tenant
+	// Secrets are the current signing secret and, within 24 h of a rotation, the
+	// previous one.
+	Secrets []string
+}
+
+// TriggerByToken finds the live trigger of a webhook URL token; unknown or revoked
+// is ErrNotFound.
+func (d *DB) TriggerByToken(ctx context.Context, token string) (HookTrigger, error) {
+	var r struct {
+		triggerRow
+		tenantRow `db:"t"`
+	}
+	err := d.r.GetContext(ctx, &r, `SELECT tr.id, tr.tenant_id, tr.name, tr.promise, tr.require_signature, tr.rate_per_second,
+		tr.secret_sealed, tr.previous_sealed, tr.previous_expires_at, tr.created_at, tr.last_used_at, tr.revoked_at,
+		t.id AS "t.id", t.slug AS "t.slug", t.name AS "t.name", t.allowed_domain AS "t.allowed_domain", t.created_at AS "t.created_at"
+		FROM triggers tr JOIN tenants t ON t.id = tr.tenant_id WHERE tr.token_hash = ? AND tr.revoked_at IS NULL`, HashSecret(token))
+	if err != nil {
+		return HookTrigger{}, mapErr(err, "trigger", "")
+	}
+	h := HookTrigger{Trigger: r.triggerRow.domain(), Tenant: r.tenantRow.domain()}
+	b := secretBinding(r.triggerRow.TenantID, r.triggerRow.ID)
+	for i, sealed := range []string{r.SecretSealed, r.PreviousSealed} {
+		if sealed == "" || (i == 1 && (r.PreviousExpires == nil || d.now().After(*r.PreviousExpires))) {
+			continue
+		}
+		secret, _, err := d.sealer.Open(b, sealed)
+		if err != nil {
+			return HookTrigger{}, fmt.Errorf("open trigger secret: %w", err)
+		}
+		h.Secrets = append(h.Secrets, secret)
+	}
+	return h, nil
+}
+
+// RotateTriggerSecret gives a trigger a new signing secret; the old one stays
+// valid for SecretOverlap so senders can switch without failed deliveries.
+func (d *DB) RotateTriggerSecret(ctx context.Context, tenantID, id int64) (string, error) {
+	secret, _ := NewSecret()
+	secret = HookSecretPrefix + secret
+	sealed, err := d.sealer.Seal(secretBinding(tenantID, id), secret)
+	if err != nil {
+		return "", err
+	}
+	res, err := d.w.ExecContext(ctx, `UPDATE triggers SET previous_sealed = secret_sealed, previous_expires_at = ?, secret_sealed = ?
+		WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL`, d.now().Add(SecretOverlap), sealed, tenantID, id)
+	return secret, notFoundIfNone(res, err, "trigger", strconv.FormatInt(id, 10))
+}
+
+// RevokeTrigger revokes a trigger: its URL answers 404 from now on.
+func (d *DB) RevokeTrigger(ctx context.Context, tenantID, id int64) error {
+	res, err := d.w.ExecContext(ctx, `UPDATE triggers SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL`,
+		d.now(), tenantID, id)
+	return notFoundIfNone(res, err, "trigger", strconv.FormatInt(id, 10))
+}
+
+// Delivery is one webhook call as the audit log keeps it.
+type Delivery struct {
+	ID        int64     `db:"id" json:"id"`
+	TriggerID int64     `db:"trigger_id" json:"trigger"`
+	At        time.Time `db:"at" json:"at"`
+	SourceIP  string    `db:"source_ip" json:"sourceIP"`
+	Status    int       `db:"status" json:"status"`
+	WorkID    *int64    `db:"work_id" json:"work"`
+	Error     string    `db:"error" json:"error,omitempty"`
+}
+
+// RecordDelivery appends a delivery to the audit log and marks the trigger used.
+func (d *DB) RecordDelivery(ctx context.Context, tenantID int64, del Delivery) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error { return recordDelivery(ctx, tx, tenantID, del) })
+}
+
+func recordDelivery(ctx context.Context, tx *sqlx.Tx, tenantID int64, del Delivery) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO trigger_deliveries (tenant_id, trigger_id, at, source_ip, status, work_id, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, tenantID, del.TriggerID, del.At, del.SourceIP, del.Status, del.WorkID, del.Error); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE triggers SET last_used_at = ? WHERE id = ? AND tenant_id = ?`, del.At, del.TriggerID, tenantID)
+	return err
+}
+
+// Deliveries lists a trigger's most recent deliveries.
+func (d *DB) Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]Delivery, error) {
+	var out []Delivery
+	err := d.r.SelectContext(ctx, &out, `SELECT id, trigger_id, at, source_ip, status, work_id, error FROM trigger_deliveries
+		WHERE tenant_id = ? AND trigger_id = ? ORDER BY id DESC LIMIT ?`, tenantID, triggerID, limit)
+	return out, err
+}
+
+// StoredAnswer is the first answer given for an Idempotency-Key.
+type StoredAnswer struct {
+	BodyHash string `db:"body_hash"`
+	Status   int    `db:"status"`
+	Response string `db:"response"`
+}
+
+// IdempotentAnswer returns the stored answer for (trigger, key) within the
+// window, and whether there is one.
+func (d *DB) IdempotentAnswer(ctx context.Context, triggerID int64, key string) (StoredAnswer, bool, error) {
+	var a StoredAnswer
+	err := d.r.GetContext(ctx, &a, `SELECT body_hash, status, response FROM idempotency_keys
+		WHERE trigger_id = ? AND key = ? AND created_at > ?`, triggerID, key, d.now().Add(-IdempotencyWindow))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, nil
+	}
+	return a, err == nil, err
+}
+
+// SaveIdempotentAnswer keeps the first answer for (trigger, key). A second writer
+// of the same key loses quietly and the caller's answer stands.
+func (d *DB) SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a StoredAnswer) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error { return d.saveIdempotent(ctx, tx, triggerID, key, a) })
+}
+
+func (d *DB) saveIdempotent(ctx context.Context, tx *sqlx.Tx, triggerID int64, key string, a StoredAnswer) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (trigger_id, key, body_hash, status, response, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (trigger_id, key) DO UPDATE SET body_hash = excluded.body_hash,
+		status = excluded.status, response = excluded.response, created_at = excluded.created_at
+		WHERE idempotency_keys.created_at <= ?`,
+		triggerID, key, a.BodyHash, a.Status, a.Response, d.now(), d.now().Add(-IdempotencyWindow))
+	return err
+}
+
+// HookIdempotency is the Idempotency-Key of a delivery, kept with its answer.
+type HookIdempotency struct {
+	Key      string
+	BodyHash string
+}
+
+// SubmitHookWork accepts a Work from a webhook: the Work (as SubmitWork), its
+// delivery record and, with idem, the Idempotency-Key's answer commit in one
+// transaction — an accepted delivery is never missing from the audit log, and a
+// delivery costs one write transaction, not three. answer renders the 202 body
+// from the result.
+func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del Delivery, idem *HookIdempotency,
+	answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
+	var res SubmitResult
+	var body []byte
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
+			return err
+		}
+		body = answer(res)
+		del.WorkID = &res.Work
+		if err := recordDelivery(ctx, tx, tenantID, del); err != nil {
+			return err
+		}
+		if idem == nil {
+			return nil
+		}
+		return d.saveIdempotent(ctx, tx, del.TriggerID, idem.Key, StoredAnswer{BodyHash: idem.BodyHash, Status: del.Status, Response: string(body)})
+	})
+	return res, body, err
+}

@@ -1,0 +1,333 @@
+package web
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+)
+
+// Webhook limits.
+const (
+	maxHookBody        = 1 << 20
+	signatureTolerance = 300 * time.Second
+	maxIdempotencyKey  = 255
+)
+
+// hookAnswer is what a delivery answers, kept for Idempotency-Key replays.
+type hookAnswer struct {
+	status int
+	body   []byte
+	errMsg string
+	// recorded: the delivery log (and any Idempotency-Key) was written with the
+	// Work, in its transaction.
+	recorded bool
+}
+
+// hook is POST /hooks/{token}: a Work (JSON, or one YAML file) from automation.
+// Every outcome is recorded in the trigger's delivery log.
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	trig, err := s.store.TriggerByToken(r.Context(), chi.URLParam(r, "token"))
+	if err != nil {
+		s.fail(w, r, err) // unknown or revoked: 404, nothing to record against
+		return
+	}
+	ans := s.deliver(r, trig, body)
+	if !ans.recorded {
+		s.recordDelivery(r, trig, ans)
+	}
+	s.metrics.deliveries.WithLabelValues(strconv.Itoa(ans.status)).Inc()
+	if ans.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(trig.RatePerSecond)))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(ans.status)
+	_, _ = w.Write(ans.body)
+}
+
+// deliver decides the answer of one delivery: limits, signature, idempotency,
+// then the Work itself.
+func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hookAnswer {
+	if !s.hookLimiter.allow(trig.ID, trig.RatePerSecond, s.now()) {
+		return errorAnswer(http.StatusTooManyRequests, fmt.Sprintf("rate limit of %g requests per second exceeded", trig.RatePerSecond), "")
+	}
+	if err := verifySignature(r.Header.Get("Stateward-Signature"), body, trig, s.now()); err != nil {
+		return errorAnswer(http.StatusUnauthorized, err.Error(), "Stateward-Signature")
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey {
+		return errorAnswer(http.StatusBadRequest, "Idempotency-Key must be at most 255 characters", "Idempotency-Key")
+	}
+	if key == "" {
+		return s.submitHook(r, trig, body, nil)
+	}
+	unlock := s.idemLocks.lock(trig.ID, key)
+	defer unlock()
+	sum := sha256.Sum256(body)
+	bodyHash := hex.EncodeToString(sum[:])
+	prev, ok, err := s.store.IdempotentAnswer(r.Context(), trig.ID, key)
+	if err != nil {
+		return s.internalAnswer(err)
+	}
+	if ok && prev.BodyHash != bodyHash {
+		return errorAnswer(http.StatusConflict, "Idempotency-Key was already used with a different body", "Idempotency-Key")
+	}
+	if ok {
+		return hookAnswer{status: prev.Status, body: []byte(prev.Response), errMsg: "replayed"}
+	}
+	ans := s.submitHook(r, trig, body, &db.HookIdempotency{Key: key, BodyHash: bodyHash})
+	if !ans.recorded && ans.status < 500 {
+		if err := s.store.SaveIdempotentAnswer(r.Context(), trig.ID, key, db.StoredAnswer{BodyHash: bodyHash, Status: ans.status, Response: string(ans.body)}); err != nil {
+			s.log.Error("save idempotency key", "tenant_id", trig.TenantID, "trigger", trig.ID, "err", err)
+		}
+	}
+	return ans
+}
+
+func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, idem *db.HookIdempotency) hookAnswer {
+	req, err := decodeHookBody(r, body)
+	if err != nil {
+		return s.errAnswer(err)
+	}
+	if trig.Promise != "" && req.Promise != trig.Promise {
+		return errorAnswer(http.StatusForbidden, fmt.Sprintf("this trigger only accepts promise %q", trig.Promise), "promise")
+	}
+	work, err := req.Work()
+	if err != nil {
+		return s.errAnswer(err)
+	}
+	id := trig.ID
+	work.TriggerID = &id
+	del := s.delivery(r, trig, http.StatusAccepted, "")
+	_, out, err := s.works.SubmitHookWork(r.Context(), trig.TenantID, work, del, idem, func(res db.SubmitResult) []byte {
+		b, _ := json.Marshal(res)
+		return b
+	})
+	if err != nil {
+		return s.errAnswer(err)
+	}
+	s.wakeWriters()
+	return hookAnswer{status: http.StatusAccepted, body: out, recorded: true}
+}
+
+// decodeHookBody reads a JSON Work body, or (application/yaml) one file whose
+// identity comes from the query: promise, namespace, name, pipeline, file.
+func decodeHookBody(r *http.Request, body []byte) (tenants.WorkRequest, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		return yamlWorkRequest(r, body)
+	case "", "application/json":
+		return tenants.DecodeWorkRequest(bytes.NewReader(body))
+	}
+	return tenants.WorkRequest{}, fmt.Errorf("%w: Content-Type %q: send application/json (a Work) or application/yaml (one file)", errBadRequest, ct)
+}
+
+func yamlWorkRequest(r *http.Request, body []byte) (tenants.WorkRequest, error) {
+	q := r.URL.Query()
+	file := q.Get("file")
+	if file == "" {
+		return tenants.WorkRequest{}, tenants.Invalid("file", "the query parameter file (the file's path, e.g. file=redis.yaml) is required with a YAML body")
+	}
+	req := tenants.WorkRequest{Promise: q.Get("promise"), Pipeline: q.Get("pipeline"), Delete: q.Get("delete") == "true",
+		Files: []tenants.WorkFile{{Path: file, Content: string(body)}}}
+	if q.Get("namespace") != "" || q.Get("name") != "" {
+		req.Resource = &tenants.ResourceRef{Namespace: q.Get("namespace"), Name: q.Get("name")}
+	}
+	if sel := q.Get("selector"); sel != "" {
+		m, err := tenants.ParseLabelSelector("selector", sel)
+		if err != nil {
+			return req, err
+		}
+		req.DestinationSelectors = m
+	}
+	return req, nil
+}
+
+// verifySignature checks Stateward-Signature: t=<unix>,v1=<hex>[,v1=<hex>…] when the
+// trigger requires it (a signature sent to a trigger that does not is checked too).
+func verifySignature(header string, body []byte, trig db.HookTrigger, now time.Time) error {
+	if header == "" {
+		if trig.RequireSignature {
+			return errors.New("this trigger requires a Stateward-Signature header: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>")
+		}
+		return nil
+	}
+	ts, sigs := parseSignature(header)
+	if ts == "" || len(sigs) == 0 {
+		return errors.New("Stateward-Signature must look like t=<unix seconds>,v1=<hex>")
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return errors.New("Stateward-Signature: t is not a unix time in seconds")
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > signatureTolerance || d < -signatureTolerance {
+		return fmt.Errorf("Stateward-Signature is stale: t is %s away from the server's clock (±300 s allowed)", d.Round(time.Second))
+	}
+	for _, secret := range trig.Secrets {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts + "."))
+		mac.Write(body)
+		want := mac.Sum(nil)
+		for _, sig := range sigs {
+			got, err := hex.DecodeString(sig)
+			if err == nil && hmac.Equal(got, want) {
+				return nil
+			}
+		}
+	}
+	return errors.New("Stateward-Signature does not match: sign \"<t>.<body>\" with the trigger's current secret")
+}
+
+func parseSignature(h string) (ts string, sigs []string) {
+	for _, part := range strings.Split(h, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sigs = append(sigs, v)
+		}
+	}
+	return ts, sigs
+}
+
+func errorAnswer(status int, msg, field string) hookAnswer {
+	out, _ := json.Marshal(apiError{Error: msg, Field: field})
+	return hookAnswer{status: status, body: out, errMsg: msg}
+}
+
+// errAnswer maps an error like fail does; malformed JSON is a 400.
+func (s *Server) errAnswer(err error) hookAnswer {
+	var se *tenants.SyntaxError
+	if errors.As(err, &se) {
+		return errorAnswer(http.StatusBadRequest, "malformed JSON: "+se.Error(), "")
+	}
+	code, body := statusOf(err)
+	if code == http.StatusInternalServerError {
+		return s.internalAnswer(err)
+	}
+	out, _ := json.Marshal(body)
+	return hookAnswer{status: code, body: out, errMsg: body.Error}
+}
+
+func (s *Server) internalAnswer(err error) hookAnswer {
+	s.log.Error("webhook failed", "err", err)
+	return errorAnswer(http.StatusInternalServerError, "internal error", "")
+}
+
+// delivery is the audit record of a delivery answered with status.
+func (s *Server) delivery(r *http.Request, trig db.HookTrigger, status int, errMsg string) db.Delivery {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return db.Delivery{TriggerID: trig.ID, At: s.now().UTC(), SourceIP: ip, Status: status, Error: errMsg}
+}
+
+// recordDelivery logs a delivery that did not submit a Work (refused, or replayed).
+func (s *Server) recordDelivery(r *http.Request, trig db.HookTrigger, ans hookAnswer) {
+	if err := s.store.RecordDelivery(r.Context(), trig.TenantID, s.delivery(r, trig, ans.status, ans.errMsg)); err != nil {
+		s.log.Error("record webhook delivery", "tenant_id", trig.TenantID, "trigger", trig.ID, "err", err)
+	}
+}
+
+func retryAfter(rate float64) int {
+	if rate <= 0 || rate >= 1 {
+		return 1
+	}
+	return int(1/rate + 0.999)
+}
+
+// limiter is a token bucket per trigger (burst = one second of the rate).
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[int64]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (l *limiter) allow(id int64, rate float64, now time.Time) bool {
+	if rate <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buckets == nil {
+		l.buckets = map[int64]*bucket{}
+	}
+	burst := max(rate, 1)
+	b, ok := l.buckets[id]
+	if !ok {
+		b = &bucket{tokens: burst, last: now}
+		l.buckets[id] = b
+	}
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// keyLocks serializes deliveries that share an Idempotency-Key, so two
+// simultaneous retries make one job, not two.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyLocks) lock(trigger int64, key string) (unlock func()) {
+	name := strconv.FormatInt(trigger, 10) + "/" + key
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	l, ok := k.locks[name]
+	if !ok {
+		l = &keyLock{}
+		k.locks[name] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.locks, name)
+		}
+		k.mu.Unlock()
+	}
+}
