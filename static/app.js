@@ -1,4 +1,4 @@
-// Stateward: copy buttons, relative times and the label editor's rows. Nothing else.
+// Stateward: copy buttons, relative times and the label and file editors' rows. Nothing else.
 "use strict";
 document.addEventListener("click", (e) => {
   const copy = e.target.closest("[data-copy]");
@@ -12,7 +12,9 @@ document.addEventListener("click", (e) => {
   const add = e.target.closest("[data-add-row]");
   if (add) {
     const row = document.getElementById(add.dataset.template).content.cloneNode(true);
+    const first = row.querySelector("input, textarea");
     document.getElementById(add.dataset.addRow).append(row);
+    first?.focus();
   }
   const remove = e.target.closest("[data-remove-row]");
   if (remove) {

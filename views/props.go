@@ -249,6 +249,7 @@ type PreviewProps struct {
 
 // PlacedFile is one file currently placed on a Destination.
 type PlacedFile struct {
+	Kind   string // "canary" for the Destination's canary files, else ""
 	Path   string // full key inside the store
 	Work   string
 	WorkID int64
@@ -293,6 +294,7 @@ type ImportProps struct {
 type WorkRow struct {
 	Work                              tenants.Work
 	Written, Pending, Writing, Failed int
+	TriggerName                       string // the trigger that submitted it ("" = dashboard or API)
 }
 
 // WorksProps is the Work list.
@@ -300,7 +302,96 @@ type WorksProps struct {
 	Works []WorkRow
 }
 
-// TriggersProps is the webhook trigger list.
+// WorkFileInput is one file row of the Work form.
+type WorkFileInput struct{ Path, Content string }
+
+// WorkFormProps is the "New Work" form: one workload group in directory ".".
+// Field names: promise, resource.namespace, resource.name, pipeline,
+// destinationSelectors ("env=dev,team=a") and the repeated rows filePath and
+// fileContent. Errors keyed workloadGroups[0].files[i]… are shown next to row i,
+// the rest in the summary and under their fields.
+type WorkFormProps struct {
+	Promise, Namespace, Resource, Pipeline string
+	Selectors                              string
+	Files                                  []WorkFileInput // one empty row is rendered when none
+	Errors                                 tenants.ValidationErrors
+	Plan                                   *WorkPlan // the dry run, rendered in #plan (nil = not asked yet)
+	Action                                 string    // the Write target; default /t/{slug}/works
+	PlanURL                                string    // the Preview plan target; default /t/{slug}/works/plan
+}
+
+// WorkPlan is a Work's dry run: where its files would go.
+type WorkPlan struct {
+	Placements  []PlanPlacement
+	Deletes     []PlanPlacement // placements whose files would be removed
+	Unscheduled []tenants.Unscheduled
+	Error       string // why no plan could be made
+}
+
+// PlanPlacement is one Destination of a plan with the full keys written there.
+type PlanPlacement struct {
+	Destination string
+	Paths       []string
+	Misplaced   bool // the Destination no longer matches the selectors
+}
+
+// PlacementRow is one placement of a Work, as its page shows it.
+type PlacementRow struct {
+	Destination, Name string
+	Paths             []string
+	State             string // tenants.StatePending, ...Writing, ...Written, ...Failed
+	Version           string // commit SHA or object version
+	Error             string // verbatim from the remote
+	Misplaced         bool   // the Destination no longer matches the selectors
+	Deleting          bool   // its files are being removed
+	UpdatedAt         time.Time
+}
+
+// WorkProps is one Work's page; WorkPlacements renders its live part.
+type WorkProps struct {
+	ID                                     int64
+	Name                                   string // <promise>[-<ns>-<resource>][-<pipeline>]
+	Promise, Namespace, Resource, Pipeline string
+	TriggerID                              *int64
+	TriggerName                            string
+	Deleted                                bool
+	Placements                             []PlacementRow
+	Unscheduled                            []tenants.Unscheduled
+	StatusURL                              string // the placements fragment, polled while !Final
+	Final                                  bool   // nothing pending or writing: polling stops
+	UpdatedAt                              time.Time
+}
+
+// TriggersProps is the webhook trigger list and, for editors, the create form
+// (fields name, promise, ratePerSecond and requireSignature, posting to
+// /t/{slug}/triggers).
 type TriggersProps struct {
-	Triggers []tenants.Trigger
+	Triggers            []tenants.Trigger
+	Name, Promise, Rate string // create form values, re-shown after a failed submit
+	RequireSignature    bool
+	Errors              tenants.ValidationErrors
+}
+
+// TriggerCreatedProps is the page right after a trigger was created: its URL and
+// secret are shown this once and never again.
+type TriggerCreatedProps struct {
+	Trigger     tenants.Trigger
+	URL, Secret string
+	Slug        string
+}
+
+// DeliveryRow is one webhook request a trigger received.
+type DeliveryRow struct {
+	At       time.Time
+	SourceIP string
+	Status   int    // the HTTP status answered
+	WorkID   *int64 // the Work it wrote or deleted
+	Error    string // the message answered with a 4xx/5xx
+}
+
+// TriggerProps is one trigger's page.
+type TriggerProps struct {
+	Trigger    tenants.Trigger
+	Deliveries []DeliveryRow // most recent first
+	NewSecret  string        // set right after a rotation: shown once
 }

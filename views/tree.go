@@ -145,7 +145,7 @@ func placedTree(files []PlacedFile, ownedDirs []string) []*TreeNode {
 			return
 		}
 		f := meta[n.Path]
-		n.Work, n.WorkID, n.State = f.Work, f.WorkID, f.State
+		n.Work, n.WorkID, n.State, n.Kind = f.Work, f.WorkID, f.State, f.Kind
 	})
 	return nodes
 }

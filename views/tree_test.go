@@ -121,3 +121,13 @@ func FuzzBuildTree(f *testing.F) {
 		}
 	})
 }
+
+func TestCompactTree(t *testing.T) {
+	nodes := compactTree(BuildTree([]string{"a/b/c/x.yaml", "a/b/c/y.yaml", "a/b/d.yaml", "e/f/g.yaml"}))
+	var got []string
+	walkTree(nodes, func(n *TreeNode) { got = append(got, n.Name) })
+	want := []string{"a/b", "c", "x.yaml", "y.yaml", "d.yaml", "e/f", "g.yaml"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

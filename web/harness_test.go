@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,9 +47,16 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	policy := egress.Policy{AllowPrivate: true}
 	cfg := web.Config{PublicURL: public, OIDCIssuer: m.Issuer(), OIDCClientID: m.ClientID, OIDCClientSecret: m.ClientSecret, Egress: policy}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
-	rd := &writers.Readiness{Source: d, Factory: writers.Factory{Egress: policy, CacheDir: t.TempDir()}, Log: log}
+	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir()}
+	rd := &writers.Readiness{Source: d, Factory: factory, Log: log}
 	t.Cleanup(rd.Wait)
-	ts.Config.Handler = web.New(cfg, d, rd, nil, log, prometheus.NewRegistry()).Handler()
+	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); runner.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Log: log,
+		Registry: prometheus.NewRegistry()}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd}

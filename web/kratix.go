@@ -318,7 +318,7 @@ func importBody(r *http.Request) ([]byte, error) {
 			return b, err
 		}
 	}
-	text := r.FormValue("yaml")
+	text := textarea(r.FormValue("yaml"))
 	if text == "" {
 		return nil, errors.New("paste Kratix YAML or choose a file to upload")
 	}

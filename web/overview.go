@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
@@ -43,5 +44,22 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	for _, b := range buckets {
 		count(tenants.KindBucket, b.Name, b.Status)
 	}
+	recent, err := s.works.RecentPlacements(ctx, tid, 200)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	dayAgo := s.now().Add(-24 * time.Hour)
+	for _, pl := range recent {
+		switch {
+		case pl.State == tenants.StatePending || pl.State == tenants.StateWriting:
+			p.WorksPending++
+		case pl.State == tenants.StateFailed && pl.UpdatedAt.After(dayAgo):
+			p.WorksFailed24h++
+			p.Attention = append(p.Attention, views.AttentionItem{Kind: "Work", Name: workName(pl), WorkID: pl.WorkID,
+				Message: pl.Destination + ": " + pl.Error, At: &pl.UpdatedAt})
+		}
+	}
+	p.Activity = activity(recent, 15)
 	s.render(w, r, http.StatusOK, views.OverviewPage(s.shell(r, "Overview", "overview"), p))
 }

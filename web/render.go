@@ -92,3 +92,8 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to, flash stri
 func tenantPath(r *http.Request, rest string) string {
 	return "/t/" + principal(r).Tenant.Slug + "/" + rest
 }
+
+// textarea undoes the CRLF line endings browsers submit textareas with, so that
+// YAML pasted into the dashboard is written with the \n a GitOps repository
+// expects.
+func textarea(v string) string { return strings.ReplaceAll(v, "\r\n", "\n") }

@@ -22,6 +22,8 @@ func (s *Server) routes() http.Handler {
 		r.Mount("/dev/oidc", http.StripPrefix("/dev/oidc", s.cfg.DevIssuer))
 	}
 
+	r.Post("/hooks/{token}", s.hook)
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.withUser)
 		r.Get("/", s.home)
@@ -86,6 +88,21 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 
 	r.Get("/import", s.importPage)
 	r.Post("/import", s.importYAML)
+
+	r.Get("/works", s.worksPage)
+	r.Get("/works/new", s.workNew)
+	r.Post("/works", s.workSubmit)
+	r.Post("/works/plan", s.workPlan)
+	r.Get("/works/{id}", s.workPage)
+	r.Get("/works/{id}/placements", s.workPlacements)
+	r.Post("/works/{id}/rewrite", s.workRewrite)
+	r.Post("/works/{id}/delete", s.workDelete)
+
+	r.Get("/triggers", s.triggersPage)
+	r.Post("/triggers", s.triggerCreate)
+	r.Get("/triggers/{id}", s.triggerPage)
+	r.Post("/triggers/{id}/rotate", s.triggerRotate)
+	r.Post("/triggers/{id}/revoke", s.triggerRevoke)
 }
 
 func (s *Server) apiRoutes(r chi.Router) {
@@ -101,4 +118,13 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/destinations", s.apiListDestinations)
 	r.Get("/destinations/{name}", s.apiGetDestination)
 	r.Delete("/destinations/{name}", s.apiDeleteDestination)
+	r.Get("/works", s.apiListWorks)
+	r.Post("/works", s.apiSubmitWork)
+	r.Get("/works/{id}", s.apiGetWork)
+	r.Delete("/works/{id}", s.apiDeleteWork)
+	r.Get("/triggers", s.apiListTriggers)
+	r.Post("/triggers", s.apiCreateTrigger)
+	r.Get("/triggers/{id}", s.apiGetTrigger)
+	r.Post("/triggers/{id}/rotate", s.apiRotateTrigger)
+	r.Delete("/triggers/{id}", s.apiRevokeTrigger)
 }

@@ -39,19 +39,31 @@ type Server struct {
 	secure  bool // cookies get Secure and the __Host- prefix
 	now     func() time.Time
 
-	readiness Readiness
-	writers   Waker
+	readiness   Readiness
+	writers     Waker
+	works       Works
+	hookLimiter limiter
+	idemLocks   keyLocks
 }
 
-// New builds the Server; reg receives its Prometheus metrics. readiness checks
-// stores; writers (may be nil) is woken after writes are enqueued.
-func New(cfg Config, store Store, readiness Readiness, writers Waker, log *slog.Logger, reg *prometheus.Registry) *Server {
+// Deps are the Server's collaborators.
+type Deps struct {
+	Config    Config
+	Store     Store
+	Works     Works
+	Readiness Readiness
+	Writers   Waker // may be nil
+	Log       *slog.Logger
+	Registry  *prometheus.Registry // receives the HTTP and webhook metrics
+}
+
+// New builds the Server.
+func New(d Deps) *Server {
+	cfg := d.Config
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, _ := url.Parse(cfg.PublicURL)
-	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics(reg), secure: u != nil && u.Scheme == "https", now: time.Now,
-		readiness: readiness, writers: writers}
-	s.auth = newOIDCAuth(cfg)
-	return s
+	return &Server{cfg: cfg, store: d.Store, log: d.Log, metrics: newMetrics(d.Registry), secure: u != nil && u.Scheme == "https",
+		now: time.Now, readiness: d.Readiness, writers: d.Writers, works: d.Works, auth: newOIDCAuth(cfg)}
 }
 
 // Handler is the whole site with its middleware: request metrics, panic recovery

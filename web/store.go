@@ -51,6 +51,17 @@ type Store interface {
 	DeleteDestination(ctx context.Context, tenantID int64, name string) error
 	Secret(ctx context.Context, tenantID int64, name string) (map[string]string, bool, error)
 	Apply(ctx context.Context, tenantID int64, docs []tenants.Document) ([]db.ApplyResult, error)
+
+	CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error)
+	Triggers(ctx context.Context, tenantID int64) ([]tenants.Trigger, error)
+	Trigger(ctx context.Context, tenantID, id int64) (tenants.Trigger, error)
+	TriggerByToken(ctx context.Context, token string) (db.HookTrigger, error)
+	RotateTriggerSecret(ctx context.Context, tenantID, id int64) (string, error)
+	RevokeTrigger(ctx context.Context, tenantID, id int64) error
+	RecordDelivery(ctx context.Context, tenantID int64, del db.Delivery) error
+	Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]db.Delivery, error)
+	IdempotentAnswer(ctx context.Context, triggerID int64, key string) (db.StoredAnswer, bool, error)
+	SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a db.StoredAnswer) error
 }
 
 // Readiness runs State Store readiness checks.

@@ -41,9 +41,9 @@ func gitFromForm(r *http.Request, name string) tenants.GitStateStore {
 		TenantID: principal(r).Tenant.ID, Name: strings.TrimSpace(name), URL: f("spec.url"), Branch: f("spec.branch"),
 		Path: f("spec.path"), AuthMethod: f("spec.authMethod"), AuthorName: strings.TrimSpace(f("spec.gitAuthor.name")),
 		AuthorEmail: strings.TrimSpace(f("spec.gitAuthor.email")), Insecure: f("spec.insecure") == "true",
-		CABundle: strings.TrimSpace(f("spec.caBundle")), SecretRef: f("secretRef"),
+		CABundle: strings.TrimSpace(textarea(f("spec.caBundle"))), SecretRef: f("secretRef"),
 		Credentials: tenants.GitCredentials{Username: f("username"), Password: f("password"),
-			SSHPrivateKey: f("sshPrivateKey"), KnownHosts: f("knownHosts")},
+			SSHPrivateKey: textarea(f("sshPrivateKey")), KnownHosts: textarea(f("knownHosts"))},
 	}
 	g.Normalize()
 	return g

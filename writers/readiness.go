@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stateward/stateward/tenants"
 )
@@ -28,10 +31,21 @@ type Readiness struct {
 	Log      *slog.Logger
 	Interval time.Duration // periodic re-check; 5 min when zero
 	Timeout  time.Duration // per check; 30 s when zero
+	// Gauge, when set, holds 1 (ready) or 0 per store (see NewReadinessGauge).
+	Gauge *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	inflight map[tenants.StoreRef]bool
 	wg       sync.WaitGroup
+}
+
+// NewReadinessGauge registers stateward_store_ready{tenant_id, kind, store}.
+func NewReadinessGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "stateward_store_ready", Help: "1 when the State Store's last readiness check passed, 0 when it failed.",
+	}, []string{"tenant_id", "kind", "store"})
+	reg.MustRegister(g)
+	return g
 }
 
 // Check checks one store now and records the outcome.
@@ -47,6 +61,13 @@ func (r *Readiness) Check(ctx context.Context, ref tenants.StoreRef) error {
 		return err // deleted meanwhile
 	}
 	msg := "ready"
+	if r.Gauge != nil {
+		v := 1.0
+		if err != nil {
+			v = 0
+		}
+		r.Gauge.WithLabelValues(strconv.FormatInt(ref.TenantID, 10), ref.Kind, ref.Name).Set(v)
+	}
 	if err != nil {
 		msg = err.Error()
 		r.Log.Info("store not ready", "tenant_id", ref.TenantID, "kind", ref.Kind, "store", ref.Name, "reason", msg)

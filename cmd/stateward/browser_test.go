@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,4 +191,74 @@ func TestBrowserBucketStoreAndDestination(t *testing.T) {
 		t.Errorf("the path typed into the form was mangled: %q", got)
 	}
 	shot(t, ctx, "destination")
+}
+
+// TestBrowserWorkJourney: a user submits a Work in the dashboard, previews its
+// plan, presses Write and watches the placement turn written, live; the file is
+// then in the real bucket.
+func TestBrowserWorkJourney(t *testing.T) {
+	s3 := testpeers.MinIO(t)
+	bucket := s3.NewBucket(t)
+	in := start(t)
+	ctx := testpeers.Browser(t)
+	signIn(t, ctx, in.URL, "dev@example.com")
+	createTeam(t, ctx, "platform", "Platform")
+	tok, err := in.cli(t, "token", "create", "--tenant", "platform")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: BucketStateStore
+metadata: {name: minio}
+spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s3}
+stringData: {accessKeyID: %s, secretAccessKey: "%s"}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: dev, labels: {environment: dev}}
+spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
+`, s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey())
+	req, _ := http.NewRequest(http.MethodPost, in.URL+"/api/v1/tenants/platform/apply", strings.NewReader(yaml))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("apply: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.URL+"/t/platform/works/new")); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, ctx, [][2]string{{"promise", "redis"}, {"resource.namespace", "default"}, {"resource.name", "my-request"},
+		{"destinationSelectors", "environment=dev"}, {"filePath", "redis.yaml"}, {"fileContent", "apiVersion: v1\nkind: ConfigMap\n"}})
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="preview-plan"]`))); err != nil {
+		t.Fatal(err)
+	}
+	// The plan names the Destination and the exact key, before anything is written.
+	waitText(t, ctx, `#plan`, "dev")
+	waitText(t, ctx, `#plan`, "redis.yaml")
+	key := "clusters/dev/resources/default/redis/my-request/5058f/redis.yaml"
+	if _, written := s3.Objects(t, bucket, "clusters/dev/resources/")[key]; written {
+		t.Fatalf("the plan preview wrote %s", key)
+	}
+	shot(t, ctx, "work-plan")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="write"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitPath(t, ctx, "/works/1")
+	waitText(t, ctx, `[data-testid="placements"] [data-testid="state"]`, "written")
+	shot(t, ctx, "work-written")
+	if got := s3.Objects(t, bucket, "clusters/dev/resources/")[key]; got != "apiVersion: v1\nkind: ConfigMap\n" {
+		t.Errorf("object %s = %q", key, got)
+	}
+	// The Destination's page shows the tree of what is placed on it.
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.URL+"/t/platform/destinations/dev")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, `[data-testid="placed-files"]`, "my-request")
+	shot(t, ctx, "destination-tree")
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +158,3 @@ func TestSecretFromFile(t *testing.T) {
 		t.Fatalf("secret from file: %q %v", cfg.OIDCClientSecret, err)
 	}
 }
-
-var screenshotMu sync.Mutex

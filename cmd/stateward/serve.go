@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,14 +47,22 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
 	wcfg.Egress = policy
-	readiness := &writers.Readiness{Source: d, Factory: writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}, Log: log}
-	bg, stopBG := context.WithCancel(context.Background())
-	defer func() { stopBG(); readiness.Wait() }()
-	go readiness.Run(bg)
-
+	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}
 	reg := prometheus.NewRegistry()
+	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Gauge: writers.NewReadinessGauge(reg)}
+	runner := &writers.Runner{DB: d, Factory: factory, Log: log, ReassertInterval: cfg.ReassertInterval,
+		Metrics: writers.NewRunnerMetrics(reg)}
+	// Background work stops after the HTTP server (deferred in reverse order).
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { stopBG(); wg.Wait(); readiness.Wait() }()
+	wg.Add(2)
+	go func() { defer wg.Done(); readiness.Run(bg) }()
+	go func() { defer wg.Done(); runner.Run(bg) }()
+
 	srv := &http.Server{
-		Handler:           web.New(wcfg, d, readiness, nil, log, reg).Handler(),
+		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Log: log,
+			Registry: reg}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

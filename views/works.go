@@ -1,0 +1,178 @@
+package views
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// WorkFields are the Work form's simple fields (the file rows are rendered
+// separately), in order.
+func WorkFields(p WorkFormProps) []FieldProps {
+	es := p.Errors
+	return []FieldProps{
+		{Name: "promise", Label: "Promise", Value: p.Promise, Error: es.For("promise"), Required: true, Mono: true,
+			Placeholder: "redis", Autocomplete: "off"},
+		{Name: "resource.namespace", Label: "Resource namespace", Value: p.Namespace, Mono: true,
+			Error: es.For("resource.namespace"), Placeholder: "default", Autocomplete: "off"},
+		{Name: "resource.name", Label: "Resource name", Value: p.Resource, Mono: true,
+			Error: es.For("resource.name"), Placeholder: "my-request", Autocomplete: "off"},
+		{Name: "pipeline", Label: "Pipeline", Value: p.Pipeline, Error: es.For("pipeline"), Mono: true,
+			Placeholder: "optional", Autocomplete: "off", Help: "Adds a level to the paths; one Work per pipeline."},
+		{Name: "destinationSelectors", Label: "Destination selectors", Value: p.Selectors, Mono: true,
+			Error: es.For("destinationSelectors"), Placeholder: "environment=dev,team=a", Autocomplete: "off",
+			Help: "Comma-separated key=value labels a Destination must all have. Empty: every Destination " +
+				"without strict label matching."},
+	}
+}
+
+// fileRow is one rendered file row with the errors that belong to it.
+type fileRow struct {
+	Path, Content string
+	Errors        []string
+}
+
+// fileRowPrefix is the error key prefix of the i-th file of the form's group.
+func fileRowPrefix(i int) string { return "workloadGroups[0].files[" + strconv.Itoa(i) + "]" }
+
+// workFileRows are the form's file rows, one empty row when there are none.
+func workFileRows(p WorkFormProps) []fileRow {
+	files := p.Files
+	if len(files) == 0 {
+		files = []WorkFileInput{{}}
+	}
+	rows := make([]fileRow, len(files))
+	for i, f := range files {
+		rows[i] = fileRow{Path: f.Path, Content: f.Content}
+		for _, e := range p.Errors {
+			if strings.HasPrefix(e.Field, fileRowPrefix(i)) {
+				rows[i].Errors = append(rows[i].Errors, rowErrorText(e.Field[len(fileRowPrefix(i)):], e.Message))
+			}
+		}
+	}
+	return rows
+}
+
+// rowErrorText prefixes a row's message with the part it is about ("path: …").
+func rowErrorText(rest, msg string) string {
+	if part := strings.TrimPrefix(rest, "."); part != "" {
+		return part + ": " + msg
+	}
+	return msg
+}
+
+// workSummaryErrors are the errors not shown next to a file row.
+func workSummaryErrors(p WorkFormProps) tenants.ValidationErrors {
+	n := max(len(p.Files), 1)
+	var out tenants.ValidationErrors
+	for _, e := range p.Errors {
+		if !rowError(e.Field, n) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func rowError(field string, rows int) bool {
+	for i := range rows {
+		if strings.HasPrefix(field, fileRowPrefix(i)) {
+			return true
+		}
+	}
+	return false
+}
+
+// planFileCount is "1 file", "3 files" for one planned placement.
+func planFileCount(pp PlanPlacement) string { return plural(len(pp.Paths), "file", "files") }
+
+// plural is "1 file", "3 files".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// selectorText shows a group's selectors as "env=dev, team=a", or "none".
+func selectorText(sel map[string]string) string {
+	if len(sel) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(sel))
+	for _, k := range slices.Sorted(maps.Keys(sel)) {
+		parts = append(parts, k+"="+sel[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// groupLabel names an unscheduled group by its index and directory.
+func groupLabel(u tenants.Unscheduled) string {
+	return "Group " + strconv.Itoa(u.Group) + " (directory " + orDefault(u.Directory, ".") + ")"
+}
+
+// shortVersion is the first 12 characters of a commit SHA or object version.
+func shortVersion(v string) string {
+	if len(v) > 12 {
+		return v[:12]
+	}
+	return v
+}
+
+// workResourceText is a Work page's resource: ns/name, or what its absence means.
+func workResourceText(p WorkProps) string {
+	if p.Resource == "" {
+		return "— promise dependencies: written to every matching Destination"
+	}
+	return p.Namespace + "/" + p.Resource
+}
+
+// workDeleteConfirm names the Work and how many Destinations lose its files.
+func workDeleteConfirm(p WorkProps) string {
+	dests := map[string]bool{}
+	for _, pl := range p.Placements {
+		dests[pl.Destination] = true
+	}
+	return "Delete the Work “" + p.Name + "”? Its files will be removed from " +
+		plural(len(dests), "Destination", "Destinations") + "."
+}
+
+func workPath(s Shell, id int64, action ...string) string {
+	return tpath(s, append([]string{"works", i64(id)}, action...)...)
+}
+
+// placementNote explains a placement's extra state, if any.
+func placementNote(pl PlacementRow) string {
+	switch {
+	case pl.Deleting:
+		return "its files are being removed"
+	case pl.Misplaced:
+		return "no longer matches the selectors"
+	}
+	return ""
+}
+
+// destinationsBase is /t/{slug}/destinations/ for the placement fragment, which
+// has no Shell: taken from its StatusURL (/t/{slug}/works/{id}/placements), else
+// relative to the Work's page (/t/{slug}/works/{id}).
+func destinationsBase(p WorkProps) string {
+	if i := strings.LastIndex(p.StatusURL, "/works/"); i >= 0 {
+		return p.StatusURL[:i] + "/destinations/"
+	}
+	return "../destinations/"
+}
+
+// compactTree joins chains of directories that hold only one directory
+// ("clusters/dev/resources/…/5058f/") so that a plan's deep keys read on one line.
+func compactTree(nodes []*TreeNode) []*TreeNode {
+	for _, n := range nodes {
+		for n.Dir && len(n.Children) == 1 && n.Children[0].Dir {
+			c := n.Children[0]
+			n.Name, n.Path, n.Children = n.Name+"/"+c.Name, c.Path, c.Children
+		}
+		compactTree(n.Children)
+	}
+	return nodes
+}

@@ -1,0 +1,124 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+)
+
+// Works is what the web layer needs from the write engine's tables.
+type Works interface {
+	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (db.SubmitResult, error)
+	DeleteWork(ctx context.Context, tenantID, id int64) (db.SubmitResult, error)
+	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
+	Works(ctx context.Context, tenantID int64) ([]db.WorkSummary, error)
+	PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]db.PlacementView, error)
+	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
+	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,
+		answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
+}
+
+// apiSubmitWork is POST …/works: 202 with the plan and job ids, or with
+// ?dryRun=true 200 with the same shape, nothing written.
+func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := tenants.DecodeWorkRequest(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	if err != nil {
+		s.fail(w, r, badJSON(err))
+		return
+	}
+	work, err := req.Work()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	dry := r.URL.Query().Get("dryRun") == "true"
+	res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, dry)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if dry {
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	s.wakeWriters()
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+// badJSON turns a JSON syntax error into a 400 (other errors are unchanged).
+func badJSON(err error) error {
+	if se, ok := err.(*tenants.SyntaxError); ok {
+		return &badRequest{"malformed JSON: " + se.Error()}
+	}
+	return err
+}
+
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return errBadRequest.Error() + ": " + e.msg }
+func (e *badRequest) Unwrap() error { return errBadRequest }
+
+func workID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, tenants.NotFound("Work", chi.URLParam(r, "id"))
+	}
+	return id, nil
+}
+
+// apiGetWork is GET …/works/{id}: the Work and its placements.
+func (s *Server) apiGetWork(w http.ResponseWriter, r *http.Request) {
+	id, err := workID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.works.Work(r.Context(), principal(r).Tenant.ID, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// apiListWorks is GET …/works.
+func (s *Server) apiListWorks(w http.ResponseWriter, r *http.Request) {
+	list, err := s.works.Works(r.Context(), principal(r).Tenant.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []db.WorkSummary{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+}
+
+// apiDeleteWork is DELETE …/works/{id}: its files are removed (202).
+func (s *Server) apiDeleteWork(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := workID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.works.DeleteWork(r.Context(), principal(r).Tenant.ID, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.wakeWriters()
+	writeJSON(w, http.StatusAccepted, res)
+}

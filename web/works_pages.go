@@ -1,0 +1,265 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/views"
+)
+
+func (s *Server) worksPage(w http.ResponseWriter, r *http.Request) {
+	tid := principal(r).Tenant.ID
+	list, err := s.works.Works(r.Context(), tid)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	names, err := s.triggerNames(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := views.WorksProps{}
+	for _, ws := range list {
+		row := views.WorkRow{Work: tenants.Work{ID: ws.ID, Promise: ws.Promise, Resource: ws.Resource, Pipeline: ws.Pipeline,
+			Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
+			Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
+			Writing: ws.States[tenants.StateWriting], Failed: ws.States[tenants.StateFailed]}
+		if ws.TriggerID != nil {
+			row.TriggerName = names[*ws.TriggerID]
+		}
+		p.Works = append(p.Works, row)
+	}
+	s.render(w, r, http.StatusOK, views.WorksPage(s.shell(r, "Works", "works"), p))
+}
+
+func (s *Server) triggerNames(r *http.Request) (map[int64]string, error) {
+	ts, err := s.store.Triggers(r.Context(), principal(r).Tenant.ID)
+	names := map[int64]string{}
+	for _, t := range ts {
+		names[t.ID] = t.Name
+	}
+	return names, err
+}
+
+// workForm reads the New Work form into the API's request shape (one group in
+// the root directory) and the form's props.
+func workForm(r *http.Request) (tenants.WorkRequest, views.WorkFormProps) {
+	_ = r.ParseForm()
+	f := r.PostForm.Get
+	p := views.WorkFormProps{Promise: strings.TrimSpace(f("promise")), Namespace: strings.TrimSpace(f("resource.namespace")),
+		Resource: strings.TrimSpace(f("resource.name")), Pipeline: strings.TrimSpace(f("pipeline")),
+		Selectors: strings.TrimSpace(f("destinationSelectors"))}
+	group := tenants.WorkloadGroup{Directory: "."}
+	paths, contents := r.PostForm["filePath"], r.PostForm["fileContent"]
+	for i, path := range paths {
+		content := ""
+		if i < len(contents) {
+			content = textarea(contents[i])
+		}
+		if strings.TrimSpace(path) == "" && strings.TrimSpace(content) == "" {
+			continue
+		}
+		p.Files = append(p.Files, views.WorkFileInput{Path: path, Content: content})
+		group.Files = append(group.Files, tenants.WorkFile{Path: strings.TrimSpace(path), Content: content})
+	}
+	req := tenants.WorkRequest{Promise: p.Promise, Pipeline: p.Pipeline, WorkloadGroups: []tenants.WorkloadGroup{group}}
+	if p.Namespace != "" || p.Resource != "" {
+		req.Resource = &tenants.ResourceRef{Namespace: p.Namespace, Name: p.Resource}
+	}
+	return req, p
+}
+
+// formWork validates the form into a Work, collecting every field error.
+func formWork(req tenants.WorkRequest, selectors string) (*tenants.Work, tenants.ValidationErrors, error) {
+	var errs tenants.ValidationErrors
+	sel, err := tenants.ParseLabelSelector("destinationSelectors", selectors)
+	if err := errs.Add(err); err != nil {
+		return nil, nil, err
+	}
+	req.WorkloadGroups[0].DestinationSelectors = sel
+	work, err := req.Work()
+	if err := errs.Add(err); err != nil {
+		return nil, nil, err
+	}
+	return work, errs, nil
+}
+
+func (s *Server) workNew(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := views.WorkFormProps{Files: []views.WorkFileInput{{}}, Action: tenantPath(r, "works"), PlanURL: tenantPath(r, "works/plan")}
+	s.render(w, r, http.StatusOK, views.WorkNewPage(s.shell(r, "New Work", "works"), p))
+}
+
+// workPlan answers the form's "Preview plan": a dry run, nothing written.
+func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, p := workForm(r)
+	work, errs, err := formWork(req, p.Selectors)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(errs) > 0 {
+		s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: errs.Error()}))
+		return
+	}
+	res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, true)
+	if err != nil {
+		if code, body := statusOf(err); code < 500 {
+			s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: body.Error}))
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.PlanPanel(planOf(res)))
+}
+
+func planOf(res db.SubmitResult) *views.WorkPlan {
+	plan := &views.WorkPlan{Unscheduled: res.Unscheduled}
+	for _, pl := range res.Placements {
+		plan.Placements = append(plan.Placements, views.PlanPlacement{Destination: pl.Destination, Paths: pl.Paths, Misplaced: pl.Misplaced})
+	}
+	for _, pl := range res.Deletes {
+		plan.Deletes = append(plan.Deletes, views.PlanPlacement{Destination: pl.Destination, Paths: pl.Paths, Misplaced: pl.Misplaced})
+	}
+	return plan
+}
+
+// workSubmit is the form's "Write": the Work is accepted and written in the
+// background; the Work page shows its placements live.
+func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, p := workForm(r)
+	p.Action, p.PlanURL = tenantPath(r, "works"), tenantPath(r, "works/plan")
+	work, errs, err := formWork(req, p.Selectors)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(errs) == 0 {
+		res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, false)
+		if err == nil {
+			s.wakeWriters()
+			s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", res.Work)), "Work accepted: writing it now.")
+			return
+		}
+		if err := errs.Add(err); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if len(p.Files) == 0 {
+		p.Files = []views.WorkFileInput{{}}
+	}
+	p.Errors = errs
+	s.render(w, r, http.StatusUnprocessableEntity, views.WorkNewPage(s.shell(r, "New Work", "works"), p))
+}
+
+func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
+	id, err := workID(r)
+	if err != nil {
+		return views.WorkProps{}, err
+	}
+	v, err := s.works.Work(r.Context(), principal(r).Tenant.ID, id)
+	if err != nil {
+		return views.WorkProps{}, err
+	}
+	p := views.WorkProps{ID: v.ID, Name: v.Name, Promise: v.Promise, Pipeline: v.Pipeline, TriggerID: v.TriggerID,
+		Deleted: v.Deleted, Unscheduled: v.Unscheduled, UpdatedAt: v.UpdatedAt, Final: true,
+		StatusURL: tenantPath(r, fmt.Sprintf("works/%d/placements", v.ID))}
+	if v.Resource != nil {
+		p.Namespace, p.Resource = v.Resource.Namespace, v.Resource.Name
+	}
+	for _, pl := range v.Placements {
+		p.Placements = append(p.Placements, views.PlacementRow{Destination: pl.Destination, Name: pl.Name, Paths: pl.Paths,
+			State: pl.State, Version: pl.Version, Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
+		if pl.State == tenants.StatePending || pl.State == tenants.StateWriting {
+			p.Final = false
+		}
+	}
+	if v.TriggerID != nil {
+		if t, err := s.store.Trigger(r.Context(), principal(r).Tenant.ID, *v.TriggerID); err == nil {
+			p.TriggerName = t.Name
+		}
+	}
+	return p, nil
+}
+
+func (s *Server) workPage(w http.ResponseWriter, r *http.Request) {
+	p, err := s.workProps(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.WorkPage(s.shell(r, p.Name, "works"), p))
+}
+
+// workPlacements is the live placements fragment, polled until nothing is
+// pending or writing.
+func (s *Server) workPlacements(w http.ResponseWriter, r *http.Request) {
+	p, err := s.workProps(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.WorkPlacements(p))
+}
+
+// workRewrite submits the Work's current content again (after a failure, or to
+// repair drift now rather than at the next re-assert).
+func (s *Server) workRewrite(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := workID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tid := principal(r).Tenant.ID
+	v, err := s.works.Work(r.Context(), tid, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID}
+	if _, err := s.works.SubmitWork(r.Context(), tid, work, false); err != nil {
+		s.formError(w, r, err, tenantPath(r, fmt.Sprintf("works/%d", id)))
+		return
+	}
+	s.wakeWriters()
+	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Writing "+v.Name+" again.")
+}
+
+func (s *Server) workDelete(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := workID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.works.DeleteWork(r.Context(), principal(r).Tenant.ID, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.wakeWriters()
+	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Removing the Work's files.")
+}
