@@ -29,6 +29,7 @@ const maxPacks = 64
 // gitCache is a store's bare clone: objects and one ref, the last known tip of the
 // branch. Nothing is ever checked out.
 type gitCache struct {
+	dir      string
 	st       *filesystem.Storage
 	maxPacks int
 }
@@ -40,8 +41,7 @@ func openGitCache(dir string, branch plumbing.ReferenceName) (*gitCache, error) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	st := filesystem.NewStorageWithOptions(osfs.New(dir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(),
-		filesystem.Options{ExclusiveAccess: true, MaxOpenDescriptors: maxOpenPacks})
+	st := newCacheStorage(dir)
 	_, err := git.Open(st, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		_, err = git.InitWithOptions(st, nil, git.InitOptions{DefaultBranch: branch})
@@ -49,7 +49,12 @@ func openGitCache(dir string, branch plumbing.ReferenceName) (*gitCache, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &gitCache{st: st, maxPacks: maxPacks}, nil
+	return &gitCache{dir: dir, st: st, maxPacks: maxPacks}, nil
+}
+
+func newCacheStorage(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(),
+		filesystem.Options{ExclusiveAccess: true, MaxOpenDescriptors: maxOpenPacks})
 }
 
 // compact merges the packfiles into one when there are more than c.maxPacks. Only
@@ -67,6 +72,13 @@ func (c *gitCache) compact() error {
 	if err := repo.RepackObjects(&git.RepackConfig{}); err != nil {
 		return fmt.Errorf("repack cache: %w", err)
 	}
+	// With exclusive access the storage keeps its pack list and open pack files;
+	// the repack deleted those packs, so reading on through it would fail with
+	// "packfile not found". Start from a fresh view of the directory.
+	if err := c.st.Close(); err != nil {
+		return fmt.Errorf("close cache after repack: %w", err)
+	}
+	c.st = newCacheStorage(c.dir)
 	return nil
 }
 

@@ -16,16 +16,24 @@ import (
 )
 
 // gatedGit registers a Git store whose pushes wait at a gate: entered is closed
-// when a push reaches it, and the push goes on once open is called.
-func gatedGit(t *testing.T, e *engine) (entered <-chan struct{}, open func()) {
+// when a push reaches it, and once open is called the push goes on (forward) or is
+// answered 503 without reaching the remote (a push abandoned by its client must not
+// leave git http-backend waiting for a body that never comes).
+func gatedGit(t *testing.T, e *engine, forward bool) (entered <-chan struct{}, open func()) {
 	srv := gitPeer(t, true)
 	in, gate := make(chan struct{}), make(chan struct{})
 	var enterOnce, openOnce sync.Once
-	front := httptest.NewServer(proxyTo(t, srv.URL(), func(r *http.Request) {
+	proxy := proxyTo(t, srv.URL(), nil)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
 			enterOnce.Do(func() { close(in) })
 			<-gate
+			if !forward {
+				http.Error(w, "gate closed", http.StatusServiceUnavailable)
+				return
+			}
 		}
+		proxy.ServeHTTP(w, r)
 	}))
 	open = func() { openOnce.Do(func() { close(gate) }) }
 	t.Cleanup(front.Close)
@@ -65,7 +73,7 @@ func runUntilPushBlocks(t *testing.T, e *engine, grace time.Duration, entered <-
 // within the grace period, and its outcome is recorded.
 func TestRunnerShutdownFinishesWriteInFlight(t *testing.T) {
 	e := newEngine(t)
-	entered, open := gatedGit(t, e)
+	entered, open := gatedGit(t, e, true)
 	id, done := runUntilPushBlocks(t, e, 30*time.Second, entered)
 	open()
 	<-done
@@ -78,7 +86,7 @@ func TestRunnerShutdownFinishesWriteInFlight(t *testing.T) {
 // period is cancelled and the job released: due again for the next start.
 func TestRunnerShutdownReleasesJobPastGrace(t *testing.T) {
 	e := newEngine(t)
-	entered, _ := gatedGit(t, e)
+	entered, _ := gatedGit(t, e, false)
 	id, done := runUntilPushBlocks(t, e, 50*time.Millisecond, entered)
 	<-done
 	if p := e.placement(t, id); p.State != tenants.StatePending || p.Error != "" {
