@@ -158,3 +158,30 @@ func TestSecretFromFile(t *testing.T) {
 		t.Fatalf("secret from file: %q %v", cfg.OIDCClientSecret, err)
 	}
 }
+
+func TestHealthReadyAndMetrics(t *testing.T) {
+	in := start(t)
+	for path, want := range map[string]string{
+		"/healthz": `"ok"`,
+		"/readyz":  `"ready"`,
+		"/metrics": "stateward_jobs_queued 0",
+	} {
+		resp, err := http.Get(in.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, want %q in %.300s", path, resp.StatusCode, want, body)
+		}
+	}
+	resp, _ := http.Get(in.URL + "/metrics")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`stateward_http_requests_total{code="200",method="GET",route="/healthz"} 1`, "stateward_jobs_running"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

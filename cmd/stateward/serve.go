@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/devissuer"
 	"github.com/stateward/stateward/egress"
+	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/web"
 	"github.com/stateward/stateward/writers"
 )
@@ -52,6 +54,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Gauge: writers.NewReadinessGauge(reg)}
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, ReassertInterval: cfg.ReassertInterval,
 		Metrics: writers.NewRunnerMetrics(reg)}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "stateward_jobs_queued", Help: "Write jobs waiting to run (all tenants).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := d.JobCounts(ctx)
+		if err != nil {
+			return math.NaN() // unknown, not zero
+		}
+		return float64(n[tenants.JobQueued])
+	}))
 	// Background work stops after the HTTP server (deferred in reverse order).
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
