@@ -298,12 +298,25 @@ func (d *DB) DeleteStore(ctx context.Context, tenantID int64, kind, name string)
 	})
 }
 
-// SetStoreStatus records a readiness check's outcome.
+// SetStoreStatus records a readiness check's outcome. A store that was failing and
+// is ready again re-plans the tenant's Works, so that resource requests left
+// unscheduled because of it find their Destination now.
 func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string) error {
 	table, _ := storeTable(kind)
-	res, err := d.w.ExecContext(ctx, `UPDATE `+table+` SET ready = ?, status_message = ?, last_checked = ? WHERE tenant_id = ? AND name = ?`,
-		ready, message, d.now(), tenantID, name)
-	return notFoundIfNone(res, err, kind, name)
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		var was sql.NullBool
+		if err := tx.GetContext(ctx, &was, `SELECT ready FROM `+table+` WHERE tenant_id = ? AND name = ?`, tenantID, name); err != nil {
+			return mapErr(err, kind, name)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = ?, status_message = ?, last_checked = ? WHERE tenant_id = ? AND name = ?`,
+			ready, message, d.now(), tenantID, name); err != nil {
+			return err
+		}
+		if ready && was.Valid && !was.Bool {
+			return d.replanTenant(ctx, tx, tenantID)
+		}
+		return nil
+	})
 }
 
 func storeTable(kind string) (table, owner string) {

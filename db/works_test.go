@@ -274,3 +274,24 @@ func TestReleaseJobMakesItDueAgain(t *testing.T) {
 		t.Fatalf("claim after release: %+v %v %v", again, ok, err)
 	}
 }
+
+// TestRecoveredStoreSchedulesWaitingWorks: a resource request that found only a
+// failing store is placed once that store passes its check again.
+func TestRecoveredStoreSchedulesWaitingWorks(t *testing.T) {
+	d, tid, _ := worksDB(t)
+	ctx := context.Background()
+	if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", false, "connection refused"); err != nil {
+		t.Fatal(err)
+	}
+	res := submit(t, d, tid, resourceWork("waiting", "dev", "a.yaml", "a: b\n"), false)
+	if len(res.Placements) != 0 || len(res.Unscheduled) != 1 {
+		t.Fatalf("submit with the only store failing: %+v; want unscheduled", res)
+	}
+	if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", true, "ready"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.Work(ctx, tid, res.Work)
+	if err != nil || len(v.Placements) != 1 || v.Placements[0].Destination != "dev" || len(v.Unscheduled) != 0 {
+		t.Errorf("after the store recovered: %+v, %v; want placed on dev", v, err)
+	}
+}
