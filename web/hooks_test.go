@@ -405,3 +405,16 @@ func TestWorkDryRun(t *testing.T) {
 		t.Errorf("same identity got id %d, then %d", real.Work, again.Work)
 	}
 }
+
+// TestWebhookFromAnotherOrigin: a browser-based sender on another origin is not a
+// cross-site forgery (the token is no ambient credential) and is accepted.
+func TestWebhookFromAnotherOrigin(t *testing.T) {
+	h := newHarness(t, nil)
+	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
+	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
+	r := post(t, trig.URL, "application/json", workBody("dev", "x", "a: b\n"),
+		"Origin", "https://ci.example.com", "Sec-Fetch-Site", "cross-site")
+	if r.Code != http.StatusAccepted {
+		t.Errorf("cross-origin webhook: %d %s, want 202", r.Code, r.Body)
+	}
+}
