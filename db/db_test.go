@@ -252,3 +252,92 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestInviteNeverLinksAnUnverifiedIdentity: someone whose IdP did not verify an
+// address cannot pick up an invitation sent to it.
+func TestInviteNeverLinksAnUnverifiedIdentity(t *testing.T) {
+	d := mustOpen(t, filepath.Join(t.TempDir(), "s.db"), key(1))
+	ctx := context.Background()
+	ten, _ := d.CreateTenant(ctx, "team-a", "", "")
+	squatter, _ := d.UpsertUser(ctx, tenants.User{Issuer: "i", Subject: "evil", Email: "victim@corp.example"}, false)
+	if err := d.AddMember(ctx, ten.ID, "victim@corp.example", tenants.RoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RoleOf(ctx, ten.ID, squatter.ID); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("an unverified identity got the invitation: %v", err)
+	}
+	victim, _ := d.UpsertUser(ctx, tenants.User{Issuer: "i", Subject: "real", Email: "victim@corp.example"}, true)
+	if role, err := d.RoleOf(ctx, ten.ID, victim.ID); err != nil || role != tenants.RoleOwner {
+		t.Errorf("the verified owner of the address: %q, %v", role, err)
+	}
+}
+
+// TestBucketEditKeepsEachBlankSecret: changing only the secret key keeps the
+// stored access key id (and the other way round).
+func TestBucketEditKeepsEachBlankSecret(t *testing.T) {
+	d := mustOpen(t, filepath.Join(t.TempDir(), "s.db"), key(1))
+	ctx := context.Background()
+	ten, _ := d.CreateTenant(ctx, "team-a", "", "")
+	saveStores(t, d, ten.ID)
+	b, _ := d.BucketStore(ctx, ten.ID, "bucket")
+	b.Credentials = tenants.BucketCredentials{SecretAccessKey: "rotated-secret"}
+	if _, err := d.SaveBucketStore(ctx, b, true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := d.BucketStore(ctx, ten.ID, "bucket")
+	if got.Credentials.AccessKeyID != "AKIAEXAMPLE" || got.Credentials.SecretAccessKey != "rotated-secret" {
+		t.Errorf("after a secret-only edit: %+v", got.Credentials)
+	}
+	got.Credentials = tenants.BucketCredentials{AccessKeyID: "AKIANEW"}
+	if _, err := d.SaveBucketStore(ctx, got, true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = d.BucketStore(ctx, ten.ID, "bucket")
+	if got.Credentials.AccessKeyID != "AKIANEW" || got.Credentials.SecretAccessKey != "rotated-secret" {
+		t.Errorf("after a key-id-only edit: %+v", got.Credentials)
+	}
+}
+
+func TestDestinationCannotChangeStore(t *testing.T) {
+	d := mustOpen(t, filepath.Join(t.TempDir(), "s.db"), key(1))
+	ctx := context.Background()
+	ten, _ := d.CreateTenant(ctx, "team-a", "", "")
+	saveStores(t, d, ten.ID)
+	dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Path: "dev", StoreKind: tenants.KindGit, StoreName: "repo", InitWorkloads: true}
+	dest.Normalize()
+	if _, err := d.SaveDestination(ctx, dest); err != nil {
+		t.Fatal(err)
+	}
+	dest.StoreKind, dest.StoreName = tenants.KindBucket, "bucket"
+	_, err := d.SaveDestination(ctx, dest)
+	var ve *tenants.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "spec.stateStoreRef" {
+		t.Errorf("moving a Destination to another store: %v, want a spec.stateStoreRef error", err)
+	}
+}
+
+func TestPruneExpired(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	s, _ := db.NewSealer(key(1))
+	d, err := db.Open(context.Background(), db.Options{Path: filepath.Join(t.TempDir(), "s.db"), Sealer: s, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	u, _ := d.UpsertUser(ctx, tenants.User{Issuer: "i", Subject: "s", Email: "a@example.com"}, true)
+	old, _ := d.CreateSession(ctx, u.ID)
+	_ = d.SaveLoginAttempt(ctx, "state", db.LoginAttempt{Nonce: "n", Verifier: "v"})
+	now = now.Add(db.IdleTimeout + time.Hour)
+	fresh, _ := d.CreateSession(ctx, u.ID)
+	n, err := d.Prune(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("prune: %d rows, %v; want the idle session and the login attempt", n, err)
+	}
+	if _, err := d.SessionUser(ctx, fresh); err != nil {
+		t.Errorf("prune removed a live session: %v", err)
+	}
+	if _, err := d.SessionUser(ctx, old); !errors.Is(err, tenants.ErrUnauthenticated) {
+		t.Errorf("pruned session: %v", err)
+	}
+}

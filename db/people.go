@@ -48,8 +48,10 @@ func (d *DB) CreateTenant(ctx context.Context, slug, name, ownerEmail string) (t
 }
 
 func addMember(ctx context.Context, tx *sqlx.Tx, tenantID int64, email string, role tenants.Role, now time.Time) error {
+	// Link at once only to a user whose IdP verified this email; anyone else
+	// claiming it is linked (never) by UpsertUser's verified path.
 	_, err := tx.ExecContext(ctx, `INSERT INTO members (tenant_id, email, user_id, role, added_at)
-		VALUES (?, ?, (SELECT id FROM users WHERE email = ? ORDER BY id LIMIT 1), ?, ?)`,
+		VALUES (?, ?, (SELECT id FROM users WHERE email = ? AND email_verified ORDER BY id LIMIT 1), ?, ?)`,
 		tenantID, email, email, role, now)
 	return mapErr(err, "member", email)
 }
@@ -72,9 +74,9 @@ func (d *DB) UpdateTenantSettings(ctx context.Context, tenantID int64, name, dom
 func (d *DB) UpsertUser(ctx context.Context, u tenants.User, emailVerified bool) (tenants.User, error) {
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.now()
-		err := tx.GetContext(ctx, &u.ID, `INSERT INTO users (issuer, subject, email, name, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name
-			RETURNING id`, u.Issuer, u.Subject, u.Email, u.Name, now)
+		err := tx.GetContext(ctx, &u.ID, `INSERT INTO users (issuer, subject, email, name, email_verified, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name, email_verified = excluded.email_verified
+			RETURNING id`, u.Issuer, u.Subject, u.Email, u.Name, emailVerified, now)
 		if err != nil || !emailVerified {
 			return err
 		}
