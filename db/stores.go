@@ -232,10 +232,8 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 	old, err := d.findBucket(ctx, tx, s.TenantID, s.Name)
 	switch {
 	case err == nil:
-		if keepSecrets && s.Credentials.AccessKeyID == "" && s.Credentials.SecretAccessKey == "" {
-			s.Credentials = old.Credentials
-		} else if keepSecrets && s.Credentials.SecretAccessKey == "" {
-			s.Credentials.SecretAccessKey = old.Credentials.SecretAccessKey
+		if keepSecrets {
+			s.Credentials = mergeBucketCreds(s.Credentials, old.Credentials)
 		}
 		s.ID = old.ID
 		if sameBucket(old, *s) {
@@ -263,6 +261,18 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 	default:
 		return "", err
 	}
+}
+
+// mergeBucketCreds keeps each blank field's stored value (a dashboard edit leaves
+// secrets blank unless they change).
+func mergeBucketCreds(n, old tenants.BucketCredentials) tenants.BucketCredentials {
+	if n.AccessKeyID == "" {
+		n.AccessKeyID = old.AccessKeyID
+	}
+	if n.SecretAccessKey == "" {
+		n.SecretAccessKey = old.SecretAccessKey
+	}
+	return n
 }
 
 func bucketCreds(c tenants.BucketCredentials) map[string]string {
