@@ -121,6 +121,11 @@ func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Des
 		}
 		return ActionCreated, d.destinationSaved(ctx, tx, dest)
 	}
+	if old.StoreKind != dest.StoreKind || old.StoreName != dest.StoreName {
+		// Moving would leave every placed file behind in the old store.
+		return "", tenants.Invalid("spec.stateStoreRef", "cannot move %q from %s %q to another State Store: its files would be left behind; "+
+			"create a new Destination on the other store, then delete this one (cleanup: all removes its files)", dest.Name, old.StoreKind, old.StoreName)
+	}
 	if old.Mode != dest.Mode {
 		return "", tenants.Invalid("spec.filepath.mode", "is immutable: %q was created with %s; delete and re-create it to change the layout", dest.Name, old.Mode)
 	}
