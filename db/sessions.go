@@ -61,6 +61,9 @@ func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
 	}
 	hash := HashSecret(id)
 	err := d.r.GetContext(ctx, &s, `SELECT user_id, created_at, last_seen_at FROM sessions WHERE id_hash = ?`, hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return tenants.User{}, err // an outage is not a sign-out
+	}
 	if err != nil || now.Sub(s.LastSeen) > IdleTimeout || now.Sub(s.Created) > AbsoluteTimeout {
 		return tenants.User{}, tenants.ErrUnauthenticated
 	}

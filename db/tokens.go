@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/stateward/stateward/tenants"
@@ -72,6 +74,9 @@ func (d *DB) TokenBySecret(ctx context.Context, secret string) (tenants.Token, e
 	var r tokenRow
 	err := d.r.GetContext(ctx, &r, `SELECT id, tenant_id, name, role, created_at, last_used_at, revoked_at
 		FROM api_tokens WHERE hash = ?`, HashSecret(secret))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return tenants.Token{}, err
+	}
 	if err != nil || r.RevokedAt != nil {
 		return tenants.Token{}, tenants.ErrUnauthenticated
 	}

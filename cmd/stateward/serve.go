@@ -69,9 +69,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait(); readiness.Wait() }()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); readiness.Run(bg) }()
 	go func() { defer wg.Done(); runner.Run(bg) }()
+	go func() { defer wg.Done(); prune(bg, d, log) }()
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Log: log,
@@ -121,4 +122,23 @@ func webConfig(cfg config) (web.Config, error) {
 	}
 	wc.OIDCIssuer, wc.OIDCClientID, wc.OIDCClientSecret, wc.DevIssuer = cfg.PublicURL+"/dev/oidc", devClientID, secret, iss
 	return wc, nil
+}
+
+// prune deletes expired sessions, login attempts, idempotency keys and old
+// delivery records every hour.
+func prune(ctx context.Context, d *db.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
+			log.Error("prune expired rows", "err", err)
+		} else if n > 0 {
+			log.Info("pruned expired rows", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
