@@ -36,6 +36,7 @@ type Readiness struct {
 
 	mu       sync.Mutex
 	inflight map[tenants.StoreRef]bool
+	again    map[tenants.StoreRef]bool // triggered while in flight: check once more
 	wg       sync.WaitGroup
 }
 
@@ -103,30 +104,40 @@ func (r *Readiness) check(ctx context.Context, ref tenants.StoreRef) error {
 }
 
 // Trigger checks a store in the background (at most one check per store at a
-// time), so a form submit never waits on a slow remote.
+// time), so a form submit never waits on a slow remote. A trigger that arrives
+// while that store's check runs (a save during a check) makes it run once more
+// afterwards, so the status shown is never that of the settings before the save.
 func (r *Readiness) Trigger(ref tenants.StoreRef) {
 	r.mu.Lock()
 	if r.inflight == nil {
-		r.inflight = map[tenants.StoreRef]bool{}
+		r.inflight, r.again = map[tenants.StoreRef]bool{}, map[tenants.StoreRef]bool{}
 	}
 	if r.inflight[ref] {
+		r.again[ref] = true
 		r.mu.Unlock()
 		return
 	}
 	r.inflight[ref] = true
 	r.wg.Add(1)
 	r.mu.Unlock()
-	go func() {
-		defer r.wg.Done()
-		defer func() {
-			r.mu.Lock()
-			delete(r.inflight, ref)
-			r.mu.Unlock()
-		}()
+	go r.checkLoop(ref)
+}
+
+func (r *Readiness) checkLoop(ref tenants.StoreRef) {
+	defer r.wg.Done()
+	for {
 		if err := r.Check(context.Background(), ref); err != nil && !errors.Is(err, tenants.ErrNotFound) {
 			r.Log.Error("record readiness", "tenant_id", ref.TenantID, "store", ref.Name, "err", err)
 		}
-	}()
+		r.mu.Lock()
+		if !r.again[ref] {
+			delete(r.inflight, ref)
+			r.mu.Unlock()
+			return
+		}
+		delete(r.again, ref)
+		r.mu.Unlock()
+	}
 }
 
 // Run re-checks every store each Interval until ctx ends, then waits for checks
