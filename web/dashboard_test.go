@@ -158,3 +158,43 @@ func TestSecureCookiesBehindHTTPS(t *testing.T) {
 		t.Errorf("a __Host- cookie must not set Domain: %q", cookie)
 	}
 }
+
+func TestDashboardReviewFixes(t *testing.T) {
+	h := newHarness(t, nil)
+	alice := h.signedInTeam()
+	// A failed import with a Secret in it never shows the Secret back.
+	bad := seedPage("s3.example.com", "AKIASHOWNOT", "never-echo-this") + "---\napiVersion: platform.kratix.io/v1alpha1\nkind: Destination\nmetadata: {name: w}\nspec: {pathh: x}\n"
+	resp, body := alice.post(t, h.URL+"/t/team-a/import", url.Values{"yaml": {bad}})
+	if resp.StatusCode != 422 || strings.Contains(body, "never-echo-this") || strings.Contains(body, "QUtJQVNIT1dOT1") {
+		t.Errorf("failed import with a Secret: %d, echoes the Secret: %v", resp.StatusCode, strings.Contains(body, "never-echo-this"))
+	}
+	// An import over 4 MiB is a 413.
+	if resp, _ := alice.post(t, h.URL+"/t/team-a/import", url.Values{"yaml": {strings.Repeat("#", 5<<20)}}); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("5 MiB import: %d, want 413", resp.StatusCode)
+	}
+	// Viewers cannot use the editors' form endpoints.
+	alice.post(t, h.URL+"/t/team-a/members", url.Values{"email": {"bob@example.com"}, "role": {"viewer"}})
+	bob := newBrowser(t)
+	h.login(bob, "bob@example.com")
+	for _, p := range []string{"/t/team-a/destinations/preview", "/t/team-a/destinations/validate", "/t/team-a/stores/git/validate",
+		"/t/team-a/works/plan", "/t/team-a/import", "/t/team-a/triggers"} {
+		if resp, _ := bob.post(t, h.URL+p, url.Values{"metadata.name": {"x"}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer POST %s: %d, want 403", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestRewriteOfDeletedWorkRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedInTeam()
+	// Submit a Work through the dashboard, delete it, then try to re-write it.
+	resp, _ := b.post(t, h.URL+"/t/team-a/works", url.Values{"promise": {"redis"}, "filePath": {"a.yaml"}, "fileContent": {"a: b\n"}})
+	if resp.StatusCode != 200 || !strings.HasSuffix(resp.Request.URL.Path, "/works/1") {
+		t.Fatalf("submit: %d at %s", resp.StatusCode, resp.Request.URL.Path)
+	}
+	b.post(t, h.URL+"/t/team-a/works/1/delete", nil)
+	_, body := b.post(t, h.URL+"/t/team-a/works/1/rewrite", nil)
+	if !strings.Contains(body, "was deleted") {
+		t.Errorf("re-write of a deleted Work was not refused: %s", snippet(body))
+	}
+}

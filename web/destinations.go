@@ -174,6 +174,10 @@ func (s *Server) createOrUpdateDestination(r *http.Request, d tenants.Destinatio
 }
 
 func (s *Server) destinationValidate(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	d, errs := destFromForm(r, r.PostFormValue("metadata.name"))
 	refs, _ := s.storeRefs(r)
 	s.renderField(w, r, views.DestinationFields(views.DestinationFormProps{Dest: d, Errors: errs, Stores: refs,
@@ -182,6 +186,10 @@ func (s *Server) destinationValidate(w http.ResponseWriter, r *http.Request) {
 
 // destinationPreview re-renders the preview panel as the user types (always 200).
 func (s *Server) destinationPreview(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	d, _ := destFromForm(r, r.PostFormValue("metadata.name"))
 	if chi.URLParam(r, "name") != "" || r.PostFormValue("metadata.name") == "" {
 		d.Name = or(d.Name, "my-destination")

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -283,6 +285,11 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
 	body, err := importBody(r)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.fail(w, r, err) // 413
+		return
+	}
 	if err != nil {
 		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"),
 			views.ImportProps{Error: err.Error()}))
@@ -302,13 +309,28 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 	}
 	code := http.StatusOK
 	if len(errs) > 0 {
-		code, p.YAML = http.StatusUnprocessableEntity, string(body)
+		code = http.StatusUnprocessableEntity
+		// Re-show the text to fix, but never credentials: a file with a Secret
+		// has to be pasted again.
+		if !strings.Contains(string(body), "kind: Secret") {
+			p.YAML = string(body)
+		} else {
+			p.Error = "The file is not shown again because it contains a Secret; fix the documents below and paste it again."
+		}
 	}
 	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"), p))
 }
 
 func importBody(r *http.Request) ([]byte, error) {
-	if err := r.ParseMultipartForm(maxAPIBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+	// Parse explicitly: FormValue would hide a body over the cap as an empty field,
+	// and ParseMultipartForm drops ParseForm's error for a non-multipart body.
+	var err error
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+		err = r.ParseMultipartForm(maxAPIBody)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		return nil, err
 	}
 	if f, _, err := r.FormFile("file"); err == nil {

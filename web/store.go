@@ -13,7 +13,6 @@ type Store interface {
 
 	CreateTenant(ctx context.Context, slug, name, ownerEmail string) (tenants.Tenant, error)
 	TenantBySlug(ctx context.Context, slug string) (tenants.Tenant, error)
-	TenantByID(ctx context.Context, id int64) (tenants.Tenant, error)
 	UpdateTenantSettings(ctx context.Context, tenantID int64, name, domain string) error
 
 	UpsertUser(ctx context.Context, u tenants.User, emailVerified bool) (tenants.User, error)

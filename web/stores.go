@@ -193,6 +193,10 @@ func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore
 
 // storeValidate answers the inline validation of one store form field.
 func (s *Server) storeValidate(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	kind, err := kindParam(r)
 	if err != nil {
 		s.fail(w, r, err)

@@ -237,6 +237,10 @@ func (s *Server) workRewrite(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if v.Deleted {
+		s.formError(w, r, tenants.Conflict("%s was deleted; submit it again to bring it back", v.Name), tenantPath(r, fmt.Sprintf("works/%d", id)))
+		return
+	}
 	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID}
 	if _, err := s.works.SubmitWork(r.Context(), tid, work, false); err != nil {
 		s.formError(w, r, err, tenantPath(r, fmt.Sprintf("works/%d", id)))

@@ -59,6 +59,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 }
 
 func (c *config) finish(getenv func(string) string) error {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("STATEWARD_PUBLIC_URL: %q is not an absolute http(s) URL", c.PublicURL)
+		}
+	}
 	if v := getenv("STATEWARD_REASSERT_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -70,7 +76,7 @@ func (c *config) finish(getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	c.DevIssuer = c.OIDCIssuer == "" && loopback
+	c.DevIssuer = c.OIDCIssuer == "" && loopback && publicIsLoopback(c.PublicURL)
 	c.AllowPrivate = c.DevIssuer
 	if v := getenv("STATEWARD_ALLOW_PRIVATE_ENDPOINTS"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -81,16 +87,15 @@ func (c *config) finish(getenv func(string) string) error {
 	}
 	if !c.DevIssuer && (c.OIDCIssuer == "" || c.OIDCClientID == "" || c.OIDCClientSecret == "") {
 		return errors.New("STATEWARD_OIDC_ISSUER, STATEWARD_OIDC_CLIENT_ID and STATEWARD_OIDC_CLIENT_SECRET are required " +
-			"when listening on a non-loopback address (the embedded development login only runs on loopback)")
+			"unless the service listens on loopback and is reached there (the embedded development login signs in " +
+			"anyone as any email, so it never runs on another address or behind a public STATEWARD_PUBLIC_URL)")
+	}
+	if !c.DevIssuer && c.PublicURL == "" {
+		return errors.New("STATEWARD_PUBLIC_URL (the absolute URL people and webhooks reach, e.g. https://stateward.example.com) " +
+			"is required outside the local default: it is the OIDC redirect and the base of every webhook URL")
 	}
 	if !c.DevIssuer && c.SecretKey == "" {
 		return errors.New("STATEWARD_SECRET_KEY (32 random bytes, base64; e.g. `openssl rand -base64 32`) is required outside the local default")
-	}
-	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("STATEWARD_PUBLIC_URL: %q is not an absolute http(s) URL", c.PublicURL)
-		}
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
 		return fmt.Errorf("STATEWARD_DATABASE_URL: only SQLite (sqlite:/path/to/file.db) is supported by this build")
@@ -121,6 +126,20 @@ func secretEnv(getenv func(string) string, name string) (string, error) {
 		return "", fmt.Errorf("%s_FILE: %w", name, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// publicIsLoopback reports whether the public URL (if set) names this machine only;
+// behind a reverse proxy with a real host name the development login must not run.
+func publicIsLoopback(public string) bool {
+	if public == "" {
+		return true
+	}
+	u, err := url.Parse(public)
+	if err != nil {
+		return false
+	}
+	ok, _ := isLoopback(net.JoinHostPort(u.Hostname(), "0"))
+	return ok
 }
 
 func isLoopback(addr string) (bool, error) {

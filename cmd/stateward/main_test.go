@@ -139,6 +139,7 @@ func TestConfigRefusesDevLoginOffLoopback(t *testing.T) {
 		t.Fatalf("non-loopback without OIDC: %v, want a refusal naming STATEWARD_OIDC_ISSUER", err)
 	}
 	env["STATEWARD_OIDC_ISSUER"], env["STATEWARD_OIDC_CLIENT_ID"], env["STATEWARD_OIDC_CLIENT_SECRET"] = "https://idp.example.com", "c", "s"
+	env["STATEWARD_PUBLIC_URL"] = "https://stateward.example.com"
 	if _, err = loadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "STATEWARD_SECRET_KEY") {
 		t.Fatalf("non-loopback without key: %v", err)
 	}
@@ -146,6 +147,25 @@ func TestConfigRefusesDevLoginOffLoopback(t *testing.T) {
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil || cfg.DevIssuer || cfg.AllowPrivate {
 		t.Fatalf("production config: %+v %v; want no dev login and no private endpoints", cfg, err)
+	}
+}
+
+// TestDevLoginNeverBehindAPublicURL: on loopback behind a reverse proxy with a
+// real host name, the development login (anyone as any email) must not run.
+func TestDevLoginNeverBehindAPublicURL(t *testing.T) {
+	env := map[string]string{"STATEWARD_ADDR": "127.0.0.1:8080", "STATEWARD_PUBLIC_URL": "https://stateward.example.com"}
+	_, err := loadConfig(func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "STATEWARD_OIDC_ISSUER") {
+		t.Fatalf("loopback behind a public URL without OIDC: %v, want a refusal", err)
+	}
+	env["STATEWARD_PUBLIC_URL"] = "http://localhost:8080"
+	if cfg, err := loadConfig(func(k string) string { return env[k] }); err != nil || !cfg.DevIssuer {
+		t.Errorf("loopback public URL: %+v %v, want the development login", cfg, err)
+	}
+	env = map[string]string{"STATEWARD_ADDR": "0.0.0.0:8080", "STATEWARD_OIDC_ISSUER": "https://idp.example.com",
+		"STATEWARD_OIDC_CLIENT_ID": "c", "STATEWARD_OIDC_CLIENT_SECRET": "s", "STATEWARD_SECRET_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+	if _, err := loadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "STATEWARD_PUBLIC_URL") {
+		t.Errorf("production without a public URL: %v, want a refusal naming STATEWARD_PUBLIC_URL", err)
 	}
 }
 
