@@ -211,3 +211,17 @@ func (d *DB) Outstanding(ctx context.Context, tenantID int64) (int, error) {
 		+ (SELECT COUNT(*) FROM canaries WHERE tenant_id = ? AND state <> 'written')`, tenantID, tenantID)
 	return n, err
 }
+
+// PlacementCounts counts a tenant's placements waiting to be written (pending or
+// writing) and those failed since since, for the Overview.
+func (d *DB) PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error) {
+	var c struct {
+		Waiting int `db:"waiting"`
+		Failed  int `db:"failed"`
+	}
+	err = d.r.GetContext(ctx, &c, `SELECT
+		COALESCE(SUM(CASE WHEN state IN ('pending', 'writing') THEN 1 ELSE 0 END), 0) AS waiting,
+		COALESCE(SUM(CASE WHEN state = 'failed' AND updated_at >= ? THEN 1 ELSE 0 END), 0) AS failed
+		FROM placements WHERE tenant_id = ?`, since, tenantID)
+	return c.Waiting, c.Failed, err
+}

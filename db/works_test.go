@@ -295,3 +295,27 @@ func TestRecoveredStoreSchedulesWaitingWorks(t *testing.T) {
 		t.Errorf("after the store recovered: %+v, %v; want placed on dev", v, err)
 	}
 }
+
+func TestPlacementCounts(t *testing.T) {
+	d, tid, c := worksDB(t)
+	ctx := context.Background()
+	submit(t, d, tid, resourceWork("a", "dev", "a.yaml", "a: 1\n"), false)
+	submit(t, d, tid, resourceWork("b", "dev", "b.yaml", "b: 1\n"), false)
+	waiting, failed, err := d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour))
+	if err != nil || waiting != 2 || failed != 0 {
+		t.Fatalf("after submit: waiting %d failed %d %v; want 2, 0", waiting, failed, err)
+	}
+	job, ok, err := d.ClaimJob(ctx, "w1", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	finish(t, d, job, "remote said no")
+	waiting, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour))
+	if waiting != 0 || failed != 2 {
+		t.Errorf("after a failed write: waiting %d failed %d; want 0, 2", waiting, failed)
+	}
+	c.add(25 * time.Hour)
+	if _, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour)); failed != 0 {
+		t.Errorf("failures older than a day still counted: %d", failed)
+	}
+}

@@ -102,15 +102,6 @@ func (d *Destination) Validate() error {
 	return es.Err()
 }
 
-// RootPath is the destination path with "." and "/" meaning the store root.
-func (d *Destination) RootPath() string {
-	p := strings.Trim(d.Path, "/")
-	if p == "." {
-		return ""
-	}
-	return p
-}
-
 // SortedLabels returns the labels as "k=v" strings in key order, for display.
 func (d *Destination) SortedLabels() []string {
 	out := make([]string, 0, len(d.Labels))

@@ -50,12 +50,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dayAgo := s.now().Add(-24 * time.Hour)
+	if p.WorksPending, p.WorksFailed24h, err = s.works.PlacementCounts(ctx, tid, dayAgo); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	for _, pl := range recent {
-		switch {
-		case pl.State == tenants.StatePending || pl.State == tenants.StateWriting:
-			p.WorksPending++
-		case pl.State == tenants.StateFailed && pl.UpdatedAt.After(dayAgo):
-			p.WorksFailed24h++
+		if pl.State == tenants.StateFailed && pl.UpdatedAt.After(dayAgo) {
 			p.Attention = append(p.Attention, views.AttentionItem{Kind: "Work", Name: workName(pl), WorkID: pl.WorkID,
 				Message: pl.Destination + ": " + pl.Error, At: &pl.UpdatedAt})
 		}

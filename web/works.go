@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,6 +20,7 @@ type Works interface {
 	Works(ctx context.Context, tenantID int64) ([]db.WorkSummary, error)
 	PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]db.PlacementView, error)
 	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
+	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,
 		answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
 }
