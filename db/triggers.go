@@ -118,7 +118,7 @@ func (d *DB) TriggerByToken(ctx context.Context, token string) (HookTrigger, err
 		t.id AS "t.id", t.slug AS "t.slug", t.name AS "t.name", t.allowed_domain AS "t.allowed_domain", t.created_at AS "t.created_at"
 		FROM triggers tr JOIN tenants t ON t.id = tr.tenant_id WHERE tr.token_hash = ? AND tr.revoked_at IS NULL`, HashSecret(token))
 	if err != nil {
-		return HookTrigger{}, mapErr(err, "trigger", "")
+		return HookTrigger{}, mapErr(err, "webhook URL (unknown or revoked)", "")
 	}
 	h := HookTrigger{Trigger: r.triggerRow.domain(), Tenant: r.tenantRow.domain()}
 	b := secretBinding(r.triggerRow.TenantID, r.triggerRow.ID)

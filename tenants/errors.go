@@ -92,5 +92,8 @@ func Conflict(format string, args ...any) error {
 
 // NotFound wraps ErrNotFound with the kind and name that were not found.
 func NotFound(kind, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: %s", ErrNotFound, kind)
+	}
 	return fmt.Errorf("%w: %s %q", ErrNotFound, kind, name)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +17,15 @@ import (
 )
 
 // shot saves a screenshot when STATEWARD_SCREENSHOTS names a directory (for
-// looking at the pages; the assertions never depend on it).
+// looking at the pages; the assertions never depend on it), at the viewport width
+// STATEWARD_SCREENSHOT_WIDTH when set (390 for a phone).
 func shot(t *testing.T, ctx context.Context, name string) {
 	dir := os.Getenv("STATEWARD_SCREENSHOTS")
 	if dir == "" {
 		return
+	}
+	if w, _ := strconv.Atoi(os.Getenv("STATEWARD_SCREENSHOT_WIDTH")); w > 0 {
+		_ = chromedp.Do(ctx, chromedp.EmulateViewport(int64(w), 900))
 	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
