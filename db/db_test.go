@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -339,5 +340,35 @@ func TestPruneExpired(t *testing.T) {
 	}
 	if _, err := d.SessionUser(ctx, old); !errors.Is(err, tenants.ErrUnauthenticated) {
 		t.Errorf("pruned session: %v", err)
+	}
+}
+
+// TestConcurrentCreatesOneWins: two simultaneous creates of one name never both
+// succeed (the second would silently overwrite the first).
+func TestConcurrentCreatesOneWins(t *testing.T) {
+	d := mustOpen(t, filepath.Join(t.TempDir(), "s.db"), key(1))
+	ctx := context.Background()
+	ten, _ := d.CreateTenant(ctx, "team-a", "", "")
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			g := tenants.GitStateStore{TenantID: ten.ID, Name: "repo", URL: fmt.Sprintf("https://git.example.com/r%d.git", i), AuthMethod: tenants.AuthNone}
+			g.Normalize()
+			errs <- d.CreateGitStore(ctx, g)
+		}()
+	}
+	ok, conflicts := 0, 0
+	for range 8 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, tenants.ErrConflict):
+			conflicts++
+		default:
+			t.Errorf("create: %v", err)
+		}
+	}
+	if ok != 1 || conflicts != 7 {
+		t.Errorf("8 concurrent creates: %d succeeded, %d conflicts; want 1 and 7", ok, conflicts)
 	}
 }

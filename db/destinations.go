@@ -201,3 +201,18 @@ func (d *DB) DeleteDestination(ctx context.Context, tenantID int64, name string)
 		return d.replanTenant(ctx, tx, tenantID)
 	})
 }
+
+// CreateDestination creates a Destination, refusing a name that exists.
+func (d *DB) CreateDestination(ctx context.Context, dest tenants.Destination) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM destinations WHERE tenant_id = ? AND name = ?`, dest.TenantID, dest.Name); err != nil {
+			return err
+		}
+		if n > 0 {
+			return tenants.Conflict("Destination %q already exists", dest.Name)
+		}
+		_, err := d.saveDestination(ctx, tx, &dest)
+		return err
+	})
+}

@@ -351,3 +351,34 @@ func (d *DB) AllStores(ctx context.Context) ([]tenants.StoreRef, error) {
 	}
 	return refs, err
 }
+
+// CreateGitStore creates a Git store, refusing (ErrConflict) a name that exists:
+// the check runs in the write transaction, so two creates cannot both succeed.
+func (d *DB) CreateGitStore(ctx context.Context, s tenants.GitStateStore) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := d.findGit(ctx, tx, s.TenantID, s.Name); !isNotFound(err) {
+			return existsOr(err, tenants.KindGit, s.Name)
+		}
+		_, err := d.saveGit(ctx, tx, &s, false)
+		return err
+	})
+}
+
+// CreateBucketStore creates a bucket store, refusing a name that exists.
+func (d *DB) CreateBucketStore(ctx context.Context, s tenants.BucketStateStore) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := d.findBucket(ctx, tx, s.TenantID, s.Name); !isNotFound(err) {
+			return existsOr(err, tenants.KindBucket, s.Name)
+		}
+		_, err := d.saveBucket(ctx, tx, &s, false)
+		return err
+	})
+}
+
+// existsOr is the conflict for a name that exists, or the lookup's own error.
+func existsOr(err error, kind, name string) error {
+	if err != nil {
+		return err
+	}
+	return tenants.Conflict("%s %q already exists", kind, name)
+}

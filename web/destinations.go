@@ -161,12 +161,12 @@ func (s *Server) destinationSave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createOrUpdateDestination(r *http.Request, d tenants.Destination, edit bool) error {
-	if !edit {
-		if _, err := s.store.Destination(r.Context(), d.TenantID, d.Name); err == nil {
-			return tenants.Conflict("exists")
-		}
+	var err error
+	if edit {
+		_, err = s.store.SaveDestination(r.Context(), d)
+	} else {
+		err = s.store.CreateDestination(r.Context(), d)
 	}
-	_, err := s.store.SaveDestination(r.Context(), d)
 	if err == nil {
 		s.wakeWriters()
 	}

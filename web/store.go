@@ -44,6 +44,9 @@ type Store interface {
 	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)
 	SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (string, error)
 	SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (string, error)
+	CreateGitStore(ctx context.Context, s tenants.GitStateStore) error
+	CreateBucketStore(ctx context.Context, s tenants.BucketStateStore) error
+	CreateDestination(ctx context.Context, d tenants.Destination) error
 	DeleteStore(ctx context.Context, tenantID int64, kind, name string) error
 	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
 	SaveDestination(ctx context.Context, d tenants.Destination) (string, error)

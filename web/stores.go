@@ -176,17 +176,16 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore, b tenants.BucketStateStore, edit bool) error {
-	if !edit {
-		// A create must not silently overwrite an existing store of that name.
-		if _, err := s.storeByKind(r, kind, g.Name); err == nil {
-			return tenants.Conflict("exists")
-		}
-	}
 	var err error
-	if kind == tenants.KindGit {
-		_, err = s.store.SaveGitStore(r.Context(), g, edit)
-	} else {
-		_, err = s.store.SaveBucketStore(r.Context(), b, edit)
+	switch {
+	case kind == tenants.KindGit && edit:
+		_, err = s.store.SaveGitStore(r.Context(), g, true)
+	case kind == tenants.KindGit:
+		err = s.store.CreateGitStore(r.Context(), g)
+	case edit:
+		_, err = s.store.SaveBucketStore(r.Context(), b, true)
+	default:
+		err = s.store.CreateBucketStore(r.Context(), b)
 	}
 	return err
 }
