@@ -382,3 +382,12 @@ func existsOr(err error, kind, name string) error {
 	}
 	return tenants.Conflict("%s %q already exists", kind, name)
 }
+
+// StorePath is a store's spec.path, read without opening its credentials (the
+// live preview asks on every keystroke).
+func (d *DB) StorePath(ctx context.Context, tenantID int64, kind, name string) (string, error) {
+	table, _ := storeTable(kind)
+	var p string
+	err := d.r.GetContext(ctx, &p, `SELECT path FROM `+table+` WHERE tenant_id = ? AND name = ?`, tenantID, name)
+	return p, mapErr(err, kind, name)
+}

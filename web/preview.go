@@ -85,11 +85,5 @@ func dedupe(paths []views.PreviewPath) []views.PreviewPath {
 
 // storePathOf is the spec.path of the Destination's State Store.
 func (s *Server) storePathOf(r *http.Request, d tenants.Destination) (string, error) {
-	tid := principal(r).Tenant.ID
-	if d.StoreKind == tenants.KindBucket {
-		b, err := s.store.BucketStore(r.Context(), tid, d.StoreName)
-		return b.Path, err
-	}
-	g, err := s.store.GitStore(r.Context(), tid, d.StoreName)
-	return g.Path, err
+	return s.store.StorePath(r.Context(), principal(r).Tenant.ID, d.StoreKind, d.StoreName)
 }

@@ -47,6 +47,7 @@ type Store interface {
 	CreateGitStore(ctx context.Context, s tenants.GitStateStore) error
 	CreateBucketStore(ctx context.Context, s tenants.BucketStateStore) error
 	CreateDestination(ctx context.Context, d tenants.Destination) error
+	StorePath(ctx context.Context, tenantID int64, kind, name string) (string, error)
 	DeleteStore(ctx context.Context, tenantID int64, kind, name string) error
 	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
 	SaveDestination(ctx context.Context, d tenants.Destination) (string, error)
