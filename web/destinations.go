@@ -58,12 +58,7 @@ func destFromForm(r *http.Request, name string) (tenants.Destination, tenants.Va
 }
 
 func (s *Server) storeRefs(r *http.Request) ([]views.StoreRef, error) {
-	tid := principal(r).Tenant.ID
-	git, err := s.store.GitStores(r.Context(), tid)
-	if err != nil {
-		return nil, err
-	}
-	buckets, err := s.store.BucketStores(r.Context(), tid)
+	git, buckets, err := s.allStores(r)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ func statusOf(err error) (int, apiError) {
 	var ves tenants.ValidationErrors
 	var le errLogin
 	var tooBig *http.MaxBytesError
+	var syntax *tenants.SyntaxError
 	switch {
 	case errors.As(err, &ves):
 		out := apiError{Error: ves.Error()}
@@ -46,6 +47,8 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusRequestEntityTooLarge, apiError{Error: "request body is too large"}
 	case errors.As(err, &le):
 		return http.StatusBadRequest, apiError{Error: le.msg}
+	case errors.As(err, &syntax):
+		return http.StatusBadRequest, apiError{Error: "malformed JSON: " + syntax.Error()}
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")}
 	case errors.Is(err, tenants.ErrNotFound):

@@ -219,12 +219,8 @@ func errorAnswer(status int, msg, field string) hookAnswer {
 	return hookAnswer{status: status, body: out, errMsg: msg}
 }
 
-// errAnswer maps an error like fail does; malformed JSON is a 400.
+// errAnswer maps an error as fail does.
 func (s *Server) errAnswer(err error) hookAnswer {
-	var se *tenants.SyntaxError
-	if errors.As(err, &se) {
-		return errorAnswer(http.StatusBadRequest, "malformed JSON: "+se.Error(), "")
-	}
 	code, body := statusOf(err)
 	if code == http.StatusInternalServerError {
 		return s.internalAnswer(err)

@@ -257,16 +257,11 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) export(r *http.Request) ([]byte, error) {
-	tid := principal(r).Tenant.ID
-	git, err := s.store.GitStores(r.Context(), tid)
+	git, buckets, err := s.allStores(r)
 	if err != nil {
 		return nil, err
 	}
-	buckets, err := s.store.BucketStores(r.Context(), tid)
-	if err != nil {
-		return nil, err
-	}
-	dests, err := s.store.Destinations(r.Context(), tid, nil)
+	dests, err := s.store.Destinations(r.Context(), principal(r).Tenant.ID, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -11,12 +11,7 @@ import (
 // overview is a team's front page: store health, counts, what needs attention.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx, tid := r.Context(), principal(r).Tenant.ID
-	git, err := s.store.GitStores(ctx, tid)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	buckets, err := s.store.BucketStores(ctx, tid)
+	git, buckets, err := s.allStores(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

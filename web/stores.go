@@ -20,14 +20,19 @@ func kindParam(r *http.Request) (string, error) {
 	return k, nil
 }
 
-func (s *Server) storesPage(w http.ResponseWriter, r *http.Request) {
-	ctx, tid := r.Context(), principal(r).Tenant.ID
-	git, err := s.store.GitStores(ctx, tid)
+// allStores lists the tenant's Git and bucket stores (without credentials).
+func (s *Server) allStores(r *http.Request) ([]tenants.GitStateStore, []tenants.BucketStateStore, error) {
+	tid := principal(r).Tenant.ID
+	git, err := s.store.GitStores(r.Context(), tid)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, nil, err
 	}
-	buckets, err := s.store.BucketStores(ctx, tid)
+	buckets, err := s.store.BucketStores(r.Context(), tid)
+	return git, buckets, err
+}
+
+func (s *Server) storesPage(w http.ResponseWriter, r *http.Request) {
+	git, buckets, err := s.allStores(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -61,47 +66,35 @@ func bucketFromForm(r *http.Request, name string) tenants.BucketStateStore {
 	return b
 }
 
-// validateGit validates a Git store from a form; with keep (an edit), blank
-// secrets mean "keep the current one" and are not required.
-func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.ValidationErrors {
-	var errs tenants.ValidationErrors
-	if keep && g.Credentials.Password == "" {
-		g.Credentials.Password = "kept"
+// secretFields are the write-only form fields: never shown, so blank on an edit
+// means "keep the current value" and is not a missing value.
+var secretFields = map[string]bool{"password": true, "sshPrivateKey": true, "knownHosts": true,
+	"accessKeyID": true, "secretAccessKey": true}
+
+// validateStore collects a store's validation errors (keep: an edit, where blank
+// secrets are kept) and refuses a literal disallowed address in the endpoint.
+func (s *Server) validateStore(err error, keep bool, field, host string) tenants.ValidationErrors {
+	var all, errs tenants.ValidationErrors
+	_ = all.Add(err)
+	for _, e := range all {
+		if !keep || !secretFields[e.Field] {
+			errs = append(errs, e)
+		}
 	}
-	if keep && g.Credentials.SSHPrivateKey == "" {
-		g.Credentials.SSHPrivateKey, g.Credentials.KnownHosts = "kept", orKept(g.Credentials.KnownHosts)
-	}
-	_ = errs.Add(g.Validate())
-	if errs.For("spec.url") == "" {
-		if err := s.cfg.Egress.CheckLiteral(tenants.GitHost(g.URL)); err != nil {
-			_ = errs.Add(tenants.Invalid("spec.url", "%s", err.Error()))
+	if errs.For(field) == "" {
+		if err := s.cfg.Egress.CheckLiteral(host); err != nil {
+			_ = errs.Add(tenants.Invalid(field, "%s", err.Error()))
 		}
 	}
 	return errs
+}
+
+func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.ValidationErrors {
+	return s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
 }
 
 func (s *Server) validateBucket(b tenants.BucketStateStore, keep bool) tenants.ValidationErrors {
-	var errs tenants.ValidationErrors
-	if keep && b.Credentials.SecretAccessKey == "" {
-		b.Credentials.SecretAccessKey = "kept"
-	}
-	if keep && b.Credentials.AccessKeyID == "" {
-		b.Credentials.AccessKeyID = "kept"
-	}
-	_ = errs.Add(b.Validate())
-	if errs.For("spec.endpoint") == "" {
-		if err := s.cfg.Egress.CheckLiteral(b.Endpoint); err != nil {
-			_ = errs.Add(tenants.Invalid("spec.endpoint", "%s", err.Error()))
-		}
-	}
-	return errs
-}
-
-func orKept(v string) string {
-	if v == "" {
-		return "kept"
-	}
-	return v
+	return s.validateStore(b.Validate(), keep, "spec.endpoint", b.Endpoint)
 }
 
 // storeNew shows the create form of ?kind=git|bucket.

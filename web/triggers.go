@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ func (s *Server) apiCreateTrigger(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		s.fail(w, r, &badRequest{"malformed JSON: " + err.Error()})
+		s.fail(w, r, fmt.Errorf("%w: malformed JSON: %v", errBadRequest, err))
 		return
 	}
 	t, token, secret, err := s.createTrigger(r, in)

@@ -34,7 +34,7 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := tenants.DecodeWorkRequest(http.MaxBytesReader(w, r.Body, maxAPIBody))
 	if err != nil {
-		s.fail(w, r, badJSON(err))
+		s.fail(w, r, err)
 		return
 	}
 	work, err := req.Work()
@@ -55,19 +55,6 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 	s.wakeWriters()
 	writeJSON(w, http.StatusAccepted, res)
 }
-
-// badJSON turns a JSON syntax error into a 400 (other errors are unchanged).
-func badJSON(err error) error {
-	if se, ok := err.(*tenants.SyntaxError); ok {
-		return &badRequest{"malformed JSON: " + se.Error()}
-	}
-	return err
-}
-
-type badRequest struct{ msg string }
-
-func (e *badRequest) Error() string { return errBadRequest.Error() + ": " + e.msg }
-func (e *badRequest) Unwrap() error { return errBadRequest }
 
 func workID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
