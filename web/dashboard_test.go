@@ -35,6 +35,7 @@ func TestDashboardImportPasteUploadAndErrors(t *testing.T) {
 	b := h.signedInTeam()
 	s3 := testpeers.MinIO(t)
 	bucket := s3.NewBucket(t)
+	t.Cleanup(h.StopWriters)
 	doc := strings.Replace(seedPage(s3.Endpoint(), s3.AccessKey(), s3.SecretKey()), "bucketName: kratix", "bucketName: "+bucket, 1)
 	doc = strings.Replace(doc, "endpoint: "+s3.Endpoint(), "endpoint: '"+s3.Endpoint()+"'", 1)
 

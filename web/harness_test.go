@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,10 @@ type harness struct {
 	OIDC  *mockoidc.MockOIDC
 	Cfg   web.Config
 	Ready *writers.Readiness
+	// StopWriters stops the background writers (once). A test registers it as a
+	// cleanup after creating a bucket, so that nothing writes into the bucket
+	// while its own cleanup empties and removes it (cleanups run last-first).
+	StopWriters func()
 }
 
 func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
@@ -54,12 +59,14 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); runner.Run(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	var once sync.Once
+	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
+	t.Cleanup(stopWriters)
 	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Log: log,
 		Registry: prometheus.NewRegistry()}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd}
+	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters}
 }
 
 func openDB(t testing.TB) *db.DB {

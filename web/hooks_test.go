@@ -113,6 +113,7 @@ func (h *harness) twoStores(tok string) (*testpeers.S3Server, string, *testpeers
 	h.t.Helper()
 	s3 := testpeers.MinIO(h.t)
 	bucket := s3.NewBucket(h.t)
+	h.t.Cleanup(h.StopWriters)
 	git := testpeers.GitHTTP(h.t, testpeers.GitOptions{Username: "bot", Password: "pw"})
 	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
 kind: BucketStateStore

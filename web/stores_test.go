@@ -243,6 +243,7 @@ func TestReadinessAgainstRealMinIO(t *testing.T) {
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
 	s3 := testpeers.MinIO(t)
 	bucket := s3.NewBucket(t)
+	t.Cleanup(h.StopWriters)
 	store := func(name, bucketName, secretKey string) string {
 		return fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
 kind: BucketStateStore
