@@ -28,7 +28,7 @@ func (d *DB) syncCanary(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destinat
 		dest.TenantID, dest.StoreName); err != nil {
 		return mapErr(err, dest.StoreKind, dest.StoreName)
 	}
-	files, _, err := canaryFiles(storePath, *dest)
+	files, keys, err := canaryFiles(storePath, *dest)
 	if err != nil {
 		return tenants.Invalid("spec.path", "%v", err)
 	}
@@ -55,6 +55,16 @@ func (d *DB) syncCanary(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destinat
 	if err != nil {
 		return err
 	}
+	var id int64
+	if err := tx.GetContext(ctx, &id, `SELECT id FROM canaries WHERE tenant_id = ? AND destination_id = ?`, dest.TenantID, dest.ID); err != nil {
+		return err
+	}
+	if intent == intentDelete {
+		keys = nil
+	}
+	if err := d.claimCanary(ctx, tx, dest.TenantID, storeKey{dest.StoreKind, dest.StoreName}, id, keys); err != nil {
+		return err
+	}
 	_, err = d.enqueue(ctx, tx, dest.TenantID, storeKey{dest.StoreKind, dest.StoreName}, false)
 	return err
 }
@@ -75,7 +85,12 @@ func (d *DB) destinationDeleted(ctx context.Context, tx *sqlx.Tx, r destRow) err
 	}
 	now := d.now()
 	if _, err := tx.ExecContext(ctx, `UPDATE placements SET intent = 'delete', state = 'pending', generation = generation + 1,
-		attempts = 0, error = '', updated_at = ? WHERE tenant_id = ? AND destination_id = ?`, now, r.TenantID, r.ID); err != nil {
+		attempts = 0, error = '', stuck = FALSE, updated_at = ? WHERE tenant_id = ? AND destination_id = ?`, now, r.TenantID, r.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM claims WHERE tenant_id = ? AND (placement_id IN (SELECT id FROM placements
+		WHERE tenant_id = ? AND destination_id = ?) OR canary_id IN (SELECT id FROM canaries WHERE tenant_id = ? AND destination_id = ?))`,
+		r.TenantID, r.TenantID, r.ID, r.TenantID, r.ID); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE canaries SET intent = 'delete', state = 'pending', generation = generation + 1,

@@ -43,13 +43,13 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 func (d *DB) jobPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]placementRow, error) {
 	var rows []placementRow
 	err := tx.SelectContext(ctx, &rows, `SELECT `+placementCols+` FROM placements
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) ORDER BY name, id`,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) AND NOT stuck ORDER BY name, id`,
 		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
 	if err != nil {
 		return nil, err
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE placements SET state = 'writing', job_id = ?
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written'`,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written' AND NOT stuck`,
 		job.ID, job.TenantID, job.Store.Kind, job.Store.Name)
 	return rows, err
 }

@@ -107,19 +107,20 @@ type placementRow struct {
 	Attempts        int        `db:"attempts"`
 	WrittenKeys     string     `db:"written_keys"`
 	WrittenPrefix   string     `db:"written_prefix"`
+	Stuck           bool       `db:"stuck"`
 	UpdatedAt       time.Time  `db:"updated_at"`
 	WrittenAt       *time.Time `db:"written_at"`
 }
 
 const placementCols = `id, tenant_id, work_id, group_index, directory, destination_id, destination_name, mode,
 	store_kind, store_name, name, paths, plan, plan_hash, intent, state, generation, job_id, version, error,
-	misplaced, attempts, written_keys, written_prefix, updated_at, written_at`
+	misplaced, attempts, written_keys, written_prefix, stuck, updated_at, written_at`
 
 // placementColsNoPlan selects every column but the plan (for views).
 const placementColsNoPlan = `p.id, p.tenant_id, p.work_id, p.group_index, p.directory, p.destination_id,
 	p.destination_name, p.mode, p.store_kind, p.store_name, p.name, p.paths, '' AS plan, p.plan_hash, p.intent,
 	p.state, p.generation, p.job_id, p.version, p.error, p.misplaced, p.attempts, p.written_keys,
-	p.written_prefix, p.updated_at, p.written_at`
+	p.written_prefix, p.stuck, p.updated_at, p.written_at`
 
 func jsonStrings(s string) []string {
 	var out []string
@@ -138,7 +139,7 @@ func (r placementRow) write() (tenants.PlacementWrite, error) {
 	return tenants.PlacementWrite{
 		ID: r.ID, Name: r.Name, Destination: r.DestinationName, Mode: r.Mode, Delete: r.Intent == intentDelete,
 		Plan: plan, WrittenKeys: jsonStrings(r.WrittenKeys), WrittenPrefix: r.WrittenPrefix,
-		Written: r.WrittenAt != nil, Generation: r.Generation,
+		Written: r.WrittenAt != nil, Generation: r.Generation, Stuck: r.Stuck, Error: r.Error,
 	}, err
 }
 

@@ -108,9 +108,23 @@ func (s *Server) apiDeleteStore(kind string) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		if err := s.store.DeleteStore(r.Context(), principal(r).Tenant.ID, kind, chi.URLParam(r, "name")); err != nil {
+		tenantID, name := principal(r).Tenant.ID, chi.URLParam(r, "name")
+		if r.URL.Query().Get("dropPending") != "true" {
+			if err := s.store.DeleteStore(r.Context(), tenantID, kind, name); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		n, err := s.store.DropStore(r.Context(), tenantID, kind, name)
+		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if n > 0 {
+			s.log.Warn("store deleted with removals dropped; their files stay in the store", "tenant_id", tenantID,
+				"kind", kind, "store", name, "dropped", n)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}

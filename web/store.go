@@ -49,6 +49,7 @@ type Store interface {
 	CreateDestination(ctx context.Context, d tenants.Destination) error
 	StorePath(ctx context.Context, tenantID int64, kind, name string) (string, error)
 	DeleteStore(ctx context.Context, tenantID int64, kind, name string) error
+	DropStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
 	SaveDestination(ctx context.Context, d tenants.Destination) (string, error)
 	DeleteDestination(ctx context.Context, tenantID int64, name string) error

@@ -17,6 +17,7 @@ type bucketPlan struct {
 	keys     []string          // put keys, sorted
 	deletes  map[string]bool   // exact keys to remove
 	prefixes []string          // DeletePrefixes
+	keep     []string          // Keep
 }
 
 // newBucketPlan validates every key and prefix of b; an unsafe one fails the whole
@@ -42,6 +43,7 @@ func newBucketPlan(b Batch) (*bucketPlan, error) {
 		}
 		p.prefixes = append(p.prefixes, prefix)
 	}
+	p.keep = b.Keep
 	for key := range p.content {
 		p.keys = append(p.keys, key)
 	}
@@ -173,7 +175,7 @@ func (p *bucketPlan) stale(listed map[string]string) []string {
 		if _, put := p.content[key]; put {
 			continue
 		}
-		if p.deletes[key] || p.underDeletePrefix(key) {
+		if (p.deletes[key] || p.underDeletePrefix(key)) && !kept(p.keep, key) {
 			out = append(out, key)
 		}
 	}

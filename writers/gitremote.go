@@ -177,10 +177,18 @@ func rejection(err error, remoteMsg string) error {
 	}
 	remoteMsg = strings.TrimSpace(remoteMsg)
 	if remoteMsg == "" {
-		return fmt.Errorf("rejected by the remote: %w", err)
+		return rejected(fmt.Errorf("rejected by the remote: %w", err))
 	}
-	return fmt.Errorf("rejected by the remote: %w; remote said: %s", err, remoteMsg)
+	return rejected(fmt.Errorf("rejected by the remote: %w; remote said: %s", err, remoteMsg))
 }
+
+// rejectedError is a refusal of the content by the store; it matches ErrRejected
+// and keeps its cause.
+type rejectedError struct{ err error }
+
+func rejected(err error) error           { return &rejectedError{err: err} }
+func (e *rejectedError) Error() string   { return e.err.Error() }
+func (e *rejectedError) Unwrap() []error { return []error{ErrRejected, e.err} }
 
 // limitedBuffer keeps the first max bytes written to it and discards the rest.
 type limitedBuffer struct {

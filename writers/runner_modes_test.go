@@ -2,6 +2,7 @@ package writers
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 	"strings"
@@ -152,8 +153,9 @@ func TestRunnerModes(t *testing.T) {
 	}
 }
 
-// TestRunnerModeNoneRefusesCollision: two placements claiming one file of one
-// Destination is an error naming both and the file, not a silent overwrite.
+// TestRunnerModeNoneRefusesCollision: a second Work claiming a file another
+// Work holds on the same Destination is refused when submitted (a conflict
+// naming both Works and the file), never found or resolved at write time.
 func TestRunnerModeNoneRefusesCollision(t *testing.T) {
 	e := newEngine(t)
 	s, _ := gitUnderTest(t, e)
@@ -161,21 +163,23 @@ func TestRunnerModeNoneRefusesCollision(t *testing.T) {
 	e.start(t, nil)
 	a := e.submit(t, work("a", nil, "same.yaml", "from a"))
 	e.drain(t, 30*time.Second)
-	b := e.submit(t, work("b", nil, "same.yaml", "from b", "own.yaml", "b"))
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		p := e.placement(t, b.Work)
-		return p.State == tenants.StateFailed, "placement of b is " + p.State
-	})
-	msg := e.placement(t, b.Work).Error
-	for _, part := range []string{`"st/d/same.yaml"`, "redis-default-a.dst-5058f", "redis-default-b.dst-5058f"} {
-		if !strings.Contains(msg, part) {
-			t.Errorf("error %q does not name %s", msg, part)
+	w, err := work("b", nil, "same.yaml", "from b", "own.yaml", "b").Work()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.db.SubmitWork(context.Background(), e.tenant, w, false)
+	if !errors.Is(err, tenants.ErrConflict) {
+		t.Fatalf("submit of b = %v, want a conflict", err)
+	}
+	for _, part := range []string{`"st/d/same.yaml"`, "redis-default-a", "redis-default-b", "redis-default-a.dst-5058f"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not name %s", err, part)
 		}
 	}
 	if p := e.placement(t, a.Work); p.State != tenants.StateWritten {
 		t.Errorf("placement of a = %s, want written", p.State)
 	}
-	wantStore(t, s, "after the collision", map[string]string{"st/d/same.yaml": "from a", stateA: "files:\n- same.yaml\n"})
+	wantStore(t, s, "after the refused collision", map[string]string{"st/d/same.yaml": "from a", stateA: "files:\n- same.yaml\n"})
 }
 
 // TestRunnerCanaryFilesAndCleanup: canary files follow initWorkloads, and deleting
