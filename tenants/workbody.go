@@ -270,13 +270,26 @@ func validateRelPath(field, p string) error {
 		switch {
 		case seg == "..":
 			return Invalid(field, "%q must not contain ..", p)
-		case strings.EqualFold(seg, ".git"):
+		case strings.EqualFold(strings.TrimRight(seg, ". "), ".git"):
 			return Invalid(field, "%q must not contain a .git segment", p)
+		case isGitConfigName(seg):
+			return Invalid(field, "%q must not name a .gitmodules or .gitattributes file: Git reads them as repository configuration, and hosted remotes refuse pushes that hold a malformed one", p)
 		case seg == "" || seg == ".":
 			return Invalid(field, "%q is not a clean path (no empty or . segments, no trailing /)", p)
 		}
 	}
 	return nil
+}
+
+// isGitConfigName reports whether Git would read a segment as .gitmodules or
+// .gitattributes: any case, trailing dots or spaces, or an NTFS short name.
+func isGitConfigName(seg string) bool {
+	s := strings.ToLower(strings.TrimRight(seg, ". "))
+	if s == ".gitmodules" || s == ".gitattributes" {
+		return true
+	}
+	l := strings.ToLower(seg)
+	return len(l) == 8 && (strings.HasPrefix(l, "gitmod~") || strings.HasPrefix(l, "gitatt~")) && l[7] >= '1' && l[7] <= '9'
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
