@@ -89,6 +89,9 @@ func (d *DB) clash(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey,
 // with. self is the placement's own id (0 for a new one).
 func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, plan pathing.Plan,
 	workName, dest string) error {
+	if err := selfClash(plan, workName, dest); err != nil {
+		return err
+	}
 	for _, c := range claimsOf(plan) {
 		h, err := d.clash(ctx, tx, tenantID, k, self, c)
 		if err != nil {
@@ -96,6 +99,26 @@ func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 		}
 		if h != nil {
 			return conflictWith(ctx, tx, tenantID, h, c.key, workName, dest)
+		}
+	}
+	return nil
+}
+
+// selfClash refuses a plan one of whose files is a parent directory of another of
+// its own files ("app" and "app/config.yaml"): no store can hold both.
+func selfClash(plan pathing.Plan, workName, dest string) error {
+	keys := make([]string, 0, len(plan.Files)+1)
+	for _, c := range claimsOf(plan) {
+		if !c.dir && !c.shared {
+			keys = append(keys, c.key)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		i, _ := slices.BinarySearch(keys, k+"/")
+		if i < len(keys) && strings.HasPrefix(keys[i], k+"/") {
+			return tenants.Conflict("Work %q cannot write both %q and %q on Destination %q: one would have to be a file and a directory at once",
+				workName, k, keys[i], dest)
 		}
 	}
 	return nil

@@ -34,7 +34,9 @@ func (n *editNode) dir(name, key string) (*editNode, error) {
 	if c.put {
 		return nil, fmt.Errorf("key %q needs a directory where another key is a file", key)
 	}
-	c.del = false // an exact delete of a file that becomes a directory is implied
+	if c.children == nil {
+		c.children = map[string]*editNode{} // a deleted or kept key that is also a directory
+	}
 	return c, nil
 }
 
@@ -200,12 +202,13 @@ type treeBuilder struct {
 	base    storer.EncodedObjectStorer
 	out     *memory.Storage
 	written []plumbing.Hash
+	seen    map[plumbing.Hash]bool
 	puts    int
 	deletes int
 }
 
 func newTreeBuilder(base storer.EncodedObjectStorer) *treeBuilder {
-	return &treeBuilder{base: base, out: memory.NewStorage()}
+	return &treeBuilder{base: base, out: memory.NewStorage(), seen: map[plumbing.Hash]bool{}}
 }
 
 // build returns the hash of the tree that applies n to the tree base (ZeroHash for
@@ -270,9 +273,9 @@ func (b *treeBuilder) edit(kept map[string]object.TreeEntry, name string, c *edi
 	switch {
 	case c.put:
 		return b.putFile(kept, name, c.content)
-	case c.keep || c.del && protected:
+	case c.keep && len(c.children) == 0 || c.del && protected:
 		return false, nil
-	case c.del:
+	case c.del && len(c.children) == 0:
 		if !exists || isDir {
 			return false, nil
 		}
@@ -288,8 +291,16 @@ func (b *treeBuilder) edit(kept map[string]object.TreeEntry, name string, c *edi
 		return false, nil // a kept directory that does not exist
 	}
 	h, changed, err := b.buildKept(sub, c, owned, protected)
-	if err != nil || !changed {
+	if err != nil {
 		return false, err
+	}
+	if exists && !isDir && c.del && !protected && h.IsZero() {
+		delete(kept, name) // a stale file where stale keys below it were deleted too
+		b.deletes++
+		return true, nil
+	}
+	if !changed {
+		return false, nil
 	}
 	if exists && !isDir {
 		b.deletes++ // a file replaced by a directory
@@ -403,7 +414,10 @@ func (b *treeBuilder) store(obj plumbing.EncodedObject) error {
 	if err != nil {
 		return err
 	}
-	b.written = append(b.written, h)
+	if !b.seen[h] { // two files with one content are one blob: a pack holds it once
+		b.seen[h] = true
+		b.written = append(b.written, h)
+	}
 	return nil
 }
 

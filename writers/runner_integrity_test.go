@@ -204,3 +204,42 @@ func TestLostLeaseStopsBeforePush(t *testing.T) {
 		t.Errorf("commits %d → %d: a worker without its lease pushed", before, after)
 	}
 }
+
+// TestSameContentTwiceInOnePush: two new files with the same content are one
+// blob; a pack that carried it twice is refused by a remote that checks what it
+// receives ("tried to add buffer twice").
+func TestSameContentTwiceInOnePush(t *testing.T) {
+	srv := testpeers.GitHTTP(t, testpeers.GitOptions{Username: testGitUser, Password: testGitPassword, Fsck: true})
+	g := newTestGit(t, srv, nil)
+	b := Batch{Message: "twins", Puts: []File{{Key: "a/x.yaml", Content: []byte("same\n")}, {Key: "b/x.yaml", Content: []byte("same\n")}}}
+	if _, err := g.Apply(context.Background(), b); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if got := srv.Files(t, srv.Branch()); got["a/x.yaml"] != "same\n" || got["b/x.yaml"] != "same\n" {
+		t.Errorf("remote holds %v", got)
+	}
+}
+
+// TestDeleteFileAndKeysBelowIt: a write may have to remove a stale file and stale
+// keys below the same name (the history of a placement that turned a file into
+// a directory); whichever the store holds goes.
+func TestDeleteFileAndKeysBelowIt(t *testing.T) {
+	for _, held := range []string{"st/app", "st/app/config.yaml"} {
+		t.Run(held, func(t *testing.T) {
+			srv := testpeers.GitHTTP(t, testpeers.GitOptions{Username: testGitUser, Password: testGitPassword, Fsck: true})
+			g := newTestGit(t, srv, nil)
+			ctx := context.Background()
+			if _, err := g.Apply(ctx, Batch{Message: "seed", Puts: []File{{Key: held, Content: []byte("x\n")}, {Key: "st/keep.yaml", Content: []byte("k\n")}}}); err != nil {
+				t.Fatal(err)
+			}
+			del := Batch{Message: "remove", Deletes: []string{"st/app", "st/app/config.yaml"}, Keep: []string{"st/keep.yaml"}}
+			if _, err := g.Apply(ctx, del); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			got := srv.Files(t, srv.Branch())
+			if _, ok := got[held]; ok || got["st/keep.yaml"] != "k\n" {
+				t.Errorf("remote holds %v, want %s gone and st/keep.yaml kept", keysOf(got), held)
+			}
+		})
+	}
+}
