@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -25,6 +26,11 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 		w, err := r.write()
 		if err != nil {
 			return err
+		}
+		if job.Store.Kind == tenants.KindBucket && !w.Delete && w.Mode != tenants.ModeAggregated {
+			if err := d.mayHold(ctx, tx, job.TenantID, w); err != nil {
+				return err
+			}
 		}
 		job.Writes = append(job.Writes, w)
 		if r.Mode != tenants.ModeNested {
@@ -52,6 +58,25 @@ func (d *DB) jobPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) (
 		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written' AND NOT stuck`,
 		job.ID, job.TenantID, job.Store.Kind, job.Store.Name)
 	return rows, err
+}
+
+// mayHold records, before a bucket write starts, the keys it is about to put as
+// keys the placement may hold: a bucket write that dies half way (kill -9, a lost
+// connection) leaves some of them in the store, and a later write must know them
+// to remove those no longer wanted. Git pushes are atomic and need no such record.
+func (d *DB) mayHold(ctx context.Context, tx *sqlx.Tx, tenantID int64, w tenants.PlacementWrite) error {
+	all := slices.Clone(w.WrittenKeys)
+	for _, k := range w.Plan.Keys() {
+		if !slices.Contains(all, k) {
+			all = append(all, k)
+		}
+	}
+	if len(all) == len(w.WrittenKeys) {
+		return nil
+	}
+	slices.Sort(all)
+	_, err := tx.ExecContext(ctx, `UPDATE placements SET written_keys = ? WHERE tenant_id = ? AND id = ?`, toJSON(all), tenantID, w.ID)
+	return err
 }
 
 // peerPlacements returns the live placements on the given Destinations that the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -158,7 +159,8 @@ func (b *Bucket) Apply(ctx context.Context, batch Batch) (Result, error) {
 	}
 	puts := plan.changed(listed)
 	stale := plan.stale(listed)
-	if len(puts)+len(stale) > 0 {
+	remove := append(slices.Clone(stale), plan.unlisted(listed)...)
+	if len(puts)+len(remove) > 0 {
 		if err := batch.guard(ctx); err != nil {
 			return Result{}, err
 		}
@@ -166,7 +168,7 @@ func (b *Bucket) Apply(ctx context.Context, batch Batch) (Result, error) {
 	if err := b.putAll(ctx, puts); err != nil {
 		return Result{}, err
 	}
-	if err := b.removeAll(ctx, stale); err != nil {
+	if err := b.removeAll(ctx, remove); err != nil {
 		return Result{}, err
 	}
 	return Result{

@@ -183,6 +183,24 @@ func (p *bucketPlan) stale(listed map[string]string) []string {
 	return out
 }
 
+// unlisted returns, sorted, the exact Deletes the listing did not show (and that
+// are neither put nor kept). They are removed all the same: a listing can miss a
+// key (MinIO does not list "a/b" while an object "a" exists), and removing a
+// missing key is harmless, while leaving a stale one is not.
+func (p *bucketPlan) unlisted(listed map[string]string) []string {
+	var out []string
+	for key := range p.deletes {
+		if _, ok := listed[key]; ok {
+			continue
+		}
+		if _, put := p.content[key]; !put && !kept(p.keep, key) {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // underDeletePrefix reports whether key lies below one of the DeletePrefixes.
 func (p *bucketPlan) underDeletePrefix(key string) bool {
 	for _, prefix := range p.prefixes {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/stateward/stateward/egress"
 	"github.com/stateward/stateward/pathing"
 	"github.com/stateward/stateward/tenants"
@@ -407,7 +409,7 @@ func TestWriteEngineModel(t *testing.T) {
 	e.start(t, func(r *Runner) { r.PollInterval = 50 * time.Millisecond })
 	e.drainAll(t, 3*time.Minute)
 
-	for store, got := range map[string]map[string]string{"git": srv.Files(t, srv.Branch()), "s3": bucketFiles(t, s3, bucket)} {
+	for store, got := range map[string]map[string]string{"git": srv.Files(t, srv.Branch()), "s3": bucketFilesDeep(t, s3, bucket)} {
 		want := m.want(t, store)
 		for _, k := range slices.Sorted(maps.Keys(want)) {
 			if got[k] != want[k] {
@@ -435,6 +437,31 @@ func TestWriteEngineModel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bucketFilesDeep reads every object of bucket, also those MinIO leaves out of a
+// listing because an object is named like their directory ("a" hides "a/b").
+func bucketFilesDeep(t testing.TB, s3 *testpeers.S3Server, bucket string) map[string]string {
+	t.Helper()
+	out := bucketFiles(t, s3, bucket)
+	for _, k := range slices.Sorted(maps.Keys(out)) {
+		for obj := range s3.Client().ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Prefix: k + "/", Recursive: true}) {
+			if obj.Err != nil {
+				t.Fatalf("list %s/: %v", k, obj.Err)
+			}
+			r, err := s3.Client().GetObject(context.Background(), bucket, obj.Key, minio.GetObjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(r)
+			r.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[obj.Key] = string(b)
+		}
+	}
+	return out
 }
 
 // drainAll waits until nothing is outstanding, re-waking the runner, for jobs
