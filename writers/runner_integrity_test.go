@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -241,5 +243,38 @@ func TestDeleteFileAndKeysBelowIt(t *testing.T) {
 				t.Errorf("remote holds %v, want %s gone and st/keep.yaml kept", keysOf(got), held)
 			}
 		})
+	}
+}
+
+// TestDeletedStoreReleasesItsClone: the clone of a deleted Git store is closed
+// and its cache directory removed.
+func TestDeletedStoreReleasesItsClone(t *testing.T) {
+	e := newEngine(t)
+	s, _ := gitUnderTest(t, e)
+	e.destination(t, tenants.Destination{Name: "dst", Path: "d", StoreKind: s.kind, StoreName: "store"})
+	e.start(t, nil)
+	e.submit(t, work("r", nil, "a.yaml", "a"))
+	e.drain(t, 30*time.Second)
+	dirs, _ := filepath.Glob(filepath.Join(e.cacheDir, "*", "git-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("clone directories %v, want one", dirs)
+	}
+	ctx := context.Background()
+	if err := e.db.DeleteDestination(ctx, e.tenant, "dst"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.DeleteStore(ctx, e.tenant, tenants.KindGit, "store"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.runner.sweepCaches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("clone %s of the deleted store is still there (%v)", dirs[0], err)
+	}
+	e.runner.mu.Lock()
+	defer e.runner.mu.Unlock()
+	if len(e.runner.backends) != 0 {
+		t.Errorf("runner still holds %d backends", len(e.runner.backends))
 	}
 }
