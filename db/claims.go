@@ -70,9 +70,10 @@ func (d *DB) clash(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey,
 	q, args, err := sqlx.In(`SELECT c.key, COALESCE(p.name, '') AS placement, COALESCE(p.work_id, 0) AS work_id,
 		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary
 		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
-		WHERE c.tenant_id = ? AND c.store_kind = ? AND c.store_name = ? AND (c.placement_id IS NULL OR c.placement_id <> ?)
-		AND (c.key IN (?) OR (c.key > ? AND c.key < ?)) AND NOT (c.key = ? AND c.shared AND ?)
-		ORDER BY c.key LIMIT 1`, tenantID, k.kind, k.name, self, exact, c.key+"/", c.key+"0", c.key, c.shared)
+		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key IN (?)
+			UNION ALL SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?)
+		AND (c.placement_id IS NULL OR c.placement_id <> ?) AND NOT (c.key = ? AND c.shared AND ?)
+		ORDER BY c.key LIMIT 1`, tenantID, k.kind, k.name, exact, tenantID, k.kind, k.name, c.key+"/", c.key+"0", self, c.key, c.shared)
 	if err != nil {
 		return nil, err
 	}
