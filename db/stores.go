@@ -113,6 +113,9 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 	switch {
 	case err == nil:
 		if keepSecrets {
+			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptGit(s.Credentials, old.Credentials)); err != nil {
+				return "", err
+			}
 			s.Credentials = mergeGitCreds(s.Credentials, old.Credentials)
 		}
 		s.ID = old.ID
@@ -233,6 +236,9 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 	switch {
 	case err == nil:
 		if keepSecrets {
+			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptBucket(s.Credentials, old.Credentials)); err != nil {
+				return "", err
+			}
 			s.Credentials = mergeBucketCreds(s.Credentials, old.Credentials)
 		}
 		s.ID = old.ID

@@ -210,7 +210,16 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, d := range docs {
+	for i, d := range docs {
+		if results[i].Moved != "" {
+			to := ""
+			if d.Git != nil {
+				to = d.Git.CredentialEndpoint()
+			} else if d.Bucket != nil {
+				to = d.Bucket.CredentialEndpoint()
+			}
+			s.logMove(r, d.Kind, d.Name, results[i].Moved, to)
+		}
 		switch {
 		case d.Git != nil:
 			s.readiness.Trigger(tenants.StoreRef{TenantID: tid, Kind: tenants.KindGit, Name: d.Name})
