@@ -29,6 +29,7 @@ func statusOf(err error) (int, apiError) {
 	var ve *tenants.ValidationError
 	var ves tenants.ValidationErrors
 	var le errLogin
+	var idp errIdPUnreachable
 	var tooBig *http.MaxBytesError
 	var syntax *tenants.SyntaxError
 	switch {
@@ -45,6 +46,8 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusUnprocessableEntity, apiError{Error: ve.Error(), Field: ve.Field}
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, apiError{Error: "request body is too large"}
+	case errors.As(err, &idp):
+		return http.StatusServiceUnavailable, apiError{Error: idp.Error()}
 	case errors.As(err, &le):
 		return http.StatusBadRequest, apiError{Error: le.msg}
 	case errors.As(err, &syntax):
