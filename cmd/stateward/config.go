@@ -40,9 +40,9 @@ type config struct {
 // loadConfig reads the environment. Secrets may come from files named by *_FILE.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Addr:             or(getenv("STATEWARD_ADDR"), "127.0.0.1:8080"),
-		DataDir:          or(getenv("STATEWARD_DATA_DIR"), "./data"),
-		PublicURL:        strings.TrimRight(getenv("STATEWARD_PUBLIC_URL"), "/"),
+		Addr:      or(getenv("STATEWARD_ADDR"), "127.0.0.1:8080"),
+		DataDir:   or(getenv("STATEWARD_DATA_DIR"), "./data"),
+		PublicURL: strings.TrimRight(getenv("STATEWARD_PUBLIC_URL"), "/"),
 		// The issuer is kept exactly as given: go-oidc compares it byte for byte with
 		// the discovery document's, and some (Auth0) end in "/".
 		OIDCIssuer:       strings.TrimSpace(getenv("STATEWARD_OIDC_ISSUER")),
