@@ -150,3 +150,25 @@ func TestCredentialsBoundToEndpoint(t *testing.T) {
 		t.Errorf("capture server got %q, want the editor's own password only", got)
 	}
 }
+
+// TestApplyRefusesIPv6GitForms: a link-local address in an scp-like or ssh://
+// Git URL is refused at apply with a message, not at dial time.
+func TestApplyRefusesIPv6GitForms(t *testing.T) {
+	h := newHarness(t, nil)
+	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
+	for url, want := range map[string]string{
+		"git@[fe80::1]:x.git":         "cannot carry an IPv6 literal",
+		"ssh://git@[fe80::1]/x.git":   "address fe80::1 is not allowed",
+		"https://[2002:a9fe:a9fe::1]/": "address 2002:a9fe:a9fe::1 is not allowed",
+	} {
+		doc := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata: {name: repo}
+spec: {url: "%s", authMethod: none}
+`, url)
+		code, a, body := h.apply(tok, "team-a", doc)
+		if code != http.StatusUnprocessableEntity || len(a.Errors) == 0 || a.Errors[0].Field != "spec.url" || !strings.Contains(a.Errors[0].Message, want) {
+			t.Errorf("%s: %d %s, want 422 on spec.url saying %q", url, code, body, want)
+		}
+	}
+}
