@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -316,7 +315,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusUnprocessableEntity
 		// Re-show the text to fix, but never credentials: a file with a Secret
 		// has to be pasted again.
-		if !strings.Contains(string(body), "kind: Secret") {
+		if !tenants.MayHoldSecret(body) {
 			p.YAML = string(body)
 		} else {
 			p.Error = "The file is not shown again because it contains a Secret; fix the documents below and paste it again."
