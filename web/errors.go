@@ -51,7 +51,7 @@ func statusOf(err error) (int, apiError) {
 	case errors.As(err, &le):
 		return http.StatusBadRequest, apiError{Error: le.msg}
 	case errors.As(err, &syntax):
-		return http.StatusBadRequest, apiError{Error: "malformed JSON: " + syntax.Error()}
+		return http.StatusBadRequest, apiError{Error: syntax.Error(), Field: syntax.Field}
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")}
 	case errors.Is(err, tenants.ErrNotFound):
