@@ -157,8 +157,8 @@ func TestApplyRefusesIPv6GitForms(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
 	for url, want := range map[string]string{
-		"git@[fe80::1]:x.git":         "cannot carry an IPv6 literal",
-		"ssh://git@[fe80::1]/x.git":   "address fe80::1 is not allowed",
+		"git@[fe80::1]:x.git":          "cannot carry an IPv6 literal",
+		"ssh://git@[fe80::1]/x.git":    "address fe80::1 is not allowed",
 		"https://[2002:a9fe:a9fe::1]/": "address 2002:a9fe:a9fe::1 is not allowed",
 	} {
 		doc := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
