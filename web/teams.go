@@ -70,12 +70,17 @@ func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // teamValidate is the inline validation of the team form: it answers the one field
-// that changed (HX-Trigger-Name), re-rendered with its message, always 200.
+// that changed (HX-Trigger-Name), re-rendered with its message, always 200. It
+// says a slug is taken only to a member of that team: to anyone else it would be
+// a way to list every team (creating the team still refuses a taken slug).
 func (s *Server) teamValidate(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
 	slug, name, errs := teamForm(r)
 	if errs.For("slug") == "" && slug != "" {
-		if _, err := s.store.TenantBySlug(r.Context(), slug); err == nil {
-			_ = errs.Add(tenants.Invalid("slug", "%q is taken; choose another slug", slug))
+		if t, err := s.store.TenantBySlug(r.Context(), slug); err == nil {
+			if _, err := s.store.RoleOf(r.Context(), t.ID, u.ID); err == nil {
+				_ = errs.Add(tenants.Invalid("slug", "%q is taken; choose another slug", slug))
+			}
 		}
 	}
 	s.renderField(w, r, views.TeamFields(views.TeamNewProps{Slug: slug, Name: name, Errors: errs, ValidateURL: "/teams/validate"}))

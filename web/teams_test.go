@@ -183,3 +183,30 @@ func TestInlineValidationAnswersOnlyTheMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestSlugValidationDoesNotListTeams: the inline check does not tell a non-member
+// that a team exists.
+func TestSlugValidationDoesNotListTeams(t *testing.T) {
+	h := newHarness(t, nil)
+	alice := newBrowser(t)
+	h.login(alice, "alice@example.com")
+	alice.post(t, h.URL+"/teams", url.Values{"slug": {"secret-team"}})
+	bob := newBrowser(t)
+	h.login(bob, "bob@example.com")
+	for _, slug := range []string{"secret-team", "no-such-team"} {
+		req, _ := http.NewRequest(http.MethodPost, h.URL+"/teams/validate", strings.NewReader(url.Values{"slug": {slug}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Trigger-Name", "slug")
+		resp, err := bob.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := new(strings.Builder)
+		_, _ = io.Copy(buf, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(buf.String(), "taken") {
+			t.Errorf("validate %q as a non-member: %d %q, want no word on existence", slug, resp.StatusCode, buf.String())
+		}
+	}
+}
