@@ -95,14 +95,16 @@ func (d *DB) UpsertUser(ctx context.Context, u tenants.User, emailVerified bool)
 // UserByID finds a user.
 func (d *DB) UserByID(ctx context.Context, id int64) (tenants.User, error) {
 	var u struct {
-		ID      int64  `db:"id"`
-		Issuer  string `db:"issuer"`
-		Subject string `db:"subject"`
-		Email   string `db:"email"`
-		Name    string `db:"name"`
+		ID       int64  `db:"id"`
+		Issuer   string `db:"issuer"`
+		Subject  string `db:"subject"`
+		Email    string `db:"email"`
+		Name     string `db:"name"`
+		Verified bool   `db:"email_verified"`
 	}
-	err := d.r.GetContext(ctx, &u, `SELECT id, issuer, subject, email, name FROM users WHERE id = ?`, id)
-	return tenants.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name}, mapErr(err, "user", "")
+	err := d.r.GetContext(ctx, &u, `SELECT id, issuer, subject, email, name, email_verified FROM users WHERE id = ?`, id)
+	return tenants.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name, EmailVerified: u.Verified},
+		mapErr(err, "user", "")
 }
 
 // Memberships lists the tenants a user belongs to, by slug.

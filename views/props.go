@@ -82,6 +82,9 @@ type TeamNewProps struct {
 	Errors      tenants.ValidationErrors
 	NoTeam      bool   // the person is in no team yet: say so above the form
 	ValidateURL string // inline validation endpoint ("" = none)
+	// Unverified: the IdP has not verified the person's email, so they can neither
+	// create a team nor be linked to an invitation; the page says why.
+	Unverified bool
 }
 
 // OverviewProps is a team's front page: counts, what needs attention, what happened.

@@ -36,8 +36,14 @@ func (s *Server) teamNew(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	teams, _ := s.store.Memberships(r.Context(), u.ID)
 	s.render(w, r, http.StatusOK, views.TeamNewPage(s.shell(r, "Create a team", ""),
-		views.TeamNewProps{NoTeam: len(teams) == 0, ValidateURL: "/teams/validate"}))
+		views.TeamNewProps{NoTeam: len(teams) == 0, ValidateURL: "/teams/validate", Unverified: !u.EmailVerified}))
 }
+
+// errUnverifiedOwner refuses a team to a person whose email the IdP has not
+// verified: ownership links by verified email, so the team would wait for whoever
+// signs in with it verified, and its creator would get 404.
+var errUnverifiedOwner = errors.New("your identity provider has not verified your email address; " +
+	"teams link people by verified email, so verify it with your identity provider and sign in again to create a team")
 
 func teamForm(r *http.Request) (slug, name string, errs tenants.ValidationErrors) {
 	slug = strings.TrimSpace(r.PostFormValue("slug"))
@@ -52,6 +58,10 @@ func teamForm(r *http.Request) (slug, name string, errs tenants.ValidationErrors
 // teamCreate makes the signed-in person the owner of a new team.
 func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
+	if !u.EmailVerified {
+		s.fail(w, r, tenants.Invalid("email", "%s", errUnverifiedOwner.Error()))
+		return
+	}
 	slug, name, errs := teamForm(r)
 	if len(errs) == 0 {
 		_, err := s.store.CreateTenant(r.Context(), slug, name, u.Email)

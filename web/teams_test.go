@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauth2-proxy/mockoidc"
+
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -208,5 +210,32 @@ func TestSlugValidationDoesNotListTeams(t *testing.T) {
 		if resp.StatusCode != 200 || strings.Contains(buf.String(), "taken") {
 			t.Errorf("validate %q as a non-member: %d %q, want no word on existence", slug, resp.StatusCode, buf.String())
 		}
+	}
+}
+
+// TestUnverifiedEmailRefusedWithReason: a person whose email the IdP has not
+// verified cannot create a team (it would never be theirs) and is told why an
+// invitation to that email does not apply.
+func TestUnverifiedEmailRefusedWithReason(t *testing.T) {
+	h := newHarness(t, nil)
+	owner := h.signedInTeam() // alice, owner of team-a
+	owner.post(t, h.URL+"/t/team-a/members", url.Values{"email": {"carol@example.com"}, "role": {"editor"}})
+
+	carol := newBrowser(t)
+	h.OIDC.QueueUser(&mockoidc.MockUser{Subject: "carol", Email: "carol@example.com", EmailVerified: false})
+	resp, body := carol.get(t, h.URL+"/login")
+	if resp.Request.URL.Path != "/teams/new" || !strings.Contains(body, `data-testid="unverified-email"`) ||
+		!strings.Contains(body, "invitations to carol@example.com do not apply") {
+		t.Errorf("unverified sign-in landed on %s without the reason: %s", resp.Request.URL.Path, snippet(body))
+	}
+	resp, body = carol.post(t, h.URL+"/teams", url.Values{"slug": {"carols-team"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "has not verified your email") {
+		t.Errorf("team creation by an unverified email: %d %s", resp.StatusCode, snippet(body))
+	}
+	if _, err := h.DB.TenantBySlug(context.Background(), "carols-team"); err == nil {
+		t.Error("the team was created for an unverified email")
+	}
+	if resp, _ := carol.get(t, h.URL+"/t/team-a/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unverified invitee reached the team: %d", resp.StatusCode)
 	}
 }
