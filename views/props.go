@@ -147,8 +147,12 @@ type TokensProps struct {
 type SettingsProps struct {
 	Name          string
 	AllowedDomain string
-	Errors        tenants.ValidationErrors // keyed "name" and "allowedDomain"
-	ValidateURL   string
+	// GroupRoles is the "group = role" text (field "groupRoles"): IdP groups whose
+	// members get a role at sign-in.
+	GroupRoles  string
+	GroupsClaim string                   // the ID token claim the groups come from
+	Errors      tenants.ValidationErrors // keyed "name", "allowedDomain" and "groupRoles"
+	ValidateURL string
 }
 
 // StoresProps is the State Store list; the two kinds are merged and sorted by name.

@@ -52,8 +52,26 @@ func (a *oidcAuth) setup(ctx context.Context) (*oidc.Provider, oauth2.Config, er
 		ClientSecret: a.cfg.OIDCClientSecret,
 		Endpoint:     a.provider.Endpoint(),
 		RedirectURL:  a.cfg.PublicURL + "/auth/callback",
-		Scopes:       []string{oidc.ScopeOpenID, "email", "profile"},
+		Scopes:       a.scopes(),
 	}, nil
+}
+
+// scopes are the scopes a sign-in asks for; "groups" when the operator set a
+// groups claim (STATEWARD_OIDC_GROUPS_CLAIM).
+func (a *oidcAuth) scopes() []string {
+	s := []string{oidc.ScopeOpenID, "email", "profile"}
+	if a.cfg.GroupsScope {
+		s = append(s, "groups")
+	}
+	return s
+}
+
+// groupsClaim is the ID token claim that lists the user's groups.
+func (a *oidcAuth) groupsClaim() string {
+	if a.cfg.GroupsClaim == "" {
+		return "groups"
+	}
+	return a.cfg.GroupsClaim
 }
 
 // login starts the authorization code flow with PKCE (S256), state and nonce, and
@@ -181,10 +199,15 @@ func (s *Server) exchange(ctx context.Context, code string, a db.LoginAttempt) (
 	if err := idt.Claims(&claims); err != nil {
 		return tenants.User{}, false, fmt.Errorf("ID token claims: %w", err)
 	}
+	var all map[string]any
+	if err := idt.Claims(&all); err != nil {
+		return tenants.User{}, false, fmt.Errorf("ID token claims: %w", err)
+	}
 	if claims.Email == "" {
 		return tenants.User{}, false, errors.New("the identity provider sent no email claim; request the email scope")
 	}
-	u := tenants.User{Issuer: idt.Issuer, Subject: idt.Subject, Email: strings.ToLower(claims.Email), Name: claims.Name}
+	u := tenants.User{Issuer: idt.Issuer, Subject: idt.Subject, Email: strings.ToLower(claims.Email), Name: claims.Name,
+		Groups: tenants.GroupsFromClaim(all[s.auth.groupsClaim()])}
 	return u, claims.Verified != nil && *claims.Verified, nil
 }
 

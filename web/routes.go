@@ -107,6 +107,8 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 
 func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/", s.apiTenantInfo)
+	r.Get("/grouproles", s.apiGroupRoles)
+	r.Put("/grouproles", s.apiSetGroupRoles)
 	r.Post("/apply", s.apiApply)
 	r.Get("/export", s.apiExport)
 	r.Get("/gitstatestores", s.apiListGit)

@@ -250,8 +250,14 @@ func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	t := principal(r).Tenant
+	gs, err := s.store.GroupRoles(r.Context(), t.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, views.SettingsPage(s.shell(r, "Settings", "settings"),
-		views.SettingsProps{Name: t.Name, AllowedDomain: t.AllowedDomain}))
+		views.SettingsProps{Name: t.Name, AllowedDomain: t.AllowedDomain, GroupRoles: tenants.FormatGroupRoles(gs),
+			GroupsClaim: s.auth.groupsClaim()}))
 }
 
 // settingsSave changes the team name and allowed email domain (owners only).
@@ -267,12 +273,19 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 	}
 	domain, err := tenants.ValidateDomain("allowedDomain", r.PostFormValue("allowedDomain"))
 	_ = errs.Add(err)
+	groups, err := tenants.ParseGroupRoles("groupRoles", textarea(r.PostFormValue("groupRoles")))
+	_ = errs.Add(err)
 	if len(errs) > 0 {
 		s.render(w, r, http.StatusUnprocessableEntity, views.SettingsPage(s.shell(r, "Settings", "settings"),
-			views.SettingsProps{Name: name, AllowedDomain: r.PostFormValue("allowedDomain"), Errors: errs}))
+			views.SettingsProps{Name: name, AllowedDomain: r.PostFormValue("allowedDomain"), Errors: errs,
+				GroupRoles: r.PostFormValue("groupRoles"), GroupsClaim: s.auth.groupsClaim()}))
 		return
 	}
 	if err := s.store.UpdateTenantSettings(r.Context(), principal(r).Tenant.ID, name, domain); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.SetGroupRoles(r.Context(), principal(r).Tenant.ID, groups); err != nil {
 		s.fail(w, r, err)
 		return
 	}
