@@ -12,7 +12,8 @@ import (
 // GroupAccessTTL bounds access that comes from IdP groups: the groups read at a
 // sign-in count for this long (the session idle timeout). Someone removed from a
 // group loses that access at their next sign-in, and at the latest GroupAccessTTL
-// after the sign-in that granted it; then a new sign-in reads the groups again.
+// after the sign-in that granted it: then their session asks for a new sign-in,
+// which reads the groups again.
 const GroupAccessTTL = IdleTimeout
 
 // GroupRoles lists a tenant's group → role mappings, by group.
@@ -86,4 +87,14 @@ func (d *DB) groupRolesOf(ctx context.Context, userID int64, tenantID *int64) (m
 		out[r.TenantID] = tenants.Higher(out[r.TenantID], tenants.Role(r.Role))
 	}
 	return out, nil
+}
+
+// groupsStale reports whether a user holds a group that some tenant maps to a role
+// while the groups were read more than GroupAccessTTL ago.
+func (d *DB) groupsStale(ctx context.Context, userID int64) (bool, error) {
+	var n int
+	err := d.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM users u JOIN user_groups ug ON ug.user_id = u.id
+		JOIN group_roles gr ON gr.group_name = ug.group_name WHERE u.id = ? AND u.groups_at < ?`,
+		userID, d.now().Add(-GroupAccessTTL))
+	return n > 0, err
 }

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -53,9 +54,17 @@ func TestGroupRoles(t *testing.T) {
 		t.Errorf("signed in without platform: %q, want no access", got)
 	}
 	u = signIn("platform")
-	now = now.Add(db.GroupAccessTTL + time.Minute)
+	session, _ := d.CreateSession(ctx, u.ID)
+	now = now.Add(db.GroupAccessTTL - time.Minute)
+	if _, err := d.SessionUser(ctx, session); err != nil {
+		t.Errorf("session within the group TTL: %v", err)
+	}
+	now = now.Add(2 * time.Minute)
 	if got := role(u); got != "" {
 		t.Errorf("%v after the sign-in: %q, want the group access lapsed", db.GroupAccessTTL, got)
+	}
+	if _, err := d.SessionUser(ctx, session); !errors.Is(err, tenants.ErrUnauthenticated) {
+		t.Errorf("session past the group TTL: %v, want a new sign-in", err)
 	}
 	// An explicit membership is unaffected by groups.
 	_ = d.AddMember(ctx, team.ID, "bob@example.com", tenants.RoleViewer)

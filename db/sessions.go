@@ -53,7 +53,9 @@ func (d *DB) CreateSession(ctx context.Context, userID int64) (string, error) {
 }
 
 // SessionUser returns the user of a live session, refreshing its idle timer at most
-// once a minute. An unknown or expired session is ErrUnauthenticated.
+// once a minute. An unknown or expired session is ErrUnauthenticated, and so is the
+// session of someone whose IdP groups grant a role and were read more than
+// GroupAccessTTL ago: the sign-in that follows reads them again.
 func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
 	now := d.now()
 	var s struct {
@@ -68,6 +70,12 @@ func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
 	}
 	if err != nil || now.Sub(s.LastSeen) > IdleTimeout || now.Sub(s.Created) > AbsoluteTimeout {
 		return tenants.User{}, tenants.ErrUnauthenticated
+	}
+	if stale, err := d.groupsStale(ctx, s.UserID); err != nil || stale {
+		if err == nil {
+			err = tenants.ErrUnauthenticated // sign in again: the IdP's groups are read anew
+		}
+		return tenants.User{}, err
 	}
 	if now.Sub(s.LastSeen) > time.Minute {
 		if _, err := d.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, now, hash); err != nil {

@@ -80,8 +80,8 @@ func SettingsFields(p SettingsProps) []FieldProps {
 		{Name: "groupRoles", Label: "Identity provider groups", Type: "textarea", Rows: 4, Value: p.GroupRoles,
 			Error: p.Errors.For("groupRoles"), Mono: true, Placeholder: "platform-admins = owner\nplatform = editor",
 			Help: "One group = role per line (owner, editor or viewer). People whose ID token claim \"" + p.GroupsClaim +
-				"\" lists the group get the role; it is read again at every sign-in, and access from a group lapses " +
-				"12 hours after the sign-in that granted it."},
+				"\" lists the group get the role. Groups are read at every sign-in; 12 hours after one, the " +
+				"dashboard asks to sign in again, so removal from a group takes effect within 12 hours."},
 	}
 }
 
