@@ -150,6 +150,28 @@ func TestIdPUnreachable(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "the identity provider at "+issuer+" is unreachable") {
 		t.Errorf("/login with the issuer down: %d %s", resp.StatusCode, snippet(body))
 	}
+	// The issuer comes up at that address: the next /login goes to it.
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(srv.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), issuer) {
+		t.Errorf("/login once the issuer is up: %d → %q, want a redirect to it", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
 
 // TestIssuerWithTrailingSlash: an issuer whose identifier ends in "/" (as Auth0's
