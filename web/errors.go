@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/stateward/stateward/tenants"
@@ -83,7 +84,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if code == http.StatusUnauthorized {
-		http.Redirect(w, r, "/login?return="+r.URL.Path, http.StatusSeeOther)
+		back := r.URL.Path
+		if r.Method == http.MethodGet {
+			back = r.URL.RequestURI() // with its query: the page comes back as it was asked for
+		}
+		http.Redirect(w, r, "/login?return="+url.QueryEscape(back), http.StatusSeeOther)
 		return
 	}
 	s.renderError(w, r, code, body.Error)

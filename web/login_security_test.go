@@ -227,3 +227,25 @@ func slashIssuer(m *mockoidc.MockOIDC) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// TestSignInReturnsToTheRequestedPage: a signed-out GET is sent to the login with
+// its path and query escaped, and comes back to exactly that page.
+func TestSignInReturnsToTheRequestedPage(t *testing.T) {
+	h := newHarness(t, nil)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(h.URL + "/teams/new?from=a%26b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if want := "/login?return=" + url.QueryEscape("/teams/new?from=a%26b"); loc != want {
+		t.Fatalf("signed-out redirect to %q, want %q", loc, want)
+	}
+	b := newBrowser(t)
+	h.OIDC.QueueUser(&mockoidc.MockUser{Subject: "s", Email: "alice@example.com", EmailVerified: true})
+	resp, _ = b.get(t, h.URL+loc)
+	if got := resp.Request.URL.RequestURI(); got != "/teams/new?from=a%26b" {
+		t.Errorf("after sign-in at %q, want /teams/new?from=a%%26b", got)
+	}
+}
