@@ -103,13 +103,16 @@ func (s *Server) loginCookieName() string {
 	return "stateward_login"
 }
 
-// loginBrowser returns this browser's login binding, setting the cookie when it has
-// none. One value serves every sign-in started in the browser (two tabs at once).
+// loginBrowser returns this browser's login binding and (re)sets its cookie for
+// as long as a sign-in may take. One value serves every sign-in started in the
+// browser, so two tabs signing in at once both finish.
 func (s *Server) loginBrowser(w http.ResponseWriter, r *http.Request) string {
+	v := ""
 	if c, err := r.Cookie(s.loginCookieName()); err == nil && len(c.Value) >= 32 {
-		return c.Value
+		v = c.Value
+	} else {
+		v, _ = db.NewSecret()
 	}
-	v, _ := db.NewSecret()
 	http.SetCookie(w, &http.Cookie{Name: s.loginCookieName(), Value: v, Path: "/", HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(db.LoginAttemptTTL.Seconds())})
 	return v
@@ -165,8 +168,6 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.loginCookieName(), Value: "", Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	s.startSession(w, r, user, attempt.ReturnTo)
 }
 

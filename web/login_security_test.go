@@ -249,3 +249,16 @@ func TestSignInReturnsToTheRequestedPage(t *testing.T) {
 		t.Errorf("after sign-in at %q, want /teams/new?from=a%%26b", got)
 	}
 }
+
+// TestTwoTabsSignInAtOnce: two sign-ins started in one browser both finish.
+func TestTwoTabsSignInAtOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	b := newBrowser(t)
+	first := h.callbackURL(b, "alice@example.com")
+	second := h.callbackURL(b, "alice@example.com")
+	for i, cb := range []string{second, first} {
+		if resp, _ := b.get(t, cb); resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/teams/new" {
+			t.Errorf("tab %d: %d at %s, want signed in", i+1, resp.StatusCode, resp.Request.URL.Path)
+		}
+	}
+}
