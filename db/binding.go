@@ -30,19 +30,26 @@ func keptForNewEndpoint(from, to string, kept []string) error {
 	return es.Err()
 }
 
-func keptGit(n, old tenants.GitCredentials) []string {
-	var kept []string
-	if n.Password == "" && old.Password != "" {
-		kept = append(kept, "password")
+// keptGit names the stored secret fields that an edit leaves blank (= keep) and
+// that the store's auth method would send.
+func keptGit(s tenants.GitStateStore, old tenants.GitCredentials) []string {
+	n := s.Credentials
+	switch {
+	case s.AuthMethod == tenants.AuthBasic && n.Password == "" && old.Password != "":
+		return []string{"password"}
+	case s.AuthMethod == tenants.AuthSSH && n.SSHPrivateKey == "" && old.SSHPrivateKey != "":
+		return []string{"sshPrivateKey"}
 	}
-	if n.SSHPrivateKey == "" && old.SSHPrivateKey != "" {
-		kept = append(kept, "sshPrivateKey")
-	}
-	return kept
+	return nil
 }
 
-func keptBucket(n, old tenants.BucketCredentials) []string {
+// keptBucket is keptGit for a bucket store.
+func keptBucket(s tenants.BucketStateStore, old tenants.BucketCredentials) []string {
 	var kept []string
+	n := s.Credentials
+	if s.AuthMethod != tenants.AuthAccessKey {
+		return nil
+	}
 	if n.AccessKeyID == "" && old.AccessKeyID != "" {
 		kept = append(kept, "accessKeyID")
 	}

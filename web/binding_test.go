@@ -120,6 +120,21 @@ func TestCredentialsBoundToEndpoint(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "enter it again") {
 		t.Errorf("dashboard edit to another host with the password kept: %d %s", resp.StatusCode, snippet(body))
 	}
+	// Moving the store while switching to no authentication asks for nothing.
+	resp, body = bob.post(t, h.URL+"/t/team-a/stores/git/prod-2", url.Values{
+		"spec.url": {evil}, "spec.branch": {"main"}, "spec.authMethod": {"none"}, "spec.insecure": {"true"},
+	})
+	if resp.StatusCode != 200 || strings.Contains(body, "enter it again") {
+		t.Errorf("dashboard move to authMethod none: %d %s", resp.StatusCode, snippet(body))
+	}
+	// ...and leaves the stored password behind: switching back to basicAuth there
+	// with the password blank must not bring it back.
+	resp, body = bob.post(t, h.URL+"/t/team-a/stores/git/prod-2", url.Values{
+		"spec.url": {evil}, "spec.branch": {"main"}, "spec.authMethod": {"basicAuth"}, "spec.insecure": {"true"},
+	})
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("basicAuth again at the new endpoint with the password blank: %d %s", resp.StatusCode, snippet(body))
+	}
 	// Changing only the branch keeps the password (same endpoint).
 	resp, body = bob.post(t, h.URL+"/t/team-a/stores/git/prod", url.Values{
 		"spec.url": {git.URL()}, "spec.branch": {"other"}, "spec.authMethod": {"basicAuth"}, "spec.insecure": {"true"},
