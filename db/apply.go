@@ -16,6 +16,9 @@ type ApplyResult struct {
 	Kind   string `json:"kind"`
 	Name   string `json:"name"`
 	Action string `json:"action"`
+	// Moved is a store's previous endpoint when this apply changed it (for the
+	// log of who moved credentials where).
+	Moved string `json:"-"`
 }
 
 // DocErrors are the documents apply refused; nothing was applied.
@@ -34,6 +37,7 @@ func (es DocErrors) Error() string {
 // the whole file back and comes back as DocErrors naming the document and field.
 func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document) ([]ApplyResult, error) {
 	results := make([]ApplyResult, len(docs))
+	uses := secretUses(docs)
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		for _, pass := range []func(*tenants.Document) bool{
 			func(doc *tenants.Document) bool { return doc.Secret != nil },
@@ -44,11 +48,12 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document)
 				if !pass(&docs[i]) {
 					continue
 				}
-				action, err := d.applyOne(ctx, tx, tenantID, &docs[i])
+				res, err := d.applyOne(ctx, tx, tenantID, &docs[i], uses)
 				if err != nil {
 					return docError(&docs[i], err)
 				}
-				results[i] = ApplyResult{Index: docs[i].Index, Kind: docs[i].Kind, Name: docs[i].Name, Action: action}
+				res.Index, res.Kind, res.Name = docs[i].Index, docs[i].Kind, docs[i].Name
+				results[i] = res
 			}
 		}
 		return nil
@@ -59,23 +64,92 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document)
 	return results, nil
 }
 
-func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document) (string, error) {
-	switch {
-	case doc.Secret != nil:
-		return d.applySecret(ctx, tx, tenantID, doc.Secret)
-	case doc.Git != nil:
-		doc.Git.TenantID = tenantID
-		return d.saveGit(ctx, tx, doc.Git, false)
-	case doc.Bucket != nil:
-		doc.Bucket.TenantID = tenantID
-		return d.saveBucket(ctx, tx, doc.Bucket, false)
-	default:
-		doc.Destination.TenantID = tenantID
-		return d.saveDestination(ctx, tx, doc.Destination)
+// secretUses maps each Secret of the file to the endpoints of the stores in the
+// same file that read it: the endpoints its values are entered for.
+func secretUses(docs []tenants.Document) map[string][]string {
+	uses := map[string][]string{}
+	for i := range docs {
+		if s := docs[i].Secret; s != nil {
+			uses[s.Name] = nil
+		}
 	}
+	for i := range docs {
+		if u, ok := useOf(&docs[i]); ok && u.needs {
+			if _, in := uses[u.secretRef]; in {
+				uses[u.secretRef] = append(uses[u.secretRef], u.endpoint)
+			}
+		}
+	}
+	return uses
 }
 
-func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *tenants.Secret) (string, error) {
+func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+	var res ApplyResult
+	var err error
+	switch {
+	case doc.Secret != nil:
+		res.Action, err = d.applySecret(ctx, tx, tenantID, doc.Secret, uses[doc.Secret.Name])
+	case doc.Git != nil:
+		doc.Git.TenantID = tenantID
+		res, err = d.applyGit(ctx, tx, doc, uses)
+	case doc.Bucket != nil:
+		doc.Bucket.TenantID = tenantID
+		res, err = d.applyBucket(ctx, tx, doc, uses)
+	default:
+		doc.Destination.TenantID = tenantID
+		res.Action, err = d.saveDestination(ctx, tx, doc.Destination)
+	}
+	return res, err
+}
+
+func (d *DB) applyGit(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+	g := doc.Git
+	old, err := d.findGit(ctx, tx, g.TenantID, g.Name)
+	if err != nil && !isNotFound(err) {
+		return ApplyResult{}, err
+	}
+	exists := err == nil
+	var res ApplyResult
+	if exists && old.CredentialEndpoint() != g.CredentialEndpoint() {
+		res.Moved = old.CredentialEndpoint()
+	}
+	if u, _ := useOf(doc); !inFile(uses, u.secretRef) {
+		same := exists && old.Credentials == g.Credentials
+		if err := checkSecretUse(ctx, tx, g.TenantID, u, same, old.CredentialEndpoint()); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	res.Action, err = d.saveGit(ctx, tx, g, false)
+	return res, err
+}
+
+func (d *DB) applyBucket(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+	b := doc.Bucket
+	old, err := d.findBucket(ctx, tx, b.TenantID, b.Name)
+	if err != nil && !isNotFound(err) {
+		return ApplyResult{}, err
+	}
+	exists := err == nil
+	var res ApplyResult
+	if exists && old.CredentialEndpoint() != b.CredentialEndpoint() {
+		res.Moved = old.CredentialEndpoint()
+	}
+	if u, _ := useOf(doc); !inFile(uses, u.secretRef) {
+		same := exists && old.Credentials == b.Credentials
+		if err := checkSecretUse(ctx, tx, b.TenantID, u, same, old.CredentialEndpoint()); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	res.Action, err = d.saveBucket(ctx, tx, b, false)
+	return res, err
+}
+
+func inFile(uses map[string][]string, secret string) bool {
+	_, ok := uses[secret]
+	return ok
+}
+
+func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *tenants.Secret, endpoints []string) (string, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `SELECT id FROM secrets WHERE tenant_id = ? AND name = ?`, tenantID, s.Name)
 	action := ActionCreated
@@ -85,13 +159,16 @@ func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *te
 			return "", err
 		}
 		if maps.Equal(old, nonEmpty(s.Data)) {
-			return ActionUnchanged, nil
+			return ActionUnchanged, bindSecret(ctx, tx, tenantID, s.Name, endpoints, false)
 		}
 		action = ActionUpdated
 	} else if err := mapMissing(err); err != nil {
 		return "", err
 	}
-	return action, d.saveSecret(ctx, tx, tenantID, s.Name, s.Data)
+	if err := d.saveSecret(ctx, tx, tenantID, s.Name, s.Data); err != nil {
+		return "", err
+	}
+	return action, bindSecret(ctx, tx, tenantID, s.Name, endpoints, true)
 }
 
 func nonEmpty(m map[string]string) map[string]string {

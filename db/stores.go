@@ -113,7 +113,15 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 	switch {
 	case err == nil:
 		if keepSecrets {
-			s.Credentials = mergeGitCreds(s.Credentials, old.Credentials)
+			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptGit(*s, old.Credentials)); err != nil {
+				return "", err
+			}
+			if old.CredentialEndpoint() == s.CredentialEndpoint() {
+				s.Credentials = mergeGitCreds(s.Credentials, old.Credentials)
+			} // else stored credentials stay behind: they were entered for the old endpoint
+			if err := s.Validate(); err != nil {
+				return "", err // a blank field with nothing stored to keep
+			}
 		}
 		s.ID = old.ID
 		if sameGit(old, *s) {
@@ -233,7 +241,15 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 	switch {
 	case err == nil:
 		if keepSecrets {
-			s.Credentials = mergeBucketCreds(s.Credentials, old.Credentials)
+			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptBucket(*s, old.Credentials)); err != nil {
+				return "", err
+			}
+			if old.CredentialEndpoint() == s.CredentialEndpoint() {
+				s.Credentials = mergeBucketCreds(s.Credentials, old.Credentials)
+			}
+			if err := s.Validate(); err != nil {
+				return "", err
+			}
 		}
 		s.ID = old.ID
 		if sameBucket(old, *s) {

@@ -1,12 +1,14 @@
 package tenants
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
 )
 
 // decodeSecret reads a v1 Secret: `data` values are base64, `stringData` plain.
@@ -189,4 +191,31 @@ func fieldsOf(es ValidationErrors) []string {
 		out[i] = fmt.Sprintf("%q", e.Field)
 	}
 	return out
+}
+
+// MayHoldSecret reports whether a Kratix YAML (or JSON) file holds, or may hold,
+// credentials, so that it is never shown back: a document whose kind is Secret in
+// any spelling YAML allows (`kind: "Secret"`, `kind:\tSecret`, JSON), one with
+// data or stringData at its top level, or one that does not parse and mentions
+// "secret" at all.
+func MayHoldSecret(b []byte) bool {
+	for _, c := range splitYAML(b) {
+		if isBlankYAML(c.text) {
+			continue
+		}
+		var top map[string]any
+		if err := yaml.Unmarshal(c.text, &top); err != nil {
+			if bytes.Contains(bytes.ToLower(c.text), []byte("secret")) {
+				return true
+			}
+			continue
+		}
+		kind, _ := top["kind"].(string)
+		_, data := top["data"]
+		_, stringData := top["stringData"]
+		if strings.EqualFold(strings.TrimSpace(kind), "Secret") || data || stringData {
+			return true
+		}
+	}
+	return false
 }

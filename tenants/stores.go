@@ -159,6 +159,9 @@ func validateGitURL(raw string, insecure bool) error {
 		return Invalid(field, "is required")
 	}
 	if isSCPLike(raw) {
+		if strings.HasPrefix(GitHost(raw), "[") {
+			return Invalid(field, "%q: an scp-like address cannot carry an IPv6 literal; write ssh://user@[address]/path", raw)
+		}
 		return nil
 	}
 	u, err := url.Parse(raw)
@@ -272,8 +275,16 @@ func validateStorePath(field, p string) error {
 // GitHost returns the host of a Git URL (https://, ssh:// or scp-like), "" if none.
 func GitHost(raw string) string {
 	if isSCPLike(raw) {
-		at, colon := strings.IndexByte(raw, '@'), strings.IndexByte(raw, ':')
-		return raw[at+1 : colon]
+		at := strings.IndexByte(raw, '@')
+		rest := raw[at+1:]
+		if strings.HasPrefix(rest, "[") {
+			// git@[fe80::1]:x.git: the bracketed address, so the literal check sees it.
+			if end := strings.IndexByte(rest, ']'); end > 0 {
+				return rest[:end+1]
+			}
+		}
+		host, _, _ := strings.Cut(rest, ":")
+		return host
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -32,12 +32,16 @@ type WorkRequest struct {
 // SyntaxError reports a body that is not well-formed JSON (HTTP 400), as opposed to
 // well-formed JSON with wrong content (*ValidationError / ValidationErrors, 422).
 type SyntaxError struct {
-	Offset  int64 // byte offset of the problem, when known
+	Offset  int64  // byte offset of the problem, when known
+	Field   string // JSON path of the value, when known
 	Message string
 }
 
 // Error implements error.
 func (e *SyntaxError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("malformed JSON at %s: %s", e.Field, e.Message)
+	}
 	if e.Offset > 0 {
 		return fmt.Sprintf("malformed JSON at byte %d: %s", e.Offset, e.Message)
 	}
@@ -100,6 +104,9 @@ func decodeOneJSON(body []byte) (any, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &SyntaxError{Offset: dec.InputOffset(), Message: "unexpected data after the JSON object"}
+	}
+	if err := CheckJSONText(body); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

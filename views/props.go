@@ -82,6 +82,9 @@ type TeamNewProps struct {
 	Errors      tenants.ValidationErrors
 	NoTeam      bool   // the person is in no team yet: say so above the form
 	ValidateURL string // inline validation endpoint ("" = none)
+	// Unverified: the IdP has not verified the person's email, so they can neither
+	// create a team nor be linked to an invitation; the page says why.
+	Unverified bool
 }
 
 // OverviewProps is a team's front page: counts, what needs attention, what happened.
@@ -144,8 +147,12 @@ type TokensProps struct {
 type SettingsProps struct {
 	Name          string
 	AllowedDomain string
-	Errors        tenants.ValidationErrors // keyed "name" and "allowedDomain"
-	ValidateURL   string
+	// GroupRoles is the "group = role" text (field "groupRoles"): IdP groups whose
+	// members get a role at sign-in.
+	GroupRoles  string
+	GroupsClaim string                   // the ID token claim the groups come from
+	Errors      tenants.ValidationErrors // keyed "name", "allowedDomain" and "groupRoles"
+	ValidateURL string
 }
 
 // StoresProps is the State Store list; the two kinds are merged and sorted by name.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -224,7 +223,16 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, d := range docs {
+	for i, d := range docs {
+		if results[i].Moved != "" {
+			to := ""
+			if d.Git != nil {
+				to = d.Git.CredentialEndpoint()
+			} else if d.Bucket != nil {
+				to = d.Bucket.CredentialEndpoint()
+			}
+			s.logMove(r, d.Kind, d.Name, results[i].Moved, to)
+		}
 		switch {
 		case d.Git != nil:
 			s.readiness.Trigger(tenants.StoreRef{TenantID: tid, Kind: tenants.KindGit, Name: d.Name})
@@ -321,7 +329,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusUnprocessableEntity
 		// Re-show the text to fix, but never credentials: a file with a Secret
 		// has to be pasted again.
-		if !strings.Contains(string(body), "kind: Secret") {
+		if !tenants.MayHoldSecret(body) {
 			p.YAML = string(body)
 		} else {
 			p.Error = "The file is not shown again because it contains a Secret; fix the documents below and paste it again."

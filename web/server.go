@@ -27,6 +27,13 @@ type Config struct {
 	OIDCClient *http.Client
 	// Egress vets State Store endpoints (literal addresses) at save time.
 	Egress Egress
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (STATEWARD_METRICS_TOKEN): the metrics name tenants and stores.
+	MetricsToken string
+	// GroupsClaim is the ID token claim listing the user's groups ("" = "groups");
+	// GroupsScope requests the "groups" scope at sign-in.
+	GroupsClaim string
+	GroupsScope bool
 }
 
 // Server holds every dependency of the handlers.

@@ -14,6 +14,8 @@ type Store interface {
 	CreateTenant(ctx context.Context, slug, name, ownerEmail string) (tenants.Tenant, error)
 	TenantBySlug(ctx context.Context, slug string) (tenants.Tenant, error)
 	UpdateTenantSettings(ctx context.Context, tenantID int64, name, domain string) error
+	GroupRoles(ctx context.Context, tenantID int64) ([]tenants.GroupRole, error)
+	SetGroupRoles(ctx context.Context, tenantID int64, gs []tenants.GroupRole) error
 
 	UpsertUser(ctx context.Context, u tenants.User, emailVerified bool) (tenants.User, error)
 	Memberships(ctx context.Context, userID int64) ([]tenants.Membership, error)

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -60,7 +62,16 @@ func (s *Server) apiCreateTrigger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in triggerInput
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := tenants.CheckJSONText(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		s.fail(w, r, fmt.Errorf("%w: malformed JSON: %v", errBadRequest, err))

@@ -59,8 +59,8 @@ type GitConfig struct {
 // opens upload-pack and receive-pack sessions itself on a transport built for this
 // store alone (githttp.NewClient with an http.Client whose DialContext is
 // GitConfig.Dial and whose TLS config holds the CA bundle). go-git's SSH transport
-// takes no dialer, so for ssh URLs Dial only vets the address right before go-git
-// connects (a DNS change in between is not caught).
+// takes no dialer, so for ssh URLs Dial resolves and vets the address, and go-git
+// connects to that IP address (host keys still checked against the URL's name).
 //
 // One Git serialises its Apply and Read calls; Check needs no local state and runs
 // alongside them.

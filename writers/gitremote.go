@@ -54,12 +54,11 @@ func tipOf(ar *packp.AdvRefs, branch plumbing.ReferenceName) (remoteTip, error) 
 // advertise opens a receive-pack session and reads the remote's refs. It needs the
 // credentials a push needs, so it doubles as the readiness check.
 func (r *gitRemote) advertise(ctx context.Context) (transport.ReceivePackSession, *packp.AdvRefs, error) {
-	if r.preDial != nil {
-		if err := r.preDial(ctx); err != nil {
-			return nil, nil, err
-		}
+	ep, err := r.session(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	s, err := r.tr.NewReceivePackSession(r.ep, r.auth)
+	s, err := r.tr.NewReceivePackSession(ep, r.auth)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,12 +73,11 @@ func (r *gitRemote) advertise(ctx context.Context) (transport.ReceivePackSession
 // fetch brings the objects of branch into st and returns the remote tip. It sends
 // our last known tip as the only "have", which is all a single-branch cache holds.
 func (r *gitRemote) fetch(ctx context.Context, st storage.Storer, branch plumbing.ReferenceName) (tip remoteTip, err error) {
-	if r.preDial != nil {
-		if err := r.preDial(ctx); err != nil {
-			return remoteTip{}, err
-		}
+	ep, err := r.session(ctx)
+	if err != nil {
+		return remoteTip{}, err
 	}
-	s, err := r.tr.NewUploadPackSession(r.ep, r.auth)
+	s, err := r.tr.NewUploadPackSession(ep, r.auth)
 	if err != nil {
 		return remoteTip{}, err
 	}

@@ -81,6 +81,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	for _, w := range cfg.warnings() {
+		log.Warn(w)
+	}
 	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.sqlitePath(),
 		"dev_login", cfg.DevIssuer)
 	if cfg.DevIssuer {
@@ -106,7 +109,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 // (loopback only, decided by loadConfig).
 func webConfig(cfg config) (web.Config, error) {
 	wc := web.Config{PublicURL: cfg.PublicURL, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
-		OIDCClientSecret: cfg.OIDCClientSecret}
+		OIDCClientSecret: cfg.OIDCClientSecret, MetricsToken: cfg.MetricsToken, GroupsClaim: cfg.GroupsClaim,
+		GroupsScope: cfg.GroupsScope}
 	if !cfg.DevIssuer {
 		return wc, nil
 	}
