@@ -21,13 +21,21 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	if err != nil {
 		return err
 	}
+	if job.Store.Kind == tenants.KindBucket {
+		// Never written: what it may hold is exactly its keys (one statement).
+		if _, err := tx.ExecContext(ctx, `UPDATE placements SET written_keys = paths WHERE tenant_id = ? AND store_kind = ?
+			AND store_name = ? AND job_id = ? AND state = 'writing' AND intent = 'write' AND mode <> 'aggregatedYAML' AND written_keys = '[]'`,
+			job.TenantID, job.Store.Kind, job.Store.Name, job.ID); err != nil {
+			return err
+		}
+	}
 	dests := map[int64]bool{}
 	for _, r := range rows {
 		w, err := r.write()
 		if err != nil {
 			return err
 		}
-		if job.Store.Kind == tenants.KindBucket && !w.Delete && w.Mode != tenants.ModeAggregated {
+		if job.Store.Kind == tenants.KindBucket && !w.Delete && w.Mode != tenants.ModeAggregated && len(w.WrittenKeys) > 0 {
 			if err := d.mayHold(ctx, tx, job.TenantID, w); err != nil {
 				return err
 			}

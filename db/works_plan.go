@@ -24,6 +24,18 @@ type planContext struct {
 }
 
 func (d *DB) loadPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (*planContext, error) {
+	if pc := d.sharedPlanContext(tx, tenantID); pc != nil {
+		return pc, nil
+	}
+	pc, err := d.readPlanContext(ctx, tx, tenantID)
+	if err == nil {
+		d.sharePlanContext(tx, tenantID, pc)
+	}
+	return pc, err
+}
+
+// readPlanContext reads what planning needs of a tenant.
+func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (*planContext, error) {
 	dests, err := d.listDestinations(ctx, tx, tenantID, nil)
 	if err != nil {
 		return nil, err
