@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/stateward/stateward/pathing"
 )
 
 // Limits of one Work request.
@@ -300,15 +302,11 @@ func cloneLabels(m map[string]string) map[string]string {
 	return out
 }
 
-// Name is the Work's name as Kratix forms it:
-// <promise>[-<namespace>-<resource>][-<pipeline>].
+// Name is the Work's name as Kratix forms it, with a deterministic suffix (see
+// pathing.WorkName): e.g. redis-my-request-default-instance-configure-1a2b3.
 func (w *Work) Name() string {
-	parts := []string{w.Promise}
-	if w.Resource != nil {
-		parts = append(parts, w.Resource.Namespace, w.Resource.Name)
+	if w.Resource == nil {
+		return pathing.WorkName(w.Promise, "", "", w.Pipeline)
 	}
-	if w.Pipeline != "" {
-		parts = append(parts, w.Pipeline)
-	}
-	return strings.Join(parts, "-")
+	return pathing.WorkName(w.Promise, w.Resource.Namespace, w.Resource.Name, w.Pipeline)
 }
