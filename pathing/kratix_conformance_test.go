@@ -82,8 +82,8 @@ func TestKratixWorkNames(t *testing.T) {
 	}
 	// name_test.go GenerateDeterministicObjectName cases, through the same function.
 	for in, want := range map[string]string{
-		"a-short-name": "a-short-name-" + md5Prefix("a-short-name"),
-		long:           strings.Repeat("a", 56) + "-" + md5Prefix(long),
+		"a-short-name":                "a-short-name-" + md5Prefix("a-short-name"),
+		long:                          strings.Repeat("a", 56) + "-" + md5Prefix(long),
 		strings.Repeat("a", 55) + "b": strings.Repeat("a", 55) + "b-" + md5Prefix(strings.Repeat("a", 55)+"b"),
 		"kratix-promise-1.-@$#%&*()_+{}|:<>?/\\`~[]": "kratix-promise-1-" + md5Prefix("kratix-promise-1.-@$#%&*()_+{}|:<>?/\\`~[]"),
 	} {

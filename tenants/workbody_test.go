@@ -185,10 +185,12 @@ func TestWorkName(t *testing.T) {
 		w    Work
 		want string
 	}{
-		{Work{Promise: "redis"}, "redis"},
-		{Work{Promise: "redis", Pipeline: "install"}, "redis-install"},
-		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}}, "redis-default-my-request"},
-		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}, Pipeline: "configure"}, "redis-default-my-request-configure"},
+		// Kratix's field order (work-creator/lib/work_creator.go buildWorkIdentifier),
+		// suffix md5(identifier)[:5] (lib/objectutil/name.go)
+		{Work{Promise: "redis"}, "redis-static-deps-be4f2"},
+		{Work{Promise: "redis", Pipeline: "install"}, "redis-install-c124c"},
+		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}}, "redis-my-request-default-277bd"},
+		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}, Pipeline: "configure"}, "redis-my-request-default-configure-3f5b5"},
 	}
 	for _, tt := range tests {
 		if got := tt.w.Name(); got != tt.want {
