@@ -23,6 +23,11 @@ const (
 	CleanupAll  = "all"
 )
 
+// DryRunLabel marks a dry-run Destination when its value is "true": it receives only
+// the Works whose selectors include the label (Kratix's v1alpha1.DryRunLabel,
+// api/v1alpha1/work_types.go; scheduler.go getDestinationsForWorkloadGroup).
+const DryRunLabel = "kratix.io/dry-run"
+
 // DefaultAggregatedFilename is the file aggregatedYAML writes unless told otherwise.
 const DefaultAggregatedFilename = "aggregated.yaml"
 
@@ -44,6 +49,9 @@ type Destination struct {
 	Status            Status
 	UpdatedAt         time.Time
 }
+
+// IsDryRun reports whether d is a dry-run Destination (label kratix.io/dry-run: "true").
+func (d *Destination) IsDryRun() bool { return d.Labels[DryRunLabel] == "true" }
 
 // Normalize fills defaults the way Kratix does.
 func (d *Destination) Normalize() {

@@ -43,7 +43,9 @@ type Decision struct {
 //   - Matching is Kubernetes matchLabels: every selector label must be on the
 //     Destination with the same value (case-sensitive; extra labels are fine). A
 //     group without selectors skips Destinations with strictMatchLabels and at
-//     least one label.
+//     least one label. A dry-run Destination (DryRunLabel "true") receives only
+//     groups whose selectors include DryRunLabel "true", as in Kratix
+//     (internal/controller/scheduler.go getDestinationsForWorkloadGroup).
 //   - Promise dependencies (w.Resource == nil) go to every matching Destination,
 //     whatever its store's readiness: dependencies must reach every cluster that
 //     matches, and a failing store is retried by the writer (Kratix ignores
@@ -98,8 +100,11 @@ func scheduleGroup(w *Work, i int, cands []Candidate, placed []string) Decision 
 	return d
 }
 
-// groupMatches applies matchLabels and the strictMatchLabels rule.
+// groupMatches applies matchLabels, the strictMatchLabels rule and the dry-run rule.
 func groupMatches(selectors map[string]string, d *Destination) bool {
+	if d.IsDryRun() && selectors[DryRunLabel] != "true" {
+		return false
+	}
 	if len(selectors) == 0 {
 		return !d.StrictMatchLabels || len(d.Labels) == 0
 	}
@@ -199,11 +204,35 @@ func unscheduledReason(selectors map[string]string, cands, matching []Candidate)
 	case len(matching) > 0:
 		return fmt.Sprintf("all %d matching Destinations have failing State Stores: %s",
 			len(matching), strings.Join(names(matching), ", "))
+	case selectors[DryRunLabel] != "true" && allDryRun(cands):
+		return "every Destination is a dry-run Destination (" + DryRunLabel + "=true), which receives only Works " +
+			"whose destinationSelectors include that label: " + strings.Join(names(cands), ", ")
+	case len(selectors) == 0 && anyDryRun(cands):
+		return "the group has no destinationSelectors, and every Destination sets strictMatchLabels and has labels " +
+			"or is a dry-run Destination (" + DryRunLabel + "=true): " + strings.Join(names(cands), ", ")
 	case len(selectors) == 0:
 		return "the group has no destinationSelectors, and every Destination sets strictMatchLabels and has labels: " +
 			strings.Join(names(cands), ", ")
 	}
 	return "no Destination has labels " + selectorString(selectors)
+}
+
+func anyDryRun(cands []Candidate) bool {
+	for _, c := range cands {
+		if c.Destination.IsDryRun() {
+			return true
+		}
+	}
+	return false
+}
+
+func allDryRun(cands []Candidate) bool {
+	for _, c := range cands {
+		if !c.Destination.IsDryRun() {
+			return false
+		}
+	}
+	return true
 }
 
 // selectorString renders selectors as "k1=v1,k2=v2" in key order.

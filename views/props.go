@@ -245,6 +245,7 @@ type PreviewProps struct {
 	OwnedDirs []string
 	Error     string // why no preview can be computed (shown instead of the tree)
 	Note      string // one line about the layout, e.g. for aggregatedYAML
+	DryRun    bool   // the Destination is a dry-run Destination (kratix.io/dry-run: "true")
 }
 
 // PlacedFile is one file currently placed on a Destination.
