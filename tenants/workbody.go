@@ -123,7 +123,7 @@ func syntaxError(err error, offset int64) error {
 func (req WorkRequest) Work() (*Work, error) {
 	var es ValidationErrors
 	w := &Work{Promise: req.Promise, Pipeline: req.Pipeline, Deleted: req.Delete}
-	_ = es.Add(ValidateLabelName("promise", req.Promise))
+	_ = es.Add(ValidatePromiseName("promise", req.Promise))
 	if req.Resource != nil {
 		ref := *req.Resource
 		w.Resource = &ref

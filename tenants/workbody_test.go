@@ -86,7 +86,16 @@ func TestWorkRequestWork(t *testing.T) {
 		{"dependency", WorkRequest{Promise: "redis", Files: []WorkFile{file("a.yaml")}}, ""},
 		{"resource with pipeline", WorkRequest{Promise: "redis", Resource: res, Pipeline: "instance-configure", Files: []WorkFile{file("a")}}, ""},
 		{"promise required", WorkRequest{Files: []WorkFile{file("a")}}, "promise"},
-		{"promise is a label", WorkRequest{Promise: "Redis", Files: []WorkFile{file("a")}}, "promise"},
+		// A Promise's name is a DNS-1123 subdomain (a cluster-scoped Kubernetes object)
+		// of at most 63 characters (the kratix.io/promise-name label,
+		// lib/resourceutil/work.go GetWorkLabels).
+		{"promise is lower case", WorkRequest{Promise: "Redis", Files: []WorkFile{file("a")}}, "promise"},
+		{"promise may hold dots", WorkRequest{Promise: "redis.v2", Files: []WorkFile{file("a")}}, ""},
+		{"promise 63 characters", WorkRequest{Promise: strings.Repeat("p", 63), Files: []WorkFile{file("a")}}, ""},
+		{"promise 64 characters", WorkRequest{Promise: strings.Repeat("p", 64), Files: []WorkFile{file("a")}}, "promise"},
+		{"promise ends in a dot", WorkRequest{Promise: "redis.", Files: []WorkFile{file("a")}}, "promise"},
+		{"promise with an underscore", WorkRequest{Promise: "redis_v2", Files: []WorkFile{file("a")}}, "promise"},
+		{"promise with an empty segment", WorkRequest{Promise: "redis..v2", Files: []WorkFile{file("a")}}, "promise"},
 		{"namespace required", WorkRequest{Promise: "r", Resource: &ResourceRef{Name: "x"}, Files: []WorkFile{file("a")}}, "resource.namespace"},
 		{"namespace is a label", WorkRequest{Promise: "r", Resource: &ResourceRef{Namespace: "a.b", Name: "x"}, Files: []WorkFile{file("a")}}, "resource.namespace"},
 		{"name required", WorkRequest{Promise: "r", Resource: &ResourceRef{Namespace: "a"}, Files: []WorkFile{file("a")}}, "resource.name"},
