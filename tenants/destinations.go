@@ -47,7 +47,12 @@ type Destination struct {
 	Cleanup           string
 	InitWorkloads     bool
 	Status            Status
-	UpdatedAt         time.Time
+	// Waiting, when set, says why nothing can be written to the Destination yet:
+	// its State Store, or that store's Secret, does not exist (objects apply in any
+	// order). Read from the database, never saved; scheduling holds new
+	// placements back until it clears.
+	Waiting   string
+	UpdatedAt time.Time
 }
 
 // IsDryRun reports whether d is a dry-run Destination (label kratix.io/dry-run: "true").

@@ -288,7 +288,10 @@ type ImportProps struct {
 	YAML    string // re-shown after a failed import
 	Results []ImportResult
 	Errors  []ImportError
-	Error   string // a problem with the request as a whole
+	// Warnings are accepted documents that refer to something not there yet (a
+	// State Store, a Secret): they wait for it.
+	Warnings []ImportError
+	Error    string // a problem with the request as a whole
 }
 
 // WorkRow is one Work with its placements' state counts.
