@@ -330,13 +330,17 @@ type WorkPlan struct {
 	Deletes     []PlanPlacement // placements whose files would be removed
 	Unscheduled []tenants.Unscheduled
 	Error       string // why no plan could be made
+	// Summary compares the plan with what the stores hold now, e.g. "3 added, 1
+	// changed, 2 removed on 2 Destinations"; DiffError says why it could not.
+	Summary, DiffError string
 }
 
 // PlanPlacement is one Destination of a plan with the full keys written there.
 type PlanPlacement struct {
 	Destination string
 	Paths       []string
-	Misplaced   bool // the Destination no longer matches the selectors
+	Misplaced   bool              // the Destination no longer matches the selectors
+	Diff        *tenants.FileDiff // what the write would change in the store (nil: not compared)
 }
 
 // PlacementRow is one placement of a Work, as its page shows it.

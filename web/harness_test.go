@@ -62,7 +62,7 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	var once sync.Once
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
-	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Log: log,
+	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
 		Registry: prometheus.NewRegistry()}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
