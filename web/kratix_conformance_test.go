@@ -78,7 +78,7 @@ spec:
 		`apiVersion: v1
 kind: Secret
 metadata: {name: gitea-credentials, namespace: default}
-stringData: {username: gitea_admin, password: r8sA8CPHD9!bt6d}
+stringData: {username: gitea_admin, password: gitea-test-password}
 `,
 		// config/samples/platform_v1alpha1_worker.yaml and _worker_2.yaml
 		`apiVersion: platform.kratix.io/v1alpha1
@@ -137,7 +137,7 @@ func kratixConformance(t *testing.T, seed uint64) {
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
 	s3 := testpeers.MinIO(t)
 	bucket := s3.NewBucket(t)
-	git := testpeers.GitHTTP(t, testpeers.GitOptions{Username: "gitea_admin", Password: "r8sA8CPHD9!bt6d"})
+	git := testpeers.GitHTTP(t, testpeers.GitOptions{Username: "gitea_admin", Password: "gitea-test-password"})
 	t.Cleanup(h.StopWriters)
 
 	docs := kratixSamples(s3, bucket, git)

@@ -152,6 +152,16 @@ func TestWorkDiffBeforeWrite(t *testing.T) {
 		}
 	})
 
+	t.Run("store unreachable", func(t *testing.T) {
+		git.SetDown(true)
+		defer git.SetDown(false)
+		code, out := api(t, http.MethodPost, h.URL+"/api/v1/tenants/team-a/works?dryRun=true&diff=true", tok,
+			strings.NewReader(filesWork("prod", next...)))
+		if code != http.StatusBadGateway || !strings.Contains(out, `cannot read what the State Store holds: read GitStateStore \"repo\"`) {
+			t.Errorf("diff against an unreachable store: %d %s, want 502 naming the store", code, out)
+		}
+	})
+
 	t.Run("dashboard plan", func(t *testing.T) {
 		b := newBrowser(t)
 		h.login(b, "alice@example.com")
@@ -168,6 +178,15 @@ func TestWorkDiffBeforeWrite(t *testing.T) {
 			if !strings.Contains(page, s) {
 				t.Errorf("plan panel lacks %q: %s", s, snippet(page))
 			}
+		}
+		// An unreachable store: the plan still shows, with why there is no comparison.
+		git.SetDown(true)
+		defer git.SetDown(false)
+		form.Set("destinationSelectors", "environment=prod")
+		form.Set("resource.name", "r-prod")
+		_, page = b.post(t, h.URL+"/t/team-a/works/plan", form)
+		if !strings.Contains(page, `data-testid="plan-diff-error"`) || !strings.Contains(page, `data-testid="plan-placement"`) {
+			t.Errorf("plan panel with an unreachable store: %s", snippet(page))
 		}
 	})
 }
