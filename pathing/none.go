@@ -64,10 +64,11 @@ func stateFileContent(entries []string) []byte {
 
 // ParseStateFile reads a mode none state file (files: [...]), as written by Layout or
 // by Kratix, and returns the paths it lists in its order, cleaned and relative to the
-// store path: each has the Destination path in front, without a leading "/". Join
-// them with the store path, or use StateFileKeys, to get store keys. A state file
-// read back from a store is untrusted input: a path that is empty, absolute after
-// the leading "/" is dropped, or would leave the store is an error naming it.
+// store path: each has the Destination path in front; a leading "/" (Kratix writes
+// one for a Destination whose path is "/") is dropped. Join them with the store
+// path, or use StateFileKeys, to get store keys. A state file read back from a store
+// is untrusted input: an entry that is empty or not a safe relative path (see
+// CleanFile) is an error naming it.
 func ParseStateFile(content []byte) ([]string, error) {
 	var sf stateFile
 	if err := yaml.Unmarshal(content, &sf); err != nil {
