@@ -103,8 +103,8 @@ func (d *DB) destinationDeleted(ctx context.Context, tx *sqlx.Tx, r destRow) err
 func (d *DB) storeSaved(ctx context.Context, tx *sqlx.Tx, tenantID int64, kind, name, secretRef string, secretMissing bool) error {
 	if secretMissing {
 		table, _ := storeTable(kind)
-		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = FALSE, status_message = ? WHERE tenant_id = ? AND name = ?`,
-			tenants.SecretMissingMessage(secretRef), tenantID, name); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = FALSE, status_message = ?, last_checked = ?
+			WHERE tenant_id = ? AND name = ?`, tenants.SecretMissingMessage(secretRef), d.now(), tenantID, name); err != nil {
 			return err
 		}
 	}

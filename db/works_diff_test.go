@@ -44,6 +44,15 @@ func TestPlanWrites(t *testing.T) {
 	if w := writes[0]; len(w.Puts) != 2 || w.Puts[1].Path != w.StateFile || string(w.Puts[1].Content) != "files:\n- prod/y.yaml\n" {
 		t.Errorf("mode none planned write %+v", w)
 	}
+	// Removing b, the only placement on agg, removes the aggregated file.
+	del := &tenants.Work{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: "b"}, Deleted: true}
+	res, writes, err = d.PlanWrites(ctx, tid, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deletes) != 1 || len(writes) != 1 || len(writes[0].Puts) != 0 || !slices.Contains(writes[0].Written, "s/agg/aggregated.yaml") {
+		t.Errorf("removal of the last aggregated placement: %+v", writes)
+	}
 	// Nothing of the dry runs was kept: the Works list holds only b.
 	list, err := d.Works(ctx, tid)
 	if err != nil || len(list) != 1 {

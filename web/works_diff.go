@@ -29,6 +29,7 @@ type diffPlacement struct {
 type diffAnswer struct {
 	db.SubmitResult
 	Placements []diffPlacement `json:"placements"`
+	Deletes    []diffPlacement `json:"deletes,omitempty"`
 	Summary    string          `json:"summary"`
 }
 
@@ -46,10 +47,14 @@ func (s *Server) planDiff(ctx context.Context, tenantID int64, work *tenants.Wor
 		return diffAnswer{}, fmt.Errorf("%w: %w", errStoreRead, err)
 	}
 	out := diffAnswer{SubmitResult: res, Placements: make([]diffPlacement, len(res.Placements))}
-	dests := make([]string, len(res.Placements))
+	dests := make([]string, 0, len(diffs))
 	for i, p := range res.Placements {
 		out.Placements[i] = diffPlacement{PlacementPlan: p, Diff: diffs[i]}
-		dests[i] = p.Destination
+		dests = append(dests, p.Destination)
+	}
+	for i, p := range res.Deletes {
+		out.Deletes = append(out.Deletes, diffPlacement{PlacementPlan: p, Diff: diffs[len(res.Placements)+i]})
+		dests = append(dests, p.Destination)
 	}
 	out.Summary = tenants.DiffSummary(diffs, dests)
 	return out, nil

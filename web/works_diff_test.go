@@ -14,14 +14,17 @@ import (
 	"github.com/stateward/stateward/testpeers"
 )
 
+type diffPlacement struct {
+	Destination string
+	Paths       []string
+	Diff        tenants.FileDiff
+}
+
 type diffAnswer struct {
 	Work       int64
-	Placements []struct {
-		Destination string
-		Paths       []string
-		Diff        tenants.FileDiff
-	}
-	Summary string
+	Placements []diffPlacement
+	Deletes    []diffPlacement
+	Summary    string
 }
 
 // diffStores applies a bucket store on MinIO with Destination dev
@@ -149,6 +152,26 @@ func TestWorkDiffBeforeWrite(t *testing.T) {
 		same := h.diff(tok, filesWork("prod", old...))
 		if g := same.Placements[0].Diff; len(g.Added)+len(g.Changed)+len(g.Removed) != 0 || same.Summary != "0 added, 0 changed, 0 removed on 0 Destinations" {
 			t.Errorf("diff of the written content = %+v, %q", g, same.Summary)
+		}
+	})
+
+	t.Run("moved to another Destination", func(t *testing.T) {
+		work := func(env string) string {
+			return `{"promise":"redis","resource":{"namespace":"default","name":"mover"},"destinationSelectors":{"environment":"` + env +
+				`"},"files":[{"path":"m1.yaml","content":"m: 1\n"},{"path":"m2.yaml","content":"m: 2\n"}]}`
+		}
+		h.submit(tok, work("dev"))
+		d := h.diff(tok, work("prod")) // the resource request moves from the bucket to Git
+		dir := "clusters/dev/resources/default/redis/mover/5058f/"
+		if len(d.Deletes) != 1 || d.Deletes[0].Destination != "dev" ||
+			!slices.Equal(d.Deletes[0].Diff.Removed, []string{dir + "m1.yaml", dir + "m2.yaml"}) {
+			t.Errorf("deletes = %+v, want dev's two files removed", d.Deletes)
+		}
+		if got := d.Placements[0].Diff; d.Placements[0].Destination != "prod" || len(got.Added) != 3 || len(got.Changed)+len(got.Removed) != 0 {
+			t.Errorf("placement = %+v, want prod with two files and a state file added", d.Placements[0])
+		}
+		if d.Summary != "3 added, 0 changed, 2 removed on 2 Destinations" {
+			t.Errorf("summary = %q", d.Summary)
 		}
 	})
 

@@ -165,6 +165,10 @@ func diffPlanOf(ans diffAnswer) *views.WorkPlan {
 		d := ans.Placements[i].Diff
 		plan.Placements[i].Diff = &d
 	}
+	for i := range plan.Deletes {
+		d := ans.Deletes[i].Diff
+		plan.Deletes[i].Diff = &d
+	}
 	plan.Summary = ans.Summary
 	return plan
 }
