@@ -25,9 +25,11 @@ type fileDoc struct {
 	Content string `json:"content"`
 }
 
+// aggDoc is a pathing.AggregatePart. Its files are stored under "docs", the name
+// they had when a part held split YAML documents, so older rows still decode.
 type aggDoc struct {
 	Placement string    `json:"placement"`
-	Docs      []fileDoc `json:"docs"`
+	Files     []fileDoc `json:"docs"`
 }
 
 func toFileDocs(files []pathing.File) []fileDoc {
@@ -53,10 +55,7 @@ func encodePlan(p pathing.Plan) (string, string) {
 		doc.StateFile = &fileDoc{Path: p.StateFile.Path, Content: string(p.StateFile.Content)}
 	}
 	if p.Aggregate != nil {
-		doc.Aggregate = &aggDoc{Placement: p.Aggregate.Placement}
-		for _, d := range p.Aggregate.Docs {
-			doc.Aggregate.Docs = append(doc.Aggregate.Docs, fileDoc{Path: d.File, Content: string(d.Content)})
-		}
+		doc.Aggregate = &aggDoc{Placement: p.Aggregate.Placement, Files: toFileDocs(p.Aggregate.Files)}
 	}
 	b, _ := json.Marshal(doc) // strings and slices always encode
 	sum := sha256.Sum256(b)
@@ -73,10 +72,7 @@ func decodePlan(s string) (pathing.Plan, error) {
 		p.StateFile = &pathing.File{Path: doc.StateFile.Path, Content: []byte(doc.StateFile.Content)}
 	}
 	if doc.Aggregate != nil {
-		p.Aggregate = &pathing.AggregatePart{Placement: doc.Aggregate.Placement}
-		for _, d := range doc.Aggregate.Docs {
-			p.Aggregate.Docs = append(p.Aggregate.Docs, pathing.Doc{File: d.Path, Content: []byte(d.Content)})
-		}
+		p.Aggregate = &pathing.AggregatePart{Placement: doc.Aggregate.Placement, Files: fromFileDocs(doc.Aggregate.Files)}
 	}
 	return p, nil
 }

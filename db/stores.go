@@ -45,17 +45,18 @@ type gitRow struct {
 	AuthorEmail string    `db:"author_email"`
 	Insecure    bool      `db:"insecure"`
 	CABundle    string    `db:"ca_bundle"`
+	Missing     bool      `db:"secret_missing"`
 	UpdatedAt   time.Time `db:"updated_at"`
 	statusCols
 }
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
-	insecure, ca_bundle, updated_at, ready, status_message, last_checked`
+	insecure, ca_bundle, secret_missing, updated_at, ready, status_message, last_checked`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
-		Insecure: r.Insecure, CABundle: r.CABundle, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
 }
 
 func gitCreds(c tenants.GitCredentials) map[string]string {
@@ -128,24 +129,30 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 			return ActionUnchanged, nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
-			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, updated_at = ?, ready = NULL,
+			status_message = '', last_checked = NULL
 			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
-			s.Insecure, s.CABundle, d.now(), s.TenantID, s.ID)
+			s.Insecure, s.CABundle, s.SecretMissing, d.now(), s.TenantID, s.ID)
 		if err != nil {
 			return "", err
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
 			return "", err
 		}
-		return ActionUpdated, d.storeChanged(ctx, tx, s.TenantID, tenants.KindGit, s.Name)
+		return ActionUpdated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
 	case isNotFound(err):
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
-			author_name, author_email, insecure, ca_bundle, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure, s.CABundle, d.now())
+			author_name, author_email, insecure, ca_bundle, secret_missing, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure,
+			s.CABundle, s.SecretMissing, d.now())
 		if err != nil {
 			return "", mapErr(err, tenants.KindGit, s.Name)
 		}
-		return ActionCreated, d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials))
+		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
+			return "", err
+		}
+		return ActionCreated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
 	default:
 		return "", err
 	}
@@ -185,17 +192,18 @@ type bucketRow struct {
 	Region     string    `db:"region"`
 	SecretRef  string    `db:"secret_ref"`
 	AuthMethod string    `db:"auth_method"`
+	Missing    bool      `db:"secret_missing"`
 	UpdatedAt  time.Time `db:"updated_at"`
 	statusCols
 }
 
 const bucketCols = `id, tenant_id, name, endpoint, bucket_name, path, insecure, region, secret_ref, auth_method,
-	updated_at, ready, status_message, last_checked`
+	secret_missing, updated_at, ready, status_message, last_checked`
 
 func (r bucketRow) domain() tenants.BucketStateStore {
 	return tenants.BucketStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Endpoint: r.Endpoint, BucketName: r.BucketName,
 		Path: r.Path, Insecure: r.Insecure, Region: r.Region, SecretRef: r.SecretRef, AuthMethod: r.AuthMethod,
-		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+		SecretMissing: r.Missing, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
 }
 
 // BucketStores lists a tenant's bucket stores (without credentials).
@@ -256,24 +264,28 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 			return ActionUnchanged, nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE bucket_stores SET endpoint = ?, bucket_name = ?, path = ?, insecure = ?, region = ?,
-			secret_ref = ?, auth_method = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			secret_ref = ?, auth_method = ?, secret_missing = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
 			WHERE tenant_id = ? AND id = ?`, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
-			d.now(), s.TenantID, s.ID)
+			s.SecretMissing, d.now(), s.TenantID, s.ID)
 		if err != nil {
 			return "", err
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials)); err != nil {
 			return "", err
 		}
-		return ActionUpdated, d.storeChanged(ctx, tx, s.TenantID, tenants.KindBucket, s.Name)
+		return ActionUpdated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindBucket, s.Name, s.SecretRef, s.SecretMissing)
 	case isNotFound(err):
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO bucket_stores (tenant_id, name, endpoint, bucket_name, path, insecure, region,
-			secret_ref, auth_method, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			s.TenantID, s.Name, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod, d.now())
+			secret_ref, auth_method, secret_missing, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			s.TenantID, s.Name, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
+			s.SecretMissing, d.now())
 		if err != nil {
 			return "", mapErr(err, tenants.KindBucket, s.Name)
 		}
-		return ActionCreated, d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials))
+		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials)); err != nil {
+			return "", err
+		}
+		return ActionCreated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindBucket, s.Name, s.SecretRef, s.SecretMissing)
 	default:
 		return "", err
 	}

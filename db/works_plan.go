@@ -110,6 +110,7 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 		if dec.Unscheduled != nil {
 			res.Unscheduled = append(res.Unscheduled, *dec.Unscheduled)
 		}
+		res.Unscheduled = append(res.Unscheduled, dec.Waiting...)
 		for _, name := range dec.Destinations {
 			entry, id, err := d.placeGroup(ctx, tx, pc, w, dec.Group, name, byKey, force, jobs)
 			if err != nil && (force || !isValidation(err) && !errors.Is(err, tenants.ErrConflict)) {

@@ -101,7 +101,7 @@ func TestSubmitWorkStableIDAndCoalescedJob(t *testing.T) {
 	if ja == nil || jb == nil || *ja != *jb {
 		t.Errorf("jobs %v %v, want one coalesced job for the store", ja, jb)
 	}
-	if a.Placements[0].Name != "redis-default-a.dev-5058f" {
+	if a.Placements[0].Name != "redis-a-default-fa0c9.dev-5058f" {
 		t.Errorf("placement name = %q", a.Placements[0].Name)
 	}
 }

@@ -70,8 +70,12 @@ type GitStateStore struct {
 	Insecure    bool   // allows http:// URLs
 	CABundle    string // PEM; empty = system roots
 	Credentials GitCredentials
-	Status      Status
-	UpdatedAt   time.Time
+	// SecretMissing: the Secret SecretRef names did not exist when the store was
+	// applied. The store is kept (a folder of YAML applies in any order), not
+	// ready, and nothing is written to it until the Secret is applied.
+	SecretMissing bool
+	Status        Status
+	UpdatedAt     time.Time
 }
 
 // BucketCredentials are a bucket store's secrets (write-only).
@@ -93,8 +97,33 @@ type BucketStateStore struct {
 	SecretRef   string
 	AuthMethod  string // accessKey (default) | IAM
 	Credentials BucketCredentials
-	Status      Status
-	UpdatedAt   time.Time
+	// SecretMissing: see GitStateStore.SecretMissing.
+	SecretMissing bool
+	Status        Status
+	UpdatedAt     time.Time
+}
+
+// SecretMissingMessage is the status of a store waiting for its Secret.
+func SecretMissingMessage(secret string) string {
+	return "Secret `" + secret + "` not found: the store becomes ready when the Secret is applied"
+}
+
+// StoreMissingMessage is the status of a Destination waiting for its State Store.
+func StoreMissingMessage(kind, name string) string {
+	return "State Store `" + name + "` not found: the Destination becomes ready when " + kind + " `" + name + "` is applied"
+}
+
+// UseSecret fills the credentials the store's auth method reads from s (and
+// trims them); it no longer waits for a Secret.
+func (s *GitStateStore) UseSecret(sec Secret) {
+	fillGit(s, sec)
+	s.SecretMissing = false
+}
+
+// UseSecret fills the credentials the store's auth method reads from s.
+func (s *BucketStateStore) UseSecret(sec Secret) {
+	fillBucket(s, sec)
+	s.SecretMissing = false
 }
 
 // Normalize fills defaults and trims what users commonly paste with a trailing

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/stateward/stateward/pathing"
 )
 
 // Limits of one Work request.
@@ -128,7 +130,7 @@ func syntaxError(err error, offset int64) error {
 func (req WorkRequest) Work() (*Work, error) {
 	var es ValidationErrors
 	w := &Work{Promise: req.Promise, Pipeline: req.Pipeline, Deleted: req.Delete}
-	_ = es.Add(ValidateLabelName("promise", req.Promise))
+	_ = es.Add(ValidatePromiseName("promise", req.Promise))
 	if req.Resource != nil {
 		ref := *req.Resource
 		w.Resource = &ref
@@ -320,15 +322,11 @@ func cloneLabels(m map[string]string) map[string]string {
 	return out
 }
 
-// Name is the Work's name as Kratix forms it:
-// <promise>[-<namespace>-<resource>][-<pipeline>].
+// Name is the Work's name as Kratix forms it, with a deterministic suffix (see
+// pathing.WorkName): e.g. redis-my-request-default-instance-configure-1a2b3.
 func (w *Work) Name() string {
-	parts := []string{w.Promise}
-	if w.Resource != nil {
-		parts = append(parts, w.Resource.Namespace, w.Resource.Name)
+	if w.Resource == nil {
+		return pathing.WorkName(w.Promise, "", "", w.Pipeline)
 	}
-	if w.Pipeline != "" {
-		parts = append(parts, w.Pipeline)
-	}
-	return strings.Join(parts, "-")
+	return pathing.WorkName(w.Promise, w.Resource.Namespace, w.Resource.Name, w.Pipeline)
 }

@@ -379,3 +379,7 @@ func actionClass(action string) string {
 	}
 	return "badge badge-accent"
 }
+
+// dryRunText explains a dry-run Destination wherever one is shown.
+const dryRunText = `Dry-run Destination (label ` + tenants.DryRunLabel + `: "true"): it receives only Works ` +
+	`whose destinationSelectors include ` + tenants.DryRunLabel + `: "true"; ordinary Works never go here.`

@@ -252,6 +252,7 @@ type PreviewProps struct {
 	OwnedDirs []string
 	Error     string // why no preview can be computed (shown instead of the tree)
 	Note      string // one line about the layout, e.g. for aggregatedYAML
+	DryRun    bool   // the Destination is a dry-run Destination (kratix.io/dry-run: "true")
 }
 
 // PlacedFile is one file currently placed on a Destination.
@@ -294,7 +295,10 @@ type ImportProps struct {
 	YAML    string // re-shown after a failed import
 	Results []ImportResult
 	Errors  []ImportError
-	Error   string // a problem with the request as a whole
+	// Warnings are accepted documents that refer to something not there yet (a
+	// State Store, a Secret): they wait for it.
+	Warnings []ImportError
+	Error    string // a problem with the request as a whole
 }
 
 // WorkRow is one Work with its placements' state counts.
@@ -333,13 +337,17 @@ type WorkPlan struct {
 	Deletes     []PlanPlacement // placements whose files would be removed
 	Unscheduled []tenants.Unscheduled
 	Error       string // why no plan could be made
+	// Summary compares the plan with what the stores hold now, e.g. "3 added, 1
+	// changed, 2 removed on 2 Destinations"; DiffError says why it could not.
+	Summary, DiffError string
 }
 
 // PlanPlacement is one Destination of a plan with the full keys written there.
 type PlanPlacement struct {
 	Destination string
 	Paths       []string
-	Misplaced   bool // the Destination no longer matches the selectors
+	Misplaced   bool              // the Destination no longer matches the selectors
+	Diff        *tenants.FileDiff // what the write would change in the store (nil: not compared)
 }
 
 // PlacementRow is one placement of a Work, as its page shows it.

@@ -118,7 +118,7 @@ func TestDashboardWorkFormErrors(t *testing.T) {
 	h := newHarness(t, nil)
 	b := h.signedInTeam()
 	resp, body := b.post(t, h.URL+"/t/team-a/works", url.Values{"promise": {"Redis"}, "filePath": {"../x.yaml"}, "fileContent": {"a: b"}})
-	if resp.StatusCode != 422 || !strings.Contains(body, "not valid") || !strings.Contains(body, "x.yaml") {
+	if resp.StatusCode != 422 || !strings.Contains(body, "is not a valid name") || !strings.Contains(body, "x.yaml") {
 		t.Errorf("bad work form: %d %s", resp.StatusCode, snippet(body))
 	}
 	_, plan := b.post(t, h.URL+"/t/team-a/works/plan", url.Values{"promise": {"redis"}, "destinationSelectors": {"env=prod"},

@@ -63,6 +63,8 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusForbidden, apiError{Error: "your role does not allow this"}
 	case errors.Is(err, tenants.ErrUnauthenticated):
 		return http.StatusUnauthorized, apiError{Error: "authentication required: send Authorization: Bearer <token> or sign in"}
+	case errors.Is(err, errStoreRead):
+		return http.StatusBadGateway, apiError{Error: err.Error()}
 	case errors.Is(err, errCrossOrigin):
 		return http.StatusForbidden, apiError{Error: "cross-origin request refused"}
 	}

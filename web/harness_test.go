@@ -71,7 +71,7 @@ func newHarnessWith(t testing.TB, m *mockoidc.MockOIDC, change func(*web.Config)
 	var once sync.Once
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
-	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Log: log,
+	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
 		Registry: prometheus.NewRegistry()}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)

@@ -166,7 +166,7 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	results, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -175,7 +175,11 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, applyErrorBody(errs))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	warnings := applied.Warnings
+	if warnings == nil {
+		warnings = []db.ApplyWarning{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": applied.Results, "warnings": warnings})
 }
 
 type applyError struct {
@@ -196,11 +200,12 @@ func applyErrorBody(errs []tenants.DocError) map[string]any {
 
 // apply parses, resolves Secrets, checks literal endpoints and applies in one
 // transaction. Document problems come back as DocErrors; err is anything else.
-func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenants.DocError, error) {
+// Every store saved, or released by a Secret, is checked at once.
+func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocError, error) {
 	tid := principal(r).Tenant.ID
 	docs, errs := tenants.ParseKratixYAML(body)
 	if len(errs) > 0 {
-		return nil, errs, nil
+		return db.Applied{}, errs, nil
 	}
 	var lookupErr error
 	errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
@@ -209,29 +214,32 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 		return tenants.Secret{Name: name, Data: data}, ok
 	})
 	if lookupErr != nil {
-		return nil, nil, lookupErr
+		return db.Applied{}, nil, lookupErr
 	}
 	errs = append(errs, s.checkEndpoints(docs)...)
 	if len(errs) > 0 {
-		return nil, errs, nil
+		return db.Applied{}, errs, nil
 	}
-	results, err := s.store.Apply(r.Context(), tid, docs)
+	applied, err := s.store.Apply(r.Context(), tid, docs)
 	var des db.DocErrors
 	if errors.As(err, &des) {
-		return nil, des, nil
+		return db.Applied{}, des, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return db.Applied{}, nil, err
+	}
+	for _, ref := range applied.Revived {
+		s.readiness.Trigger(ref)
 	}
 	for i, d := range docs {
-		if results[i].Moved != "" {
+		if applied.Results[i].Moved != "" {
 			to := ""
 			if d.Git != nil {
 				to = d.Git.CredentialEndpoint()
 			} else if d.Bucket != nil {
 				to = d.Bucket.CredentialEndpoint()
 			}
-			s.logMove(r, d.Kind, d.Name, results[i].Moved, to)
+			s.logMove(r, d.Kind, d.Name, applied.Results[i].Moved, to)
 		}
 		switch {
 		case d.Git != nil:
@@ -241,7 +249,7 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 		}
 	}
 	s.wakeWriters()
-	return results, nil, nil
+	return applied, nil, nil
 }
 
 // checkEndpoints refuses literal link-local, metadata and (unless allowed)
@@ -312,16 +320,19 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 			views.ImportProps{Error: err.Error()}))
 		return
 	}
-	results, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	p := views.ImportProps{}
+	for _, w := range applied.Warnings {
+		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})
+	}
 	for _, e := range errs {
 		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
 	}
-	for _, res := range results {
+	for _, res := range applied.Results {
 		p.Results = append(p.Results, views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action})
 	}
 	code := http.StatusOK

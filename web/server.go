@@ -48,6 +48,7 @@ type Server struct {
 
 	readiness   Readiness
 	writers     Waker
+	differ      Differ
 	works       Works
 	hookLimiter limiter
 	idemLocks   keyLocks
@@ -59,7 +60,8 @@ type Deps struct {
 	Store     Store
 	Works     Works
 	Readiness Readiness
-	Writers   Waker // may be nil
+	Writers   Waker  // may be nil
+	Differ    Differ // may be nil: no diff before write
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // receives the HTTP and webhook metrics
 }
@@ -70,7 +72,7 @@ func New(d Deps) *Server {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, _ := url.Parse(cfg.PublicURL)
 	return &Server{cfg: cfg, store: d.Store, log: d.Log, metrics: newMetrics(d.Registry), secure: u != nil && u.Scheme == "https",
-		now: time.Now, readiness: d.Readiness, writers: d.Writers, works: d.Works, auth: newOIDCAuth(cfg)}
+		now: time.Now, readiness: d.Readiness, writers: d.Writers, differ: d.Differ, works: d.Works, auth: newOIDCAuth(cfg)}
 }
 
 // Handler is the whole site with its middleware: request metrics, panic recovery

@@ -30,7 +30,7 @@ func (in triggerInput) trigger(tenantID int64) (tenants.Trigger, error) {
 		_ = errs.Add(tenants.Invalid("name", "is required, at most 100 characters"))
 	}
 	if in.Promise != "" {
-		_ = errs.Add(tenants.ValidateLabelName("promise", in.Promise))
+		_ = errs.Add(tenants.ValidatePromiseName("promise", in.Promise))
 	}
 	if in.RatePerSecond < 0 || in.RatePerSecond > 100000 {
 		_ = errs.Add(tenants.Invalid("ratePerSecond", "must be between 0 (no limit) and 100000"))

@@ -75,7 +75,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	go func() { defer wg.Done(); prune(bg, d, log) }()
 
 	srv := &http.Server{
-		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Log: log,
+		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Differ: runner, Log: log,
 			Registry: reg}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
