@@ -99,7 +99,7 @@ func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 			return err
 		}
 		if h != nil {
-			return conflictWith(ctx, tx, tenantID, h, c.key, workName, dest)
+			return d.conflictWith(ctx, tx, tenantID, h, c.key, workName, dest)
 		}
 	}
 	return nil
@@ -141,7 +141,7 @@ func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k 
 }
 
 // conflictWith is the 409 for a key of Work workName that clashes with h.
-func conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *claimHolder, key, workName, dest string) error {
+func (d *DB) conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *claimHolder, key, workName, dest string) error {
 	how := "the same path"
 	switch {
 	case strings.HasPrefix(key, h.Key+"/"):
@@ -154,10 +154,8 @@ func conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *claimHold
 			workName, key, dest, h.Key, how)
 	}
 	other := "#" + itoa(h.WorkID)
-	var name string
-	if err := tx.GetContext(ctx, &name, `SELECT promise || CASE WHEN res_name <> '' THEN '-' || res_namespace || '-' || res_name ELSE '' END
-		|| CASE WHEN pipeline <> '' THEN '-' || pipeline ELSE '' END FROM works WHERE tenant_id = ? AND id = ?`, tenantID, h.WorkID); err == nil {
-		other = fmt.Sprintf("%q (id %d)", name, h.WorkID)
+	if w, err := d.findWork(ctx, tx, tenantID, h.WorkID); err == nil {
+		other = fmt.Sprintf("%q (id %d)", w.Name(), h.WorkID)
 	}
 	return tenants.Conflict("Work %q cannot write %q on Destination %q: Work %s already writes %q there (placement %q); %s. Two Works may not share a file, or use one's file as the other's directory",
 		workName, key, h.Destination, other, h.Key, h.Placement, how)

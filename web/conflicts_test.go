@@ -51,7 +51,7 @@ func TestKeyConflictIs409(t *testing.T) {
 		t.Fatalf("first Work: %d %s", code, body)
 	}
 	code, body := api(t, http.MethodPost, works, tok, strings.NewReader(fileWork("r2", "app/config.yaml")))
-	for _, part := range []string{"redis-default-r1", "redis-default-r2", "gitops/flat/app/config.yaml", `\"gitops/flat/app\"`} {
+	for _, part := range []string{"redis-r1-default-03171", "redis-r2-default-c237c", "gitops/flat/app/config.yaml", `\"gitops/flat/app\"`} {
 		if code != http.StatusConflict || !strings.Contains(body, part) {
 			t.Errorf("API: %d %s; want 409 naming %s", code, body, part)
 		}
@@ -60,7 +60,7 @@ func TestKeyConflictIs409(t *testing.T) {
 		t.Errorf("dry run: %d %s, want 409", code, body)
 	}
 	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
-	if r := post(t, trig.URL, "application/json", fileWork("r3", "app/x.yaml")); r.Code != http.StatusConflict || !strings.Contains(r.Body, "redis-default-r1") {
+	if r := post(t, trig.URL, "application/json", fileWork("r3", "app/x.yaml")); r.Code != http.StatusConflict || !strings.Contains(r.Body, "redis-r1-default-03171") {
 		t.Errorf("webhook: %d %s, want 409 naming the other Work", r.Code, r.Body)
 	}
 }
@@ -82,7 +82,7 @@ func TestKeyConflictInTheForm(t *testing.T) {
 		t.Fatalf("first Work: %d %s", resp.StatusCode, snippet(body))
 	}
 	resp, body := b.post(t, h.URL+"/t/team-a/works", form("r2", "app/config.yaml"))
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "redis-default-r1") || !strings.Contains(body, "gitops/flat/app/config.yaml") {
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "redis-r1-default-03171") || !strings.Contains(body, "gitops/flat/app/config.yaml") {
 		t.Errorf("form: %d %s; want 409 naming the other Work and the path", resp.StatusCode, snippet(body))
 	}
 }

@@ -41,16 +41,16 @@ func TestSubmitRefusesKeyConflicts(t *testing.T) {
 	}{
 		{"none: file then directory", tenants.ModeNone,
 			work("r1", nil, "app", "a file"), work("r2", nil, "app/config.yaml", "x"),
-			[]string{`"st/d/app/config.yaml"`, `"st/d/app"`, "redis-default-r1", "redis-default-r2"}},
+			[]string{`"st/d/app/config.yaml"`, `"st/d/app"`, "redis-r1-default-03171", "redis-r2-default-c237c"}},
 		{"none: directory then file", tenants.ModeNone,
 			work("r1", nil, "app/config.yaml", "x"), work("r2", nil, "app", "a file"),
-			[]string{`"st/d/app"`, `"st/d/app/config.yaml"`, "redis-default-r1", "redis-default-r2"}},
+			[]string{`"st/d/app"`, `"st/d/app/config.yaml"`, "redis-r1-default-03171", "redis-r2-default-c237c"}},
 		{"nested: a pipeline named like a group id", tenants.ModeNested,
 			work("r1", nil, "a.yaml", "x"), withPipeline(work("r1", nil, "b.yaml", "y"), "5058f"),
-			[]string{"redis-default-r1-5058f", `"st/d/resources/default/redis/r1/5058f"`}},
+			[]string{"redis-r1-default-5058f-c3c5c", "redis-r1-default-03171", `"st/d/resources/default/redis/r1/5058f"`}},
 		{"legacy: two pipelines of one resource share its directory", tenants.ModeLegacy,
 			withPipeline(work("r1", nil, "a.yaml", "x"), "p1"), withPipeline(work("r1", nil, "b.yaml", "y"), "p2"),
-			[]string{"redis-default-r1-p1", "redis-default-r1-p2", `"st/d/dst/resources/default/redis/r1"`}},
+			[]string{"redis-r1-default-p1-6f1c0", "redis-r1-default-p2-e5826", `"st/d/dst/resources/default/redis/r1"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

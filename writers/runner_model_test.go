@@ -414,11 +414,13 @@ func TestWriteEngineModel(t *testing.T) {
 		for _, k := range slices.Sorted(maps.Keys(want)) {
 			if got[k] != want[k] {
 				t.Errorf("%s: %s = %q, want %q", store, k, got[k], want[k])
+				m.explain(t, e, srv, store, k)
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(got)) {
 			if _, ok := want[k]; !ok {
 				t.Errorf("%s: holds %s, which no surviving Work says", store, k)
+				m.explain(t, e, srv, store, k)
 			}
 		}
 	}
@@ -462,6 +464,30 @@ func bucketFilesDeep(t testing.TB, s3 *testpeers.S3Server, bucket string) map[st
 		}
 	}
 	return out
+}
+
+// explain logs what the model and the database say of the Work that key belongs
+// to, and the Git history of key.
+func (m *model) explain(t testing.TB, e *engine, srv *testpeers.GitServer, store, key string) {
+	for _, w := range m.works {
+		if !strings.Contains(key, "/"+w.name+"/") && !strings.Contains(key, w.name) {
+			continue
+		}
+		t.Logf("  model: %s (pipeline %q) files %v", w.name, w.pipeline, slices.Sorted(maps.Keys(w.files)))
+	}
+	works, _ := e.db.Works(context.Background(), e.tenant)
+	for _, ws := range works {
+		v, _ := e.db.Work(context.Background(), e.tenant, ws.ID)
+		for _, p := range v.Placements {
+			if strings.Contains(key, strings.Split(p.Name, ".")[0][:min(len(p.Name), 12)]) || slices.Contains(p.Paths, key) {
+				t.Logf("  db: work %d deleted=%v placement %s state=%s deleting=%v paths=%v", ws.ID, ws.Deleted, p.Name, p.State, p.Deleting, p.Paths)
+			}
+		}
+	}
+	if store == "git" {
+		out, _ := exec.Command("git", "-C", srv.Dir(), "log", "--format=%h %ci %s", "--stat=200", "-n", "8", "main", "--", key).CombinedOutput()
+		t.Logf("  git log -- %s:\n%s", key, out)
+	}
 }
 
 // drainAll waits until nothing is outstanding, re-waking the runner, for jobs
