@@ -219,7 +219,7 @@ func (d *DB) applyGit(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, u
 	if exists && old.CredentialEndpoint() != g.CredentialEndpoint() {
 		res.Moved = old.CredentialEndpoint()
 	}
-	if u, _ := useOf(doc); !inFile(uses, u.secretRef) {
+	if u, _ := useOf(doc); !inFile(uses, u.secretRef) && !g.SecretMissing {
 		same := exists && old.Credentials == g.Credentials
 		if err := checkSecretUse(ctx, tx, g.TenantID, u, same, old.CredentialEndpoint()); err != nil {
 			return ApplyResult{}, err
@@ -240,7 +240,7 @@ func (d *DB) applyBucket(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document
 	if exists && old.CredentialEndpoint() != b.CredentialEndpoint() {
 		res.Moved = old.CredentialEndpoint()
 	}
-	if u, _ := useOf(doc); !inFile(uses, u.secretRef) {
+	if u, _ := useOf(doc); !inFile(uses, u.secretRef) && !b.SecretMissing {
 		same := exists && old.Credentials == b.Credentials
 		if err := checkSecretUse(ctx, tx, b.TenantID, u, same, old.CredentialEndpoint()); err != nil {
 			return ApplyResult{}, err

@@ -59,8 +59,10 @@ func TestApplyInAnyOrderDB(t *testing.T) {
 		!strings.Contains(store.Status.Message, "Secret `s` not found") {
 		t.Errorf("waiting store: %+v, %v", store, err)
 	}
-	if got := apply("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {accessKeyID: AK, secretAccessKey: SK}\n"); len(got) != 1 || got[0] != "revived b" {
-		t.Errorf("the Secret: %q, want the store revived and no warning", got)
+	// The store is revived, and the answer says where the credentials now go.
+	if got := apply("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {accessKeyID: AK, secretAccessKey: SK}\n"); len(got) != 2 ||
+		got[1] != "revived b" || !strings.Contains(got[0], `now go to BucketStateStore "b", which waited for it, at https://s3.example.com:443`) {
+		t.Errorf("the Secret: %q, want the store revived and where its credentials go", got)
 	}
 	store, err = d.BucketStore(ctx, tid, "b")
 	if err != nil || store.SecretMissing || store.Credentials.AccessKeyID != "AK" || store.Status.Ready != nil {

@@ -116,8 +116,9 @@ func useOf(doc *tenants.Document) (storeUse, bool) {
 }
 
 // checkSecretUse refuses a store that would send a stored Secret's values to an
-// endpoint they were not entered for. The one exception is a store that keeps its
-// endpoint and the very credentials it already holds: nothing new is sent anywhere.
+// endpoint they were not entered for. The exceptions are a store that keeps its
+// endpoint and the very credentials it already holds (nothing new is sent
+// anywhere), and the first store to use a Secret that no store uses yet.
 func checkSecretUse(ctx context.Context, tx *sqlx.Tx, tenantID int64, u storeUse, unchangedCreds bool, oldEndpoint string) error {
 	if !u.needs || u.secretRef == "" {
 		return nil
@@ -128,6 +129,12 @@ func checkSecretUse(ctx context.Context, tx *sqlx.Tx, tenantID int64, u storeUse
 	}
 	if slices.Contains(bound, u.endpoint) || (unchangedCreds && oldEndpoint == u.endpoint) {
 		return nil
+	}
+	if len(bound) == 0 {
+		// A Secret applied on its own (kubectl-style, in any order) was entered for
+		// no endpoint yet: its first store binds it. From then on, any other
+		// endpoint needs the credentials entered again.
+		return bindSecret(ctx, tx, tenantID, u.secretRef, []string{u.endpoint}, false)
 	}
 	return tenants.Invalid("spec.secretRef.name",
 		"the credentials in Secret %q were not entered for %s; include the Secret document in this file to use them there", u.secretRef, u.endpoint)

@@ -150,6 +150,18 @@ func (d *DB) expireLeases(ctx context.Context, tx *sqlx.Tx, now time.Time) error
 	return nil
 }
 
+// MarkPushing records, right before a job pushes to its Git store, that a push
+// is in flight: until a job of the store succeeds, the next write fences (see
+// tenants.Job.InDoubt).
+func (d *DB) MarkPushing(ctx context.Context, job *tenants.Job) error {
+	if job.Store.Kind != tenants.KindGit {
+		return nil
+	}
+	_, err := d.w.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = TRUE WHERE tenant_id = ? AND name = ? AND NOT push_in_doubt`,
+		job.TenantID, job.Store.Name)
+	return err
+}
+
 // Heartbeat extends the lease of a running job; ErrLeaseLost when this claim (its
 // lease token) no longer holds it.
 func (d *DB) Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error {

@@ -42,6 +42,12 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		if res.Err != "" {
 			return d.requeue(ctx, tx, job, d.now().Add(backoff(job.Attempts+1)), res.Err)
 		}
+		if job.Store.Kind == tenants.KindGit {
+			if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE WHERE tenant_id = ? AND name = ?`,
+				job.TenantID, job.Store.Name); err != nil {
+				return err
+			}
+		}
 		now := d.now()
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', version = ?, last_error = '', lease_owner = '',
 			lease_token = '', lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?`, res.Version, now, now, job.ID); err != nil {

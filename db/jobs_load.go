@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
@@ -17,6 +19,12 @@ import (
 // aggregatedYAML, none and legacy Destinations, where placements share a file or a
 // directory).
 func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
+	if job.Store.Kind == tenants.KindGit {
+		if err := tx.GetContext(ctx, &job.InDoubt, `SELECT push_in_doubt FROM git_stores WHERE tenant_id = ? AND name = ?`,
+			job.TenantID, job.Store.Name); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
 	rows, err := d.jobPlacements(ctx, tx, job)
 	if err != nil {
 		return err

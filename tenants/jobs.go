@@ -33,6 +33,9 @@ type Job struct {
 	Owner, Token string
 	// Full is a periodic re-assert: Writes holds every placement of the store.
 	Full bool
+	// InDoubt: an earlier push to this (Git) store may still land; the write must
+	// move the branch even if it changes nothing (writers.Batch.Fence).
+	InDoubt bool
 	// Writes are the placements to write or remove (pending, failed or in flight).
 	Writes []PlacementWrite
 	// Peers are the other live placements on the Destinations that Writes touch:

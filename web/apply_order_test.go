@@ -86,13 +86,14 @@ spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef
 		t.Errorf("Work while the store waits for its Secret: %s", body)
 	}
 
-	// 4. The Secret: no warning; store, Destination and Work follow on their own.
+	// 4. The Secret: the answer says which waiting store its credentials go to;
+	// store, Destination and Work follow on their own.
 	code, a, body = h.apply(tok, "team-a", fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata: {name: s3-creds}
 stringData: {accessKeyID: %s, secretAccessKey: "%s"}
 `, s3.AccessKey(), s3.SecretKey()))
-	if code != http.StatusOK || len(a.Warnings) != 0 {
+	if code != http.StatusOK || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0].Message, `now go to BucketStateStore "default"`) {
 		t.Fatalf("apply of the Secret: %d %s", code, body)
 	}
 	if ready, msg := h.status(tok, "team-a", "bucketstatestores/default"); !ready {

@@ -139,7 +139,7 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	if err != nil {
 		return Result{}, err
 	}
-	cm, err := c.commit(tip.hash, edits, g.signature(), b.Message)
+	cm, err := c.commit(tip.hash, edits, g.signature(), b.Message, b.Fence)
 	if err != nil || !cm.res.Changed {
 		return cm.res, err
 	}

@@ -97,7 +97,9 @@ type builtCommit struct {
 
 // commit applies edits on the tree of parent (ZeroHash for a first commit). When
 // the tree does not change it returns Changed false and no commit.
-func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, msg string) (builtCommit, error) {
+// With fence, a Batch that changes nothing still makes a commit (same tree), so
+// that a push interrupted earlier can no longer land (see Batch.Fence).
+func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, msg string, fence bool) (builtCommit, error) {
 	base, err := c.rootTree(parent)
 	if err != nil {
 		return builtCommit{}, err
@@ -107,8 +109,11 @@ func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, 
 	if err != nil {
 		return builtCommit{}, err
 	}
-	if !changed {
+	if !changed && !fence {
 		return builtCommit{res: Result{Version: versionOf(parent)}}, nil
+	}
+	if !changed {
+		msg = fenceMessage // even on an empty repository: a late push would create the branch
 	}
 	if root.IsZero() {
 		if root, err = tb.writeEmptyTree(); err != nil {
@@ -122,6 +127,9 @@ func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, 
 	res := Result{Version: h.String(), Changed: true, Puts: tb.puts, Deletes: tb.deletes}
 	return builtCommit{res: res, hash: h, tb: tb}, nil
 }
+
+// fenceMessage is the message of a commit that changes no file (Batch.Fence).
+const fenceMessage = "Fence: an earlier push was interrupted; this commit makes sure it can no longer land"
 
 // rootTree is the tree of commit h, ZeroHash for none.
 func (c *gitCache) rootTree(h plumbing.Hash) (plumbing.Hash, error) {

@@ -174,10 +174,26 @@ func rejection(err error, remoteMsg string) error {
 		}
 	}
 	remoteMsg = strings.TrimSpace(remoteMsg)
+	if !refused(text) {
+		// The connection failed while the remote received the push: nothing says
+		// what it contained was refused, and the push may even have landed.
+		if remoteMsg == "" {
+			return err
+		}
+		return fmt.Errorf("%w; remote said: %s", err, remoteMsg)
+	}
 	if remoteMsg == "" {
 		return rejected(fmt.Errorf("rejected by the remote: %w", err))
 	}
 	return rejected(fmt.Errorf("rejected by the remote: %w; remote said: %s", err, remoteMsg))
+}
+
+// refused reports whether a receive-pack error is the remote's own report that it
+// refused the push (its report-status: an unpack error such as a failed fsck, or a
+// ref update a hook declined), as opposed to a failure of the connection.
+func refused(text string) bool {
+	return strings.Contains(text, "unpack error") || strings.Contains(text, "command error on") ||
+		strings.Contains(text, "hook declined") || strings.Contains(text, "remote rejected")
 }
 
 // rejectedError is a refusal of the content by the store; it matches ErrRejected

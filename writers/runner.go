@@ -19,6 +19,7 @@ import (
 type JobStore interface {
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error)
 	Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error
+	MarkPushing(ctx context.Context, job *tenants.Job) error
 	Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes []string) ([]string, error)
 	// GitStoreIDs lists every Git store as (tenant id, store id), so that the
 	// clones of deleted stores can be removed.

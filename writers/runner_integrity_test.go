@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -276,5 +278,56 @@ func TestDeletedStoreReleasesItsClone(t *testing.T) {
 	defer e.runner.mu.Unlock()
 	if len(e.runner.backends) != 0 {
 		t.Errorf("runner still holds %d backends", len(e.runner.backends))
+	}
+}
+
+// TestInterruptedPushCannotLandLate: a push whose connection broke while the
+// remote was still receiving it may complete after the writer gave up. A later
+// write that changes nothing (here: removing the Work the push was for, which
+// the branch does not hold yet) must still move the branch, so that the late
+// push fails its compare-and-swap and the removed file never appears.
+func TestInterruptedPushCannotLandLate(t *testing.T) {
+	e := newEngine(t)
+	s, srv := gitUnderTest(t, e)
+	e.destination(t, tenants.Destination{Name: "dst", Path: "d", StoreKind: s.kind, StoreName: "store", Mode: tenants.ModeNone})
+	dir := t.TempDir()
+	entered, release, done := filepath.Join(dir, "entered"), filepath.Join(dir, "go"), filepath.Join(dir, "done")
+	// The first push waits in pre-receive until released; later ones pass at once.
+	srv.SetPreReceive("#!/bin/sh\ncat >/dev/null\nif [ ! -e " + entered + " ]; then\n  touch " + entered +
+		"\n  while [ ! -e " + release + " ]; do sleep 0.05; done\n  touch " + done + "\nfi\nexit 0\n")
+	e.start(t, func(r *Runner) {
+		r.PollInterval = 20 * time.Millisecond
+		if os.Getenv("DEBUG_RUNNER") != "" {
+			r.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+	})
+	w := e.submit(t, work("r", nil, "app.yaml", "late"))
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		_, err := os.Stat(entered)
+		return err == nil, "the first push has not reached the remote's hook"
+	})
+	srv.SetDown(true) // the connection breaks while the remote holds the push
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		p := e.placement(t, w.Work)
+		return p.State == tenants.StateFailed, "placement is " + p.State
+	})
+	srv.SetDown(false)
+	if _, err := e.db.DeleteWork(context.Background(), e.tenant, w.Work); err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Wake()
+	e.drainAll(t, 60*time.Second)
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		_, err := os.Stat(done)
+		return err == nil, "the held push has not finished"
+	})
+	time.Sleep(500 * time.Millisecond) // the held receive-pack updates the ref (or fails to) right after its hook
+	if got := srv.Files(t, srv.Branch()); got["st/d/app.yaml"] != "" {
+		t.Errorf("the interrupted push landed after the Work was removed: remote holds %v", keysOf(got))
+		out, _ := exec.Command("git", "-C", srv.Dir(), "log", "--format=%h %s", "--stat", "main").CombinedOutput()
+		t.Logf("remote history:\n%s", out)
 	}
 }

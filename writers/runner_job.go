@@ -153,6 +153,9 @@ func (r *Runner) confirmLease(ctx context.Context, job *tenants.Job) error {
 	if err != nil {
 		return fmt.Errorf("confirm job lease: %w", err)
 	}
+	if err := r.DB.MarkPushing(hctx, job); err != nil {
+		return fmt.Errorf("record the push: %w", err)
+	}
 	return nil
 }
 

@@ -63,6 +63,7 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 	if err := jw.protect(ctx, jb); err != nil {
 		return res, jb, err
 	}
+	jb.batch.Fence = jw.job.InDoubt
 	out, err := jw.r.applyJob(ctx, jw.job, jb.batch)
 	if err != nil {
 		return res, jb, err

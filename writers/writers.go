@@ -36,6 +36,12 @@ type Batch struct {
 	Keep []string
 	// Message describes the write (Git commit message).
 	Message string
+	// Fence asks a Git store to commit and push even when nothing changes: an
+	// earlier push of this store was interrupted (its worker died, or the
+	// connection broke while the remote received it) and may still land; moving
+	// the branch makes that push fail its compare-and-swap, so a stale write can
+	// never land after a newer one was recorded. Buckets ignore it.
+	Fence bool
 	// Guard, when set, runs right before the store is changed (before the push, or
 	// before the first PUT); an error stops the write there. The job runner uses it
 	// to confirm it still holds the job's lease.

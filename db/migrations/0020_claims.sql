@@ -40,3 +40,9 @@ ALTER TABLE jobs ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
 -- the remote refuses) is stuck: it keeps its error and is not retried until the
 -- Work is submitted again or deleted, so it never holds back the rest of its store.
 ALTER TABLE placements ADD COLUMN stuck BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- A push that was started and whose outcome is unknown (the worker died, or the
+-- connection broke while the remote received it) may still land later: the next
+-- write of that store moves the branch even if it changes nothing (a fence), so
+-- the late push fails its compare-and-swap.
+ALTER TABLE git_stores ADD COLUMN push_in_doubt BOOLEAN NOT NULL DEFAULT FALSE;
