@@ -23,11 +23,6 @@ const (
 	MaxBackoff  = 5 * time.Minute
 )
 
-// claimLock is appended to the claim query. SQLite serialises writers (the writer
-// connection begins IMMEDIATE transactions); PostgreSQL will use
-// "FOR UPDATE SKIP LOCKED" so that replicas claim different jobs.
-const claimLock = ""
-
 // enqueueAll queues one job for each store of s (coalescing with a queued one) and
 // records the ids in s.
 func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *jobSet) error {
@@ -96,7 +91,7 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 			WHERE (j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
 				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running'))
 			OR (j.state = 'running' AND j.lease_until <= ?)
-			ORDER BY CASE WHEN j.state = 'running' THEN 0 ELSE 1 END, j.run_after, j.id LIMIT 1`+claimLock, now, now)
+			ORDER BY CASE WHEN j.state = 'running' THEN 0 ELSE 1 END, j.run_after, j.id LIMIT 1`+d.dialect.claimLock, now, now)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

@@ -33,11 +33,11 @@ func (d *DB) CreateTenant(ctx context.Context, slug, name, ownerEmail string) (t
 	var t tenants.Tenant
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (slug, name, created_at) VALUES (?, ?, ?)`, slug, name, now)
+		var id int64
+		err := tx.GetContext(ctx, &id, `INSERT INTO tenants (slug, name, created_at) VALUES (?, ?, ?) RETURNING id`, slug, name, now)
 		if err != nil {
 			return mapErr(err, "team", slug)
 		}
-		id, _ := res.LastInsertId()
 		t = tenants.Tenant{ID: id, Slug: slug, Name: name, CreatedAt: now}
 		if ownerEmail == "" {
 			return nil
