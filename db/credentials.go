@@ -75,6 +75,7 @@ func (d *DB) loadCredentials(ctx context.Context, q sqlx.QueryerContext, tenantI
 func (d *DB) RotateKeys(ctx context.Context) (int, error) {
 	n := 0
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		n = 0 // the closure may run again (PostgreSQL retries)
 		var rows []struct {
 			TenantID int64  `db:"tenant_id"`
 			Kind     string `db:"owner_kind"`

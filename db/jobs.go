@@ -85,6 +85,7 @@ const jobCols = `id, tenant_id, store_kind, store_name, state, full_rewrite, att
 func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
 	var job *tenants.Job
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		job = nil // a retried run must not return the job of a rolled-back one
 		now := d.now()
 		var r jobRow
 		err := tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
@@ -188,6 +189,7 @@ func (d *DB) RequeueAll(ctx context.Context) (int, error) {
 	}
 	n := 0
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		rows = nil // sqlx appends; a retried run starts over
 		if err := tx.SelectContext(ctx, &rows, `SELECT DISTINCT tenant_id, store_kind, store_name FROM placements
 			UNION SELECT DISTINCT tenant_id, store_kind, store_name FROM canaries ORDER BY 1, 2, 3`); err != nil {
 			return err

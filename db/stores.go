@@ -102,7 +102,8 @@ func (d *DB) SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecr
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		action, err = d.saveGit(ctx, tx, &s, keepSecrets)
+		sc := s // a re-run merges blank secrets from the row it reads, not from the last run
+		action, err = d.saveGit(ctx, tx, &sc, keepSecrets)
 		return err
 	})
 	return action, err
@@ -222,7 +223,8 @@ func (d *DB) SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, ke
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		action, err = d.saveBucket(ctx, tx, &s, keepSecrets)
+		sc := s // see SaveGitStore
+		action, err = d.saveBucket(ctx, tx, &sc, keepSecrets)
 		return err
 	})
 	return action, err
