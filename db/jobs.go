@@ -36,23 +36,17 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 	return nil
 }
 
-// enqueue returns the store's queued job, creating it if there is none. New work
-// makes a queued job due at once, even one waiting out a backoff.
+// enqueue returns the store's queued job, creating it if there is none: one
+// upsert on the partial unique index, so concurrent submits never race to insert
+// it. New work makes a queued job due at once, even one waiting out a backoff.
 func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
 	now := d.now()
 	var id int64
-	err := tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
-		tenantID, k.kind, k.name)
-	if err == nil {
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET run_after = ?, full_rewrite = (full_rewrite OR ?), updated_at = ? WHERE id = ?`,
-			now, full, now, id)
-		return id, err
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, err
-	}
-	err = tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at)
-		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING id`, tenantID, k.kind, k.name, full, now, now, now)
+	err := tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at)
+		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET run_after = excluded.run_after,
+		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite), updated_at = excluded.updated_at
+		RETURNING id`, tenantID, k.kind, k.name, full, now, now, now)
 	return id, err
 }
 
