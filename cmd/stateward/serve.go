@@ -37,6 +37,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
+	replica := newReplicaID()
+	release, err := lockDataDir(cfg.DataDir, replica)
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -52,7 +58,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}
 	reg := prometheus.NewRegistry()
 	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Gauge: writers.NewReadinessGauge(reg)}
-	runner := &writers.Runner{DB: d, Factory: factory, Log: log, ReassertInterval: cfg.ReassertInterval,
+	runner := &writers.Runner{DB: d, Factory: factory, Log: log, Owner: replica, ReassertInterval: cfg.ReassertInterval,
 		Metrics: writers.NewRunnerMetrics(reg)}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stateward_jobs_queued", Help: "Write jobs waiting to run (all tenants).",
@@ -81,7 +87,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.sqlitePath(),
+	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.databaseName(),
 		"dev_login", cfg.DevIssuer)
 	if cfg.DevIssuer {
 		fmt.Fprintf(stdout, "Stateward is running: open %s/ and sign in with any email (development login).\n", cfg.PublicURL)
