@@ -199,14 +199,25 @@ type StoredAnswer struct {
 // IdempotentAnswer returns the stored answer for (trigger, key) within the
 // window, and whether there is one.
 func (d *DB) IdempotentAnswer(ctx context.Context, triggerID int64, key string) (StoredAnswer, bool, error) {
+	return d.idempotentAnswer(ctx, d.r, triggerID, key)
+}
+
+func (d *DB) idempotentAnswer(ctx context.Context, q sqlx.QueryerContext, triggerID int64, key string) (StoredAnswer, bool, error) {
 	var a StoredAnswer
-	err := d.r.GetContext(ctx, &a, `SELECT body_hash, status, response FROM idempotency_keys
+	err := sqlx.GetContext(ctx, q, &a, `SELECT body_hash, status, response FROM idempotency_keys
 		WHERE trigger_id = ? AND key = ? AND created_at > ?`, triggerID, key, d.now().Add(-IdempotencyWindow))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, false, nil
 	}
 	return a, err == nil, err
 }
+
+// AnsweredError is SubmitHookWork's refusal to submit again under an
+// Idempotency-Key that already has an answer (found inside the submit
+// transaction: another replica may have stored it a moment before).
+type AnsweredError struct{ Answer StoredAnswer }
+
+func (e *AnsweredError) Error() string { return "the Idempotency-Key already has an answer" }
 
 // SaveIdempotentAnswer keeps the first answer for (trigger, key). A second writer
 // of the same key loses quietly and the caller's answer stands.
@@ -233,12 +244,23 @@ type HookIdempotency struct {
 // delivery record and, with idem, the Idempotency-Key's answer commit in one
 // transaction — an accepted delivery is never missing from the audit log, and a
 // delivery costs one write transaction, not three. answer renders the 202 body
-// from the result.
+// from the result. The key is checked inside the transaction, so two replicas
+// receiving it at once submit one Work: the other gets an *AnsweredError with the
+// stored answer and submits nothing.
 func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del Delivery, idem *HookIdempotency,
 	answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
 	var res SubmitResult
 	var body []byte
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if idem != nil {
+			prev, ok, err := d.idempotentAnswer(ctx, tx, del.TriggerID, idem.Key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return &AnsweredError{Answer: prev}
+			}
+		}
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err

@@ -39,11 +39,9 @@ type Server struct {
 	secure  bool // cookies get Secure and the __Host- prefix
 	now     func() time.Time
 
-	readiness   Readiness
-	writers     Waker
-	works       Works
-	hookLimiter limiter
-	idemLocks   keyLocks
+	readiness Readiness
+	writers   Waker
+	works     Works
 }
 
 // Deps are the Server's collaborators.
