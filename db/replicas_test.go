@@ -172,3 +172,56 @@ func TestIdempotencyKeyAcrossReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestOlderCheckNeverOverwritesANewerOne: a readiness check that finishes late
+// (another replica's slow check) changes nothing when a newer check was recorded
+// or the store's settings changed after it started.
+func TestOlderCheckNeverOverwritesANewerOne(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid, c := worksDB(t, tg)
+		ctx := context.Background()
+		status := func() tenants.Status {
+			t.Helper()
+			g, err := d.GitStore(ctx, tid, "repo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return g.Status
+		}
+		slowStart := c.now()
+		c.add(time.Second)
+		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", true, "ready", c.now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", false, "timeout", slowStart); err != nil {
+			t.Fatal(err)
+		}
+		if s := status(); s.Ready == nil || !*s.Ready || s.Message != "ready" {
+			t.Fatalf("after a late older check: %+v, want the newer ready", s)
+		}
+		checkStart := c.now()
+		c.add(time.Second)
+		g, _ := d.GitStore(ctx, tid, "repo")
+		g.Branch = "other"
+		if _, err := d.SaveGitStore(ctx, g, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", true, "ready", checkStart); err != nil {
+			t.Fatal(err)
+		}
+		if s := status(); s.Ready != nil {
+			t.Fatalf("a check of the old settings was recorded after a save: %+v, want unknown", s)
+		}
+		c.add(time.Second)
+		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", false, "branch not found", c.now()); err != nil {
+			t.Fatal(err)
+		}
+		if s := status(); s.Ready == nil || *s.Ready || s.Message != "branch not found" {
+			t.Fatalf("a check of the new settings: %+v, want its failure", s)
+		}
+		all, err := d.StoreStatuses(ctx)
+		if s := all[tenants.StoreRef{TenantID: tid, Kind: tenants.KindGit, Name: "repo"}]; err != nil || len(all) != 1 || s.Message != "branch not found" {
+			t.Fatalf("StoreStatuses = %+v, %v; want repo's failure", all, err)
+		}
+	})
+}

@@ -313,15 +313,23 @@ func (d *DB) DeleteStore(ctx context.Context, tenantID int64, kind, name string)
 // SetStoreStatus records a readiness check's outcome. A store that was failing and
 // is ready again re-plans the tenant's Works, so that resource requests left
 // unscheduled because of it find their Destination now.
-func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string) error {
+func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string, checkedAt time.Time) error {
 	table, _ := storeTable(kind)
+	checkedAt = checkedAt.UTC().Truncate(d.dialect.precision)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
 		var was sql.NullBool
 		if err := tx.GetContext(ctx, &was, `SELECT ready FROM `+table+` WHERE tenant_id = ? AND name = ?`, tenantID, name); err != nil {
 			return mapErr(err, kind, name)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = ?, status_message = ?, last_checked = ? WHERE tenant_id = ? AND name = ?`,
-			ready, message, d.now(), tenantID, name); err != nil {
+		// A check that started before the last recorded one, or before the settings
+		// changed, is stale (another replica's slow check): it changes nothing.
+		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = ?, status_message = ?, last_checked = ?
+			WHERE tenant_id = ? AND name = ? AND updated_at <= ? AND (last_checked IS NULL OR last_checked <= ?)`,
+			ready, message, checkedAt, tenantID, name, checkedAt, checkedAt)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
 		if ready && was.Valid && !was.Bool {
@@ -352,6 +360,25 @@ func (d *DB) AllStores(ctx context.Context) ([]tenants.StoreRef, error) {
 		refs[i] = tenants.StoreRef{TenantID: r.TenantID, Kind: r.Kind, Name: r.Name}
 	}
 	return refs, err
+}
+
+// StoreStatuses returns every store's last readiness outcome, for the
+// stateward_store_ready gauge: read from the database, so that every replica
+// reports the checks any replica ran.
+func (d *DB) StoreStatuses(ctx context.Context) (map[tenants.StoreRef]tenants.Status, error) {
+	var rows []struct {
+		TenantID int64  `db:"tenant_id"`
+		Kind     string `db:"kind"`
+		Name     string `db:"name"`
+		statusCols
+	}
+	err := d.r.SelectContext(ctx, &rows, `SELECT tenant_id, 'GitStateStore' AS kind, name, ready, status_message, last_checked FROM git_stores
+		UNION ALL SELECT tenant_id, 'BucketStateStore', name, ready, status_message, last_checked FROM bucket_stores`)
+	out := make(map[tenants.StoreRef]tenants.Status, len(rows))
+	for _, r := range rows {
+		out[tenants.StoreRef{TenantID: r.TenantID, Kind: r.Kind, Name: r.Name}] = r.domain()
+	}
+	return out, err
 }
 
 // CreateGitStore creates a Git store, refusing (ErrConflict) a name that exists:

@@ -294,16 +294,16 @@ func TestReleaseJobMakesItDueAgain(t *testing.T) {
 // failing store is placed once that store passes its check again.
 func TestRecoveredStoreSchedulesWaitingWorks(t *testing.T) {
 	eachDialect(t, func(t *testing.T, tg target) {
-		d, tid, _ := worksDB(t, tg)
+		d, tid, c := worksDB(t, tg)
 		ctx := context.Background()
-		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", false, "connection refused"); err != nil {
+		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", false, "connection refused", c.now()); err != nil {
 			t.Fatal(err)
 		}
 		res := submit(t, d, tid, resourceWork("waiting", "dev", "a.yaml", "a: b\n"), false)
 		if len(res.Placements) != 0 || len(res.Unscheduled) != 1 {
 			t.Fatalf("submit with the only store failing: %+v; want unscheduled", res)
 		}
-		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", true, "ready"); err != nil {
+		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", true, "ready", c.now()); err != nil {
 			t.Fatal(err)
 		}
 		v, err := d.Work(ctx, tid, res.Work)

@@ -53,7 +53,7 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	cfg := web.Config{PublicURL: public, OIDCIssuer: m.Issuer(), OIDCClientID: m.ClientID, OIDCClientSecret: m.ClientSecret, Egress: policy}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
 	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir()}
-	rd := &writers.Readiness{Source: d, Factory: factory, Log: log}
+	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
 	ctx, stop := context.WithCancel(context.Background())

@@ -57,9 +57,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	wcfg.Egress = policy
 	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}
 	reg := prometheus.NewRegistry()
-	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Gauge: writers.NewReadinessGauge(reg)}
-	runner := &writers.Runner{DB: d, Factory: factory, Log: log, Owner: replica, ReassertInterval: cfg.ReassertInterval,
-		Metrics: writers.NewRunnerMetrics(reg)}
+	writers.RegisterReadinessGauge(reg, d)
+	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now,
+		Turn: func(ctx context.Context, period time.Duration) (bool, error) {
+			return d.TakeTurn(ctx, db.SweepReadiness, replica, period)
+		}}
+	runner := &writers.Runner{DB: reassertTurns{d, replica, cfg.ReassertInterval}, Factory: factory, Log: log, Owner: replica,
+		ReassertInterval: cfg.ReassertInterval,
+		Metrics:          writers.NewRunnerMetrics(reg)}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stateward_jobs_queued", Help: "Write jobs waiting to run (all tenants).",
 	}, func() float64 {
@@ -78,7 +83,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); readiness.Run(bg) }()
 	go func() { defer wg.Done(); runner.Run(bg) }()
-	go func() { defer wg.Done(); prune(bg, d, log) }()
+	go func() { defer wg.Done(); prune(bg, d, replica, log) }()
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Log: log,
@@ -108,6 +113,23 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// reassertTurns is the database as the Runner sees it, with the periodic
+// re-assert (RequeueAll) run by one replica per interval: the others' ticks
+// queue nothing.
+type reassertTurns struct {
+	*db.DB
+	replica  string
+	interval time.Duration
+}
+
+func (r reassertTurns) RequeueAll(ctx context.Context) (int, error) {
+	ok, err := r.TakeTurn(ctx, db.SweepReassert, r.replica, r.interval)
+	if !ok {
+		return 0, err
+	}
+	return r.DB.RequeueAll(ctx)
+}
+
 // webConfig wires OIDC: an external issuer, or the embedded development issuer
 // (loopback only, decided by loadConfig).
 func webConfig(cfg config) (web.Config, error) {
@@ -130,13 +152,20 @@ func webConfig(cfg config) (web.Config, error) {
 	return wc, nil
 }
 
+// pruneInterval is how often one replica prunes expired rows.
+const pruneInterval = time.Hour
+
 // prune deletes expired sessions, login attempts, idempotency keys and old
-// delivery records every hour.
-func prune(ctx context.Context, d *db.DB, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
+// delivery records every hour, on one replica per hour.
+func prune(ctx context.Context, d *db.DB, replica string, log *slog.Logger) {
+	t := time.NewTicker(pruneInterval)
 	defer t.Stop()
 	for {
-		if n, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
+		if ok, err := d.TakeTurn(ctx, db.SweepPrune, replica, pruneInterval); err != nil && ctx.Err() == nil {
+			log.Error("prune turn", "err", err)
+		} else if !ok {
+			log.Debug("another replica prunes this hour")
+		} else if n, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.Error("prune expired rows", "err", err)
 		} else if n > 0 {
 			log.Info("pruned expired rows", "rows", n)
