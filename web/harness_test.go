@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,8 +27,9 @@ import (
 
 func TestMain(m *testing.M) { testpeers.RunMain(m) }
 
-// harness is the real router over real HTTP, with a real SQLite database and a
-// real OIDC issuer (mockoidc).
+// harness is the real router over real HTTP, with a real database — SQLite, or
+// PostgreSQL with STATEWARD_TEST_DATABASE=postgres (scripts/test.sh runs the suite
+// both ways) — and a real OIDC issuer (mockoidc).
 type harness struct {
 	t     testing.TB
 	URL   string
@@ -77,7 +79,15 @@ func openDB(t testing.TB) *db.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := db.Open(context.Background(), db.Options{Path: filepath.Join(t.TempDir(), "test.db"), Sealer: sealer})
+	o := db.Options{Path: filepath.Join(t.TempDir(), "test.db"), Sealer: sealer}
+	switch v := os.Getenv("STATEWARD_TEST_DATABASE"); v {
+	case "", "sqlite":
+	case "postgres":
+		o = db.Options{URL: testpeers.Postgres(t).NewDatabase(t), Sealer: sealer}
+	default:
+		t.Fatalf("STATEWARD_TEST_DATABASE=%q: want sqlite (the default) or postgres", v)
+	}
+	d, err := db.Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
