@@ -222,3 +222,42 @@ func tableNames(t *testing.T, c *pgx.Conn) []string {
 	}
 	return names
 }
+
+// TestTimesRoundTrip: a time the database hands out is the time it reads back —
+// at the resolution both databases keep (microseconds) and in UTC — whatever the
+// clock's nanoseconds and zone.
+func TestTimesRoundTrip(t *testing.T) {
+	// The machine's zone must not leak into what is read back (no db test runs in
+	// parallel, so swapping time.Local here is safe).
+	local := time.Local
+	time.Local = time.FixedZone("UTC-3", -3*3600)
+	t.Cleanup(func() { time.Local = local })
+	eachDialect(t, func(t *testing.T, tg target) {
+		zone := time.FixedZone("UTC+5", 5*3600)
+		now := time.Date(2026, 3, 1, 17, 0, 0, 123456789, zone)
+		s, _ := db.NewSealer(key(1))
+		d, err := db.Open(context.Background(), tg.options(s, func() time.Time { return now }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		created, err := d.CreateTenant(context.Background(), "team-a", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		read, err := d.TenantBySlug(context.Background(), "team-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+		if tg.dialect == "sqlite" {
+			want = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC) // SQLite keeps nanoseconds
+		}
+		if !created.CreatedAt.Equal(want) || created.CreatedAt.Location() != time.UTC {
+			t.Errorf("created at %v, want %v", created.CreatedAt, want)
+		}
+		if read.CreatedAt != created.CreatedAt {
+			t.Errorf("read back %v (%s), want %v as handed out", read.CreatedAt, read.CreatedAt.Location(), created.CreatedAt)
+		}
+	})
+}
