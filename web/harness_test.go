@@ -41,14 +41,27 @@ type harness struct {
 	// cleanup after creating a bucket, so that nothing writes into the bucket
 	// while its own cleanup empties and removes it (cleanups run last-first).
 	StopWriters func()
+	dbOptions   db.Options
 }
 
 func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	t.Helper()
+	return newHarnessOn(t, m, testDBOptions(t))
+}
+
+// replica is another server on h's database and OIDC issuer: a second replica
+// behind the same load balancer.
+func (h *harness) replica() *harness {
+	h.t.Helper()
+	return newHarnessOn(h.t, h.OIDC, h.dbOptions)
+}
+
+func newHarnessOn(t testing.TB, m *mockoidc.MockOIDC, o db.Options) *harness {
+	t.Helper()
 	if m == nil {
 		m = testpeers.MockOIDC(t)
 	}
-	d := openDB(t)
+	d := openDB(t, o)
 	ts := httptest.NewUnstartedServer(nil)
 	public := "http://" + ts.Listener.Addr().String()
 	policy := egress.Policy{AllowPrivate: true}
@@ -68,10 +81,12 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 		Registry: prometheus.NewRegistry()}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters}
+	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o}
 }
 
-func openDB(t testing.TB) *db.DB {
+// testDBOptions names a new empty database: a SQLite file, or with
+// STATEWARD_TEST_DATABASE=postgres a database of the shared test cluster.
+func testDBOptions(t testing.TB) db.Options {
 	t.Helper()
 	key := make([]byte, 32)
 	key[0] = 7
@@ -79,14 +94,19 @@ func openDB(t testing.TB) *db.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := db.Options{Path: filepath.Join(t.TempDir(), "test.db"), Sealer: sealer}
 	switch v := os.Getenv("STATEWARD_TEST_DATABASE"); v {
 	case "", "sqlite":
+		return db.Options{Path: filepath.Join(t.TempDir(), "test.db"), Sealer: sealer}
 	case "postgres":
-		o = db.Options{URL: testpeers.Postgres(t).NewDatabase(t), Sealer: sealer}
+		return db.Options{URL: testpeers.Postgres(t).NewDatabase(t), Sealer: sealer}
 	default:
 		t.Fatalf("STATEWARD_TEST_DATABASE=%q: want sqlite (the default) or postgres", v)
+		return db.Options{}
 	}
+}
+
+func openDB(t testing.TB, o db.Options) *db.DB {
+	t.Helper()
 	d, err := db.Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
