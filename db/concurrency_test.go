@@ -133,3 +133,27 @@ func TestConcurrentSubmitsAndClaims(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicasWithDifferentKeys: of two replicas starting together on an empty
+// database with different STATEWARD_SECRET_KEYs, one fails at start; neither
+// silently replaces the other's seal canary.
+func TestReplicasWithDifferentKeys(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				s, _ := db.NewSealer(key(byte(i + 1)))
+				d, err := db.Open(context.Background(), tg.options(s, nil))
+				if err == nil {
+					t.Cleanup(func() { d.Close() })
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("two keys at once: %v / %v; want exactly one start-up failure", errs[0], errs[1])
+		}
+	})
+}

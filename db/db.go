@@ -135,9 +135,6 @@ func (d *DB) Close() error {
 	return errors.Join(d.w.Close(), errR)
 }
 
-// Dialect names the database: "sqlite" or "postgres".
-func (d *DB) Dialect() string { return d.dialect.name }
-
 // Ping checks that the database answers (for /readyz).
 func (d *DB) Ping(ctx context.Context) error {
 	var one int

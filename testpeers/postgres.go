@@ -262,9 +262,6 @@ func (s *PostgresServer) url(name string) string {
 	return u.String()
 }
 
-// Addr is the server's host:port.
-func (s *PostgresServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
 // NewDatabase creates an empty database with a unique name and returns its
 // postgres:// URL (superuser stateward). The database is dropped at cleanup,
 // after the test's own cleanups that were registered later (closing its pools).
