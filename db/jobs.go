@@ -39,6 +39,9 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 // enqueue returns the store's queued job, creating it if there is none: one
 // upsert on the partial unique index, so concurrent submits never race to insert
 // it. New work makes a queued job due at once, even one waiting out a backoff.
+// A queued job that is already due (the common case under load) is left as it
+// is: rewriting that one hot row on every submit would make concurrent
+// PostgreSQL transactions fail to serialize.
 func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
 	now := d.now()
 	var id int64
@@ -46,7 +49,12 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET run_after = excluded.run_after,
 		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite), updated_at = excluded.updated_at
+		WHERE jobs.run_after > excluded.run_after OR (excluded.full_rewrite AND NOT jobs.full_rewrite)
 		RETURNING id`, tenantID, k.kind, k.name, full, now, now, now)
+	if errors.Is(err, sql.ErrNoRows) { // due already: the upsert locked it and changed nothing
+		err = tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
+			tenantID, k.kind, k.name)
+	}
 	return id, err
 }
 

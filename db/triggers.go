@@ -177,9 +177,15 @@ func recordDelivery(ctx context.Context, tx *sqlx.Tx, tenantID int64, del Delive
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, tenantID, del.TriggerID, del.At, del.SourceIP, del.Status, del.WorkID, del.Error); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE triggers SET last_used_at = ? WHERE id = ? AND tenant_id = ?`, del.At, del.TriggerID, tenantID)
+	// At most once a minute: a busy trigger's row is not rewritten by every
+	// delivery (concurrent transactions on PostgreSQL would fail to serialize).
+	_, err := tx.ExecContext(ctx, `UPDATE triggers SET last_used_at = ? WHERE id = ? AND tenant_id = ?
+		AND (last_used_at IS NULL OR last_used_at <= ?)`, del.At, del.TriggerID, tenantID, del.At.Add(-lastUsedResolution))
 	return err
 }
+
+// lastUsedResolution is how stale a trigger's last_used_at may be.
+const lastUsedResolution = time.Minute
 
 // Deliveries lists a trigger's most recent deliveries.
 func (d *DB) Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]Delivery, error) {
