@@ -35,6 +35,9 @@ func (es DocErrors) Error() string {
 func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document) ([]ApplyResult, error) {
 	results := make([]ApplyResult, len(docs))
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		for _, pass := range []func(*tenants.Document) bool{
 			func(doc *tenants.Document) bool { return doc.Secret != nil },
 			func(doc *tenants.Document) bool { return doc.Git != nil || doc.Bucket != nil },

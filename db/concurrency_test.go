@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,6 +155,60 @@ func TestReplicasWithDifferentKeys(t *testing.T) {
 		wg.Wait()
 		if (errs[0] == nil) == (errs[1] == nil) {
 			t.Fatalf("two keys at once: %v / %v; want exactly one start-up failure", errs[0], errs[1])
+		}
+	})
+}
+
+// TestSubmitsDuringADestinationDelete: Works submitted while their Destination is
+// deleted end up either re-planned or unscheduled, never placed on the deleted
+// Destination (a submit planned against it must not commit after the delete).
+func TestSubmitsDuringADestinationDelete(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid, _ := worksDB(t, tg)
+		ctx := context.Background()
+		var wg, submitters sync.WaitGroup
+		ids := make(chan int64, 64)
+		var submitted atomic.Int32
+		midway := make(chan struct{}) // closed after 8 of the 48 submits
+		for w := range 4 {
+			submitters.Go(func() {
+				for i := range 12 {
+					res, err := d.SubmitWork(ctx, tid, resourceWork(fmt.Sprintf("w%d-%d", w, i), "dev", "x.yaml", "x"), false)
+					if err != nil {
+						t.Errorf("submit: %v", err)
+						return
+					}
+					ids <- res.Work
+					if submitted.Add(1) == 8 {
+						close(midway)
+					}
+				}
+			})
+		}
+		stopped := make(chan struct{})
+		go func() { submitters.Wait(); close(stopped) }()
+		wg.Go(func() {
+			select {
+			case <-midway:
+			case <-stopped: // the submits failed early (reported above)
+			}
+			if err := d.DeleteDestination(ctx, tid, "dev"); err != nil {
+				t.Errorf("delete Destination: %v", err)
+			}
+		})
+		wg.Wait()
+		<-stopped
+		close(ids)
+		for id := range ids {
+			v, err := d.Work(ctx, tid, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range v.Placements {
+				if p.Destination == "dev" {
+					t.Errorf("Work %s is placed on the deleted Destination dev", v.Name)
+				}
+			}
 		}
 	})
 }

@@ -28,10 +28,16 @@ type dialect struct {
 	// row locks on PostgreSQL so that replicas claim different jobs.
 	claimLock string
 	// isolation of write transactions: SQLite's single writer connection is
-	// serializable by construction; PostgreSQL runs them SERIALIZABLE so that every
-	// read-then-write keeps the meaning it had with one writer, and a conflict
-	// (40001) re-runs the transaction.
+	// serializable by construction. PostgreSQL runs them READ COMMITTED — under
+	// SERIALIZABLE, submits to one store failed to serialize more often than they
+	// committed — and the read-then-write sequences that relied on one writer are
+	// made safe explicitly: upserts instead of look-then-insert, a per-tenant
+	// lock (lockTenant), row locks (rowLock), and a retry on deadlock (40P01) or
+	// serialization failure (40001).
 	isolation sql.IsolationLevel
+	// rowLock is appended to a SELECT of a row the transaction then changes
+	// depending on what it read: empty on SQLite, FOR UPDATE on PostgreSQL.
+	rowLock string
 	// precision is the resolution the database stores times at.
 	precision time.Duration
 }
@@ -39,8 +45,31 @@ type dialect struct {
 var (
 	sqliteDialect   = dialect{name: "sqlite", migrations: "migrations/*.sql", precision: time.Nanosecond}
 	postgresDialect = dialect{name: "postgres", migrations: "migrations/postgres/*.sql",
-		claimLock: " FOR UPDATE SKIP LOCKED", isolation: sql.LevelSerializable, precision: time.Microsecond}
+		claimLock: " FOR UPDATE SKIP LOCKED", rowLock: " FOR UPDATE", isolation: sql.LevelReadCommitted, precision: time.Microsecond}
 )
+
+// lockTenant takes the tenant's configuration lock on PostgreSQL, so that what
+// SQLite's single writer guaranteed holds across replicas: exclusive for a change
+// that checks the tenant's configuration before writing it (stores,
+// Destinations, members, a store's status, which may re-plan every Work), shared
+// for a submit (which plans against that configuration). Submits do not block
+// each other. On SQLite, where write transactions never overlap, it does nothing.
+// Take it first in the transaction, before any other lock.
+func (d *DB) lockTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64, exclusive bool) error {
+	if !d.isPostgres() {
+		return nil
+	}
+	mode := " FOR SHARE"
+	if exclusive {
+		mode = " FOR NO KEY UPDATE" // does not block inserts that reference the tenant
+	}
+	var id int64
+	err := tx.GetContext(ctx, &id, `SELECT id FROM tenants WHERE id = ?`+mode, tenantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // no such tenant: what follows finds nothing, as on SQLite
+	}
+	return err
+}
 
 // isPostgres reports whether this handle talks to PostgreSQL.
 func (d *DB) isPostgres() bool { return d.dialect.name == postgresDialect.name }

@@ -55,7 +55,7 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 
 func (d *DB) checkOwner(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	var owner string
-	err := tx.GetContext(ctx, &owner, `SELECT lease_owner FROM jobs WHERE id = ? AND state = 'running'`, job.ID)
+	err := tx.GetContext(ctx, &owner, `SELECT lease_owner FROM jobs WHERE id = ? AND state = 'running'`+d.dialect.rowLock, job.ID)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && owner != job.Owner {
 		return ErrLeaseLost
 	}

@@ -160,6 +160,9 @@ func (d *DB) AddMember(ctx context.Context, tenantID int64, email string, role t
 // SetMemberRole changes a member's role; the last owner cannot be demoted.
 func (d *DB) SetMemberRole(ctx context.Context, tenantID int64, email string, role tenants.Role) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		if err := d.keepAnOwner(ctx, tx, tenantID, email, role); err != nil {
 			return err
 		}
@@ -171,6 +174,9 @@ func (d *DB) SetMemberRole(ctx context.Context, tenantID int64, email string, ro
 // RemoveMember removes a member; the last owner cannot be removed.
 func (d *DB) RemoveMember(ctx context.Context, tenantID int64, email string) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		if err := d.keepAnOwner(ctx, tx, tenantID, email, ""); err != nil {
 			return err
 		}

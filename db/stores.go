@@ -101,6 +101,9 @@ func (d *DB) findGit(ctx context.Context, q sqlx.QueryerContext, tenantID int64,
 func (d *DB) SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (string, error) {
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		var err error
 		sc := s // a re-run merges blank secrets from the row it reads, not from the last run
 		action, err = d.saveGit(ctx, tx, &sc, keepSecrets)
@@ -222,6 +225,9 @@ func (d *DB) findBucket(ctx context.Context, q sqlx.QueryerContext, tenantID int
 func (d *DB) SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (string, error) {
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		var err error
 		sc := s // see SaveGitStore
 		action, err = d.saveBucket(ctx, tx, &sc, keepSecrets)
@@ -293,6 +299,9 @@ func sameBucket(a, b tenants.BucketStateStore) bool {
 func (d *DB) DeleteStore(ctx context.Context, tenantID int64, kind, name string) error {
 	table, owner := storeTable(kind)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		var users []string
 		if err := tx.SelectContext(ctx, &users, `SELECT name FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? ORDER BY name`,
 			tenantID, kind, name); err != nil {
@@ -317,6 +326,9 @@ func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name stri
 	table, _ := storeTable(kind)
 	checkedAt = checkedAt.UTC().Truncate(d.dialect.precision)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		var was sql.NullBool
 		if err := tx.GetContext(ctx, &was, `SELECT ready FROM `+table+` WHERE tenant_id = ? AND name = ?`, tenantID, name); err != nil {
 			return mapErr(err, kind, name)
@@ -385,6 +397,9 @@ func (d *DB) StoreStatuses(ctx context.Context) (map[tenants.StoreRef]tenants.St
 // the check runs in the write transaction, so two creates cannot both succeed.
 func (d *DB) CreateGitStore(ctx context.Context, s tenants.GitStateStore) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		if _, err := d.findGit(ctx, tx, s.TenantID, s.Name); !isNotFound(err) {
 			return existsOr(err, tenants.KindGit, s.Name)
 		}
@@ -396,6 +411,9 @@ func (d *DB) CreateGitStore(ctx context.Context, s tenants.GitStateStore) error 
 // CreateBucketStore creates a bucket store, refusing a name that exists.
 func (d *DB) CreateBucketStore(ctx context.Context, s tenants.BucketStateStore) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		if _, err := d.findBucket(ctx, tx, s.TenantID, s.Name); !isNotFound(err) {
 			return existsOr(err, tenants.KindBucket, s.Name)
 		}

@@ -250,20 +250,20 @@ type HookIdempotency struct {
 // delivery record and, with idem, the Idempotency-Key's answer commit in one
 // transaction — an accepted delivery is never missing from the audit log, and a
 // delivery costs one write transaction, not three. answer renders the 202 body
-// from the result. The key is checked inside the transaction, so two replicas
-// receiving it at once submit one Work: the other gets an *AnsweredError with the
-// stored answer and submits nothing.
+// from the result. The key is claimed first inside the transaction, so two
+// replicas receiving it at once submit one Work: the other waits for the first's
+// commit and gets an *AnsweredError with its answer, submitting nothing.
 func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del Delivery, idem *HookIdempotency,
 	answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
 	var res SubmitResult
 	var body []byte
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if idem != nil {
-			prev, ok, err := d.idempotentAnswer(ctx, tx, del.TriggerID, idem.Key)
+			prev, answered, err := d.claimKey(ctx, tx, del.TriggerID, idem)
 			if err != nil {
 				return err
 			}
-			if ok {
+			if answered {
 				return &AnsweredError{Answer: prev}
 			}
 		}
@@ -279,7 +279,31 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if idem == nil {
 			return nil
 		}
-		return d.saveIdempotent(ctx, tx, del.TriggerID, idem.Key, StoredAnswer{BodyHash: idem.BodyHash, Status: del.Status, Response: string(body)})
+		_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, response = ? WHERE trigger_id = ? AND key = ?`,
+			del.Status, string(body), del.TriggerID, idem.Key)
+		return err
 	})
 	return res, body, err
+}
+
+// claimKey reserves an Idempotency-Key for the answer of this transaction before
+// its Work is submitted: it inserts the key's row (or takes over an expired one),
+// so that a concurrent delivery of the key — on another replica — waits on that
+// row and then finds the answer. answered reports an answer that was there
+// already, returned as prev.
+func (d *DB) claimKey(ctx context.Context, tx *sqlx.Tx, triggerID int64, idem *HookIdempotency) (prev StoredAnswer, answered bool, err error) {
+	now := d.now()
+	var key string
+	err = tx.GetContext(ctx, &key, `INSERT INTO idempotency_keys (trigger_id, key, body_hash, status, response, created_at)
+		VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (trigger_id, key) DO UPDATE SET body_hash = excluded.body_hash, status = 0,
+		response = '', created_at = excluded.created_at WHERE idempotency_keys.created_at <= ? RETURNING key`,
+		triggerID, idem.Key, idem.BodyHash, now, now.Add(-IdempotencyWindow))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return StoredAnswer{}, false, err // claimed, or failed
+	}
+	prev, ok, err := d.idempotentAnswer(ctx, tx, triggerID, idem.Key)
+	if err == nil && !ok {
+		err = fmt.Errorf("the Idempotency-Key %q of trigger %d is neither free nor answered", idem.Key, triggerID)
+	}
+	return prev, true, err
 }
