@@ -225,12 +225,16 @@ const (
 )
 
 // tx runs fn in a write transaction, committing when it returns nil. On
-// PostgreSQL a serialization failure or deadlock rolls back and runs fn again, so
-// fn must be safe to re-run: it sets what it reports afresh on every run.
+// PostgreSQL a transaction that lost a race to a concurrent one rolls back and
+// runs fn again: a serialization failure, a deadlock, or a unique violation that
+// fn did not turn into a domain error itself (a look-then-insert that another
+// replica's insert overtook; the re-run sees that row). So fn must be safe to
+// re-run: it sets what it reports afresh on every run.
 func (d *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := d.txOnce(ctx, fn)
-		if err == nil || !isRetryable(err) || attempt == maxTxAttempts {
+		lost := isRetryable(err) || d.isPostgres() && isUniqueViolation(err)
+		if err == nil || !lost || attempt == maxTxAttempts {
 			return err
 		}
 		wait := min(txRetryBase<<min(attempt-1, 10), txRetryMax)
