@@ -55,23 +55,41 @@ func TestConfigDatabaseURL(t *testing.T) {
 	}
 }
 
-// TestServeOnPostgres: the binary on a PostgreSQL URL migrates it, answers
-// /readyz, and its CLI works against the same database.
+// TestServeOnPostgres: two replicas of the binary on one PostgreSQL URL, each
+// with its own data dir, both answer /readyz, and what the CLI of one creates the
+// API of the other serves.
 func TestServeOnPostgres(t *testing.T) {
 	url := testpeers.Postgres(t).NewDatabase(t)
-	in := start(t, "STATEWARD_DATABASE_URL", url, "STATEWARD_SECRET_KEY", testKey)
-	resp, err := http.Get(in.URL + "/readyz")
+	a := start(t, "STATEWARD_DATABASE_URL", url, "STATEWARD_SECRET_KEY", testKey)
+	b := start(t, "STATEWARD_DATABASE_URL", url, "STATEWARD_SECRET_KEY", testKey)
+	for _, in := range []*instance{a, b} {
+		resp, err := http.Get(in.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("/readyz on PostgreSQL: %d", resp.StatusCode)
+		}
+	}
+	if _, err := a.cli(t, "tenant", "create", "team-a"); err != nil {
+		t.Fatalf("tenant create: %v", err)
+	}
+	if _, err := b.cli(t, "tenant", "create", "team-a"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("tenant create on the other replica: %v, want already exists (the same PostgreSQL database)", err)
+	}
+	out, err := a.cli(t, "token", "create", "--tenant", "team-a", "--role", "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, b.URL+"/api/v1/tenants/team-a/destinations", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(out))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("/readyz on PostgreSQL: %d", resp.StatusCode)
-	}
-	if _, err := in.cli(t, "tenant", "create", "team-a"); err != nil {
-		t.Fatalf("tenant create: %v", err)
-	}
-	if _, err := in.cli(t, "tenant", "create", "team-a"); err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Fatalf("second tenant create: %v, want already exists (the same PostgreSQL database)", err)
+		t.Errorf("a token made through one replica, used on the other: %d", resp.StatusCode)
 	}
 }
