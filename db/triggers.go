@@ -259,6 +259,9 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 	var body []byte
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if idem != nil {
+			if err := d.lockTenant(ctx, tx, tenantID, false); err != nil { // first, as in submit
+				return err
+			}
 			prev, answered, err := d.claimKey(ctx, tx, del.TriggerID, idem)
 			if err != nil {
 				return err
