@@ -122,6 +122,10 @@ func (c config) databaseName() string {
 	if err != nil {
 		return "postgres"
 	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
 	return u.Redacted()
 }
 
