@@ -64,6 +64,9 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document)
 	uses := secretUses(docs)
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		out.Warnings, out.Revived = nil, nil
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		for _, pass := range []func(*tenants.Document) bool{
 			func(doc *tenants.Document) bool { return doc.Secret != nil },
 			func(doc *tenants.Document) bool { return doc.Git != nil || doc.Bucket != nil },

@@ -64,6 +64,11 @@ func (d *DB) stopBatcher() {
 // once that transaction committed or fn failed. fn must not depend on running
 // alone in its transaction.
 func (d *DB) batchTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if d.b == nil {
+		// PostgreSQL has many writers: each submit runs in its own transaction,
+		// retried on a serialization failure or deadlock.
+		return d.tx(ctx, fn)
+	}
 	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case d.b.reqs <- r:

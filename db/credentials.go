@@ -75,6 +75,7 @@ func (d *DB) loadCredentials(ctx context.Context, q sqlx.QueryerContext, tenantI
 func (d *DB) RotateKeys(ctx context.Context) (int, error) {
 	n := 0
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		n = 0 // the closure may run again (PostgreSQL retries)
 		var rows []struct {
 			TenantID int64  `db:"tenant_id"`
 			Kind     string `db:"owner_kind"`
@@ -95,8 +96,10 @@ func (d *DB) RotateKeys(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE credentials SET sealed = ? WHERE tenant_id = ? AND owner_kind = ? AND owner_id = ? AND field = ?`,
-				sealed, r.TenantID, r.Kind, r.OwnerID, r.Field); err != nil {
+			// Only if unchanged since read: a credential saved meanwhile (sealed with
+			// the current key already) must not be replaced by its old value.
+			if _, err := tx.ExecContext(ctx, `UPDATE credentials SET sealed = ? WHERE tenant_id = ? AND owner_kind = ? AND owner_id = ? AND field = ?
+				AND sealed = ?`, sealed, r.TenantID, r.Kind, r.OwnerID, r.Field, r.Sealed); err != nil {
 				return err
 			}
 			n++

@@ -1,7 +1,8 @@
 // Package db is Stateward's storage: the schema and its embedded migrations, every
 // query (each scoped by tenant), the sealing of credentials, and the durable job
 // table the writers drain. SQLite (one writer connection and a pool of readers) is the
-// default; the SQL stays portable so PostgreSQL can follow.
+// default; a postgres:// URL selects PostgreSQL, for several replicas on one
+// database. The SQL is shared; dialect.go holds the few differences.
 package db
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -18,36 +20,40 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/mattn/go-sqlite3"
 
 	"github.com/stateward/stateward/tenants"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// DB is the database handle: a single writer connection (SQLite allows one writer at
-// a time; queueing in Go is cheaper than SQLITE_BUSY retries) and a reader pool.
+// DB is the database handle. On SQLite: a single writer connection (SQLite allows
+// one writer at a time; queueing in Go is cheaper than SQLITE_BUSY retries) and a
+// reader pool. On PostgreSQL: one pool for both, write transactions serializable
+// and re-run on a serialization failure or deadlock.
 type DB struct {
-	w      *sqlx.DB
-	r      *sqlx.DB
-	sealer *Sealer
-	now    func() time.Time
-	b      *batcher // group commit of submits (batch.go)
+	w       *sqlx.DB
+	r       *sqlx.DB
+	dialect dialect
+	sealer  *Sealer
+	now     func() time.Time
+	b       *batcher // group commit of submits (batch.go)
 }
 
 // Options configure Open.
 type Options struct {
-	// Path is the SQLite file (created if missing).
+	// Path is the SQLite file (created if missing), used when URL is empty.
 	Path string
+	// URL, a postgres:// or postgresql:// URL, selects PostgreSQL instead of SQLite.
+	URL string
 	// Sealer seals and opens credentials; required.
 	Sealer *Sealer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
-// Open opens (creating if needed) the SQLite database, applies pending migrations,
-// and verifies that the sealing key matches the one the database was sealed with.
+// Open opens (creating if needed) the database, applies pending migrations, and
+// verifies that the sealing key matches the one the database was sealed with.
 func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.Sealer == nil {
 		return nil, errors.New("db: a Sealer is required")
@@ -55,6 +61,32 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	var d *DB
+	var err error
+	switch {
+	case o.URL != "" && !IsPostgresURL(o.URL):
+		return nil, errors.New("db: URL must start with postgres:// or postgresql://")
+	case o.URL != "":
+		d, err = openPostgresDB(ctx, o)
+	default:
+		d, err = openSQLite(ctx, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := d.checkCanary(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func newDB(o Options, dl dialect) *DB {
+	now := o.Now
+	return &DB{dialect: dl, sealer: o.Sealer, now: func() time.Time { return now().UTC().Truncate(dl.precision) }}
+}
+
+func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	dsn := func(extra string) string {
 		u := url.URL{Scheme: "file", Opaque: filepath.ToSlash(o.Path)}
 		return u.String() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=128" + extra
@@ -65,7 +97,8 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	d := &DB{w: w, sealer: o.Sealer, now: func() time.Time { return o.Now().UTC() }}
+	d := newDB(o, sqliteDialect)
+	d.w = w
 	if err := d.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -77,19 +110,29 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	d.r = r
-	if err := d.checkCanary(ctx); err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.startBatcher()
+	d.startBatcher() // group commit: SQLite has one writer
 	return d, nil
 }
 
-// Close closes both pools.
+func openPostgresDB(ctx context.Context, o Options) (*DB, error) {
+	pool, err := openPostgres(o.URL)
+	if err != nil {
+		return nil, err
+	}
+	d := newDB(o, postgresDialect)
+	d.w, d.r = pool, pool
+	if err := d.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close closes the pools.
 func (d *DB) Close() error {
 	d.stopBatcher()
 	var errR error
-	if d.r != nil {
+	if d.r != nil && d.r != d.w {
 		errR = d.r.Close()
 	}
 	return errors.Join(d.w.Close(), errR)
@@ -101,52 +144,118 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.r.GetContext(ctx, &one, `SELECT 1`)
 }
 
-// Now is the injected clock, in UTC.
+// Now is the injected clock, in UTC, at the resolution the database keeps.
 func (d *DB) Now() time.Time { return d.now() }
 
+// migrationLockKey is the PostgreSQL advisory lock taken while migrating, so that
+// replicas starting together apply each migration once.
+const migrationLockKey = 0x5374617465776172 // "Statewar"
+
 func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(migrations, d.dialect.migrations)
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	if d.isPostgres() {
+		return d.migratePostgres(ctx, names)
+	}
+	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
 	for _, name := range names {
-		if err := d.applyMigration(ctx, name); err != nil {
+		if err := d.tx(ctx, func(tx *sqlx.Tx) error { return d.applyMigration(ctx, tx, name) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *DB) applyMigration(ctx context.Context, name string) error {
-	version := strings.TrimSuffix(filepath.Base(name), ".sql")
-	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		var n int
-		if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version); err != nil {
+// migratePostgres applies every pending migration in one transaction that first
+// takes the migration advisory lock: a replica starting at the same time waits,
+// then finds them applied. READ COMMITTED, so that the statements after the lock
+// see what the replica before it committed.
+func (d *DB) migratePostgres(ctx context.Context, names []string) error {
+	tx, err := d.w.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("begin migrations: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrationLockKey)); err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, name := range names {
+		if err := d.applyMigration(ctx, tx, name); err != nil {
 			return err
 		}
-		if n > 0 {
-			return nil
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", version, err)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, d.now())
-		return err
-	})
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migrations: %w", err)
+	}
+	return nil
 }
 
-// tx runs fn in a write transaction, committing when it returns nil.
+func (d *DB) applyMigration(ctx context.Context, tx *sqlx.Tx, name string) error {
+	version := strings.TrimSuffix(filepath.Base(name), ".sql")
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("migration %s: %w", version, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, d.now())
+	return err
+}
+
+// Retries of a write transaction that lost a race (PostgreSQL only).
+const (
+	maxTxAttempts = 30
+	txRetryBase   = 2 * time.Millisecond
+	txRetryMax    = 100 * time.Millisecond
+)
+
+// tx runs fn in a write transaction, committing when it returns nil. On
+// PostgreSQL a transaction that lost a race to a concurrent one rolls back and
+// runs fn again: a serialization failure, a deadlock, or a unique violation that
+// fn did not turn into a domain error itself (a look-then-insert that another
+// replica's insert overtook; the re-run sees that row). So fn must be safe to
+// re-run: it sets what it reports afresh on every run.
 func (d *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := d.w.BeginTxx(ctx, nil)
+	for attempt := 1; ; attempt++ {
+		err := d.txOnce(ctx, fn)
+		lost := isRetryable(err) || d.isPostgres() && isUniqueViolation(err)
+		if err == nil || !lost || attempt == maxTxAttempts {
+			return err
+		}
+		wait := min(txRetryBase<<min(attempt-1, 10), txRetryMax)
+		wait = wait/2 + time.Duration(rand.Int64N(int64(wait)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (d *DB) txOnce(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	var opts *sql.TxOptions
+	if d.dialect.isolation != sql.LevelDefault {
+		opts = &sql.TxOptions{Isolation: d.dialect.isolation}
+	}
+	tx, err := d.w.BeginTxx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -169,8 +278,7 @@ func mapErr(err error, kind, name string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return tenants.NotFound(kind, name)
 	}
-	var se sqlite3.Error
-	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique || errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey {
+	if isUniqueViolation(err) {
 		return tenants.Conflict("%s %q already exists", kind, name)
 	}
 	return err

@@ -106,6 +106,9 @@ func (d *DB) Destination(ctx context.Context, tenantID int64, name string) (tena
 func (d *DB) SaveDestination(ctx context.Context, dest tenants.Destination) (string, error) {
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, dest.TenantID, true); err != nil {
+			return err
+		}
 		var err error
 		action, err = d.saveDestination(ctx, tx, &dest)
 		return err
@@ -191,6 +194,9 @@ func equalDest(a, b tenants.Destination) bool {
 // are re-planned.
 func (d *DB) DeleteDestination(ctx context.Context, tenantID int64, name string) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		var r destRow
 		err := tx.GetContext(ctx, &r, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND name = ?`, tenantID, name)
 		if err != nil {
@@ -217,6 +223,9 @@ func storeExists(ctx context.Context, tx *sqlx.Tx, tenantID int64, kind, name st
 // CreateDestination creates a Destination, refusing a name that exists.
 func (d *DB) CreateDestination(ctx context.Context, dest tenants.Destination) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, dest.TenantID, true); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM destinations WHERE tenant_id = ? AND name = ?`, dest.TenantID, dest.Name); err != nil {
 			return err

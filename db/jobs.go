@@ -24,11 +24,6 @@ const (
 	MaxBackoff  = 5 * time.Minute
 )
 
-// claimLock is appended to the claim query. SQLite serialises writers (the writer
-// connection begins IMMEDIATE transactions); PostgreSQL will use
-// "FOR UPDATE SKIP LOCKED" so that replicas claim different jobs.
-const claimLock = ""
-
 // enqueueAll queues one job for each store of s (coalescing with a queued one) and
 // records the ids in s.
 func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *jobSet) error {
@@ -42,25 +37,28 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 	return nil
 }
 
-// enqueue returns the store's queued job, creating it if there is none. New work
-// makes a queued job due at once, unless the job is waiting out a backoff after
-// failed attempts: a burst of Works against a failing remote must not turn the
-// backoff into a busy retry loop.
+// enqueue returns the store's queued job, creating it if there is none: one
+// upsert on the partial unique index, so concurrent submits never race to insert
+// it. New work makes a queued job due at once, unless the job is waiting out a
+// backoff after failed attempts: a burst of Works against a failing remote must
+// not turn the backoff into a busy retry loop.
+// A queued job that is already due (the common case under load) is left as it
+// is: rewriting that one hot row on every submit would make concurrent
+// PostgreSQL transactions fail to serialize.
 func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
 	now := d.now()
 	var id int64
-	err := tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
-		tenantID, k.kind, k.name)
-	if err == nil {
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET run_after = CASE WHEN attempts = 0 THEN ? ELSE run_after END,
-			full_rewrite = (full_rewrite OR ?), updated_at = ? WHERE id = ?`, now, full, now, id)
-		return id, err
+	err := tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at)
+		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET
+		run_after = CASE WHEN jobs.attempts = 0 AND jobs.run_after > excluded.run_after THEN excluded.run_after ELSE jobs.run_after END,
+		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite), updated_at = excluded.updated_at
+		WHERE (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)
+		RETURNING id`, tenantID, k.kind, k.name, full, now, now, now)
+	if errors.Is(err, sql.ErrNoRows) { // due already: the upsert locked it and changed nothing
+		err = tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
+			tenantID, k.kind, k.name)
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, err
-	}
-	err = tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at)
-		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING id`, tenantID, k.kind, k.name, full, now, now, now)
 	return id, err
 }
 
@@ -96,7 +94,7 @@ const jobCols = `id, tenant_id, store_kind, store_name, state, full_rewrite, att
 func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
 	var job *tenants.Job
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
-		job = nil
+		job = nil // a retried run must not return the job of a rolled-back one
 		now := d.now()
 		if err := d.expireLeases(ctx, tx, now); err != nil {
 			return err
@@ -105,7 +103,7 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 		err := tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
 			WHERE j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
 				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running')
-			ORDER BY j.run_after, j.id LIMIT 1`+claimLock, now)
+			ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock, now)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -241,6 +239,7 @@ func (d *DB) RequeueAll(ctx context.Context) (int, error) {
 	}
 	n := 0
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		rows = nil // sqlx appends; a retried run starts over
 		if err := tx.SelectContext(ctx, &rows, `SELECT DISTINCT tenant_id, store_kind, store_name FROM placements
 			UNION SELECT DISTINCT tenant_id, store_kind, store_name FROM canaries ORDER BY 1, 2, 3`); err != nil {
 			return err

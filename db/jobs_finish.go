@@ -64,7 +64,7 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 // the job.
 func (d *DB) checkOwner(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	var token string
-	err := tx.GetContext(ctx, &token, `SELECT lease_token FROM jobs WHERE id = ? AND state = 'running'`, job.ID)
+	err := tx.GetContext(ctx, &token, `SELECT lease_token FROM jobs WHERE id = ? AND state = 'running'`+d.dialect.rowLock, job.ID)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && (token == "" || token != job.Token) {
 		return ErrLeaseLost
 	}

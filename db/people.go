@@ -35,11 +35,11 @@ func (d *DB) CreateTenant(ctx context.Context, slug, name, ownerEmail string) (t
 	var t tenants.Tenant
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (slug, name, created_at) VALUES (?, ?, ?)`, slug, name, now)
+		var id int64
+		err := tx.GetContext(ctx, &id, `INSERT INTO tenants (slug, name, created_at) VALUES (?, ?, ?) RETURNING id`, slug, name, now)
 		if err != nil {
 			return mapErr(err, "team", slug)
 		}
-		id, _ := res.LastInsertId()
 		t = tenants.Tenant{ID: id, Slug: slug, Name: name, CreatedAt: now}
 		if ownerEmail == "" {
 			return nil
@@ -197,6 +197,9 @@ func (d *DB) AddMember(ctx context.Context, tenantID int64, email string, role t
 // SetMemberRole changes a member's role; the last owner cannot be demoted.
 func (d *DB) SetMemberRole(ctx context.Context, tenantID int64, email string, role tenants.Role) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		if err := d.keepAnOwner(ctx, tx, tenantID, email, role); err != nil {
 			return err
 		}
@@ -208,6 +211,9 @@ func (d *DB) SetMemberRole(ctx context.Context, tenantID int64, email string, ro
 // RemoveMember removes a member; the last owner cannot be removed.
 func (d *DB) RemoveMember(ctx context.Context, tenantID int64, email string) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		if err := d.keepAnOwner(ctx, tx, tenantID, email, ""); err != nil {
 			return err
 		}

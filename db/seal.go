@@ -148,7 +148,12 @@ func (d *DB) checkCanary(ctx context.Context) error {
 	var sealed string
 	err := d.w.GetContext(ctx, &sealed, `SELECT value FROM meta WHERE key = 'seal_canary'`)
 	if errors.Is(err, sql.ErrNoRows) {
-		return d.writeCanary(ctx)
+		if err := d.writeCanary(ctx); err != nil {
+			return err
+		}
+		// Read it back: a replica starting at the same moment may have written its
+		// own first, and it must have been sealed with this key too.
+		err = d.w.GetContext(ctx, &sealed, `SELECT value FROM meta WHERE key = 'seal_canary'`)
 	}
 	if err != nil {
 		return fmt.Errorf("read seal canary: %w", err)
@@ -167,7 +172,6 @@ func (d *DB) writeCanary(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seal_canary', ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, sealed)
+	_, err = d.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seal_canary', ?) ON CONFLICT (key) DO NOTHING`, sealed)
 	return err
 }

@@ -102,8 +102,12 @@ func (d *DB) findGit(ctx context.Context, q sqlx.QueryerContext, tenantID int64,
 func (d *DB) SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (string, error) {
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		var err error
-		action, err = d.saveGit(ctx, tx, &s, keepSecrets)
+		sc := s // a re-run merges blank secrets from the row it reads, not from the last run
+		action, err = d.saveGit(ctx, tx, &sc, keepSecrets)
 		return err
 	})
 	return action, err
@@ -237,8 +241,12 @@ func (d *DB) findBucket(ctx context.Context, q sqlx.QueryerContext, tenantID int
 func (d *DB) SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (string, error) {
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		var err error
-		action, err = d.saveBucket(ctx, tx, &s, keepSecrets)
+		sc := s // see SaveGitStore
+		action, err = d.saveBucket(ctx, tx, &sc, keepSecrets)
 		return err
 	})
 	return action, err
@@ -333,6 +341,9 @@ func (d *DB) deleteStore(ctx context.Context, tenantID int64, kind, name string,
 	table, owner := storeTable(kind)
 	dropped := 0
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		var users []string
 		if err := tx.SelectContext(ctx, &users, `SELECT name FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? ORDER BY name`,
 			tenantID, kind, name); err != nil {
@@ -375,15 +386,26 @@ func (d *DB) deleteStore(ctx context.Context, tenantID int64, kind, name string,
 // SetStoreStatus records a readiness check's outcome. A store that was failing and
 // is ready again re-plans the tenant's Works, so that resource requests left
 // unscheduled because of it find their Destination now.
-func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string) error {
+func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string, checkedAt time.Time) error {
 	table, _ := storeTable(kind)
+	checkedAt = checkedAt.UTC().Truncate(d.dialect.precision)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
 		var was sql.NullBool
 		if err := tx.GetContext(ctx, &was, `SELECT ready FROM `+table+` WHERE tenant_id = ? AND name = ?`, tenantID, name); err != nil {
 			return mapErr(err, kind, name)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = ?, status_message = ?, last_checked = ? WHERE tenant_id = ? AND name = ?`,
-			ready, message, d.now(), tenantID, name); err != nil {
+		// A check that started before the last recorded one, or before the settings
+		// changed, is stale (another replica's slow check): it changes nothing.
+		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = ?, status_message = ?, last_checked = ?
+			WHERE tenant_id = ? AND name = ? AND updated_at <= ? AND (last_checked IS NULL OR last_checked <= ?)`,
+			ready, message, checkedAt, tenantID, name, checkedAt, checkedAt)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
 		if ready && was.Valid && !was.Bool {
@@ -416,10 +438,32 @@ func (d *DB) AllStores(ctx context.Context) ([]tenants.StoreRef, error) {
 	return refs, err
 }
 
+// StoreStatuses returns every store's last readiness outcome, for the
+// stateward_store_ready gauge: read from the database, so that every replica
+// reports the checks any replica ran.
+func (d *DB) StoreStatuses(ctx context.Context) (map[tenants.StoreRef]tenants.Status, error) {
+	var rows []struct {
+		TenantID int64  `db:"tenant_id"`
+		Kind     string `db:"kind"`
+		Name     string `db:"name"`
+		statusCols
+	}
+	err := d.r.SelectContext(ctx, &rows, `SELECT tenant_id, 'GitStateStore' AS kind, name, ready, status_message, last_checked FROM git_stores
+		UNION ALL SELECT tenant_id, 'BucketStateStore', name, ready, status_message, last_checked FROM bucket_stores`)
+	out := make(map[tenants.StoreRef]tenants.Status, len(rows))
+	for _, r := range rows {
+		out[tenants.StoreRef{TenantID: r.TenantID, Kind: r.Kind, Name: r.Name}] = r.domain()
+	}
+	return out, err
+}
+
 // CreateGitStore creates a Git store, refusing (ErrConflict) a name that exists:
 // the check runs in the write transaction, so two creates cannot both succeed.
 func (d *DB) CreateGitStore(ctx context.Context, s tenants.GitStateStore) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		if _, err := d.findGit(ctx, tx, s.TenantID, s.Name); !isNotFound(err) {
 			return existsOr(err, tenants.KindGit, s.Name)
 		}
@@ -431,6 +475,9 @@ func (d *DB) CreateGitStore(ctx context.Context, s tenants.GitStateStore) error 
 // CreateBucketStore creates a bucket store, refusing a name that exists.
 func (d *DB) CreateBucketStore(ctx context.Context, s tenants.BucketStateStore) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
+			return err
+		}
 		if _, err := d.findBucket(ctx, tx, s.TenantID, s.Name); !isNotFound(err) {
 			return existsOr(err, tenants.KindBucket, s.Name)
 		}

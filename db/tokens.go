@@ -40,12 +40,12 @@ func (d *DB) CreateToken(ctx context.Context, tenantID int64, name string, role 
 	secret, _ := NewSecret()
 	secret = TokenPrefix + secret
 	now := d.now()
-	res, err := d.w.ExecContext(ctx, `INSERT INTO api_tokens (tenant_id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+	var id int64
+	err := d.w.GetContext(ctx, &id, `INSERT INTO api_tokens (tenant_id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		tenantID, name, role, HashSecret(secret), now)
 	if err != nil {
 		return tenants.Token{}, "", err
 	}
-	id, _ := res.LastInsertId()
 	return tenants.Token{ID: id, TenantID: tenantID, Name: name, Role: role, CreatedAt: now}, secret, nil
 }
 

@@ -177,9 +177,15 @@ func recordDelivery(ctx context.Context, tx *sqlx.Tx, tenantID int64, del Delive
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, tenantID, del.TriggerID, del.At, del.SourceIP, del.Status, del.WorkID, del.Error); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE triggers SET last_used_at = ? WHERE id = ? AND tenant_id = ?`, del.At, del.TriggerID, tenantID)
+	// At most once a minute: a busy trigger's row is not rewritten by every
+	// delivery (concurrent transactions on PostgreSQL would fail to serialize).
+	_, err := tx.ExecContext(ctx, `UPDATE triggers SET last_used_at = ? WHERE id = ? AND tenant_id = ?
+		AND (last_used_at IS NULL OR last_used_at <= ?)`, del.At, del.TriggerID, tenantID, del.At.Add(-lastUsedResolution))
 	return err
 }
+
+// lastUsedResolution is how stale a trigger's last_used_at may be.
+const lastUsedResolution = time.Minute
 
 // Deliveries lists a trigger's most recent deliveries.
 func (d *DB) Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]Delivery, error) {
@@ -199,14 +205,25 @@ type StoredAnswer struct {
 // IdempotentAnswer returns the stored answer for (trigger, key) within the
 // window, and whether there is one.
 func (d *DB) IdempotentAnswer(ctx context.Context, triggerID int64, key string) (StoredAnswer, bool, error) {
+	return d.idempotentAnswer(ctx, d.r, triggerID, key)
+}
+
+func (d *DB) idempotentAnswer(ctx context.Context, q sqlx.QueryerContext, triggerID int64, key string) (StoredAnswer, bool, error) {
 	var a StoredAnswer
-	err := d.r.GetContext(ctx, &a, `SELECT body_hash, status, response FROM idempotency_keys
+	err := sqlx.GetContext(ctx, q, &a, `SELECT body_hash, status, response FROM idempotency_keys
 		WHERE trigger_id = ? AND key = ? AND created_at > ?`, triggerID, key, d.now().Add(-IdempotencyWindow))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, false, nil
 	}
 	return a, err == nil, err
 }
+
+// AnsweredError is SubmitHookWork's refusal to submit again under an
+// Idempotency-Key that already has an answer (found inside the submit
+// transaction: another replica may have stored it a moment before).
+type AnsweredError struct{ Answer StoredAnswer }
+
+func (e *AnsweredError) Error() string { return "the Idempotency-Key already has an answer" }
 
 // SaveIdempotentAnswer keeps the first answer for (trigger, key). A second writer
 // of the same key loses quietly and the caller's answer stands.
@@ -233,12 +250,26 @@ type HookIdempotency struct {
 // delivery record and, with idem, the Idempotency-Key's answer commit in one
 // transaction — an accepted delivery is never missing from the audit log, and a
 // delivery costs one write transaction, not three. answer renders the 202 body
-// from the result.
+// from the result. The key is claimed first inside the transaction, so two
+// replicas receiving it at once submit one Work: the other waits for the first's
+// commit and gets an *AnsweredError with its answer, submitting nothing.
 func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del Delivery, idem *HookIdempotency,
 	answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
 	var res SubmitResult
 	var body []byte
 	err := d.batchTx(ctx, func(tx *sqlx.Tx) error {
+		if idem != nil {
+			if err := d.lockTenant(ctx, tx, tenantID, false); err != nil { // first, as in submit
+				return err
+			}
+			prev, answered, err := d.claimKey(ctx, tx, del.TriggerID, idem)
+			if err != nil {
+				return err
+			}
+			if answered {
+				return &AnsweredError{Answer: prev}
+			}
+		}
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
@@ -251,7 +282,31 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if idem == nil {
 			return nil
 		}
-		return d.saveIdempotent(ctx, tx, del.TriggerID, idem.Key, StoredAnswer{BodyHash: idem.BodyHash, Status: del.Status, Response: string(body)})
+		_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, response = ? WHERE trigger_id = ? AND key = ?`,
+			del.Status, string(body), del.TriggerID, idem.Key)
+		return err
 	})
 	return res, body, err
+}
+
+// claimKey reserves an Idempotency-Key for the answer of this transaction before
+// its Work is submitted: it inserts the key's row (or takes over an expired one),
+// so that a concurrent delivery of the key — on another replica — waits on that
+// row and then finds the answer. answered reports an answer that was there
+// already, returned as prev.
+func (d *DB) claimKey(ctx context.Context, tx *sqlx.Tx, triggerID int64, idem *HookIdempotency) (prev StoredAnswer, answered bool, err error) {
+	now := d.now()
+	var key string
+	err = tx.GetContext(ctx, &key, `INSERT INTO idempotency_keys (trigger_id, key, body_hash, status, response, created_at)
+		VALUES (?, ?, ?, 0, '', ?) ON CONFLICT (trigger_id, key) DO UPDATE SET body_hash = excluded.body_hash, status = 0,
+		response = '', created_at = excluded.created_at WHERE idempotency_keys.created_at <= ? RETURNING key`,
+		triggerID, idem.Key, idem.BodyHash, now, now.Add(-IdempotencyWindow))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return StoredAnswer{}, false, err // claimed, or failed
+	}
+	prev, ok, err := d.idempotentAnswer(ctx, tx, triggerID, idem.Key)
+	if err == nil && !ok {
+		err = fmt.Errorf("the Idempotency-Key %q of trigger %d is neither free nor answered", idem.Key, triggerID)
+	}
+	return prev, true, err
 }

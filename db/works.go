@@ -76,6 +76,9 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 
 func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants.Work, dryRun bool) (SubmitResult, error) {
 	w.TenantID = tenantID
+	if err := d.lockTenant(ctx, tx, tenantID, false); err != nil {
+		return SubmitResult{}, err
+	}
 	if w.Deleted {
 		return d.submitDelete(ctx, tx, w, dryRun)
 	}
@@ -117,6 +120,9 @@ func (r *SubmitResult) clearJobs(isNew bool) {
 func (d *DB) DeleteWork(ctx context.Context, tenantID, id int64) (SubmitResult, error) {
 	var res SubmitResult
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, tenantID, false); err != nil {
+			return err
+		}
 		w, err := d.findWork(ctx, tx, tenantID, id)
 		if err != nil {
 			return err
@@ -186,8 +192,12 @@ func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (bool
 		return false, err
 	}
 	ns, name := resourceOf(w)
+	// An upsert: the same Work submitted concurrently (another replica) becomes an
+	// update, not a duplicate-key error.
 	err = tx.GetContext(ctx, &w.ID, `INSERT INTO works (tenant_id, promise, res_namespace, res_name, pipeline,
-		workload_groups, trigger_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		workload_groups, trigger_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, promise, res_namespace, res_name, pipeline) DO UPDATE SET workload_groups = excluded.workload_groups,
+		trigger_id = excluded.trigger_id, deleted = FALSE, updated_at = excluded.updated_at RETURNING id`,
 		w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
 	return true, mapErr(err, "Work", w.Name())
 }

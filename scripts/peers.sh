@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers that the integration tests start (see package
-# testpeers): git, chromium and a MinIO binary. Idempotent and cheap when every
+# testpeers): git, chromium, PostgreSQL and a MinIO binary. Idempotent and cheap when every
 # peer is present. Installs system packages only as root with apt-get; otherwise
 # it prints the exact command and fails.
 #
@@ -53,6 +53,22 @@ elif [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then
 	apt_install chromium
 fi
 
+# PostgreSQL: the db tests run against a throwaway cluster too (initdb in a temp
+# dir, run as nobody when the tests run as root). Debian's postgresql package
+# puts the server binaries in /usr/lib/postgresql/<major>/bin.
+if [ -n "${STATEWARD_POSTGRES_BIN:-}" ]; then
+	if [ ! -x "$STATEWARD_POSTGRES_BIN/initdb" ] || [ ! -x "$STATEWARD_POSTGRES_BIN/postgres" ]; then
+		say "STATEWARD_POSTGRES_BIN=$STATEWARD_POSTGRES_BIN holds no initdb and postgres; unset it or: apt-get install -y postgresql"
+		exit 1
+	fi
+elif ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+	apt_install postgresql
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+		say "postgresql installed but no /usr/lib/postgresql/*/bin/initdb; set STATEWARD_POSTGRES_BIN to the directory holding initdb and postgres"
+		exit 1
+	fi
+fi
+
 # MinIO: built once from source into $PEERS_DIR/bin (about 5 minutes the first
 # time; the Go build and module caches are kept).
 minio_bin="$PEERS_DIR/bin/minio"
@@ -79,4 +95,4 @@ if [ ! -x "$minio_bin" ] && ! command -v minio >/dev/null 2>&1; then
 		exit 1
 	fi
 fi
-say "ok (git, chromium, MinIO in ${PEERS_DIR}/bin)"
+say "ok (git, chromium, PostgreSQL, MinIO in ${PEERS_DIR}/bin)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of Stateward: installs the test peers, then checks
-# formatting, generated code, go vet, staticcheck and runs every test.
+# formatting, generated code, go vet, staticcheck and runs every test (the db
+# suite on SQLite and PostgreSQL, the web suite once on each).
 #
 #   scripts/test.sh              check and test ./...
 #   scripts/test.sh ./web ./db   only these packages (gofmt and templ still
@@ -106,6 +107,13 @@ if [ "${RACE:-0}" = 1 ]; then
 	test_name="test -race"
 fi
 step "$test_name" go test "${test_flags[@]}" "${pkgs[@]}"
+# The db tests run on SQLite and PostgreSQL by themselves; the web suite runs once
+# more with its harness on PostgreSQL.
+case " ${pkgs[*]} " in
+*" ./... "* | *" ./web "* | *" ./web/ "*)
+	step "$test_name web (postgres)" env STATEWARD_TEST_DATABASE=postgres go test "${test_flags[@]}" ./web/
+	;;
+esac
 
 summary
 exit "$failed"

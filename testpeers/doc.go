@@ -1,7 +1,7 @@
 // Package testpeers starts the real peers that Stateward's integration tests
 // talk to: a Git server over smart HTTP (git http-backend) or file://, a MinIO
-// S3 server, a headless Chromium driven by chromedp, and a mock OpenID Connect
-// issuer.
+// S3 server, a throwaway PostgreSQL cluster, a headless Chromium driven by
+// chromedp, and a mock OpenID Connect issuer.
 //
 // The package is imported only by _test.go files of other packages; production
 // code must never import it.
@@ -10,8 +10,9 @@
 // with t.Fatalf and the exact install command when a peer is missing. It never
 // skips. scripts/test.sh installs every peer.
 //
-// A test package that uses [MinIO] must call [RunMain] from its TestMain, so
-// that the one MinIO process shared by the test binary stops after the tests:
+// A test package that uses [MinIO] or [Postgres] must call [RunMain] from its
+// TestMain, so that the MinIO and PostgreSQL processes shared by the test binary
+// stop after the tests:
 //
 //	func TestMain(m *testing.M) { testpeers.RunMain(m) }
 //

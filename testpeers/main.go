@@ -16,13 +16,14 @@ import (
 var runMainActive atomic.Bool
 
 // RunMain runs the tests of m, stops the peers that the tests shared (the
-// MinIO process), and exits with the result of m.Run. Call it from TestMain:
+// MinIO and PostgreSQL processes), and exits with the result of m.Run. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { testpeers.RunMain(m) }
 func RunMain(m *testing.M) {
 	runMainActive.Store(true)
 	code := m.Run()
 	stopSharedMinIO()
+	stopSharedPostgres()
 	os.Exit(code)
 }
 

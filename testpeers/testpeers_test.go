@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -450,5 +451,46 @@ func TestMockOIDCDiscovery(t *testing.T) {
 	}
 	if doc.TokenEndpoint != m.TokenEndpoint() || doc.AuthorizationEndpoint != m.AuthorizationEndpoint() || doc.JWKSURI != m.JWKSEndpoint() {
 		t.Errorf("discovery endpoints = %+v, want the server's", doc)
+	}
+}
+
+func TestPostgresDatabasesAreSeparate(t *testing.T) {
+	pg := Postgres(t)
+	ctx := context.Background()
+	a, b := pg.NewDatabase(t), pg.NewDatabase(t)
+	if a == b {
+		t.Fatalf("two databases share the URL %s", a)
+	}
+	ca, err := pgx.Connect(ctx, a)
+	if err != nil {
+		t.Fatalf("connect %s: %v", a, err)
+	}
+	defer ca.Close(ctx)
+	if _, err := ca.Exec(ctx, `CREATE TABLE t (x INT)`); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := pgx.Connect(ctx, b)
+	if err != nil {
+		t.Fatalf("connect %s: %v", b, err)
+	}
+	defer cb.Close(ctx)
+	var n int
+	if err := cb.QueryRow(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 't'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("a table made in one database shows in the other: %d tables named t", n)
+	}
+	var version int
+	if err := cb.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version < 150000 {
+		t.Fatalf("server_version_num = %d, want PostgreSQL 15 or later", version)
+	}
+	wrong := strings.Replace(a, pg.password, "wrong-password", 1)
+	if c, err := pgx.Connect(ctx, wrong); err == nil {
+		c.Close(ctx)
+		t.Fatal("connected with a wrong password; the cluster must require its password")
 	}
 }

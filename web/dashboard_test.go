@@ -132,7 +132,7 @@ func TestDashboardWorkFormErrors(t *testing.T) {
 // Secure and the __Host- prefix.
 func TestSecureCookiesBehindHTTPS(t *testing.T) {
 	m := testpeers.MockOIDC(t)
-	d := openDB(t)
+	d := openDB(t, testDBOptions(t))
 	cfg := web.Config{PublicURL: "https://stateward.example.com", OIDCIssuer: m.Issuer(), OIDCClientID: m.ClientID,
 		OIDCClientSecret: m.ClientSecret, Egress: egress.Policy{}}
 	srv := web.New(web.Deps{Config: cfg, Store: d, Works: d, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),

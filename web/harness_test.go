@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,8 +27,9 @@ import (
 
 func TestMain(m *testing.M) { testpeers.RunMain(m) }
 
-// harness is the real router over real HTTP, with a real SQLite database and a
-// real OIDC issuer (mockoidc).
+// harness is the real router over real HTTP, with a real database — SQLite, or
+// PostgreSQL with STATEWARD_TEST_DATABASE=postgres (scripts/test.sh runs the suite
+// both ways) — and a real OIDC issuer (mockoidc).
 type harness struct {
 	t     testing.TB
 	URL   string
@@ -39,6 +41,7 @@ type harness struct {
 	// cleanup after creating a bucket, so that nothing writes into the bucket
 	// while its own cleanup empties and removes it (cleanups run last-first).
 	StopWriters func()
+	dbOptions   db.Options
 }
 
 func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
@@ -49,10 +52,27 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 // newHarnessWith is newHarness with a change to the web configuration.
 func newHarnessWith(t testing.TB, m *mockoidc.MockOIDC, change func(*web.Config)) *harness {
 	t.Helper()
+	return newHarnessOnWith(t, m, testDBOptions(t), change)
+}
+
+// replica is another server on h's database and OIDC issuer: a second replica
+// behind the same load balancer.
+func (h *harness) replica() *harness {
+	h.t.Helper()
+	return newHarnessOn(h.t, h.OIDC, h.dbOptions)
+}
+
+func newHarnessOn(t testing.TB, m *mockoidc.MockOIDC, o db.Options) *harness {
+	t.Helper()
+	return newHarnessOnWith(t, m, o, nil)
+}
+
+func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change func(*web.Config)) *harness {
+	t.Helper()
 	if m == nil {
 		m = testpeers.MockOIDC(t)
 	}
-	d := openDB(t)
+	d := openDB(t, o)
 	ts := httptest.NewUnstartedServer(nil)
 	public := "http://" + ts.Listener.Addr().String()
 	policy := egress.Policy{AllowPrivate: true}
@@ -62,7 +82,7 @@ func newHarnessWith(t testing.TB, m *mockoidc.MockOIDC, change func(*web.Config)
 	}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
 	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir()}
-	rd := &writers.Readiness{Source: d, Factory: factory, Log: log}
+	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
 	ctx, stop := context.WithCancel(context.Background())
@@ -75,10 +95,12 @@ func newHarnessWith(t testing.TB, m *mockoidc.MockOIDC, change func(*web.Config)
 		Registry: prometheus.NewRegistry()}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters}
+	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o}
 }
 
-func openDB(t testing.TB) *db.DB {
+// testDBOptions names a new empty database: a SQLite file, or with
+// STATEWARD_TEST_DATABASE=postgres a database of the shared test cluster.
+func testDBOptions(t testing.TB) db.Options {
 	t.Helper()
 	key := make([]byte, 32)
 	key[0] = 7
@@ -86,7 +108,20 @@ func openDB(t testing.TB) *db.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := db.Open(context.Background(), db.Options{Path: filepath.Join(t.TempDir(), "test.db"), Sealer: sealer})
+	switch v := os.Getenv("STATEWARD_TEST_DATABASE"); v {
+	case "", "sqlite":
+		return db.Options{Path: filepath.Join(t.TempDir(), "test.db"), Sealer: sealer}
+	case "postgres":
+		return db.Options{URL: testpeers.Postgres(t).NewDatabase(t), Sealer: sealer}
+	default:
+		t.Fatalf("STATEWARD_TEST_DATABASE=%q: want sqlite (the default) or postgres", v)
+		return db.Options{}
+	}
+}
+
+func openDB(t testing.TB, o db.Options) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

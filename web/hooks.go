@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -74,7 +73,11 @@ func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hook
 	if err := verifySignature(r.Header.Get("Stateward-Signature"), body, trig, s.now()); err != nil {
 		return errorAnswer(http.StatusUnauthorized, err.Error(), "Stateward-Signature")
 	}
-	if !s.hookLimiter.allow(trig.ID, trig.RatePerSecond, s.now()) {
+	allowed, err := s.store.AllowDelivery(r.Context(), trig.ID, trig.RatePerSecond)
+	if err != nil {
+		return s.internalAnswer(err)
+	}
+	if !allowed {
 		return errorAnswer(http.StatusTooManyRequests, fmt.Sprintf("rate limit of %g requests per second exceeded", trig.RatePerSecond), "")
 	}
 	key := r.Header.Get("Idempotency-Key")
@@ -84,19 +87,16 @@ func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hook
 	if key == "" {
 		return s.submitHook(r, trig, body, nil)
 	}
-	unlock := s.idemLocks.lock(trig.ID, key)
-	defer unlock()
 	sum := sha256.Sum256(body)
 	bodyHash := hex.EncodeToString(sum[:])
+	// A replay is answered from a reader; the submit transaction checks the key
+	// again, for a delivery of the same key that another replica is handling.
 	prev, ok, err := s.store.IdempotentAnswer(r.Context(), trig.ID, key)
 	if err != nil {
 		return s.internalAnswer(err)
 	}
-	if ok && prev.BodyHash != bodyHash {
-		return errorAnswer(http.StatusConflict, "Idempotency-Key was already used with a different body", "Idempotency-Key")
-	}
 	if ok {
-		return hookAnswer{status: prev.Status, body: []byte(prev.Response), errMsg: "replayed"}
+		return replay(prev, bodyHash)
 	}
 	ans := s.submitHook(r, trig, body, &db.HookIdempotency{Key: key, BodyHash: bodyHash})
 	if !ans.recorded && ans.status < 500 {
@@ -105,6 +105,15 @@ func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hook
 		}
 	}
 	return ans
+}
+
+// replay answers a delivery whose Idempotency-Key has the stored answer prev: the
+// same answer again, or a conflict when the body differs.
+func replay(prev db.StoredAnswer, bodyHash string) hookAnswer {
+	if prev.BodyHash != bodyHash {
+		return errorAnswer(http.StatusConflict, "Idempotency-Key was already used with a different body", "Idempotency-Key")
+	}
+	return hookAnswer{status: prev.Status, body: []byte(prev.Response), errMsg: "replayed"}
 }
 
 func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, idem *db.HookIdempotency) hookAnswer {
@@ -126,6 +135,10 @@ func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, i
 		b, _ := json.Marshal(res)
 		return b
 	})
+	var answered *db.AnsweredError
+	if errors.As(err, &answered) {
+		return replay(answered.Answer, idem.BodyHash) // another replica answered the key meanwhile
+	}
 	if err != nil {
 		return s.errAnswer(err)
 	}
@@ -256,75 +269,4 @@ func retryAfter(rate float64) int {
 		return 1
 	}
 	return int(1/rate + 0.999)
-}
-
-// limiter is a token bucket per trigger (burst = one second of the rate).
-type limiter struct {
-	mu      sync.Mutex
-	buckets map[int64]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func (l *limiter) allow(id int64, rate float64, now time.Time) bool {
-	if rate <= 0 {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buckets == nil {
-		l.buckets = map[int64]*bucket{}
-	}
-	burst := max(rate, 1)
-	b, ok := l.buckets[id]
-	if !ok {
-		b = &bucket{tokens: burst, last: now}
-		l.buckets[id] = b
-	}
-	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// keyLocks serializes deliveries that share an Idempotency-Key, so two
-// simultaneous retries make one job, not two.
-type keyLocks struct {
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyLocks) lock(trigger int64, key string) (unlock func()) {
-	name := strconv.FormatInt(trigger, 10) + "/" + key
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyLock{}
-	}
-	l, ok := k.locks[name]
-	if !ok {
-		l = &keyLock{}
-		k.locks[name] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(k.locks, name)
-		}
-		k.mu.Unlock()
-	}
 }

@@ -141,7 +141,7 @@ func TestIdPUnreachable(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	d := openDB(t)
+	d := openDB(t, testDBOptions(t))
 	issuer := "http://" + addr + "/oidc"
 	srv := httptest.NewServer(web.New(web.Deps{Config: web.Config{PublicURL: "http://127.0.0.1", OIDCIssuer: issuer, OIDCClientID: "c",
 		OIDCClientSecret: "s"}, Store: d, Works: d, Log: slog.New(slog.NewTextHandler(tlog{t}, nil)), Registry: prometheus.NewRegistry()}).Handler())

@@ -15,7 +15,7 @@ import (
 )
 
 func metricsServer(t *testing.T, token string) *httptest.Server {
-	d := openDB(t)
+	d := openDB(t, testDBOptions(t))
 	srv := httptest.NewServer(web.New(web.Deps{Config: web.Config{PublicURL: "http://127.0.0.1", OIDCIssuer: "http://127.0.0.1:1/oidc",
 		MetricsToken: token}, Store: d, Works: d, Log: slog.New(slog.NewTextHandler(tlog{t}, nil)), Registry: prometheus.NewRegistry()}).Handler())
 	t.Cleanup(srv.Close)

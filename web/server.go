@@ -46,12 +46,10 @@ type Server struct {
 	secure  bool // cookies get Secure and the __Host- prefix
 	now     func() time.Time
 
-	readiness   Readiness
-	writers     Waker
-	differ      Differ
-	works       Works
-	hookLimiter limiter
-	idemLocks   keyLocks
+	readiness Readiness
+	writers   Waker
+	differ    Differ
+	works     Works
 }
 
 // Deps are the Server's collaborators.

@@ -67,6 +67,9 @@ type Store interface {
 	RecordDelivery(ctx context.Context, tenantID int64, del db.Delivery) error
 	Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]db.Delivery, error)
 	IdempotentAnswer(ctx context.Context, triggerID int64, key string) (db.StoredAnswer, bool, error)
+	// AllowDelivery spends one delivery of the trigger's rate limit, shared by
+	// every replica.
+	AllowDelivery(ctx context.Context, triggerID int64, rate float64) (bool, error)
 	SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a db.StoredAnswer) error
 }
 

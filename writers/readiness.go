@@ -17,7 +17,9 @@ import (
 type StoreSource interface {
 	GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error)
 	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)
-	SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string) error
+	// SetStoreStatus records the outcome of a check that started at checkedAt,
+	// unless a newer check or a change of the store's settings came after it.
+	SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string, checkedAt time.Time) error
 	AllStores(ctx context.Context) ([]tenants.StoreRef, error)
 }
 
@@ -31,8 +33,12 @@ type Readiness struct {
 	Log      *slog.Logger
 	Interval time.Duration // periodic re-check; 5 min when zero
 	Timeout  time.Duration // per check; 30 s when zero
-	// Gauge, when set, holds 1 (ready) or 0 per store (see NewReadinessGauge).
-	Gauge *prometheus.GaugeVec
+	// Now is the clock of the check start times (default time.Now); give it the
+	// database's clock.
+	Now func() time.Time
+	// Turn, when set, is asked before each periodic re-check, which runs only when
+	// it answers true: with several replicas, one of them re-checks per Interval.
+	Turn func(ctx context.Context, period time.Duration) (bool, error)
 
 	mu       sync.Mutex
 	inflight map[tenants.StoreRef]bool
@@ -40,13 +46,46 @@ type Readiness struct {
 	wg       sync.WaitGroup
 }
 
-// NewReadinessGauge registers stateward_store_ready{tenant_id, kind, store}.
-func NewReadinessGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "stateward_store_ready", Help: "1 when the State Store's last readiness check passed, 0 when it failed.",
-	}, []string{"tenant_id", "kind", "store"})
-	reg.MustRegister(g)
-	return g
+// StatusSource lists the stores' last readiness outcomes (package db implements
+// it).
+type StatusSource interface {
+	StoreStatuses(ctx context.Context) (map[tenants.StoreRef]tenants.Status, error)
+}
+
+// RegisterReadinessGauge registers stateward_store_ready{tenant_id, kind, store}:
+// 1 when the store's last check passed, 0 when it failed, absent until checked.
+// It reads the database at each scrape, so every replica reports the checks that
+// any replica ran.
+func RegisterReadinessGauge(reg prometheus.Registerer, src StatusSource) {
+	reg.MustRegister(readinessCollector{src: src, desc: prometheus.NewDesc("stateward_store_ready",
+		"1 when the State Store's last readiness check passed, 0 when it failed.", []string{"tenant_id", "kind", "store"}, nil)})
+}
+
+type readinessCollector struct {
+	src  StatusSource
+	desc *prometheus.Desc
+}
+
+func (c readinessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c readinessCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	statuses, err := c.src.StoreStatuses(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err) // the scrape fails: unknown, not zero
+		return
+	}
+	for ref, s := range statuses {
+		if !s.Known() {
+			continue
+		}
+		v := 0.0
+		if *s.Ready {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, strconv.FormatInt(ref.TenantID, 10), ref.Kind, ref.Name)
+	}
 }
 
 // Check checks one store now and records the outcome.
@@ -55,6 +94,11 @@ func (r *Readiness) Check(ctx context.Context, ref tenants.StoreRef) error {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	started := now()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := r.check(cctx, ref)
@@ -62,18 +106,11 @@ func (r *Readiness) Check(ctx context.Context, ref tenants.StoreRef) error {
 		return err // deleted meanwhile
 	}
 	msg := "ready"
-	if r.Gauge != nil {
-		v := 1.0
-		if err != nil {
-			v = 0
-		}
-		r.Gauge.WithLabelValues(strconv.FormatInt(ref.TenantID, 10), ref.Kind, ref.Name).Set(v)
-	}
 	if err != nil {
 		msg = err.Error()
 		r.Log.Info("store not ready", "tenant_id", ref.TenantID, "kind", ref.Kind, "store", ref.Name, "reason", msg)
 	}
-	return r.Source.SetStoreStatus(ctx, ref.TenantID, ref.Kind, ref.Name, err == nil, msg)
+	return r.Source.SetStoreStatus(ctx, ref.TenantID, ref.Kind, ref.Name, err == nil, msg, started)
 }
 
 func (r *Readiness) check(ctx context.Context, ref tenants.StoreRef) error {
@@ -140,8 +177,8 @@ func (r *Readiness) checkLoop(ref tenants.StoreRef) {
 	}
 }
 
-// Run re-checks every store each Interval until ctx ends, then waits for checks
-// in flight.
+// Run re-checks every store each Interval (when it is this replica's Turn) until
+// ctx ends, then waits for checks in flight.
 func (r *Readiness) Run(ctx context.Context) {
 	interval := r.Interval
 	if interval == 0 {
@@ -150,12 +187,14 @@ func (r *Readiness) Run(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		refs, err := r.Source.AllStores(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.Log.Error("list stores for readiness", "err", err)
-		}
-		for _, ref := range refs {
-			r.Trigger(ref)
+		if r.myTurn(ctx, interval) {
+			refs, err := r.Source.AllStores(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.Log.Error("list stores for readiness", "err", err)
+			}
+			for _, ref := range refs {
+				r.Trigger(ref)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -164,6 +203,17 @@ func (r *Readiness) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+func (r *Readiness) myTurn(ctx context.Context, interval time.Duration) bool {
+	if r.Turn == nil {
+		return true
+	}
+	ok, err := r.Turn(ctx, interval)
+	if err != nil && ctx.Err() == nil {
+		r.Log.Error("readiness sweep turn", "err", err)
+	}
+	return ok
 }
 
 // Wait blocks until background checks in flight have finished (tests, shutdown).

@@ -22,7 +22,11 @@ func openDB(ctx context.Context, cfg config) (*db.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return db.Open(ctx, db.Options{Path: cfg.sqlitePath(), Sealer: sealer})
+	o := db.Options{Path: cfg.sqlitePath(), Sealer: sealer}
+	if cfg.postgres() {
+		o = db.Options{URL: cfg.DatabaseURL, Sealer: sealer}
+	}
+	return db.Open(ctx, o)
 }
 
 func newSealer(cfg config) (*db.Sealer, error) {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stateward/stateward/db"
 )
 
 // config is every setting of the binary, read once from STATEWARD_* variables.
@@ -109,8 +111,12 @@ func (c *config) finish(getenv func(string) string) error {
 	if !c.DevIssuer && c.SecretKey == "" {
 		return errors.New("STATEWARD_SECRET_KEY (32 random bytes, base64; e.g. `openssl rand -base64 32`) is required outside the local default")
 	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
-		return fmt.Errorf("STATEWARD_DATABASE_URL: only SQLite (sqlite:/path/to/file.db) is supported by this build")
+	if c.DatabaseURL != "" && !c.postgres() && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
+		return errors.New("STATEWARD_DATABASE_URL: must be sqlite:/path/to/file.db or postgres://user:password@host:5432/db")
+	}
+	if c.postgres() && c.SecretKey == "" {
+		return errors.New("STATEWARD_SECRET_KEY (32 random bytes, base64; e.g. `openssl rand -base64 32`) is required with PostgreSQL: " +
+			"every replica must seal and open credentials with the same key, which a key file in one data dir cannot give")
 	}
 	return nil
 }
@@ -128,6 +134,26 @@ func (c config) warnings() []string {
 			"and tokens cross the network unencrypted; use https://", v.name, u.Hostname()))
 	}
 	return out
+}
+
+// postgres reports whether STATEWARD_DATABASE_URL selects PostgreSQL.
+func (c config) postgres() bool { return db.IsPostgresURL(c.DatabaseURL) }
+
+// databaseName is the database for logs: the SQLite file, or the PostgreSQL URL
+// without its password.
+func (c config) databaseName() string {
+	if !c.postgres() {
+		return c.sqlitePath()
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "postgres"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // sqlitePath is the database file: STATEWARD_DATABASE_URL or the data dir default.

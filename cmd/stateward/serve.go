@@ -37,6 +37,12 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
+	replica := newReplicaID()
+	release, err := lockDataDir(cfg.DataDir, replica)
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
@@ -51,9 +57,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	wcfg.Egress = policy
 	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}
 	reg := prometheus.NewRegistry()
-	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Gauge: writers.NewReadinessGauge(reg)}
-	runner := &writers.Runner{DB: d, Factory: factory, Log: log, ReassertInterval: cfg.ReassertInterval,
-		Metrics: writers.NewRunnerMetrics(reg)}
+	writers.RegisterReadinessGauge(reg, d)
+	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now,
+		Turn: func(ctx context.Context, period time.Duration) (bool, error) {
+			return d.TakeTurn(ctx, db.SweepReadiness, replica, period)
+		}}
+	runner := &writers.Runner{DB: reassertTurns{d, replica, cfg.ReassertInterval}, Factory: factory, Log: log, Owner: replica,
+		ReassertInterval: cfg.ReassertInterval,
+		Metrics:          writers.NewRunnerMetrics(reg)}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stateward_jobs_queued", Help: "Write jobs waiting to run (all tenants).",
 	}, func() float64 {
@@ -72,7 +83,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); readiness.Run(bg) }()
 	go func() { defer wg.Done(); runner.Run(bg) }()
-	go func() { defer wg.Done(); prune(bg, d, log) }()
+	go func() { defer wg.Done(); prune(bg, d, replica, log) }()
 
 	srv := &http.Server{
 		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Differ: runner, Log: log,
@@ -84,7 +95,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	for _, w := range cfg.warnings() {
 		log.Warn(w)
 	}
-	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.sqlitePath(),
+	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.databaseName(),
 		"dev_login", cfg.DevIssuer)
 	if cfg.DevIssuer {
 		fmt.Fprintf(stdout, "Stateward is running: open %s/ and sign in with any email (development login).\n", cfg.PublicURL)
@@ -103,6 +114,23 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// reassertTurns is the database as the Runner sees it, with the periodic
+// re-assert (RequeueAll) run by one replica per interval: the others' ticks
+// queue nothing.
+type reassertTurns struct {
+	*db.DB
+	replica  string
+	interval time.Duration
+}
+
+func (r reassertTurns) RequeueAll(ctx context.Context) (int, error) {
+	ok, err := r.TakeTurn(ctx, db.SweepReassert, r.replica, r.interval)
+	if !ok {
+		return 0, err
+	}
+	return r.DB.RequeueAll(ctx)
 }
 
 // webConfig wires OIDC: an external issuer, or the embedded development issuer
@@ -128,13 +156,20 @@ func webConfig(cfg config) (web.Config, error) {
 	return wc, nil
 }
 
+// pruneInterval is how often one replica prunes expired rows.
+const pruneInterval = time.Hour
+
 // prune deletes expired sessions, login attempts, idempotency keys and old
-// delivery records every hour.
-func prune(ctx context.Context, d *db.DB, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
+// delivery records every hour, on one replica per hour.
+func prune(ctx context.Context, d *db.DB, replica string, log *slog.Logger) {
+	t := time.NewTicker(pruneInterval)
 	defer t.Stop()
 	for {
-		if n, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
+		if ok, err := d.TakeTurn(ctx, db.SweepPrune, replica, pruneInterval); err != nil && ctx.Err() == nil {
+			log.Error("prune turn", "err", err)
+		} else if !ok {
+			log.Debug("another replica prunes this hour")
+		} else if n, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
 			log.Error("prune expired rows", "err", err)
 		} else if n > 0 {
 			log.Info("pruned expired rows", "rows", n)

@@ -1,0 +1,214 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+)
+
+// TestReplicasStartTogether: three handles opening one empty database at the same
+// moment (three replicas starting) all succeed and apply each migration once.
+func TestReplicasStartTogether(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		s, _ := db.NewSealer(key(1))
+		handles := make([]*db.DB, 3)
+		errs := make([]error, 3)
+		var wg sync.WaitGroup
+		for i := range handles {
+			wg.Go(func() { handles[i], errs[i] = db.Open(context.Background(), tg.options(s, nil)) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("replica %d: %v", i, err)
+			}
+			t.Cleanup(func() { handles[i].Close() })
+		}
+		ctx := context.Background()
+		if _, err := handles[0].CreateTenant(ctx, "team-a", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := handles[2].TenantBySlug(ctx, "team-a"); err != nil {
+			t.Fatalf("another replica reads the tenant: %v", err)
+		}
+	})
+}
+
+// TestConcurrentSubmitsAndClaims: writers submitting Works to one store while
+// workers claim and finish its jobs. Every submit succeeds (no duplicate-key race
+// on the one queued job, no deadlock with a claim), at most one job of the store
+// runs at a time, and once drained everything is written with no job left.
+func TestConcurrentSubmitsAndClaims(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid, _ := worksDB(t, tg)
+		ctx := context.Background()
+		const writers, perWriter = 6, 15
+		var submits, claims sync.WaitGroup
+		errs := make(chan error, writers*perWriter+16)
+		done := make(chan struct{})
+		var running sync.Mutex // held by the worker whose job runs
+		for w := range writers {
+			submits.Go(func() {
+				for i := range perWriter {
+					// Half the Works are shared by two writers: concurrent upserts of one Work.
+					name := fmt.Sprintf("w%d-%d", w, i)
+					if i%2 == 0 {
+						name = fmt.Sprintf("shared-%d", (w/2)*perWriter+i)
+					}
+					if _, err := d.SubmitWork(ctx, tid, resourceWork(name, "dev", "x.yaml", name), false); err != nil {
+						errs <- fmt.Errorf("submit %s: %w", name, err)
+					}
+				}
+			})
+		}
+		for w := range 3 {
+			claims.Go(func() {
+				owner := fmt.Sprintf("worker-%d", w)
+				for {
+					job, ok, err := d.ClaimJob(ctx, owner, time.Minute)
+					if err != nil {
+						errs <- fmt.Errorf("claim: %w", err)
+						return
+					}
+					if !ok {
+						select {
+						case <-done:
+							return
+						case <-time.After(5 * time.Millisecond):
+							continue
+						}
+					}
+					if !running.TryLock() {
+						errs <- fmt.Errorf("job %d of %s claimed while another job of the store runs", job.ID, job.Store.Name)
+						return
+					}
+					res := tenants.JobResult{Version: "v1"}
+					for _, w := range job.Writes {
+						res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation,
+							Delete: w.Delete, Keys: w.Plan.Keys(), Prefix: w.Plan.OwnedPrefix})
+					}
+					for _, c := range job.Canaries {
+						res.Canaries = append(res.Canaries, tenants.CanaryOutcome{ID: c.ID, Generation: c.Generation, Delete: c.Delete})
+					}
+					running.Unlock() // before FinishJob commits, so the next claim cannot race this unlock
+					if err := d.FinishJob(ctx, job, res); err != nil {
+						errs <- fmt.Errorf("finish job %d: %w", job.ID, err)
+						return
+					}
+				}
+			})
+		}
+		submits.Wait()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			n, err := d.Outstanding(ctx, tid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d placements and canaries still not written after 60s", n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(done)
+		claims.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		counts, err := d.JobCounts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts[tenants.JobQueued]+counts[tenants.JobRunning] != 0 {
+			t.Errorf("jobs left: %v, want none queued or running", counts)
+		}
+	})
+}
+
+// TestReplicasWithDifferentKeys: of two replicas starting together on an empty
+// database with different STATEWARD_SECRET_KEYs, one fails at start; neither
+// silently replaces the other's seal canary.
+func TestReplicasWithDifferentKeys(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				s, _ := db.NewSealer(key(byte(i + 1)))
+				d, err := db.Open(context.Background(), tg.options(s, nil))
+				if err == nil {
+					t.Cleanup(func() { d.Close() })
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("two keys at once: %v / %v; want exactly one start-up failure", errs[0], errs[1])
+		}
+	})
+}
+
+// TestSubmitsDuringADestinationDelete: Works submitted while their Destination is
+// deleted end up either re-planned or unscheduled, never placed on the deleted
+// Destination (a submit planned against it must not commit after the delete).
+func TestSubmitsDuringADestinationDelete(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid, _ := worksDB(t, tg)
+		ctx := context.Background()
+		var wg, submitters sync.WaitGroup
+		ids := make(chan int64, 64)
+		var submitted atomic.Int32
+		midway := make(chan struct{}) // closed after 8 of the 48 submits
+		for w := range 4 {
+			submitters.Go(func() {
+				for i := range 12 {
+					res, err := d.SubmitWork(ctx, tid, resourceWork(fmt.Sprintf("w%d-%d", w, i), "dev", "x.yaml", "x"), false)
+					if err != nil {
+						t.Errorf("submit: %v", err)
+						return
+					}
+					ids <- res.Work
+					if submitted.Add(1) == 8 {
+						close(midway)
+					}
+				}
+			})
+		}
+		stopped := make(chan struct{})
+		go func() { submitters.Wait(); close(stopped) }()
+		wg.Go(func() {
+			select {
+			case <-midway:
+			case <-stopped: // the submits failed early (reported above)
+			}
+			if err := d.DeleteDestination(ctx, tid, "dev"); err != nil {
+				t.Errorf("delete Destination: %v", err)
+			}
+		})
+		wg.Wait()
+		<-stopped
+		close(ids)
+		for id := range ids {
+			v, err := d.Work(ctx, tid, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range v.Placements {
+				if p.Destination == "dev" {
+					t.Errorf("Work %s is placed on the deleted Destination dev", v.Name)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,157 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+)
+
+// dialect is what differs between the two databases. The SQL itself is shared:
+// every query is written once with ? placeholders, RETURNING id instead of
+// LastInsertId, ON CONFLICT upserts and TRUE/FALSE literals, which both accept.
+type dialect struct {
+	name string // "sqlite" or "postgres"
+	// migrations is the glob of this dialect's numbered migrations.
+	migrations string
+	// claimLock is appended to the job claim query: empty on SQLite (one writer),
+	// row locks on PostgreSQL so that replicas claim different jobs.
+	claimLock string
+	// isolation of write transactions: SQLite's single writer connection is
+	// serializable by construction. PostgreSQL runs them READ COMMITTED — under
+	// SERIALIZABLE, submits to one store failed to serialize more often than they
+	// committed — and the read-then-write sequences that relied on one writer are
+	// made safe explicitly: upserts instead of look-then-insert, a per-tenant
+	// lock (lockTenant), row locks (rowLock), and a retry on deadlock (40P01) or
+	// serialization failure (40001).
+	isolation sql.IsolationLevel
+	// rowLock is appended to a SELECT of a row the transaction then changes
+	// depending on what it read: empty on SQLite, FOR UPDATE on PostgreSQL.
+	rowLock string
+	// precision is the resolution the database stores times at.
+	precision time.Duration
+}
+
+var (
+	sqliteDialect   = dialect{name: "sqlite", migrations: "migrations/*.sql", precision: time.Nanosecond}
+	postgresDialect = dialect{name: "postgres", migrations: "migrations/postgres/*.sql",
+		claimLock: " FOR UPDATE SKIP LOCKED", rowLock: " FOR UPDATE", isolation: sql.LevelReadCommitted, precision: time.Microsecond}
+)
+
+// lockTenant takes the tenant's configuration lock on PostgreSQL, so that what
+// SQLite's single writer guaranteed holds across replicas: exclusive for a change
+// that checks the tenant's configuration before writing it (stores,
+// Destinations, members, a store's status, which may re-plan every Work), shared
+// for a submit (which plans against that configuration). Submits do not block
+// each other. On SQLite, where write transactions never overlap, it does nothing.
+// Take it first in the transaction, before any other lock.
+func (d *DB) lockTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64, exclusive bool) error {
+	if !d.isPostgres() {
+		return nil
+	}
+	mode := " FOR SHARE"
+	if exclusive {
+		mode = " FOR NO KEY UPDATE" // does not block inserts that reference the tenant
+	}
+	var id int64
+	err := tx.GetContext(ctx, &id, `SELECT id FROM tenants WHERE id = ?`+mode, tenantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // no such tenant: what follows finds nothing, as on SQLite
+	}
+	return err
+}
+
+// isPostgres reports whether this handle talks to PostgreSQL.
+func (d *DB) isPostgres() bool { return d.dialect.name == postgresDialect.name }
+
+// IsPostgresURL reports whether url selects PostgreSQL (postgres:// or
+// postgresql://).
+func IsPostgresURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// isUniqueViolation reports whether err is a unique or primary-key constraint
+// failure of either database.
+func isUniqueViolation(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// isRetryable reports whether a transaction failed only because it ran
+// concurrently with another one, so that running it again can succeed: a
+// serialization failure (40001) or a deadlock (40P01) on PostgreSQL.
+func isRetryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// openPostgres opens a pool on url. Queries keep their ? placeholders: the
+// connections rebind them to $n (sqlx.Rebind with the DOLLAR bind type), and read
+// every TIMESTAMPTZ back in UTC.
+func openPostgres(url string) (*sqlx.DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's message can quote the URL with its password; name the setting only.
+		return nil, errors.New("STATEWARD_DATABASE_URL: not a valid PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…)")
+	}
+	connector := stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
+		c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
+		return nil
+	}))
+	pool := sql.OpenDB(rebindConnector{connector})
+	pool.SetMaxOpenConns(16)
+	pool.SetMaxIdleConns(16)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	return sqlx.NewDb(pool, "pgx"), nil
+}
+
+// rebindConnector hands out connections that rebind ? placeholders.
+type rebindConnector struct{ driver.Connector }
+
+func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := conn.(*stdlib.Conn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("pgx stdlib returned a %T connection", conn)
+	}
+	return rebindConn{sc}, nil
+}
+
+// rebindConn is a pgx stdlib connection whose statements are rebound from ? to
+// $n; everything else (transactions, value checks, session reset) is pgx's own.
+type rebindConn struct{ *stdlib.Conn }
+
+func rebind(query string) string { return sqlx.Rebind(sqlx.DOLLAR, query) }
+
+func (c rebindConn) Prepare(query string) (driver.Stmt, error) { return c.Conn.Prepare(rebind(query)) }
+
+func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.PrepareContext(ctx, rebind(query))
+}
+
+func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.ExecContext(ctx, rebind(query), args)
+}
+
+func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.QueryContext(ctx, rebind(query), args)
+}

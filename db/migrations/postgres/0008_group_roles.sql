@@ -1,0 +1,16 @@
+-- PostgreSQL twin of ../0008_group_roles.sql (TestSchemasMatch).
+CREATE TABLE group_roles (
+    tenant_id  BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    group_name TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, group_name)
+);
+
+CREATE TABLE user_groups (
+    user_id    BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    group_name TEXT NOT NULL,
+    PRIMARY KEY (user_id, group_name)
+);
+CREATE INDEX user_groups_group ON user_groups (group_name);
+
+ALTER TABLE users ADD COLUMN groups_at TIMESTAMPTZ;

@@ -1,0 +1,152 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
+)
+
+// BenchmarkReplicas2000Works sends 2,000 Works over 4 tenants × 2 Git stores
+// (smart HTTP) from 32 API clients, round-robin to the replicas, and reports
+// Works/s from the first submit until every Work is written, the p50/p99 of the
+// accept (202) latency, and commits per 1,000 Works. Cases: SQLite (one
+// process), PostgreSQL with one replica, PostgreSQL with three replicas — each
+// with its own writers and Git cache, all in this one process, so they share
+// its CPUs.
+//
+//	go test ./web -run '^$' -bench BenchmarkReplicas2000Works -benchtime 1x
+func BenchmarkReplicas2000Works(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		postgres bool
+		replicas int
+	}{{"sqlite-1", false, 1}, {"postgres-1", true, 1}, {"postgres-3", true, 3}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				benchReplicas(b, c.postgres, c.replicas)
+			}
+		})
+	}
+}
+
+func benchReplicas(b *testing.B, postgres bool, replicas int) {
+	b.StopTimer()
+	const works, clients, tenantCount = 2000, 32, 4
+	o := testDBOptions(b)
+	if postgres {
+		o = db.Options{URL: testpeers.Postgres(b).NewDatabase(b), Sealer: o.Sealer}
+	}
+	first := newHarnessOn(b, nil, o)
+	rs := []*harness{first}
+	for len(rs) < replicas {
+		rs = append(rs, first.replica())
+	}
+	var gits []*testpeers.GitServer
+	ids := make([]int64, tenantCount)
+	tokens := make([]string, tenantCount)
+	for ti := range tenantCount {
+		slug := fmt.Sprintf("team-%d", ti)
+		ten, tok := first.tenantWithToken(slug, tenants.RoleEditor)
+		ids[ti], tokens[ti] = ten.ID, tok
+		var yaml strings.Builder
+		for _, env := range []string{"a", "b"} {
+			g := testpeers.GitHTTP(b, testpeers.GitOptions{Username: "bot", Password: "pw"})
+			gits = append(gits, g)
+			fmt.Fprintf(&yaml, `apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata: {name: repo-%[1]s}
+spec: {url: "%[2]s", insecure: true, secretRef: {name: git}}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: dest-%[1]s, labels: {environment: %[1]s}}
+spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
+---
+`, env, g.URL())
+		}
+		yaml.WriteString("apiVersion: v1\nkind: Secret\nmetadata: {name: git}\nstringData: {username: bot, password: pw}\n")
+		if code, _, body := first.apply(tok, slug, yaml.String()); code != 200 {
+			b.Fatalf("apply: %d %s", code, body)
+		}
+	}
+	for _, r := range rs {
+		b.Cleanup(r.StopWriters) // before the Git servers go
+	}
+	allWritten := func() {
+		deadline := time.Now().Add(5 * time.Minute)
+		for _, id := range ids {
+			for {
+				n, err := first.DB.Outstanding(context.Background(), id)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("tenant %d: %d placements not written after 5 minutes", id, n)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	commits := func() int {
+		n := 0
+		for _, g := range gits {
+			n += g.CommitCount(b, "main")
+		}
+		return n
+	}
+	allWritten() // the canary files
+	before := commits()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	lat := make([]time.Duration, works)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	b.StartTimer()
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for i := range next {
+				ti, env := i%tenantCount, []string{"a", "b"}[(i/tenantCount)%2]
+				url := fmt.Sprintf("%s/api/v1/tenants/team-%d/works", rs[i%replicas].URL, ti)
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(workBody(env, fmt.Sprintf("w%04d", i), fmt.Sprintf("n: %d\n", i))))
+				req.Header.Set("Authorization", tokens[ti])
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				lat[i] = time.Since(t0)
+				if err != nil {
+					b.Errorf("work %d: %v", i, err)
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					b.Errorf("work %d: %d", i, resp.StatusCode)
+				}
+			}
+		})
+	}
+	for i := range works {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	allWritten()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(works/elapsed.Seconds(), "works/s")
+	b.ReportMetric(float64(lat[works*50/100].Microseconds())/1000, "accept-p50-ms")
+	b.ReportMetric(float64(lat[works*99/100].Microseconds())/1000, "accept-p99-ms")
+	b.ReportMetric(float64(commits()-before)*1000/works, "commits/1000")
+}
