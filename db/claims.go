@@ -93,7 +93,12 @@ func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 	if err := selfClash(plan, workName, dest); err != nil {
 		return err
 	}
+	var batch []claim
 	for _, c := range claimsOf(plan) {
+		if !c.shared {
+			batch = append(batch, c)
+			continue
+		}
 		h, err := d.clash(ctx, tx, tenantID, k, self, c)
 		if err != nil {
 			return err
@@ -102,7 +107,61 @@ func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 			return d.conflictWith(ctx, tx, tenantID, h, c.key, workName, dest)
 		}
 	}
+	for chunk := range slices.Chunk(batch, claimChunk) {
+		h, key, err := d.clashAny(ctx, tx, tenantID, k, self, chunk)
+		if err != nil {
+			return err
+		}
+		if h != nil {
+			return d.conflictWith(ctx, tx, tenantID, h, key, workName, dest)
+		}
+	}
 	return nil
+}
+
+// claimChunk is how many keys one clash query checks (a 1,000-file Work costs ten
+// queries, not a thousand round trips).
+const claimChunk = 100
+
+// clashAny is clash for several non-shared claims in one query: every claim of
+// another placement or canary at one of their keys, at a parent directory of
+// one, or below one. It returns the first clash and the key it clashes with.
+func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, cs []claim) (*claimHolder, string, error) {
+	var exact []string
+	ranges := make([]string, 0, len(cs))
+	args := []any{tenantID, k.kind, k.name}
+	for _, c := range cs {
+		exact = append(append(exact, ancestors(c.key)...), c.key)
+	}
+	slices.Sort(exact)
+	exact = slices.Compact(exact)
+	args = append(args, tenantID, k.kind, k.name)
+	for _, c := range cs {
+		ranges = append(ranges, "(key > ? AND key < ?)")
+		args = append(args, c.key+"/", c.key+"0")
+	}
+	q, inArgs, err := sqlx.In(`key IN (?)`, exact)
+	if err != nil {
+		return nil, "", err
+	}
+	args = append(append(args[:3:3], inArgs...), args[3:]...)
+	var hs []claimHolder
+	err = tx.SelectContext(ctx, &hs, tx.Rebind(`SELECT c.key, COALESCE(p.name, '') AS placement, COALESCE(p.work_id, 0) AS work_id,
+		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary
+		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
+		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND `+q+`
+			UNION ALL SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (`+strings.Join(ranges, " OR ")+`))
+		AND (c.placement_id IS NULL OR c.placement_id <> ?) ORDER BY c.key LIMIT 1`), append(args, self)...)
+	if err != nil || len(hs) == 0 {
+		return nil, "", err
+	}
+	h := hs[0]
+	for _, c := range cs {
+		if h.Key == c.key || strings.HasPrefix(c.key, h.Key+"/") || strings.HasPrefix(h.Key, c.key+"/") {
+			return &h, c.key, nil
+		}
+	}
+	return &h, cs[0].key, nil
 }
 
 // selfClash refuses a plan one of whose files is a parent directory of another of
