@@ -231,6 +231,10 @@ func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
 		switch {
 		case d.Git != nil:
 			field, host = "spec.url", tenants.GitHost(d.Git.URL)
+			if err := s.checkFileURL(d.Git.URL); err != nil {
+				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: err.Error()})
+				continue
+			}
 		case d.Bucket != nil:
 			field, host = "spec.endpoint", d.Bucket.Endpoint
 		default:

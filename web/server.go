@@ -27,6 +27,8 @@ type Config struct {
 	OIDCClient *http.Client
 	// Egress vets State Store endpoints (literal addresses) at save time.
 	Egress Egress
+	// AllowFileURLs admits file:// Git stores (local default only).
+	AllowFileURLs bool
 }
 
 // Server holds every dependency of the handlers.

@@ -90,7 +90,19 @@ func (s *Server) validateStore(err error, keep bool, field, host string) tenants
 }
 
 func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.ValidationErrors {
-	return s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
+	errs := s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
+	if err := s.checkFileURL(g.URL); err != nil && errs.For("spec.url") == "" {
+		_ = errs.Add(tenants.Invalid("spec.url", "%s", err.Error()))
+	}
+	return errs
+}
+
+// checkFileURL refuses a file:// Git URL unless the deployment allows them.
+func (s *Server) checkFileURL(raw string) error {
+	if tenants.IsFileURL(raw) && !s.cfg.AllowFileURLs {
+		return tenants.ErrFileURL
+	}
+	return nil
 }
 
 func (s *Server) validateBucket(b tenants.BucketStateStore, keep bool) tenants.ValidationErrors {

@@ -13,6 +13,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
+// DefaultAuthorEmail signs commits of a store without gitAuthor.email, so that no
+// commit carries an empty address ("stateward <>").
+const DefaultAuthorEmail = "stateward@localhost"
+
 // maxPushAttempts bounds how often Apply rebuilds its commit on a branch that other
 // writers keep moving.
 const maxPushAttempts = 5
@@ -35,7 +39,8 @@ type GitConfig struct {
 	// SSHPrivateKey (PEM) and KnownHosts (known_hosts text, always checked) are the
 	// ssh credentials; the user comes from the URL, "git" by default.
 	SSHPrivateKey, KnownHosts string
-	// AuthorName ("stateward" when empty) and AuthorEmail sign the commits.
+	// AuthorName ("stateward" when empty) and AuthorEmail (DefaultAuthorEmail when
+	// empty) sign the commits.
 	AuthorName, AuthorEmail string
 	// CABundle (PEM) is trusted in addition to the system roots; InsecureSkipTLS
 	// turns verification off. TLS is verified by default.
@@ -90,6 +95,9 @@ func NewGit(cfg GitConfig) (*Git, error) {
 	}
 	if cfg.AuthorName == "" {
 		cfg.AuthorName = "stateward"
+	}
+	if cfg.AuthorEmail == "" {
+		cfg.AuthorEmail = DefaultAuthorEmail
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
