@@ -90,12 +90,15 @@ type OverviewProps struct {
 	Destinations                               int
 	WorksPending                               int // placements pending or writing now
 	WorksFailed24h                             int // placements that failed in the last 24 h
+	WorksWaiting                               int // Works with a workload group placed nowhere
 	Attention                                  []AttentionItem
 	Activity                                   []ActivityItem // most recent first
 }
 
-// AttentionItem is one thing that needs someone: a failing store or a failed write.
+// AttentionItem is one thing that needs someone: a failing store, a failed write or
+// a Work placed nowhere (Waiting).
 type AttentionItem struct {
+	Waiting bool   // a Work that found no ready Destination and waits for one
 	Kind    string // tenants.KindGit, tenants.KindBucket or "Work"
 	Name    string // store name or work name
 	WorkID  int64  // for Kind "Work": links to /t/{slug}/works/{id}
@@ -294,12 +297,32 @@ type ImportProps struct {
 type WorkRow struct {
 	Work                              tenants.Work
 	Written, Pending, Writing, Failed int
+	Waiting                           int    // workload groups placed nowhere
 	TriggerName                       string // the trigger that submitted it ("" = dashboard or API)
 }
 
-// WorksProps is the Work list.
+// WorkFilter is the Works list's search and filters, as in its URL (q, state,
+// destination, trigger).
+type WorkFilter struct {
+	Search, State, Destination, Trigger string
+}
+
+// TriggerOption is one trigger in a filter menu.
+type TriggerOption struct {
+	ID   int64
+	Name string
+}
+
+// WorksProps is one page of the Work list.
 type WorksProps struct {
-	Works []WorkRow
+	Works        []WorkRow
+	Filter       WorkFilter
+	Total        int  // Works matching the filter
+	Paged        bool // not the first page
+	NextURL      string
+	States       []string
+	Destinations []string
+	Triggers     []TriggerOption
 }
 
 // WorkFileInput is one file row of the Work form.

@@ -19,6 +19,18 @@ func TestWorksPage(t *testing.T) {
 	contains(t, html, `href="/t/platform/works/4"`, "default/my-request", "configure", "✓ 2", "⟳ 2", "✗ 3",
 		`title="redis-default-my-request-configure"`, `data-testid="new-work"`, `href="/t/platform/works/new"`,
 		"via trigger", `href="/t/platform/triggers/9"`, ">ci</a>")
+	lacks(t, html, `data-testid="work-waiting"`)
+
+	// A Work placed nowhere stands out; the filter form keeps its values and the
+	// pager carries them.
+	waiting := render(t, WorksPage(shell(tenants.RoleEditor, "works"), WorksProps{
+		Works:  []WorkRow{{Work: tenants.Work{ID: 5, Promise: "redis", UpdatedAt: t0}, Waiting: 1}},
+		Filter: WorkFilter{Search: "red", State: "waiting"}, Total: 120, States: []string{"failed", "waiting"},
+		Destinations: []string{"dev"}, NextURL: "/t/platform/works?before=abc&q=red&state=waiting", Paged: true,
+	}))
+	contains(t, waiting, `data-testid="work-waiting"`, "waiting: not placed anywhere", `class="row-bad"`,
+		`name="q" value="red"`, `<option value="waiting" selected>`, "120 Works match — showing 1",
+		`href="/t/platform/works?before=abc&amp;q=red&amp;state=waiting"`, `href="/t/platform/works?q=red&amp;state=waiting"`)
 }
 
 func sampleForm() WorkFormProps {

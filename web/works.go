@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"context"
 	"net/http"
 	"strconv"
@@ -17,7 +18,8 @@ type Works interface {
 	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (db.SubmitResult, error)
 	DeleteWork(ctx context.Context, tenantID, id int64) (db.SubmitResult, error)
 	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
-	Works(ctx context.Context, tenantID int64) ([]db.WorkSummary, error)
+	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
+	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]db.WaitingWork, int, error)
 	PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]db.PlacementView, error)
 	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
@@ -79,17 +81,22 @@ func (s *Server) apiGetWork(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// apiListWorks is GET …/works.
+// apiListWorks is GET …/works: {"items", "total", "next"}, most recently updated
+// first, with the list's search and filters (?q, state, destination, trigger).
+// Without ?limit every matching Work is answered; with it, one page, and ?before=
+// <next> the one after.
 func (s *Server) apiListWorks(w http.ResponseWriter, r *http.Request) {
-	list, err := s.works.Works(r.Context(), principal(r).Tenant.ID)
+	q, err := workQuery(r, math.MaxInt32)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []db.WorkSummary{}
+	page, err := s.works.WorksPage(r.Context(), principal(r).Tenant.ID, q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+	writeJSON(w, http.StatusOK, page)
 }
 
 // apiDeleteWork is DELETE …/works/{id}: its files are removed (202).

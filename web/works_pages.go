@@ -3,6 +3,8 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stateward/stateward/db"
@@ -12,7 +14,12 @@ import (
 
 func (s *Server) worksPage(w http.ResponseWriter, r *http.Request) {
 	tid := principal(r).Tenant.ID
-	list, err := s.works.Works(r.Context(), tid)
+	q, err := workQuery(r, 50)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := s.works.WorksPage(r.Context(), tid, q)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -22,18 +29,62 @@ func (s *Server) worksPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := views.WorksProps{}
-	for _, ws := range list {
-		row := views.WorkRow{Work: tenants.Work{ID: ws.ID, Promise: ws.Promise, Resource: ws.Resource, Pipeline: ws.Pipeline,
-			Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
-			Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
-			Writing: ws.States[tenants.StateWriting], Failed: ws.States[tenants.StateFailed]}
-		if ws.TriggerID != nil {
-			row.TriggerName = names[*ws.TriggerID]
-		}
-		p.Works = append(p.Works, row)
+	dests, err := s.store.Destinations(r.Context(), tid, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := views.WorksProps{Filter: views.WorkFilter{Search: q.Search, State: q.State, Destination: q.Destination,
+		Trigger: r.URL.Query().Get("trigger")}, Total: page.Total, Paged: q.Before != "", States: db.WorkStates}
+	for _, d := range dests {
+		p.Destinations = append(p.Destinations, d.Name)
+	}
+	for id, name := range names {
+		p.Triggers = append(p.Triggers, views.TriggerOption{ID: id, Name: name})
+	}
+	slices.SortFunc(p.Triggers, func(a, b views.TriggerOption) int { return strings.Compare(a.Name, b.Name) })
+	if page.Next != "" {
+		next := r.URL.Query()
+		next.Set("before", page.Next)
+		p.NextURL = tenantPath(r, "works?"+next.Encode())
+	}
+	for _, ws := range page.Items {
+		p.Works = append(p.Works, workRow(ws, names))
 	}
 	s.render(w, r, http.StatusOK, views.WorksPage(s.shell(r, "Works", "works"), p))
+}
+
+// workQuery reads the Works list's search, filters and cursor from the URL.
+func workQuery(r *http.Request, limit int) (db.WorkQuery, error) {
+	v := r.URL.Query()
+	q := db.WorkQuery{Search: strings.TrimSpace(v.Get("q")), State: v.Get("state"),
+		Destination: strings.TrimSpace(v.Get("destination")), Before: v.Get("before"), Limit: limit}
+	if t := v.Get("trigger"); t != "" {
+		id, err := strconv.ParseInt(t, 10, 64)
+		if err != nil {
+			return q, tenants.Invalid("trigger", "must be a trigger id")
+		}
+		q.TriggerID = &id
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return q, tenants.Invalid("limit", "must be a number from 1 to 1000")
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+func workRow(ws db.WorkSummary, triggers map[int64]string) views.WorkRow {
+	row := views.WorkRow{Work: tenants.Work{ID: ws.ID, Promise: ws.Promise, Resource: ws.Resource, Pipeline: ws.Pipeline,
+		Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
+		Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
+		Writing: ws.States[tenants.StateWriting], Failed: ws.States[tenants.StateFailed], Waiting: ws.Unscheduled}
+	if ws.TriggerID != nil {
+		row.TriggerName = triggers[*ws.TriggerID]
+	}
+	return row
 }
 
 func (s *Server) triggerNames(r *http.Request) (map[int64]string, error) {
@@ -154,7 +205,13 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 		res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, false)
 		if err == nil {
 			s.wakeWriters()
-			s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", res.Work)), "Work accepted: writing it now.")
+			to := tenantPath(r, fmt.Sprintf("works/%d", res.Work))
+			if len(res.Unscheduled) > 0 {
+				s.flash(r, views.FlashError, submittedText(res))
+				http.Redirect(w, r, to, http.StatusSeeOther)
+				return
+			}
+			s.redirect(w, r, to, submittedText(res))
 			return
 		}
 		if err := errs.Add(err); err != nil {
@@ -266,4 +323,28 @@ func (s *Server) workDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wakeWriters()
 	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Removing the Work's files.")
+}
+
+// submittedText is the answer to the Work form: where it is being written, and,
+// loudly, what was placed nowhere.
+func submittedText(res db.SubmitResult) string {
+	placed := len(res.Placements)
+	switch {
+	case len(res.Unscheduled) == 0:
+		return fmt.Sprintf("Work accepted: writing it to %s now.", countOf(placed, "Destination", "Destinations"))
+	case placed == 0:
+		return "Work saved but not written anywhere: " + res.Unscheduled[0].Reason +
+			". It waits and is written as soon as a matching Destination with a ready State Store exists."
+	default:
+		return fmt.Sprintf("Work accepted: writing it to %s, but %s placed nowhere: %s.", countOf(placed, "Destination", "Destinations"),
+			countOf(len(res.Unscheduled), "workload group is", "workload groups are"), res.Unscheduled[0].Reason)
+	}
+}
+
+// countOf is "1 thing" or "n things".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
