@@ -1,8 +1,8 @@
 package web
 
 import (
-	"math"
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
