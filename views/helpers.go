@@ -251,6 +251,9 @@ func navLabel(s Shell) string {
 			return it.Label
 		}
 	}
+	if s.Title != "" {
+		return s.Title
+	}
 	return s.Current.Name
 }
 

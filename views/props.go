@@ -287,10 +287,11 @@ type ImportError struct {
 // ImportProps is the Kratix YAML import form (fields "yaml" and the multipart
 // "file", posting to /t/{slug}/import) and the outcome of the last import.
 type ImportProps struct {
-	YAML    string // re-shown after a failed import
-	Results []ImportResult
-	Errors  []ImportError
-	Error   string // a problem with the request as a whole
+	YAML     string // re-shown after a failed import
+	MaxBytes int    // the largest YAML accepted, stated in the form and checked before sending
+	Results  []ImportResult
+	Errors   []ImportError
+	Error    string // a problem with the request as a whole
 }
 
 // WorkRow is one Work with its placements' state counts.

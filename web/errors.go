@@ -44,7 +44,7 @@ func statusOf(err error) (int, apiError) {
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity, apiError{Error: ve.Error(), Field: ve.Field}
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, apiError{Error: "request body is too large"}
+		return http.StatusRequestEntityTooLarge, apiError{Error: limitOf(tooBig.Limit)}
 	case errors.As(err, &le):
 		return http.StatusBadRequest, apiError{Error: le.msg}
 	case errors.As(err, &syntax):

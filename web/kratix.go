@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -138,9 +139,6 @@ func (s *Server) apiDeleteDestination(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// maxAPIBody caps every API request body (413 beyond).
-const maxAPIBody = 4 << 20
-
 // apiApply creates or updates the stores, Secrets and Destinations of a Kratix
 // YAML file: 200 with what it did per document, or 422 naming every bad document.
 func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
@@ -273,7 +271,7 @@ func (s *Server) export(r *http.Request) ([]byte, error) {
 }
 
 func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"), views.ImportProps{}))
+	s.render(w, r, http.StatusOK, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"), views.ImportProps{}))
 }
 
 // importYAML is the dashboard's apply: pasted text or an uploaded file.
@@ -282,16 +280,23 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	body, err := importBody(r)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		s.fail(w, r, err) // 413
+	if isTooLarge(err) {
+		// Even the form's transport allowance is exceeded: the text cannot come back.
+		s.render(w, r, http.StatusRequestEntityTooLarge, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{Error: tooLargeText(maxAPIBody, "one import") + " Split the file and import the parts one by one.", MaxBytes: maxAPIBody}))
+		return
+	}
+	if err == nil && len(body) > maxAPIBody {
+		s.render(w, r, http.StatusRequestEntityTooLarge, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{YAML: keepText(r, body), MaxBytes: maxAPIBody,
+				Error: fmt.Sprintf("This YAML is %s, larger than %s, the limit for one import (the API's limit too). Split it and import the parts one by one.", byteSize(len(body)), byteSize(maxAPIBody))}))
 		return
 	}
 	if err != nil {
-		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"),
-			views.ImportProps{Error: err.Error()}))
+		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{Error: err.Error(), MaxBytes: maxAPIBody}))
 		return
 	}
 	results, errs, err := s.apply(r, body)
@@ -299,7 +304,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := views.ImportProps{}
+	p := views.ImportProps{MaxBytes: maxAPIBody}
 	for _, e := range errs {
 		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
 	}
@@ -311,13 +316,11 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusUnprocessableEntity
 		// Re-show the text to fix, but never credentials: a file with a Secret
 		// has to be pasted again.
-		if !strings.Contains(string(body), "kind: Secret") {
-			p.YAML = string(body)
-		} else {
+		if p.YAML = keepText(r, body); p.YAML == "" {
 			p.Error = "The file is not shown again because it contains a Secret; fix the documents below and paste it again."
 		}
 	}
-	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"), p))
+	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"), p))
 }
 
 func importBody(r *http.Request) ([]byte, error) {
@@ -325,7 +328,7 @@ func importBody(r *http.Request) ([]byte, error) {
 	// and ParseMultipartForm drops ParseForm's error for a non-multipart body.
 	var err error
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
-		err = r.ParseMultipartForm(maxAPIBody)
+		err = r.ParseMultipartForm(maxFormBody)
 	} else {
 		err = r.ParseForm()
 	}
@@ -344,4 +347,13 @@ func importBody(r *http.Request) ([]byte, error) {
 		return nil, errors.New("paste Kratix YAML or choose a file to upload")
 	}
 	return []byte(text), nil
+}
+
+// keepText is the YAML to show again in the import form — never credentials: a
+// text with a Secret has to be pasted again.
+func keepText(r *http.Request, body []byte) string {
+	if strings.Contains(string(body), "kind: Secret") {
+		return ""
+	}
+	return string(body)
 }

@@ -99,7 +99,6 @@ func (s *Server) triggerNames(r *http.Request) (map[int64]string, error) {
 // workForm reads the New Work form into the API's request shape (one group in
 // the root directory) and the form's props.
 func workForm(r *http.Request) (tenants.WorkRequest, views.WorkFormProps) {
-	_ = r.ParseForm()
 	f := r.PostForm.Get
 	p := views.WorkFormProps{Promise: strings.TrimSpace(f("promise")), Namespace: strings.TrimSpace(f("resource.namespace")),
 		Resource: strings.TrimSpace(f("resource.name")), Pipeline: strings.TrimSpace(f("pipeline")),
@@ -127,6 +126,15 @@ func workForm(r *http.Request) (tenants.WorkRequest, views.WorkFormProps) {
 // formWork validates the form into a Work, collecting every field error.
 func formWork(req tenants.WorkRequest, selectors string) (*tenants.Work, tenants.ValidationErrors, error) {
 	var errs tenants.ValidationErrors
+	size := 0
+	for _, f := range req.WorkloadGroups[0].Files {
+		size += len(f.Path) + len(f.Content)
+	}
+	if size > maxAPIBody {
+		_ = errs.Add(tenants.Invalid("files", "are %s together, larger than %s, the limit for one Work (the API's limit too)",
+			byteSize(size), byteSize(maxAPIBody)))
+		return nil, errs, nil
+	}
 	sel, err := tenants.ParseLabelSelector("destinationSelectors", selectors)
 	if err := errs.Add(err); err != nil {
 		return nil, nil, err
@@ -151,6 +159,11 @@ func (s *Server) workNew(w http.ResponseWriter, r *http.Request) {
 // workPlan answers the form's "Preview plan": a dry run, nothing written.
 func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
 	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); isTooLarge(err) {
 		s.fail(w, r, err)
 		return
 	}
@@ -191,6 +204,11 @@ func planOf(res db.SubmitResult) *views.WorkPlan {
 // background; the Work page shows its placements live.
 func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); isTooLarge(err) {
 		s.fail(w, r, err)
 		return
 	}
