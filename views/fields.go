@@ -230,10 +230,7 @@ func DestinationFields(p DestinationFormProps) []FieldProps {
 	for _, s := range p.Stores {
 		stores = append(stores, Option{StoreRefValue(s.Kind, s.Name), kindLabel(s.Kind) + ": " + s.Name})
 	}
-	storeErr := es.For("spec.stateStoreRef.name")
-	if k := es.For("spec.stateStoreRef.kind"); k != "" {
-		storeErr = k
-	}
+	storeErr := cmp.Or(es.For("spec.stateStoreRef"), es.For("spec.stateStoreRef.kind"), es.For("spec.stateStoreRef.name"))
 	modeNote := "Cannot be changed after creation."
 	return []FieldProps{
 		{Name: "metadata.name", Label: "Name", Value: d.Name, Error: es.For("metadata.name"), Required: true,
@@ -399,4 +396,57 @@ func destFormAction(s Shell, p DestinationFormProps) string {
 		return tpath(s, "destinations", p.Dest.Name)
 	}
 	return tpath(s, "destinations")
+}
+
+// sentence joins a field's label and its message when the message continues the
+// label ("is required" → "Name is required"); other messages stand alone.
+func sentence(label, msg string) string {
+	for _, verb := range []string{"is ", "are ", "must ", "has "} {
+		if strings.HasPrefix(msg, verb) {
+			return label + " " + msg
+		}
+	}
+	return msg
+}
+
+// fieldMessage is the message under a field, as a sentence with its label.
+func fieldMessage(f FieldProps) string { return sentence(f.Label, f.Error) }
+
+// otherLabels name the inputs that are not FieldProps (the label and file editors)
+// and the API paths a form's errors may carry.
+var otherLabels = map[string][2]string{
+	"metadata.labels": {"Labels", "label-rows"},
+	"files":           {"Files", "file-rows"},
+}
+
+// summaryItem is one line of a form's error summary: the label a person sees on
+// the form (never the API path), the anchor of its input, and the message.
+type summaryItem struct{ Label, Anchor, Message string }
+
+// summaryItems maps errors to the form's labels: an exact field, a field whose name
+// the error's path extends (spec.stateStoreRef.name → State Store), or a known
+// editor; anything else keeps its message alone.
+func summaryItems(es tenants.ValidationErrors, fields []FieldProps) []summaryItem {
+	out := make([]summaryItem, 0, len(es))
+	for _, e := range es {
+		it := summaryItem{Message: e.Message}
+		for _, f := range fields {
+			if e.Field == f.Name || strings.HasPrefix(e.Field, f.Name+".") {
+				it.Label, it.Anchor = f.Label, fieldID(f.Name)
+				break
+			}
+		}
+		if it.Label == "" {
+			if l, ok := otherLabels[e.Field]; ok {
+				it.Label, it.Anchor = l[0], l[1]
+			} else if i := strings.LastIndex(e.Field, "destinationSelectors"); i >= 0 {
+				it.Label, it.Anchor = "Destination selectors", fieldID("destinationSelectors")
+			}
+		}
+		if it.Label != "" {
+			it.Message = sentence(it.Label, e.Message)
+		}
+		out = append(out, it)
+	}
+	return out
 }

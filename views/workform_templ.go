@@ -77,7 +77,7 @@ func WorkNewPage(s Shell, p WorkFormProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = formErrorSummary(workSummaryErrors(p)).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = formErrorSummary(workSummaryErrors(p), WorkFields(p)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
