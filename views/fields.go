@@ -401,7 +401,7 @@ func destFormAction(s Shell, p DestinationFormProps) string {
 // sentence joins a field's label and its message when the message continues the
 // label ("is required" → "Name is required"); other messages stand alone.
 func sentence(label, msg string) string {
-	for _, verb := range []string{"is ", "are ", "must ", "has "} {
+	for _, verb := range []string{"is ", "are ", "must ", "has ", "was "} {
 		if strings.HasPrefix(msg, verb) {
 			return label + " " + msg
 		}

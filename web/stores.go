@@ -177,7 +177,19 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = errs.Add(tenants.Invalid("metadata.name", "a State Store named %q already exists", name))
 	}
-	s.renderStoreForm(w, r, http.StatusUnprocessableEntity, kind, edit, g, b, errs)
+	s.renderStoreForm(w, r, http.StatusUnprocessableEntity, kind, edit, g, b, askSecretsAgain(r, errs))
+}
+
+// askSecretsAgain adds, for every secret typed into a form that failed, a request
+// to type it again: secrets are never sent back to the browser, and on an edit a
+// blank secret would silently keep the old one.
+func askSecretsAgain(r *http.Request, errs tenants.ValidationErrors) tenants.ValidationErrors {
+	for _, name := range []string{"password", "sshPrivateKey", "knownHosts", "accessKeyID", "secretAccessKey"} {
+		if strings.TrimSpace(r.PostFormValue(name)) != "" && errs.For(name) == "" {
+			_ = errs.Add(tenants.Invalid(name, "was not kept: secrets are never sent back to the browser, so type it again"))
+		}
+	}
+	return errs
 }
 
 func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore, b tenants.BucketStateStore, edit bool) error {

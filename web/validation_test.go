@@ -57,3 +57,20 @@ func TestFormValidationSpeaksTheFormsLanguage(t *testing.T) {
 		t.Errorf("git form without a name: %s", snippet(git))
 	}
 }
+
+// TestStoreFormAsksForThePasswordAgain: after a validation error the password field
+// comes back empty (secrets are never sent to the browser) and says so, instead of
+// silently dropping what was typed.
+func TestStoreFormAsksForThePasswordAgain(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedInTeam()
+	_, page := b.post(t, h.URL+"/t/team-a/stores/git", url.Values{"metadata.name": {"Bad_Name"},
+		"spec.url": {"https://example.com/r.git"}, "spec.authMethod": {"basicAuth"}, "password": {"s3cret-token"}})
+	if strings.Contains(page, "s3cret-token") {
+		t.Fatal("the password was sent back to the browser")
+	}
+	if !strings.Contains(page, "Password or token was not kept: secrets are never sent back to the browser, so type it again") ||
+		!strings.Contains(page, `data-testid="field-password"`) {
+		t.Errorf("the form does not ask for the password again: %s", snippet(page))
+	}
+}
