@@ -241,6 +241,7 @@ func navItems(s Shell) []navItem {
 		{"members", "Members", tpath(s, "members")},
 		{"tokens", "Tokens", tpath(s, "tokens")},
 		{"settings", "Settings", tpath(s, "settings")},
+		{"audit", "Audit log", tpath(s, "audit")},
 	}
 }
 

@@ -384,6 +384,10 @@ type WorkProps struct {
 	StatusURL                              string // the placements fragment, polled while !Final
 	Final                                  bool   // nothing pending or writing: polling stops
 	UpdatedAt                              time.Time
+	// History is who wrote, re-wrote or deleted the Work, newest first;
+	// HistoryURL is the audit log's JSON for all of it.
+	History    []tenants.AuditEvent
+	HistoryURL string
 }
 
 // TriggersProps is the webhook trigger list and, for editors, the create form
@@ -418,4 +422,11 @@ type TriggerProps struct {
 	Trigger    tenants.Trigger
 	Deliveries []DeliveryRow // most recent first
 	NewSecret  string        // set right after a rotation: shown once
+}
+
+// AuditProps is one page of a team's audit log, newest first.
+type AuditProps struct {
+	Events  []tenants.AuditEvent
+	Paged   bool   // not the first page
+	NextURL string // the next (older) page, "" on the last
 }

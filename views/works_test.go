@@ -127,7 +127,7 @@ func TestWorkPage(t *testing.T) {
 	viewer := render(t, WorkPage(shell(tenants.RoleViewer, "works"), sampleWork(true)))
 	lacks(t, viewer, "/rewrite", "/delete")
 	contains(t, render(t, WorkPage(shell(tenants.RoleEditor, "works"), WorkProps{ID: 1, Name: "redis", Promise: "redis"})),
-		"promise dependencies: written to every matching Destination", "the dashboard or the API", `data-testid="no-placements"`)
+		"promise dependencies: written to every matching Destination", "not recorded (written before the audit log existed)", `data-testid="no-placements"`)
 }
 
 func TestWorkPlacementsPolling(t *testing.T) {

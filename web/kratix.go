@@ -113,6 +113,7 @@ func (s *Server) apiDeleteStore(kind string) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
+		s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: chi.URLParam(r, "name")}, "")
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -135,6 +136,7 @@ func (s *Server) apiDeleteDestination(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, "delete", tenants.AuditObject{Kind: tenants.KindDestination, Name: chi.URLParam(r, "name")}, "")
 	s.wakeWriters()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -207,6 +209,11 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, res := range results {
+		if res.Action != "unchanged" {
+			s.audit(r, applyAction(res.Action), tenants.AuditObject{Kind: res.Kind, Name: res.Name}, "applied from Kratix YAML")
+		}
 	}
 	for _, d := range docs {
 		switch {

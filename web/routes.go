@@ -98,6 +98,8 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 	r.Post("/works/{id}/rewrite", s.workRewrite)
 	r.Post("/works/{id}/delete", s.workDelete)
 
+	r.Get("/audit", s.auditPage)
+
 	r.Get("/triggers", s.triggersPage)
 	r.Post("/triggers", s.triggerCreate)
 	r.Get("/triggers/{id}", s.triggerPage)
@@ -127,4 +129,5 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/triggers/{id}", s.apiGetTrigger)
 	r.Post("/triggers/{id}/rotate", s.apiRotateTrigger)
 	r.Delete("/triggers/{id}", s.apiRevokeTrigger)
+	r.Get("/audit", s.apiAudit)
 }

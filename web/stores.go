@@ -167,6 +167,7 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 	if len(errs) == 0 {
 		err := s.saveStore(r, kind, g, b, edit)
 		if err == nil {
+			s.audit(r, createOrUpdate(edit), tenants.AuditObject{Kind: kind, Name: name}, "")
 			s.readiness.Trigger(tenants.StoreRef{TenantID: principal(r).Tenant.ID, Kind: kind, Name: name})
 			s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name), kind+" "+name+" saved; checking it now.")
 			return
@@ -368,5 +369,6 @@ func (s *Server) storeDelete(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name))
 		return
 	}
+	s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: name}, "")
 	s.redirect(w, r, tenantPath(r, "stores"), kind+" "+name+" deleted.")
 }

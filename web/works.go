@@ -54,6 +54,7 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
+	s.auditWork(r, db.WorkAction(work), work, res)
 	s.wakeWriters()
 	writeJSON(w, http.StatusAccepted, res)
 }
@@ -110,11 +111,25 @@ func (s *Server) apiDeleteWork(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	res, err := s.works.DeleteWork(r.Context(), principal(r).Tenant.ID, id)
+	res, err := s.deleteWork(r, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.wakeWriters()
 	writeJSON(w, http.StatusAccepted, res)
+}
+
+// deleteWork deletes a Work and records who did.
+func (s *Server) deleteWork(r *http.Request, id int64) (db.SubmitResult, error) {
+	tid := principal(r).Tenant.ID
+	v, err := s.works.Work(r.Context(), tid, id)
+	if err != nil {
+		return db.SubmitResult{}, err
+	}
+	res, err := s.works.DeleteWork(r.Context(), tid, id)
+	if err == nil {
+		s.audit(r, "delete", tenants.AuditObject{Kind: tenants.AuditWork, ID: id, Name: v.Name}, "")
+	}
+	return res, err
 }

@@ -222,6 +222,7 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 	if len(errs) == 0 {
 		res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, false)
 		if err == nil {
+			s.auditWork(r, db.WorkAction(work), work, res)
 			s.wakeWriters()
 			to := tenantPath(r, fmt.Sprintf("works/%d", res.Work))
 			if len(res.Unscheduled) > 0 {
@@ -271,6 +272,12 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 			p.TriggerName = t.Name
 		}
 	}
+	hist, err := s.store.AuditLog(r.Context(), principal(r).Tenant.ID, db.AuditQuery{ObjectKind: tenants.AuditWork, ObjectID: v.ID, Limit: 20})
+	if err != nil {
+		return views.WorkProps{}, err
+	}
+	p.History = hist.Items
+	p.HistoryURL = fmt.Sprintf("GET /api/v1/tenants/%s/audit?kind=Work&id=%d", principal(r).Tenant.Slug, v.ID)
 	return p, nil
 }
 
@@ -317,10 +324,12 @@ func (s *Server) workRewrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID}
-	if _, err := s.works.SubmitWork(r.Context(), tid, work, false); err != nil {
+	res, err := s.works.SubmitWork(r.Context(), tid, work, false)
+	if err != nil {
 		s.formError(w, r, err, tenantPath(r, fmt.Sprintf("works/%d", id)))
 		return
 	}
+	s.auditWork(r, "rewrite", work, res)
 	s.wakeWriters()
 	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Writing "+v.Name+" again.")
 }
@@ -335,7 +344,7 @@ func (s *Server) workDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.works.DeleteWork(r.Context(), principal(r).Tenant.ID, id); err != nil {
+	if _, err := s.deleteWork(r, id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
