@@ -15,12 +15,12 @@ type Shell struct {
 	Current *tenants.Tenant      // nil outside /t/{slug}/
 	Role    tenants.Role         // the signed-in person's role in Current
 	// Nav is the active section: "overview", "stores", "destinations", "works",
-	// "triggers", "members", "tokens" or "settings".
+	// "triggers", "members", "tokens", "settings", "audit" (or "import", no tab).
 	Nav   string
 	Flash *Flash // shown once, above the page content
 	// Asset URLs: the handler passes static.URL("app.css") and so on (views must
 	// not import static, so that they render without it in tests).
-	CSS, JS, HTMX string
+	CSS, JS, HTMX, Icon string
 }
 
 // Flash is a one-time message carried across a POST-redirect-GET.
@@ -364,7 +364,8 @@ type PlacementRow struct {
 	Destination, Name string
 	Paths             []string
 	State             string // tenants.StatePending, ...Writing, ...Written, ...Failed
-	Version           string // commit SHA or object version
+	Version           string // commit SHA (Git) or content hash (bucket)
+	StoreKind         string // tenants.KindGit or KindBucket: what Version is
 	Error             string // verbatim from the remote
 	Misplaced         bool   // the Destination no longer matches the selectors
 	Deleting          bool   // its files are being removed

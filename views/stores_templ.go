@@ -274,7 +274,7 @@ func storeRowView(s Shell, r storeRow) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if r.Status.Message != "" {
+		if r.Status.Message != "" && r.Status.Message != statusWord(r.Status) {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<span class=\"status-msg\" title=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -598,7 +598,7 @@ func StoreStatus(p StoreStatusProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if p.Status.Message != "" {
+		if p.Status.Message != "" && p.Status.Message != statusWord(p.Status) {
 			if longText(p.Status.Message) {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<pre class=\"message mono\" data-testid=\"status-message\">")
 				if templ_7745c5c3_Err != nil {

@@ -300,3 +300,19 @@ func auditObjectHref(s Shell, o tenants.AuditObject) string {
 	}
 	return ""
 }
+
+// versionKind says what a placement's version is: a commit or a content hash.
+func versionKind(storeKind string) string {
+	if storeKind == tenants.KindBucket {
+		return "content sha256"
+	}
+	return "commit"
+}
+
+// versionTitle is the whole version and what it means.
+func versionTitle(pl PlacementRow) string {
+	if pl.StoreKind == tenants.KindBucket {
+		return pl.Version + " — SHA-256 of the content Stateward wrote (buckets have no commits; this is not an S3 object version id)"
+	}
+	return pl.Version
+}

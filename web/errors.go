@@ -48,7 +48,7 @@ func statusOf(err error) (int, apiError) {
 	case errors.As(err, &le):
 		return http.StatusBadRequest, apiError{Error: le.msg}
 	case errors.As(err, &syntax):
-		return http.StatusBadRequest, apiError{Error: "malformed JSON: " + syntax.Error()}
+		return http.StatusBadRequest, apiError{Error: syntax.Error()} // it says "malformed JSON" itself
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")}
 	case errors.Is(err, tenants.ErrNotFound):
@@ -98,5 +98,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Answers are JSON, never HTML: "<" stays "<" in messages such as "<promise>".
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }

@@ -189,6 +189,9 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 	if len(errs) > 0 {
 		return nil, errs, nil
 	}
+	if len(docs) == 0 {
+		return nil, nil, errNoDocuments
+	}
 	var lookupErr error
 	errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
 		data, ok, err := s.store.Secret(r.Context(), tid, name)
@@ -226,6 +229,10 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 	s.wakeWriters()
 	return results, nil, nil
 }
+
+// errNoDocuments answers an apply with nothing in it, which is a mistake rather than
+// a success that did nothing.
+var errNoDocuments = tenants.Invalid("body", "no documents: send one or more Kratix YAML documents (GitStateStore, BucketStateStore, Destination, v1 Secret), separated by ---")
 
 // checkEndpoints refuses literal link-local, metadata and (unless allowed)
 // private addresses at apply time, before anything dials them.
@@ -307,6 +314,11 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results, errs, err := s.apply(r, body)
+	if errors.Is(err, errNoDocuments) {
+		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{Error: "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: "), YAML: keepText(r, body), MaxBytes: maxAPIBody}))
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -18,6 +18,9 @@ func (s *Server) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
 	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", static.Handler()))
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, static.URL("favicon.svg"), http.StatusMovedPermanently)
+	})
 	if s.cfg.DevIssuer != nil {
 		r.Mount("/dev/oidc", http.StripPrefix("/dev/oidc", s.cfg.DevIssuer))
 	}

@@ -262,7 +262,7 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 	}
 	for _, pl := range v.Placements {
 		p.Placements = append(p.Placements, views.PlacementRow{Destination: pl.Destination, Name: pl.Name, Paths: pl.Paths,
-			State: pl.State, Version: pl.Version, Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
+			State: pl.State, Version: pl.Version, StoreKind: pl.StoreKind, Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
 		if pl.State == tenants.StatePending || pl.State == tenants.StateWriting {
 			p.Final = false
 		}
