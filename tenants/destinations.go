@@ -78,7 +78,7 @@ func (d *Destination) Validate() error {
 	switch {
 	case d.StoreKind == "" && d.StoreName == "":
 		// One missing reference is one problem, not one per part of it.
-		_ = es.Add(Invalid("spec.stateStoreRef", "is required: the State Store (kind and name) this Destination writes to"))
+		_ = es.Add(Invalid("spec.stateStoreRef", "is required (its kind and name)"))
 	case d.StoreKind == "":
 		_ = es.Add(Invalid("spec.stateStoreRef.kind", "is required (GitStateStore or BucketStateStore)"))
 	case d.StoreKind != KindGit && d.StoreKind != KindBucket:

@@ -444,7 +444,9 @@ func summaryItems(es tenants.ValidationErrors, fields []FieldProps) []summaryIte
 			}
 		}
 		if it.Label != "" {
-			it.Message = sentence(it.Label, e.Message)
+			if it.Message = sentence(it.Label, e.Message); it.Message == e.Message {
+				it.Message = it.Label + ": " + e.Message
+			}
 		}
 		out = append(out, it)
 	}

@@ -224,9 +224,9 @@ func workStateLabel(st string) string {
 // workWaitingText counts a Work's workload groups placed nowhere.
 func workWaitingText(w WorkRow) string {
 	if w.Written+w.Pending+w.Writing+w.Failed == 0 {
-		return "not placed anywhere"
+		return "placed nowhere"
 	}
-	return plural(w.Waiting, "group", "groups") + " not placed"
+	return plural(w.Waiting, "group", "groups") + " placed nowhere"
 }
 
 // unscheduledLead introduces the groups of a Work that found no Destination.

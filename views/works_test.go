@@ -28,7 +28,7 @@ func TestWorksPage(t *testing.T) {
 		Filter: WorkFilter{Search: "red", State: "waiting"}, Total: 120, States: []string{"failed", "waiting"},
 		Destinations: []string{"dev"}, NextURL: "/t/platform/works?before=abc&q=red&state=waiting", Paged: true,
 	}))
-	contains(t, waiting, `data-testid="work-waiting"`, "waiting: not placed anywhere", `class="row-bad"`,
+	contains(t, waiting, `data-testid="work-waiting"`, "waiting: placed nowhere", `class="row-bad"`,
 		`name="q" value="red"`, `<option value="waiting" selected>`, "120 Works match — showing 1",
 		`href="/t/platform/works?before=abc&amp;q=red&amp;state=waiting"`, `href="/t/platform/works?q=red&amp;state=waiting"`)
 }

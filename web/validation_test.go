@@ -43,8 +43,8 @@ func TestFormValidationSpeaksTheFormsLanguage(t *testing.T) {
 		t.Errorf("summary has %d problems, want 4 (name, store, label key, label value):\n%s", n, summary)
 	}
 	for _, want := range []string{
-		`name="labelKey" value="bad key!" class="mono bad" aria-label="Label key" aria-invalid`,
-		`name="labelValue" value="bad value!" class="mono bad" aria-label="Label value" aria-invalid`,
+		`name="labelKey" value="bad key!" class="mono bad" aria-label="Label key" aria-invalid="true"`,
+		`name="labelValue" value="bad value!" class="mono bad" aria-label="Label value" aria-invalid="true"`,
 		`class="field field-text invalid" data-testid="field-metadata.name"`,
 	} {
 		if !strings.Contains(page, want) {

@@ -27,7 +27,7 @@ func TestWaitingWorkStandsOut(t *testing.T) {
 		t.Errorf("the Work page does not lead with the waiting box: %s", snippet(page))
 	}
 	_, list := b.get(t, h.URL+"/t/team-a/works")
-	if !strings.Contains(list, `data-testid="work-waiting"`) || !strings.Contains(list, "not placed anywhere") {
+	if !strings.Contains(list, `data-testid="work-waiting"`) || !strings.Contains(list, "placed nowhere") {
 		t.Errorf("the Works list does not mark the waiting Work: %s", snippet(list))
 	}
 	_, overview := b.get(t, h.URL+"/t/team-a/")
