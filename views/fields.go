@@ -3,6 +3,7 @@ package views
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -451,4 +452,18 @@ func summaryItems(es tenants.ValidationErrors, fields []FieldProps) []summaryIte
 		out = append(out, it)
 	}
 	return out
+}
+
+// badLabelKey reports whether errs name key as a bad label key.
+func badLabelKey(errs tenants.ValidationErrors, key string) bool {
+	return slices.ContainsFunc(errs.ForAll("metadata.labels"), func(m string) bool {
+		return strings.HasPrefix(m, "label key "+strconv.Quote(key)+":") || strings.HasPrefix(m, "label "+strconv.Quote(key)+" appears twice")
+	})
+}
+
+// badLabelValue reports whether errs name the value of key as bad.
+func badLabelValue(errs tenants.ValidationErrors, key string) bool {
+	return slices.ContainsFunc(errs.ForAll("metadata.labels"), func(m string) bool {
+		return strings.HasPrefix(m, "label "+strconv.Quote(key)+" value ")
+	})
 }

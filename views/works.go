@@ -245,62 +245,6 @@ func noPlacementsWhy(p WorkProps) string {
 	return "."
 }
 
-// badLabelKey reports whether errs name key as a bad label key.
-func badLabelKey(errs tenants.ValidationErrors, key string) bool {
-	return slices.ContainsFunc(errs.ForAll("metadata.labels"), func(m string) bool {
-		return strings.HasPrefix(m, "label key "+strconv.Quote(key)+":") || strings.HasPrefix(m, "label "+strconv.Quote(key)+" appears twice")
-	})
-}
-
-// badLabelValue reports whether errs name the value of key as bad.
-func badLabelValue(errs tenants.ValidationErrors, key string) bool {
-	return slices.ContainsFunc(errs.ForAll("metadata.labels"), func(m string) bool {
-		return strings.HasPrefix(m, "label "+strconv.Quote(key)+" value ")
-	})
-}
-
-// actorKindLabel names the kind of actor in an audit row.
-func actorKindLabel(kind string) string {
-	switch kind {
-	case tenants.ActorToken:
-		return "API token"
-	case tenants.ActorTrigger:
-		return "trigger"
-	case tenants.ActorSystem:
-		return "system"
-	}
-	return "person"
-}
-
-// actorName is the actor's name as recorded, or its id when it had none.
-func actorName(a tenants.Actor) string {
-	if a.Name != "" {
-		return a.Name
-	}
-	return a.String()
-}
-
-// auditObjectHref links an audited object's page when it has one.
-func auditObjectHref(s Shell, o tenants.AuditObject) string {
-	switch o.Kind {
-	case tenants.KindGit, tenants.KindBucket:
-		return string(storePath(s, o.Kind, o.Name))
-	case tenants.KindDestination:
-		return tpath(s, "destinations", o.Name)
-	case tenants.AuditWork:
-		return tpath(s, "works", i64(o.ID))
-	case tenants.AuditTrigger:
-		return tpath(s, "triggers", i64(o.ID))
-	case tenants.AuditMember:
-		return tpath(s, "members")
-	case tenants.AuditToken:
-		return tpath(s, "tokens")
-	case tenants.AuditTeam:
-		return tpath(s, "settings")
-	}
-	return ""
-}
-
 // versionKind says what a placement's version is: a commit or a content hash.
 func versionKind(storeKind string) string {
 	if storeKind == tenants.KindBucket {
