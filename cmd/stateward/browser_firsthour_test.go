@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,22 @@ func shotBoth(t *testing.T, ctx context.Context, dir, name string) {
 		if err := os.WriteFile(filepath.Join(dir, name+"-"+sc.name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 900)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// onPhoneScreen checks that the element css selects (a status or state) is on a
+// 390 px screen without scrolling the table it sits in, then returns to laptop size.
+func onPhoneScreen(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	right := eval[float64](t, ctx, `document.querySelector(`+strconv.Quote(css)+`).getBoundingClientRect().right`)
+	if right > 390 {
+		t.Errorf("on a phone %s ends at x=%.0f, off the 390 px screen", css, right)
 	}
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 900)); err != nil {
 		t.Fatal(err)
@@ -152,17 +169,13 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	if n := eval[int64](t, ctx, `document.querySelector('[data-testid="store"]').textContent.split("ready").length - 1`); n != 1 {
 		t.Errorf("the store row says ready %d times, want once", n)
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
-	if right := eval[float64](t, ctx, `document.querySelector('[data-testid="store"] [data-testid="status"]').getBoundingClientRect().right`); right > 390 {
-		t.Errorf("on a phone the store's status ends at x=%.0f, off the 390 px screen", right)
-	}
+	onPhoneScreen(t, ctx, `[data-testid="store"] [data-testid="status"]`)
 	shotBoth(t, ctx, dir, "04-stores")
 	navigate(t, ctx, base+"stores/git/default")
 	waitText(t, ctx, `[data-testid="store-status"]`, "ready")
 	shotBoth(t, ctx, dir, "05-store")
 	navigate(t, ctx, base+"destinations")
+	onPhoneScreen(t, ctx, `[data-testid="destination"] [data-testid="status"]`)
 	shotBoth(t, ctx, dir, "06-destinations")
 
 	// The Destination form: human messages with the form's labels, one problem
@@ -236,6 +249,7 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	waitText(t, ctx, `.flash-ok`, "writing it to 1 Destination")
 	waitText(t, ctx, `[data-testid="placements"] [data-testid="state"]`, "written")
 	waitText(t, ctx, `[data-testid="work-history"]`, "dev@example.com")
+	onPhoneScreen(t, ctx, `[data-testid="placement"] [data-testid="state"]`)
 	shotBoth(t, ctx, dir, "12-work-written")
 	if out, err := exec.Command("git", "--git-dir", repo, "show", "main:destinations/dev/resources/default/redis/my-request/5058f/redis.yaml").CombinedOutput(); err != nil || string(out) != "kind: ConfigMap\n" {
 		t.Errorf("the file in the bare repository: %q %v", out, err)
@@ -255,6 +269,7 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	// The Overview lists it under Needs attention.
 	navigate(t, ctx, base)
 	waitText(t, ctx, `[data-testid="attention-waiting"]`, "redis-default-lost")
+	onPhoneScreen(t, ctx, `[data-testid="activity"] [data-testid="state"]`)
 	shotBoth(t, ctx, dir, "15-overview")
 
 	navigate(t, ctx, base+"destinations/worker-1")
