@@ -189,6 +189,10 @@ func validateGitURL(raw string, insecure bool) error {
 	return nil
 }
 
+// DefaultGitAuthorEmail signs the commits of a store without gitAuthor.email, so
+// that no commit carries an empty address ("stateward <>").
+const DefaultGitAuthorEmail = "stateward@localhost"
+
 // ErrFileURL refuses a file:// store where the server is shared: such a URL reaches
 // the server's own disk.
 var ErrFileURL = errors.New("file:// repositories are only allowed in the local default (development login on loopback)")

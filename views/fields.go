@@ -109,7 +109,7 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Help: "Lower-case letters, digits, '-' and '.'; unique in this team."},
 			{Name: "spec.url", Label: "Repository URL", Type: "text", Value: s.URL, Error: es.For("spec.url"),
 				Required: true, Mono: true, ValidateURL: v, Placeholder: "https://github.com/org/repo.git",
-				Help: "https://…, ssh://… or git@host:org/repo."},
+				Help: "https://…, ssh://… or git@host:org/repo. A local development server also takes a bare repository on its own disk: file:///path/to/repo.git (method none)."},
 			{Name: "spec.branch", Label: "Branch", Value: branch, Error: es.For("spec.branch"), Mono: true,
 				ValidateURL: v, Help: "Default main."},
 			{Name: "spec.path", Label: "Path", Value: s.Path, Error: es.For("spec.path"), Mono: true,
@@ -141,7 +141,8 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 			{Name: "spec.gitAuthor.name", Label: "Author name", Value: s.AuthorName, Placeholder: "stateward",
 				Error: es.For("spec.gitAuthor.name"), Help: "Default stateward."},
 			{Name: "spec.gitAuthor.email", Label: "Author email", Type: "email", Value: s.AuthorEmail,
-				Error: es.For("spec.gitAuthor.email"), ValidateURL: v, Placeholder: "stateward@example.com"},
+				Error: es.For("spec.gitAuthor.email"), ValidateURL: v, Placeholder: "stateward@example.com",
+				Help: "Default " + tenants.DefaultGitAuthorEmail + "."},
 		}},
 		{Legend: "TLS", Fields: []FieldProps{
 			{Name: "spec.insecure", Label: "Allow http:// (insecure)", Type: "checkbox", Checked: s.Insecure,

@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-)
 
-// DefaultAuthorEmail signs commits of a store without gitAuthor.email, so that no
-// commit carries an empty address ("stateward <>").
-const DefaultAuthorEmail = "stateward@localhost"
+	"github.com/stateward/stateward/tenants"
+)
 
 // maxPushAttempts bounds how often Apply rebuilds its commit on a branch that other
 // writers keep moving.
@@ -39,8 +37,8 @@ type GitConfig struct {
 	// SSHPrivateKey (PEM) and KnownHosts (known_hosts text, always checked) are the
 	// ssh credentials; the user comes from the URL, "git" by default.
 	SSHPrivateKey, KnownHosts string
-	// AuthorName ("stateward" when empty) and AuthorEmail (DefaultAuthorEmail when
-	// empty) sign the commits.
+	// AuthorName ("stateward" when empty) and AuthorEmail
+	// (tenants.DefaultGitAuthorEmail when empty) sign the commits.
 	AuthorName, AuthorEmail string
 	// CABundle (PEM) is trusted in addition to the system roots; InsecureSkipTLS
 	// turns verification off. TLS is verified by default.
@@ -97,7 +95,7 @@ func NewGit(cfg GitConfig) (*Git, error) {
 		cfg.AuthorName = "stateward"
 	}
 	if cfg.AuthorEmail == "" {
-		cfg.AuthorEmail = DefaultAuthorEmail
+		cfg.AuthorEmail = tenants.DefaultGitAuthorEmail
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
