@@ -38,6 +38,14 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 		c.add(time.Second)
 		submit(t, d, tid, w, false)
 	}
+	trig, _, _, err := d.CreateTrigger(ctx, tenants.Trigger{TenantID: tid, Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.add(time.Second)
+	viaHook := resourceWork("delta", "dev", "x.yaml", "1")
+	viaHook.TriggerID = &trig.ID
+	submit(t, d, tid, viaHook, false)
 	other, _ := d.CreateTenant(ctx, "team-b", "", "")
 	if _, err := d.SubmitWork(ctx, other.ID, resourceWork("alpha", "dev", "x.yaml", "1"), false); err != nil {
 		t.Fatal(err)
@@ -47,14 +55,15 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 		q    db.WorkQuery
 		want []string
 	}{
-		"all, newest first":      {db.WorkQuery{}, []string{"redis-default-gamma", "redis-default-beta", "redis-default-alpha"}},
+		"all, newest first":      {db.WorkQuery{}, []string{"redis-default-delta", "redis-default-gamma", "redis-default-beta", "redis-default-alpha"}},
+		"by trigger":             {db.WorkQuery{TriggerID: &trig.ID}, []string{"redis-default-delta"}},
 		"search by name":         {db.WorkQuery{Search: "ALP"}, []string{"redis-default-alpha"}},
 		"search namespace/name":  {db.WorkQuery{Search: "default/bet"}, []string{"redis-default-beta"}},
-		"search promise":         {db.WorkQuery{Search: "redis"}, []string{"redis-default-gamma", "redis-default-beta", "redis-default-alpha"}},
+		"search promise":         {db.WorkQuery{Search: "redis"}, []string{"redis-default-delta", "redis-default-gamma", "redis-default-beta", "redis-default-alpha"}},
 		"search no match":        {db.WorkQuery{Search: "nothing"}, nil},
 		"search escapes LIKE":    {db.WorkQuery{Search: "%"}, nil},
 		"waiting":                {db.WorkQuery{State: db.WorkStateWaiting}, []string{"redis-default-gamma"}},
-		"pending":                {db.WorkQuery{State: db.WorkStatePending}, []string{"redis-default-beta", "redis-default-alpha"}},
+		"pending":                {db.WorkQuery{State: db.WorkStatePending}, []string{"redis-default-delta", "redis-default-beta", "redis-default-alpha"}},
 		"on a Destination":       {db.WorkQuery{Destination: "prod"}, []string{"redis-default-beta"}},
 		"written: none yet":      {db.WorkQuery{State: db.WorkStateWritten}, nil},
 		"destination and search": {db.WorkQuery{Destination: "dev", Search: "beta"}, nil},
@@ -79,7 +88,7 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 		}
 		q.Before = p.Next
 	}
-	if want := []string{"redis-default-gamma", "redis-default-beta", "redis-default-alpha"}; !slices.Equal(all, want) {
+	if want := []string{"redis-default-delta", "redis-default-gamma", "redis-default-beta", "redis-default-alpha"}; !slices.Equal(all, want) {
 		t.Errorf("paged = %v, want %v", all, want)
 	}
 	if _, err := d.WorksPage(ctx, tid, db.WorkQuery{Before: "bogus!"}); err == nil {
