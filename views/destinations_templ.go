@@ -740,7 +740,7 @@ func DestinationPage(s Shell, p DestinationProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if p.Dest.Status.Message != "" {
+			if p.Dest.Status.Message != "" && p.Dest.Status.Message != statusWord(p.Dest.Status) {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "<pre class=\"message mono\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
