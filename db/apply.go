@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 
 	"github.com/jmoiron/sqlx"
@@ -16,6 +17,9 @@ type ApplyResult struct {
 	Kind   string `json:"kind"`
 	Name   string `json:"name"`
 	Action string `json:"action"`
+	// Moved is a store's previous endpoint when this apply changed it (for the
+	// log of who moved credentials where).
+	Moved string `json:"-"`
 }
 
 // DocErrors are the documents apply refused; nothing was applied.
@@ -29,12 +33,37 @@ func (es DocErrors) Error() string {
 	return es[0].Error()
 }
 
+// ApplyWarning is a document Apply accepted that refers to something that does not
+// exist yet (Kratix answers such a document with an admission warning).
+type ApplyWarning struct {
+	Index   int    `json:"index"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// Applied is what Apply did.
+type Applied struct {
+	Results  []ApplyResult
+	Warnings []ApplyWarning
+	// Revived are stores that waited for a Secret this apply brought: their
+	// credentials are filled in and they should be checked now.
+	Revived []tenants.StoreRef
+}
+
 // Apply creates or updates every document by name in one transaction: Secrets
 // first, then stores, then Destinations (which refer to stores). Any refusal rolls
 // the whole file back and comes back as DocErrors naming the document and field.
-func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document) ([]ApplyResult, error) {
-	results := make([]ApplyResult, len(docs))
+//
+// Objects may come in any order across applies, as with kubectl apply: a store
+// whose Secret does not exist yet, or a Destination whose store does not, is saved
+// with a warning and waits, not ready; a Secret or store applied later releases
+// what waited for it, without a re-apply.
+func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document) (Applied, error) {
+	out := Applied{Results: make([]ApplyResult, len(docs))}
+	uses := secretUses(docs)
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		out.Warnings, out.Revived = nil, nil
 		for _, pass := range []func(*tenants.Document) bool{
 			func(doc *tenants.Document) bool { return doc.Secret != nil },
 			func(doc *tenants.Document) bool { return doc.Git != nil || doc.Bucket != nil },
@@ -44,38 +73,189 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document)
 				if !pass(&docs[i]) {
 					continue
 				}
-				action, err := d.applyOne(ctx, tx, tenantID, &docs[i])
+				res, err := d.applyOne(ctx, tx, tenantID, &docs[i], uses)
 				if err != nil {
 					return docError(&docs[i], err)
 				}
-				results[i] = ApplyResult{Index: docs[i].Index, Kind: docs[i].Kind, Name: docs[i].Name, Action: action}
+				res.Index, res.Kind, res.Name = docs[i].Index, docs[i].Kind, docs[i].Name
+				out.Results[i] = res
+				if err := d.afterApply(ctx, tx, tenantID, &docs[i], &out); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return Applied{}, err
 	}
-	return results, nil
+	return out, nil
 }
 
-func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document) (string, error) {
+// afterApply records what the saved document waits for, or what waited for it.
+func (d *DB) afterApply(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, out *Applied) error {
+	warn := func(format string, args ...any) {
+		out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name,
+			Message: fmt.Sprintf(format, args...)})
+	}
 	switch {
 	case doc.Secret != nil:
-		return d.applySecret(ctx, tx, tenantID, doc.Secret)
-	case doc.Git != nil:
-		doc.Git.TenantID = tenantID
-		return d.saveGit(ctx, tx, doc.Git, false)
-	case doc.Bucket != nil:
-		doc.Bucket.TenantID = tenantID
-		return d.saveBucket(ctx, tx, doc.Bucket, false)
-	default:
-		doc.Destination.TenantID = tenantID
-		return d.saveDestination(ctx, tx, doc.Destination)
+		refs, problems, err := d.useSecret(ctx, tx, tenantID, *doc.Secret)
+		out.Revived = append(out.Revived, refs...)
+		for _, p := range problems {
+			warn("%s", p)
+		}
+		return err
+	case doc.Git != nil && doc.Git.SecretMissing:
+		warn("referenced Secret %q does not exist yet: the store is not ready until it is applied", doc.Git.SecretRef)
+	case doc.Bucket != nil && doc.Bucket.SecretMissing:
+		warn("referenced Secret %q does not exist yet: the store is not ready until it is applied", doc.Bucket.SecretRef)
+	case doc.Destination != nil:
+		ok, err := storeExists(ctx, tx, tenantID, doc.Destination.StoreKind, doc.Destination.StoreName)
+		if err == nil && !ok {
+			warn("referenced %s %q does not exist yet: the Destination is not ready, and nothing is placed on it, until it is applied",
+				doc.Destination.StoreKind, doc.Destination.StoreName)
+		}
+		return err
 	}
+	return nil
 }
 
-func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *tenants.Secret) (string, error) {
+// useSecret fills in the credentials of the stores that waited for Secret sec and
+// saves them (which releases their Destinations). It returns them, and what is
+// still wrong with their credentials (a key the Secret lacks).
+func (d *DB) useSecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, sec tenants.Secret) ([]tenants.StoreRef, []string, error) {
+	var refs []tenants.StoreRef
+	var problems []string
+	var gits []gitRow
+	if err := tx.SelectContext(ctx, &gits, `SELECT `+gitCols+` FROM git_stores WHERE tenant_id = ? AND secret_ref = ? AND secret_missing`,
+		tenantID, sec.Name); err != nil {
+		return nil, nil, err
+	}
+	for _, r := range gits {
+		s := r.domain()
+		s.UseSecret(sec)
+		if err := s.Validate(); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %q now reads this Secret, but: %v", tenants.KindGit, s.Name, err))
+		}
+		if _, err := d.saveGit(ctx, tx, &s, false); err != nil {
+			return nil, nil, err
+		}
+		if err := bindSecret(ctx, tx, tenantID, sec.Name, []string{s.CredentialEndpoint()}, false); err != nil {
+			return nil, nil, err
+		}
+		problems = append(problems, fmt.Sprintf("its credentials now go to %s %q, which waited for it, at %s", tenants.KindGit, s.Name, s.CredentialEndpoint()))
+		refs = append(refs, tenants.StoreRef{TenantID: tenantID, Kind: tenants.KindGit, Name: s.Name})
+	}
+	var buckets []bucketRow
+	if err := tx.SelectContext(ctx, &buckets, `SELECT `+bucketCols+` FROM bucket_stores WHERE tenant_id = ? AND secret_ref = ? AND secret_missing`,
+		tenantID, sec.Name); err != nil {
+		return nil, nil, err
+	}
+	for _, r := range buckets {
+		s := r.domain()
+		s.UseSecret(sec)
+		if err := s.Validate(); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %q now reads this Secret, but: %v", tenants.KindBucket, s.Name, err))
+		}
+		if _, err := d.saveBucket(ctx, tx, &s, false); err != nil {
+			return nil, nil, err
+		}
+		if err := bindSecret(ctx, tx, tenantID, sec.Name, []string{s.CredentialEndpoint()}, false); err != nil {
+			return nil, nil, err
+		}
+		problems = append(problems, fmt.Sprintf("its credentials now go to %s %q, which waited for it, at %s", tenants.KindBucket, s.Name, s.CredentialEndpoint()))
+		refs = append(refs, tenants.StoreRef{TenantID: tenantID, Kind: tenants.KindBucket, Name: s.Name})
+	}
+	return refs, problems, nil
+}
+
+// secretUses maps each Secret of the file to the endpoints of the stores in the
+// same file that read it: the endpoints its values are entered for.
+func secretUses(docs []tenants.Document) map[string][]string {
+	uses := map[string][]string{}
+	for i := range docs {
+		if s := docs[i].Secret; s != nil {
+			uses[s.Name] = nil
+		}
+	}
+	for i := range docs {
+		if u, ok := useOf(&docs[i]); ok && u.needs {
+			if _, in := uses[u.secretRef]; in {
+				uses[u.secretRef] = append(uses[u.secretRef], u.endpoint)
+			}
+		}
+	}
+	return uses
+}
+
+func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+	var res ApplyResult
+	var err error
+	switch {
+	case doc.Secret != nil:
+		res.Action, err = d.applySecret(ctx, tx, tenantID, doc.Secret, uses[doc.Secret.Name])
+	case doc.Git != nil:
+		doc.Git.TenantID = tenantID
+		res, err = d.applyGit(ctx, tx, doc, uses)
+	case doc.Bucket != nil:
+		doc.Bucket.TenantID = tenantID
+		res, err = d.applyBucket(ctx, tx, doc, uses)
+	default:
+		doc.Destination.TenantID = tenantID
+		res.Action, err = d.saveDestination(ctx, tx, doc.Destination)
+	}
+	return res, err
+}
+
+func (d *DB) applyGit(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+	g := doc.Git
+	old, err := d.findGit(ctx, tx, g.TenantID, g.Name)
+	if err != nil && !isNotFound(err) {
+		return ApplyResult{}, err
+	}
+	exists := err == nil
+	var res ApplyResult
+	if exists && old.CredentialEndpoint() != g.CredentialEndpoint() {
+		res.Moved = old.CredentialEndpoint()
+	}
+	if u, _ := useOf(doc); !inFile(uses, u.secretRef) {
+		same := exists && old.Credentials == g.Credentials
+		if err := checkSecretUse(ctx, tx, g.TenantID, u, same, old.CredentialEndpoint()); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	res.Action, err = d.saveGit(ctx, tx, g, false)
+	return res, err
+}
+
+func (d *DB) applyBucket(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+	b := doc.Bucket
+	old, err := d.findBucket(ctx, tx, b.TenantID, b.Name)
+	if err != nil && !isNotFound(err) {
+		return ApplyResult{}, err
+	}
+	exists := err == nil
+	var res ApplyResult
+	if exists && old.CredentialEndpoint() != b.CredentialEndpoint() {
+		res.Moved = old.CredentialEndpoint()
+	}
+	if u, _ := useOf(doc); !inFile(uses, u.secretRef) {
+		same := exists && old.Credentials == b.Credentials
+		if err := checkSecretUse(ctx, tx, b.TenantID, u, same, old.CredentialEndpoint()); err != nil {
+			return ApplyResult{}, err
+		}
+	}
+	res.Action, err = d.saveBucket(ctx, tx, b, false)
+	return res, err
+}
+
+func inFile(uses map[string][]string, secret string) bool {
+	_, ok := uses[secret]
+	return ok
+}
+
+func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *tenants.Secret, endpoints []string) (string, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `SELECT id FROM secrets WHERE tenant_id = ? AND name = ?`, tenantID, s.Name)
 	action := ActionCreated
@@ -85,13 +265,16 @@ func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *te
 			return "", err
 		}
 		if maps.Equal(old, nonEmpty(s.Data)) {
-			return ActionUnchanged, nil
+			return ActionUnchanged, bindSecret(ctx, tx, tenantID, s.Name, endpoints, false)
 		}
 		action = ActionUpdated
 	} else if err := mapMissing(err); err != nil {
 		return "", err
 	}
-	return action, d.saveSecret(ctx, tx, tenantID, s.Name, s.Data)
+	if err := d.saveSecret(ctx, tx, tenantID, s.Name, s.Data); err != nil {
+		return "", err
+	}
+	return action, bindSecret(ctx, tx, tenantID, s.Name, endpoints, true)
 }
 
 func nonEmpty(m map[string]string) map[string]string {

@@ -21,14 +21,25 @@ func (d *DB) destinationSaved(ctx context.Context, tx *sqlx.Tx, dest *tenants.De
 }
 
 // syncCanary upserts the Destination's canary row when its files or intent change.
+// While the Destination's store does not exist, or waits for its Secret, nothing
+// can be written: the canary waits too, and storeSaved syncs it when the store can
+// be written to.
 func (d *DB) syncCanary(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) error {
 	table, _ := storeTable(dest.StoreKind)
-	var storePath string
-	if err := tx.GetContext(ctx, &storePath, `SELECT path FROM `+table+` WHERE tenant_id = ? AND name = ?`,
-		dest.TenantID, dest.StoreName); err != nil {
-		return mapErr(err, dest.StoreKind, dest.StoreName)
+	var store struct {
+		Path    string `db:"path"`
+		Missing bool   `db:"secret_missing"`
 	}
-	files, _, err := canaryFiles(storePath, *dest)
+	err := tx.GetContext(ctx, &store, `SELECT path, secret_missing FROM `+table+` WHERE tenant_id = ? AND name = ?`,
+		dest.TenantID, dest.StoreName)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && store.Missing) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	storePath := store.Path
+	files, keys, err := canaryFiles(storePath, *dest)
 	if err != nil {
 		return tenants.Invalid("spec.path", "%v", err)
 	}
@@ -55,6 +66,16 @@ func (d *DB) syncCanary(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destinat
 	if err != nil {
 		return err
 	}
+	var id int64
+	if err := tx.GetContext(ctx, &id, `SELECT id FROM canaries WHERE tenant_id = ? AND destination_id = ?`, dest.TenantID, dest.ID); err != nil {
+		return err
+	}
+	if intent == intentDelete {
+		keys = nil
+	}
+	if err := d.claimCanary(ctx, tx, dest.TenantID, storeKey{dest.StoreKind, dest.StoreName}, id, keys); err != nil {
+		return err
+	}
 	_, err = d.enqueue(ctx, tx, dest.TenantID, storeKey{dest.StoreKind, dest.StoreName}, false)
 	return err
 }
@@ -75,7 +96,12 @@ func (d *DB) destinationDeleted(ctx context.Context, tx *sqlx.Tx, r destRow) err
 	}
 	now := d.now()
 	if _, err := tx.ExecContext(ctx, `UPDATE placements SET intent = 'delete', state = 'pending', generation = generation + 1,
-		attempts = 0, error = '', updated_at = ? WHERE tenant_id = ? AND destination_id = ?`, now, r.TenantID, r.ID); err != nil {
+		attempts = 0, error = '', stuck = FALSE, updated_at = ? WHERE tenant_id = ? AND destination_id = ?`, now, r.TenantID, r.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM claims WHERE tenant_id = ? AND (placement_id IN (SELECT id FROM placements
+		WHERE tenant_id = ? AND destination_id = ?) OR canary_id IN (SELECT id FROM canaries WHERE tenant_id = ? AND destination_id = ?))`,
+		r.TenantID, r.TenantID, r.ID, r.TenantID, r.ID); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE canaries SET intent = 'delete', state = 'pending', generation = generation + 1,
@@ -84,6 +110,20 @@ func (d *DB) destinationDeleted(ctx context.Context, tx *sqlx.Tx, r destRow) err
 	}
 	_, err := d.enqueue(ctx, tx, r.TenantID, storeKey{r.StoreKind, r.StoreName}, false)
 	return err
+}
+
+// storeSaved runs in the transaction that created or updated a store: a store
+// waiting for its Secret is not ready, with the reason, until the Secret comes;
+// then the store's Destinations (which may have waited for it) are brought in line.
+func (d *DB) storeSaved(ctx context.Context, tx *sqlx.Tx, tenantID int64, kind, name, secretRef string, secretMissing bool) error {
+	if secretMissing {
+		table, _ := storeTable(kind)
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ready = FALSE, status_message = ?, last_checked = ?
+			WHERE tenant_id = ? AND name = ?`, tenants.SecretMissingMessage(secretRef), d.now(), tenantID, name); err != nil {
+			return err
+		}
+	}
+	return d.storeChanged(ctx, tx, tenantID, kind, name)
 }
 
 // storeChanged runs in the transaction that updated a store: its path may have

@@ -33,6 +33,7 @@ type DB struct {
 	r      *sqlx.DB
 	sealer *Sealer
 	now    func() time.Time
+	b      *batcher // group commit of submits (batch.go)
 }
 
 // Options configure Open.
@@ -80,11 +81,13 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		d.Close()
 		return nil, err
 	}
+	d.startBatcher()
 	return d, nil
 }
 
 // Close closes both pools.
 func (d *DB) Close() error {
+	d.stopBatcher()
 	var errR error
 	if d.r != nil {
 		errR = d.r.Close()

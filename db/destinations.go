@@ -48,12 +48,14 @@ func (d *DB) listDestinations(ctx context.Context, q sqlx.QueryerContext, tenant
 		statusCols
 		GitChecked    *time.Time `db:"git_checked"`
 		BucketChecked *time.Time `db:"bucket_checked"`
+		StoreMissing  bool       `db:"store_missing"`
+		SecretMissing bool       `db:"secret_missing"`
 	}
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT d.id, d.tenant_id, d.name, d.labels, d.path, d.store_kind, d.store_name,
 		d.strict_match, d.mode, d.filename, d.cleanup, d.init_workloads, d.updated_at,
-		COALESCE(g.ready, b.ready) AS ready,
-		COALESCE(g.status_message, b.status_message, 'State Store not found') AS status_message,
-		NULL AS last_checked, g.last_checked AS git_checked, b.last_checked AS bucket_checked
+		COALESCE(g.ready, b.ready) AS ready, COALESCE(g.status_message, b.status_message, '') AS status_message,
+		NULL AS last_checked, g.last_checked AS git_checked, b.last_checked AS bucket_checked,
+		(g.id IS NULL AND b.id IS NULL) AS store_missing, COALESCE(g.secret_missing, b.secret_missing, FALSE) AS secret_missing
 		FROM destinations d
 		LEFT JOIN git_stores g ON d.store_kind = 'GitStateStore' AND g.tenant_id = d.tenant_id AND g.name = d.store_name
 		LEFT JOIN bucket_stores b ON d.store_kind = 'BucketStateStore' AND b.tenant_id = d.tenant_id AND b.name = d.store_name
@@ -67,6 +69,14 @@ func (d *DB) listDestinations(ctx context.Context, q sqlx.QueryerContext, tenant
 			r.LastChecked = r.BucketChecked
 		}
 		dest.Status = r.statusCols.domain()
+		switch {
+		case r.StoreMissing:
+			notReady := false
+			dest.Waiting = tenants.StoreMissingMessage(dest.StoreKind, dest.StoreName)
+			dest.Status = tenants.Status{Ready: &notReady, Message: dest.Waiting}
+		case r.SecretMissing:
+			dest.Waiting = dest.Status.Message
+		}
 		if tenants.Matches(dest.Labels, selector) {
 			out = append(out, dest)
 		}
@@ -89,8 +99,10 @@ func (d *DB) Destination(ctx context.Context, tenantID int64, name string) (tena
 }
 
 // SaveDestination creates or updates a Destination by name. It checks, inside the
-// transaction, that its store exists, that its path does not overlap another
-// Destination's on the same store, and that the filepath mode is not changed.
+// transaction, that its path does not overlap another Destination's on the same
+// store and that the filepath mode is not changed. Its store need not exist yet
+// (objects apply in any order, as in Kratix): the Destination then waits for it,
+// not ready, and nothing is placed on it until the store is saved.
 func (d *DB) SaveDestination(ctx context.Context, dest tenants.Destination) (string, error) {
 	var action string
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
@@ -144,14 +156,6 @@ func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Des
 }
 
 func (d *DB) checkDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) error {
-	table, _ := storeTable(dest.StoreKind)
-	var n int
-	if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM `+table+` WHERE tenant_id = ? AND name = ?`, dest.TenantID, dest.StoreName); err != nil {
-		return err
-	}
-	if n == 0 {
-		return tenants.Invalid("spec.stateStoreRef.name", "%s %q does not exist", dest.StoreKind, dest.StoreName)
-	}
 	var others []destRow
 	if err := tx.SelectContext(ctx, &others, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND name <> ?`,
 		dest.TenantID, dest.StoreKind, dest.StoreName, dest.Name); err != nil {
@@ -200,6 +204,14 @@ func (d *DB) DeleteDestination(ctx context.Context, tenantID int64, name string)
 		}
 		return d.replanTenant(ctx, tx, tenantID)
 	})
+}
+
+// storeExists reports whether the tenant has the store of kind and name.
+func storeExists(ctx context.Context, tx *sqlx.Tx, tenantID int64, kind, name string) (bool, error) {
+	table, _ := storeTable(kind)
+	var n int
+	err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM `+table+` WHERE tenant_id = ? AND name = ?`, tenantID, name)
+	return n > 0, err
 }
 
 // CreateDestination creates a Destination, refusing a name that exists.

@@ -2,10 +2,11 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -42,15 +43,17 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 }
 
 // enqueue returns the store's queued job, creating it if there is none. New work
-// makes a queued job due at once, even one waiting out a backoff.
+// makes a queued job due at once, unless the job is waiting out a backoff after
+// failed attempts: a burst of Works against a failing remote must not turn the
+// backoff into a busy retry loop.
 func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
 	now := d.now()
 	var id int64
 	err := tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
 		tenantID, k.kind, k.name)
 	if err == nil {
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET run_after = ?, full_rewrite = (full_rewrite OR ?), updated_at = ? WHERE id = ?`,
-			now, full, now, id)
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET run_after = CASE WHEN attempts = 0 THEN ? ELSE run_after END,
+			full_rewrite = (full_rewrite OR ?), updated_at = ? WHERE id = ?`, now, full, now, id)
 		return id, err
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -71,6 +74,7 @@ type jobRow struct {
 	Attempts   int        `db:"attempts"`
 	RunAfter   time.Time  `db:"run_after"`
 	LeaseOwner string     `db:"lease_owner"`
+	LeaseToken string     `db:"lease_token"`
 	LeaseUntil *time.Time `db:"lease_until"`
 	LastError  string     `db:"last_error"`
 	Version    string     `db:"version"`
@@ -80,35 +84,41 @@ type jobRow struct {
 }
 
 const jobCols = `id, tenant_id, store_kind, store_name, state, full_rewrite, attempts, run_after, lease_owner,
-	lease_until, last_error, version, created_at, updated_at, finished_at`
+	lease_token, lease_until, last_error, version, created_at, updated_at, finished_at`
 
-// ClaimJob takes the next due job for owner, holding it for lease: a queued job
-// whose run_after has come and whose store has no running job, or a running job
-// whose lease expired (its worker died). In the same transaction it marks the
-// job's placements writing and reads everything the write needs. ok is false when
-// no job is due.
+// ClaimJob takes the next due job for owner, holding it for lease under a fresh
+// random lease token: a queued job whose run_after has come and whose store has
+// no running job. Running jobs whose lease expired (their worker died) are first
+// queued again as a failed attempt, with backoff, so a job that crashes its
+// process cannot jump ahead of every other store after each restart. In the same
+// transaction the claim marks the job's placements writing and reads everything
+// the write needs. ok is false when no job is due.
 func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
 	var job *tenants.Job
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		job = nil
 		now := d.now()
+		if err := d.expireLeases(ctx, tx, now); err != nil {
+			return err
+		}
 		var r jobRow
 		err := tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
-			WHERE (j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
-				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running'))
-			OR (j.state = 'running' AND j.lease_until <= ?)
-			ORDER BY CASE WHEN j.state = 'running' THEN 0 ELSE 1 END, j.run_after, j.id LIMIT 1`+claimLock, now, now)
+			WHERE j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
+				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running')
+			ORDER BY j.run_after, j.id LIMIT 1`+claimLock, now)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ?
-			WHERE id = ?`, owner, now.Add(lease), now, r.ID); err != nil {
+		token := rand.Text()
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
+			WHERE id = ?`, owner, token, now.Add(lease), now, r.ID); err != nil {
 			return err
 		}
 		job = &tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
-			Attempts: r.Attempts, Owner: owner, Full: r.Full}
+			Attempts: r.Attempts, Owner: owner, Token: token, Full: r.Full}
 		return d.loadJob(ctx, tx, job)
 	})
 	if err != nil {
@@ -117,12 +127,35 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 	return job, job != nil, nil
 }
 
-// Heartbeat extends the lease of a running job; ErrLeaseLost when owner no longer
-// holds it.
-func (d *DB) Heartbeat(ctx context.Context, jobID int64, owner string, lease time.Duration) error {
+// leaseExpired is the error a job records when its worker vanished.
+const leaseExpired = "the worker writing this store stopped without finishing (process killed, crashed or cut off from the database); retrying"
+
+// expireLeases queues again, as a failed attempt with backoff, every running job
+// whose lease has run out.
+func (d *DB) expireLeases(ctx context.Context, tx *sqlx.Tx, now time.Time) error {
+	var rows []jobRow
+	if err := tx.SelectContext(ctx, &rows, `SELECT `+jobCols+` FROM jobs WHERE state = 'running' AND lease_until <= ?`, now); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		job := &tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
+			Attempts: r.Attempts, Full: r.Full}
+		if err := d.resetWriting(ctx, tx, job, "", false); err != nil {
+			return err
+		}
+		if err := d.requeue(ctx, tx, job, now.Add(backoff(r.Attempts+1)), leaseExpired); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Heartbeat extends the lease of a running job; ErrLeaseLost when this claim (its
+// lease token) no longer holds it.
+func (d *DB) Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error {
 	now := d.now()
-	res, err := d.w.ExecContext(ctx, `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`,
-		now.Add(lease), now, jobID, owner)
+	res, err := d.w.ExecContext(ctx, `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'`,
+		now.Add(lease), now, job.ID, job.Token)
 	if err != nil {
 		return err
 	}
@@ -136,6 +169,9 @@ func (d *DB) Heartbeat(ctx context.Context, jobID int64, owner string, lease tim
 // again, due at once, and its placements go back to pending.
 func (d *DB) ReleaseJob(ctx context.Context, job *tenants.Job) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.checkOwner(ctx, tx, job); err != nil {
+			return err
+		}
 		if err := d.resetWriting(ctx, tx, job, "", false); err != nil {
 			return err
 		}
@@ -156,7 +192,7 @@ func (d *DB) requeue(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, runAfte
 	err := tx.GetContext(ctx, &other, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
 		job.TenantID, job.Store.Kind, job.Store.Name)
 	if errors.Is(err, sql.ErrNoRows) {
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', attempts = ?, run_after = ?, lease_owner = '', lease_until = NULL,
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', attempts = ?, run_after = ?, lease_owner = '', lease_token = '', lease_until = NULL,
 			last_error = ?, updated_at = ? WHERE id = ?`, attempts, runAfter, lastErr, now, job.ID)
 		return err
 	}
@@ -167,7 +203,7 @@ func (d *DB) requeue(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, runAfte
 		updated_at = ? WHERE id = ?`, attempts, runAfter, lastErr, job.Full, now, other); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_until = NULL, last_error = ?,
+	_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_token = '', lease_until = NULL, last_error = ?,
 		updated_at = ?, finished_at = ? WHERE id = ?`, fmt.Sprintf("continued by job %d", other), now, now, job.ID)
 	return err
 }
@@ -179,7 +215,7 @@ func backoff(n int) time.Duration {
 	if n < 20 {
 		d = min(baseBackoff<<max(n-1, 0), MaxBackoff)
 	}
-	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
+	jitter := time.Duration(mrand.Int64N(int64(d)/5*2+1)) - d/5
 	return d + jitter
 }
 

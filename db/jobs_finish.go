@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -43,7 +44,7 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		}
 		now := d.now()
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', version = ?, last_error = '', lease_owner = '',
-			lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?`, res.Version, now, now, job.ID); err != nil {
+			lease_token = '', lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?`, res.Version, now, now, job.ID); err != nil {
 			return err
 		}
 		if err := d.pruneJobs(ctx, tx, job); err != nil {
@@ -53,29 +54,76 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 	})
 }
 
+// checkOwner answers ErrLeaseLost unless this claim (its lease token) still holds
+// the job.
 func (d *DB) checkOwner(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
-	var owner string
-	err := tx.GetContext(ctx, &owner, `SELECT lease_owner FROM jobs WHERE id = ? AND state = 'running'`, job.ID)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && owner != job.Owner {
+	var token string
+	err := tx.GetContext(ctx, &token, `SELECT lease_token FROM jobs WHERE id = ? AND state = 'running'`, job.ID)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (token == "" || token != job.Token) {
 		return ErrLeaseLost
 	}
 	return err
 }
 
+// finishPlacement records one placement's outcome. What the store now holds for
+// the placement (written_keys, written_prefix) is recorded whatever its generation:
+// a write whose placement was submitted again meanwhile still put its files there,
+// and the next write must know them to remove what is no longer wanted. Its state
+// changes only when the generation is the one written.
 func (d *DB) finishPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, o tenants.PlacementOutcome, version string) error {
 	now := d.now()
-	var err error
 	switch {
 	case o.Error != "":
-		_, err = tx.ExecContext(ctx, `UPDATE placements SET state = 'failed', error = ?, attempts = attempts + 1, updated_at = ?
-			WHERE tenant_id = ? AND id = ? AND generation = ?`, o.Error, now, tenantID, o.ID, o.Generation)
+		if err := d.rememberKeys(ctx, tx, tenantID, o.ID, o.MayHold); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'failed', error = ?, stuck = ?, attempts = attempts + 1, updated_at = ?
+			WHERE tenant_id = ? AND id = ? AND generation = ?`, o.Error, o.Stuck, now, tenantID, o.ID, o.Generation)
+		return err
 	case o.Delete:
-		_, err = tx.ExecContext(ctx, `DELETE FROM placements WHERE tenant_id = ? AND id = ? AND generation = ?`, tenantID, o.ID, o.Generation)
-	default:
-		_, err = tx.ExecContext(ctx, `UPDATE placements SET state = 'written', version = ?, error = '', attempts = 0,
-			written_keys = ?, written_prefix = ?, written_at = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND generation = ?`,
-			version, toJSON(nonNil(o.Keys)), o.Prefix, now, now, tenantID, o.ID, o.Generation)
+		res, err := tx.ExecContext(ctx, `DELETE FROM placements WHERE tenant_id = ? AND id = ? AND generation = ?`, tenantID, o.ID, o.Generation)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE placements SET written_keys = '[]', written_prefix = '' WHERE tenant_id = ? AND id = ?`,
+			tenantID, o.ID)
+		return err
 	}
+	keys := toJSON(nonNil(o.Keys))
+	res, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'written', version = ?, error = '', attempts = 0,
+		written_keys = ?, written_prefix = ?, written_at = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND generation = ?`,
+		version, keys, o.Prefix, now, now, tenantID, o.ID, o.Generation)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE placements SET written_keys = ?, written_prefix = ? WHERE tenant_id = ? AND id = ?`,
+		keys, o.Prefix, tenantID, o.ID)
+	return err
+}
+
+// rememberKeys adds keys to what the store may hold for a placement.
+func (d *DB) rememberKeys(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	var cur string
+	err := tx.GetContext(ctx, &cur, `SELECT written_keys FROM placements WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	all := append(jsonStrings(cur), keys...)
+	slices.Sort(all)
+	_, err = tx.ExecContext(ctx, `UPDATE placements SET written_keys = ? WHERE tenant_id = ? AND id = ?`,
+		toJSON(slices.Compact(all)), tenantID, id)
 	return err
 }
 
@@ -87,10 +135,22 @@ func (d *DB) finishCanary(ctx context.Context, tx *sqlx.Tx, tenantID int64, o te
 		_, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'failed', error = ?, updated_at = ?
 			WHERE tenant_id = ? AND id = ? AND generation = ?`, o.Error, now, tenantID, o.ID, o.Generation)
 	case o.Delete:
-		_, err = tx.ExecContext(ctx, `DELETE FROM canaries WHERE tenant_id = ? AND id = ? AND generation = ?`, tenantID, o.ID, o.Generation)
+		var res sql.Result
+		if res, err = tx.ExecContext(ctx, `DELETE FROM canaries WHERE tenant_id = ? AND id = ? AND generation = ?`,
+			tenantID, o.ID, o.Generation); err == nil {
+			if n, _ := res.RowsAffected(); n == 0 {
+				_, err = tx.ExecContext(ctx, `UPDATE canaries SET written_keys = '[]' WHERE tenant_id = ? AND id = ?`, tenantID, o.ID)
+			}
+		}
 	default:
-		_, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'written', error = '', written_keys = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ? AND generation = ?`, toJSON(nonNil(o.Keys)), now, tenantID, o.ID, o.Generation)
+		keys := toJSON(nonNil(o.Keys))
+		var res sql.Result
+		if res, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'written', error = '', written_keys = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ? AND generation = ?`, keys, now, tenantID, o.ID, o.Generation); err == nil {
+			if n, _ := res.RowsAffected(); n == 0 {
+				_, err = tx.ExecContext(ctx, `UPDATE canaries SET written_keys = ? WHERE tenant_id = ? AND id = ?`, keys, tenantID, o.ID)
+			}
+		}
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,11 +21,24 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	if err != nil {
 		return err
 	}
+	if job.Store.Kind == tenants.KindBucket {
+		// Never written: what it may hold is exactly its keys (one statement).
+		if _, err := tx.ExecContext(ctx, `UPDATE placements SET written_keys = paths WHERE tenant_id = ? AND store_kind = ?
+			AND store_name = ? AND job_id = ? AND state = 'writing' AND intent = 'write' AND mode <> 'aggregatedYAML' AND written_keys = '[]'`,
+			job.TenantID, job.Store.Kind, job.Store.Name, job.ID); err != nil {
+			return err
+		}
+	}
 	dests := map[int64]bool{}
 	for _, r := range rows {
 		w, err := r.write()
 		if err != nil {
 			return err
+		}
+		if job.Store.Kind == tenants.KindBucket && !w.Delete && w.Mode != tenants.ModeAggregated && len(w.WrittenKeys) > 0 {
+			if err := d.mayHold(ctx, tx, job.TenantID, w); err != nil {
+				return err
+			}
 		}
 		job.Writes = append(job.Writes, w)
 		if r.Mode != tenants.ModeNested {
@@ -43,15 +57,34 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 func (d *DB) jobPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]placementRow, error) {
 	var rows []placementRow
 	err := tx.SelectContext(ctx, &rows, `SELECT `+placementCols+` FROM placements
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) ORDER BY name, id`,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) AND NOT stuck ORDER BY name, id`,
 		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
 	if err != nil {
 		return nil, err
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE placements SET state = 'writing', job_id = ?
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written'`,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written' AND NOT stuck`,
 		job.ID, job.TenantID, job.Store.Kind, job.Store.Name)
 	return rows, err
+}
+
+// mayHold records, before a bucket write starts, the keys it is about to put as
+// keys the placement may hold: a bucket write that dies half way (kill -9, a lost
+// connection) leaves some of them in the store, and a later write must know them
+// to remove those no longer wanted. Git pushes are atomic and need no such record.
+func (d *DB) mayHold(ctx context.Context, tx *sqlx.Tx, tenantID int64, w tenants.PlacementWrite) error {
+	all := slices.Clone(w.WrittenKeys)
+	for _, k := range w.Plan.Keys() {
+		if !slices.Contains(all, k) {
+			all = append(all, k)
+		}
+	}
+	if len(all) == len(w.WrittenKeys) {
+		return nil
+	}
+	slices.Sort(all)
+	_, err := tx.ExecContext(ctx, `UPDATE placements SET written_keys = ? WHERE tenant_id = ? AND id = ?`, toJSON(all), tenantID, w.ID)
+	return err
 }
 
 // peerPlacements returns the live placements on the given Destinations that the

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -69,16 +71,23 @@ func (d *DB) UpdateTenantSettings(ctx context.Context, tenantID int64, name, dom
 	return err
 }
 
-// UpsertUser records a signed-in identity (issuer + subject) and links any pending
-// invitations for its verified email. It returns the user.
+// UpsertUser records a signed-in identity (issuer + subject) with the groups of
+// this sign-in, and links any pending invitations for its verified email. It
+// returns the user.
 func (d *DB) UpsertUser(ctx context.Context, u tenants.User, emailVerified bool) (tenants.User, error) {
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		now := d.now()
 		err := tx.GetContext(ctx, &u.ID, `INSERT INTO users (issuer, subject, email, name, email_verified, created_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, name = excluded.name, email_verified = excluded.email_verified
 			RETURNING id`, u.Issuer, u.Subject, u.Email, u.Name, emailVerified, now)
-		if err != nil || !emailVerified {
+		if err != nil {
 			return err
+		}
+		if err := setUserGroups(ctx, tx, u.ID, u.Groups, now); err != nil {
+			return err
+		}
+		if !emailVerified {
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE members SET user_id = ? WHERE email = ? AND user_id IS NULL`, u.ID, u.Email); err != nil {
 			return err
@@ -95,36 +104,64 @@ func (d *DB) UpsertUser(ctx context.Context, u tenants.User, emailVerified bool)
 // UserByID finds a user.
 func (d *DB) UserByID(ctx context.Context, id int64) (tenants.User, error) {
 	var u struct {
-		ID      int64  `db:"id"`
-		Issuer  string `db:"issuer"`
-		Subject string `db:"subject"`
-		Email   string `db:"email"`
-		Name    string `db:"name"`
+		ID       int64  `db:"id"`
+		Issuer   string `db:"issuer"`
+		Subject  string `db:"subject"`
+		Email    string `db:"email"`
+		Name     string `db:"name"`
+		Verified bool   `db:"email_verified"`
 	}
-	err := d.r.GetContext(ctx, &u, `SELECT id, issuer, subject, email, name FROM users WHERE id = ?`, id)
-	return tenants.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name}, mapErr(err, "user", "")
+	err := d.r.GetContext(ctx, &u, `SELECT id, issuer, subject, email, name, email_verified FROM users WHERE id = ?`, id)
+	return tenants.User{ID: u.ID, Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name, EmailVerified: u.Verified},
+		mapErr(err, "user", "")
 }
 
-// Memberships lists the tenants a user belongs to, by slug.
+// Memberships lists the tenants a user belongs to, by slug: as a member, or
+// through IdP groups (the higher role wins).
 func (d *DB) Memberships(ctx context.Context, userID int64) ([]tenants.Membership, error) {
 	var rows []struct {
 		tenantRow
-		Role string `db:"role"`
+		Role *string `db:"role"`
 	}
-	err := d.r.SelectContext(ctx, &rows, `SELECT t.id, t.slug, t.name, t.allowed_domain, t.created_at, m.role
-		FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = ? ORDER BY t.slug`, userID)
-	out := make([]tenants.Membership, len(rows))
-	for i, r := range rows {
-		out[i] = tenants.Membership{Tenant: r.domain(), Role: tenants.Role(r.Role)}
+	byGroup, err := d.groupRolesOf(ctx, userID, nil)
+	if err != nil {
+		return nil, err
+	}
+	err = d.r.SelectContext(ctx, &rows, `SELECT t.id, t.slug, t.name, t.allowed_domain, t.created_at, m.role
+		FROM tenants t LEFT JOIN members m ON m.tenant_id = t.id AND m.user_id = ?
+		WHERE m.user_id IS NOT NULL OR t.id IN (SELECT gr.tenant_id FROM group_roles gr JOIN user_groups ug
+			ON ug.group_name = gr.group_name WHERE ug.user_id = ?)
+		ORDER BY t.slug`, userID, userID)
+	out := make([]tenants.Membership, 0, len(rows))
+	for _, r := range rows {
+		role := byGroup[r.ID]
+		if r.Role != nil {
+			role = tenants.Higher(role, tenants.Role(*r.Role))
+		}
+		if role != "" {
+			out = append(out, tenants.Membership{Tenant: r.domain(), Role: role})
+		}
 	}
 	return out, err
 }
 
-// RoleOf returns a user's role in a tenant, or ErrNotFound when not a member.
+// RoleOf returns a user's role in a tenant — as a member or through IdP groups
+// read less than GroupAccessTTL ago, the higher one — or ErrNotFound.
 func (d *DB) RoleOf(ctx context.Context, tenantID, userID int64) (tenants.Role, error) {
 	var role string
 	err := d.r.GetContext(ctx, &role, `SELECT role FROM members WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
-	return tenants.Role(role), mapErr(err, "member", "")
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	byGroup, gerr := d.groupRolesOf(ctx, userID, &tenantID)
+	if gerr != nil {
+		return "", gerr
+	}
+	r := tenants.Higher(tenants.Role(role), byGroup[tenantID])
+	if r == "" {
+		return "", tenants.NotFound("member", "")
+	}
+	return r, nil
 }
 
 // Members lists a tenant's members.

@@ -25,9 +25,11 @@ type fileDoc struct {
 	Content string `json:"content"`
 }
 
+// aggDoc is a pathing.AggregatePart. Its files are stored under "docs", the name
+// they had when a part held split YAML documents, so older rows still decode.
 type aggDoc struct {
 	Placement string    `json:"placement"`
-	Docs      []fileDoc `json:"docs"`
+	Files     []fileDoc `json:"docs"`
 }
 
 func toFileDocs(files []pathing.File) []fileDoc {
@@ -53,10 +55,7 @@ func encodePlan(p pathing.Plan) (string, string) {
 		doc.StateFile = &fileDoc{Path: p.StateFile.Path, Content: string(p.StateFile.Content)}
 	}
 	if p.Aggregate != nil {
-		doc.Aggregate = &aggDoc{Placement: p.Aggregate.Placement}
-		for _, d := range p.Aggregate.Docs {
-			doc.Aggregate.Docs = append(doc.Aggregate.Docs, fileDoc{Path: d.File, Content: string(d.Content)})
-		}
+		doc.Aggregate = &aggDoc{Placement: p.Aggregate.Placement, Files: toFileDocs(p.Aggregate.Files)}
 	}
 	b, _ := json.Marshal(doc) // strings and slices always encode
 	sum := sha256.Sum256(b)
@@ -73,10 +72,7 @@ func decodePlan(s string) (pathing.Plan, error) {
 		p.StateFile = &pathing.File{Path: doc.StateFile.Path, Content: []byte(doc.StateFile.Content)}
 	}
 	if doc.Aggregate != nil {
-		p.Aggregate = &pathing.AggregatePart{Placement: doc.Aggregate.Placement}
-		for _, d := range doc.Aggregate.Docs {
-			p.Aggregate.Docs = append(p.Aggregate.Docs, pathing.Doc{File: d.Path, Content: []byte(d.Content)})
-		}
+		p.Aggregate = &pathing.AggregatePart{Placement: doc.Aggregate.Placement, Files: fromFileDocs(doc.Aggregate.Files)}
 	}
 	return p, nil
 }
@@ -107,19 +103,20 @@ type placementRow struct {
 	Attempts        int        `db:"attempts"`
 	WrittenKeys     string     `db:"written_keys"`
 	WrittenPrefix   string     `db:"written_prefix"`
+	Stuck           bool       `db:"stuck"`
 	UpdatedAt       time.Time  `db:"updated_at"`
 	WrittenAt       *time.Time `db:"written_at"`
 }
 
 const placementCols = `id, tenant_id, work_id, group_index, directory, destination_id, destination_name, mode,
 	store_kind, store_name, name, paths, plan, plan_hash, intent, state, generation, job_id, version, error,
-	misplaced, attempts, written_keys, written_prefix, updated_at, written_at`
+	misplaced, attempts, written_keys, written_prefix, stuck, updated_at, written_at`
 
 // placementColsNoPlan selects every column but the plan (for views).
 const placementColsNoPlan = `p.id, p.tenant_id, p.work_id, p.group_index, p.directory, p.destination_id,
 	p.destination_name, p.mode, p.store_kind, p.store_name, p.name, p.paths, '' AS plan, p.plan_hash, p.intent,
 	p.state, p.generation, p.job_id, p.version, p.error, p.misplaced, p.attempts, p.written_keys,
-	p.written_prefix, p.updated_at, p.written_at`
+	p.written_prefix, p.stuck, p.updated_at, p.written_at`
 
 func jsonStrings(s string) []string {
 	var out []string
@@ -138,7 +135,7 @@ func (r placementRow) write() (tenants.PlacementWrite, error) {
 	return tenants.PlacementWrite{
 		ID: r.ID, Name: r.Name, Destination: r.DestinationName, Mode: r.Mode, Delete: r.Intent == intentDelete,
 		Plan: plan, WrittenKeys: jsonStrings(r.WrittenKeys), WrittenPrefix: r.WrittenPrefix,
-		Written: r.WrittenAt != nil, Generation: r.Generation,
+		Written: r.WrittenAt != nil, Generation: r.Generation, Stuck: r.Stuck, Error: r.Error,
 	}, err
 }
 

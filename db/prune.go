@@ -19,7 +19,7 @@ func (d *DB) Prune(ctx context.Context) (int64, error) {
 		arg []any
 	}{
 		{`DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?`, []any{now.Add(-IdleTimeout), now.Add(-AbsoluteTimeout)}},
-		{`DELETE FROM login_attempts WHERE created_at < ?`, []any{now.Add(-loginAttemptTTL)}},
+		{`DELETE FROM login_attempts WHERE created_at < ?`, []any{now.Add(-LoginAttemptTTL)}},
 		{`DELETE FROM idempotency_keys WHERE created_at < ?`, []any{now.Add(-IdempotencyWindow)}},
 		{`DELETE FROM trigger_deliveries WHERE at < ?`, []any{now.Add(-DeliveryRetention)}},
 	} {

@@ -20,7 +20,9 @@ import (
 const (
 	IdleTimeout     = 12 * time.Hour
 	AbsoluteTimeout = 7 * 24 * time.Hour
-	loginAttemptTTL = 10 * time.Minute
+	// LoginAttemptTTL is how long a started sign-in may take (the login cookie
+	// lives as long).
+	LoginAttemptTTL = 10 * time.Minute
 )
 
 // NewSecret returns a random 256-bit secret, base64url without padding, and its
@@ -51,7 +53,9 @@ func (d *DB) CreateSession(ctx context.Context, userID int64) (string, error) {
 }
 
 // SessionUser returns the user of a live session, refreshing its idle timer at most
-// once a minute. An unknown or expired session is ErrUnauthenticated.
+// once a minute. An unknown or expired session is ErrUnauthenticated, and so is the
+// session of someone whose IdP groups grant a role and were read more than
+// GroupAccessTTL ago: the sign-in that follows reads them again.
 func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
 	now := d.now()
 	var s struct {
@@ -66,6 +70,12 @@ func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
 	}
 	if err != nil || now.Sub(s.LastSeen) > IdleTimeout || now.Sub(s.Created) > AbsoluteTimeout {
 		return tenants.User{}, tenants.ErrUnauthenticated
+	}
+	if stale, err := d.groupsStale(ctx, s.UserID); err != nil || stale {
+		if err == nil {
+			err = tenants.ErrUnauthenticated // sign in again: the IdP's groups are read anew
+		}
+		return tenants.User{}, err
 	}
 	if now.Sub(s.LastSeen) > time.Minute {
 		if _, err := d.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, now, hash); err != nil {
@@ -114,27 +124,30 @@ type LoginAttempt struct {
 	Nonce    string `db:"nonce"`
 	Verifier string `db:"verifier"`
 	ReturnTo string `db:"return_to"`
+	// Browser is the value of the login cookie set at /login; stored hashed.
+	Browser string `db:"browser_hash"`
 }
 
 // SaveLoginAttempt records state (hashed), nonce and PKCE verifier of a login redirect.
 func (d *DB) SaveLoginAttempt(ctx context.Context, state string, a LoginAttempt) error {
 	now := d.now()
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE created_at < ?`, now.Add(-loginAttemptTTL)); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE created_at < ?`, now.Add(-LoginAttemptTTL)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO login_attempts (state_hash, nonce, verifier, return_to, created_at) VALUES (?, ?, ?, ?, ?)`,
-			HashSecret(state), a.Nonce, a.Verifier, a.ReturnTo, now)
+		_, err := tx.ExecContext(ctx, `INSERT INTO login_attempts (state_hash, nonce, verifier, return_to, browser_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			HashSecret(state), a.Nonce, a.Verifier, a.ReturnTo, HashSecret(a.Browser), now)
 		return err
 	})
 }
 
 // TakeLoginAttempt returns and deletes the attempt for state: each state is good
-// once, and only for loginAttemptTTL. Unknown or replayed → ErrUnauthenticated.
+// once, and only for LoginAttemptTTL. Unknown or replayed → ErrUnauthenticated.
+// The returned Browser is the stored hash (compare with HashSecret of the cookie).
 func (d *DB) TakeLoginAttempt(ctx context.Context, state string) (LoginAttempt, error) {
 	var a LoginAttempt
 	err := d.w.GetContext(ctx, &a, `DELETE FROM login_attempts WHERE state_hash = ? AND created_at >= ?
-		RETURNING nonce, verifier, return_to`, HashSecret(state), d.now().Add(-loginAttemptTTL))
+		RETURNING nonce, verifier, return_to, browser_hash`, HashSecret(state), d.now().Add(-LoginAttemptTTL))
 	if err != nil {
 		return LoginAttempt{}, tenants.ErrUnauthenticated
 	}

@@ -45,17 +45,18 @@ type gitRow struct {
 	AuthorEmail string    `db:"author_email"`
 	Insecure    bool      `db:"insecure"`
 	CABundle    string    `db:"ca_bundle"`
+	Missing     bool      `db:"secret_missing"`
 	UpdatedAt   time.Time `db:"updated_at"`
 	statusCols
 }
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
-	insecure, ca_bundle, updated_at, ready, status_message, last_checked`
+	insecure, ca_bundle, secret_missing, updated_at, ready, status_message, last_checked`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
-		Insecure: r.Insecure, CABundle: r.CABundle, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
 }
 
 func gitCreds(c tenants.GitCredentials) map[string]string {
@@ -113,31 +114,45 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 	switch {
 	case err == nil:
 		if keepSecrets {
-			s.Credentials = mergeGitCreds(s.Credentials, old.Credentials)
+			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptGit(*s, old.Credentials)); err != nil {
+				return "", err
+			}
+			if old.CredentialEndpoint() == s.CredentialEndpoint() {
+				s.Credentials = mergeGitCreds(s.Credentials, old.Credentials)
+			} // else stored credentials stay behind: they were entered for the old endpoint
+			if err := s.Validate(); err != nil {
+				return "", err // a blank field with nothing stored to keep
+			}
 		}
 		s.ID = old.ID
 		if sameGit(old, *s) {
 			return ActionUnchanged, nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
-			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, updated_at = ?, ready = NULL,
+			status_message = '', last_checked = NULL
 			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
-			s.Insecure, s.CABundle, d.now(), s.TenantID, s.ID)
+			s.Insecure, s.CABundle, s.SecretMissing, d.now(), s.TenantID, s.ID)
 		if err != nil {
 			return "", err
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
 			return "", err
 		}
-		return ActionUpdated, d.storeChanged(ctx, tx, s.TenantID, tenants.KindGit, s.Name)
+		return ActionUpdated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
 	case isNotFound(err):
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
-			author_name, author_email, insecure, ca_bundle, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure, s.CABundle, d.now())
+			author_name, author_email, insecure, ca_bundle, secret_missing, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure,
+			s.CABundle, s.SecretMissing, d.now())
 		if err != nil {
 			return "", mapErr(err, tenants.KindGit, s.Name)
 		}
-		return ActionCreated, d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials))
+		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
+			return "", err
+		}
+		return ActionCreated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
 	default:
 		return "", err
 	}
@@ -177,17 +192,18 @@ type bucketRow struct {
 	Region     string    `db:"region"`
 	SecretRef  string    `db:"secret_ref"`
 	AuthMethod string    `db:"auth_method"`
+	Missing    bool      `db:"secret_missing"`
 	UpdatedAt  time.Time `db:"updated_at"`
 	statusCols
 }
 
 const bucketCols = `id, tenant_id, name, endpoint, bucket_name, path, insecure, region, secret_ref, auth_method,
-	updated_at, ready, status_message, last_checked`
+	secret_missing, updated_at, ready, status_message, last_checked`
 
 func (r bucketRow) domain() tenants.BucketStateStore {
 	return tenants.BucketStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Endpoint: r.Endpoint, BucketName: r.BucketName,
 		Path: r.Path, Insecure: r.Insecure, Region: r.Region, SecretRef: r.SecretRef, AuthMethod: r.AuthMethod,
-		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+		SecretMissing: r.Missing, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
 }
 
 // BucketStores lists a tenant's bucket stores (without credentials).
@@ -233,31 +249,43 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 	switch {
 	case err == nil:
 		if keepSecrets {
-			s.Credentials = mergeBucketCreds(s.Credentials, old.Credentials)
+			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptBucket(*s, old.Credentials)); err != nil {
+				return "", err
+			}
+			if old.CredentialEndpoint() == s.CredentialEndpoint() {
+				s.Credentials = mergeBucketCreds(s.Credentials, old.Credentials)
+			}
+			if err := s.Validate(); err != nil {
+				return "", err
+			}
 		}
 		s.ID = old.ID
 		if sameBucket(old, *s) {
 			return ActionUnchanged, nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE bucket_stores SET endpoint = ?, bucket_name = ?, path = ?, insecure = ?, region = ?,
-			secret_ref = ?, auth_method = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			secret_ref = ?, auth_method = ?, secret_missing = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
 			WHERE tenant_id = ? AND id = ?`, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
-			d.now(), s.TenantID, s.ID)
+			s.SecretMissing, d.now(), s.TenantID, s.ID)
 		if err != nil {
 			return "", err
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials)); err != nil {
 			return "", err
 		}
-		return ActionUpdated, d.storeChanged(ctx, tx, s.TenantID, tenants.KindBucket, s.Name)
+		return ActionUpdated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindBucket, s.Name, s.SecretRef, s.SecretMissing)
 	case isNotFound(err):
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO bucket_stores (tenant_id, name, endpoint, bucket_name, path, insecure, region,
-			secret_ref, auth_method, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			s.TenantID, s.Name, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod, d.now())
+			secret_ref, auth_method, secret_missing, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			s.TenantID, s.Name, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
+			s.SecretMissing, d.now())
 		if err != nil {
 			return "", mapErr(err, tenants.KindBucket, s.Name)
 		}
-		return ActionCreated, d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials))
+		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials)); err != nil {
+			return "", err
+		}
+		return ActionCreated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindBucket, s.Name, s.SecretRef, s.SecretMissing)
 	default:
 		return "", err
 	}
@@ -287,10 +315,24 @@ func sameBucket(a, b tenants.BucketStateStore) bool {
 }
 
 // DeleteStore deletes a store of kind ("GitStateStore" or "BucketStateStore"),
-// refused while Destinations use it (naming them).
+// refused while Destinations use it (naming them) and while removals of files from
+// it are still to be written (a Destination deleted with cleanup "all"): those are
+// carried out first, or dropped explicitly with DropStore.
 func (d *DB) DeleteStore(ctx context.Context, tenantID int64, kind, name string) error {
+	_, err := d.deleteStore(ctx, tenantID, kind, name, false)
+	return err
+}
+
+// DropStore deletes a store like DeleteStore, forgetting the removals still to be
+// written to it (their files stay in the store); it returns how many it dropped.
+func (d *DB) DropStore(ctx context.Context, tenantID int64, kind, name string) (int, error) {
+	return d.deleteStore(ctx, tenantID, kind, name, true)
+}
+
+func (d *DB) deleteStore(ctx context.Context, tenantID int64, kind, name string, drop bool) (int, error) {
 	table, owner := storeTable(kind)
-	return d.tx(ctx, func(tx *sqlx.Tx) error {
+	dropped := 0
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		var users []string
 		if err := tx.SelectContext(ctx, &users, `SELECT name FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? ORDER BY name`,
 			tenantID, kind, name); err != nil {
@@ -299,6 +341,27 @@ func (d *DB) DeleteStore(ctx context.Context, tenantID int64, kind, name string)
 		if len(users) > 0 {
 			return tenants.Conflict("%s %q is used by Destinations %v; delete or move them first", kind, name, users)
 		}
+		var pending int
+		if err := tx.GetContext(ctx, &pending, `SELECT (SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND store_kind = ? AND store_name = ?)
+			+ (SELECT COUNT(*) FROM canaries WHERE tenant_id = ? AND store_kind = ? AND store_name = ?)`,
+			tenantID, kind, name, tenantID, kind, name); err != nil {
+			return err
+		}
+		if pending > 0 && !drop {
+			return tenants.Conflict("%s %q still has %d removal(s) of files to write (from Destinations deleted with cleanup \"all\"); they are retried until the store takes them. Delete it once they are done, or delete with ?dropPending=true to leave those files in the store",
+				kind, name, pending)
+		}
+		dropped = pending
+		for _, table := range []string{"placements", "canaries"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND store_kind = ? AND store_name = ?`,
+				tenantID, kind, name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
+			tenantID, kind, name); err != nil {
+			return err
+		}
 		var id int64
 		if err := tx.GetContext(ctx, &id, `DELETE FROM `+table+` WHERE tenant_id = ? AND name = ? RETURNING id`, tenantID, name); err != nil {
 			return mapErr(err, kind, name)
@@ -306,6 +369,7 @@ func (d *DB) DeleteStore(ctx context.Context, tenantID int64, kind, name string)
 		_, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE tenant_id = ? AND owner_kind = ? AND owner_id = ?`, tenantID, owner, id)
 		return err
 	})
+	return dropped, err
 }
 
 // SetStoreStatus records a readiness check's outcome. A store that was failing and

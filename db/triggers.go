@@ -238,7 +238,7 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 	answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
 	var res SubmitResult
 	var body []byte
-	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+	err := d.batchTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err

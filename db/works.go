@@ -56,7 +56,11 @@ var errDryRun = errors.New("dry run")
 // validation error naming the group.
 func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (SubmitResult, error) {
 	var res SubmitResult
-	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+	run := d.batchTx
+	if dryRun {
+		run = d.tx
+	}
+	err := run(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		res, err = d.submit(ctx, tx, tenantID, w, dryRun)
 		if err == nil && dryRun {

@@ -13,7 +13,7 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// pageNames lists the Work names of a WorksPage answer.
+// pageNames lists the resource names of the Works of a WorksPage answer.
 func pageNames(t *testing.T, d *db.DB, tid int64, q db.WorkQuery) ([]string, db.WorkPage) {
 	t.Helper()
 	p, err := d.WorksPage(context.Background(), tid, q)
@@ -22,7 +22,7 @@ func pageNames(t *testing.T, d *db.DB, tid int64, q db.WorkQuery) ([]string, db.
 	}
 	var names []string
 	for _, w := range p.Items {
-		names = append(names, w.Name)
+		names = append(names, w.Resource.Name)
 	}
 	return names, p
 }
@@ -55,16 +55,16 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 		q    db.WorkQuery
 		want []string
 	}{
-		"all, newest first":      {db.WorkQuery{}, []string{"redis-default-delta", "redis-default-gamma", "redis-default-beta", "redis-default-alpha"}},
-		"by trigger":             {db.WorkQuery{TriggerID: &trig.ID}, []string{"redis-default-delta"}},
-		"search by name":         {db.WorkQuery{Search: "ALP"}, []string{"redis-default-alpha"}},
-		"search namespace/name":  {db.WorkQuery{Search: "default/bet"}, []string{"redis-default-beta"}},
-		"search promise":         {db.WorkQuery{Search: "redis"}, []string{"redis-default-delta", "redis-default-gamma", "redis-default-beta", "redis-default-alpha"}},
+		"all, newest first":      {db.WorkQuery{}, []string{"delta", "gamma", "beta", "alpha"}},
+		"by trigger":             {db.WorkQuery{TriggerID: &trig.ID}, []string{"delta"}},
+		"search by name":         {db.WorkQuery{Search: "ALP"}, []string{"alpha"}},
+		"search namespace/name":  {db.WorkQuery{Search: "default/bet"}, []string{"beta"}},
+		"search promise":         {db.WorkQuery{Search: "redis"}, []string{"delta", "gamma", "beta", "alpha"}},
 		"search no match":        {db.WorkQuery{Search: "nothing"}, nil},
 		"search escapes LIKE":    {db.WorkQuery{Search: "%"}, nil},
-		"waiting":                {db.WorkQuery{State: db.WorkStateWaiting}, []string{"redis-default-gamma"}},
-		"pending":                {db.WorkQuery{State: db.WorkStatePending}, []string{"redis-default-delta", "redis-default-beta", "redis-default-alpha"}},
-		"on a Destination":       {db.WorkQuery{Destination: "prod"}, []string{"redis-default-beta"}},
+		"waiting":                {db.WorkQuery{State: db.WorkStateWaiting}, []string{"gamma"}},
+		"pending":                {db.WorkQuery{State: db.WorkStatePending}, []string{"delta", "beta", "alpha"}},
+		"on a Destination":       {db.WorkQuery{Destination: "prod"}, []string{"beta"}},
 		"written: none yet":      {db.WorkQuery{State: db.WorkStateWritten}, nil},
 		"destination and search": {db.WorkQuery{Destination: "dev", Search: "beta"}, nil},
 	}
@@ -88,7 +88,7 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 		}
 		q.Before = p.Next
 	}
-	if want := []string{"redis-default-delta", "redis-default-gamma", "redis-default-beta", "redis-default-alpha"}; !slices.Equal(all, want) {
+	if want := []string{"delta", "gamma", "beta", "alpha"}; !slices.Equal(all, want) {
 		t.Errorf("paged = %v, want %v", all, want)
 	}
 	if _, err := d.WorksPage(ctx, tid, db.WorkQuery{Before: "bogus!"}); err == nil {
@@ -98,7 +98,7 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 		t.Error("an unknown state was accepted")
 	}
 	waiting, n, err := d.WaitingWorks(ctx, tid, 10)
-	if err != nil || n != 1 || len(waiting) != 1 || waiting[0].Name != "redis-default-gamma" || len(waiting[0].Unscheduled) != 1 {
+	if err != nil || n != 1 || len(waiting) != 1 || waiting[0].Name != (&tenants.Work{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: "gamma"}}).Name() || len(waiting[0].Unscheduled) != 1 {
 		t.Errorf("WaitingWorks = %+v, %d, %v; want gamma", waiting, n, err)
 	}
 }

@@ -24,6 +24,18 @@ type planContext struct {
 }
 
 func (d *DB) loadPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (*planContext, error) {
+	if pc := d.sharedPlanContext(tx, tenantID); pc != nil {
+		return pc, nil
+	}
+	pc, err := d.readPlanContext(ctx, tx, tenantID)
+	if err == nil {
+		d.sharePlanContext(tx, tenantID, pc)
+	}
+	return pc, err
+}
+
+// readPlanContext reads what planning needs of a tenant.
+func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (*planContext, error) {
 	dests, err := d.listDestinations(ctx, tx, tenantID, nil)
 	if err != nil {
 		return nil, err
@@ -98,14 +110,22 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 		if dec.Unscheduled != nil {
 			res.Unscheduled = append(res.Unscheduled, *dec.Unscheduled)
 		}
+		res.Unscheduled = append(res.Unscheduled, dec.Waiting...)
 		for _, name := range dec.Destinations {
 			entry, id, err := d.placeGroup(ctx, tx, pc, w, dec.Group, name, byKey, force, jobs)
-			if err != nil && (force || !isValidation(err)) {
+			if err != nil && (force || !isValidation(err) && !errors.Is(err, tenants.ErrConflict)) {
 				return SubmitResult{}, err
 			}
 			kept[id] = true
-			if err == nil {
+			switch {
+			case err == nil:
 				res.Placements = append(res.Placements, entry)
+			case id == 0:
+				// A re-plan that cannot place the group here (a key conflict, a layout
+				// error) reports it rather than failing the Destination change.
+				res.Unscheduled = append(res.Unscheduled, tenants.Unscheduled{Group: dec.Group,
+					Directory: w.Groups[dec.Group].Directory, Selectors: w.Groups[dec.Group].DestinationSelectors,
+					Reason: fmt.Sprintf("not placed on Destination %q: %v", name, err)})
 			}
 		}
 	}
@@ -167,6 +187,10 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 	if !force && had && old.Intent == intentWrite && old.PlanHash == hash && old.StoreName == dest.StoreName {
 		return old.planEntry(old.State, false), old.ID, nil
 	}
+	store := storeKey{dest.StoreKind, dest.StoreName}
+	if err := d.checkClaims(ctx, tx, w.TenantID, store, old.ID, plan, w.Name(), dest.Name); err != nil {
+		return PlacementPlan{}, old.ID, err
+	}
 	var id int64
 	err = tx.GetContext(ctx, &id, `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
 		destination_name, mode, store_kind, store_name, name, paths, plan, plan_hash, intent, state, updated_at)
@@ -175,10 +199,13 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 		destination_name = excluded.destination_name, mode = excluded.mode, store_kind = excluded.store_kind,
 		store_name = excluded.store_name, name = excluded.name, paths = excluded.paths, plan = excluded.plan,
 		plan_hash = excluded.plan_hash, intent = 'write', state = 'pending', generation = placements.generation + 1,
-		misplaced = FALSE, attempts = 0, error = '', updated_at = excluded.updated_at
+		misplaced = FALSE, attempts = 0, error = '', stuck = FALSE, updated_at = excluded.updated_at
 		RETURNING id`, w.TenantID, w.ID, gi, w.Groups[gi].Directory, dest.ID, dest.Name, dest.Mode, dest.StoreKind,
 		dest.StoreName, pname, toJSON(nonNil(plan.Keys())), planJSON, hash, d.now())
 	if err != nil {
+		return PlacementPlan{}, 0, err
+	}
+	if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan); err != nil {
 		return PlacementPlan{}, 0, err
 	}
 	entry := PlacementPlan{Destination: dest.Name, Name: pname, Group: gi, Paths: nonNil(plan.Keys()),
@@ -207,9 +234,12 @@ func (d *DB) dropUnchosen(ctx context.Context, tx *sqlx.Tx, rows []placementRow,
 // markDelete asks the next job of the placement's store to remove its files.
 func (d *DB) markDelete(ctx context.Context, tx *sqlx.Tx, r placementRow, misplaced bool) error {
 	_, err := tx.ExecContext(ctx, `UPDATE placements SET intent = 'delete', state = 'pending', generation = generation + 1,
-		misplaced = ?, attempts = 0, error = '', updated_at = ? WHERE tenant_id = ? AND id = ?`,
+		misplaced = ?, attempts = 0, error = '', stuck = FALSE, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		misplaced, d.now(), r.TenantID, r.ID)
-	return err
+	if err != nil {
+		return err
+	}
+	return d.dropClaims(ctx, tx, r.TenantID, "placement_id", r.ID)
 }
 
 // replanTenant schedules every live Work of a tenant again after its Destinations

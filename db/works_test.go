@@ -101,7 +101,7 @@ func TestSubmitWorkStableIDAndCoalescedJob(t *testing.T) {
 	if ja == nil || jb == nil || *ja != *jb {
 		t.Errorf("jobs %v %v, want one coalesced job for the store", ja, jb)
 	}
-	if a.Placements[0].Name != "redis-default-a.dev-5058f" {
+	if a.Placements[0].Name != "redis-a-default-fa0c9.dev-5058f" {
 		t.Errorf("placement name = %q", a.Placements[0].Name)
 	}
 }
@@ -213,21 +213,32 @@ func TestJobFailureBacksOffAndNeverDrops(t *testing.T) {
 	}
 }
 
+// TestJobLeaseExpiryLetsAnotherWorkerTakeOver: an expired lease is a failed
+// attempt (queued again with backoff, not run at once), and the old claim cannot
+// heartbeat or finish even though both claims come from one owner: every claim
+// has its own lease token.
 func TestJobLeaseExpiryLetsAnotherWorkerTakeOver(t *testing.T) {
 	d, tid, c := worksDB(t)
 	ctx := context.Background()
 	submit(t, d, tid, resourceWork("a", "dev", "x.yaml", "1"), false)
-	job, _, _ := d.ClaimJob(ctx, "dead", 30*time.Second)
+	job, _, _ := d.ClaimJob(ctx, "host-1", 30*time.Second)
 	c.add(31 * time.Second)
-	job2, ok, err := d.ClaimJob(ctx, "alive", 30*time.Second)
-	if err != nil || !ok || job2.ID != job.ID || len(job2.Writes) != 1 {
-		t.Fatalf("take over: %+v %v %v, want the dead worker's job", job2, ok, err)
+	if j, ok, err := d.ClaimJob(ctx, "host-1", 30*time.Second); ok || err != nil {
+		t.Fatalf("claim right after the lease expired = %+v %v, want nothing due (backoff)", j, err)
 	}
-	if err := d.Heartbeat(ctx, job.ID, "dead", time.Minute); !errors.Is(err, db.ErrLeaseLost) {
-		t.Errorf("heartbeat of the dead owner = %v, want ErrLeaseLost", err)
+	c.add(2 * time.Second)
+	job2, ok, err := d.ClaimJob(ctx, "host-1", 30*time.Second)
+	if err != nil || !ok || len(job2.Writes) != 1 || job2.Attempts != 1 || job2.Token == job.Token {
+		t.Fatalf("take over: %+v %v %v, want the dead claim's job with 1 attempt and a new token", job2, ok, err)
+	}
+	if err := d.Heartbeat(ctx, job, time.Minute); !errors.Is(err, db.ErrLeaseLost) {
+		t.Errorf("heartbeat of the dead claim = %v, want ErrLeaseLost", err)
 	}
 	if err := d.FinishJob(ctx, job, tenants.JobResult{}); !errors.Is(err, db.ErrLeaseLost) {
-		t.Errorf("finish by the dead owner = %v, want ErrLeaseLost", err)
+		t.Errorf("finish by the dead claim = %v, want ErrLeaseLost", err)
+	}
+	if err := d.Heartbeat(ctx, job2, time.Minute); err != nil {
+		t.Errorf("heartbeat of the live claim = %v", err)
 	}
 }
 

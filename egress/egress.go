@@ -9,8 +9,8 @@
 // always refused. Loopback, private (RFC 1918, fc00::/7) and shared (CGNAT,
 // 100.64.0.0/10) addresses are refused unless the operator sets
 // STATEWARD_ALLOW_PRIVATE_ENDPOINTS, which Policy.AllowPrivate mirrors. IPv4
-// addresses embedded in IPv6 (mapped, compatible, NAT64) are judged as the IPv4
-// address they carry.
+// addresses embedded in IPv6 (mapped, compatible, SIIT, NAT64, 6to4, Teredo) are
+// judged as the IPv4 address they carry.
 //
 // Every refusal says `address <ip> is not allowed (<why>)` and matches
 // ErrNotAllowed with errors.Is.
@@ -65,7 +65,11 @@ var (
 	thisNetwork  = netip.MustParsePrefix("0.0.0.0/8")
 	sharedSpace  = netip.MustParsePrefix("100.64.0.0/10")
 	nat64Prefix  = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local   = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215
 	compatPrefix = netip.MustParsePrefix("::/96")
+	siitPrefix   = netip.MustParsePrefix("::ffff:0:0:0/96") // RFC 2765 IPv4-translated
+	sixToFour    = netip.MustParsePrefix("2002::/16")       // RFC 3056
+	teredo       = netip.MustParsePrefix("2001::/32")       // RFC 4380
 )
 
 // CheckAddr reports whether the policy allows connecting to ip: nil, or an
@@ -118,18 +122,31 @@ func privateReason(ip netip.Addr) string {
 	return ""
 }
 
-// candidates returns ip unmapped, plus the IPv4 address an IPv6 address carries
-// (IPv4-compatible ::a.b.c.d or NAT64 64:ff9b::a.b.c.d), so every form is judged.
+// candidates returns ip unmapped, plus every IPv4 address an IPv6 address
+// carries, so each form is judged as the IPv4 address it reaches: IPv4-compatible
+// ::a.b.c.d, SIIT ::ffff:0:a.b.c.d, NAT64 64:ff9b::a.b.c.d and 64:ff9b:1::/48
+// (RFC 6052 layout), 6to4 2002:aabb:ccdd::, and Teredo 2001:0::/32 (server and
+// the obfuscated client address).
 func candidates(ip netip.Addr) []netip.Addr {
 	ip = ip.Unmap()
 	out := []netip.Addr{ip}
-	if ip.Is6() && (compatPrefix.Contains(ip) || nat64Prefix.Contains(ip)) {
-		b := ip.As16()
-		v4 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	if !ip.Is6() {
+		return out
+	}
+	b := ip.As16()
+	v4 := func(i, j, k, l int) netip.Addr { return netip.AddrFrom4([4]byte{b[i], b[j], b[k], b[l]}) }
+	switch {
+	case ip == netip.IPv6Loopback() || ip == netip.IPv6Unspecified():
 		// ::1 and :: are themselves, not 0.0.0.1 / 0.0.0.0.
-		if ip != netip.IPv6Loopback() && ip != netip.IPv6Unspecified() {
-			out = append(out, v4)
-		}
+	case compatPrefix.Contains(ip), siitPrefix.Contains(ip), nat64Prefix.Contains(ip):
+		out = append(out, v4(12, 13, 14, 15))
+	case nat64Local.Contains(ip):
+		out = append(out, v4(6, 7, 9, 10)) // /48: bits 48–63, then the u octet, then 72–87
+	case sixToFour.Contains(ip):
+		out = append(out, v4(2, 3, 4, 5))
+	case teredo.Contains(ip):
+		client := netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]})
+		out = append(out, v4(4, 5, 6, 7), client)
 	}
 	return out
 }

@@ -8,11 +8,12 @@ const (
 	canaryConfigMapFile = "kratix-canary-configmap.yaml"
 
 	// canaryNamespace and canaryConfigMap are byte for byte what Kratix writes
-	// (sigs.k8s.io/yaml of the typed objects, Kubernetes API v0.32).
+	// (internal/controller/destination_controller.go getCanaryWorkloads; the bytes
+	// are pinned by destination_controller_test.go assertCanaryFilesWereCreated).
+	// Kratix's current bytes carry no "creationTimestamp: null".
 	canaryNamespace = `apiVersion: v1
 kind: Namespace
 metadata:
-  creationTimestamp: null
   name: kratix-worker-system
 spec: {}
 status: {}
@@ -22,7 +23,6 @@ data:
   canary: this confirms your infrastructure is reading from Kratix state stores
 kind: ConfigMap
 metadata:
-  creationTimestamp: null
   name: kratix-info
   namespace: kratix-worker-system
 `

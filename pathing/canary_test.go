@@ -7,10 +7,10 @@ import (
 )
 
 const (
-	wantNamespaceYAML = "apiVersion: v1\nkind: Namespace\nmetadata:\n  creationTimestamp: null\n" +
+	wantNamespaceYAML = "apiVersion: v1\nkind: Namespace\nmetadata:\n" +
 		"  name: kratix-worker-system\nspec: {}\nstatus: {}\n"
 	wantConfigMapYAML = "apiVersion: v1\ndata:\n  canary: this confirms your infrastructure is reading from Kratix state stores\n" +
-		"kind: ConfigMap\nmetadata:\n  creationTimestamp: null\n  name: kratix-info\n  namespace: kratix-worker-system\n"
+		"kind: ConfigMap\nmetadata:\n  name: kratix-info\n  namespace: kratix-worker-system\n"
 )
 
 func TestCanary(t *testing.T) {

@@ -20,6 +20,7 @@ const (
 	reasonDirectory = "names a directory, not a file"
 	reasonSlash     = "must not contain \"/\""
 	reasonGit       = "must not contain a .git segment"
+	reasonGitMeta   = "must not name a .gitmodules or .gitattributes file: Git reads them as repository configuration, and hosted remotes refuse pushes that hold a malformed one"
 	reasonBackslash = "must not contain a backslash"
 	reasonControl   = "must not contain control or invisible characters"
 	reasonUTF8      = "must be valid UTF-8"
@@ -171,6 +172,8 @@ func badSegment(s string) string {
 		return reasonEscapes
 	case isGitName(s):
 		return reasonGit
+	case isGitMetaName(s):
+		return reasonGitMeta
 	case len(s) > maxSegmentLen:
 		return reasonLong
 	}
@@ -182,6 +185,18 @@ func badSegment(s string) string {
 func isGitName(s string) bool {
 	trimmed := strings.TrimRight(s, ". ")
 	return strings.EqualFold(trimmed, ".git") || strings.EqualFold(s, "git~1")
+}
+
+// isGitMetaName reports whether a segment would be read by Git as .gitmodules or
+// .gitattributes on some filesystem: any case, trailing dots or spaces, or an
+// NTFS short name (gitmod~1, gitatt~1).
+func isGitMetaName(s string) bool {
+	trimmed := strings.ToLower(strings.TrimRight(s, ". "))
+	if trimmed == ".gitmodules" || trimmed == ".gitattributes" {
+		return true
+	}
+	l := strings.ToLower(s)
+	return len(l) == 8 && (strings.HasPrefix(l, "gitmod~") || strings.HasPrefix(l, "gitatt~")) && l[7] >= '1' && l[7] <= '9'
 }
 
 // joinKey joins non-empty parts with "/".

@@ -1,7 +1,8 @@
 // Package pathing computes where Stateward writes a Work's files inside a State Store,
 // reproducing the layouts Kratix writes so that the GitOps agents already pointed at a
 // Kratix State Store keep working. It is pure: no I/O, no clock, no globals except
-// constants. Every key it returns is clean, relative (never starting with "/") and
+// constants. Its one import beyond the standard library is go.yaml.in/yaml/v2, the
+// encoder Kratix writes state files with, so that their bytes match. Every key it returns is clean, relative (never starting with "/") and
 // inside S/D, the store path joined with the destination path; anything that would
 // leave that directory is rejected with a *PathError naming the offending input, never
 // silently skipped.
@@ -18,10 +19,14 @@
 //	DestinationDir(d Destination) (string, error)
 //	Overlap(a, b string) bool
 //	CleanFile(p string) (string, error)
+//	ParseStateFile(content []byte) ([]string, error)
+//	StateFileKeys(storePath string, d Destination, content []byte) ([]string, error)
 //
 // Layout computes one placement's keys (a Plan), Canary the two files that prove a
 // Destination is read, Aggregated the single file of an aggregatedYAML Destination.
-// WorkName, PlacementName and GroupID give the names Kratix also writes. Root,
+// WorkName, PlacementName and GroupID give the names Kratix also writes (WorkName
+// with a deterministic suffix where Kratix's is random). ParseStateFile and
+// StateFileKeys read a mode none state file back. Root,
 // DestinationDir, Overlap and CleanFile validate paths on their own, for previews and
 // for rejecting overlapping Destinations. Every error is a *PathError whose Field (one
 // of the Field* constants) names the input to blame.
@@ -46,14 +51,18 @@
 //     from); callers that need several groups there merge them into one Group first.
 //   - none: S/D/<file>. The placement owns no directory (OwnedPrefix is empty); instead
 //     Plan.StateFile is S/D/.kratix/<namespace>-<placement>.yaml listing the written
-//     files relative to S/D, sorted, as "files: [...]". The writer diffs it against the
-//     previous state file to delete stale files, and detects two placements claiming
-//     one file from the other placements' state files. Promise dependencies use the
-//     namespace kratix-platform-system. A user file may not start with ".kratix/".
+//     files as Kratix does, byte for byte: "files:" and a YAML list (gopkg.in/yaml.v2's
+//     encoding) of D/<file> (relative to S, D as the Destination gives it), in the
+//     Work's order. The writer diffs it against the previous state file to delete
+//     stale files, and detects two placements claiming one file from the other
+//     placements' state files. Promise dependencies use the namespace
+//     kratix-platform-system. A user file may not start with ".kratix/".
 //   - aggregatedYAML: one file S/D/<filename> (default "aggregated.yaml") holding every
-//     document of every placement on the Destination. Layout returns this placement's
-//     documents (Plan.Aggregate) and the key (Plan.Target); the writer rebuilds the file
-//     from all live placements with Aggregated.
+//     file of every placement on the Destination, as Kratix builds it: placements by
+//     name, files whole in the Work's order, joined by "\n---\n" with nothing at the
+//     end. Layout returns this placement's files (Plan.Aggregate) and the key
+//     (Plan.Target); the writer rebuilds the file from all live placements with
+//     Aggregated.
 //
 // No user file may take the key of a canary file (see Canary) or put one under it.
 //

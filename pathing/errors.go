@@ -20,6 +20,7 @@ const (
 	FieldPipeline    = "pipeline"
 	FieldDirectory   = "directory"
 	FieldFile        = "file"
+	FieldStateFile   = "stateFile"
 	maxErrorValueLen = 200
 )
 

@@ -63,7 +63,8 @@ type Plan struct {
 	// placement owns wholly: every existing key under it that is not in Files is stale.
 	OwnedPrefix string
 	// StateFile (none) is S/D/.kratix/<namespace>-<placement>.yaml listing the files
-	// written, relative to S/D.
+	// written in the Work's order, as Kratix does: relative to S, with D in front
+	// (see ParseStateFile).
 	StateFile *File
 	// Aggregate (aggregatedYAML) is this placement's contribution to Target; the
 	// writer rebuilds Target from every live placement with Aggregated.
@@ -115,10 +116,12 @@ func Layout(storePath string, d Destination, placementName string, g Group) (Pla
 // input is a validated, cleaned Layout request.
 type input struct {
 	root, placement, destName, filename string
+	destPath                            string // as given (mode none's state file uses it)
 	mode                                Mode
 	promise, namespace, resource        string
 	pipeline, dir                       string
 	files                               []item // sorted by rel
+	ordered                             []item // in the Work's order
 }
 
 // item is one input file: rel is its clean path, orig the path as given.
@@ -128,7 +131,7 @@ type item struct {
 }
 
 func prepare(storePath string, d Destination, placementName string, g Group) (*input, error) {
-	in := &input{placement: placementName, destName: d.Name, promise: g.Promise,
+	in := &input{placement: placementName, destName: d.Name, destPath: d.Path, promise: g.Promise,
 		namespace: g.Namespace, resource: g.Resource, pipeline: g.Pipeline}
 	var err error
 	if in.root, err = Root(storePath, d.Path); err != nil {
@@ -146,8 +149,12 @@ func prepare(storePath string, d Destination, placementName string, g Group) (*i
 	if in.dir, err = cleanDirectory(g.Directory); err != nil {
 		return nil, err
 	}
-	in.files, err = in.cleanFiles(g.Files)
-	return in, err
+	if in.ordered, err = in.cleanFiles(g.Files); err != nil {
+		return nil, err
+	}
+	in.files = slices.Clone(in.ordered)
+	slices.SortFunc(in.files, func(a, b item) int { return strings.Compare(a.rel, b.rel) })
+	return in, nil
 }
 
 func resolveMode(m Mode) (Mode, error) {
@@ -217,8 +224,8 @@ func cleanDirectory(dir string) (string, error) {
 	return clean, nil
 }
 
-// cleanFiles validates every file, sorts them by clean path and rejects duplicates
-// and a file that is also another file's directory.
+// cleanFiles validates every file and rejects duplicates and a file that is also
+// another file's directory. It keeps the Work's order.
 func (in *input) cleanFiles(files []File) ([]item, error) {
 	items := make([]item, 0, len(files))
 	seen := make(map[string]string, len(files))
@@ -238,7 +245,6 @@ func (in *input) cleanFiles(files []File) ([]item, error) {
 			return nil, err
 		}
 	}
-	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.rel, b.rel) })
 	return items, nil
 }
 

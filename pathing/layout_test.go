@@ -143,22 +143,22 @@ func TestLayoutNone(t *testing.T) {
 	}{
 		{"dependencies/root-dot", "", ".", with(deps, "", "", "b.yaml", "a.yaml"),
 			keyed("a.yaml", "a.yaml", "b.yaml", "b.yaml"),
-			File{".kratix/kratix-platform-system-" + placement + ".yaml", []byte("files:\n- a.yaml\n- b.yaml\n")}},
+			File{".kratix/kratix-platform-system-" + placement + ".yaml", []byte("files:\n- b.yaml\n- a.yaml\n")}},
 		{"dependencies/pipeline/root-slash", "", "/", with(deps, "p", "", "a.yaml"),
 			keyed("a.yaml", "a.yaml"),
-			File{".kratix/kratix-platform-system-" + placement + ".yaml", []byte("files:\n- a.yaml\n")}},
+			File{".kratix/kratix-platform-system-" + placement + ".yaml", []byte("files:\n- /a.yaml\n")}},
 		{"resources/subdirectory/nested-paths", "s", "d/e", with(resources, "p", "foo", "foo/x.yaml"),
 			keyed("s/d/e/foo/x.yaml", "foo/x.yaml"),
-			File{"s/d/e/.kratix/default-" + placement + ".yaml", []byte("files:\n- foo/x.yaml\n")}},
+			File{"s/d/e/.kratix/default-" + placement + ".yaml", []byte("files:\n- d/e/foo/x.yaml\n")}},
 		{"resources/root-empty/quoted-names", "", "", with(resources, "", "", "true", "1.yaml", "a b.yaml", "x: y", "Ünï.yaml"),
 			keyed("1.yaml", "1.yaml", "a b.yaml", "a b.yaml", "true", "true", "x: y", "x: y", "Ünï.yaml", "Ünï.yaml"),
 			File{".kratix/default-" + placement + ".yaml",
-				[]byte("files:\n- \"1.yaml\"\n- \"a b.yaml\"\n- \"true\"\n- \"x: y\"\n- \"Ünï.yaml\"\n")}},
+				[]byte("files:\n- \"true\"\n- 1.yaml\n- a b.yaml\n- 'x: y'\n- Ünï.yaml\n")}},
 		{"resources/no-files", "", ".", with(resources, "", ""),
 			[]File{}, File{".kratix/default-" + placement + ".yaml", []byte("files: []\n")}},
 		{"kratix-like-names-allowed", "", ".", with(deps, "", "", ".kratixx/a", "sub/.kratix/b"),
 			keyed(".kratixx/a", ".kratixx/a", "sub/.kratix/b", "sub/.kratix/b"),
-			File{".kratix/kratix-platform-system-" + placement + ".yaml", []byte("files:\n- \".kratixx/a\"\n- sub/.kratix/b\n")}},
+			File{".kratix/kratix-platform-system-" + placement + ".yaml", []byte("files:\n- .kratixx/a\n- sub/.kratix/b\n")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,9 +178,10 @@ func TestLayoutAggregated(t *testing.T) {
 	g := resources
 	g.Files = []File{
 		{Path: "b.yaml", Content: []byte("b: 1\n---\n\n---\nb: 2\n")},
-		{Path: "a.yaml", Content: []byte("---\na: 1\n")},
+		{Path: "./a.yaml", Content: []byte("---\na: 1\n")},
 	}
-	wantDocs := []Doc{{"a.yaml", []byte("a: 1")}, {"b.yaml", []byte("b: 1")}, {"b.yaml", []byte("b: 2")}}
+	// whole files, in the Work's order, paths cleaned
+	wantFiles := []File{{"b.yaml", []byte("b: 1\n---\n\n---\nb: 2\n")}, {"a.yaml", []byte("---\na: 1\n")}}
 	tests := []struct {
 		name, store, path, filename, wantTarget string
 	}{
@@ -196,7 +197,7 @@ func TestLayoutAggregated(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Layout: got error %v, want nil", err)
 			}
-			want := Plan{Aggregate: &AggregatePart{Placement: placement, Docs: wantDocs}, Target: tt.wantTarget}
+			want := Plan{Aggregate: &AggregatePart{Placement: placement, Files: wantFiles}, Target: tt.wantTarget}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Layout:\ngot  %s\nwant %s", show(got), show(want))
 			}
@@ -330,8 +331,8 @@ func show(p Plan) string {
 	}
 	if p.Aggregate != nil {
 		b.WriteString(" Aggregate:" + p.Aggregate.Placement + "[")
-		for _, d := range p.Aggregate.Docs {
-			b.WriteString(d.File + "=" + string(d.Content) + " ")
+		for _, f := range p.Aggregate.Files {
+			b.WriteString(f.Path + "=" + string(f.Content) + " ")
 		}
 		b.WriteString("]")
 	}

@@ -23,6 +23,11 @@ const (
 	CleanupAll  = "all"
 )
 
+// DryRunLabel marks a dry-run Destination when its value is "true": it receives only
+// the Works whose selectors include the label (Kratix's v1alpha1.DryRunLabel,
+// api/v1alpha1/work_types.go; scheduler.go getDestinationsForWorkloadGroup).
+const DryRunLabel = "kratix.io/dry-run"
+
 // DefaultAggregatedFilename is the file aggregatedYAML writes unless told otherwise.
 const DefaultAggregatedFilename = "aggregated.yaml"
 
@@ -42,8 +47,16 @@ type Destination struct {
 	Cleanup           string
 	InitWorkloads     bool
 	Status            Status
-	UpdatedAt         time.Time
+	// Waiting, when set, says why nothing can be written to the Destination yet:
+	// its State Store, or that store's Secret, does not exist (objects apply in any
+	// order). Read from the database, never saved; scheduling holds new
+	// placements back until it clears.
+	Waiting   string
+	UpdatedAt time.Time
 }
+
+// IsDryRun reports whether d is a dry-run Destination (label kratix.io/dry-run: "true").
+func (d *Destination) IsDryRun() bool { return d.Labels[DryRunLabel] == "true" }
 
 // Normalize fills defaults the way Kratix does.
 func (d *Destination) Normalize() {

@@ -28,7 +28,9 @@ type Job struct {
 	Store    StoreRef
 	// Attempts counts earlier failed runs of this job.
 	Attempts int
-	Owner    string
+	// Owner names the process holding the job (for people); Token is the random
+	// lease token of this one claim, which every heartbeat and the finish check.
+	Owner, Token string
 	// Full is a periodic re-assert: Writes holds every placement of the store.
 	Full bool
 	// Writes are the placements to write or remove (pending, failed or in flight).
@@ -60,6 +62,10 @@ type PlacementWrite struct {
 	// Generation changes whenever the placement is submitted again; an outcome for
 	// an older generation does not mark the newer content written.
 	Generation int64
+	// Stuck placements failed for good (Error says why) and are not retried until
+	// submitted again; a Job carries them only so that what they wrote is kept.
+	Stuck bool
+	Error string
 }
 
 // CanaryWrite is the canary files of one Destination.
@@ -97,6 +103,12 @@ type PlacementOutcome struct {
 	// Keys and Prefix are what the store now holds for the placement.
 	Keys   []string
 	Prefix string
+	// Stuck marks Error as permanent: the placement as submitted can never be
+	// written (an invalid tree, content the remote refuses), so it is not retried.
+	Stuck bool
+	// MayHold lists keys a failed write may have left in the store (a bucket write
+	// that stopped half way); they are remembered so that a later write removes them.
+	MayHold []string
 }
 
 // CanaryOutcome is what happened to one Destination's canary files.

@@ -1,12 +1,14 @@
 package tenants
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
 )
 
 // decodeSecret reads a v1 Secret: `data` values are base64, `stringData` plain.
@@ -72,9 +74,11 @@ func sortedKeys(m map[string]string) []string {
 // TrimSecret()ed. IAM and none need no Secret.
 //
 // It then runs the store's Validate with the credentials in place and reports the
-// credential problems (a missing Secret, a missing or empty required key); the
-// other fields were already reported by ParseKratixYAML. Keys whose value could
-// not be decoded were reported there too and are not reported again.
+// credential problems (a missing or empty required key); the other fields were
+// already reported by ParseKratixYAML. Keys whose value could not be decoded were
+// reported there too and are not reported again. A Secret that does not exist at
+// all is not an error, as in Kratix, where objects apply in any order: the store
+// is marked SecretMissing and waits for it (the caller warns).
 func ResolveSecrets(docs []Document, existing func(name string) (Secret, bool)) []DocError {
 	inSet := map[string]*Secret{}
 	for i := range docs {
@@ -108,6 +112,7 @@ type credentialTarget struct {
 	needs     bool         // the auth method reads a Secret
 	fill      func(Secret) // copies the method's keys into the store
 	validate  func() error
+	missing   func() // marks the store as waiting for its Secret
 }
 
 func credentialTargetOf(d *Document) (credentialTarget, bool) {
@@ -115,11 +120,11 @@ func credentialTargetOf(d *Document) (credentialTarget, bool) {
 	case d.Git != nil:
 		g := d.Git
 		return credentialTarget{g.SecretRef, g.AuthMethod, g.AuthMethod == AuthBasic || g.AuthMethod == AuthSSH,
-			func(s Secret) { fillGit(g, s) }, g.Validate}, true
+			func(s Secret) { fillGit(g, s) }, g.Validate, func() { g.SecretMissing = true }}, true
 	case d.Bucket != nil:
 		b := d.Bucket
 		return credentialTarget{b.SecretRef, b.AuthMethod, b.AuthMethod == AuthAccessKey,
-			func(s Secret) { fillBucket(b, s) }, b.Validate}, true
+			func(s Secret) { fillBucket(b, s) }, b.Validate, func() { b.SecretMissing = true }}, true
 	}
 	return credentialTarget{}, false
 }
@@ -159,7 +164,8 @@ func (t credentialTarget) resolve(d *Document, lookup func(string) (*Secret, boo
 	}
 	sec, ok := lookup(t.secretRef)
 	if !ok {
-		return []DocError{docErr("spec.secretRef.name", "Secret %q is neither among these documents nor stored in this tenant", t.secretRef)}
+		t.missing()
+		return nil
 	}
 	t.fill(*sec)
 	var errs []DocError
@@ -189,4 +195,31 @@ func fieldsOf(es ValidationErrors) []string {
 		out[i] = fmt.Sprintf("%q", e.Field)
 	}
 	return out
+}
+
+// MayHoldSecret reports whether a Kratix YAML (or JSON) file holds, or may hold,
+// credentials, so that it is never shown back: a document whose kind is Secret in
+// any spelling YAML allows (`kind: "Secret"`, `kind:\tSecret`, JSON), one with
+// data or stringData at its top level, or one that does not parse and mentions
+// "secret" at all.
+func MayHoldSecret(b []byte) bool {
+	for _, c := range splitYAML(b) {
+		if isBlankYAML(c.text) {
+			continue
+		}
+		var top map[string]any
+		if err := yaml.Unmarshal(c.text, &top); err != nil {
+			if bytes.Contains(bytes.ToLower(c.text), []byte("secret")) {
+				return true
+			}
+			continue
+		}
+		kind, _ := top["kind"].(string)
+		_, data := top["data"]
+		_, stringData := top["stringData"]
+		if strings.EqualFold(strings.TrimSpace(kind), "Secret") || data || stringData {
+			return true
+		}
+	}
+	return false
 }

@@ -152,7 +152,10 @@ func TestResolveSecrets(t *testing.T) {
 				return g.Credentials.SSHPrivateKey == "KEY\n" && g.Credentials.KnownHosts != ""
 			}},
 		{"none needs no secret", store("none", ""), "", nil},
-		{"missing secret", store("basicAuth", "nope"), "spec.secretRef.name", nil},
+		// Kratix applies objects in any order: a store whose Secret does not exist
+		// yet is kept and waits for it (internal/webhook/v1alpha1 only warns).
+		{"missing secret waits", store("basicAuth", "nope"), "",
+			func(g *GitStateStore) bool { return g.SecretMissing && g.Credentials == GitCredentials{} }},
 		{"no secretRef for basicAuth", store("basicAuth", ""), "spec.secretRef.name", nil},
 		{"missing password key", store("basicAuth", "c") + secret("c", "stringData: {username: u}\n"), "password", nil},
 		{"password only whitespace", store("basicAuth", "c") + secret("c", "stringData: {password: \"\\n\"}\n"), "password", nil},
@@ -167,7 +170,7 @@ func TestResolveSecrets(t *testing.T) {
 					t.Fatalf("unexpected errors %v", errs)
 				}
 				if tt.check != nil && !tt.check(docs[0].Git) {
-					t.Errorf("credentials %+v", docs[0].Git.Credentials)
+					t.Errorf("credentials %+v, secret missing %v", docs[0].Git.Credentials, docs[0].Git.SecretMissing)
 				}
 				return
 			}

@@ -26,6 +26,10 @@ type Decision struct {
 	Destinations []string
 	// Unscheduled says why the group found no Destination.
 	Unscheduled *Unscheduled
+	// Waiting are matching Destinations the group would be placed on but that
+	// cannot be written to yet (Destination.Waiting), one entry each with the
+	// Destination named. The group is placed there once they clear.
+	Waiting []Unscheduled
 	// Misplaced are Destinations the group was placed on before that still exist
 	// but must no longer hold it: they stopped matching its selectors, or (for a
 	// resource request) they are surplus to the one chosen. Kratix keeps writing to
@@ -43,7 +47,14 @@ type Decision struct {
 //   - Matching is Kubernetes matchLabels: every selector label must be on the
 //     Destination with the same value (case-sensitive; extra labels are fine). A
 //     group without selectors skips Destinations with strictMatchLabels and at
-//     least one label.
+//     least one label. A dry-run Destination (DryRunLabel "true") receives only
+//     groups whose selectors include DryRunLabel "true", as in Kratix
+//     (internal/controller/scheduler.go getDestinationsForWorkloadGroup).
+//   - A Destination that waits for its State Store or the store's Secret
+//     (Destination.Waiting) gets no new placement: the group is listed in
+//     Decision.Waiting instead (or, for a resource request that found no other
+//     Destination, Unscheduled says what it waits for). A group already placed
+//     there stays.
 //   - Promise dependencies (w.Resource == nil) go to every matching Destination,
 //     whatever its store's readiness: dependencies must reach every cluster that
 //     matches, and a failing store is retried by the writer (Kratix ignores
@@ -80,26 +91,59 @@ func scheduleGroup(w *Work, i int, cands []Candidate, placed []string) Decision 
 			matching = append(matching, c)
 		}
 	}
+	eligible, waiting := splitWaiting(matching, placed)
 	d := Decision{Group: i}
 	if w.IsDependency() {
-		d.Destinations = names(matching)
+		d.Destinations = names(eligible)
 	} else {
-		d.Destinations = chooseOne(groupKey(w, g), matching, placed)
+		d.Destinations = chooseOne(groupKey(w, g), eligible, placed)
 	}
 	d.Misplaced = misplaced(placed, cands, d.Destinations)
-	if len(d.Destinations) == 0 {
-		d.Unscheduled = &Unscheduled{
-			Group:     i,
-			Directory: g.Directory,
-			Selectors: g.DestinationSelectors,
-			Reason:    unscheduledReason(g.DestinationSelectors, cands, matching),
+	entry := func(dest, reason string) Unscheduled {
+		return Unscheduled{Group: i, Directory: g.Directory, Selectors: g.DestinationSelectors, Destination: dest, Reason: reason}
+	}
+	switch {
+	case len(d.Destinations) == 0 && len(eligible) == 0 && len(waiting) > 0:
+		u := entry("", waitingReason(waiting))
+		d.Unscheduled = &u
+	case len(d.Destinations) == 0:
+		u := entry("", unscheduledReason(g.DestinationSelectors, cands, eligible))
+		d.Unscheduled = &u
+	case w.IsDependency():
+		for _, c := range waiting {
+			d.Waiting = append(d.Waiting, entry(c.Destination.Name, c.Destination.Waiting))
 		}
 	}
 	return d
 }
 
-// groupMatches applies matchLabels and the strictMatchLabels rule.
+// splitWaiting separates the Destinations that wait for their store (and hold no
+// placement of the group yet) from the others.
+func splitWaiting(matching []Candidate, placed []string) (eligible, waiting []Candidate) {
+	for _, c := range matching {
+		if c.Destination.Waiting != "" && !contains(placed, c.Destination.Name) {
+			waiting = append(waiting, c)
+			continue
+		}
+		eligible = append(eligible, c)
+	}
+	return eligible, waiting
+}
+
+// waitingReason says what the matching Destinations wait for.
+func waitingReason(waiting []Candidate) string {
+	parts := make([]string, len(waiting))
+	for i, c := range waiting {
+		parts[i] = "Destination " + c.Destination.Name + " waits: " + c.Destination.Waiting
+	}
+	return strings.Join(parts, "; ")
+}
+
+// groupMatches applies matchLabels, the strictMatchLabels rule and the dry-run rule.
 func groupMatches(selectors map[string]string, d *Destination) bool {
+	if d.IsDryRun() && selectors[DryRunLabel] != "true" {
+		return false
+	}
 	if len(selectors) == 0 {
 		return !d.StrictMatchLabels || len(d.Labels) == 0
 	}
@@ -199,11 +243,35 @@ func unscheduledReason(selectors map[string]string, cands, matching []Candidate)
 	case len(matching) > 0:
 		return fmt.Sprintf("all %d matching Destinations have failing State Stores: %s",
 			len(matching), strings.Join(names(matching), ", "))
+	case selectors[DryRunLabel] != "true" && allDryRun(cands):
+		return "every Destination is a dry-run Destination (" + DryRunLabel + "=true), which receives only Works " +
+			"whose destinationSelectors include that label: " + strings.Join(names(cands), ", ")
+	case len(selectors) == 0 && anyDryRun(cands):
+		return "the group has no destinationSelectors, and every Destination sets strictMatchLabels and has labels " +
+			"or is a dry-run Destination (" + DryRunLabel + "=true): " + strings.Join(names(cands), ", ")
 	case len(selectors) == 0:
 		return "the group has no destinationSelectors, and every Destination sets strictMatchLabels and has labels: " +
 			strings.Join(names(cands), ", ")
 	}
 	return "no Destination has labels " + selectorString(selectors)
+}
+
+func anyDryRun(cands []Candidate) bool {
+	for _, c := range cands {
+		if c.Destination.IsDryRun() {
+			return true
+		}
+	}
+	return false
+}
+
+func allDryRun(cands []Candidate) bool {
+	for _, c := range cands {
+		if !c.Destination.IsDryRun() {
+			return false
+		}
+	}
+	return true
 }
 
 // selectorString renders selectors as "k1=v1,k2=v2" in key order.

@@ -15,6 +15,9 @@ func cand(name string, labels map[string]string, opts ...string) Candidate {
 			c.Destination.StrictMatchLabels = true
 		case "failing":
 			c.StoreFailing = true
+		case "waiting":
+			c.Destination.Waiting = "State Store `default` not found"
+			c.StoreFailing = true
 		}
 	}
 	return c
@@ -105,6 +108,41 @@ func TestScheduleMatching(t *testing.T) {
 		{"sticky even when the store is failing now",
 			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev"}, "failing"), cand("b", L{"env": "dev"})},
 			[]string{"a"}, "", []string{"a"}},
+		// internal/controller/scheduler.go getDestinationsForWorkloadGroup: "Never
+		// route normal Works to the dry-run Destination".
+		{"dry-run destination skipped without the label in the selectors",
+			depWork(L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
+			[]string{"b"}, "", nil},
+		{"dry-run destination skipped by a Work without selectors",
+			depWork(nil), []Candidate{cand("a", L{DryRunLabel: "true"}), cand("b", nil)},
+			[]string{"b"}, "", nil},
+		{"dry-run destination receives Works that select it",
+			depWork(L{DryRunLabel: "true"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
+			[]string{"a"}, "", nil},
+		{"dry-run selector with other labels",
+			resWork("r", L{DryRunLabel: "true", "env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{DryRunLabel: "true"})},
+			[]string{"a"}, "", nil},
+		{"a dry-run label with another value is an ordinary label",
+			depWork(nil), []Candidate{cand("a", L{DryRunLabel: "false"})},
+			[]string{"a"}, "", nil},
+		{"only dry-run destinations: reason says so",
+			depWork(L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"})},
+			nil, "every Destination is a dry-run Destination (kratix.io/dry-run=true)", nil},
+		{"sticky placement leaves a Destination that became dry-run",
+			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
+			[]string{"b"}, "", []string{"a"}},
+		{"resource skips a destination waiting for its store",
+			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev"}, "waiting"), cand("b", L{"env": "dev"})},
+			[]string{"b"}, "", nil},
+		{"resource: the only match waits, reason says for what",
+			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev"}, "waiting")},
+			nil, "Destination a waits: State Store `default` not found", nil},
+		{"resource already placed on a waiting destination stays",
+			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev"}, "waiting"), cand("b", L{"env": "dev"})},
+			[]string{"a"}, "", []string{"a"}},
+		{"dependency: only waiting matches",
+			depWork(L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev"}, "waiting")},
+			nil, "Destination a waits: State Store `default` not found", nil},
 		{"sticky placement respects strictness",
 			resWork("r", nil), []Candidate{cand("a", L{"env": "dev"}, "strict"), cand("b", nil)},
 			[]string{"b"}, "", []string{"a"}},
@@ -282,4 +320,16 @@ func parseFuzzSpec(s string) (map[string]string, []Candidate) {
 		cands = append(cands, cand(name, labels, opts...))
 	}
 	return sel, cands
+}
+
+func TestScheduleDependencyWaits(t *testing.T) {
+	cands := []Candidate{cand("a", L{"env": "dev"}, "waiting"), cand("b", L{"env": "dev"}), cand("c", L{"env": "dev"}, "waiting")}
+	got := Schedule(depWork(L{"env": "dev"}), cands, map[int][]string{0: {"c"}})[0]
+	if !reflect.DeepEqual(got.Destinations, []string{"b", "c"}) || got.Unscheduled != nil {
+		t.Fatalf("got %v (unscheduled %+v), want [b c]: a waits, c keeps its placement", got.Destinations, got.Unscheduled)
+	}
+	want := []Unscheduled{{Group: 0, Directory: "g0", Selectors: L{"env": "dev"}, Destination: "a", Reason: "State Store `default` not found"}}
+	if !reflect.DeepEqual(got.Waiting, want) {
+		t.Errorf("waiting = %+v, want %+v", got.Waiting, want)
+	}
 }

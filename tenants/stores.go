@@ -71,8 +71,12 @@ type GitStateStore struct {
 	Insecure    bool   // allows http:// URLs
 	CABundle    string // PEM; empty = system roots
 	Credentials GitCredentials
-	Status      Status
-	UpdatedAt   time.Time
+	// SecretMissing: the Secret SecretRef names did not exist when the store was
+	// applied. The store is kept (a folder of YAML applies in any order), not
+	// ready, and nothing is written to it until the Secret is applied.
+	SecretMissing bool
+	Status        Status
+	UpdatedAt     time.Time
 }
 
 // BucketCredentials are a bucket store's secrets (write-only).
@@ -94,8 +98,33 @@ type BucketStateStore struct {
 	SecretRef   string
 	AuthMethod  string // accessKey (default) | IAM
 	Credentials BucketCredentials
-	Status      Status
-	UpdatedAt   time.Time
+	// SecretMissing: see GitStateStore.SecretMissing.
+	SecretMissing bool
+	Status        Status
+	UpdatedAt     time.Time
+}
+
+// SecretMissingMessage is the status of a store waiting for its Secret.
+func SecretMissingMessage(secret string) string {
+	return "Secret `" + secret + "` not found: the store becomes ready when the Secret is applied"
+}
+
+// StoreMissingMessage is the status of a Destination waiting for its State Store.
+func StoreMissingMessage(kind, name string) string {
+	return "State Store `" + name + "` not found: the Destination becomes ready when " + kind + " `" + name + "` is applied"
+}
+
+// UseSecret fills the credentials the store's auth method reads from s (and
+// trims them); it no longer waits for a Secret.
+func (s *GitStateStore) UseSecret(sec Secret) {
+	fillGit(s, sec)
+	s.SecretMissing = false
+}
+
+// UseSecret fills the credentials the store's auth method reads from s.
+func (s *BucketStateStore) UseSecret(sec Secret) {
+	fillBucket(s, sec)
+	s.SecretMissing = false
 }
 
 // Normalize fills defaults and trims what users commonly paste with a trailing
@@ -160,6 +189,9 @@ func validateGitURL(raw string, insecure bool) error {
 		return Invalid(field, "is required")
 	}
 	if isSCPLike(raw) {
+		if strings.HasPrefix(GitHost(raw), "[") {
+			return Invalid(field, "%q: an scp-like address cannot carry an IPv6 literal; write ssh://user@[address]/path", raw)
+		}
 		return nil
 	}
 	u, err := url.Parse(raw)
@@ -293,8 +325,16 @@ func validateStorePath(field, p string) error {
 // GitHost returns the host of a Git URL (https://, ssh:// or scp-like), "" if none.
 func GitHost(raw string) string {
 	if isSCPLike(raw) {
-		at, colon := strings.IndexByte(raw, '@'), strings.IndexByte(raw, ':')
-		return raw[at+1 : colon]
+		at := strings.IndexByte(raw, '@')
+		rest := raw[at+1:]
+		if strings.HasPrefix(rest, "[") {
+			// git@[fe80::1]:x.git: the bracketed address, so the literal check sees it.
+			if end := strings.IndexByte(rest, ']'); end > 0 {
+				return rest[:end+1]
+			}
+		}
+		host, _, _ := strings.Cut(rest, ":")
+		return host
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -60,6 +60,11 @@ type User struct {
 	Subject string
 	Email   string
 	Name    string
+	// EmailVerified: the IdP said email_verified at the last sign-in. Invitations
+	// and ownership link by email, so only a verified one counts.
+	EmailVerified bool
+	// Groups are the IdP groups of the sign-in being recorded (UpsertUser).
+	Groups []string
 }
 
 // Member is a user's role in a tenant.

@@ -30,13 +30,28 @@ func ValidateName(field, s string) error {
 	return nil
 }
 
-// ValidateLabelName checks a DNS-1123 label such as a namespace or promise name.
+// ValidateLabelName checks a DNS-1123 label such as a namespace or pipeline name.
 func ValidateLabelName(field, s string) error {
 	if s == "" {
 		return Invalid(field, "is required")
 	}
 	if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
 		return Invalid(field, "%q is not valid: %s", s, labelRule(s, validation.DNS1123LabelMaxLength))
+	}
+	return nil
+}
+
+// ValidatePromiseName checks a promise name as Kratix does: a Promise is a
+// cluster-scoped Kubernetes object, so its name is a DNS-1123 subdomain ("redis.v2"
+// is fine), and Kratix labels every Work with it (kratix.io/promise-name,
+// lib/resourceutil/work.go GetWorkLabels), so it is at most 63 characters.
+func ValidatePromiseName(field, s string) error {
+	if err := ValidateName(field, s); err != nil {
+		return err
+	}
+	if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
+		return Invalid(field, "%q is not a valid promise name: %s (Kratix puts it in the label kratix.io/promise-name)",
+			s, labelValueRule(s))
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/stateward/stateward/pathing"
 )
 
 // Limits of one Work request.
@@ -32,12 +34,16 @@ type WorkRequest struct {
 // SyntaxError reports a body that is not well-formed JSON (HTTP 400), as opposed to
 // well-formed JSON with wrong content (*ValidationError / ValidationErrors, 422).
 type SyntaxError struct {
-	Offset  int64 // byte offset of the problem, when known
+	Offset  int64  // byte offset of the problem, when known
+	Field   string // JSON path of the value, when known
 	Message string
 }
 
 // Error implements error.
 func (e *SyntaxError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("malformed JSON at %s: %s", e.Field, e.Message)
+	}
 	if e.Offset > 0 {
 		return fmt.Sprintf("malformed JSON at byte %d: %s", e.Offset, e.Message)
 	}
@@ -101,6 +107,9 @@ func decodeOneJSON(body []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &SyntaxError{Offset: dec.InputOffset(), Message: "unexpected data after the JSON object"}
 	}
+	if err := CheckJSONText(body); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -121,7 +130,7 @@ func syntaxError(err error, offset int64) error {
 func (req WorkRequest) Work() (*Work, error) {
 	var es ValidationErrors
 	w := &Work{Promise: req.Promise, Pipeline: req.Pipeline, Deleted: req.Delete}
-	_ = es.Add(ValidateLabelName("promise", req.Promise))
+	_ = es.Add(ValidatePromiseName("promise", req.Promise))
 	if req.Resource != nil {
 		ref := *req.Resource
 		w.Resource = &ref
@@ -270,13 +279,26 @@ func validateRelPath(field, p string) error {
 		switch {
 		case seg == "..":
 			return Invalid(field, "%q must not contain ..", p)
-		case strings.EqualFold(seg, ".git"):
+		case strings.EqualFold(strings.TrimRight(seg, ". "), ".git"):
 			return Invalid(field, "%q must not contain a .git segment", p)
+		case isGitConfigName(seg):
+			return Invalid(field, "%q must not name a .gitmodules or .gitattributes file: Git reads them as repository configuration, and hosted remotes refuse pushes that hold a malformed one", p)
 		case seg == "" || seg == ".":
 			return Invalid(field, "%q is not a clean path (no empty or . segments, no trailing /)", p)
 		}
 	}
 	return nil
+}
+
+// isGitConfigName reports whether Git would read a segment as .gitmodules or
+// .gitattributes: any case, trailing dots or spaces, or an NTFS short name.
+func isGitConfigName(seg string) bool {
+	s := strings.ToLower(strings.TrimRight(seg, ". "))
+	if s == ".gitmodules" || s == ".gitattributes" {
+		return true
+	}
+	l := strings.ToLower(seg)
+	return len(l) == 8 && (strings.HasPrefix(l, "gitmod~") || strings.HasPrefix(l, "gitatt~")) && l[7] >= '1' && l[7] <= '9'
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
@@ -300,15 +322,11 @@ func cloneLabels(m map[string]string) map[string]string {
 	return out
 }
 
-// Name is the Work's name as Kratix forms it:
-// <promise>[-<namespace>-<resource>][-<pipeline>].
+// Name is the Work's name as Kratix forms it, with a deterministic suffix (see
+// pathing.WorkName): e.g. redis-my-request-default-instance-configure-1a2b3.
 func (w *Work) Name() string {
-	parts := []string{w.Promise}
-	if w.Resource != nil {
-		parts = append(parts, w.Resource.Namespace, w.Resource.Name)
+	if w.Resource == nil {
+		return pathing.WorkName(w.Promise, "", "", w.Pipeline)
 	}
-	if w.Pipeline != "" {
-		parts = append(parts, w.Pipeline)
-	}
-	return strings.Join(parts, "-")
+	return pathing.WorkName(w.Promise, w.Resource.Namespace, w.Resource.Name, w.Pipeline)
 }

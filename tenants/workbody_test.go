@@ -86,7 +86,16 @@ func TestWorkRequestWork(t *testing.T) {
 		{"dependency", WorkRequest{Promise: "redis", Files: []WorkFile{file("a.yaml")}}, ""},
 		{"resource with pipeline", WorkRequest{Promise: "redis", Resource: res, Pipeline: "instance-configure", Files: []WorkFile{file("a")}}, ""},
 		{"promise required", WorkRequest{Files: []WorkFile{file("a")}}, "promise"},
-		{"promise is a label", WorkRequest{Promise: "Redis", Files: []WorkFile{file("a")}}, "promise"},
+		// A Promise's name is a DNS-1123 subdomain (a cluster-scoped Kubernetes object)
+		// of at most 63 characters (the kratix.io/promise-name label,
+		// lib/resourceutil/work.go GetWorkLabels).
+		{"promise is lower case", WorkRequest{Promise: "Redis", Files: []WorkFile{file("a")}}, "promise"},
+		{"promise may hold dots", WorkRequest{Promise: "redis.v2", Files: []WorkFile{file("a")}}, ""},
+		{"promise 63 characters", WorkRequest{Promise: strings.Repeat("p", 63), Files: []WorkFile{file("a")}}, ""},
+		{"promise 64 characters", WorkRequest{Promise: strings.Repeat("p", 64), Files: []WorkFile{file("a")}}, "promise"},
+		{"promise ends in a dot", WorkRequest{Promise: "redis.", Files: []WorkFile{file("a")}}, "promise"},
+		{"promise with an underscore", WorkRequest{Promise: "redis_v2", Files: []WorkFile{file("a")}}, "promise"},
+		{"promise with an empty segment", WorkRequest{Promise: "redis..v2", Files: []WorkFile{file("a")}}, "promise"},
 		{"namespace required", WorkRequest{Promise: "r", Resource: &ResourceRef{Name: "x"}, Files: []WorkFile{file("a")}}, "resource.namespace"},
 		{"namespace is a label", WorkRequest{Promise: "r", Resource: &ResourceRef{Namespace: "a.b", Name: "x"}, Files: []WorkFile{file("a")}}, "resource.namespace"},
 		{"name required", WorkRequest{Promise: "r", Resource: &ResourceRef{Namespace: "a"}, Files: []WorkFile{file("a")}}, "resource.name"},
@@ -185,10 +194,12 @@ func TestWorkName(t *testing.T) {
 		w    Work
 		want string
 	}{
-		{Work{Promise: "redis"}, "redis"},
-		{Work{Promise: "redis", Pipeline: "install"}, "redis-install"},
-		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}}, "redis-default-my-request"},
-		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}, Pipeline: "configure"}, "redis-default-my-request-configure"},
+		// Kratix's field order (work-creator/lib/work_creator.go buildWorkIdentifier),
+		// suffix md5(identifier)[:5] (lib/objectutil/name.go)
+		{Work{Promise: "redis"}, "redis-static-deps-be4f2"},
+		{Work{Promise: "redis", Pipeline: "install"}, "redis-install-c124c"},
+		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}}, "redis-my-request-default-277bd"},
+		{Work{Promise: "redis", Resource: &ResourceRef{Namespace: "default", Name: "my-request"}, Pipeline: "configure"}, "redis-my-request-default-configure-3f5b5"},
 	}
 	for _, tt := range tests {
 		if got := tt.w.Name(); got != tt.want {

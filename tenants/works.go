@@ -79,12 +79,14 @@ type Placement struct {
 	WrittenAt     *time.Time
 }
 
-// Unscheduled explains why a Work group found no Destination.
+// Unscheduled explains why a Work group found no Destination, or (Destination
+// set) why it waits for one Destination that cannot be written to yet.
 type Unscheduled struct {
-	Group     int               `json:"group"`
-	Directory string            `json:"directory"`
-	Selectors map[string]string `json:"selectors"`
-	Reason    string            `json:"reason"`
+	Group       int               `json:"group"`
+	Directory   string            `json:"directory"`
+	Selectors   map[string]string `json:"selectors"`
+	Destination string            `json:"destination,omitempty"`
+	Reason      string            `json:"reason"`
 }
 
 // Trigger is a webhook URL owned by a tenant.

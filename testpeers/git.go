@@ -50,6 +50,9 @@ type GitOptions struct {
 	// Empty makes a repository with no commits. Otherwise the repository has
 	// one commit on Branch that adds InitialFile with InitialContent.
 	Empty bool
+	// Fsck makes the repository check every pushed object (receive.fsckObjects),
+	// as GitHub, GitLab and Gitea do.
+	Fsck bool
 }
 
 // GitServer is a bare Git repository in a temporary directory, served over
@@ -160,6 +163,7 @@ func newGitRepo(t testing.TB, opts GitOptions) *GitServer {
 		{"http.receivepack", "true"},
 		{"receive.denyNonFastForwards", "false"},
 		{"gc.auto", "0"},
+		{"receive.fsckObjects", fmt.Sprint(opts.Fsck)},
 	} {
 		if _, err := runGit(s.dir, nil, "config", kv[0], kv[1]); err != nil {
 			t.Fatalf("git config %s: %v", kv[0], err)
@@ -258,6 +262,33 @@ func (s *GitServer) SetPreReceiveReject(msg string) {
 	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
 		panic(fmt.Sprintf("testpeers: install pre-receive hook: %v", err))
 	}
+}
+
+// SetPreReceive installs script (a complete shell script, "#!/bin/sh" first) as
+// the repository's pre-receive hook; an empty script removes it. The hook runs in
+// the bare repository with the pushed objects in quarantine, as on any server.
+func (s *GitServer) SetPreReceive(script string) {
+	hook := filepath.Join(s.dir, "hooks", "pre-receive")
+	if script == "" {
+		if err := os.Remove(hook); err != nil && !errors.Is(err, os.ErrNotExist) {
+			panic(fmt.Sprintf("testpeers: remove pre-receive hook: %v", err))
+		}
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(hook), 0o755); err != nil {
+		panic(fmt.Sprintf("testpeers: install pre-receive hook: %v", err))
+	}
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		panic(fmt.Sprintf("testpeers: install pre-receive hook: %v", err))
+	}
+}
+
+// RejectContaining is a pre-receive hook script that refuses a push whose new
+// tip holds a file containing word, naming the file, like a content policy.
+func RejectContaining(word string) string {
+	return "#!/bin/sh\nwhile read old new ref; do\n" +
+		"  if hit=$(git grep -l -F " + shellQuote(word) + " \"$new\" 2>/dev/null); then\n" +
+		"    echo \"content policy: refusing $hit\" >&2; exit 1\n  fi\ndone\nexit 0\n"
 }
 
 // Files returns every file at the tip of branch, by path (slash-separated,

@@ -92,3 +92,22 @@ func TestDestinationPage(t *testing.T) {
 		`hx-confirm="Delete the Destination “worker-cluster”? Its 2 placed files will be deleted from the store (cleanup: all).`,
 		"remote: rejected", "✗", ">env=dev<")
 }
+
+func TestDryRunDestinationShown(t *testing.T) {
+	dry := sampleDest()
+	dry.Name = "dry"
+	dry.Labels = map[string]string{tenants.DryRunLabel: "true"}
+	list := render(t, DestinationsPage(shell(tenants.RoleEditor, "destinations"),
+		DestinationsProps{Destinations: []tenants.Destination{sampleDest(), dry}}))
+	if c := strings.Count(list, `data-testid="dry-run-badge"`); c != 1 {
+		t.Errorf("%d dry-run badges in the list, want 1 (only on %q)", c, dry.Name)
+	}
+	page := render(t, DestinationPage(shell(tenants.RoleEditor, "destinations"), DestinationProps{Dest: dry}))
+	contains(t, page, `data-testid="dry-run"`, "receives only Works whose destinationSelectors include kratix.io/dry-run")
+	plain := render(t, DestinationPage(shell(tenants.RoleEditor, "destinations"), DestinationProps{Dest: sampleDest()}))
+	if strings.Contains(plain, "receives only Works") {
+		t.Error("an ordinary Destination is described as a dry-run one")
+	}
+	contains(t, render(t, PreviewPanel(PreviewProps{DryRun: true, Paths: []PreviewPath{{Path: "a.yaml"}}})),
+		`data-testid="preview-dry-run"`)
+}

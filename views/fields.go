@@ -78,6 +78,11 @@ func SettingsFields(p SettingsProps) []FieldProps {
 		{Name: "allowedDomain", Label: "Allowed email domain", Value: p.AllowedDomain,
 			Error: p.Errors.For("allowedDomain"), Mono: true, Placeholder: "example.com", ValidateURL: p.ValidateURL,
 			Help: "Anyone who signs in with a verified email in this domain joins as a viewer. Leave empty for invitation only."},
+		{Name: "groupRoles", Label: "Identity provider groups", Type: "textarea", Rows: 4, Value: p.GroupRoles,
+			Error: p.Errors.For("groupRoles"), Mono: true, Placeholder: "platform-admins = owner\nplatform = editor",
+			Help: "One group = role per line (owner, editor or viewer). People whose ID token claim \"" + p.GroupsClaim +
+				"\" lists the group get the role. Groups are read at every sign-in; 12 hours after one, the " +
+				"dashboard asks to sign in again, so removal from a group takes effect within 12 hours."},
 	}
 }
 

@@ -184,17 +184,8 @@ func workResource(w tenants.Work) string {
 	return w.Resource.Namespace + "/" + w.Resource.Name
 }
 
-// workName is the name Kratix gives a Work: <promise>[-<ns>-<resource>][-<pipeline>].
-func workName(w tenants.Work) string {
-	n := w.Promise
-	if w.Resource != nil {
-		n += "-" + w.Resource.Namespace + "-" + w.Resource.Name
-	}
-	if w.Pipeline != "" {
-		n += "-" + w.Pipeline
-	}
-	return n
-}
+// workName is the name Kratix gives a Work (tenants.Work.Name: one fact, one place).
+func workName(w tenants.Work) string { return w.Name() }
 
 func orDash(s string) string {
 	if s == "" {
@@ -383,3 +374,7 @@ func actionClass(action string) string {
 	}
 	return "badge badge-accent"
 }
+
+// dryRunText explains a dry-run Destination wherever one is shown.
+const dryRunText = `Dry-run Destination (label ` + tenants.DryRunLabel + `: "true"): it receives only Works ` +
+	`whose destinationSelectors include ` + tenants.DryRunLabel + `: "true"; ordinary Works never go here.`

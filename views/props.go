@@ -82,6 +82,9 @@ type TeamNewProps struct {
 	Errors      tenants.ValidationErrors
 	NoTeam      bool   // the person is in no team yet: say so above the form
 	ValidateURL string // inline validation endpoint ("" = none)
+	// Unverified: the IdP has not verified the person's email, so they can neither
+	// create a team nor be linked to an invitation; the page says why.
+	Unverified bool
 }
 
 // OverviewProps is a team's front page: counts, what needs attention, what happened.
@@ -147,8 +150,12 @@ type TokensProps struct {
 type SettingsProps struct {
 	Name          string
 	AllowedDomain string
-	Errors        tenants.ValidationErrors // keyed "name" and "allowedDomain"
-	ValidateURL   string
+	// GroupRoles is the "group = role" text (field "groupRoles"): IdP groups whose
+	// members get a role at sign-in.
+	GroupRoles  string
+	GroupsClaim string                   // the ID token claim the groups come from
+	Errors      tenants.ValidationErrors // keyed "name", "allowedDomain" and "groupRoles"
+	ValidateURL string
 }
 
 // StoresProps is the State Store list; the two kinds are merged and sorted by name.
@@ -248,6 +255,7 @@ type PreviewProps struct {
 	OwnedDirs []string
 	Error     string // why no preview can be computed (shown instead of the tree)
 	Note      string // one line about the layout, e.g. for aggregatedYAML
+	DryRun    bool   // the Destination is a dry-run Destination (kratix.io/dry-run: "true")
 }
 
 // PlacedFile is one file currently placed on a Destination.
@@ -291,6 +299,9 @@ type ImportProps struct {
 	MaxBytes int    // the largest YAML accepted, stated in the form and checked before sending
 	Results  []ImportResult
 	Errors   []ImportError
+	// Warnings are accepted documents that refer to something not there yet (a
+	// State Store, a Secret): they wait for it.
+	Warnings []ImportError
 	Error    string // a problem with the request as a whole
 }
 
@@ -350,13 +361,17 @@ type WorkPlan struct {
 	Deletes     []PlanPlacement // placements whose files would be removed
 	Unscheduled []tenants.Unscheduled
 	Error       string // why no plan could be made
+	// Summary compares the plan with what the stores hold now, e.g. "3 added, 1
+	// changed, 2 removed on 2 Destinations"; DiffError says why it could not.
+	Summary, DiffError string
 }
 
 // PlanPlacement is one Destination of a plan with the full keys written there.
 type PlanPlacement struct {
 	Destination string
 	Paths       []string
-	Misplaced   bool // the Destination no longer matches the selectors
+	Misplaced   bool              // the Destination no longer matches the selectors
+	Diff        *tenants.FileDiff // what the write would change in the store (nil: not compared)
 }
 
 // PlacementRow is one placement of a Work, as its page shows it.

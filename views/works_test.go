@@ -17,7 +17,7 @@ func TestWorksPage(t *testing.T) {
 		Written: 2, Pending: 1, Writing: 1, Failed: 3, TriggerName: "ci",
 	}}}))
 	contains(t, html, `href="/t/platform/works/4"`, "default/my-request", "configure", "✓ 2", "⟳ 2", "✗ 3",
-		`title="redis-default-my-request-configure"`, `data-testid="new-work"`, `href="/t/platform/works/new"`,
+		`title="`+(&tenants.Work{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: "my-request"}, Pipeline: "configure"}).Name()+`"`, `data-testid="new-work"`, `href="/t/platform/works/new"`,
 		"via trigger", `href="/t/platform/triggers/9"`, ">ci</a>")
 	lacks(t, html, `data-testid="work-waiting"`)
 
@@ -163,4 +163,26 @@ func TestImportPage(t *testing.T) {
 	contains(t, html, `action="/t/platform/import"`, `enctype="multipart/form-data"`, `type="file"`, `name="file"`,
 		`name="yaml"`, `data-testid="import-results"`, "created", `data-testid="import-errors"`, "spec.path", "is required",
 		"kind: GitStateStore")
+}
+
+func TestPlanPanelDiff(t *testing.T) {
+	diff := &tenants.FileDiff{Added: []string{"s/d/new.yaml"},
+		Changed: []tenants.ChangedFile{{Path: "s/d/b.yaml", Unified: "--- a/s/d/b.yaml\n+++ b/s/d/b.yaml\n@@ -1 +1 @@\n-<b>1</b>\n+b: 2\n"}},
+		Removed: []string{"s/d/old.yaml"}}
+	html := render(t, PlanPanel(&WorkPlan{Summary: "1 added, 1 changed, 1 removed on 1 Destination",
+		Placements: []PlanPlacement{{Destination: "dev", Paths: []string{"s/d/new.yaml", "s/d/b.yaml"}, Diff: diff},
+			{Destination: "same", Paths: []string{"s/e/a.yaml"}, Diff: &tenants.FileDiff{}}}}))
+	contains(t, html, `data-testid="plan-summary"`, "1 added, 1 changed, 1 removed on 1 Destination",
+		`data-testid="diff-added"`, "+ s/d/new.yaml", `data-testid="diff-changed"`, "~ s/d/b.yaml", "-&lt;b&gt;1&lt;/b&gt;",
+		`data-testid="diff-removed"`, "s/d/old.yaml", "The store already holds exactly these files.")
+	contains(t, render(t, PlanPanel(&WorkPlan{DiffError: "cannot read", Placements: []PlanPlacement{{Destination: "dev"}}})),
+		`data-testid="plan-diff-error"`, "cannot read")
+}
+
+func TestImportPageWarnings(t *testing.T) {
+	html := render(t, ImportPage(shell(tenants.RoleEditor, ""), ImportProps{
+		Results:  []ImportResult{{Index: 1, Kind: "Destination", Name: "dev", Action: "created"}},
+		Warnings: []ImportError{{Index: 1, Kind: "Destination", Name: "dev", Message: `referenced BucketStateStore "default" does not exist yet`}},
+	}))
+	contains(t, html, `data-testid="import-warnings"`, "document 1 (Destination", "does not exist yet", `data-testid="import-results"`)
 }

@@ -107,8 +107,9 @@ func TestWhoWroteAWork(t *testing.T) {
 		}
 		q = "?limit=2&before=" + a.Next
 	}
-	wantAll := []string{"write Work redis-default-cache", "write Work redis-default-cache", "create Trigger ci",
-		"write Work redis-default-cache", "write Work redis-default-cache", "create Team team-a"}
+	cache := (&tenants.Work{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: "cache"}}).Name()
+	wantAll := []string{"write Work " + cache, "write Work " + cache, "create Trigger ci",
+		"write Work " + cache, "write Work " + cache, "create Team team-a"}
 	if strings.Join(all, "|") != strings.Join(wantAll, "|") {
 		t.Errorf("audit log = %q\nwant %q", all, wantAll)
 	}

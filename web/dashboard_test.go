@@ -118,7 +118,7 @@ func TestDashboardWorkFormErrors(t *testing.T) {
 	h := newHarness(t, nil)
 	b := h.signedInTeam()
 	resp, body := b.post(t, h.URL+"/t/team-a/works", url.Values{"promise": {"Redis"}, "filePath": {"../x.yaml"}, "fileContent": {"a: b"}})
-	if resp.StatusCode != 422 || !strings.Contains(body, "not valid") || !strings.Contains(body, "x.yaml") {
+	if resp.StatusCode != 422 || !strings.Contains(body, "is not a valid name") || !strings.Contains(body, "x.yaml") {
 		t.Errorf("bad work form: %d %s", resp.StatusCode, snippet(body))
 	}
 	_, plan := b.post(t, h.URL+"/t/team-a/works/plan", url.Values{"promise": {"redis"}, "destinationSelectors": {"env=prod"},
@@ -140,6 +140,10 @@ func TestSecureCookiesBehindHTTPS(t *testing.T) {
 	// Start a login, let the issuer answer, and hand its redirect to the callback.
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/login", nil))
+	login := rec.Result().Cookies()
+	if len(login) != 1 || login[0].Name != "__Host-stateward_login" || !login[0].Secure || !login[0].HttpOnly || login[0].Path != "/" {
+		t.Fatalf("login cookie %+v, want __Host-stateward_login, Secure, HttpOnly, Path=/", login)
+	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noFollow.Get(rec.Header().Get("Location"))
 	if err != nil {
@@ -148,8 +152,15 @@ func TestSecureCookiesBehindHTTPS(t *testing.T) {
 	resp.Body.Close()
 	cb, _ := url.Parse(resp.Header.Get("Location"))
 	rec = httptest.NewRecorder()
-	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/auth/callback?"+cb.RawQuery, nil))
-	cookie := rec.Header().Get("Set-Cookie")
+	req := httptest.NewRequest(http.MethodGet, "/auth/callback?"+cb.RawQuery, nil)
+	req.AddCookie(login[0])
+	srv.ServeHTTP(rec, req)
+	var cookie string
+	for _, c := range rec.Header().Values("Set-Cookie") {
+		if strings.HasPrefix(c, "__Host-stateward_session=") {
+			cookie = c
+		}
+	}
 	for _, want := range []string{"__Host-stateward_session=", "Secure", "HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(cookie, want) {
 			t.Errorf("Set-Cookie %q lacks %q (status %d)", cookie, want, rec.Code)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/stateward/stateward/tenants"
@@ -29,6 +30,7 @@ func statusOf(err error) (int, apiError) {
 	var ve *tenants.ValidationError
 	var ves tenants.ValidationErrors
 	var le errLogin
+	var idp errIdPUnreachable
 	var tooBig *http.MaxBytesError
 	var syntax *tenants.SyntaxError
 	switch {
@@ -45,10 +47,12 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusUnprocessableEntity, apiError{Error: ve.Error(), Field: ve.Field}
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, apiError{Error: limitOf(tooBig.Limit)}
+	case errors.As(err, &idp):
+		return http.StatusServiceUnavailable, apiError{Error: idp.Error()}
 	case errors.As(err, &le):
 		return http.StatusBadRequest, apiError{Error: le.msg}
 	case errors.As(err, &syntax):
-		return http.StatusBadRequest, apiError{Error: syntax.Error()} // it says "malformed JSON" itself
+		return http.StatusBadRequest, apiError{Error: syntax.Error(), Field: syntax.Field}
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")}
 	case errors.Is(err, tenants.ErrNotFound):
@@ -59,6 +63,8 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusForbidden, apiError{Error: "your role does not allow this"}
 	case errors.Is(err, tenants.ErrUnauthenticated):
 		return http.StatusUnauthorized, apiError{Error: "authentication required: send Authorization: Bearer <token> or sign in"}
+	case errors.Is(err, errStoreRead):
+		return http.StatusBadGateway, apiError{Error: err.Error()}
 	case errors.Is(err, errCrossOrigin):
 		return http.StatusForbidden, apiError{Error: "cross-origin request refused"}
 	}
@@ -80,7 +86,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if code == http.StatusUnauthorized {
-		http.Redirect(w, r, "/login?return="+r.URL.Path, http.StatusSeeOther)
+		back := r.URL.Path
+		if r.Method == http.MethodGet {
+			back = r.URL.RequestURI() // with its query: the page comes back as it was asked for
+		}
+		http.Redirect(w, r, "/login?return="+url.QueryEscape(back), http.StatusSeeOther)
 		return
 	}
 	s.renderError(w, r, code, body.Error)

@@ -43,6 +43,12 @@ type harness struct {
 
 func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	t.Helper()
+	return newHarnessWith(t, m, nil)
+}
+
+// newHarnessWith is newHarness with a change to the web configuration.
+func newHarnessWith(t testing.TB, m *mockoidc.MockOIDC, change func(*web.Config)) *harness {
+	t.Helper()
 	if m == nil {
 		m = testpeers.MockOIDC(t)
 	}
@@ -51,6 +57,9 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	public := "http://" + ts.Listener.Addr().String()
 	policy := egress.Policy{AllowPrivate: true}
 	cfg := web.Config{PublicURL: public, OIDCIssuer: m.Issuer(), OIDCClientID: m.ClientID, OIDCClientSecret: m.ClientSecret, Egress: policy}
+	if change != nil {
+		change(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
 	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir()}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log}
@@ -62,7 +71,7 @@ func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
 	var once sync.Once
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
-	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Log: log,
+	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
 		Registry: prometheus.NewRegistry()}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)

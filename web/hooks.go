@@ -66,14 +66,15 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(ans.body)
 }
 
-// deliver decides the answer of one delivery: limits, signature, idempotency,
-// then the Work itself.
+// deliver decides the answer of one delivery: signature, limits, idempotency,
+// then the Work itself. The signature comes first so that unsigned calls cannot
+// use up the rate limit of the caller who holds the secret.
 func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hookAnswer {
-	if !s.hookLimiter.allow(trig.ID, trig.RatePerSecond, s.now()) {
-		return errorAnswer(http.StatusTooManyRequests, fmt.Sprintf("rate limit of %g requests per second exceeded", trig.RatePerSecond), "")
-	}
 	if err := verifySignature(r.Header.Get("Stateward-Signature"), body, trig, s.now()); err != nil {
 		return errorAnswer(http.StatusUnauthorized, err.Error(), "Stateward-Signature")
+	}
+	if !s.hookLimiter.allow(trig.ID, trig.RatePerSecond, s.now()) {
+		return errorAnswer(http.StatusTooManyRequests, fmt.Sprintf("rate limit of %g requests per second exceeded", trig.RatePerSecond), "")
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey {

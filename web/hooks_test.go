@@ -419,3 +419,23 @@ func TestWebhookFromAnotherOrigin(t *testing.T) {
 		t.Errorf("cross-origin webhook: %d %s, want 202", r.Code, r.Body)
 	}
 }
+
+// TestUnsignedCallsDoNotSpendTheRateLimit: on a signed trigger, unsigned calls are
+// refused before they count against the rate limit, so the holder of the secret
+// still gets through.
+func TestUnsignedCallsDoNotSpendTheRateLimit(t *testing.T) {
+	h := newHarness(t, nil)
+	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
+	trig := h.trigger(tok, "team-a", `{"name": "signed-slow", "requireSignature": true, "ratePerSecond": 0.1}`)
+	body := workBody("dev", "x", "a: b\n")
+	for i := range 20 {
+		if r := post(t, trig.URL, "application/json", body); r.Code != http.StatusUnauthorized {
+			t.Fatalf("unsigned call %d: %d, want 401", i, r.Code)
+		}
+	}
+	now := time.Now().Unix()
+	r := post(t, trig.URL, "application/json", body, "Stateward-Signature", fmt.Sprintf("t=%d,v1=%s", now, sign(trig.Secret, now, body)))
+	if r.Code != http.StatusAccepted {
+		t.Errorf("signed call after 20 unsigned ones: %d %s, want 202", r.Code, r.Body)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,11 +110,26 @@ func (s *Server) apiDeleteStore(kind string) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		if err := s.store.DeleteStore(r.Context(), principal(r).Tenant.ID, kind, chi.URLParam(r, "name")); err != nil {
+		tenantID, name := principal(r).Tenant.ID, chi.URLParam(r, "name")
+		if r.URL.Query().Get("dropPending") != "true" {
+			if err := s.store.DeleteStore(r.Context(), tenantID, kind, name); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: name}, "")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		n, err := s.store.DropStore(r.Context(), tenantID, kind, name)
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: chi.URLParam(r, "name")}, "")
+		if n > 0 {
+			s.log.Warn("store deleted with removals dropped; their files stay in the store", "tenant_id", tenantID,
+				"kind", kind, "store", name, "dropped", n)
+		}
+		s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: name}, strconv.Itoa(n)+" pending removal(s) dropped")
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -153,7 +169,7 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	results, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -162,7 +178,11 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, applyErrorBody(errs))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	warnings := applied.Warnings
+	if warnings == nil {
+		warnings = []db.ApplyWarning{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": applied.Results, "warnings": warnings})
 }
 
 type applyError struct {
@@ -183,14 +203,15 @@ func applyErrorBody(errs []tenants.DocError) map[string]any {
 
 // apply parses, resolves Secrets, checks literal endpoints and applies in one
 // transaction. Document problems come back as DocErrors; err is anything else.
-func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenants.DocError, error) {
+// Every store saved, or released by a Secret, is checked at once.
+func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocError, error) {
 	tid := principal(r).Tenant.ID
 	docs, errs := tenants.ParseKratixYAML(body)
 	if len(errs) > 0 {
-		return nil, errs, nil
+		return db.Applied{}, errs, nil
 	}
 	if len(docs) == 0 {
-		return nil, nil, errNoDocuments
+		return db.Applied{}, nil, errNoDocuments
 	}
 	var lookupErr error
 	errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
@@ -199,26 +220,38 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 		return tenants.Secret{Name: name, Data: data}, ok
 	})
 	if lookupErr != nil {
-		return nil, nil, lookupErr
+		return db.Applied{}, nil, lookupErr
 	}
 	errs = append(errs, s.checkEndpoints(docs)...)
 	if len(errs) > 0 {
-		return nil, errs, nil
+		return db.Applied{}, errs, nil
 	}
-	results, err := s.store.Apply(r.Context(), tid, docs)
+	applied, err := s.store.Apply(r.Context(), tid, docs)
 	var des db.DocErrors
 	if errors.As(err, &des) {
-		return nil, des, nil
+		return db.Applied{}, des, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return db.Applied{}, nil, err
 	}
-	for _, res := range results {
+	for _, res := range applied.Results {
 		if res.Action != "unchanged" {
 			s.audit(r, applyAction(res.Action), tenants.AuditObject{Kind: res.Kind, Name: res.Name}, "applied from Kratix YAML")
 		}
 	}
-	for _, d := range docs {
+	for _, ref := range applied.Revived {
+		s.readiness.Trigger(ref)
+	}
+	for i, d := range docs {
+		if applied.Results[i].Moved != "" {
+			to := ""
+			if d.Git != nil {
+				to = d.Git.CredentialEndpoint()
+			} else if d.Bucket != nil {
+				to = d.Bucket.CredentialEndpoint()
+			}
+			s.logMove(r, d.Kind, d.Name, applied.Results[i].Moved, to)
+		}
 		switch {
 		case d.Git != nil:
 			s.readiness.Trigger(tenants.StoreRef{TenantID: tid, Kind: tenants.KindGit, Name: d.Name})
@@ -227,7 +260,7 @@ func (s *Server) apply(r *http.Request, body []byte) ([]db.ApplyResult, []tenant
 		}
 	}
 	s.wakeWriters()
-	return results, nil, nil
+	return applied, nil, nil
 }
 
 // errNoDocuments answers an apply with nothing in it, which is a mistake rather than
@@ -304,7 +337,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && len(body) > maxAPIBody {
 		s.render(w, r, http.StatusRequestEntityTooLarge, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
-			views.ImportProps{YAML: keepText(r, body), MaxBytes: maxAPIBody,
+			views.ImportProps{YAML: keepText(body), MaxBytes: maxAPIBody,
 				Error: fmt.Sprintf("This YAML is %s, larger than %s, the limit for one import (the API's limit too). Split it and import the parts one by one.", byteSize(len(body)), byteSize(maxAPIBody))}))
 		return
 	}
@@ -313,10 +346,10 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 			views.ImportProps{Error: err.Error(), MaxBytes: maxAPIBody}))
 		return
 	}
-	results, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body)
 	if errors.Is(err, errNoDocuments) {
 		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
-			views.ImportProps{Error: "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: "), YAML: keepText(r, body), MaxBytes: maxAPIBody}))
+			views.ImportProps{Error: "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: "), YAML: keepText(body), MaxBytes: maxAPIBody}))
 		return
 	}
 	if err != nil {
@@ -324,10 +357,13 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := views.ImportProps{MaxBytes: maxAPIBody}
+	for _, w := range applied.Warnings {
+		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})
+	}
 	for _, e := range errs {
 		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
 	}
-	for _, res := range results {
+	for _, res := range applied.Results {
 		p.Results = append(p.Results, views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action})
 	}
 	code := http.StatusOK
@@ -335,7 +371,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusUnprocessableEntity
 		// Re-show the text to fix, but never credentials: a file with a Secret
 		// has to be pasted again.
-		if p.YAML = keepText(r, body); p.YAML == "" {
+		if p.YAML = keepText(body); p.YAML == "" {
 			p.Error = "The file is not shown again because it contains a Secret; fix the documents below and paste it again."
 		}
 	}
@@ -369,9 +405,9 @@ func importBody(r *http.Request) ([]byte, error) {
 }
 
 // keepText is the YAML to show again in the import form — never credentials: a
-// text with a Secret has to be pasted again.
-func keepText(r *http.Request, body []byte) string {
-	if strings.Contains(string(body), "kind: Secret") {
+// text that may hold a Secret has to be pasted again.
+func keepText(body []byte) string {
+	if tenants.MayHoldSecret(body) {
 		return ""
 	}
 	return string(body)

@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -49,21 +52,43 @@ func (a *oidcAuth) setup(ctx context.Context) (*oidc.Provider, oauth2.Config, er
 		ClientSecret: a.cfg.OIDCClientSecret,
 		Endpoint:     a.provider.Endpoint(),
 		RedirectURL:  a.cfg.PublicURL + "/auth/callback",
-		Scopes:       []string{oidc.ScopeOpenID, "email", "profile"},
+		Scopes:       a.scopes(),
 	}, nil
 }
 
-// login starts the authorization code flow with PKCE (S256), state and nonce.
+// scopes are the scopes a sign-in asks for; "groups" when the operator set a
+// groups claim (STATEWARD_OIDC_GROUPS_CLAIM).
+func (a *oidcAuth) scopes() []string {
+	s := []string{oidc.ScopeOpenID, "email", "profile"}
+	if a.cfg.GroupsScope {
+		s = append(s, "groups")
+	}
+	return s
+}
+
+// groupsClaim is the ID token claim that lists the user's groups.
+func (a *oidcAuth) groupsClaim() string {
+	if a.cfg.GroupsClaim == "" {
+		return "groups"
+	}
+	return a.cfg.GroupsClaim
+}
+
+// login starts the authorization code flow with PKCE (S256), state and nonce, and
+// binds it to this browser with a short-lived cookie that the callback checks: a
+// callback URL produced in one browser cannot sign another browser in (login CSRF).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	_, oc, err := s.auth.setup(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
+		s.log.Warn("OIDC discovery failed", "issuer", s.cfg.OIDCIssuer, "err", err)
+		s.fail(w, r, errIdPUnreachable{issuer: s.cfg.OIDCIssuer})
 		return
 	}
 	state, _ := db.NewSecret()
 	nonce, _ := db.NewSecret()
+	browser := s.loginBrowser(w, r)
 	verifier := oauth2.GenerateVerifier()
-	attempt := db.LoginAttempt{Nonce: nonce, Verifier: verifier, ReturnTo: localPath(r.URL.Query().Get("return"))}
+	attempt := db.LoginAttempt{Nonce: nonce, Verifier: verifier, ReturnTo: localPath(r.URL.Query().Get("return")), Browser: browser}
 	if err := s.store.SaveLoginAttempt(r.Context(), state, attempt); err != nil {
 		s.fail(w, r, err)
 		return
@@ -71,23 +96,65 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, oc.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
 }
 
+func (s *Server) loginCookieName() string {
+	if s.secure {
+		return "__Host-stateward_login"
+	}
+	return "stateward_login"
+}
+
+// loginBrowser returns this browser's login binding and (re)sets its cookie for
+// as long as a sign-in may take. One value serves every sign-in started in the
+// browser, so two tabs signing in at once both finish.
+func (s *Server) loginBrowser(w http.ResponseWriter, r *http.Request) string {
+	v := ""
+	if c, err := r.Cookie(s.loginCookieName()); err == nil && len(c.Value) >= 32 {
+		v = c.Value
+	} else {
+		v, _ = db.NewSecret()
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.loginCookieName(), Value: v, Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(db.LoginAttemptTTL.Seconds())})
+	return v
+}
+
+// sameBrowser reports whether the callback came to the browser that started attempt.
+func (s *Server) sameBrowser(r *http.Request, attempt db.LoginAttempt) bool {
+	c, err := r.Cookie(s.loginCookieName())
+	if err != nil || c.Value == "" || attempt.Browser == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(db.HashSecret(c.Value)), []byte(attempt.Browser)) == 1
+}
+
 // errLogin is a failed login; the message is safe to show.
 type errLogin struct{ msg string }
 
 func (e errLogin) Error() string { return e.msg }
 
-// callback finishes the flow: the state is taken once, the code exchanged with the
-// PKCE verifier, the ID token's signature, issuer, audience, expiry and nonce
-// verified; then a brand-new session is created.
+// errIdPUnreachable is a login that could not reach the identity provider (503).
+type errIdPUnreachable struct{ issuer string }
+
+func (e errIdPUnreachable) Error() string {
+	return "the identity provider at " + e.issuer + " is unreachable; please try again in a moment"
+}
+
+var errStaleLogin = errLogin{"this sign-in link has expired, was already used or was started in another browser; please sign in again"}
+
+// callback finishes the flow: the state is taken once and must belong to this
+// browser, the code exchanged with the PKCE verifier, the ID token's signature,
+// issuer, audience, expiry and nonce verified; then a brand-new session is created.
+// An error from the issuer is shown only for a live sign-in of this browser: the
+// text of a forged callback is never displayed.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		s.fail(w, r, errLogin{fmt.Sprintf("the identity provider refused the sign-in: %s %s", e, q.Get("error_description"))})
+	attempt, err := s.store.TakeLoginAttempt(r.Context(), q.Get("state"))
+	if err != nil || !s.sameBrowser(r, attempt) {
+		s.fail(w, r, errStaleLogin)
 		return
 	}
-	attempt, err := s.store.TakeLoginAttempt(r.Context(), q.Get("state"))
-	if err != nil {
-		s.fail(w, r, errLogin{"this sign-in link has expired or was already used; please sign in again"})
+	if e := q.Get("error"); e != "" {
+		s.fail(w, r, errLogin{fmt.Sprintf("the identity provider refused the sign-in: %s %s", e, q.Get("error_description"))})
 		return
 	}
 	user, verified, err := s.exchange(r.Context(), q.Get("code"), attempt)
@@ -133,10 +200,15 @@ func (s *Server) exchange(ctx context.Context, code string, a db.LoginAttempt) (
 	if err := idt.Claims(&claims); err != nil {
 		return tenants.User{}, false, fmt.Errorf("ID token claims: %w", err)
 	}
+	var all map[string]any
+	if err := idt.Claims(&all); err != nil {
+		return tenants.User{}, false, fmt.Errorf("ID token claims: %w", err)
+	}
 	if claims.Email == "" {
 		return tenants.User{}, false, errors.New("the identity provider sent no email claim; request the email scope")
 	}
-	u := tenants.User{Issuer: idt.Issuer, Subject: idt.Subject, Email: strings.ToLower(claims.Email), Name: claims.Name}
+	u := tenants.User{Issuer: idt.Issuer, Subject: idt.Subject, Email: strings.ToLower(claims.Email), Name: claims.Name,
+		Groups: tenants.GroupsFromClaim(all[s.auth.groupsClaim()])}
 	return u, claims.Verified != nil && *claims.Verified, nil
 }
 
@@ -169,9 +241,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// localPath accepts only a path on this site ("/t/x"), never "//evil" or a URL.
+// localPath accepts only a clean path on this site ("/t/x?y"): never "//evil",
+// "/\\evil", a URL, or any control character or blank a browser might drop or
+// rewrite ("/\t/evil" becomes "//evil"). Anything else means "/".
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return ""
+	}
+	for _, c := range p {
+		if c <= ' ' || c == 0x7f || c == '\\' || !unicode.IsPrint(c) {
+			return ""
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") {
 		return ""
 	}
 	return p

@@ -85,7 +85,7 @@ func TestForgedStateRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("forged state: got %d, want 400", resp.StatusCode)
 	}
-	if !strings.Contains(body, "expired or was already used") {
+	if !strings.Contains(body, "has expired") {
 		t.Errorf("forged state page does not say why")
 	}
 	if b.cookie(t, h.URL, sessionCookie) != "" {

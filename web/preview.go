@@ -60,6 +60,7 @@ func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.Sample
 	if d.Mode == tenants.ModeAggregated {
 		p.Note = "aggregatedYAML: every placement on this Destination is written into the one file."
 	}
+	p.DryRun = d.IsDryRun()
 	return p
 }
 

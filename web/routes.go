@@ -16,7 +16,7 @@ func (s *Server) routes() http.Handler {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
+	r.Method(http.MethodGet, "/metrics", s.metrics.handler(s.cfg.MetricsToken))
 	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", static.Handler()))
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, static.URL("favicon.svg"), http.StatusMovedPermanently)
@@ -112,6 +112,8 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 
 func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/", s.apiTenantInfo)
+	r.Get("/grouproles", s.apiGroupRoles)
+	r.Put("/grouproles", s.apiSetGroupRoles)
 	r.Post("/apply", s.apiApply)
 	r.Get("/export", s.apiExport)
 	r.Get("/gitstatestores", s.apiListGit)

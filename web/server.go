@@ -29,6 +29,13 @@ type Config struct {
 	Egress Egress
 	// AllowFileURLs admits file:// Git stores (local default only).
 	AllowFileURLs bool
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (STATEWARD_METRICS_TOKEN): the metrics name tenants and stores.
+	MetricsToken string
+	// GroupsClaim is the ID token claim listing the user's groups ("" = "groups");
+	// GroupsScope requests the "groups" scope at sign-in.
+	GroupsClaim string
+	GroupsScope bool
 }
 
 // Server holds every dependency of the handlers.
@@ -43,6 +50,7 @@ type Server struct {
 
 	readiness   Readiness
 	writers     Waker
+	differ      Differ
 	works       Works
 	hookLimiter limiter
 	idemLocks   keyLocks
@@ -54,7 +62,8 @@ type Deps struct {
 	Store     Store
 	Works     Works
 	Readiness Readiness
-	Writers   Waker // may be nil
+	Writers   Waker  // may be nil
+	Differ    Differ // may be nil: no diff before write
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // receives the HTTP and webhook metrics
 }
@@ -65,7 +74,7 @@ func New(d Deps) *Server {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, _ := url.Parse(cfg.PublicURL)
 	return &Server{cfg: cfg, store: d.Store, log: d.Log, metrics: newMetrics(d.Registry), secure: u != nil && u.Scheme == "https",
-		now: time.Now, readiness: d.Readiness, writers: d.Writers, works: d.Works, auth: newOIDCAuth(cfg)}
+		now: time.Now, readiness: d.Readiness, writers: d.Writers, differ: d.Differ, works: d.Works, auth: newOIDCAuth(cfg)}
 }
 
 // Handler is the whole site with its middleware: request metrics, panic recovery

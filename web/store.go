@@ -14,6 +14,8 @@ type Store interface {
 	CreateTenant(ctx context.Context, slug, name, ownerEmail string) (tenants.Tenant, error)
 	TenantBySlug(ctx context.Context, slug string) (tenants.Tenant, error)
 	UpdateTenantSettings(ctx context.Context, tenantID int64, name, domain string) error
+	GroupRoles(ctx context.Context, tenantID int64) ([]tenants.GroupRole, error)
+	SetGroupRoles(ctx context.Context, tenantID int64, gs []tenants.GroupRole) error
 
 	UpsertUser(ctx context.Context, u tenants.User, emailVerified bool) (tenants.User, error)
 	Memberships(ctx context.Context, userID int64) ([]tenants.Membership, error)
@@ -50,11 +52,12 @@ type Store interface {
 	CreateDestination(ctx context.Context, d tenants.Destination) error
 	StorePath(ctx context.Context, tenantID int64, kind, name string) (string, error)
 	DeleteStore(ctx context.Context, tenantID int64, kind, name string) error
+	DropStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
 	SaveDestination(ctx context.Context, d tenants.Destination) (string, error)
 	DeleteDestination(ctx context.Context, tenantID int64, name string) error
 	Secret(ctx context.Context, tenantID int64, name string) (map[string]string, bool, error)
-	Apply(ctx context.Context, tenantID int64, docs []tenants.Document) ([]db.ApplyResult, error)
+	Apply(ctx context.Context, tenantID int64, docs []tenants.Document) (db.Applied, error)
 
 	CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error)
 	Triggers(ctx context.Context, tenantID int64) ([]tenants.Trigger, error)

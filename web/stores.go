@@ -150,12 +150,15 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 	}
 	edit := chi.URLParam(r, "name") != ""
 	name := r.PostFormValue("metadata.name")
+	var before string
 	if edit {
 		name = chi.URLParam(r, "name")
-		if _, err := s.storeByKind(r, kind, name); err != nil {
+		obj, err := s.storeByKind(r, kind, name)
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		before = endpointOf(obj)
 	}
 	g, b := gitFromForm(r, name), bucketFromForm(r, name)
 	var errs tenants.ValidationErrors
@@ -168,15 +171,25 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 		err := s.saveStore(r, kind, g, b, edit)
 		if err == nil {
 			s.audit(r, createOrUpdate(edit), tenants.AuditObject{Kind: kind, Name: name}, "")
+			after := g.CredentialEndpoint()
+			if kind == tenants.KindBucket {
+				after = b.CredentialEndpoint()
+			}
+			s.logMove(r, kind, name, before, after)
 			s.readiness.Trigger(tenants.StoreRef{TenantID: principal(r).Tenant.ID, Kind: kind, Name: name})
 			s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name), kind+" "+name+" saved; checking it now.")
 			return
 		}
-		if !errors.Is(err, tenants.ErrConflict) {
+		var ves tenants.ValidationErrors
+		switch {
+		case errors.As(err, &ves):
+			errs = ves // credentials to enter again for a new endpoint
+		case errors.Is(err, tenants.ErrConflict):
+			_ = errs.Add(tenants.Invalid("metadata.name", "a State Store named %q already exists", name))
+		default:
 			s.fail(w, r, err)
 			return
 		}
-		_ = errs.Add(tenants.Invalid("metadata.name", "a State Store named %q already exists", name))
 	}
 	s.renderStoreForm(w, r, http.StatusUnprocessableEntity, kind, edit, g, b, askSecretsAgain(r, errs))
 }
@@ -371,4 +384,26 @@ func (s *Server) storeDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: name}, "")
 	s.redirect(w, r, tenantPath(r, "stores"), kind+" "+name+" deleted.")
+}
+
+func endpointOf(obj any) string {
+	switch o := obj.(type) {
+	case tenants.GitStateStore:
+		return o.CredentialEndpoint()
+	case tenants.BucketStateStore:
+		return o.CredentialEndpoint()
+	}
+	return ""
+}
+
+// logMove records who moved a store's credentials to another endpoint, in the log
+// and in the audit log. The credentials were entered again, or the save was refused.
+func (s *Server) logMove(r *http.Request, kind, name, from, to string) {
+	if from == "" || from == to {
+		return
+	}
+	p := principal(r)
+	s.log.Info("store endpoint changed with credentials entered again", "tenant_id", p.Tenant.ID, "kind", kind,
+		"store", name, "from", from, "to", to, "user_id", p.UserID, "email", p.Email, "token_id", p.Token)
+	s.audit(r, "move", tenants.AuditObject{Kind: kind, Name: name}, "endpoint "+from+" → "+to+", credentials entered again")
 }

@@ -74,6 +74,10 @@ type applyAnswer struct {
 		Kind, Name string
 		Action     string
 	}
+	Warnings []struct {
+		Index               int
+		Kind, Name, Message string
+	}
 	Error  string
 	Errors []struct {
 		Index                      int
@@ -160,16 +164,16 @@ kind: Destination
 metadata: {name: worker-1}
 spec: {pathh: dev, path: dev, stateStoreRef: {name: default, kind: BucketStateStore}}
 `, 1, "Destination", "worker-1", "spec.pathh"},
-		{"missing store", `apiVersion: platform.kratix.io/v1alpha1
-kind: Destination
-metadata: {name: worker-1}
-spec: {path: dev, stateStoreRef: {name: nope, kind: BucketStateStore}}
-`, 1, "Destination", "worker-1", "spec.stateStoreRef.name"},
-		{"missing secret", `apiVersion: platform.kratix.io/v1alpha1
+		{"secret without its key", `apiVersion: platform.kratix.io/v1alpha1
 kind: GitStateStore
 metadata: {name: repo}
-spec: {url: "https://git.example.com/r.git", secretRef: {name: nope}}
-`, 1, "GitStateStore", "repo", ""},
+spec: {url: "https://git.example.com/r.git", secretRef: {name: creds}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {username: bot}
+`, 1, "GitStateStore", "repo", "password"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

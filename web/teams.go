@@ -36,8 +36,14 @@ func (s *Server) teamNew(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
 	teams, _ := s.store.Memberships(r.Context(), u.ID)
 	s.render(w, r, http.StatusOK, views.TeamNewPage(s.shell(r, "Create a team", ""),
-		views.TeamNewProps{NoTeam: len(teams) == 0, ValidateURL: "/teams/validate"}))
+		views.TeamNewProps{NoTeam: len(teams) == 0, ValidateURL: "/teams/validate", Unverified: !u.EmailVerified}))
 }
+
+// errUnverifiedOwner refuses a team to a person whose email the IdP has not
+// verified: ownership links by verified email, so the team would wait for whoever
+// signs in with it verified, and its creator would get 404.
+var errUnverifiedOwner = errors.New("your identity provider has not verified your email address; " +
+	"teams link people by verified email, so verify it with your identity provider and sign in again to create a team")
 
 func teamForm(r *http.Request) (slug, name string, errs tenants.ValidationErrors) {
 	slug = strings.TrimSpace(r.PostFormValue("slug"))
@@ -52,6 +58,10 @@ func teamForm(r *http.Request) (slug, name string, errs tenants.ValidationErrors
 // teamCreate makes the signed-in person the owner of a new team.
 func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
 	u, _ := userFrom(r.Context())
+	if !u.EmailVerified {
+		s.fail(w, r, tenants.Invalid("email", "%s", errUnverifiedOwner.Error()))
+		return
+	}
 	slug, name, errs := teamForm(r)
 	if len(errs) == 0 {
 		t, err := s.store.CreateTenant(r.Context(), slug, name, u.Email)
@@ -75,12 +85,17 @@ func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // teamValidate is the inline validation of the team form: it answers the one field
-// that changed (HX-Trigger-Name), re-rendered with its message, always 200.
+// that changed (HX-Trigger-Name), re-rendered with its message, always 200. It
+// says a slug is taken only to a member of that team: to anyone else it would be
+// a way to list every team (creating the team still refuses a taken slug).
 func (s *Server) teamValidate(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
 	slug, name, errs := teamForm(r)
 	if errs.For("slug") == "" && slug != "" {
-		if _, err := s.store.TenantBySlug(r.Context(), slug); err == nil {
-			_ = errs.Add(tenants.Invalid("slug", "%q is taken; choose another slug", slug))
+		if t, err := s.store.TenantBySlug(r.Context(), slug); err == nil {
+			if _, err := s.store.RoleOf(r.Context(), t.ID, u.ID); err == nil {
+				_ = errs.Add(tenants.Invalid("slug", "%q is taken; choose another slug", slug))
+			}
 		}
 	}
 	s.renderField(w, r, views.TeamFields(views.TeamNewProps{Slug: slug, Name: name, Errors: errs, ValidateURL: "/teams/validate"}))
@@ -248,8 +263,14 @@ func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	t := principal(r).Tenant
+	gs, err := s.store.GroupRoles(r.Context(), t.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, views.SettingsPage(s.shell(r, "Settings", "settings"),
-		views.SettingsProps{Name: t.Name, AllowedDomain: t.AllowedDomain}))
+		views.SettingsProps{Name: t.Name, AllowedDomain: t.AllowedDomain, GroupRoles: tenants.FormatGroupRoles(gs),
+			GroupsClaim: s.auth.groupsClaim()}))
 }
 
 // settingsSave changes the team name and allowed email domain (owners only).
@@ -265,16 +286,23 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 	}
 	domain, err := tenants.ValidateDomain("allowedDomain", r.PostFormValue("allowedDomain"))
 	_ = errs.Add(err)
+	groups, err := tenants.ParseGroupRoles("groupRoles", textarea(r.PostFormValue("groupRoles")))
+	_ = errs.Add(err)
 	if len(errs) > 0 {
 		s.render(w, r, http.StatusUnprocessableEntity, views.SettingsPage(s.shell(r, "Settings", "settings"),
-			views.SettingsProps{Name: name, AllowedDomain: r.PostFormValue("allowedDomain"), Errors: errs}))
+			views.SettingsProps{Name: name, AllowedDomain: r.PostFormValue("allowedDomain"), Errors: errs,
+				GroupRoles: r.PostFormValue("groupRoles"), GroupsClaim: s.auth.groupsClaim()}))
 		return
 	}
 	if err := s.store.UpdateTenantSettings(r.Context(), principal(r).Tenant.ID, name, domain); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.store.SetGroupRoles(r.Context(), principal(r).Tenant.ID, groups); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.audit(r, "update", tenants.AuditObject{Kind: tenants.AuditTeam, ID: principal(r).Tenant.ID, Name: principal(r).Tenant.Slug},
-		"name "+strconv.Quote(name)+", allowed domain "+strconv.Quote(domain))
+		"name "+strconv.Quote(name)+", allowed domain "+strconv.Quote(domain)+", "+strconv.Itoa(len(groups))+" group role(s)")
 	s.redirect(w, r, tenantPath(r, "settings"), "Settings saved.")
 }

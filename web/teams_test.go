@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauth2-proxy/mockoidc"
+
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -181,5 +183,59 @@ func TestInlineValidationAnswersOnlyTheMessage(t *testing.T) {
 			!strings.Contains(body, `id="f-slug-error"`) {
 			t.Errorf("validate %q: %d %q, want 200 with %q and no input", c.slug, resp.StatusCode, body, c.want)
 		}
+	}
+}
+
+// TestSlugValidationDoesNotListTeams: the inline check does not tell a non-member
+// that a team exists.
+func TestSlugValidationDoesNotListTeams(t *testing.T) {
+	h := newHarness(t, nil)
+	alice := newBrowser(t)
+	h.login(alice, "alice@example.com")
+	alice.post(t, h.URL+"/teams", url.Values{"slug": {"secret-team"}})
+	bob := newBrowser(t)
+	h.login(bob, "bob@example.com")
+	for _, slug := range []string{"secret-team", "no-such-team"} {
+		req, _ := http.NewRequest(http.MethodPost, h.URL+"/teams/validate", strings.NewReader(url.Values{"slug": {slug}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Trigger-Name", "slug")
+		resp, err := bob.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := new(strings.Builder)
+		_, _ = io.Copy(buf, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(buf.String(), "taken") {
+			t.Errorf("validate %q as a non-member: %d %q, want no word on existence", slug, resp.StatusCode, buf.String())
+		}
+	}
+}
+
+// TestUnverifiedEmailRefusedWithReason: a person whose email the IdP has not
+// verified cannot create a team (it would never be theirs) and is told why an
+// invitation to that email does not apply.
+func TestUnverifiedEmailRefusedWithReason(t *testing.T) {
+	h := newHarness(t, nil)
+	owner := h.signedInTeam() // alice, owner of team-a
+	owner.post(t, h.URL+"/t/team-a/members", url.Values{"email": {"carol@example.com"}, "role": {"editor"}})
+
+	carol := newBrowser(t)
+	h.OIDC.QueueUser(&mockoidc.MockUser{Subject: "carol", Email: "carol@example.com", EmailVerified: false})
+	resp, body := carol.get(t, h.URL+"/login")
+	if resp.Request.URL.Path != "/teams/new" || !strings.Contains(body, `data-testid="unverified-email"`) ||
+		!strings.Contains(body, "invitations to carol@example.com do not apply") {
+		t.Errorf("unverified sign-in landed on %s without the reason: %s", resp.Request.URL.Path, snippet(body))
+	}
+	resp, body = carol.post(t, h.URL+"/teams", url.Values{"slug": {"carols-team"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "has not verified your email") {
+		t.Errorf("team creation by an unverified email: %d %s", resp.StatusCode, snippet(body))
+	}
+	if _, err := h.DB.TenantBySlug(context.Background(), "carols-team"); err == nil {
+		t.Error("the team was created for an unverified email")
+	}
+	if resp, _ := carol.get(t, h.URL+"/t/team-a/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unverified invitee reached the team: %d", resp.StatusCode)
 	}
 }

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,7 +30,7 @@ func (in triggerInput) trigger(tenantID int64) (tenants.Trigger, error) {
 		_ = errs.Add(tenants.Invalid("name", "is required, at most 100 characters"))
 	}
 	if in.Promise != "" {
-		_ = errs.Add(tenants.ValidateLabelName("promise", in.Promise))
+		_ = errs.Add(tenants.ValidatePromiseName("promise", in.Promise))
 	}
 	if in.RatePerSecond < 0 || in.RatePerSecond > 100000 {
 		_ = errs.Add(tenants.Invalid("ratePerSecond", "must be between 0 (no limit) and 100000"))
@@ -70,7 +72,16 @@ func (s *Server) apiCreateTrigger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in triggerInput
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := tenants.CheckJSONText(body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		s.fail(w, r, fmt.Errorf("%w: malformed JSON: %v", errBadRequest, err))

@@ -16,6 +16,7 @@ import (
 // Works is what the web layer needs from the write engine's tables.
 type Works interface {
 	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (db.SubmitResult, error)
+	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (db.SubmitResult, []tenants.PlannedWrite, error)
 	DeleteWork(ctx context.Context, tenantID, id int64) (db.SubmitResult, error)
 	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
 	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
@@ -28,7 +29,8 @@ type Works interface {
 }
 
 // apiSubmitWork is POST …/works: 202 with the plan and job ids, or with
-// ?dryRun=true 200 with the same shape, nothing written.
+// ?dryRun=true 200 with the same shape, nothing written; with &diff=true as well,
+// each placement also says what it would add, change and remove in its store.
 func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 	if err := authorize(r, tenants.RoleEditor); err != nil {
 		s.fail(w, r, err)
@@ -45,6 +47,10 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dry := r.URL.Query().Get("dryRun") == "true"
+	if dry && r.URL.Query().Get("diff") == "true" {
+		s.apiDiffWork(w, r, work)
+		return
+	}
 	res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, dry)
 	if err != nil {
 		s.fail(w, r, err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -177,16 +178,63 @@ func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: errs.Error()}))
 		return
 	}
-	res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, true)
-	if err != nil {
-		if code, body := statusOf(err); code < 500 {
-			s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: body.Error}))
+	if s.differ != nil {
+		ans, err := s.planDiff(r.Context(), principal(r).Tenant.ID, work)
+		if err == nil {
+			s.render(w, r, http.StatusOK, views.PlanPanel(diffPlanOf(ans)))
 			return
 		}
-		s.fail(w, r, err)
+		if !errors.Is(err, errStoreRead) {
+			s.planFailed(w, r, err)
+			return
+		}
+		plan, err2 := s.plainPlan(r, work)
+		if err2 != nil {
+			s.planFailed(w, r, err2)
+			return
+		}
+		plan.DiffError = err.Error()
+		s.render(w, r, http.StatusOK, views.PlanPanel(plan))
 		return
 	}
-	s.render(w, r, http.StatusOK, views.PlanPanel(planOf(res)))
+	plan, err := s.plainPlan(r, work)
+	if err != nil {
+		s.planFailed(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, views.PlanPanel(plan))
+}
+
+func (s *Server) plainPlan(r *http.Request, work *tenants.Work) (*views.WorkPlan, error) {
+	res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, true)
+	if err != nil {
+		return nil, err
+	}
+	return planOf(res), nil
+}
+
+// planFailed shows a refused plan in the panel (a bad Work) or fails the request.
+func (s *Server) planFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if code, body := statusOf(err); code < 500 {
+		s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: body.Error}))
+		return
+	}
+	s.fail(w, r, err)
+}
+
+// diffPlanOf is the plan of a dry run with its diff.
+func diffPlanOf(ans diffAnswer) *views.WorkPlan {
+	plan := planOf(ans.SubmitResult)
+	for i := range plan.Placements {
+		d := ans.Placements[i].Diff
+		plan.Placements[i].Diff = &d
+	}
+	for i := range plan.Deletes {
+		d := ans.Deletes[i].Diff
+		plan.Deletes[i].Diff = &d
+	}
+	plan.Summary = ans.Summary
+	return plan
 }
 
 func planOf(res db.SubmitResult) *views.WorkPlan {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -157,11 +158,17 @@ func (b *Bucket) Apply(ctx context.Context, batch Batch) (Result, error) {
 		return Result{}, err
 	}
 	puts := plan.changed(listed)
+	stale := plan.stale(listed)
+	remove := append(slices.Clone(stale), plan.unlisted(listed)...)
+	if len(puts)+len(remove) > 0 {
+		if err := batch.guard(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 	if err := b.putAll(ctx, puts); err != nil {
 		return Result{}, err
 	}
-	stale := plan.stale(listed)
-	if err := b.removeAll(ctx, stale); err != nil {
+	if err := b.removeAll(ctx, remove); err != nil {
 		return Result{}, err
 	}
 	return Result{
@@ -232,7 +239,11 @@ func (b *Bucket) put(ctx context.Context, f File) error {
 	}
 	r := bytes.NewReader(f.Content)
 	if _, err := b.client.PutObject(ctx, b.cfg.BucketName, f.Key, r, int64(len(f.Content)), opts); err != nil {
-		return fmt.Errorf("put %q: %w", f.Key, b.remoteErr(err))
+		err = fmt.Errorf("put %q: %w", f.Key, b.remoteErr(err))
+		if s := minio.ToErrorResponse(errors.Unwrap(errors.Unwrap(err))).StatusCode; s == http.StatusBadRequest || s == http.StatusRequestEntityTooLarge {
+			return rejected(err) // this object, not the bucket, is refused
+		}
+		return err
 	}
 	return nil
 }
@@ -267,6 +278,23 @@ func (b *Bucket) Read(ctx context.Context, prefix string) (map[string][]byte, er
 			return nil, err
 		}
 		out[key] = content
+	}
+	return out, nil
+}
+
+// ReadKeys returns the content of each of keys; a missing object is left out.
+func (b *Bucket) ReadKeys(ctx context.Context, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		content, err := b.get(ctx, k)
+		var resp minio.ErrorResponse
+		if errors.As(err, &resp) && resp.Code == "NoSuchKey" {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[k] = content
 	}
 	return out, nil
 }

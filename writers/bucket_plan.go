@@ -17,6 +17,7 @@ type bucketPlan struct {
 	keys     []string          // put keys, sorted
 	deletes  map[string]bool   // exact keys to remove
 	prefixes []string          // DeletePrefixes
+	keep     []string          // Keep
 }
 
 // newBucketPlan validates every key and prefix of b; an unsafe one fails the whole
@@ -42,6 +43,7 @@ func newBucketPlan(b Batch) (*bucketPlan, error) {
 		}
 		p.prefixes = append(p.prefixes, prefix)
 	}
+	p.keep = b.Keep
 	for key := range p.content {
 		p.keys = append(p.keys, key)
 	}
@@ -173,7 +175,25 @@ func (p *bucketPlan) stale(listed map[string]string) []string {
 		if _, put := p.content[key]; put {
 			continue
 		}
-		if p.deletes[key] || p.underDeletePrefix(key) {
+		if (p.deletes[key] || p.underDeletePrefix(key)) && !kept(p.keep, key) {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unlisted returns, sorted, the exact Deletes the listing did not show (and that
+// are neither put nor kept). They are removed all the same: a listing can miss a
+// key (MinIO does not list "a/b" while an object "a" exists), and removing a
+// missing key is harmless, while leaving a stale one is not.
+func (p *bucketPlan) unlisted(listed map[string]string) []string {
+	var out []string
+	for key := range p.deletes {
+		if _, ok := listed[key]; ok {
+			continue
+		}
+		if _, put := p.content[key]; !put && !kept(p.keep, key) {
 			out = append(out, key)
 		}
 	}

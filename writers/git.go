@@ -62,8 +62,8 @@ type GitConfig struct {
 // opens upload-pack and receive-pack sessions itself on a transport built for this
 // store alone (githttp.NewClient with an http.Client whose DialContext is
 // GitConfig.Dial and whose TLS config holds the CA bundle). go-git's SSH transport
-// takes no dialer, so for ssh URLs Dial only vets the address right before go-git
-// connects (a DNS change in between is not caught).
+// takes no dialer, so for ssh URLs Dial resolves and vets the address, and go-git
+// connects to that IP address (host keys still checked against the URL's name).
 //
 // One Git serialises its Apply and Read calls; Check needs no local state and runs
 // alongside them.
@@ -127,7 +127,7 @@ func (g *Git) Apply(ctx context.Context, b Batch) (Result, error) {
 		if err := backoff(ctx, attempt); err != nil {
 			return Result{}, err
 		}
-		res, err := g.applyOnce(ctx, c, edits, b.Message)
+		res, err := g.applyOnce(ctx, c, edits, b)
 		if !errors.Is(err, errStale) {
 			return res, err
 		}
@@ -137,7 +137,7 @@ func (g *Git) Apply(ctx context.Context, b Batch) (Result, error) {
 }
 
 // applyOnce fetches the tip, builds the commit and pushes it.
-func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, msg string) (Result, error) {
+func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Batch) (Result, error) {
 	if err := c.compact(); err != nil {
 		return Result{}, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
 	}
@@ -145,12 +145,15 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, msg s
 	if err != nil {
 		return Result{}, err
 	}
-	cm, err := c.commit(tip.hash, edits, g.signature(), msg)
+	cm, err := c.commit(tip.hash, edits, g.signature(), b.Message)
 	if err != nil || !cm.res.Changed {
 		return cm.res, err
 	}
 	pack, err := cm.pack()
 	if err != nil {
+		return Result{}, err
+	}
+	if err := b.guard(ctx); err != nil {
 		return Result{}, err
 	}
 	if err := g.remote.push(ctx, g.branch, tip.hash, cm.hash, pack); err != nil {
@@ -222,6 +225,47 @@ func (g *Git) Read(ctx context.Context, prefix string) (map[string][]byte, error
 		return nil, err
 	}
 	return c.files(tip.hash, prefix)
+}
+
+// ReadKeys returns the content of each of keys at the tip of the branch; a key
+// that is not a file there is left out.
+func (g *Git) ReadKeys(ctx context.Context, keys []string) (map[string][]byte, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, err := g.openCache()
+	if err != nil {
+		return nil, err
+	}
+	tip, err := g.fetchTip(ctx, c)
+	if err != nil || tip.hash.IsZero() {
+		return map[string][]byte{}, err
+	}
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		if checkKey(k) != nil {
+			continue
+		}
+		content, ok, err := c.fileAt(tip.hash, k)
+		if err != nil {
+			return nil, fmt.Errorf("read %q: %w", k, err)
+		}
+		if ok {
+			out[k] = content
+		}
+	}
+	return out, nil
+}
+
+// Close releases the clone's open files. A Git is not used after Close.
+func (g *Git) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cache == nil {
+		return nil
+	}
+	err := g.cache.st.Close()
+	g.cache = nil
+	return err
 }
 
 // signature is the author and committer of a new commit.

@@ -41,9 +41,12 @@ type gitRemote struct {
 	ep   *transport.Endpoint
 	auth transport.AuthMethod
 	tr   transport.Transport
-	// preDial, for SSH only, checks the address with the guarded dialer before
-	// go-git dials it itself (go-git's SSH transport takes no dialer).
-	preDial func(ctx context.Context) error
+	// preDial, for SSH only, resolves and checks the address with the guarded
+	// dialer and returns the endpoint to open the session on: the same endpoint
+	// with the vetted IP address in place of the host name, so go-git (whose SSH
+	// transport takes no dialer) cannot resolve the name again and reach another
+	// address (DNS rebinding). Host keys are still checked against the name.
+	preDial func(ctx context.Context) (*transport.Endpoint, error)
 	// secret is redacted from every error message.
 	secret string
 }
@@ -188,6 +191,10 @@ func (r *gitRemote) setupSSH(cfg GitConfig) error {
 	if err := setKnownHosts(keys, cfg.KnownHosts, r.hostPort()); err != nil {
 		return err
 	}
+	// The session may be opened on the vetted IP address: known_hosts is matched
+	// against the host name of the URL all the same.
+	byName, name := keys.HostKeyCallback, r.hostPort()
+	keys.HostKeyCallback = func(_ string, remote net.Addr, key ssh.PublicKey) error { return byName(name, remote, key) }
 	r.auth = keys
 	// go-git copies every field of this config over the one the auth method builds,
 	// so it must be complete.
@@ -199,15 +206,34 @@ func (r *gitRemote) setupSSH(cfg GitConfig) error {
 		Timeout:           sshDialTimeout,
 	})
 	if cfg.Dial != nil {
-		r.preDial = func(ctx context.Context) error {
-			c, err := cfg.Dial(ctx, "tcp", r.hostPort())
-			if err != nil {
-				return err
-			}
-			return c.Close()
-		}
+		r.preDial = func(ctx context.Context) (*transport.Endpoint, error) { return r.vettedEndpoint(ctx, cfg.Dial) }
 	}
 	return nil
+}
+
+// vettedEndpoint dials the SSH address through the guard and returns a copy of the
+// endpoint that names the address the guard connected to.
+func (r *gitRemote) vettedEndpoint(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error)) (*transport.Endpoint, error) {
+	c, err := dial(ctx, "tcp", r.hostPort())
+	if err != nil {
+		return nil, err
+	}
+	addr, ok := c.RemoteAddr().(*net.TCPAddr)
+	_ = c.Close()
+	if !ok {
+		return nil, fmt.Errorf("git ssh: unexpected remote address %v", c.RemoteAddr())
+	}
+	ep := *r.ep
+	ep.Host, ep.Port = addr.IP.String(), addr.Port
+	return &ep, nil
+}
+
+// session is the endpoint to open a session on: the vetted address for SSH.
+func (r *gitRemote) session(ctx context.Context) (*transport.Endpoint, error) {
+	if r.preDial == nil {
+		return r.ep, nil
+	}
+	return r.preDial(ctx)
 }
 
 // hostPort is the SSH address of the endpoint.

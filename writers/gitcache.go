@@ -212,3 +212,24 @@ func (c *gitCache) files(tip plumbing.Hash, prefix string) (map[string][]byte, e
 	})
 	return out, err
 }
+
+// fileAt reads the file key in commit tip; ok is false when there is none.
+func (c *gitCache) fileAt(tip plumbing.Hash, key string) ([]byte, bool, error) {
+	root, err := c.rootTree(tip)
+	if err != nil || root.IsZero() {
+		return nil, false, err
+	}
+	t, err := object.GetTree(c.st, root)
+	if err != nil {
+		return nil, false, err
+	}
+	f, err := t.File(key)
+	if errors.Is(err, object.ErrFileNotFound) || errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	content, err := f.Contents()
+	return []byte(content), err == nil, err
+}

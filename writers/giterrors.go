@@ -37,11 +37,39 @@ func (r *gitRemote) wrap(op string, err error) error {
 		msg += why + ": "
 	}
 	msg += err.Error()
-	if r.secret != "" {
-		msg = strings.ReplaceAll(msg, r.secret, "***")
-	}
-	return &remoteError{msg: msg, err: err}
+	return &remoteError{msg: maskToken(msg, r.secret), err: err}
 }
+
+// maskToken replaces the secret where it stands as a whole word of msg (a remote
+// that echoes what it was sent). Credentials never go into messages in the first
+// place; masking every substring would turn "http" into "h***p" for a short
+// password — garbled text and an oracle for the password.
+func maskToken(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, secret)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		j := i + len(secret)
+		whole := (i == 0 || isWordEdge(msg[i-1])) && (j == len(msg) || isWordEdge(msg[j]))
+		b.WriteString(msg[:i])
+		if whole {
+			b.WriteString("***")
+		} else {
+			b.WriteString(secret)
+		}
+		msg = msg[j:]
+	}
+}
+
+// isWordEdge reports whether c separates words: blanks, quotes, brackets, commas
+// and semicolons (not ':', '/' or '@', which join the parts of a URL).
+func isWordEdge(c byte) bool { return strings.IndexByte(" \t\r\n\"'`()[]{}<>,;", c) >= 0 }
 
 // explain names the kind of failure behind err, or returns "" when the error text
 // already says it.

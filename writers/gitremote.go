@@ -54,12 +54,11 @@ func tipOf(ar *packp.AdvRefs, branch plumbing.ReferenceName) (remoteTip, error) 
 // advertise opens a receive-pack session and reads the remote's refs. It needs the
 // credentials a push needs, so it doubles as the readiness check.
 func (r *gitRemote) advertise(ctx context.Context) (transport.ReceivePackSession, *packp.AdvRefs, error) {
-	if r.preDial != nil {
-		if err := r.preDial(ctx); err != nil {
-			return nil, nil, err
-		}
+	ep, err := r.session(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	s, err := r.tr.NewReceivePackSession(r.ep, r.auth)
+	s, err := r.tr.NewReceivePackSession(ep, r.auth)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,12 +73,11 @@ func (r *gitRemote) advertise(ctx context.Context) (transport.ReceivePackSession
 // fetch brings the objects of branch into st and returns the remote tip. It sends
 // our last known tip as the only "have", which is all a single-branch cache holds.
 func (r *gitRemote) fetch(ctx context.Context, st storage.Storer, branch plumbing.ReferenceName) (tip remoteTip, err error) {
-	if r.preDial != nil {
-		if err := r.preDial(ctx); err != nil {
-			return remoteTip{}, err
-		}
+	ep, err := r.session(ctx)
+	if err != nil {
+		return remoteTip{}, err
 	}
-	s, err := r.tr.NewUploadPackSession(r.ep, r.auth)
+	s, err := r.tr.NewUploadPackSession(ep, r.auth)
 	if err != nil {
 		return remoteTip{}, err
 	}
@@ -177,10 +175,18 @@ func rejection(err error, remoteMsg string) error {
 	}
 	remoteMsg = strings.TrimSpace(remoteMsg)
 	if remoteMsg == "" {
-		return fmt.Errorf("rejected by the remote: %w", err)
+		return rejected(fmt.Errorf("rejected by the remote: %w", err))
 	}
-	return fmt.Errorf("rejected by the remote: %w; remote said: %s", err, remoteMsg)
+	return rejected(fmt.Errorf("rejected by the remote: %w; remote said: %s", err, remoteMsg))
 }
+
+// rejectedError is a refusal of the content by the store; it matches ErrRejected
+// and keeps its cause.
+type rejectedError struct{ err error }
+
+func rejected(err error) error           { return &rejectedError{err: err} }
+func (e *rejectedError) Error() string   { return e.err.Error() }
+func (e *rejectedError) Unwrap() []error { return []error{ErrRejected, e.err} }
 
 // limitedBuffer keeps the first max bytes written to it and discards the rest.
 type limitedBuffer struct {

@@ -14,13 +14,14 @@ import (
 )
 
 // editNode is one path segment of a Batch seen as a tree of edits. A node is a put
-// (file content), an exact delete, or a directory with children; owned marks a
-// DeletePrefix directory, where every file not put is removed.
+// (file content), an exact delete, a kept key, or a directory with children; owned
+// marks a DeletePrefix directory, where every file not put is removed; keepAll
+// marks a kept directory, below which nothing is removed.
 type editNode struct {
-	children map[string]*editNode
-	content  []byte
-	put, del bool
-	owned    bool
+	children       map[string]*editNode
+	content        []byte
+	put, del, keep bool
+	owned, keepAll bool
 }
 
 // dir returns the child directory node name, creating it.
@@ -33,12 +34,23 @@ func (n *editNode) dir(name, key string) (*editNode, error) {
 	if c.put {
 		return nil, fmt.Errorf("key %q needs a directory where another key is a file", key)
 	}
-	c.del = false // an exact delete of a file that becomes a directory is implied
+	if c.children == nil {
+		c.children = map[string]*editNode{} // a deleted or kept key that is also a directory
+	}
 	return c, nil
 }
 
-// newEditTree validates every key of b and arranges the edits by path.
+// newEditTree validates every key of b and arranges the edits by path. An error
+// matches ErrInvalidBatch (and ErrUnsafeKey for an unsafe key).
 func newEditTree(b Batch) (*editNode, error) {
+	root, err := buildEditTree(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidBatch, err)
+	}
+	return root, nil
+}
+
+func buildEditTree(b Batch) (*editNode, error) {
 	root := &editNode{children: map[string]*editNode{}}
 	for _, f := range b.Puts {
 		if err := root.addPut(f); err != nil {
@@ -55,7 +67,59 @@ func newEditTree(b Batch) (*editNode, error) {
 			return nil, err
 		}
 	}
+	for _, k := range b.Keep {
+		if err := root.addKeep(k); err != nil {
+			return nil, err
+		}
+	}
 	return root, nil
+}
+
+// underPut reports whether a parent directory of key is a file the Batch puts:
+// everything below it is gone with the put, so a delete there has nothing to do.
+func (n *editNode) underPut(key string) bool {
+	segs := strings.Split(key, "/")
+	for _, s := range segs[:len(segs)-1] {
+		c := n.children[s]
+		if c == nil {
+			return false
+		}
+		if c.put {
+			return true
+		}
+		n = c
+	}
+	return false
+}
+
+// addKeep protects key (a file) or, ending in "/", a directory from removal.
+func (n *editNode) addKeep(key string) error {
+	dir := strings.HasSuffix(key, "/")
+	parent, name, err := n.walk(strings.TrimSuffix(key, "/"))
+	if err != nil {
+		return err
+	}
+	c := parent.children[name]
+	switch {
+	case c == nil && dir:
+		c = &editNode{children: map[string]*editNode{}}
+		parent.children[name] = c
+	case c == nil:
+		c = &editNode{}
+		parent.children[name] = c
+	case c.put:
+		return nil // put again: survives anyway
+	}
+	c.del = false
+	if dir {
+		if c.children == nil {
+			c.children = map[string]*editNode{}
+		}
+		c.keepAll = true
+	} else {
+		c.keep = true
+	}
+	return nil
 }
 
 // walk returns the parent directory node of key and its last segment.
@@ -93,6 +157,12 @@ func (n *editNode) addPut(f File) error {
 
 // addDelete records an exact delete; a put of the same key wins.
 func (n *editNode) addDelete(key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if n.underPut(key) {
+		return nil
+	}
 	parent, name, err := n.walk(key)
 	if err != nil {
 		return err
@@ -106,6 +176,12 @@ func (n *editNode) addDelete(key string) error {
 func (n *editNode) addOwned(prefix string) error {
 	if !strings.HasSuffix(prefix, "/") {
 		return fmt.Errorf("%w: delete prefix %q must end in \"/\"", ErrUnsafeKey, prefix)
+	}
+	if err := checkKey(strings.TrimSuffix(prefix, "/")); err != nil {
+		return err
+	}
+	if n.underPut(strings.TrimSuffix(prefix, "/")) {
+		return nil
 	}
 	parent, name, err := n.walk(strings.TrimSuffix(prefix, "/"))
 	if err != nil {
@@ -126,18 +202,25 @@ type treeBuilder struct {
 	base    storer.EncodedObjectStorer
 	out     *memory.Storage
 	written []plumbing.Hash
+	seen    map[plumbing.Hash]bool
 	puts    int
 	deletes int
 }
 
 func newTreeBuilder(base storer.EncodedObjectStorer) *treeBuilder {
-	return &treeBuilder{base: base, out: memory.NewStorage()}
+	return &treeBuilder{base: base, out: memory.NewStorage(), seen: map[plumbing.Hash]bool{}}
 }
 
 // build returns the hash of the tree that applies n to the tree base (ZeroHash for
 // none), with changed false when the result equals base. An empty result is ZeroHash.
 func (b *treeBuilder) build(base plumbing.Hash, n *editNode, owned bool) (plumbing.Hash, bool, error) {
-	owned = owned || n.owned
+	return b.buildKept(base, n, owned, false)
+}
+
+// buildKept is build below a kept directory when protected: nothing is removed.
+func (b *treeBuilder) buildKept(base plumbing.Hash, n *editNode, owned, protected bool) (plumbing.Hash, bool, error) {
+	protected = protected || n.keepAll
+	owned = (owned || n.owned) && !protected
 	entries, err := b.entries(base)
 	if err != nil {
 		return plumbing.ZeroHash, false, err
@@ -145,7 +228,7 @@ func (b *treeBuilder) build(base plumbing.Hash, n *editNode, owned bool) (plumbi
 	changed := false
 	kept := make(map[string]object.TreeEntry, len(entries)+len(n.children))
 	for _, e := range entries {
-		if c, edited := n.children[e.Name]; (edited && !c.del) || !owned {
+		if c, edited := n.children[e.Name]; (edited && !c.del) || !owned || protected {
 			kept[e.Name] = e
 			continue
 		}
@@ -155,7 +238,7 @@ func (b *treeBuilder) build(base plumbing.Hash, n *editNode, owned bool) (plumbi
 		changed = true
 	}
 	for name, c := range n.children {
-		ch, err := b.edit(kept, name, c, owned)
+		ch, err := b.edit(kept, name, c, owned, protected)
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
@@ -184,13 +267,15 @@ func (b *treeBuilder) entries(h plumbing.Hash) ([]object.TreeEntry, error) {
 }
 
 // edit applies child c named name to the entries in kept and reports a change.
-func (b *treeBuilder) edit(kept map[string]object.TreeEntry, name string, c *editNode, owned bool) (bool, error) {
+func (b *treeBuilder) edit(kept map[string]object.TreeEntry, name string, c *editNode, owned, protected bool) (bool, error) {
 	e, exists := kept[name]
 	isDir := exists && e.Mode == filemode.Dir
 	switch {
 	case c.put:
 		return b.putFile(kept, name, c.content)
-	case c.del:
+	case c.keep && len(c.children) == 0 || c.del && protected:
+		return false, nil
+	case c.del && len(c.children) == 0:
 		if !exists || isDir {
 			return false, nil
 		}
@@ -202,9 +287,20 @@ func (b *treeBuilder) edit(kept map[string]object.TreeEntry, name string, c *edi
 	if isDir {
 		sub = e.Hash
 	}
-	h, changed, err := b.build(sub, c, owned)
-	if err != nil || !changed {
+	if !isDir && c.children != nil && len(c.children) == 0 && !c.owned {
+		return false, nil // a kept directory that does not exist
+	}
+	h, changed, err := b.buildKept(sub, c, owned, protected)
+	if err != nil {
 		return false, err
+	}
+	if exists && !isDir && c.del && !protected && h.IsZero() {
+		delete(kept, name) // a stale file where stale keys below it were deleted too
+		b.deletes++
+		return true, nil
+	}
+	if !changed {
+		return false, nil
 	}
 	if exists && !isDir {
 		b.deletes++ // a file replaced by a directory
@@ -318,7 +414,10 @@ func (b *treeBuilder) store(obj plumbing.EncodedObject) error {
 	if err != nil {
 		return err
 	}
-	b.written = append(b.written, h)
+	if !b.seen[h] { // two files with one content are one blob: a pack holds it once
+		b.seen[h] = true
+		b.written = append(b.written, h)
+	}
 	return nil
 }
 
@@ -338,8 +437,10 @@ func checkKey(key string) error {
 		switch {
 		case s == "" || s == "." || s == "..":
 			return fmt.Errorf("%w: %q has an empty, \".\" or \"..\" segment", ErrUnsafeKey, key)
-		case strings.EqualFold(s, ".git"):
+		case strings.EqualFold(strings.TrimRight(s, ". "), ".git"):
 			return fmt.Errorf("%w: %q has a .git segment", ErrUnsafeKey, key)
+		case strings.EqualFold(strings.TrimRight(s, ". "), ".gitmodules"), strings.EqualFold(strings.TrimRight(s, ". "), ".gitattributes"):
+			return fmt.Errorf("%w: %q names Git configuration (.gitmodules or .gitattributes)", ErrUnsafeKey, key)
 		}
 	}
 	return nil

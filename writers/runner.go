@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,7 +18,11 @@ import (
 // JobStore is what the Runner needs from the database (package db implements it).
 type JobStore interface {
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error)
-	Heartbeat(ctx context.Context, jobID int64, owner string, lease time.Duration) error
+	Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error
+	Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes []string) ([]string, error)
+	// GitStoreIDs lists every Git store as (tenant id, store id), so that the
+	// clones of deleted stores can be removed.
+	GitStoreIDs(ctx context.Context) ([][2]int64, error)
 	FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error
 	ReleaseJob(ctx context.Context, job *tenants.Job) error
 	RequeueAll(ctx context.Context) (int, error)
@@ -112,7 +118,84 @@ func (r *Runner) Run(ctx context.Context) {
 	if r.ReassertInterval > 0 {
 		wg.Go(func() { r.reassert(ctx) })
 	}
+	wg.Go(func() { r.sweep(ctx) })
 	wg.Wait()
+	r.closeAll()
+}
+
+// cacheSweepInterval is how often the clones of deleted stores are removed.
+const cacheSweepInterval = 5 * time.Minute
+
+// sweep releases, at start and then periodically, the open clone and the cache
+// directory of every Git store that no longer exists.
+func (r *Runner) sweep(ctx context.Context) {
+	t := time.NewTicker(cacheSweepInterval)
+	defer t.Stop()
+	for {
+		if err := r.sweepCaches(ctx); err != nil && ctx.Err() == nil {
+			r.Log.Warn("remove clones of deleted stores", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepCaches closes cached backends of deleted stores and removes the clone
+// directories (<CacheDir>/<tenant id>/git-<store id>) no store owns.
+func (r *Runner) sweepCaches(ctx context.Context) error {
+	ids, err := r.DB.GitStoreIDs(ctx)
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, id := range ids {
+		live[filepath.Join(strconv.FormatInt(id[0], 10), "git-"+strconv.FormatInt(id[1], 10))] = true
+	}
+	r.mu.Lock()
+	for ref, c := range r.backends {
+		if g, ok := c.backend.(*Git); ok {
+			if rel, err := filepath.Rel(r.Factory.CacheDir, g.cfg.CacheDir); err == nil && !live[rel] {
+				closeBackend(c.backend)
+				delete(r.backends, ref)
+			}
+		}
+	}
+	r.mu.Unlock()
+	if r.Factory.CacheDir == "" {
+		return nil
+	}
+	dirs, _ := filepath.Glob(filepath.Join(r.Factory.CacheDir, "*", "git-*"))
+	for _, dir := range dirs {
+		rel, err := filepath.Rel(r.Factory.CacheDir, dir)
+		if err != nil || live[rel] {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		r.Log.Info("removed the clone of a deleted store", "dir", dir)
+	}
+	return nil
+}
+
+// closeBackend releases what a backend holds open (a Git clone's files).
+func closeBackend(b Backend) {
+	if c, ok := b.(interface{ Close() error }); ok {
+		_ = c.Close()
+	}
+}
+
+// closeAll releases every cached backend (on shutdown).
+func (r *Runner) closeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for ref, c := range r.backends {
+		closeBackend(c.backend)
+		delete(r.backends, ref)
+	}
 }
 
 // work claims and runs jobs until ctx ends.
@@ -189,6 +272,9 @@ func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, er
 	if err != nil {
 		return nil, err
 	}
+	if old, ok := r.backends[ref]; ok {
+		closeBackend(old.backend) // the store was updated: never two storages on one clone
+	}
 	r.backends[ref] = cachedBackend{backend: b, stamp: stamp}
 	return b, nil
 }
@@ -199,5 +285,8 @@ func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, er
 func (r *Runner) forget(ref tenants.StoreRef) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if c, ok := r.backends[ref]; ok {
+		closeBackend(c.backend)
+	}
 	delete(r.backends, ref)
 }

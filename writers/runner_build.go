@@ -20,6 +20,7 @@ type jobBatch struct {
 	canaryDests     []string
 
 	owners     map[string]string // key → placement that holds it
+	dirs       map[string]string // parent directory of a held key → placement
 	keep       map[string]bool   // keys that must survive (held by peers or refused placements)
 	deleteKeys map[string]bool
 	agg        map[string]*aggTarget // Destination → its aggregatedYAML file
@@ -35,15 +36,27 @@ type aggTarget struct {
 }
 
 // buildBatch turns job into one Batch. Placements are considered in a stable order
-// (already written ones first, then by name) so that when two claim one file, the
-// one that holds it keeps it and the other is refused with an error naming both.
-func buildBatch(job *tenants.Job) *jobBatch {
-	jb := &jobBatch{owners: map[string]string{}, keep: map[string]bool{}, deleteKeys: map[string]bool{},
+// (already written ones first, then by name) so that when two claim one file (or
+// one's file is the other's directory), the one that holds it keeps it and the
+// other is refused for good with an error naming both. Submission refuses such
+// conflicts already; this is the second line. With only set, the placements it
+// does not name are left for a later Batch: what they wrote is kept, and they get
+// no outcome.
+func buildBatch(job *tenants.Job, only map[int64]bool) *jobBatch {
+	jb := &jobBatch{owners: map[string]string{}, dirs: map[string]string{}, keep: map[string]bool{}, deleteKeys: map[string]bool{},
 		agg: map[string]*aggTarget{}, peers: job.Peers}
 	for _, p := range job.Peers {
 		jb.addPeer(p)
 	}
 	for _, w := range orderWrites(job.Writes) {
+		if w.Stuck {
+			jb.hold(w)
+			continue
+		}
+		if only != nil && !only[w.ID] && !alwaysIncluded(w) {
+			jb.hold(w)
+			continue
+		}
 		if msg := jb.claim(w); msg != "" {
 			jb.refuse(w, msg)
 			continue
@@ -97,30 +110,71 @@ func ownKeys(p pathing.Plan) []string {
 	return keys
 }
 
-// claim registers the keys w writes, or says why it may not write them.
+// alwaysIncluded reports whether w is part of every Batch of a job, even one
+// narrowed down to find a rejected placement: removals and aggregatedYAML parts
+// (which share one file) cannot be the content a remote refuses.
+func alwaysIncluded(w tenants.PlacementWrite) bool {
+	return w.Delete || w.Mode == tenants.ModeAggregated
+}
+
+// claim registers the keys w writes, or says why it may not write them: a key
+// that is unsafe, already held by another placement, or one that is a file where
+// another placement's key needs a directory (or the reverse).
 func (jb *jobBatch) claim(w tenants.PlacementWrite) string {
 	if w.Delete {
 		return ""
 	}
 	keys := ownKeys(w.Plan)
 	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return fmt.Sprintf("placement %q cannot be written: %v", w.Name, err)
+		}
 		if other, ok := jb.owners[k]; ok && other != w.Name {
 			return fmt.Sprintf("file %q is already written by placement %q; placement %q cannot write it too (two placements may not share a file)",
 				k, other, w.Name)
 		}
+		if other, ok := jb.dirs[k]; ok && other != w.Name {
+			return fmt.Sprintf("placement %q cannot write the file %q: placement %q has files below it, so it must stay a directory",
+				w.Name, k, other)
+		}
+		for _, dir := range parentDirs(k) {
+			if other, ok := jb.owners[dir]; ok && other != w.Name {
+				return fmt.Sprintf("placement %q cannot write %q: %q is a file of placement %q, not a directory",
+					w.Name, k, dir, other)
+			}
+		}
 	}
 	for _, k := range keys {
 		jb.owners[k] = w.Name
+		for _, dir := range parentDirs(k) {
+			jb.dirs[dir] = w.Name
+		}
 	}
 	return ""
 }
 
-// refuse reports w failed and protects what it wrote before.
-func (jb *jobBatch) refuse(w tenants.PlacementWrite, msg string) {
+// parentDirs returns the parent directories of key ("a", "a/b" for "a/b/c").
+func parentDirs(key string) []string {
+	var out []string
+	for i := range len(key) {
+		if key[i] == '/' {
+			out = append(out, key[:i])
+		}
+	}
+	return out
+}
+
+// hold leaves w out of this Batch and keeps what it wrote before.
+func (jb *jobBatch) hold(w tenants.PlacementWrite) {
 	for _, k := range w.WrittenKeys {
 		jb.keep[k] = true
 	}
-	jb.outcomes = append(jb.outcomes, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Delete: w.Delete, Error: msg})
+}
+
+// refuse reports w failed for good and keeps what it wrote before.
+func (jb *jobBatch) refuse(w tenants.PlacementWrite, msg string) {
+	jb.hold(w)
+	jb.outcomes = append(jb.outcomes, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Delete: w.Delete, Error: msg, Stuck: true})
 }
 
 func (jb *jobBatch) target(dest, key string) *aggTarget {

@@ -112,7 +112,12 @@ func readSubmitted(r io.Reader, ch chan<- int) {
 // lease) on the parent's database that drains Works submitted in a burst until it is
 // killed. It does nothing unless started by that test.
 func TestHelperProcess(t *testing.T) {
-	if os.Getenv(helperEnv) != "crash" {
+	switch os.Getenv(helperEnv) {
+	case "model":
+		runModelWriter(t)
+		return
+	case "crash":
+	default:
 		return
 	}
 	d := openEngineDB(t, os.Getenv("HELPER_DB"))

@@ -3,6 +3,7 @@ package writers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -14,26 +15,17 @@ const finishTimeout = 10 * time.Second
 
 // runJob builds the job's Batch, applies it and records the outcome. On shutdown
 // an Apply in flight gets ShutdownGrace to finish; if it does not, the job is
-// released for the next start.
+// released for the next start. When the store refuses the Batch for its content,
+// the job narrows it down to the placement(s) refused and writes the others.
 func (r *Runner) runJob(ctx context.Context, job *tenants.Job) {
 	start := time.Now()
 	log := r.Log.With("tenant_id", job.TenantID, "job_id", job.ID, "kind", job.Store.Kind, "store", job.Store.Name)
 	defer r.Metrics.started()()
-	jb := buildBatch(job)
-	res := tenants.JobResult{Placements: jb.outcomes, Canaries: jb.canaries}
-	if !jb.empty() {
-		out, err := r.applyJob(ctx, job, jb.batch)
-		switch {
-		case errors.Is(err, errShutdown) || errors.Is(err, errTakenOver):
-			r.release(job, err, log)
-			return
-		case errors.Is(err, tenants.ErrNotFound):
-			storeGone(&res, err.Error())
-		case err != nil:
-			failAll(&res, err.Error())
-		default:
-			res.Version, res.Changed, res.Puts, res.Deletes = out.Version, out.Changed, out.Puts, out.Deletes
-		}
+	jw := &jobWrite{r: r, job: job, log: log}
+	res, jb, err := jw.run(ctx)
+	if errors.Is(err, errShutdown) || errors.Is(err, errTakenOver) {
+		r.release(job, err, log)
+		return
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
@@ -104,8 +96,9 @@ func (r *Runner) applyJob(ctx context.Context, job *tenants.Job, b Batch) (Resul
 	done := make(chan struct{})
 	defer close(done)
 	go r.keepLease(ctx, job, cancel, done)
+	b.Guard = func(gctx context.Context) error { return r.confirmLease(gctx, job) }
 	res, err := backend.Apply(actx, b)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrRejected) && !errors.Is(err, ErrInvalidBatch) {
 		r.forget(job.Store) // the next attempt starts from a freshly opened clone
 	}
 	if cause := context.Cause(actx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
@@ -133,14 +126,34 @@ func (r *Runner) keepLease(ctx context.Context, job *tenants.Job, cancel context
 			return
 		case <-tick.C:
 			hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), r.Lease/3+time.Second)
-			err := r.DB.Heartbeat(hctx, job.ID, job.Owner, r.Lease)
+			err := r.DB.Heartbeat(hctx, job, r.Lease)
 			hcancel()
-			if errors.Is(err, tenants.ErrLeaseLost) {
+			switch {
+			case errors.Is(err, tenants.ErrLeaseLost):
+				r.Log.Warn("job lease lost; stopping the write before it changes the store", "tenant_id", job.TenantID, "job_id", job.ID)
 				cancel(errTakenOver)
 				return
+			case err != nil:
+				r.Log.Warn("job heartbeat failed; the lease runs out if this goes on", "tenant_id", job.TenantID, "job_id", job.ID, "err", err)
 			}
 		}
 	}
+}
+
+// confirmLease extends the job's lease right before the store is changed and
+// fails with errTakenOver when this claim no longer holds it, so a worker whose
+// lease was lost never pushes over the newer owner's write.
+func (r *Runner) confirmLease(ctx context.Context, job *tenants.Job) error {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	err := r.DB.Heartbeat(hctx, job, r.Lease)
+	if errors.Is(err, tenants.ErrLeaseLost) {
+		return errTakenOver
+	}
+	if err != nil {
+		return fmt.Errorf("confirm job lease: %w", err)
+	}
+	return nil
 }
 
 // release gives the job back (shutdown) or leaves it (lease lost).

@@ -70,9 +70,25 @@ func (jb *jobBatch) finish() {
 			jb.batch.Deletes = append(jb.batch.Deletes, k)
 		}
 	}
+	for k := range jb.keep {
+		if !puts[k] && jb.underPrefix(k) {
+			jb.batch.Keep = append(jb.batch.Keep, k)
+		}
+	}
+	slices.Sort(jb.batch.Keep)
 	slices.Sort(jb.batch.Deletes)
 	slices.Sort(jb.batch.DeletePrefixes)
 	jb.batch.Message = jb.message()
+}
+
+// underPrefix reports whether key lies under a DeletePrefix of the Batch.
+func (jb *jobBatch) underPrefix(key string) bool {
+	for _, prefix := range jb.batch.DeletePrefixes {
+		if strings.HasPrefix(key, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // underOwned reports whether any file of p lies under a DeletePrefix of the Batch.

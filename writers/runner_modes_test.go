@@ -2,6 +2,7 @@ package writers
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 	"strings"
@@ -94,8 +95,9 @@ var (
 	nestedB = "st/d/resources/default/redis/b/5058f/"
 	legacyA = "st/d/dst/resources/default/redis/a/"
 	legacyB = "st/d/dst/resources/default/redis/b/"
-	stateA  = "st/d/.kratix/default-redis-default-a.dst-5058f.yaml"
-	stateB  = "st/d/.kratix/default-redis-default-b.dst-5058f.yaml"
+	// Kratix's names: <ns>-<promise>-<resource>-<ns>-<md5 suffix>.<dest>-<id>
+	stateA = "st/d/.kratix/default-redis-a-default-fa0c9.dst-5058f.yaml"
+	stateB = "st/d/.kratix/default-redis-b-default-6bd49.dst-5058f.yaml"
 )
 
 var modeCases = []modeCase{
@@ -109,13 +111,13 @@ var modeCases = []modeCase{
 		map[string]string{legacyA + "a1.yaml": "A1v2"}},
 	{tenants.ModeNone,
 		map[string]string{"st/d/a1.yaml": "A1", "st/d/a2.yaml": "A2", "st/d/b.yaml": "B",
-			stateA: "files:\n- a1.yaml\n- a2.yaml\n", stateB: "files:\n- b.yaml\n"},
-		map[string]string{"st/d/a1.yaml": "A1v2", "st/d/b.yaml": "B", stateA: "files:\n- a1.yaml\n", stateB: "files:\n- b.yaml\n"},
-		map[string]string{"st/d/a1.yaml": "A1v2", stateA: "files:\n- a1.yaml\n"}},
+			stateA: "files:\n- d/a1.yaml\n- d/a2.yaml\n", stateB: "files:\n- d/b.yaml\n"},
+		map[string]string{"st/d/a1.yaml": "A1v2", "st/d/b.yaml": "B", stateA: "files:\n- d/a1.yaml\n", stateB: "files:\n- d/b.yaml\n"},
+		map[string]string{"st/d/a1.yaml": "A1v2", stateA: "files:\n- d/a1.yaml\n"}},
 	{tenants.ModeAggregated,
-		map[string]string{"st/d/aggregated.yaml": "A1\n---\nA2\n---\nB\n"},
-		map[string]string{"st/d/aggregated.yaml": "A1v2\n---\nB\n"},
-		map[string]string{"st/d/aggregated.yaml": "A1v2\n"}},
+		map[string]string{"st/d/aggregated.yaml": "A1\n---\nA2\n---\nB"},
+		map[string]string{"st/d/aggregated.yaml": "A1v2\n---\nB"},
+		map[string]string{"st/d/aggregated.yaml": "A1v2"}},
 }
 
 // TestRunnerModes writes two Works in every filepath mode to a real Git remote and
@@ -152,8 +154,9 @@ func TestRunnerModes(t *testing.T) {
 	}
 }
 
-// TestRunnerModeNoneRefusesCollision: two placements claiming one file of one
-// Destination is an error naming both and the file, not a silent overwrite.
+// TestRunnerModeNoneRefusesCollision: a second Work claiming a file another
+// Work holds on the same Destination is refused when submitted (a conflict
+// naming both Works and the file), never found or resolved at write time.
 func TestRunnerModeNoneRefusesCollision(t *testing.T) {
 	e := newEngine(t)
 	s, _ := gitUnderTest(t, e)
@@ -161,21 +164,23 @@ func TestRunnerModeNoneRefusesCollision(t *testing.T) {
 	e.start(t, nil)
 	a := e.submit(t, work("a", nil, "same.yaml", "from a"))
 	e.drain(t, 30*time.Second)
-	b := e.submit(t, work("b", nil, "same.yaml", "from b", "own.yaml", "b"))
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		p := e.placement(t, b.Work)
-		return p.State == tenants.StateFailed, "placement of b is " + p.State
-	})
-	msg := e.placement(t, b.Work).Error
-	for _, part := range []string{`"st/d/same.yaml"`, "redis-default-a.dst-5058f", "redis-default-b.dst-5058f"} {
-		if !strings.Contains(msg, part) {
-			t.Errorf("error %q does not name %s", msg, part)
+	w, err := work("b", nil, "same.yaml", "from b", "own.yaml", "b").Work()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.db.SubmitWork(context.Background(), e.tenant, w, false)
+	if !errors.Is(err, tenants.ErrConflict) {
+		t.Fatalf("submit of b = %v, want a conflict", err)
+	}
+	for _, part := range []string{`"st/d/same.yaml"`, "redis-a-default-fa0c9", "redis-b-default-6bd49", "redis-a-default-fa0c9.dst-5058f"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not name %s", err, part)
 		}
 	}
 	if p := e.placement(t, a.Work); p.State != tenants.StateWritten {
 		t.Errorf("placement of a = %s, want written", p.State)
 	}
-	wantStore(t, s, "after the collision", map[string]string{"st/d/same.yaml": "from a", stateA: "files:\n- same.yaml\n"})
+	wantStore(t, s, "after the refused collision", map[string]string{"st/d/same.yaml": "from a", stateA: "files:\n- d/same.yaml\n"})
 }
 
 // TestRunnerCanaryFilesAndCleanup: canary files follow initWorkloads, and deleting

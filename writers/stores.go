@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,9 @@ type Factory struct {
 
 // GitBackend returns the backend for a Git store (credentials opened).
 func (f Factory) GitBackend(s tenants.GitStateStore) (*Git, error) {
+	if s.SecretMissing {
+		return nil, errors.New(tenants.SecretMissingMessage(s.SecretRef))
+	}
 	if err := f.checkHost(s.URL); err != nil {
 		return nil, err
 	}
@@ -36,6 +40,9 @@ func (f Factory) GitBackend(s tenants.GitStateStore) (*Git, error) {
 
 // BucketBackend returns the backend for a bucket store (credentials opened).
 func (f Factory) BucketBackend(s tenants.BucketStateStore) (*Bucket, error) {
+	if s.SecretMissing {
+		return nil, errors.New(tenants.SecretMissingMessage(s.SecretRef))
+	}
 	if err := f.Egress.CheckLiteral(s.Endpoint); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ package writers
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // File is one object to hold at Key (a full key inside the store, no leading slash).
@@ -29,8 +30,34 @@ type Batch struct {
 	// under such a prefix that is not among Puts is removed (stale-file deletion).
 	// A prefix always ends in "/".
 	DeletePrefixes []string
+	// Keep names what neither Deletes nor DeletePrefixes may remove because
+	// someone else wants it: an exact key, or a directory ending in "/" whose
+	// whole content stays.
+	Keep []string
 	// Message describes the write (Git commit message).
 	Message string
+	// Guard, when set, runs right before the store is changed (before the push, or
+	// before the first PUT); an error stops the write there. The job runner uses it
+	// to confirm it still holds the job's lease.
+	Guard func(context.Context) error
+}
+
+// guard runs b.Guard if there is one.
+func (b Batch) guard(ctx context.Context) error {
+	if b.Guard == nil {
+		return nil
+	}
+	return b.Guard(ctx)
+}
+
+// kept reports whether key is protected by keep (exact keys and "/"-directories).
+func kept(keep []string, key string) bool {
+	for _, k := range keep {
+		if k == key || strings.HasSuffix(k, "/") && strings.HasPrefix(key, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Result reports what a Batch did.
@@ -54,3 +81,12 @@ type Backend interface {
 
 // ErrUnsafeKey is returned when a key would leave the store's directory.
 var ErrUnsafeKey = errors.New("unsafe key")
+
+// ErrRejected marks a write the store refused for what it contained (a Git remote's
+// fsck or pre-receive hook, a bucket's refusal of one object): retrying the same
+// content cannot succeed, but a part of it may.
+var ErrRejected = errors.New("rejected by the store")
+
+// ErrInvalidBatch marks a Batch whose keys cannot coexist (a file where another key
+// needs a directory) or are unsafe: the same content never succeeds.
+var ErrInvalidBatch = errors.New("invalid batch")

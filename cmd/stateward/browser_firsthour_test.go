@@ -284,7 +284,7 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 
 	// The Overview lists it under Needs attention.
 	navigate(t, ctx, base)
-	waitText(t, ctx, `[data-testid="attention-waiting"]`, "redis-default-lost")
+	waitText(t, ctx, `[data-testid="attention-waiting"]`, "redis-lost-default-")
 	onPhoneScreen(t, ctx, `[data-testid="activity"] [data-testid="state"]`)
 	shotBoth(t, ctx, dir, "15-overview")
 
@@ -302,7 +302,7 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	navigate(t, ctx, base+"audit")
 	waitText(t, ctx, `[data-testid="audit"]`, "dev@example.com")
 	audit, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="audit"]`)))
-	for _, want := range []string{"Trigger", "ci", "Work", "redis-default-my-request", "GitStateStore", "Destination", "worker-1", "Team"} {
+	for _, want := range []string{"Trigger", "ci", "Work", "redis-my-request-default-", "GitStateStore", "Destination", "worker-1", "Team"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("the audit log lacks %q:\n%s", want, audit)
 		}

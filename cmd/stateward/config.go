@@ -25,6 +25,13 @@ type config struct {
 	PreviousKeys     []string // base64 keys that only open (during a rotation)
 	ReassertInterval time.Duration
 	AllowPrivate     bool
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
+	// GroupsClaim is the ID token claim that lists the user's groups (default
+	// "groups"); GroupsScope asks the issuer for the "groups" scope, which happens
+	// when STATEWARD_OIDC_GROUPS_CLAIM is set explicitly.
+	GroupsClaim string
+	GroupsScope bool
 	// DevIssuer: no external issuer and a loopback listen address → the embedded
 	// development identity provider at /dev/oidc.
 	DevIssuer bool
@@ -33,10 +40,14 @@ type config struct {
 // loadConfig reads the environment. Secrets may come from files named by *_FILE.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		Addr:             or(getenv("STATEWARD_ADDR"), "127.0.0.1:8080"),
-		DataDir:          or(getenv("STATEWARD_DATA_DIR"), "./data"),
-		PublicURL:        strings.TrimRight(getenv("STATEWARD_PUBLIC_URL"), "/"),
-		OIDCIssuer:       strings.TrimRight(getenv("STATEWARD_OIDC_ISSUER"), "/"),
+		Addr:      or(getenv("STATEWARD_ADDR"), "127.0.0.1:8080"),
+		DataDir:   or(getenv("STATEWARD_DATA_DIR"), "./data"),
+		PublicURL: strings.TrimRight(getenv("STATEWARD_PUBLIC_URL"), "/"),
+		// The issuer is kept exactly as given: go-oidc compares it byte for byte with
+		// the discovery document's, and some (Auth0) end in "/".
+		OIDCIssuer:       strings.TrimSpace(getenv("STATEWARD_OIDC_ISSUER")),
+		GroupsClaim:      or(strings.TrimSpace(getenv("STATEWARD_OIDC_GROUPS_CLAIM")), "groups"),
+		GroupsScope:      strings.TrimSpace(getenv("STATEWARD_OIDC_GROUPS_CLAIM")) != "",
 		OIDCClientID:     getenv("STATEWARD_OIDC_CLIENT_ID"),
 		ReassertInterval: 10 * time.Hour,
 	}
@@ -49,6 +60,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.DatabaseURL = read("STATEWARD_DATABASE_URL")
 	c.OIDCClientSecret = read("STATEWARD_OIDC_CLIENT_SECRET")
 	c.SecretKey = read("STATEWARD_SECRET_KEY")
+	c.MetricsToken = read("STATEWARD_METRICS_TOKEN")
 	if prev := read("STATEWARD_PREVIOUS_SECRET_KEYS"); prev != "" {
 		c.PreviousKeys = strings.Split(prev, ",")
 	}
@@ -101,6 +113,21 @@ func (c *config) finish(getenv func(string) string) error {
 		return fmt.Errorf("STATEWARD_DATABASE_URL: only SQLite (sqlite:/path/to/file.db) is supported by this build")
 	}
 	return nil
+}
+
+// warnings are settings that work but expose sign-ins or sessions: a public URL
+// or issuer over plain http:// on a host other than this machine.
+func (c config) warnings() []string {
+	var out []string
+	for _, v := range []struct{ name, url string }{{"STATEWARD_PUBLIC_URL", c.PublicURL}, {"STATEWARD_OIDC_ISSUER", c.OIDCIssuer}} {
+		u, err := url.Parse(v.url)
+		if err != nil || u.Scheme != "http" || publicIsLoopback(v.url) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s is plain http:// on %s, a host other than this machine: sign-ins, session cookies "+
+			"and tokens cross the network unencrypted; use https://", v.name, u.Hostname()))
+	}
+	return out
 }
 
 // sqlitePath is the database file: STATEWARD_DATABASE_URL or the data dir default.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,4 +205,102 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// TestConfigIssuerKeptExactly: an issuer that ends in "/" (Auth0's do) is kept
+// as given: go-oidc compares it byte for byte with the discovery document.
+func TestConfigIssuerKeptExactly(t *testing.T) {
+	env := map[string]string{"STATEWARD_ADDR": "0.0.0.0:8080", "STATEWARD_OIDC_ISSUER": "https://tenant.auth0.example.com/",
+		"STATEWARD_OIDC_CLIENT_ID": "c", "STATEWARD_OIDC_CLIENT_SECRET": "s", "STATEWARD_PUBLIC_URL": "https://stateward.example.com",
+		"STATEWARD_SECRET_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "STATEWARD_METRICS_TOKEN": "mt"}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil || cfg.OIDCIssuer != "https://tenant.auth0.example.com/" {
+		t.Fatalf("issuer %q %v, want it with its trailing slash", cfg.OIDCIssuer, err)
+	}
+	if cfg.MetricsToken != "mt" || cfg.GroupsClaim != "groups" || cfg.GroupsScope {
+		t.Errorf("metrics token %q, groups claim %q scope %v; want mt, groups (default), no scope", cfg.MetricsToken, cfg.GroupsClaim, cfg.GroupsScope)
+	}
+	env["STATEWARD_OIDC_GROUPS_CLAIM"] = "roles"
+	if cfg, _ := loadConfig(func(k string) string { return env[k] }); cfg.GroupsClaim != "roles" || !cfg.GroupsScope {
+		t.Errorf("explicit groups claim: %q scope %v", cfg.GroupsClaim, cfg.GroupsScope)
+	}
+}
+
+// TestConfigWarnsOfPlainHTTP: a public URL or issuer over http:// on another host
+// is allowed but warned about; loopback is not.
+func TestConfigWarnsOfPlainHTTP(t *testing.T) {
+	base := map[string]string{"STATEWARD_ADDR": "0.0.0.0:8080", "STATEWARD_OIDC_CLIENT_ID": "c", "STATEWARD_OIDC_CLIENT_SECRET": "s",
+		"STATEWARD_SECRET_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+	cases := []struct {
+		public, issuer string
+		want           []string
+	}{
+		{"https://sw.example.com", "https://idp.example.com", nil},
+		{"http://sw.example.com", "https://idp.example.com", []string{"STATEWARD_PUBLIC_URL"}},
+		{"https://sw.example.com", "http://dex.internal:5556/dex", []string{"STATEWARD_OIDC_ISSUER"}},
+		{"http://127.0.0.1:8080", "http://localhost:5556/dex", nil},
+	}
+	for _, c := range cases {
+		env := map[string]string{"STATEWARD_PUBLIC_URL": c.public, "STATEWARD_OIDC_ISSUER": c.issuer}
+		for k, v := range base {
+			env[k] = v
+		}
+		cfg, err := loadConfig(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := cfg.warnings()
+		if len(got) != len(c.want) {
+			t.Errorf("%s %s: warnings %q, want about %v", c.public, c.issuer, got, c.want)
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.HasPrefix(got[i], w) || !strings.Contains(got[i], "https://") {
+				t.Errorf("warning %q, want one about %s", got[i], w)
+			}
+		}
+	}
+}
+
+// TestStartupWarningLogged: the warning reaches the log at start.
+func TestStartupWarningLogged(t *testing.T) {
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	env := map[string]string{"STATEWARD_ADDR": "127.0.0.1:0", "STATEWARD_DATA_DIR": t.TempDir(),
+		"STATEWARD_OIDC_ISSUER": "http://dex.example.net/dex", "STATEWARD_OIDC_CLIENT_ID": "c", "STATEWARD_OIDC_CLIENT_SECRET": "s",
+		"STATEWARD_PUBLIC_URL": "http://stateward.example.net", "STATEWARD_SECRET_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+	done := make(chan error, 1)
+	w := &syncBuffer{b: &logs}
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, w) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.String(), "stateward listening") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := w.String()
+	for _, want := range []string{"level=WARN msg=\"STATEWARD_PUBLIC_URL is plain http://", "level=WARN msg=\"STATEWARD_OIDC_ISSUER is plain http://"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -76,11 +76,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	go func() { defer wg.Done(); prune(bg, d, log) }()
 
 	srv := &http.Server{
-		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Log: log,
+		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Differ: runner, Log: log,
 			Registry: reg}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	for _, w := range cfg.warnings() {
+		log.Warn(w)
 	}
 	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.sqlitePath(),
 		"dev_login", cfg.DevIssuer)
@@ -107,7 +110,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 // (loopback only, decided by loadConfig).
 func webConfig(cfg config) (web.Config, error) {
 	wc := web.Config{PublicURL: cfg.PublicURL, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
-		OIDCClientSecret: cfg.OIDCClientSecret}
+		OIDCClientSecret: cfg.OIDCClientSecret, MetricsToken: cfg.MetricsToken, GroupsClaim: cfg.GroupsClaim,
+		GroupsScope: cfg.GroupsScope}
 	if !cfg.DevIssuer {
 		return wc, nil
 	}

@@ -1,0 +1,72 @@
+package db_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// TestApplyInAnyOrderDB: a Destination before its store and a store before its
+// Secret are saved with warnings and wait (not ready, with the reason and a check
+// time); the Secret fills the waiting store's credentials and releases it.
+func TestApplyInAnyOrderDB(t *testing.T) {
+	d, tid, _ := worksDB(t)
+	ctx := context.Background()
+	apply := func(yaml string) []string {
+		t.Helper()
+		docs, errs := tenants.ParseKratixYAML([]byte(yaml))
+		if len(errs) == 0 {
+			errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
+				data, ok, err := d.Secret(ctx, tid, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tenants.Secret{Name: name, Data: data}, ok
+			})
+		}
+		if len(errs) > 0 {
+			t.Fatalf("documents refused: %v", errs)
+		}
+		out, err := d.Apply(ctx, tid, docs)
+		if err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		var msgs []string
+		for _, w := range out.Warnings {
+			msgs = append(msgs, w.Message)
+		}
+		if len(out.Revived) > 0 {
+			msgs = append(msgs, "revived "+out.Revived[0].Name)
+		}
+		return msgs
+	}
+	if got := apply("apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\nmetadata: {name: w}\nspec: {path: w, stateStoreRef: {kind: BucketStateStore, name: b}}\n"); len(got) != 1 ||
+		!strings.Contains(got[0], `referenced BucketStateStore "b" does not exist yet`) {
+		t.Errorf("Destination before its store: warnings %q", got)
+	}
+	dest, err := d.Destination(ctx, tid, "w")
+	if err != nil || dest.Waiting == "" || dest.Status.Ready == nil || *dest.Status.Ready || !strings.Contains(dest.Status.Message, "State Store `b` not found") {
+		t.Errorf("waiting Destination: %+v, %v", dest, err)
+	}
+	if got := apply("apiVersion: platform.kratix.io/v1alpha1\nkind: BucketStateStore\nmetadata: {name: b}\nspec: {endpoint: s3.example.com, bucketName: kratix, secretRef: {name: s}}\n"); len(got) != 1 ||
+		!strings.Contains(got[0], `referenced Secret "s" does not exist yet`) {
+		t.Errorf("store before its Secret: warnings %q", got)
+	}
+	store, err := d.BucketStore(ctx, tid, "b")
+	if err != nil || !store.SecretMissing || store.Status.Ready == nil || *store.Status.Ready || store.Status.LastChecked == nil ||
+		!strings.Contains(store.Status.Message, "Secret `s` not found") {
+		t.Errorf("waiting store: %+v, %v", store, err)
+	}
+	if got := apply("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {accessKeyID: AK, secretAccessKey: SK}\n"); len(got) != 1 || got[0] != "revived b" {
+		t.Errorf("the Secret: %q, want the store revived and no warning", got)
+	}
+	store, err = d.BucketStore(ctx, tid, "b")
+	if err != nil || store.SecretMissing || store.Credentials.AccessKeyID != "AK" || store.Status.Ready != nil {
+		t.Errorf("released store: %+v, %v (want credentials filled, status unknown until checked)", store, err)
+	}
+	if dest, _ := d.Destination(ctx, tid, "w"); dest.Waiting != "" {
+		t.Errorf("Destination still waits: %q", dest.Waiting)
+	}
+}

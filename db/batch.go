@@ -1,0 +1,185 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// maxBatch bounds how many submits share one transaction.
+const maxBatch = 128
+
+// Group commit. The database has one writer, so many small transactions from the
+// accept path (one per Work) queue behind each other and behind the writers'
+// claims and finishes, each paying its own BEGIN, COMMIT and hand-over of the
+// writer connection. A batcher goroutine instead runs every submit queued while
+// the previous batch was committing in one transaction, each in its own
+// SAVEPOINT (a refused submit rolls back alone), commits once, and only then
+// answers each caller: a 202 still means durable. At low load a batch is one
+// submit and nothing waits.
+type batcher struct {
+	reqs     chan *batchReq
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     sync.WaitGroup
+	// cur is the transaction of the batch being run, with what its submits
+	// share (one tenant's plan context is read once per batch).
+	cur atomic.Pointer[batchState]
+}
+
+type batchReq struct {
+	ctx  context.Context
+	fn   func(tx *sqlx.Tx) error
+	done chan error
+}
+
+type batchState struct {
+	tx  *sqlx.Tx
+	pcs map[int64]*planContext
+}
+
+// errClosed answers a submit that arrives after Close.
+var errClosed = errors.New("database closed")
+
+func (d *DB) startBatcher() {
+	d.b = &batcher{reqs: make(chan *batchReq, maxBatch*4), stop: make(chan struct{})}
+	d.b.done.Add(1)
+	go d.runBatches()
+}
+
+// stopBatcher finishes the batches queued and stops the batcher.
+func (d *DB) stopBatcher() {
+	if d.b == nil {
+		return
+	}
+	d.b.stopOnce.Do(func() { close(d.b.stop) })
+	d.b.done.Wait()
+}
+
+// batchTx runs fn in a shared write transaction (its own savepoint) and returns
+// once that transaction committed or fn failed. fn must not depend on running
+// alone in its transaction.
+func (d *DB) batchTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case d.b.reqs <- r:
+	case <-d.b.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the submit may commit: wait for the outcome even if the caller
+	// gave up, so that an answer never contradicts the database.
+	return <-r.done
+}
+
+func (d *DB) runBatches() {
+	defer d.b.done.Done()
+	for {
+		var first *batchReq
+		select {
+		case first = <-d.b.reqs:
+		case <-d.b.stop:
+			for { // answer what is still queued
+				select {
+				case r := <-d.b.reqs:
+					d.runBatch([]*batchReq{r})
+				default:
+					return
+				}
+			}
+		}
+		reqs := []*batchReq{first}
+	gather:
+		for len(reqs) < maxBatch {
+			select {
+			case r := <-d.b.reqs:
+				reqs = append(reqs, r)
+			default:
+				break gather
+			}
+		}
+		d.runBatch(reqs)
+	}
+}
+
+// runBatch runs reqs in one transaction, each in a savepoint, and answers them.
+func (d *DB) runBatch(reqs []*batchReq) {
+	errs := make([]error, len(reqs))
+	tx, err := d.w.BeginTxx(context.Background(), nil)
+	if err != nil {
+		for _, r := range reqs {
+			r.done <- fmt.Errorf("begin: %w", err)
+		}
+		return
+	}
+	d.b.cur.Store(&batchState{tx: tx, pcs: map[int64]*planContext{}})
+	defer d.b.cur.Store(nil)
+	ran := 0
+	for i, r := range reqs {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = d.inSavepoint(tx, i, r)
+		if errs[i] == nil {
+			ran++
+		}
+	}
+	var cerr error
+	if ran == 0 {
+		cerr = tx.Rollback()
+	} else if cerr = tx.Commit(); cerr != nil {
+		cerr = fmt.Errorf("commit: %w", cerr)
+	}
+	for i, r := range reqs {
+		if errs[i] == nil && cerr != nil {
+			errs[i] = cerr
+		}
+		r.done <- errs[i]
+	}
+}
+
+// inSavepoint runs one request's fn; on error its changes are rolled back alone.
+func (d *DB) inSavepoint(tx *sqlx.Tx, i int, r *batchReq) (err error) {
+	sp := fmt.Sprintf("submit_%d", i)
+	if _, err := tx.ExecContext(r.ctx, "SAVEPOINT "+sp); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("submit panicked: %v", p)
+		}
+		if err != nil {
+			_, _ = tx.Exec("ROLLBACK TO " + sp)
+		}
+		_, _ = tx.Exec("RELEASE " + sp)
+	}()
+	return r.fn(tx)
+}
+
+// sharedPlanContext returns the plan context of tenantID already read in the
+// batch that tx belongs to, or nil.
+func (d *DB) sharedPlanContext(tx *sqlx.Tx, tenantID int64) *planContext {
+	if d.b == nil {
+		return nil
+	}
+	if s := d.b.cur.Load(); s != nil && s.tx == tx {
+		return s.pcs[tenantID]
+	}
+	return nil
+}
+
+// sharePlanContext keeps pc for the other submits of tx's batch.
+func (d *DB) sharePlanContext(tx *sqlx.Tx, tenantID int64, pc *planContext) {
+	if d.b == nil {
+		return
+	}
+	if s := d.b.cur.Load(); s != nil && s.tx == tx {
+		s.pcs[tenantID] = pc
+	}
+}

@@ -1,0 +1,239 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/tenants"
+)
+
+// claim is one key a placement or a Destination's canary files want in a store.
+// An owned directory is claimed by its path without the trailing "/"; shared
+// claims (an aggregatedYAML target) may be held by several placements at once.
+type claim struct {
+	key         string
+	shared, dir bool
+}
+
+// claimsOf returns what plan claims: its files and state file, its owned
+// directory, and its aggregatedYAML target (shared).
+func claimsOf(plan pathing.Plan) []claim {
+	out := make([]claim, 0, len(plan.Files)+2)
+	for _, f := range plan.Files {
+		out = append(out, claim{key: f.Path})
+	}
+	if plan.StateFile != nil {
+		out = append(out, claim{key: plan.StateFile.Path})
+	}
+	if p := strings.TrimSuffix(plan.OwnedPrefix, "/"); p != "" {
+		out = append(out, claim{key: p, dir: true})
+	}
+	if plan.Target != "" {
+		out = append(out, claim{key: plan.Target, shared: true})
+	}
+	return out
+}
+
+// claimHolder is a claim of the store that clashes with a new one.
+type claimHolder struct {
+	Key         string `db:"key"`
+	Placement   string `db:"placement"`
+	WorkID      int64  `db:"work_id"`
+	Destination string `db:"destination"`
+	Canary      bool   `db:"canary"`
+}
+
+// ancestors returns the parent directories of key, nearest last ("a", "a/b" for
+// "a/b/c").
+func ancestors(key string) []string {
+	var out []string
+	for i := range len(key) {
+		if key[i] == '/' {
+			out = append(out, key[:i])
+		}
+	}
+	return out
+}
+
+// clash finds a claim of the store, other than placement self's, that c cannot
+// coexist with: the same key (unless both are shared), a claim on a parent
+// directory of c, or a claim below c.
+func (d *DB) clash(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, c claim) (*claimHolder, error) {
+	exact := append(ancestors(c.key), c.key)
+	q, args, err := sqlx.In(`SELECT c.key, COALESCE(p.name, '') AS placement, COALESCE(p.work_id, 0) AS work_id,
+		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary
+		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
+		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key IN (?)
+			UNION ALL SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?)
+		AND (c.placement_id IS NULL OR c.placement_id <> ?) AND NOT (c.key = ? AND c.shared AND ?)
+		ORDER BY c.key LIMIT 1`, tenantID, k.kind, k.name, exact, tenantID, k.kind, k.name, c.key+"/", c.key+"0", self, c.key, c.shared)
+	if err != nil {
+		return nil, err
+	}
+	var h claimHolder
+	err = tx.GetContext(ctx, &h, tx.Rebind(q), args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return &h, err
+}
+
+// checkClaims answers a conflict, naming the other Work (or canary file) and both
+// paths, when plan wants a key that another claim of the store cannot coexist
+// with. self is the placement's own id (0 for a new one).
+func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, plan pathing.Plan,
+	workName, dest string) error {
+	if err := selfClash(plan, workName, dest); err != nil {
+		return err
+	}
+	for _, c := range claimsOf(plan) {
+		h, err := d.clash(ctx, tx, tenantID, k, self, c)
+		if err != nil {
+			return err
+		}
+		if h != nil {
+			return conflictWith(ctx, tx, tenantID, h, c.key, workName, dest)
+		}
+	}
+	return nil
+}
+
+// selfClash refuses a plan one of whose files is a parent directory of another of
+// its own files ("app" and "app/config.yaml"): no store can hold both.
+func selfClash(plan pathing.Plan, workName, dest string) error {
+	keys := make([]string, 0, len(plan.Files)+1)
+	for _, c := range claimsOf(plan) {
+		if !c.dir && !c.shared {
+			keys = append(keys, c.key)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		i, _ := slices.BinarySearch(keys, k+"/")
+		if i < len(keys) && strings.HasPrefix(keys[i], k+"/") {
+			return tenants.Conflict("Work %q cannot write both %q and %q on Destination %q: one would have to be a file and a directory at once",
+				workName, k, keys[i], dest)
+		}
+	}
+	return nil
+}
+
+// claimPlacement replaces the claims of placement id with those of plan (checked
+// with checkClaims first).
+func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, id int64, plan pathing.Plan) error {
+	if err := d.dropClaims(ctx, tx, tenantID, "placement_id", id); err != nil {
+		return err
+	}
+	for _, c := range claimsOf(plan) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO claims (tenant_id, store_kind, store_name, key, placement_id, shared, dir)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, tenantID, k.kind, k.name, c.key, id, c.shared, c.dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// conflictWith is the 409 for a key of Work workName that clashes with h.
+func conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *claimHolder, key, workName, dest string) error {
+	how := "the same path"
+	switch {
+	case strings.HasPrefix(key, h.Key+"/"):
+		how = fmt.Sprintf("%q is a file or directory there, so %q cannot be created below it", h.Key, key)
+	case strings.HasPrefix(h.Key, key+"/"):
+		how = fmt.Sprintf("%q lies below %q, so %q cannot be a file", h.Key, key, key)
+	}
+	if h.Canary {
+		return tenants.Conflict("Work %q cannot write %q on Destination %q: it clashes with the Destination's canary file %q (%s)",
+			workName, key, dest, h.Key, how)
+	}
+	other := "#" + itoa(h.WorkID)
+	var name string
+	if err := tx.GetContext(ctx, &name, `SELECT promise || CASE WHEN res_name <> '' THEN '-' || res_namespace || '-' || res_name ELSE '' END
+		|| CASE WHEN pipeline <> '' THEN '-' || pipeline ELSE '' END FROM works WHERE tenant_id = ? AND id = ?`, tenantID, h.WorkID); err == nil {
+		other = fmt.Sprintf("%q (id %d)", name, h.WorkID)
+	}
+	return tenants.Conflict("Work %q cannot write %q on Destination %q: Work %s already writes %q there (placement %q); %s. Two Works may not share a file, or use one's file as the other's directory",
+		workName, key, h.Destination, other, h.Key, h.Placement, how)
+}
+
+// dropClaims forgets the claims of one placement or canary row (column names
+// which).
+func (d *DB) dropClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, column string, id int64) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM claims WHERE tenant_id = ? AND `+column+` = ?`, tenantID, id)
+	return err
+}
+
+// claimCanary replaces the claims of a Destination's canary row.
+func (d *DB) claimCanary(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, id int64, keys []string) error {
+	if err := d.dropClaims(ctx, tx, tenantID, "canary_id", id); err != nil {
+		return err
+	}
+	for _, key := range keys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO claims (tenant_id, store_kind, store_name, key, canary_id)
+			VALUES (?, ?, ?, ?, ?)`, tenantID, k.kind, k.name, key, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Claimed answers which of keys, and which claims below prefixes (each ending in
+// "/"), are wanted in the store by a live placement or canary file: a writer
+// never deletes those. Claims on directories come back with a trailing "/".
+func (d *DB) Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes []string) ([]string, error) {
+	var out []string
+	for chunk := range slices.Chunk(keys, 200) {
+		q, args, err := sqlx.In(`SELECT DISTINCT key FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
+			AND key IN (?)`, store.TenantID, store.Kind, store.Name, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var got []string
+		if err := d.r.SelectContext(ctx, &got, d.r.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("read claims: %w", err)
+		}
+		out = append(out, got...)
+	}
+	for _, p := range prefixes {
+		var rows []struct {
+			Key string `db:"key"`
+			Dir bool   `db:"dir"`
+		}
+		if err := d.r.SelectContext(ctx, &rows, `SELECT DISTINCT key, dir FROM claims
+			WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?`,
+			store.TenantID, store.Kind, store.Name, p, strings.TrimSuffix(p, "/")+"0"); err != nil {
+			return nil, fmt.Errorf("read claims: %w", err)
+		}
+		for _, r := range rows {
+			if r.Dir {
+				r.Key += "/"
+			}
+			out = append(out, r.Key)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// GitStoreIDs lists every Git store of every tenant as (tenant id, store id).
+func (d *DB) GitStoreIDs(ctx context.Context) ([][2]int64, error) {
+	var rows []struct {
+		TenantID int64 `db:"tenant_id"`
+		ID       int64 `db:"id"`
+	}
+	if err := d.r.SelectContext(ctx, &rows, `SELECT tenant_id, id FROM git_stores`); err != nil {
+		return nil, err
+	}
+	out := make([]([2]int64), len(rows))
+	for i, r := range rows {
+		out[i] = [2]int64{r.TenantID, r.ID}
+	}
+	return out, nil
+}

@@ -1,0 +1,51 @@
+package tenants
+
+import (
+	"net"
+	"net/url"
+	"strings"
+)
+
+// CredentialEndpoint is where a store's credentials are sent: scheme, host and port
+// ("https://git.example.com:443", "ssh://git.example.com:22"). Credentials are bound
+// to the endpoint they were entered for; a store that moves to another endpoint
+// needs them entered again, so an editor cannot point the owner's stored password
+// at a server of their own.
+func (s GitStateStore) CredentialEndpoint() string {
+	raw := s.URL
+	if isSCPLike(raw) {
+		return joinEndpoint("ssh", GitHost(raw), "")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return joinEndpoint(u.Scheme, u.Hostname(), u.Port())
+}
+
+// CredentialEndpoint is the bucket's scheme, host and port (see GitStateStore.CredentialEndpoint).
+func (s BucketStateStore) CredentialEndpoint() string {
+	scheme := "https"
+	if s.Insecure {
+		scheme = "http"
+	}
+	u, err := url.Parse("//" + s.Endpoint)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	return joinEndpoint(scheme, u.Hostname(), u.Port())
+}
+
+var defaultPorts = map[string]string{"https": "443", "http": "80", "ssh": "22"}
+
+func joinEndpoint(scheme, host, port string) string {
+	scheme = strings.ToLower(scheme)
+	if host == "" {
+		return ""
+	}
+	if port == "" {
+		port = defaultPorts[scheme]
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
