@@ -279,6 +279,9 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if err := recordDelivery(ctx, tx, tenantID, del); err != nil {
 			return err
 		}
+		if err := recordTriggerWrite(ctx, tx, tenantID, d.now(), del.TriggerID, w, res); err != nil {
+			return err
+		}
 		if idem == nil {
 			return nil
 		}

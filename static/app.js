@@ -1,4 +1,6 @@
-// Stateward: copy buttons, relative times and the label and file editors' rows. Nothing else.
+// Stateward: copy buttons, relative times, the label and file editors' rows, and the
+// import form's size check (so that an oversized paste is refused before it is sent,
+// with the text still in place). Nothing else.
 "use strict";
 document.addEventListener("click", (e) => {
   const copy = e.target.closest("[data-copy]");
@@ -44,3 +46,18 @@ function relTimes(root) {
 document.addEventListener("DOMContentLoaded", () => relTimes(document));
 document.addEventListener("htmx:load", (e) => relTimes(e.detail.elt));
 setInterval(() => relTimes(document), 30000);
+
+document.addEventListener("submit", (e) => {
+  const form = e.target.closest("form[data-max-bytes]");
+  if (!form) return;
+  const max = Number(form.dataset.maxBytes);
+  const file = form.querySelector("input[type=file]")?.files?.[0];
+  const size = file ? file.size : new Blob([form.querySelector("textarea")?.value ?? ""]).size;
+  const slot = form.querySelector("[data-size-error]");
+  if (size <= max) { if (slot) slot.hidden = true; return; }
+  e.preventDefault();
+  if (slot) {
+    slot.textContent = `This ${file ? "file" : "text"} is ${(size / 1048576).toFixed(1)} MiB, ${form.dataset.limitText}`;
+    slot.hidden = false;
+  }
+});

@@ -1,4 +1,5 @@
-// Package static embeds the dashboard's assets — htmx, app.css and app.js — and
+// Package static embeds the dashboard's assets — htmx, app.css, app.js and the
+// favicon — and
 // serves them from the binary, with no CDN. Each asset is served under a
 // content-hashed name (/static/app.3f2a9c1e.css) with a year-long immutable cache,
 // so a new release is picked up at once; the plain name (/static/app.css) is served
@@ -16,7 +17,7 @@ import (
 	"time"
 )
 
-//go:embed htmx.min.js app.css app.js
+//go:embed htmx.min.js app.css app.js favicon.svg
 var files embed.FS
 
 // Prefix is the URL path under which Handler expects to be mounted.
@@ -67,6 +68,8 @@ func contentType(name string) string {
 		return "text/javascript; charset=utf-8"
 	case ".css":
 		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
 	}
 	return "application/octet-stream"
 }

@@ -88,14 +88,18 @@ func (d *Destination) Validate() error {
 	} else {
 		_ = es.Add(validateStorePath("spec.path", d.Path))
 	}
-	switch d.StoreKind {
-	case KindGit, KindBucket:
-	case "":
+	switch {
+	case d.StoreKind == "" && d.StoreName == "":
+		// One missing reference is one problem, not one per part of it.
+		_ = es.Add(Invalid("spec.stateStoreRef", "is required (its kind and name)"))
+	case d.StoreKind == "":
 		_ = es.Add(Invalid("spec.stateStoreRef.kind", "is required (GitStateStore or BucketStateStore)"))
-	default:
+	case d.StoreKind != KindGit && d.StoreKind != KindBucket:
 		_ = es.Add(Invalid("spec.stateStoreRef.kind", "%q must be GitStateStore or BucketStateStore", d.StoreKind))
 	}
-	_ = es.Add(ValidateName("spec.stateStoreRef.name", d.StoreName))
+	if d.StoreName != "" || d.StoreKind != "" {
+		_ = es.Add(ValidateName("spec.stateStoreRef.name", d.StoreName))
+	}
 	switch d.Mode {
 	case ModeNested, ModeAggregated, ModeNone, ModeLegacy:
 	default:

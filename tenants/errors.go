@@ -85,6 +85,17 @@ func (es ValidationErrors) For(field string) string {
 	return ""
 }
 
+// ForAll returns every message for field, in order.
+func (es ValidationErrors) ForAll(field string) []string {
+	var out []string
+	for _, e := range es {
+		if e.Field == field {
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
+
 // Conflict wraps ErrConflict with a message that names what conflicts.
 func Conflict(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrConflict, fmt.Sprintf(format, args...))

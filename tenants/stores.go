@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -194,6 +195,12 @@ func validateGitURL(raw string, insecure bool) error {
 		return nil
 	}
 	u, err := url.Parse(raw)
+	if err == nil && u.Scheme == "file" {
+		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+			return Invalid(field, "a file:// URL names a bare repository on the server by its absolute path (file:///srv/gitops.git)")
+		}
+		return nil
+	}
 	if err != nil || u.Host == "" {
 		return Invalid(field, "%q is not a repository URL (https://…, ssh://… or git@host:path)", raw)
 	}
@@ -212,6 +219,20 @@ func validateGitURL(raw string, insecure bool) error {
 		}
 	}
 	return nil
+}
+
+// DefaultGitAuthorEmail signs the commits of a store without gitAuthor.email, so
+// that no commit carries an empty address ("stateward <>").
+const DefaultGitAuthorEmail = "stateward@localhost"
+
+// ErrFileURL refuses a file:// store where the server is shared: such a URL reaches
+// the server's own disk.
+var ErrFileURL = errors.New("file:// repositories are only allowed in the local default (development login on loopback)")
+
+// IsFileURL reports whether raw names a repository on the server's own file system
+// (file://…), which only the local default allows.
+func IsFileURL(raw string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "file:")
 }
 
 // isSCPLike reports whether raw is an scp-like Git address such as git@host:org/repo.

@@ -102,6 +102,8 @@ type Principal struct {
 	UserID int64 // zero for tokens
 	Email  string
 	Token  int64 // zero for users
+	// TokenName names the API token, for the audit log.
+	TokenName string
 }
 
 // Can reports whether the principal's role allows what need requires.

@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 
@@ -13,7 +14,7 @@ func ValidateSlug(field, s string) error {
 		return Invalid(field, "is required")
 	}
 	if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
-		return Invalid(field, "%q is not a valid slug: %s", s, strings.Join(errs, "; "))
+		return Invalid(field, "%q is not a valid slug: %s", s, labelRule(s, validation.DNS1123LabelMaxLength))
 	}
 	return nil
 }
@@ -24,7 +25,7 @@ func ValidateName(field, s string) error {
 		return Invalid(field, "is required")
 	}
 	if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
-		return Invalid(field, "%q is not a valid name: %s", s, strings.Join(errs, "; "))
+		return Invalid(field, "%q is not a valid name: %s", s, subdomainRule(s))
 	}
 	return nil
 }
@@ -35,7 +36,7 @@ func ValidateLabelName(field, s string) error {
 		return Invalid(field, "is required")
 	}
 	if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
-		return Invalid(field, "%q is not valid: %s", s, strings.Join(errs, "; "))
+		return Invalid(field, "%q is not valid: %s", s, labelRule(s, validation.DNS1123LabelMaxLength))
 	}
 	return nil
 }
@@ -50,24 +51,70 @@ func ValidatePromiseName(field, s string) error {
 	}
 	if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
 		return Invalid(field, "%q is not a valid promise name: %s (Kratix puts it in the label kratix.io/promise-name)",
-			s, strings.Join(errs, "; "))
+			s, labelValueRule(s))
 	}
 	return nil
 }
 
-// ValidateLabels checks Kubernetes label keys and values. Keys are checked in
-// order, so the same input always reports the same problem.
+// ValidateLabels checks Kubernetes label keys and values. Every bad key and every
+// bad value is reported (a bad value even when its key is bad too), in key order,
+// so the same input always reports the same problems.
 func ValidateLabels(field string, labels map[string]string) error {
+	var es ValidationErrors
 	for _, k := range sortedKeys(labels) {
 		v := labels[k]
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return Invalid(field, "label key %q: %s", k, strings.Join(errs, "; "))
+			_ = es.Add(Invalid(field, "label key %q: %s", k, labelKeyRule(k)))
 		}
 		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
-			return Invalid(field, "label %q value %q: %s", k, v, strings.Join(errs, "; "))
+			_ = es.Add(Invalid(field, "label %q value %q: %s", k, v, labelValueRule(v)))
 		}
 	}
-	return nil
+	return es.Err()
+}
+
+// The rules below say in words what apimachinery's regular expressions require;
+// apimachinery still decides what is valid.
+
+// labelRule explains a DNS-1123 label of at most max characters.
+func labelRule(s string, max int) string {
+	if len(s) > max {
+		return fmt.Sprintf("at most %d characters (it has %d)", max, len(s))
+	}
+	return "use lower-case letters, digits and '-'; start and end with a letter or digit"
+}
+
+// subdomainRule explains a DNS-1123 subdomain (an object name).
+func subdomainRule(s string) string {
+	if len(s) > validation.DNS1123SubdomainMaxLength {
+		return fmt.Sprintf("at most %d characters (it has %d)", validation.DNS1123SubdomainMaxLength, len(s))
+	}
+	return "use lower-case letters, digits, '-' and '.'; start and end with a letter or digit"
+}
+
+// labelKeyRule explains a label key: an optional DNS prefix and a name.
+func labelKeyRule(k string) string {
+	if k == "" {
+		return "a label needs a key"
+	}
+	prefix, name, hasPrefix := strings.Cut(k, "/")
+	if !hasPrefix {
+		name = prefix
+	} else if errs := validation.IsDNS1123Subdomain(prefix); len(errs) > 0 {
+		return "the prefix before '/' must be a DNS name such as example.com/"
+	}
+	if len(name) > validation.LabelValueMaxLength {
+		return fmt.Sprintf("the name is at most %d characters (it has %d)", validation.LabelValueMaxLength, len(name))
+	}
+	return "use letters, digits, '-', '_' and '.', starting and ending with a letter or digit (optionally after a prefix such as example.com/)"
+}
+
+// labelValueRule explains a label value (which may be empty).
+func labelValueRule(v string) string {
+	if len(v) > validation.LabelValueMaxLength {
+		return fmt.Sprintf("at most %d characters (it has %d)", validation.LabelValueMaxLength, len(v))
+	}
+	return "use letters, digits, '-', '_' and '.', starting and ending with a letter or digit (or leave it empty)"
 }
 
 // ValidateEmail checks a plain email address and returns it lower-cased.

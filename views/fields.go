@@ -3,6 +3,7 @@ package views
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -113,7 +114,7 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Help: "Lower-case letters, digits, '-' and '.'; unique in this team."},
 			{Name: "spec.url", Label: "Repository URL", Type: "text", Value: s.URL, Error: es.For("spec.url"),
 				Required: true, Mono: true, ValidateURL: v, Placeholder: "https://github.com/org/repo.git",
-				Help: "https://…, ssh://… or git@host:org/repo."},
+				Help: "https://…, ssh://… or git@host:org/repo. A local development server also takes a bare repository on its own disk: file:///path/to/repo.git (method none)."},
 			{Name: "spec.branch", Label: "Branch", Value: branch, Error: es.For("spec.branch"), Mono: true,
 				ValidateURL: v, Help: "Default main."},
 			{Name: "spec.path", Label: "Path", Value: s.Path, Error: es.For("spec.path"), Mono: true,
@@ -145,7 +146,8 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 			{Name: "spec.gitAuthor.name", Label: "Author name", Value: s.AuthorName, Placeholder: "stateward",
 				Error: es.For("spec.gitAuthor.name"), Help: "Default stateward."},
 			{Name: "spec.gitAuthor.email", Label: "Author email", Type: "email", Value: s.AuthorEmail,
-				Error: es.For("spec.gitAuthor.email"), ValidateURL: v, Placeholder: "stateward@example.com"},
+				Error: es.For("spec.gitAuthor.email"), ValidateURL: v, Placeholder: "stateward@example.com",
+				Help: "Default " + tenants.DefaultGitAuthorEmail + "."},
 		}},
 		{Legend: "TLS", Fields: []FieldProps{
 			{Name: "spec.insecure", Label: "Allow http:// (insecure)", Type: "checkbox", Checked: s.Insecure,
@@ -235,10 +237,7 @@ func DestinationFields(p DestinationFormProps) []FieldProps {
 	for _, s := range p.Stores {
 		stores = append(stores, Option{StoreRefValue(s.Kind, s.Name), kindLabel(s.Kind) + ": " + s.Name})
 	}
-	storeErr := es.For("spec.stateStoreRef.name")
-	if k := es.For("spec.stateStoreRef.kind"); k != "" {
-		storeErr = k
-	}
+	storeErr := cmp.Or(es.For("spec.stateStoreRef"), es.For("spec.stateStoreRef.kind"), es.For("spec.stateStoreRef.name"))
 	modeNote := "Cannot be changed after creation."
 	return []FieldProps{
 		{Name: "metadata.name", Label: "Name", Value: d.Name, Error: es.For("metadata.name"), Required: true,
@@ -404,4 +403,73 @@ func destFormAction(s Shell, p DestinationFormProps) string {
 		return tpath(s, "destinations", p.Dest.Name)
 	}
 	return tpath(s, "destinations")
+}
+
+// sentence joins a field's label and its message when the message continues the
+// label ("is required" → "Name is required"); other messages stand alone.
+func sentence(label, msg string) string {
+	for _, verb := range []string{"is ", "are ", "must ", "has ", "was "} {
+		if strings.HasPrefix(msg, verb) {
+			return label + " " + msg
+		}
+	}
+	return msg
+}
+
+// fieldMessage is the message under a field, as a sentence with its label.
+func fieldMessage(f FieldProps) string { return sentence(f.Label, f.Error) }
+
+// otherLabels name the inputs that are not FieldProps (the label and file editors)
+// and the API paths a form's errors may carry.
+var otherLabels = map[string][2]string{
+	"metadata.labels": {"Labels", "label-rows"},
+	"files":           {"Files", "file-rows"},
+}
+
+// summaryItem is one line of a form's error summary: the label a person sees on
+// the form (never the API path), the anchor of its input, and the message.
+type summaryItem struct{ Label, Anchor, Message string }
+
+// summaryItems maps errors to the form's labels: an exact field, a field whose name
+// the error's path extends (spec.stateStoreRef.name → State Store), or a known
+// editor; anything else keeps its message alone.
+func summaryItems(es tenants.ValidationErrors, fields []FieldProps) []summaryItem {
+	out := make([]summaryItem, 0, len(es))
+	for _, e := range es {
+		it := summaryItem{Message: e.Message}
+		for _, f := range fields {
+			if e.Field == f.Name || strings.HasPrefix(e.Field, f.Name+".") {
+				it.Label, it.Anchor = f.Label, fieldID(f.Name)
+				break
+			}
+		}
+		if it.Label == "" {
+			if l, ok := otherLabels[e.Field]; ok {
+				it.Label, it.Anchor = l[0], l[1]
+			} else if i := strings.LastIndex(e.Field, "destinationSelectors"); i >= 0 {
+				it.Label, it.Anchor = "Destination selectors", fieldID("destinationSelectors")
+			}
+		}
+		if it.Label != "" {
+			if it.Message = sentence(it.Label, e.Message); it.Message == e.Message {
+				it.Message = it.Label + ": " + e.Message
+			}
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// badLabelKey reports whether errs name key as a bad label key.
+func badLabelKey(errs tenants.ValidationErrors, key string) bool {
+	return slices.ContainsFunc(errs.ForAll("metadata.labels"), func(m string) bool {
+		return strings.HasPrefix(m, "label key "+strconv.Quote(key)+":") || strings.HasPrefix(m, "label "+strconv.Quote(key)+" appears twice")
+	})
+}
+
+// badLabelValue reports whether errs name the value of key as bad.
+func badLabelValue(errs tenants.ValidationErrors, key string) bool {
+	return slices.ContainsFunc(errs.ForAll("metadata.labels"), func(m string) bool {
+		return strings.HasPrefix(m, "label "+strconv.Quote(key)+" value ")
+	})
 }

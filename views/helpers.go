@@ -184,17 +184,8 @@ func workResource(w tenants.Work) string {
 	return w.Resource.Namespace + "/" + w.Resource.Name
 }
 
-// workName is the name Kratix gives a Work: <promise>[-<ns>-<resource>][-<pipeline>].
-func workName(w tenants.Work) string {
-	n := w.Promise
-	if w.Resource != nil {
-		n += "-" + w.Resource.Namespace + "-" + w.Resource.Name
-	}
-	if w.Pipeline != "" {
-		n += "-" + w.Pipeline
-	}
-	return n
-}
+// workName is the name Kratix gives a Work (tenants.Work.Name: one fact, one place).
+func workName(w tenants.Work) string { return w.Name() }
 
 func orDash(s string) string {
 	if s == "" {
@@ -241,6 +232,7 @@ func navItems(s Shell) []navItem {
 		{"members", "Members", tpath(s, "members")},
 		{"tokens", "Tokens", tpath(s, "tokens")},
 		{"settings", "Settings", tpath(s, "settings")},
+		{"audit", "Audit log", tpath(s, "audit")},
 	}
 }
 
@@ -250,6 +242,9 @@ func navLabel(s Shell) string {
 		if it.Key == s.Nav {
 			return it.Label
 		}
+	}
+	if s.Title != "" {
+		return s.Title
 	}
 	return s.Current.Name
 }

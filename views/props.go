@@ -15,12 +15,12 @@ type Shell struct {
 	Current *tenants.Tenant      // nil outside /t/{slug}/
 	Role    tenants.Role         // the signed-in person's role in Current
 	// Nav is the active section: "overview", "stores", "destinations", "works",
-	// "triggers", "members", "tokens" or "settings".
+	// "triggers", "members", "tokens", "settings", "audit" (or "import", no tab).
 	Nav   string
 	Flash *Flash // shown once, above the page content
 	// Asset URLs: the handler passes static.URL("app.css") and so on (views must
 	// not import static, so that they render without it in tests).
-	CSS, JS, HTMX string
+	CSS, JS, HTMX, Icon string
 }
 
 // Flash is a one-time message carried across a POST-redirect-GET.
@@ -93,12 +93,15 @@ type OverviewProps struct {
 	Destinations                               int
 	WorksPending                               int // placements pending or writing now
 	WorksFailed24h                             int // placements that failed in the last 24 h
+	WorksWaiting                               int // Works with a workload group placed nowhere
 	Attention                                  []AttentionItem
 	Activity                                   []ActivityItem // most recent first
 }
 
-// AttentionItem is one thing that needs someone: a failing store or a failed write.
+// AttentionItem is one thing that needs someone: a failing store, a failed write or
+// a Work placed nowhere (Waiting).
 type AttentionItem struct {
+	Waiting bool   // a Work that found no ready Destination and waits for one
 	Kind    string // tenants.KindGit, tenants.KindBucket or "Work"
 	Name    string // store name or work name
 	WorkID  int64  // for Kind "Work": links to /t/{slug}/works/{id}
@@ -292,9 +295,10 @@ type ImportError struct {
 // ImportProps is the Kratix YAML import form (fields "yaml" and the multipart
 // "file", posting to /t/{slug}/import) and the outcome of the last import.
 type ImportProps struct {
-	YAML    string // re-shown after a failed import
-	Results []ImportResult
-	Errors  []ImportError
+	YAML     string // re-shown after a failed import
+	MaxBytes int    // the largest YAML accepted, stated in the form and checked before sending
+	Results  []ImportResult
+	Errors   []ImportError
 	// Warnings are accepted documents that refer to something not there yet (a
 	// State Store, a Secret): they wait for it.
 	Warnings []ImportError
@@ -305,12 +309,32 @@ type ImportProps struct {
 type WorkRow struct {
 	Work                              tenants.Work
 	Written, Pending, Writing, Failed int
+	Waiting                           int    // workload groups placed nowhere
 	TriggerName                       string // the trigger that submitted it ("" = dashboard or API)
 }
 
-// WorksProps is the Work list.
+// WorkFilter is the Works list's search and filters, as in its URL (q, state,
+// destination, trigger).
+type WorkFilter struct {
+	Search, State, Destination, Trigger string
+}
+
+// TriggerOption is one trigger in a filter menu.
+type TriggerOption struct {
+	ID   int64
+	Name string
+}
+
+// WorksProps is one page of the Work list.
 type WorksProps struct {
-	Works []WorkRow
+	Works        []WorkRow
+	Filter       WorkFilter
+	Total        int  // Works matching the filter
+	Paged        bool // not the first page
+	NextURL      string
+	States       []string
+	Destinations []string
+	Triggers     []TriggerOption
 }
 
 // WorkFileInput is one file row of the Work form.
@@ -355,7 +379,8 @@ type PlacementRow struct {
 	Destination, Name string
 	Paths             []string
 	State             string // tenants.StatePending, ...Writing, ...Written, ...Failed
-	Version           string // commit SHA or object version
+	Version           string // commit SHA (Git) or content hash (bucket)
+	StoreKind         string // tenants.KindGit or KindBucket: what Version is
 	Error             string // verbatim from the remote
 	Misplaced         bool   // the Destination no longer matches the selectors
 	Deleting          bool   // its files are being removed
@@ -375,6 +400,10 @@ type WorkProps struct {
 	StatusURL                              string // the placements fragment, polled while !Final
 	Final                                  bool   // nothing pending or writing: polling stops
 	UpdatedAt                              time.Time
+	// History is who wrote, re-wrote or deleted the Work, newest first;
+	// HistoryURL is the audit log's JSON for all of it.
+	History    []tenants.AuditEvent
+	HistoryURL string
 }
 
 // TriggersProps is the webhook trigger list and, for editors, the create form
@@ -409,4 +438,11 @@ type TriggerProps struct {
 	Trigger    tenants.Trigger
 	Deliveries []DeliveryRow // most recent first
 	NewSecret  string        // set right after a rotation: shown once
+}
+
+// AuditProps is one page of a team's audit log, newest first.
+type AuditProps struct {
+	Events  []tenants.AuditEvent
+	Paged   bool   // not the first page
+	NextURL string // the next (older) page, "" on the last
 }

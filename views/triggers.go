@@ -35,6 +35,9 @@ func triggerPath(s Shell, slug string, id int64, action ...string) string {
 // shq quotes s for a POSIX shell.
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// The examples write a Work of their own (resource default/trigger-example), so that
+// trying them never replaces a Work made by hand or by the README's first session.
+
 // examplePromise is the trigger's pinned promise, or redis.
 func examplePromise(t tenants.Trigger) string { return orDefault(t.Promise, "redis") }
 
@@ -43,10 +46,10 @@ func workJSONExample(t tenants.Trigger) string {
 	return `cat > work.json <<'EOF'
 {
   "promise": "` + examplePromise(t) + `",
-  "resource": {"namespace": "default", "name": "my-request"},
+  "resource": {"namespace": "default", "name": "trigger-example"},
   "destinationSelectors": {"environment": "dev"},
   "files": [
-    {"path": "redis.yaml", "content": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: my-request\ndata:\n  maxmemory: 100mb\n"}
+    {"path": "redis.yaml", "content": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trigger-example\ndata:\n  maxmemory: 100mb\n"}
   ]
 }
 EOF`
@@ -68,13 +71,13 @@ curl -sS -X POST ` + urlExpr + ` -H 'Content-Type: application/json' -H "Statewa
 
 // yamlCurl posts one YAML file, its identity in the query.
 func yamlCurl(hookURL string, t tenants.Trigger) string {
-	q := "?promise=" + url.QueryEscape(examplePromise(t)) + "&namespace=default&name=my-request&file=redis.yaml"
+	q := "?promise=" + url.QueryEscape(examplePromise(t)) + "&namespace=default&name=trigger-example&file=redis.yaml"
 	return "curl -sS -X POST " + shq(hookURL+q) + " -H 'Content-Type: application/yaml' --data-binary @redis.yaml"
 }
 
 // deleteCurl removes the example Work again.
 func deleteCurl(hookURL string, t tenants.Trigger) string {
-	body := `{"promise":"` + examplePromise(t) + `","resource":{"namespace":"default","name":"my-request"},"delete":true}`
+	body := `{"promise":"` + examplePromise(t) + `","resource":{"namespace":"default","name":"trigger-example"},"delete":true}`
 	return "curl -sS -X POST " + shq(hookURL) + " -H 'Content-Type: application/json' --data-binary " + shq(body)
 }
 

@@ -39,9 +39,9 @@ func TestTriggerCreatedPage(t *testing.T) {
 		"curl -sS -X POST &#39;"+hookURL+"&#39; -H &#39;Content-Type: application/json&#39; --data-binary @work.json",
 		"-hmac &#39;"+secret+"&#39; -r | cut -d&#39; &#39; -f1)",
 		`-H &#34;Stateward-Signature: t=$t,v1=$sig&#34; --data-binary &#34;$body&#34;`,
-		hookURL+"?promise=redis&amp;namespace=default&amp;name=my-request&amp;file=redis.yaml",
+		hookURL+"?promise=redis&amp;namespace=default&amp;name=trigger-example&amp;file=redis.yaml",
 		"Content-Type: application/yaml", "--data-binary @redis.yaml",
-		`{&#34;promise&#34;:&#34;redis&#34;,&#34;resource&#34;:{&#34;namespace&#34;:&#34;default&#34;,&#34;name&#34;:&#34;my-request&#34;},&#34;delete&#34;:true}`,
+		`{&#34;promise&#34;:&#34;redis&#34;,&#34;resource&#34;:{&#34;namespace&#34;:&#34;default&#34;,&#34;name&#34;:&#34;trigger-example&#34;},&#34;delete&#34;:true}`,
 		`&#34;destinationSelectors&#34;: {&#34;environment&#34;: &#34;dev&#34;}`, "Idempotency-Key", `href="/t/platform/triggers/3"`)
 	if n := strings.Count(html, `data-testid="example"`); n != 5 {
 		t.Errorf("got %d examples, want 5 (work.json, unsigned, signed, YAML, delete)", n)

@@ -2,6 +2,7 @@ package views
 
 import (
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,4 +176,87 @@ func compactTree(nodes []*TreeNode) []*TreeNode {
 		compactTree(n.Children)
 	}
 	return nodes
+}
+
+// worksCount says how many Works the list holds and what this page shows.
+func worksCount(p WorksProps) string {
+	what := plural(p.Total, "Work", "Works")
+	if p.Filter != (WorkFilter{}) {
+		what += " match"
+	}
+	if p.Total > len(p.Works) {
+		return what + " — showing " + itoa(len(p.Works)) + ", most recently updated first"
+	}
+	return what
+}
+
+// worksFirstURL is the first page of the list with the same filter.
+func worksFirstURL(s Shell, f WorkFilter) string {
+	v := url.Values{}
+	for k, val := range map[string]string{"q": f.Search, "state": f.State, "destination": f.Destination, "trigger": f.Trigger} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	if len(v) == 0 {
+		return tpath(s, "works")
+	}
+	return tpath(s, "works") + "?" + v.Encode()
+}
+
+// workStateLabel names a state filter of the Works list.
+func workStateLabel(st string) string {
+	switch st {
+	case "waiting":
+		return "waiting (placed nowhere)"
+	case "pending":
+		return "pending or writing"
+	case "failed":
+		return "failed"
+	case "written":
+		return "written everywhere"
+	case "deleting":
+		return "deleting"
+	}
+	return st
+}
+
+// workWaitingText counts a Work's workload groups placed nowhere.
+func workWaitingText(w WorkRow) string {
+	if w.Written+w.Pending+w.Writing+w.Failed == 0 {
+		return "placed nowhere"
+	}
+	return plural(w.Waiting, "group", "groups") + " placed nowhere"
+}
+
+// unscheduledLead introduces the groups of a Work that found no Destination.
+func unscheduledLead(us []tenants.Unscheduled) string {
+	if len(us) == 1 {
+		return "its workload group found no Destination it can be written to."
+	}
+	return itoa(len(us)) + " workload groups found no Destination they can be written to."
+}
+
+// noPlacementsWhy ends the "not placed" line of a Work's placements.
+func noPlacementsWhy(p WorkProps) string {
+	if len(p.Unscheduled) > 0 {
+		return " — it waits (see above)."
+	}
+	return "."
+}
+
+// versionKind says what a placement's version is: a commit or a content hash.
+func versionKind(storeKind string) string {
+	if storeKind == tenants.KindBucket {
+		return "content sha256"
+	}
+	return "commit"
+}
+
+// versionTitle is the whole version and what it means.
+func versionTitle(pl PlacementRow) string {
+	if pl.StoreKind == tenants.KindBucket {
+		return pl.Version + " — SHA-256 of the content Stateward wrote (buckets have no commits; this is not an S3 object version id)"
+	}
+	return pl.Version
 }

@@ -17,8 +17,20 @@ func TestWorksPage(t *testing.T) {
 		Written: 2, Pending: 1, Writing: 1, Failed: 3, TriggerName: "ci",
 	}}}))
 	contains(t, html, `href="/t/platform/works/4"`, "default/my-request", "configure", "✓ 2", "⟳ 2", "✗ 3",
-		`title="redis-default-my-request-configure"`, `data-testid="new-work"`, `href="/t/platform/works/new"`,
+		`title="`+(&tenants.Work{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: "my-request"}, Pipeline: "configure"}).Name()+`"`, `data-testid="new-work"`, `href="/t/platform/works/new"`,
 		"via trigger", `href="/t/platform/triggers/9"`, ">ci</a>")
+	lacks(t, html, `data-testid="work-waiting"`)
+
+	// A Work placed nowhere stands out; the filter form keeps its values and the
+	// pager carries them.
+	waiting := render(t, WorksPage(shell(tenants.RoleEditor, "works"), WorksProps{
+		Works:  []WorkRow{{Work: tenants.Work{ID: 5, Promise: "redis", UpdatedAt: t0}, Waiting: 1}},
+		Filter: WorkFilter{Search: "red", State: "waiting"}, Total: 120, States: []string{"failed", "waiting"},
+		Destinations: []string{"dev"}, NextURL: "/t/platform/works?before=abc&q=red&state=waiting", Paged: true,
+	}))
+	contains(t, waiting, `data-testid="work-waiting"`, "waiting: placed nowhere", `class="row-bad"`,
+		`name="q" value="red"`, `<option value="waiting" selected>`, "120 Works match — showing 1",
+		`href="/t/platform/works?before=abc&amp;q=red&amp;state=waiting"`, `href="/t/platform/works?q=red&amp;state=waiting"`)
 }
 
 func sampleForm() WorkFormProps {
@@ -115,7 +127,7 @@ func TestWorkPage(t *testing.T) {
 	viewer := render(t, WorkPage(shell(tenants.RoleViewer, "works"), sampleWork(true)))
 	lacks(t, viewer, "/rewrite", "/delete")
 	contains(t, render(t, WorkPage(shell(tenants.RoleEditor, "works"), WorkProps{ID: 1, Name: "redis", Promise: "redis"})),
-		"promise dependencies: written to every matching Destination", "the dashboard or the API", `data-testid="no-placements"`)
+		"promise dependencies: written to every matching Destination", "not recorded (written before the audit log existed)", `data-testid="no-placements"`)
 }
 
 func TestWorkPlacementsPolling(t *testing.T) {

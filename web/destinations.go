@@ -142,6 +142,7 @@ func (s *Server) destinationSave(w http.ResponseWriter, r *http.Request) {
 	if len(errs) == 0 {
 		err := s.createOrUpdateDestination(r, d, edit)
 		if err == nil {
+			s.audit(r, createOrUpdate(edit), tenants.AuditObject{Kind: tenants.KindDestination, Name: d.Name}, "")
 			s.redirect(w, r, tenantPath(r, "destinations/"+d.Name), "Destination "+d.Name+" saved.")
 			return
 		}
@@ -217,6 +218,7 @@ func (s *Server) destinationDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.wakeWriters()
+	s.audit(r, "delete", tenants.AuditObject{Kind: tenants.KindDestination, Name: name}, "")
 	s.redirect(w, r, tenantPath(r, "destinations"), "Destination "+name+" deleted.")
 }
 

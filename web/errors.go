@@ -46,7 +46,7 @@ func statusOf(err error) (int, apiError) {
 	case errors.As(err, &ve):
 		return http.StatusUnprocessableEntity, apiError{Error: ve.Error(), Field: ve.Field}
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, apiError{Error: "request body is too large"}
+		return http.StatusRequestEntityTooLarge, apiError{Error: limitOf(tooBig.Limit)}
 	case errors.As(err, &idp):
 		return http.StatusServiceUnavailable, apiError{Error: idp.Error()}
 	case errors.As(err, &le):
@@ -108,5 +108,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Answers are JSON, never HTML: "<" stays "<" in messages such as "<promise>".
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }

@@ -22,9 +22,8 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// Webhook limits.
+// Webhook limits (the body's is in limits.go).
 const (
-	maxHookBody        = 1 << 20
 	signatureTolerance = 300 * time.Second
 	maxIdempotencyKey  = 255
 )

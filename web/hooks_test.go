@@ -300,7 +300,7 @@ func TestWebhookLimits(t *testing.T) {
 		want                   int
 		text                   string
 	}{
-		{"too large", trig.URL, "application/json", `{"promise":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "too large"},
+		{"too large", trig.URL, "application/json", `{"promise":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "larger than 1 MiB, the limit for a webhook"},
 		{"malformed JSON", trig.URL, "application/json", `{"promise": `, 400, "malformed JSON"},
 		{"bad name", trig.URL, "application/json", `{"promise":"Redis_X","files":[{"path":"a.yaml","content":"x"}]}`, 422, `"field":"promise"`},
 		{"path escape", trig.URL, "application/json", `{"promise":"redis","files":[{"path":"../a.yaml","content":"x"}]}`, 422, "files[0].path"},

@@ -3,9 +3,12 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -113,6 +116,7 @@ func (s *Server) apiDeleteStore(kind string) http.HandlerFunc {
 				s.fail(w, r, err)
 				return
 			}
+			s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: name}, "")
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
@@ -125,6 +129,7 @@ func (s *Server) apiDeleteStore(kind string) http.HandlerFunc {
 			s.log.Warn("store deleted with removals dropped; their files stay in the store", "tenant_id", tenantID,
 				"kind", kind, "store", name, "dropped", n)
 		}
+		s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: name}, strconv.Itoa(n)+" pending removal(s) dropped")
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -147,12 +152,10 @@ func (s *Server) apiDeleteDestination(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, "delete", tenants.AuditObject{Kind: tenants.KindDestination, Name: chi.URLParam(r, "name")}, "")
 	s.wakeWriters()
 	w.WriteHeader(http.StatusNoContent)
 }
-
-// maxAPIBody caps every API request body (413 beyond).
-const maxAPIBody = 4 << 20
 
 // apiApply creates or updates the stores, Secrets and Destinations of a Kratix
 // YAML file: 200 with what it did per document, or 422 naming every bad document.
@@ -207,6 +210,9 @@ func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocE
 	if len(errs) > 0 {
 		return db.Applied{}, errs, nil
 	}
+	if len(docs) == 0 {
+		return db.Applied{}, nil, errNoDocuments
+	}
 	var lookupErr error
 	errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
 		data, ok, err := s.store.Secret(r.Context(), tid, name)
@@ -227,6 +233,11 @@ func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocE
 	}
 	if err != nil {
 		return db.Applied{}, nil, err
+	}
+	for _, res := range applied.Results {
+		if res.Action != "unchanged" {
+			s.audit(r, applyAction(res.Action), tenants.AuditObject{Kind: res.Kind, Name: res.Name}, "applied from Kratix YAML")
+		}
 	}
 	for _, ref := range applied.Revived {
 		s.readiness.Trigger(ref)
@@ -252,6 +263,10 @@ func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocE
 	return applied, nil, nil
 }
 
+// errNoDocuments answers an apply with nothing in it, which is a mistake rather than
+// a success that did nothing.
+var errNoDocuments = tenants.Invalid("body", "no documents: send one or more Kratix YAML documents (GitStateStore, BucketStateStore, Destination, v1 Secret), separated by ---")
+
 // checkEndpoints refuses literal link-local, metadata and (unless allowed)
 // private addresses at apply time, before anything dials them.
 func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
@@ -261,6 +276,10 @@ func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
 		switch {
 		case d.Git != nil:
 			field, host = "spec.url", tenants.GitHost(d.Git.URL)
+			if err := s.checkFileURL(d.Git.URL); err != nil {
+				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: err.Error()})
+				continue
+			}
 		case d.Bucket != nil:
 			field, host = "spec.endpoint", d.Bucket.Endpoint
 		default:
@@ -299,7 +318,7 @@ func (s *Server) export(r *http.Request) ([]byte, error) {
 }
 
 func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"), views.ImportProps{}))
+	s.render(w, r, http.StatusOK, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"), views.ImportProps{}))
 }
 
 // importYAML is the dashboard's apply: pasted text or an uploaded file.
@@ -308,24 +327,36 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	body, err := importBody(r)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		s.fail(w, r, err) // 413
+	if isTooLarge(err) {
+		// Even the form's transport allowance is exceeded: the text cannot come back.
+		s.render(w, r, http.StatusRequestEntityTooLarge, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{Error: tooLargeText(maxAPIBody, "one import") + " Split the file and import the parts one by one.", MaxBytes: maxAPIBody}))
+		return
+	}
+	if err == nil && len(body) > maxAPIBody {
+		s.render(w, r, http.StatusRequestEntityTooLarge, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{YAML: keepText(body), MaxBytes: maxAPIBody,
+				Error: fmt.Sprintf("This YAML is %s, larger than %s, the limit for one import (the API's limit too). Split it and import the parts one by one.", byteSize(len(body)), byteSize(maxAPIBody))}))
 		return
 	}
 	if err != nil {
-		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"),
-			views.ImportProps{Error: err.Error()}))
+		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{Error: err.Error(), MaxBytes: maxAPIBody}))
 		return
 	}
 	applied, errs, err := s.apply(r, body)
+	if errors.Is(err, errNoDocuments) {
+		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
+			views.ImportProps{Error: "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: "), YAML: keepText(body), MaxBytes: maxAPIBody}))
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	p := views.ImportProps{}
+	p := views.ImportProps{MaxBytes: maxAPIBody}
 	for _, w := range applied.Warnings {
 		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})
 	}
@@ -340,13 +371,11 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusUnprocessableEntity
 		// Re-show the text to fix, but never credentials: a file with a Secret
 		// has to be pasted again.
-		if !tenants.MayHoldSecret(body) {
-			p.YAML = string(body)
-		} else {
+		if p.YAML = keepText(body); p.YAML == "" {
 			p.Error = "The file is not shown again because it contains a Secret; fix the documents below and paste it again."
 		}
 	}
-	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "destinations"), p))
+	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"), p))
 }
 
 func importBody(r *http.Request) ([]byte, error) {
@@ -354,7 +383,7 @@ func importBody(r *http.Request) ([]byte, error) {
 	// and ParseMultipartForm drops ParseForm's error for a non-multipart body.
 	var err error
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
-		err = r.ParseMultipartForm(maxAPIBody)
+		err = r.ParseMultipartForm(maxFormBody)
 	} else {
 		err = r.ParseForm()
 	}
@@ -373,4 +402,13 @@ func importBody(r *http.Request) ([]byte, error) {
 		return nil, errors.New("paste Kratix YAML or choose a file to upload")
 	}
 	return []byte(text), nil
+}
+
+// keepText is the YAML to show again in the import form — never credentials: a
+// text that may hold a Secret has to be pasted again.
+func keepText(body []byte) string {
+	if tenants.MayHoldSecret(body) {
+		return ""
+	}
+	return string(body)
 }

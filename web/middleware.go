@@ -110,7 +110,7 @@ func (s *Server) apiPrincipal(r *http.Request) (tenants.Principal, error) {
 	if err != nil || t.ID != tok.TenantID {
 		return tenants.Principal{}, tenants.NotFound("team", slug)
 	}
-	return tenants.Principal{Tenant: t, Role: tok.Role, Token: tok.ID}, nil
+	return tenants.Principal{Tenant: t, Role: tok.Role, Token: tok.ID, TokenName: tok.Name}, nil
 }
 
 // principal returns the caller, which the tenant middleware has always set.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/stateward/stateward/tenants"
@@ -55,6 +56,28 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 				Message: pl.Destination + ": " + pl.Error, At: &pl.UpdatedAt})
 		}
 	}
+	waiting, nWaiting, err := s.works.WaitingWorks(ctx, tid, 10)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.WorksWaiting = nWaiting
+	for _, ww := range waiting {
+		p.Attention = append(p.Attention, views.AttentionItem{Waiting: true, Kind: "Work", Name: ww.Name, WorkID: ww.ID,
+			Message: unscheduledText(ww.Unscheduled), At: &ww.UpdatedAt})
+	}
 	p.Activity = activity(recent, 15)
 	s.render(w, r, http.StatusOK, views.OverviewPage(s.shell(r, "Overview", "overview"), p))
+}
+
+// unscheduledText says why a Work's groups are placed nowhere, one line each.
+func unscheduledText(un []tenants.Unscheduled) string {
+	lines := make([]string, len(un))
+	for i, u := range un {
+		lines[i] = u.Reason
+		if u.Directory != "." && u.Directory != "" {
+			lines[i] = u.Directory + ": " + u.Reason
+		}
+	}
+	return strings.Join(lines, "\n")
 }

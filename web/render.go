@@ -30,7 +30,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, c temp
 
 // shell is the layout's data for this request: who, which team, the flash.
 func (s *Server) shell(r *http.Request, title, nav string) views.Shell {
-	sh := views.Shell{Title: title, Nav: nav, CSS: static.URL("app.css"), JS: static.URL("app.js"), HTMX: static.URL("htmx.min.js")}
+	sh := views.Shell{Title: title, Nav: nav, CSS: static.URL("app.css"), JS: static.URL("app.js"), Icon: static.URL("favicon.svg"), HTMX: static.URL("htmx.min.js")}
 	u, ok := userFrom(r.Context())
 	if !ok {
 		return sh

@@ -18,6 +18,9 @@ func (s *Server) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", s.metrics.handler(s.cfg.MetricsToken))
 	r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", static.Handler()))
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, static.URL("favicon.svg"), http.StatusMovedPermanently)
+	})
 	if s.cfg.DevIssuer != nil {
 		r.Mount("/dev/oidc", http.StripPrefix("/dev/oidc", s.cfg.DevIssuer))
 	}
@@ -98,6 +101,8 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 	r.Post("/works/{id}/rewrite", s.workRewrite)
 	r.Post("/works/{id}/delete", s.workDelete)
 
+	r.Get("/audit", s.auditPage)
+
 	r.Get("/triggers", s.triggersPage)
 	r.Post("/triggers", s.triggerCreate)
 	r.Get("/triggers/{id}", s.triggerPage)
@@ -129,4 +134,5 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/triggers/{id}", s.apiGetTrigger)
 	r.Post("/triggers/{id}/rotate", s.apiRotateTrigger)
 	r.Delete("/triggers/{id}", s.apiRevokeTrigger)
+	r.Get("/audit", s.apiAudit)
 }

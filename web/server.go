@@ -27,6 +27,8 @@ type Config struct {
 	OIDCClient *http.Client
 	// Egress vets State Store endpoints (literal addresses) at save time.
 	Egress Egress
+	// AllowFileURLs admits file:// Git stores (local default only).
+	AllowFileURLs bool
 	// MetricsToken, when set, is the bearer token GET /metrics requires
 	// (STATEWARD_METRICS_TOKEN): the metrics name tenants and stores.
 	MetricsToken string

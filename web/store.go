@@ -30,6 +30,7 @@ type Store interface {
 	DeleteSession(ctx context.Context, id string) error
 	SetFlash(ctx context.Context, sessionID, flash string) error
 	TakeFlash(ctx context.Context, sessionID string) (string, error)
+	Audit
 	SaveLoginAttempt(ctx context.Context, state string, a db.LoginAttempt) error
 	TakeLoginAttempt(ctx context.Context, state string) (db.LoginAttempt, error)
 

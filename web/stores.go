@@ -90,7 +90,19 @@ func (s *Server) validateStore(err error, keep bool, field, host string) tenants
 }
 
 func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.ValidationErrors {
-	return s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
+	errs := s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
+	if err := s.checkFileURL(g.URL); err != nil && errs.For("spec.url") == "" {
+		_ = errs.Add(tenants.Invalid("spec.url", "%s", err.Error()))
+	}
+	return errs
+}
+
+// checkFileURL refuses a file:// Git URL unless the deployment allows them.
+func (s *Server) checkFileURL(raw string) error {
+	if tenants.IsFileURL(raw) && !s.cfg.AllowFileURLs {
+		return tenants.ErrFileURL
+	}
+	return nil
 }
 
 func (s *Server) validateBucket(b tenants.BucketStateStore, keep bool) tenants.ValidationErrors {
@@ -158,6 +170,7 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 	if len(errs) == 0 {
 		err := s.saveStore(r, kind, g, b, edit)
 		if err == nil {
+			s.audit(r, createOrUpdate(edit), tenants.AuditObject{Kind: kind, Name: name}, "")
 			after := g.CredentialEndpoint()
 			if kind == tenants.KindBucket {
 				after = b.CredentialEndpoint()
@@ -178,7 +191,19 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.renderStoreForm(w, r, http.StatusUnprocessableEntity, kind, edit, g, b, errs)
+	s.renderStoreForm(w, r, http.StatusUnprocessableEntity, kind, edit, g, b, askSecretsAgain(r, errs))
+}
+
+// askSecretsAgain adds, for every secret typed into a form that failed, a request
+// to type it again: secrets are never sent back to the browser, and on an edit a
+// blank secret would silently keep the old one.
+func askSecretsAgain(r *http.Request, errs tenants.ValidationErrors) tenants.ValidationErrors {
+	for _, name := range []string{"password", "sshPrivateKey", "knownHosts", "accessKeyID", "secretAccessKey"} {
+		if strings.TrimSpace(r.PostFormValue(name)) != "" && errs.For(name) == "" {
+			_ = errs.Add(tenants.Invalid(name, "was not kept: secrets are never sent back to the browser, so type it again"))
+		}
+	}
+	return errs
 }
 
 func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore, b tenants.BucketStateStore, edit bool) error {
@@ -357,6 +382,7 @@ func (s *Server) storeDelete(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name))
 		return
 	}
+	s.audit(r, "delete", tenants.AuditObject{Kind: kind, Name: name}, "")
 	s.redirect(w, r, tenantPath(r, "stores"), kind+" "+name+" deleted.")
 }
 
@@ -370,9 +396,8 @@ func endpointOf(obj any) string {
 	return ""
 }
 
-// logMove records who moved a store's credentials to another endpoint (there is
-// no audit table for stores yet; the log is the record). The credentials were
-// entered again, or the save was refused.
+// logMove records who moved a store's credentials to another endpoint, in the log
+// and in the audit log. The credentials were entered again, or the save was refused.
 func (s *Server) logMove(r *http.Request, kind, name, from, to string) {
 	if from == "" || from == to {
 		return
@@ -380,4 +405,5 @@ func (s *Server) logMove(r *http.Request, kind, name, from, to string) {
 	p := principal(r)
 	s.log.Info("store endpoint changed with credentials entered again", "tenant_id", p.Tenant.ID, "kind", kind,
 		"store", name, "from", from, "to", to, "user_id", p.UserID, "email", p.Email, "token_id", p.Token)
+	s.audit(r, "move", tenants.AuditObject{Kind: kind, Name: name}, "endpoint "+from+" → "+to+", credentials entered again")
 }

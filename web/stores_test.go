@@ -393,7 +393,7 @@ func TestAPIBodyCap(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
 	big := strings.Repeat("# padding\n", (4<<20)/10+10)
-	if code, _, _ := h.apply(tok, "team-a", big); code != http.StatusRequestEntityTooLarge {
-		t.Errorf("5 MiB body: %d, want 413", code)
+	if code, _, body := h.apply(tok, "team-a", big); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than 4 MiB") {
+		t.Errorf("5 MiB body: %d %s, want 413 naming the 4 MiB limit", code, body)
 	}
 }

@@ -64,8 +64,13 @@ func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	slug, name, errs := teamForm(r)
 	if len(errs) == 0 {
-		_, err := s.store.CreateTenant(r.Context(), slug, name, u.Email)
+		t, err := s.store.CreateTenant(r.Context(), slug, name, u.Email)
 		if err == nil {
+			ev := tenants.AuditEvent{Actor: tenants.Actor{Kind: tenants.ActorPerson, ID: u.ID, Name: u.Email}, Action: "create",
+				Object: tenants.AuditObject{Kind: tenants.AuditTeam, ID: t.ID, Name: slug}, Detail: "owner " + u.Email}
+			if err := s.store.RecordAudit(r.Context(), t.ID, ev); err != nil {
+				s.log.Error("audit event not recorded", "tenant_id", t.ID, "action", "create", "err", err)
+			}
 			s.redirect(w, r, "/t/"+slug+"/", "Team "+slug+" created. You are its owner.")
 			return
 		}
@@ -135,6 +140,7 @@ func (s *Server) memberAdd(w http.ResponseWriter, r *http.Request) {
 	if len(errs) == 0 {
 		err := s.store.AddMember(r.Context(), principal(r).Tenant.ID, email, role)
 		if err == nil {
+			s.audit(r, "add", tenants.AuditObject{Kind: tenants.AuditMember, Name: email}, "as "+string(role))
 			s.redirect(w, r, tenantPath(r, "members"), email+" added as "+string(role)+".")
 			return
 		}
@@ -162,6 +168,7 @@ func (s *Server) memberRole(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err, tenantPath(r, "members"))
 		return
 	}
+	s.audit(r, "role", tenants.AuditObject{Kind: tenants.AuditMember, Name: email}, "now "+string(role))
 	s.redirect(w, r, tenantPath(r, "members"), email+" is now "+string(role)+".")
 }
 
@@ -176,6 +183,7 @@ func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err, tenantPath(r, "members"))
 		return
 	}
+	s.audit(r, "remove", tenants.AuditObject{Kind: tenants.AuditMember, Name: email}, "")
 	s.redirect(w, r, tenantPath(r, "members"), email+" removed.")
 }
 
@@ -218,10 +226,14 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	_ = errs.Add(err)
 	var secret string
 	if len(errs) == 0 {
-		_, secret, err = s.store.CreateToken(r.Context(), principal(r).Tenant.ID, name, role)
+		var tok tenants.Token
+		tok, secret, err = s.store.CreateToken(r.Context(), principal(r).Tenant.ID, name, role)
 		if err := errs.Add(err); err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if err == nil {
+			s.audit(r, "create", tenants.AuditObject{Kind: tenants.AuditToken, ID: tok.ID, Name: name}, "role "+string(role))
 		}
 	}
 	if len(errs) > 0 {
@@ -245,6 +257,7 @@ func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, "revoke", tenants.AuditObject{Kind: tenants.AuditToken, ID: id, Name: "#" + strconv.FormatInt(id, 10)}, "")
 	s.redirect(w, r, tenantPath(r, "tokens"), "Token revoked.")
 }
 
@@ -289,5 +302,7 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, "update", tenants.AuditObject{Kind: tenants.AuditTeam, ID: principal(r).Tenant.ID, Name: principal(r).Tenant.Slug},
+		"name "+strconv.Quote(name)+", allowed domain "+strconv.Quote(domain)+", "+strconv.Itoa(len(groups))+" group role(s)")
 	s.redirect(w, r, tenantPath(r, "settings"), "Settings saved.")
 }

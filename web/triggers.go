@@ -52,6 +52,16 @@ func (s *Server) createTrigger(r *http.Request, in triggerInput) (tenants.Trigge
 	if errors.Is(err, tenants.ErrConflict) {
 		err = tenants.Invalid("name", "a trigger named %q already exists", t.Name)
 	}
+	if err == nil {
+		detail := "signature not required"
+		if t.RequireSignature {
+			detail = "signature required"
+		}
+		if t.Promise != "" {
+			detail += ", pinned to promise " + t.Promise
+		}
+		s.audit(r, "create", tenants.AuditObject{Kind: tenants.AuditTrigger, ID: t.ID, Name: t.Name}, detail)
+	}
 	return t, token, secret, err
 }
 
@@ -111,6 +121,7 @@ func (s *Server) apiRotateTrigger(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.auditTrigger(r, "rotate", id, "the previous secret is accepted for 24 h")
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "secret": secret, "previousValidFor": "24h"})
 }
 
@@ -129,6 +140,7 @@ func (s *Server) apiRevokeTrigger(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.auditTrigger(r, "revoke", id, "")
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -172,4 +184,13 @@ func (s *Server) apiGetTrigger(w http.ResponseWriter, r *http.Request) {
 func triggerJSON(t tenants.Trigger) map[string]any {
 	return map[string]any{"id": t.ID, "name": t.Name, "promise": t.Promise, "requireSignature": t.RequireSignature,
 		"ratePerSecond": t.RatePerSecond, "createdAt": t.CreatedAt, "lastUsedAt": t.LastUsedAt, "revokedAt": t.RevokedAt}
+}
+
+// auditTrigger records a change to trigger id under its name.
+func (s *Server) auditTrigger(r *http.Request, action string, id int64, detail string) {
+	name := "#" + strconv.FormatInt(id, 10)
+	if t, err := s.store.Trigger(r.Context(), principal(r).Tenant.ID, id); err == nil {
+		name = t.Name
+	}
+	s.audit(r, action, tenants.AuditObject{Kind: tenants.AuditTrigger, ID: id, Name: name}, detail)
 }

@@ -101,6 +101,7 @@ func (s *Server) triggerRotate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.auditTrigger(r, "rotate", id, "the previous secret is accepted for 24 h")
 	p, err := s.triggerProps(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -124,5 +125,6 @@ func (s *Server) triggerRevoke(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.auditTrigger(r, "revoke", id, "")
 	s.redirect(w, r, tenantPath(r, fmt.Sprintf("triggers/%d", id)), "Trigger revoked: its URL answers 404 from now on.")
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,7 +19,8 @@ type Works interface {
 	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (db.SubmitResult, []tenants.PlannedWrite, error)
 	DeleteWork(ctx context.Context, tenantID, id int64) (db.SubmitResult, error)
 	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
-	Works(ctx context.Context, tenantID int64) ([]db.WorkSummary, error)
+	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
+	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]db.WaitingWork, int, error)
 	PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]db.PlacementView, error)
 	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
@@ -58,6 +60,7 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
+	s.auditWork(r, db.WorkAction(work), work, res)
 	s.wakeWriters()
 	writeJSON(w, http.StatusAccepted, res)
 }
@@ -85,17 +88,22 @@ func (s *Server) apiGetWork(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// apiListWorks is GET …/works.
+// apiListWorks is GET …/works: {"items", "total", "next"}, most recently updated
+// first, with the list's search and filters (?q, state, destination, trigger).
+// Without ?limit every matching Work is answered; with it, one page, and ?before=
+// <next> the one after.
 func (s *Server) apiListWorks(w http.ResponseWriter, r *http.Request) {
-	list, err := s.works.Works(r.Context(), principal(r).Tenant.ID)
+	q, err := workQuery(r, math.MaxInt32)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []db.WorkSummary{}
+	page, err := s.works.WorksPage(r.Context(), principal(r).Tenant.ID, q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": list})
+	writeJSON(w, http.StatusOK, page)
 }
 
 // apiDeleteWork is DELETE …/works/{id}: its files are removed (202).
@@ -109,11 +117,25 @@ func (s *Server) apiDeleteWork(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	res, err := s.works.DeleteWork(r.Context(), principal(r).Tenant.ID, id)
+	res, err := s.deleteWork(r, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.wakeWriters()
 	writeJSON(w, http.StatusAccepted, res)
+}
+
+// deleteWork deletes a Work and records who did.
+func (s *Server) deleteWork(r *http.Request, id int64) (db.SubmitResult, error) {
+	tid := principal(r).Tenant.ID
+	v, err := s.works.Work(r.Context(), tid, id)
+	if err != nil {
+		return db.SubmitResult{}, err
+	}
+	res, err := s.works.DeleteWork(r.Context(), tid, id)
+	if err == nil {
+		s.audit(r, "delete", tenants.AuditObject{Kind: tenants.AuditWork, ID: id, Name: v.Name}, "")
+	}
+	return res, err
 }

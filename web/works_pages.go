@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stateward/stateward/db"
@@ -13,7 +15,12 @@ import (
 
 func (s *Server) worksPage(w http.ResponseWriter, r *http.Request) {
 	tid := principal(r).Tenant.ID
-	list, err := s.works.Works(r.Context(), tid)
+	q, err := workQuery(r, 50)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := s.works.WorksPage(r.Context(), tid, q)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -23,18 +30,62 @@ func (s *Server) worksPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := views.WorksProps{}
-	for _, ws := range list {
-		row := views.WorkRow{Work: tenants.Work{ID: ws.ID, Promise: ws.Promise, Resource: ws.Resource, Pipeline: ws.Pipeline,
-			Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
-			Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
-			Writing: ws.States[tenants.StateWriting], Failed: ws.States[tenants.StateFailed]}
-		if ws.TriggerID != nil {
-			row.TriggerName = names[*ws.TriggerID]
-		}
-		p.Works = append(p.Works, row)
+	dests, err := s.store.Destinations(r.Context(), tid, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := views.WorksProps{Filter: views.WorkFilter{Search: q.Search, State: q.State, Destination: q.Destination,
+		Trigger: r.URL.Query().Get("trigger")}, Total: page.Total, Paged: q.Before != "", States: db.WorkStates}
+	for _, d := range dests {
+		p.Destinations = append(p.Destinations, d.Name)
+	}
+	for id, name := range names {
+		p.Triggers = append(p.Triggers, views.TriggerOption{ID: id, Name: name})
+	}
+	slices.SortFunc(p.Triggers, func(a, b views.TriggerOption) int { return strings.Compare(a.Name, b.Name) })
+	if page.Next != "" {
+		next := r.URL.Query()
+		next.Set("before", page.Next)
+		p.NextURL = tenantPath(r, "works?"+next.Encode())
+	}
+	for _, ws := range page.Items {
+		p.Works = append(p.Works, workRow(ws, names))
 	}
 	s.render(w, r, http.StatusOK, views.WorksPage(s.shell(r, "Works", "works"), p))
+}
+
+// workQuery reads the Works list's search, filters and cursor from the URL.
+func workQuery(r *http.Request, limit int) (db.WorkQuery, error) {
+	v := r.URL.Query()
+	q := db.WorkQuery{Search: strings.TrimSpace(v.Get("q")), State: v.Get("state"),
+		Destination: strings.TrimSpace(v.Get("destination")), Before: v.Get("before"), Limit: limit}
+	if t := v.Get("trigger"); t != "" {
+		id, err := strconv.ParseInt(t, 10, 64)
+		if err != nil {
+			return q, tenants.Invalid("trigger", "must be a trigger id")
+		}
+		q.TriggerID = &id
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return q, tenants.Invalid("limit", "must be a number from 1 to 1000")
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+func workRow(ws db.WorkSummary, triggers map[int64]string) views.WorkRow {
+	row := views.WorkRow{Work: tenants.Work{ID: ws.ID, Promise: ws.Promise, Resource: ws.Resource, Pipeline: ws.Pipeline,
+		Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
+		Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
+		Writing: ws.States[tenants.StateWriting], Failed: ws.States[tenants.StateFailed], Waiting: ws.Unscheduled}
+	if ws.TriggerID != nil {
+		row.TriggerName = triggers[*ws.TriggerID]
+	}
+	return row
 }
 
 func (s *Server) triggerNames(r *http.Request) (map[int64]string, error) {
@@ -49,7 +100,6 @@ func (s *Server) triggerNames(r *http.Request) (map[int64]string, error) {
 // workForm reads the New Work form into the API's request shape (one group in
 // the root directory) and the form's props.
 func workForm(r *http.Request) (tenants.WorkRequest, views.WorkFormProps) {
-	_ = r.ParseForm()
 	f := r.PostForm.Get
 	p := views.WorkFormProps{Promise: strings.TrimSpace(f("promise")), Namespace: strings.TrimSpace(f("resource.namespace")),
 		Resource: strings.TrimSpace(f("resource.name")), Pipeline: strings.TrimSpace(f("pipeline")),
@@ -77,6 +127,15 @@ func workForm(r *http.Request) (tenants.WorkRequest, views.WorkFormProps) {
 // formWork validates the form into a Work, collecting every field error.
 func formWork(req tenants.WorkRequest, selectors string) (*tenants.Work, tenants.ValidationErrors, error) {
 	var errs tenants.ValidationErrors
+	size := 0
+	for _, f := range req.WorkloadGroups[0].Files {
+		size += len(f.Path) + len(f.Content)
+	}
+	if size > maxAPIBody {
+		_ = errs.Add(tenants.Invalid("files", "are %s together, larger than %s, the limit for one Work (the API's limit too)",
+			byteSize(size), byteSize(maxAPIBody)))
+		return nil, errs, nil
+	}
 	sel, err := tenants.ParseLabelSelector("destinationSelectors", selectors)
 	if err := errs.Add(err); err != nil {
 		return nil, nil, err
@@ -101,6 +160,11 @@ func (s *Server) workNew(w http.ResponseWriter, r *http.Request) {
 // workPlan answers the form's "Preview plan": a dry run, nothing written.
 func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
 	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); isTooLarge(err) {
 		s.fail(w, r, err)
 		return
 	}
@@ -191,6 +255,11 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := r.ParseForm(); isTooLarge(err) {
+		s.fail(w, r, err)
+		return
+	}
 	req, p := workForm(r)
 	p.Action, p.PlanURL = tenantPath(r, "works"), tenantPath(r, "works/plan")
 	work, errs, err := formWork(req, p.Selectors)
@@ -201,8 +270,15 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 	if len(errs) == 0 {
 		res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, false)
 		if err == nil {
+			s.auditWork(r, db.WorkAction(work), work, res)
 			s.wakeWriters()
-			s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", res.Work)), "Work accepted: writing it now.")
+			to := tenantPath(r, fmt.Sprintf("works/%d", res.Work))
+			if len(res.Unscheduled) > 0 {
+				s.flash(r, views.FlashError, submittedText(res))
+				http.Redirect(w, r, to, http.StatusSeeOther)
+				return
+			}
+			s.redirect(w, r, to, submittedText(res))
 			return
 		}
 		if err := errs.Add(err); err != nil {
@@ -234,7 +310,7 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 	}
 	for _, pl := range v.Placements {
 		p.Placements = append(p.Placements, views.PlacementRow{Destination: pl.Destination, Name: pl.Name, Paths: pl.Paths,
-			State: pl.State, Version: pl.Version, Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
+			State: pl.State, Version: pl.Version, StoreKind: pl.StoreKind, Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
 		if pl.State == tenants.StatePending || pl.State == tenants.StateWriting {
 			p.Final = false
 		}
@@ -244,6 +320,12 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 			p.TriggerName = t.Name
 		}
 	}
+	hist, err := s.store.AuditLog(r.Context(), principal(r).Tenant.ID, db.AuditQuery{ObjectKind: tenants.AuditWork, ObjectID: v.ID, Limit: 20})
+	if err != nil {
+		return views.WorkProps{}, err
+	}
+	p.History = hist.Items
+	p.HistoryURL = fmt.Sprintf("GET /api/v1/tenants/%s/audit?kind=Work&id=%d", principal(r).Tenant.Slug, v.ID)
 	return p, nil
 }
 
@@ -290,10 +372,12 @@ func (s *Server) workRewrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID}
-	if _, err := s.works.SubmitWork(r.Context(), tid, work, false); err != nil {
+	res, err := s.works.SubmitWork(r.Context(), tid, work, false)
+	if err != nil {
 		s.formError(w, r, err, tenantPath(r, fmt.Sprintf("works/%d", id)))
 		return
 	}
+	s.auditWork(r, "rewrite", work, res)
 	s.wakeWriters()
 	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Writing "+v.Name+" again.")
 }
@@ -308,10 +392,34 @@ func (s *Server) workDelete(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.works.DeleteWork(r.Context(), principal(r).Tenant.ID, id); err != nil {
+	if _, err := s.deleteWork(r, id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.wakeWriters()
 	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Removing the Work's files.")
+}
+
+// submittedText is the answer to the Work form: where it is being written, and,
+// loudly, what was placed nowhere.
+func submittedText(res db.SubmitResult) string {
+	placed := len(res.Placements)
+	switch {
+	case len(res.Unscheduled) == 0:
+		return fmt.Sprintf("Work accepted: writing it to %s now.", countOf(placed, "Destination", "Destinations"))
+	case placed == 0:
+		return "Work saved but not written anywhere: " + res.Unscheduled[0].Reason +
+			". It waits and is written as soon as a matching Destination with a ready State Store exists."
+	default:
+		return fmt.Sprintf("Work accepted: writing it to %s, but %s placed nowhere: %s.", countOf(placed, "Destination", "Destinations"),
+			countOf(len(res.Unscheduled), "workload group is", "workload groups are"), res.Unscheduled[0].Reason)
+	}
+}
+
+// countOf is "1 thing" or "n things".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

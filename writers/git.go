@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/stateward/stateward/tenants"
 )
 
 // maxPushAttempts bounds how often Apply rebuilds its commit on a branch that other
@@ -35,7 +37,8 @@ type GitConfig struct {
 	// SSHPrivateKey (PEM) and KnownHosts (known_hosts text, always checked) are the
 	// ssh credentials; the user comes from the URL, "git" by default.
 	SSHPrivateKey, KnownHosts string
-	// AuthorName ("stateward" when empty) and AuthorEmail sign the commits.
+	// AuthorName ("stateward" when empty) and AuthorEmail
+	// (tenants.DefaultGitAuthorEmail when empty) sign the commits.
 	AuthorName, AuthorEmail string
 	// CABundle (PEM) is trusted in addition to the system roots; InsecureSkipTLS
 	// turns verification off. TLS is verified by default.
@@ -90,6 +93,9 @@ func NewGit(cfg GitConfig) (*Git, error) {
 	}
 	if cfg.AuthorName == "" {
 		cfg.AuthorName = "stateward"
+	}
+	if cfg.AuthorEmail == "" {
+		cfg.AuthorEmail = tenants.DefaultGitAuthorEmail
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -9,12 +9,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
 )
@@ -63,8 +66,10 @@ func newGitRemote(cfg GitConfig) (*gitRemote, error) {
 		err = r.setupHTTP(cfg)
 	case "ssh":
 		err = r.setupSSH(cfg)
+	case "file":
+		err = r.setupFile(cfg)
 	default:
-		err = fmt.Errorf("git url %q: unsupported scheme %q (want https, http or ssh)", cfg.URL, ep.Protocol)
+		err = fmt.Errorf("git url %q: unsupported scheme %q (want https, http, ssh or file)", cfg.URL, ep.Protocol)
 	}
 	if err != nil {
 		return nil, err
@@ -90,6 +95,23 @@ func (r *gitRemote) setupHTTP(cfg GitConfig) error {
 		return err
 	}
 	r.tr = githttp.NewClient(hc)
+	return nil
+}
+
+// setupFile serves a bare repository on this machine with go-git's in-process
+// server (no git binary, no network). Whether file:// URLs are allowed at all is
+// the caller's policy (Factory.AllowFileURLs); here only the shape is checked.
+func (r *gitRemote) setupFile(cfg GitConfig) error {
+	if a := authMethod(cfg); a != GitAuthNone {
+		return fmt.Errorf("git auth method %q does not fit a file:// URL; use none", a)
+	}
+	if !filepath.IsAbs(r.ep.Path) || r.ep.Host != "" {
+		return fmt.Errorf("git url %q: a file:// URL needs an absolute path (file:///srv/repo.git)", cfg.URL)
+	}
+	if fi, err := os.Stat(filepath.Join(r.ep.Path, "config")); err != nil || fi.IsDir() {
+		return fmt.Errorf("git url %q: no bare repository there (create one with git init --bare)", cfg.URL)
+	}
+	r.tr = server.NewClient(server.NewFilesystemLoader(osfs.New("")))
 	return nil
 }
 

@@ -15,6 +15,9 @@ import (
 type Factory struct {
 	Egress   egress.Policy
 	CacheDir string // Git clones: <CacheDir>/<tenant id>/<store id>
+	// AllowFileURLs admits file:// Git stores (a bare repository on this machine);
+	// only the local default sets it, since it reaches the server's own disk.
+	AllowFileURLs bool
 }
 
 // GitBackend returns the backend for a Git store (credentials opened).
@@ -52,6 +55,12 @@ func (f Factory) BucketBackend(s tenants.BucketStateStore) (*Bucket, error) {
 
 // checkHost refuses a literal disallowed address in a Git URL before any dial.
 func (f Factory) checkHost(rawURL string) error {
+	if tenants.IsFileURL(rawURL) {
+		if !f.AllowFileURLs {
+			return tenants.ErrFileURL
+		}
+		return nil
+	}
 	host := tenants.GitHost(rawURL)
 	if host == "" {
 		return fmt.Errorf("no host in %q", rawURL)

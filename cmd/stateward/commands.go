@@ -93,6 +93,10 @@ func tenantCmd(ctx context.Context, cfg config, pos []string, flags map[string]s
 	if err != nil {
 		return err
 	}
+	if err := d.RecordAudit(ctx, t.ID, tenants.AuditEvent{Actor: cliActor, Action: "create",
+		Object: tenants.AuditObject{Kind: tenants.AuditTeam, ID: t.ID, Name: t.Slug}, Detail: "owner " + owner}); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "created team %s (%s)\n", t.Slug, t.Name)
 	return nil
 }
@@ -122,8 +126,12 @@ func tokenCmd(ctx context.Context, cfg config, pos []string, flags map[string]st
 	if err != nil {
 		return fmt.Errorf("--tenant: %w", err)
 	}
-	_, secret, err := d.CreateToken(ctx, t.ID, or(flags["name"], "cli"), role)
+	tok, secret, err := d.CreateToken(ctx, t.ID, or(flags["name"], "cli"), role)
 	if err != nil {
+		return err
+	}
+	if err := d.RecordAudit(ctx, t.ID, tenants.AuditEvent{Actor: cliActor, Action: "create",
+		Object: tenants.AuditObject{Kind: tenants.AuditToken, ID: tok.ID, Name: tok.Name}, Detail: "role " + string(role)}); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(stdout, secret)
@@ -147,3 +155,7 @@ func keysCmd(ctx context.Context, cfg config, pos []string, stdout io.Writer) er
 	fmt.Fprintf(stdout, "re-sealed %d credentials\n", n)
 	return nil
 }
+
+// cliActor is who the audit log names for a CLI command (run by whoever can read
+// the database).
+var cliActor = tenants.Actor{Kind: tenants.ActorSystem, Name: "the stateward CLI"}

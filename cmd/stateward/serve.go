@@ -55,7 +55,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
 	wcfg.Egress = policy
-	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}
+	wcfg.AllowFileURLs = cfg.DevIssuer
+	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), AllowFileURLs: cfg.DevIssuer}
 	reg := prometheus.NewRegistry()
 	writers.RegisterReadinessGauge(reg, d)
 	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now,

@@ -1,0 +1,219 @@
+package db
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// Work list filters by state (WorkQuery.State).
+const (
+	WorkStateFailed   = "failed"   // at least one placement failed
+	WorkStatePending  = "pending"  // at least one placement pending or writing
+	WorkStateWaiting  = "waiting"  // at least one workload group placed nowhere
+	WorkStateWritten  = "written"  // placed, nothing outstanding, nothing waiting
+	WorkStateDeleting = "deleting" // deleted, its files being removed
+)
+
+// WorkStates are the values WorkQuery.State accepts.
+var WorkStates = []string{WorkStateFailed, WorkStatePending, WorkStateWaiting, WorkStateWritten, WorkStateDeleting}
+
+// WorkQuery selects one page of a tenant's Works, most recently updated first.
+type WorkQuery struct {
+	// Search matches promise, resource namespace or resource name (substring, any
+	// case); several words (or "namespace/name") must all match.
+	Search      string
+	State       string // one of WorkStates, or "" for all
+	Destination string // placed on this Destination (by name)
+	TriggerID   *int64 // last submitted by this trigger
+	// Before is the cursor of the previous page's Next ("" = first page).
+	Before string
+	Limit  int // page size; 50 when 0
+}
+
+// WorkPage is one page of Works, the total matching the filters, and the cursor
+// of the next page ("" = last page).
+type WorkPage struct {
+	Items []WorkSummary `json:"items"`
+	Total int           `json:"total"`
+	Next  string        `json:"next,omitempty"`
+}
+
+// errBadCursor refuses a Before cursor this server did not issue.
+var errBadCursor = tenants.Invalid("before", "is not a cursor from a previous page")
+
+// WorksPage answers one page of a tenant's Works for the list's search, filters and
+// pagination. Every filter is an index lookup (see migration 0010); the page's
+// placement counts are read for its Works only.
+func (d *DB) WorksPage(ctx context.Context, tenantID int64, q WorkQuery) (WorkPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	where, args, err := q.where(tenantID)
+	if err != nil {
+		return WorkPage{}, err
+	}
+	page := WorkPage{Items: []WorkSummary{}}
+	if err := d.r.GetContext(ctx, &page.Total, `SELECT COUNT(*) FROM works w WHERE `+where, args...); err != nil {
+		return WorkPage{}, err
+	}
+	pageWhere, pageArgs := where, args
+	if q.Before != "" {
+		at, id, err := parseCursor(q.Before)
+		if err != nil {
+			return WorkPage{}, err
+		}
+		pageWhere += ` AND (w.updated_at < ? OR (w.updated_at = ? AND w.id < ?))`
+		pageArgs = append(append([]any{}, args...), at, at, id)
+	}
+	var rows []workRow
+	if err := d.r.SelectContext(ctx, &rows, `SELECT w.id, w.tenant_id, w.promise, w.res_namespace, w.res_name, w.pipeline,
+		'[]' AS workload_groups, w.unscheduled, w.trigger_id, w.deleted, w.created_at, w.updated_at
+		FROM works w WHERE `+pageWhere+` ORDER BY w.updated_at DESC, w.id DESC LIMIT ?`, append(pageArgs, q.Limit+1)...); err != nil {
+		return WorkPage{}, err
+	}
+	if len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+		last := rows[len(rows)-1]
+		page.Next = cursor(last.UpdatedAt, last.ID)
+	}
+	counts, err := d.stateCounts(ctx, tenantID, rows)
+	if err != nil {
+		return WorkPage{}, err
+	}
+	for _, r := range rows {
+		page.Items = append(page.Items, r.summary(counts[r.ID]))
+	}
+	return page, nil
+}
+
+// where builds the filter of q; the table is aliased w.
+func (q WorkQuery) where(tenantID int64) (string, []any, error) {
+	conds, args := []string{"w.tenant_id = ?"}, []any{tenantID}
+	for _, word := range strings.FieldsFunc(strings.ToLower(q.Search), func(r rune) bool { return r == ' ' || r == '/' }) {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(word) + "%"
+		conds = append(conds, `(lower(w.promise) LIKE ? ESCAPE '\' OR lower(w.res_namespace) LIKE ? ESCAPE '\' OR lower(w.res_name) LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
+	}
+	switch q.State {
+	case "":
+	case WorkStateFailed:
+		conds = append(conds, `w.id IN (SELECT work_id FROM placements WHERE tenant_id = ? AND state = 'failed')`)
+		args = append(args, tenantID)
+	case WorkStatePending:
+		conds = append(conds, `w.id IN (SELECT work_id FROM placements WHERE tenant_id = ? AND state IN ('pending', 'writing'))`)
+		args = append(args, tenantID)
+	case WorkStateWaiting:
+		conds = append(conds, `w.unscheduled <> '[]'`)
+	case WorkStateWritten:
+		conds = append(conds, `w.unscheduled = '[]' AND NOT w.deleted
+			AND EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id)
+			AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.state <> 'written')`)
+	case WorkStateDeleting:
+		conds = append(conds, `w.deleted`)
+	default:
+		return "", nil, tenants.Invalid("state", "must be one of %s", strings.Join(WorkStates, ", "))
+	}
+	if q.Destination != "" {
+		conds = append(conds, `w.id IN (SELECT work_id FROM placements WHERE tenant_id = ? AND destination_name = ?)`)
+		args = append(args, tenantID, q.Destination)
+	}
+	if q.TriggerID != nil {
+		conds = append(conds, `w.trigger_id = ?`)
+		args = append(args, *q.TriggerID)
+	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+// stateCounts counts the placements of rows' Works by state.
+func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (map[int64]map[string]int, error) {
+	out := map[int64]map[string]int{}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	query, args, err := sqlx.In(`SELECT work_id, state, COUNT(*) AS n FROM placements
+		WHERE tenant_id = ? AND work_id IN (?) GROUP BY work_id, state`, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	var counts []struct {
+		WorkID int64  `db:"work_id"`
+		State  string `db:"state"`
+		N      int    `db:"n"`
+	}
+	if err := d.r.SelectContext(ctx, &counts, query, args...); err != nil {
+		return nil, err
+	}
+	for _, c := range counts {
+		if out[c.WorkID] == nil {
+			out[c.WorkID] = map[string]int{}
+		}
+		out[c.WorkID][c.State] = c.N
+	}
+	return out, nil
+}
+
+// WaitingWorks lists a tenant's Works placed nowhere for at least one workload
+// group (newest first, at most limit) and how many there are, for the Overview.
+func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]WaitingWork, int, error) {
+	var n int
+	if err := d.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM works WHERE tenant_id = ? AND unscheduled <> '[]'`, tenantID); err != nil {
+		return nil, 0, err
+	}
+	var rows []workRow
+	if err := d.r.SelectContext(ctx, &rows, `SELECT `+workCols+` FROM works
+		WHERE tenant_id = ? AND unscheduled <> '[]' ORDER BY updated_at DESC, id DESC LIMIT ?`, tenantID, limit); err != nil {
+		return nil, 0, err
+	}
+	out := make([]WaitingWork, len(rows))
+	for i, r := range rows {
+		w := r.domain()
+		out[i] = WaitingWork{ID: r.ID, Name: w.Name(), UpdatedAt: r.UpdatedAt, Unscheduled: r.unscheduled()}
+	}
+	return out, n, nil
+}
+
+// WaitingWork is a Work with workload groups placed nowhere, and why.
+type WaitingWork struct {
+	ID          int64
+	Name        string
+	UpdatedAt   time.Time
+	Unscheduled []tenants.Unscheduled
+}
+
+// cursor encodes a row's position in the list's order.
+func cursor(at time.Time, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixNano(), 10) + "." + strconv.FormatInt(id, 10)))
+}
+
+func parseCursor(c string) (time.Time, int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, 0, errBadCursor
+	}
+	ns, id, ok := strings.Cut(string(raw), ".")
+	n, err1 := strconv.ParseInt(ns, 10, 64)
+	i, err2 := strconv.ParseInt(id, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return time.Time{}, 0, errBadCursor
+	}
+	return time.Unix(0, n).UTC(), i, nil
+}
+
+// unscheduled decodes the groups of the row that found no Destination.
+func (r workRow) unscheduled() []tenants.Unscheduled {
+	var un []tenants.Unscheduled
+	_ = json.Unmarshal([]byte(r.Unscheduled), &un)
+	return un
+}
