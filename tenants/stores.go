@@ -14,9 +14,10 @@ const (
 
 // Git authentication methods.
 const (
-	AuthBasic = "basicAuth"
-	AuthSSH   = "ssh"
-	AuthNone  = "none"
+	AuthBasic     = "basicAuth"
+	AuthSSH       = "ssh"
+	AuthGitHubApp = "githubApp"
+	AuthNone      = "none"
 )
 
 // Bucket authentication methods.
@@ -53,6 +54,16 @@ type GitCredentials struct {
 	Password      string
 	SSHPrivateKey string
 	KnownHosts    string
+	// AppID, InstallationID and PrivateKey (PEM, RSA) are a GitHub App's, for
+	// authMethod githubApp: the Secret keys Kratix reads.
+	AppID          string
+	InstallationID string
+	PrivateKey     string
+	// SigningKey (an ASCII-armored OpenPGP private key) signs every commit
+	// Stateward makes for the store; SigningKeyPassphrase opens it when it is
+	// encrypted. Any auth method may carry one.
+	SigningKey           string
+	SigningKeyPassphrase string
 }
 
 // GitStateStore is a Git repository Stateward writes to.
@@ -69,7 +80,15 @@ type GitStateStore struct {
 	AuthorEmail string
 	Insecure    bool   // allows http:// URLs
 	CABundle    string // PEM; empty = system roots
-	Credentials GitCredentials
+	// GitHubAPIURL is where a githubApp store exchanges its App's JWT for an
+	// installation token; empty = https://api.github.com. GitHub Enterprise
+	// Server: https://HOST/api/v3.
+	GitHubAPIURL string
+	// SigningKeyFingerprint is the public fingerprint of the signing key (upper-case
+	// hex, as gpg prints it), "" when commits are not signed. Derived from
+	// Credentials.SigningKey when the store is saved; safe to show.
+	SigningKeyFingerprint string
+	Credentials           GitCredentials
 	Status      Status
 	UpdatedAt   time.Time
 }
@@ -118,6 +137,7 @@ func (s *GitStateStore) Normalize() {
 	if k := strings.TrimSpace(s.Credentials.SSHPrivateKey); k != "" {
 		s.Credentials.SSHPrivateKey = k + "\n"
 	}
+	s.normalizeAppAndSigning()
 }
 
 // Validate checks every field of a Git store; it reports all problems at once.
@@ -141,10 +161,16 @@ func (s *GitStateStore) Validate() error {
 		if s.Credentials.KnownHosts == "" {
 			_ = es.Add(Invalid("knownHosts", "is required for ssh: host keys are always checked"))
 		}
+	case AuthGitHubApp:
+		s.validateGitHubApp(&es)
 	case AuthNone:
 	default:
-		_ = es.Add(Invalid("spec.authMethod", "must be basicAuth, ssh or none"))
+		_ = es.Add(Invalid("spec.authMethod", "must be basicAuth, ssh, githubApp or none"))
 	}
+	if s.AuthMethod != AuthGitHubApp && s.GitHubAPIURL != "" {
+		_ = es.Add(Invalid("spec.githubAPIURL", "is only used with authMethod githubApp"))
+	}
+	s.validateSigningKey(&es)
 	if s.AuthorEmail != "" {
 		if _, err := ValidateEmail("spec.gitAuthor.email", s.AuthorEmail); err != nil {
 			_ = es.Add(err)

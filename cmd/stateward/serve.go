@@ -49,7 +49,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
 	wcfg.Egress = policy
-	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git")}
+	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), AppTokens: &writers.AppTokens{}}
 	reg := prometheus.NewRegistry()
 	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Gauge: writers.NewReadinessGauge(reg)}
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, ReassertInterval: cfg.ReassertInterval,
