@@ -89,8 +89,8 @@ type GitStateStore struct {
 	// Credentials.SigningKey when the store is saved; safe to show.
 	SigningKeyFingerprint string
 	Credentials           GitCredentials
-	Status      Status
-	UpdatedAt   time.Time
+	Status                Status
+	UpdatedAt             time.Time
 }
 
 // BucketCredentials are a bucket store's secrets (write-only).
