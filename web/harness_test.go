@@ -61,7 +61,7 @@ func newHarnessWith(t testing.TB, m *mockoidc.MockOIDC, change func(*web.Config)
 		change(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
-	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir()}
+	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir(), AppTokens: &writers.AppTokens{}}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log}
 	t.Cleanup(rd.Wait)
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
