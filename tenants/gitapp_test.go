@@ -8,7 +8,7 @@ import (
 func TestExportRoundTripsGitHubApp(t *testing.T) {
 	g := GitStateStore{Name: "gh", URL: "https://ghe.example.com/org/repo.git", AuthMethod: AuthGitHubApp, SecretRef: "app",
 		GitHubAPIURL: "https://ghe.example.com/api/v3/",
-		Credentials: GitCredentials{AppID: "12", InstallationID: "34", PrivateKey: "SECRET-APP-KEY", SigningKey: "SECRET-SIGNING-KEY"}}
+		Credentials:  GitCredentials{AppID: "12", InstallationID: "34", PrivateKey: "SECRET-APP-KEY", SigningKey: "SECRET-SIGNING-KEY"}}
 	out, err := ExportKratixYAML([]GitStateStore{g}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
