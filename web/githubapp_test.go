@@ -245,6 +245,23 @@ func TestGitStoreFormGitHubApp(t *testing.T) {
 	if gh.Exchanges() == 0 {
 		t.Error("the readiness check never minted an installation token")
 	}
+	// The App key and the signing key are bound to where they were entered: an
+	// edit that sends the JWT to another API host must enter them again...
+	edit := url.Values{"spec.url": {repo.URL()}, "spec.branch": {"main"}, "spec.insecure": {"true"},
+		"spec.authMethod": {"githubApp"}, "spec.githubAPIURL": {"http://127.0.0.2:9"}}
+	resp, body = b.post(t, h.URL+"/t/team-a/stores/git/gh", edit)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "enter it again") ||
+		!strings.Contains(body, "privateKey") || !strings.Contains(body, "signingKey") {
+		t.Errorf("edit moving the GitHub API with the keys kept: %d %s", resp.StatusCode, snippet(body))
+	}
+	// ...while an edit that keeps both hosts keeps them.
+	edit.Set("spec.githubAPIURL", gh.URL())
+	edit.Set("spec.gitAuthor.name", "bot")
+	resp, body = b.post(t, h.URL+"/t/team-a/stores/git/gh", edit)
+	if resp.StatusCode != 200 || !strings.Contains(body, fingerprint) {
+		t.Errorf("edit of the author with the keys kept: %d %s", resp.StatusCode, snippet(body))
+	}
+
 	// Missing App fields are named.
 	form.Set("metadata.name", "gh2")
 	form.Del("installationID")

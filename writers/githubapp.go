@@ -201,15 +201,10 @@ func apiRefusal(resp *http.Response, body []byte) error {
 	return fmt.Errorf("GitHub answered %s: %s", resp.Status, msg)
 }
 
+// fail names the App, the installation and the API a token was asked of.
 func (a *githubApp) fail(err error) error {
-	return &appError{fmt.Errorf("github app %s, installation %s: installation token from %s: %w", a.appID, a.installationID, a.api, err)}
+	return fmt.Errorf("github app %s, installation %s: installation token from %s: %w", a.appID, a.installationID, a.api, err)
 }
-
-// appError is a failure to get an installation token: the remote was never asked.
-type appError struct{ err error }
-
-func (e *appError) Error() string { return e.err.Error() }
-func (e *appError) Unwrap() error { return e.err }
 
 // authFor is the auth to open a session with: the fixed credentials, or for a
 // GitHub App an installation token as the password of x-access-token.
