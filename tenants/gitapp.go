@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"crypto/rsa"
+	"errors"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"golang.org/x/crypto/ssh"
 )
 
 // DefaultGitHubAPIURL is where a githubApp store gets its installation tokens
@@ -107,9 +109,9 @@ func ParseAppPrivateKey(pemText string) (*rsa.PrivateKey, error) {
 	return rk, nil
 }
 
-// validateSigningKey checks that a signing key, when given, is an OpenPGP private
-// key. Whether it opens with the passphrase and can sign today is the readiness
-// check's business: a key can expire after it was saved.
+// validateSigningKey checks that a signing key, when given, is an OpenPGP or an
+// SSH private key. Whether it opens with the passphrase and can sign today is the
+// readiness check's business: a key can expire after it was saved.
 func (s *GitStateStore) validateSigningKey(es *ValidationErrors) {
 	c := s.Credentials
 	if c.SigningKey == "" {
@@ -118,19 +120,22 @@ func (s *GitStateStore) validateSigningKey(es *ValidationErrors) {
 		}
 		return
 	}
-	if _, err := ParseSigningKey(c.SigningKey); err != nil {
+	if _, err := signingPublicKey(c.SigningKey); err != nil {
 		_ = es.Add(Invalid("signingKey", "%v", err))
 	}
+}
+
+// IsSSHSigningKey reports whether a signing key is an SSH key (signatures in
+// git's gpg.format=ssh) rather than an OpenPGP one.
+func IsSSHSigningKey(key string) bool {
+	return !strings.Contains(key, "BEGIN PGP") && strings.Contains(key, "PRIVATE KEY-----")
 }
 
 // ParseSigningKey reads an ASCII-armored OpenPGP private key (gpg
 // --export-secret-keys --armor) holding exactly one key.
 func ParseSigningKey(armored string) (*openpgp.Entity, error) {
-	if strings.Contains(armored, "BEGIN OPENSSH PRIVATE KEY") || strings.Contains(armored, "BEGIN SSH SIGNATURE") {
-		return nil, fmt.Errorf("is an SSH key: Stateward signs commits with OpenPGP keys (gpg --export-secret-keys --armor KEYID)")
-	}
 	if !strings.Contains(armored, "BEGIN PGP PRIVATE KEY BLOCK") {
-		return nil, fmt.Errorf("is not an ASCII-armored OpenPGP private key (gpg --export-secret-keys --armor KEYID)")
+		return nil, fmt.Errorf("is neither an ASCII-armored OpenPGP private key (gpg --export-secret-keys --armor KEYID) nor an SSH private key")
 	}
 	list, err := openpgp.ReadArmoredKeyRing(strings.NewReader(armored))
 	if err != nil {
@@ -145,17 +150,46 @@ func ParseSigningKey(armored string) (*openpgp.Entity, error) {
 	return list[0], nil
 }
 
-// SigningKeyFingerprint is the fingerprint of the signing key as gpg prints it
-// (upper-case hex), "" when there is no key or it does not parse.
-func SigningKeyFingerprint(armored string) string {
-	if armored == "" {
+// signingPublicKey checks a signing key's structure and returns its fingerprint:
+// OpenPGP as gpg prints it (upper-case hex), SSH as ssh-keygen -l does
+// (SHA256:…). An encrypted SSH key needs no passphrase for this.
+func signingPublicKey(key string) (string, error) {
+	if !IsSSHSigningKey(key) {
+		e, err := ParseSigningKey(key)
+		if err != nil {
+			return "", err
+		}
+		return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint)), nil
+	}
+	var pub ssh.PublicKey
+	k, err := ssh.ParseRawPrivateKey([]byte(key))
+	var missing *ssh.PassphraseMissingError
+	switch {
+	case errors.As(err, &missing) && missing.PublicKey != nil:
+		pub = missing.PublicKey
+	case err != nil:
+		return "", fmt.Errorf("does not parse as an SSH private key: %v", err)
+	default:
+		signer, err := ssh.NewSignerFromKey(k)
+		if err != nil {
+			return "", fmt.Errorf("is not an SSH signing key: %v", err)
+		}
+		pub = signer.PublicKey()
+	}
+	return ssh.FingerprintSHA256(pub), nil
+}
+
+// SigningKeyFingerprint is the fingerprint of the signing key (see
+// signingPublicKey), "" when there is no key or it does not parse.
+func SigningKeyFingerprint(key string) string {
+	if key == "" {
 		return ""
 	}
-	e, err := ParseSigningKey(armored)
+	fp, err := signingPublicKey(key)
 	if err != nil {
 		return ""
 	}
-	return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
+	return fp
 }
 
 // ReadsSecret reports whether the store takes anything from the Secret its

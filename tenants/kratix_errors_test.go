@@ -71,8 +71,11 @@ func TestParseKratixYAMLErrors(t *testing.T) {
 		{"githubAPIURL over http", "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: repo}\nspec: {url: 'https://ghe.example.com/o/r.git', authMethod: githubApp, githubAPIURL: 'http://ghe.example.com/api/v3'}\n",
 			false, 1, KindGit, "repo", "spec.githubAPIURL", "insecure: true"},
 		{"signingKey not OpenPGP", "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: repo}\nspec: {url: 'https://github.com/o/r.git', authMethod: none, secretRef: {name: sign}}\n" +
-			"---\napiVersion: v1\nkind: Secret\nmetadata: {name: sign}\nstringData: {signingKey: '-----BEGIN OPENSSH PRIVATE KEY-----'}\n",
-			true, 1, KindGit, "repo", "signingKey", "OpenPGP"},
+			"---\napiVersion: v1\nkind: Secret\nmetadata: {name: sign}\nstringData: {signingKey: 'my key'}\n",
+			true, 1, KindGit, "repo", "signingKey", "neither an ASCII-armored OpenPGP private key"},
+		{"signingKey a broken SSH key", "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: repo}\nspec: {url: 'https://github.com/o/r.git', authMethod: none, secretRef: {name: sign}}\n" +
+			"---\napiVersion: v1\nkind: Secret\nmetadata: {name: sign}\nstringData: {signingKey: \"-----BEGIN OPENSSH PRIVATE KEY-----\\nAAAA\\n-----END OPENSSH PRIVATE KEY-----\"}\n",
+			true, 1, KindGit, "repo", "signingKey", "in Secret \"sign\": does not parse as an SSH private key"},
 		{"bucket endpoint with scheme", strings.Replace(seedPage, "endpoint: s3.amazonaws.com", "endpoint: https://s3.amazonaws.com", 1),
 			false, 1, KindBucket, "default", "spec.endpoint", "scheme"},
 		{"duplicate name", okDest + "---\n" + okDest,

@@ -175,7 +175,11 @@ func (t credentialTarget) resolve(d *Document, lookup func(string) (*Secret, boo
 	t.fill(*sec)
 	var errs []DocError
 	for _, e := range credentialProblems(t.validate()) {
-		if !sec.invalid[e.Field] {
+		switch {
+		case sec.invalid[e.Field]:
+		case strings.TrimSpace(sec.Data[e.Field]) != "":
+			errs = append(errs, docErr(e.Field, "in Secret %q: %s", t.secretRef, e.Message))
+		default:
 			errs = append(errs, docErr(e.Field, "missing or empty in Secret %q: %s", t.secretRef, e.Message))
 		}
 	}

@@ -59,9 +59,9 @@ type GitCredentials struct {
 	AppID          string
 	InstallationID string
 	PrivateKey     string
-	// SigningKey (an ASCII-armored OpenPGP private key) signs every commit
-	// Stateward makes for the store; SigningKeyPassphrase opens it when it is
-	// encrypted. Any auth method may carry one.
+	// SigningKey (an ASCII-armored OpenPGP private key, or an SSH private key)
+	// signs every commit Stateward makes for the store; SigningKeyPassphrase
+	// opens it when it is encrypted. Any auth method may carry one.
 	SigningKey           string
 	SigningKeyPassphrase string
 }
@@ -84,8 +84,9 @@ type GitStateStore struct {
 	// installation token; empty = https://api.github.com. GitHub Enterprise
 	// Server: https://HOST/api/v3.
 	GitHubAPIURL string
-	// SigningKeyFingerprint is the public fingerprint of the signing key (upper-case
-	// hex, as gpg prints it), "" when commits are not signed. Derived from
+	// SigningKeyFingerprint is the public fingerprint of the signing key (OpenPGP:
+	// upper-case hex, as gpg prints it; SSH: SHA256:…), "" when commits are not
+	// signed. Derived from
 	// Credentials.SigningKey when the store is saved; safe to show.
 	SigningKeyFingerprint string
 	Credentials           GitCredentials

@@ -3,6 +3,7 @@ package testpeers
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -76,4 +77,23 @@ func (s *GitServer) CommitAuthor(t testing.TB, rev string) string {
 		t.Fatalf("git log %s: %v", rev, err)
 	}
 	return strings.TrimSpace(out)
+}
+
+// VerifyCommitSSH runs `git verify-commit rev` for an SSH-signed commit, with an
+// allowed-signers file (ssh-keygen's "principal keytype key" lines) holding
+// allowedSigners; err is non-nil when git refuses the commit.
+func (s *GitServer) VerifyCommitSSH(t testing.TB, allowedSigners, rev string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("ssh-keygen"); err != nil {
+		t.Fatalf("ssh-keygen not found: apt-get install -y openssh-client")
+	}
+	file := filepath.Join(t.TempDir(), "allowed_signers")
+	if err := os.WriteFile(file, []byte(allowedSigners), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "-c", "gpg.ssh.allowedSignersFile="+file, "verify-commit", rev)
+	cmd.Dir = s.dir
+	cmd.Env = gitEnv()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

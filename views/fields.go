@@ -155,9 +155,9 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Help: "Empty for github.com; GitHub Enterprise Server: https://HOST/api/v3."},
 		}},
 		{Legend: "Commit signing", Note: signingNote(p), Fields: []FieldProps{
-			{Name: "signingKey", Label: "OpenPGP signing key", Type: "textarea", Mono: true, Rows: 5,
+			{Name: "signingKey", Label: "Signing key", Type: "textarea", Mono: true, Rows: 5,
 				Error: es.For("signingKey"), Placeholder: "-----BEGIN PGP PRIVATE KEY BLOCK-----",
-				Help: secretHelp(p.Edit, "Optional: gpg --export-secret-keys --armor KEYID. Every commit is then signed and verified before it is pushed.")},
+				Help: secretHelp(p.Edit, "Optional: an OpenPGP key (gpg --export-secret-keys --armor KEYID) or an SSH private key. Every commit is then signed and verified before it is pushed.")},
 			{Name: "signingKeyPassphrase", Label: "Key passphrase", Type: "password", Error: es.For("signingKeyPassphrase"),
 				Help: secretHelp(p.Edit, "Only for an encrypted key.")},
 		}},

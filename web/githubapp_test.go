@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -274,4 +277,56 @@ func TestGitStoreFormGitHubApp(t *testing.T) {
 func api2(t *testing.T, h *harness, tok, method, path, body string) (int, string) {
 	t.Helper()
 	return api(t, method, h.URL+"/api/v1/tenants/team-a"+path, tok, strings.NewReader(body))
+}
+
+// TestSSHSignedStoreThroughAPI: a basicAuth store whose Secret carries an SSH
+// signing key writes commits git accepts with gpg.format=ssh, and its page shows
+// ssh-keygen's fingerprint.
+func TestSSHSignedStoreThroughAPI(t *testing.T) {
+	h := newHarness(t, nil)
+	ten, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
+	repo := testpeers.GitHTTP(t, testpeers.GitOptions{Username: "bot", Password: "pw"})
+	dir := t.TempDir()
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sw", "-f", filepath.Join(dir, "id")).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen (apt-get install -y openssh-client): %v %s", err, out)
+	}
+	private, _ := os.ReadFile(filepath.Join(dir, "id"))
+	public, _ := os.ReadFile(filepath.Join(dir, "id.pub"))
+	fp, err := exec.Command("ssh-keygen", "-l", "-f", filepath.Join(dir, "id.pub")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fingerprint := strings.Fields(string(fp))[1]
+	doc := gitStoreYAML("signed", repo.URL(), "creds") + `---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {username: ` + b64("bot") + `, password: ` + b64("pw") + `, signingKey: ` + b64(string(private)) + `}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: d, labels: {environment: signed}}
+spec: {path: d, stateStoreRef: {kind: GitStateStore, name: signed}}
+`
+	if code, _, body := h.apply(tok, "team-a", doc); code != http.StatusOK {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	code, body := api2(t, h, tok, http.MethodPost, "/works", workBody("signed", "r", "x: 1\n"))
+	var w workAnswer
+	if err := json.Unmarshal([]byte(body), &w); err != nil || code != http.StatusAccepted {
+		t.Fatalf("submit work: %d %s", code, body)
+	}
+	v := h.waitWritten(tok, "team-a", w.Work).Placements[0].Version
+	if out, err := repo.VerifyCommitSSH(t, "sw@example.com "+string(public), v); err != nil {
+		t.Errorf("git verify-commit (ssh) %s: %v\n%s", v, err, out)
+	}
+	if err := h.DB.AddMember(context.Background(), ten.ID, "alice@example.com", tenants.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	h.login(b, "alice@example.com")
+	_, page := b.get(t, h.URL+"/t/team-a/stores/git/signed")
+	if !strings.Contains(page, fingerprint) || strings.Contains(page, "OPENSSH PRIVATE KEY") {
+		t.Errorf("store page: fingerprint %s shown %v; key shown %v", fingerprint, strings.Contains(page, fingerprint), strings.Contains(page, "OPENSSH PRIVATE KEY"))
+	}
 }

@@ -3,6 +3,9 @@ package writers
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/testpeers"
 )
 
@@ -134,10 +138,88 @@ func TestGitNeverPushesAnUnverifiableCommit(t *testing.T) {
 	_, otherPublic := signingKey(t, "", nil)
 	srv := gitPeer(t, false)
 	g := newTestGit(t, srv, func(c *GitConfig) { c.SigningKey = private; c.Now = time.Now })
-	g.signer.public = otherPublic // a signer whose output does not verify
-	_, err := g.Apply(context.Background(), puts("one", "a.yaml", "1"))
+	ring, err := openpgp.ReadArmoredKeyRing(strings.NewReader(otherPublic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.signer.check = func(payload []byte, sig string) error { // a signer whose output does not verify
+		_, err := openpgp.CheckArmoredDetachedSignature(ring, bytes.NewReader(payload), strings.NewReader(sig), nil)
+		return err
+	}
+	_, err = g.Apply(context.Background(), puts("one", "a.yaml", "1"))
 	wantErr(t, "Apply", err, "does not verify", "not pushing")
 	if n := srv.CommitCount(t, srv.Branch()); n != 1 {
 		t.Errorf("commits on the remote = %d, want the initial one only", n)
+	}
+}
+
+// sshKey makes an SSH key with the real ssh-keygen and returns the private key
+// file's text and the public key line.
+func sshKey(t *testing.T, kind, passphrase string) (private, public string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "id")
+	args := []string{"-q", "-t", kind, "-N", passphrase, "-C", "stateward", "-f", file}
+	if kind == "rsa" {
+		args = append(args, "-b", "2048")
+	}
+	if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen (apt-get install -y openssh-client): %v: %s", err, out)
+	}
+	priv, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(file + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(priv), strings.TrimSpace(string(pub))
+}
+
+// TestGitSSHSignedCommitsPassGitVerifyCommit: with an SSH signing key the
+// commits carry SSHSIG signatures that git (gpg.format=ssh, ssh-keygen -Y)
+// accepts against an allowed-signers file; without the key in that file, or on
+// the commit Stateward did not make, it refuses.
+func TestGitSSHSignedCommitsPassGitVerifyCommit(t *testing.T) {
+	for _, kind := range []string{"ed25519", "rsa"} {
+		t.Run(kind, func(t *testing.T) {
+			private, public := sshKey(t, kind, "hunter2")
+			_, otherPublic := sshKey(t, "ed25519", "")
+			srv := gitPeer(t, false)
+			g := newTestGit(t, srv, func(c *GitConfig) { c.SigningKey, c.SigningKeyPassphrase = private, "hunter2" })
+			res := apply(t, g, puts("one", "a.yaml", "1"))
+			allowed := "sw@example.com " + public + "\n"
+			if out, err := srv.VerifyCommitSSH(t, allowed, res.Version); err != nil || !strings.Contains(out, `Good "git" signature`) {
+				t.Errorf("git verify-commit (ssh) of our commit: %v\n%s", err, out)
+			}
+			if out, err := srv.VerifyCommitSSH(t, "sw@example.com "+otherPublic+"\n", res.Version); err == nil {
+				t.Errorf("git verify-commit accepted our commit against another key:\n%s", out)
+			}
+			first := srv.Commits(t, srv.Branch())[1]
+			if out, err := srv.VerifyCommitSSH(t, allowed, first); err == nil {
+				t.Errorf("git verify-commit accepted the unsigned initial commit:\n%s", out)
+			}
+			// The fingerprint shown is ssh-keygen's, read from the encrypted key
+			// without its passphrase.
+			cmd := exec.Command("ssh-keygen", "-l", "-f", "-")
+			cmd.Stdin = strings.NewReader(public)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.Fields(string(out))[1]
+			if got := tenants.SigningKeyFingerprint(private); got != want || g.signer.fingerprint != want {
+				t.Errorf("fingerprint: stored %q, signer %q, ssh-keygen -l %q", got, g.signer.fingerprint, want)
+			}
+		})
+	}
+}
+
+func TestGitSSHSigningKeyWrongPassphrase(t *testing.T) {
+	private, _ := sshKey(t, "ed25519", "right")
+	for pass, want := range map[string]string{"": "signingKeyPassphrase", "wrong": "does not open it"} {
+		_, err := NewGit(GitConfig{URL: "https://example.com/r.git", AuthMethod: GitAuthNone, CacheDir: t.TempDir(),
+			SigningKey: private, SigningKeyPassphrase: pass})
+		wantErr(t, "NewGit with passphrase "+pass, err, want)
 	}
 }
