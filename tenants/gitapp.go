@@ -2,9 +2,9 @@ package tenants
 
 import (
 	"crypto/rsa"
-	"errors"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
