@@ -32,15 +32,23 @@ func keptForNewEndpoint(from, to string, kept []string) error {
 
 // keptGit names the stored secret fields that an edit leaves blank (= keep) and
 // that the store's auth method would send.
+// A kept signing key counts too: moved to a server of the editor's choosing, it
+// would sign whatever commits they please.
 func keptGit(s tenants.GitStateStore, old tenants.GitCredentials) []string {
 	n := s.Credentials
+	var kept []string
 	switch {
 	case s.AuthMethod == tenants.AuthBasic && n.Password == "" && old.Password != "":
-		return []string{"password"}
+		kept = append(kept, "password")
 	case s.AuthMethod == tenants.AuthSSH && n.SSHPrivateKey == "" && old.SSHPrivateKey != "":
-		return []string{"sshPrivateKey"}
+		kept = append(kept, "sshPrivateKey")
+	case s.AuthMethod == tenants.AuthGitHubApp && n.PrivateKey == "" && old.PrivateKey != "":
+		kept = append(kept, "privateKey")
 	}
-	return nil
+	if n.SigningKey == "" && old.SigningKey != "" {
+		kept = append(kept, "signingKey")
+	}
+	return kept
 }
 
 // keptBucket is keptGit for a bucket store.
@@ -107,7 +115,7 @@ func useOf(doc *tenants.Document) (storeUse, bool) {
 	switch {
 	case doc.Git != nil:
 		g := doc.Git
-		return storeUse{g.SecretRef, g.CredentialEndpoint(), g.AuthMethod == tenants.AuthBasic || g.AuthMethod == tenants.AuthSSH}, true
+		return storeUse{g.SecretRef, g.CredentialEndpoint(), g.ReadsSecret()}, true
 	case doc.Bucket != nil:
 		b := doc.Bucket
 		return storeUse{b.SecretRef, b.CredentialEndpoint(), b.AuthMethod == tenants.AuthAccessKey}, true

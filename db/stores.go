@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"time"
@@ -46,25 +47,33 @@ type gitRow struct {
 	Insecure    bool      `db:"insecure"`
 	CABundle    string    `db:"ca_bundle"`
 	Missing     bool      `db:"secret_missing"`
+	APIURL      string    `db:"github_api_url"`
+	Fingerprint string    `db:"signing_fingerprint"`
 	UpdatedAt   time.Time `db:"updated_at"`
 	statusCols
 }
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
-	insecure, ca_bundle, secret_missing, updated_at, ready, status_message, last_checked`
+	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, updated_at, ready, status_message, last_checked`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
-		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, GitHubAPIURL: r.APIURL, SigningKeyFingerprint: r.Fingerprint,
+		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
 }
 
+// gitCreds are a Git store's sealed fields, named by their Secret keys.
 func gitCreds(c tenants.GitCredentials) map[string]string {
-	return map[string]string{"username": c.Username, "password": c.Password, "sshPrivateKey": c.SSHPrivateKey, "knownHosts": c.KnownHosts}
+	return map[string]string{"username": c.Username, "password": c.Password, "sshPrivateKey": c.SSHPrivateKey, "knownHosts": c.KnownHosts,
+		"appID": c.AppID, "installationID": c.InstallationID, "privateKey": c.PrivateKey,
+		"signingKey": c.SigningKey, "signingKeyPassphrase": c.SigningKeyPassphrase}
 }
 
 func gitCredsFrom(m map[string]string) tenants.GitCredentials {
-	return tenants.GitCredentials{Username: m["username"], Password: m["password"], SSHPrivateKey: m["sshPrivateKey"], KnownHosts: m["knownHosts"]}
+	return tenants.GitCredentials{Username: m["username"], Password: m["password"], SSHPrivateKey: m["sshPrivateKey"], KnownHosts: m["knownHosts"],
+		AppID: m["appID"], InstallationID: m["installationID"], PrivateKey: m["privateKey"],
+		SigningKey: m["signingKey"], SigningKeyPassphrase: m["signingKeyPassphrase"]}
 }
 
 // GitStores lists a tenant's Git stores (without credentials).
@@ -129,14 +138,15 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 			}
 		}
 		s.ID = old.ID
+		s.SigningKeyFingerprint = tenants.SigningKeyFingerprint(s.Credentials.SigningKey)
 		if sameGit(old, *s) {
 			return ActionUnchanged, nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
-			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, updated_at = ?, ready = NULL,
-			status_message = '', last_checked = NULL
+			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, github_api_url = ?, signing_fingerprint = ?,
+			updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
 			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
-			s.Insecure, s.CABundle, s.SecretMissing, d.now(), s.TenantID, s.ID)
+			s.Insecure, s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now(), s.TenantID, s.ID)
 		if err != nil {
 			return "", err
 		}
@@ -145,11 +155,12 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		}
 		return ActionUpdated, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
 	case isNotFound(err):
+		s.SigningKeyFingerprint = tenants.SigningKeyFingerprint(s.Credentials.SigningKey)
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
-			author_name, author_email, insecure, ca_bundle, secret_missing, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			author_name, author_email, insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure,
-			s.CABundle, s.SecretMissing, d.now())
+			s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now())
 		if err != nil {
 			return "", mapErr(err, tenants.KindGit, s.Name)
 		}
@@ -174,6 +185,18 @@ func mergeGitCreds(n, old tenants.GitCredentials) tenants.GitCredentials {
 	}
 	if n.KnownHosts == "" {
 		n.KnownHosts = old.KnownHosts
+	}
+	if n.AppID == "" {
+		n.AppID = old.AppID
+	}
+	if n.InstallationID == "" {
+		n.InstallationID = old.InstallationID
+	}
+	if n.PrivateKey == "" {
+		n.PrivateKey = old.PrivateKey
+	}
+	if n.SigningKey == "" {
+		n.SigningKey, n.SigningKeyPassphrase = old.SigningKey, cmp.Or(n.SigningKeyPassphrase, old.SigningKeyPassphrase)
 	}
 	return n
 }

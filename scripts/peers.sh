@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers that the integration tests start (see package
-# testpeers): git, chromium, PostgreSQL and a MinIO binary. Idempotent and cheap when every
+# testpeers): git, gnupg, chromium, PostgreSQL and a MinIO binary. Idempotent and cheap when every
 # peer is present. Installs system packages only as root with apt-get; otherwise
 # it prints the exact command and fails.
 #
@@ -36,6 +36,11 @@ apt_install() { # apt_install <package>
 # git: the Git server of the tests is git http-backend.
 if ! command -v git >/dev/null 2>&1; then
 	apt_install git
+fi
+
+# gpg: signed commits are checked with git verify-commit, which runs gpg.
+if ! command -v gpg >/dev/null 2>&1; then
+	apt_install gnupg
 fi
 
 # gcc: github.com/mattn/go-sqlite3 needs cgo.

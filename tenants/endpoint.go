@@ -10,8 +10,21 @@ import (
 // ("https://git.example.com:443", "ssh://git.example.com:22"). Credentials are bound
 // to the endpoint they were entered for; a store that moves to another endpoint
 // needs them entered again, so an editor cannot point the owner's stored password
-// at a server of their own.
+// at a server of their own. A githubApp store also sends a JWT signed with the
+// App's key to its GitHub API, so its endpoint names both places.
 func (s GitStateStore) CredentialEndpoint() string {
+	ep := s.gitEndpoint()
+	if s.AuthMethod == AuthGitHubApp && ep != "" {
+		api := ""
+		if u, err := url.Parse(s.GitHubAPI()); err == nil {
+			api = joinEndpoint(u.Scheme, u.Hostname(), u.Port())
+		}
+		return ep + " (GitHub API " + api + ")"
+	}
+	return ep
+}
+
+func (s GitStateStore) gitEndpoint() string {
 	raw := s.URL
 	if isSCPLike(raw) {
 		return joinEndpoint("ssh", GitHost(raw), "")

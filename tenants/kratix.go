@@ -79,7 +79,8 @@ func (e DocError) Error() string {
 // Secret keys they come from. ParseKratixYAML leaves them to ResolveSecrets.
 var credentialFields = map[string]bool{
 	"username": true, "password": true, "sshPrivateKey": true, "knownHosts": true,
-	"accessKeyID": true, "secretAccessKey": true,
+	"accessKeyID": true, "secretAccessKey": true, "appID": true, "installationID": true,
+	"privateKey": true, "signingKey": true, "signingKeyPassphrase": true,
 }
 
 // ParseKratixYAML decodes a multi-document Kratix YAML file (`---` separated,

@@ -10,8 +10,10 @@ import (
 
 const exportHeader = `# Exported by Stateward. Credentials are never exported: create the Secret each
 # secretRef names (basicAuth: username, password; ssh: sshPrivateKey, knownHosts;
-# accessKey: accessKeyID, secretAccessKey). GitStateStore insecure/caBundle and
-# BucketStateStore region, when present, are Stateward extensions unknown to Kratix.
+# githubApp: appID, installationID, privateKey; accessKey: accessKeyID,
+# secretAccessKey; commit signing: signingKey, signingKeyPassphrase).
+# GitStateStore insecure/caBundle/githubAPIURL and BucketStateStore region, when
+# present, are Stateward extensions unknown to Kratix.
 `
 
 const legacyComment = `# filepath.mode "legacy" is a Stateward extension: Kratix itself has no "legacy"
@@ -84,7 +86,7 @@ func gitObject(g GitStateStore) kObject[kGitSpec] {
 		Spec: kGitSpec{
 			URL: g.URL, Branch: g.Branch, Path: g.Path, SecretRef: exportSecretRef(g.SecretRef),
 			AuthMethod: g.AuthMethod, GitAuthor: &kGitAuthor{Name: g.AuthorName, Email: g.AuthorEmail},
-			Insecure: g.Insecure, CABundle: g.CABundle,
+			Insecure: g.Insecure, CABundle: g.CABundle, GitHubAPIURL: g.GitHubAPIURL,
 		},
 	}
 }

@@ -70,8 +70,11 @@ func sortedKeys(m map[string]string) []string {
 // spec.secretRef.name names: a Secret document of the same set first, else
 // existing (which may be nil), e.g. the credentials already sealed for the tenant.
 // Keys: basicAuth `username` (optional) and `password`; ssh `sshPrivateKey` and
-// `knownHosts`; bucket accessKey `accessKeyID` and `secretAccessKey`. Values are
-// TrimSecret()ed. IAM and none need no Secret.
+// `knownHosts`; githubApp `appID`, `installationID` and `privateKey`; bucket
+// accessKey `accessKeyID` and `secretAccessKey`. Values are TrimSecret()ed. IAM
+// and none need no Secret. A Git store's Secret may also hold `signingKey` (and
+// `signingKeyPassphrase`): with it every commit is signed. A Git store with
+// authMethod none reads its Secret for them when it names one.
 //
 // It then runs the store's Validate with the credentials in place and reports the
 // credential problems (a missing or empty required key); the other fields were
@@ -119,7 +122,7 @@ func credentialTargetOf(d *Document) (credentialTarget, bool) {
 	switch {
 	case d.Git != nil:
 		g := d.Git
-		return credentialTarget{g.SecretRef, g.AuthMethod, g.AuthMethod == AuthBasic || g.AuthMethod == AuthSSH,
+		return credentialTarget{g.SecretRef, g.AuthMethod, g.ReadsSecret(),
 			func(s Secret) { fillGit(g, s) }, g.Validate, func() { g.SecretMissing = true }}, true
 	case d.Bucket != nil:
 		b := d.Bucket
@@ -137,7 +140,13 @@ func fillGit(g *GitStateStore, s Secret) {
 	case AuthSSH:
 		g.Credentials.SSHPrivateKey = TrimSecret(s.Data["sshPrivateKey"])
 		g.Credentials.KnownHosts = TrimSecret(s.Data["knownHosts"])
+	case AuthGitHubApp:
+		g.Credentials.AppID = s.Data["appID"]
+		g.Credentials.InstallationID = s.Data["installationID"]
+		g.Credentials.PrivateKey = s.Data["privateKey"]
 	}
+	g.Credentials.SigningKey = s.Data["signingKey"]
+	g.Credentials.SigningKeyPassphrase = s.Data["signingKeyPassphrase"]
 	g.Normalize()
 }
 
@@ -170,7 +179,11 @@ func (t credentialTarget) resolve(d *Document, lookup func(string) (*Secret, boo
 	t.fill(*sec)
 	var errs []DocError
 	for _, e := range credentialProblems(t.validate()) {
-		if !sec.invalid[e.Field] {
+		switch {
+		case sec.invalid[e.Field]:
+		case strings.TrimSpace(sec.Data[e.Field]) != "":
+			errs = append(errs, docErr(e.Field, "in Secret %q: %s", t.secretRef, e.Message))
+		default:
 			errs = append(errs, docErr(e.Field, "missing or empty in Secret %q: %s", t.secretRef, e.Message))
 		}
 	}

@@ -2,7 +2,7 @@ package tenants
 
 // The Kratix v1alpha1 wire shapes, used to decode imports and to write exports.
 // Fields Kratix knows are written even at their defaults; Stateward's extensions
-// (GitStateStore insecure and caBundle, BucketStateStore region) are written only
+// (GitStateStore insecure, caBundle and githubAPIURL, BucketStateStore region) are written only
 // when set, so that an export of plain stores applies to a Kratix cluster whose
 // kubectl validates fields strictly.
 
@@ -38,6 +38,8 @@ type kGitSpec struct {
 	GitAuthor  *kGitAuthor `json:"gitAuthor,omitempty"`
 	Insecure   bool        `json:"insecure,omitempty"` // Stateward extension: allows http://
 	CABundle   string      `json:"caBundle,omitempty"` // Stateward extension: PEM roots
+	// GitHubAPIURL is a Stateward extension: Kratix always asks api.github.com.
+	GitHubAPIURL string `json:"githubAPIURL,omitempty"`
 }
 
 type kBucketSpec struct {
@@ -96,7 +98,7 @@ var gitSpecShape = object(map[string]*shape{
 	"url": stringShape, "branch": stringShape, "path": stringShape,
 	"secretRef": secretRefShape, "authMethod": stringShape,
 	"gitAuthor": object(map[string]*shape{"name": stringShape, "email": stringShape}),
-	"insecure":  boolShape, "caBundle": stringShape,
+	"insecure":  boolShape, "caBundle": stringShape, "githubAPIURL": stringShape,
 })
 
 var bucketSpecShape = object(map[string]*shape{
@@ -138,7 +140,7 @@ func gitStoreFrom(o *kObject[kGitSpec]) *GitStateStore {
 	g := &GitStateStore{
 		Name: o.Metadata.Name, URL: s.URL, Branch: s.Branch, Path: s.Path,
 		SecretRef: secretRefName(s.SecretRef), AuthMethod: s.AuthMethod,
-		Insecure: s.Insecure, CABundle: s.CABundle,
+		Insecure: s.Insecure, CABundle: s.CABundle, GitHubAPIURL: s.GitHubAPIURL,
 	}
 	if s.GitAuthor != nil {
 		g.AuthorName, g.AuthorEmail = s.GitAuthor.Name, s.GitAuthor.Email

@@ -15,9 +15,10 @@ const (
 
 // Git authentication methods.
 const (
-	AuthBasic = "basicAuth"
-	AuthSSH   = "ssh"
-	AuthNone  = "none"
+	AuthBasic     = "basicAuth"
+	AuthSSH       = "ssh"
+	AuthGitHubApp = "githubApp"
+	AuthNone      = "none"
 )
 
 // Bucket authentication methods.
@@ -54,6 +55,16 @@ type GitCredentials struct {
 	Password      string
 	SSHPrivateKey string
 	KnownHosts    string
+	// AppID, InstallationID and PrivateKey (PEM, RSA) are a GitHub App's, for
+	// authMethod githubApp: the Secret keys Kratix reads.
+	AppID          string
+	InstallationID string
+	PrivateKey     string
+	// SigningKey (an ASCII-armored OpenPGP private key, or an SSH private key)
+	// signs every commit Stateward makes for the store; SigningKeyPassphrase
+	// opens it when it is encrypted. Any auth method may carry one.
+	SigningKey           string
+	SigningKeyPassphrase string
 }
 
 // GitStateStore is a Git repository Stateward writes to.
@@ -70,7 +81,16 @@ type GitStateStore struct {
 	AuthorEmail string
 	Insecure    bool   // allows http:// URLs
 	CABundle    string // PEM; empty = system roots
-	Credentials GitCredentials
+	// GitHubAPIURL is where a githubApp store exchanges its App's JWT for an
+	// installation token; empty = https://api.github.com. GitHub Enterprise
+	// Server: https://HOST/api/v3.
+	GitHubAPIURL string
+	// SigningKeyFingerprint is the public fingerprint of the signing key (OpenPGP:
+	// upper-case hex, as gpg prints it; SSH: SHA256:…), "" when commits are not
+	// signed. Derived from
+	// Credentials.SigningKey when the store is saved; safe to show.
+	SigningKeyFingerprint string
+	Credentials           GitCredentials
 	// SecretMissing: the Secret SecretRef names did not exist when the store was
 	// applied. The store is kept (a folder of YAML applies in any order), not
 	// ready, and nothing is written to it until the Secret is applied.
@@ -148,6 +168,7 @@ func (s *GitStateStore) Normalize() {
 	if k := strings.TrimSpace(s.Credentials.SSHPrivateKey); k != "" {
 		s.Credentials.SSHPrivateKey = k + "\n"
 	}
+	s.normalizeAppAndSigning()
 }
 
 // Validate checks every field of a Git store; it reports all problems at once.
@@ -171,10 +192,16 @@ func (s *GitStateStore) Validate() error {
 		if s.Credentials.KnownHosts == "" {
 			_ = es.Add(Invalid("knownHosts", "is required for ssh: host keys are always checked"))
 		}
+	case AuthGitHubApp:
+		s.validateGitHubApp(&es)
 	case AuthNone:
 	default:
-		_ = es.Add(Invalid("spec.authMethod", "must be basicAuth, ssh or none"))
+		_ = es.Add(Invalid("spec.authMethod", "must be basicAuth, ssh, githubApp or none"))
 	}
+	if s.AuthMethod != AuthGitHubApp && s.GitHubAPIURL != "" {
+		_ = es.Add(Invalid("spec.githubAPIURL", "is only used with authMethod githubApp"))
+	}
+	s.validateSigningKey(&es)
 	if s.AuthorEmail != "" {
 		if _, err := ValidateEmail("spec.gitAuthor.email", s.AuthorEmail); err != nil {
 			_ = es.Add(err)

@@ -53,6 +53,10 @@ type GitOptions struct {
 	// Fsck makes the repository check every pushed object (receive.fsckObjects),
 	// as GitHub, GitLab and Gitea do.
 	Fsck bool
+	// Authorize, when set, decides GitHTTP's basic auth instead of Username and
+	// Password, e.g. GitHubAppAPI.Accepts for a remote that takes only the
+	// installation tokens a GitHub App API issued.
+	Authorize func(user, password string) bool
 }
 
 // GitServer is a bare Git repository in a temporary directory, served over
@@ -112,16 +116,21 @@ func GitHTTP(t testing.TB, opts GitOptions) *GitServer {
 		// the response; its own stderr would only clutter the test output.
 		Stderr: io.Discard,
 	}
-	auth := opts.Username != "" || opts.Password != ""
+	authorize := opts.Authorize
+	if authorize == nil && (opts.Username != "" || opts.Password != "") {
+		authorize = func(u, p string) bool {
+			return subtle.ConstantTimeCompare([]byte(u), []byte(opts.Username)) == 1 &&
+				subtle.ConstantTimeCompare([]byte(p), []byte(opts.Password)) == 1
+		}
+	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.down.Load() {
 			http.Error(w, "git server is down for this test", http.StatusServiceUnavailable)
 			return
 		}
-		if auth {
+		if authorize != nil {
 			u, p, ok := r.BasicAuth()
-			if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(opts.Username)) != 1 ||
-				subtle.ConstantTimeCompare([]byte(p), []byte(opts.Password)) != 1 {
+			if !ok || !authorize(u, p) {
 				w.Header().Set("WWW-Authenticate", `Basic realm="stateward-testpeers"`)
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return

@@ -125,6 +125,7 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				ValidateURL: v, Options: []Option{
 					{tenants.AuthBasic, "basicAuth — username and password or token"},
 					{tenants.AuthSSH, "ssh — private key and known_hosts"},
+					{tenants.AuthGitHubApp, "githubApp — a GitHub App installation"},
 					{tenants.AuthNone, "none — a public repository"},
 				}},
 		}},
@@ -142,6 +143,25 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Error: es.For("knownHosts"), Placeholder: "github.com ssh-ed25519 AAAA…",
 				Help: secretHelp(p.Edit, "Host keys are always checked: paste the output of ssh-keyscan.")},
 		}},
+		{Legend: "GitHub App", Class: "auth-githubapp", Note: secretNote, Fields: []FieldProps{
+			{Name: "appID", Label: "App ID", Error: es.For("appID"), Autocomplete: "off", Mono: true,
+				Help: secretHelp(p.Edit, "The number on the App's settings page (Secret key appID).")},
+			{Name: "installationID", Label: "Installation ID", Error: es.For("installationID"), Autocomplete: "off", Mono: true,
+				Help: secretHelp(p.Edit, "The number at the end of the installation's settings URL (Secret key installationID).")},
+			{Name: "privateKey", Label: "Private key", Type: "textarea", Mono: true, Rows: 5,
+				Error: es.For("privateKey"), Placeholder: "-----BEGIN RSA PRIVATE KEY-----",
+				Help: secretHelp(p.Edit, "The .pem file GitHub generated for the App (Secret key privateKey).")},
+			{Name: "spec.githubAPIURL", Label: "GitHub API URL", Value: s.GitHubAPIURL, Error: es.For("spec.githubAPIURL"),
+				Mono: true, ValidateURL: v, Placeholder: tenants.DefaultGitHubAPIURL,
+				Help: "Empty for github.com; GitHub Enterprise Server: https://HOST/api/v3."},
+		}},
+		{Legend: "Commit signing", Note: signingNote(p), Fields: []FieldProps{
+			{Name: "signingKey", Label: "Signing key", Type: "textarea", Mono: true, Rows: 5,
+				Error: es.For("signingKey"), Placeholder: "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+				Help: secretHelp(p.Edit, "Optional: an OpenPGP key (gpg --export-secret-keys --armor KEYID) or an SSH private key. Every commit is then signed and verified before it is pushed.")},
+			{Name: "signingKeyPassphrase", Label: "Key passphrase", Type: "password", Error: es.For("signingKeyPassphrase"),
+				Help: secretHelp(p.Edit, "Only for an encrypted key.")},
+		}},
 		{Legend: "Commits", Fields: []FieldProps{
 			{Name: "spec.gitAuthor.name", Label: "Author name", Value: s.AuthorName, Placeholder: "stateward",
 				Error: es.For("spec.gitAuthor.name"), Help: "Default stateward."},
@@ -157,6 +177,15 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Help: "PEM certificates to trust instead of the system roots; empty for the system roots."},
 		}},
 	}
+}
+
+// signingNote says whether the store signs its commits now, by the key's
+// fingerprint (never the key).
+func signingNote(p GitStoreFormProps) string {
+	if f := p.Store.SigningKeyFingerprint; p.Edit && f != "" {
+		return "Commits are signed with key " + f + ". " + secretNote
+	}
+	return secretNote
 }
 
 // BucketStoreFields are the Bucket store form's fields, in order.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -288,8 +289,22 @@ func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
 		if err := s.cfg.Egress.CheckLiteral(host); err != nil {
 			errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: err.Error()})
 		}
+		if d.Git != nil && d.Git.GitHubAPIURL != "" {
+			if err := s.cfg.Egress.CheckLiteral(urlHost(d.Git.GitHubAPIURL)); err != nil {
+				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: "spec.githubAPIURL", Message: err.Error()})
+			}
+		}
 	}
 	return errs
+}
+
+// urlHost is the host of a URL, "" when it has none.
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // apiExport answers the tenant's stores and Destinations as Kratix YAML,

@@ -47,8 +47,11 @@ func gitFromForm(r *http.Request, name string) tenants.GitStateStore {
 		Path: f("spec.path"), AuthMethod: f("spec.authMethod"), AuthorName: strings.TrimSpace(f("spec.gitAuthor.name")),
 		AuthorEmail: strings.TrimSpace(f("spec.gitAuthor.email")), Insecure: f("spec.insecure") == "true",
 		CABundle: strings.TrimSpace(textarea(f("spec.caBundle"))), SecretRef: f("secretRef"),
+		GitHubAPIURL: f("spec.githubAPIURL"),
 		Credentials: tenants.GitCredentials{Username: f("username"), Password: f("password"),
-			SSHPrivateKey: textarea(f("sshPrivateKey")), KnownHosts: textarea(f("knownHosts"))},
+			SSHPrivateKey: textarea(f("sshPrivateKey")), KnownHosts: textarea(f("knownHosts")),
+			AppID: f("appID"), InstallationID: f("installationID"), PrivateKey: textarea(f("privateKey")),
+			SigningKey: textarea(f("signingKey")), SigningKeyPassphrase: f("signingKeyPassphrase")},
 	}
 	g.Normalize()
 	return g
@@ -69,7 +72,7 @@ func bucketFromForm(r *http.Request, name string) tenants.BucketStateStore {
 // secretFields are the write-only form fields: never shown, so blank on an edit
 // means "keep the current value" and is not a missing value.
 var secretFields = map[string]bool{"password": true, "sshPrivateKey": true, "knownHosts": true,
-	"accessKeyID": true, "secretAccessKey": true}
+	"accessKeyID": true, "secretAccessKey": true, "appID": true, "installationID": true, "privateKey": true, "signingKeyPassphrase": true}
 
 // validateStore collects a store's validation errors (keep: an edit, where blank
 // secrets are kept) and refuses a literal disallowed address in the endpoint.
@@ -93,6 +96,11 @@ func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.Validat
 	errs := s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
 	if err := s.checkFileURL(g.URL); err != nil && errs.For("spec.url") == "" {
 		_ = errs.Add(tenants.Invalid("spec.url", "%s", err.Error()))
+	}
+	if g.GitHubAPIURL != "" && errs.For("spec.githubAPIURL") == "" {
+		if err := s.cfg.Egress.CheckLiteral(urlHost(g.GitHubAPIURL)); err != nil {
+			_ = errs.Add(tenants.Invalid("spec.githubAPIURL", "%s", err.Error()))
+		}
 	}
 	return errs
 }

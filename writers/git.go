@@ -27,8 +27,8 @@ type GitConfig struct {
 	Branch string
 	// Path is informational: the keys of a Batch already start with it.
 	Path string
-	// AuthMethod is "basicAuth", "ssh" or "none"; when empty, basicAuth if a
-	// password is given, else none.
+	// AuthMethod is "basicAuth", "ssh", "githubApp" or "none"; when empty,
+	// basicAuth if a password is given, else none.
 	AuthMethod string
 	// Username and Password are the basicAuth credentials. The user defaults to
 	// "x-access-token" for GitHub URLs and "stateward" elsewhere. Surrounding
@@ -37,6 +37,18 @@ type GitConfig struct {
 	// SSHPrivateKey (PEM) and KnownHosts (known_hosts text, always checked) are the
 	// ssh credentials; the user comes from the URL, "git" by default.
 	SSHPrivateKey, KnownHosts string
+	// AppID, InstallationID and AppPrivateKey (PEM, RSA) authenticate a githubApp
+	// store: an installation token, minted at GitHubAPIURL
+	// (https://api.github.com when empty) through the same dialer and TLS
+	// settings as the remote, is the password of x-access-token. AppTokens, when
+	// set, shares the tokens between backends until shortly before they expire.
+	AppID, InstallationID, AppPrivateKey string
+	GitHubAPIURL                         string
+	AppTokens                            *AppTokens
+	// SigningKey (an armored OpenPGP private key), opened with
+	// SigningKeyPassphrase when encrypted, signs every commit; each signed commit
+	// is verified before it is pushed.
+	SigningKey, SigningKeyPassphrase string
 	// AuthorName ("stateward" when empty) and AuthorEmail
 	// (tenants.DefaultGitAuthorEmail when empty) sign the commits.
 	AuthorName, AuthorEmail string
@@ -71,6 +83,7 @@ type Git struct {
 	cfg    GitConfig
 	remote *gitRemote
 	branch plumbing.ReferenceName
+	signer *commitSigner // nil: commits are not signed
 
 	mu    sync.Mutex
 	cache *gitCache // opened on first use
@@ -104,7 +117,13 @@ func NewGit(cfg GitConfig) (*Git, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Git{cfg: cfg, remote: remote, branch: branch}, nil
+	g := &Git{cfg: cfg, remote: remote, branch: branch}
+	if cfg.SigningKey != "" {
+		if g.signer, err = newCommitSigner(cfg.SigningKey, cfg.SigningKeyPassphrase); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 // Apply makes the branch hold b in one commit and one push. When the branch already
@@ -189,6 +208,11 @@ func (g *Git) branchNotFound() error {
 // with no branch at all counts as ready, because the first Apply creates the branch;
 // a repository whose other branches exist but not this one is not ready.
 func (g *Git) Check(ctx context.Context) error {
+	if g.signer != nil {
+		if err := g.signer.probe(); err != nil {
+			return err
+		}
+	}
 	s, ar, err := g.remote.advertise(ctx)
 	if err != nil {
 		return g.remote.wrap("ls-remote", err)
@@ -270,7 +294,7 @@ func (g *Git) Close() error {
 
 // signature is the author and committer of a new commit.
 func (g *Git) signature() signature {
-	return signature{name: g.cfg.AuthorName, email: g.cfg.AuthorEmail, when: g.cfg.Now()}
+	return signature{name: g.cfg.AuthorName, email: g.cfg.AuthorEmail, when: g.cfg.Now(), signer: g.signer}
 }
 
 // openCache opens (creating if needed) the bare clone on first use.

@@ -47,6 +47,9 @@ type gitRemote struct {
 	// transport takes no dialer) cannot resolve the name again and reach another
 	// address (DNS rebinding). Host keys are still checked against the name.
 	preDial func(ctx context.Context) (*transport.Endpoint, error)
+	// app, for a githubApp store, mints the installation token each session
+	// uses as its password (auth is then nil).
+	app *githubApp
 	// secret is redacted from every error message.
 	secret string
 }
@@ -86,13 +89,18 @@ func (r *gitRemote) setupHTTP(cfg GitConfig) error {
 			return errors.New("git basicAuth: password is required")
 		}
 		r.auth = &githttp.BasicAuth{Username: basicUser(cfg, r.ep.User), Password: r.secret}
-	case GitAuthNone:
+	case GitAuthNone, GitAuthGitHubApp:
 	default:
 		return fmt.Errorf("git auth method %q does not fit an %s URL", cfg.AuthMethod, r.ep.Protocol)
 	}
 	hc, err := httpClient(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.AuthMethod == GitAuthGitHubApp {
+		if r.app, err = newGitHubApp(cfg, hc); err != nil {
+			return err
+		}
 	}
 	r.tr = githttp.NewClient(hc)
 	return nil

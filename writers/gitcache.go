@@ -86,6 +86,7 @@ func (c *gitCache) compact() error {
 type signature struct {
 	name, email string
 	when        time.Time
+	signer      *commitSigner // signs (and verifies) the commit when set
 }
 
 // builtCommit is a commit made in memory, not yet pushed.
@@ -120,7 +121,13 @@ func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, 
 			return builtCommit{}, err
 		}
 	}
-	h, err := tb.writeCommit(newCommit(parent, root, sig, msg))
+	cm := newCommit(parent, root, sig, msg)
+	if sig.signer != nil {
+		if err := sig.signer.sign(cm); err != nil {
+			return builtCommit{}, err
+		}
+	}
+	h, err := tb.writeCommit(cm)
 	if err != nil {
 		return builtCommit{}, err
 	}

@@ -58,12 +58,17 @@ func (r *gitRemote) advertise(ctx context.Context) (transport.ReceivePackSession
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := r.tr.NewReceivePackSession(ep, r.auth)
+	auth, err := r.authFor(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := r.tr.NewReceivePackSession(ep, auth)
 	if err != nil {
 		return nil, nil, err
 	}
 	ar, err := s.AdvertisedReferencesContext(ctx)
 	if err != nil {
+		r.refused(auth, err)
 		_ = s.Close()
 		return nil, nil, err
 	}
@@ -77,7 +82,11 @@ func (r *gitRemote) fetch(ctx context.Context, st storage.Storer, branch plumbin
 	if err != nil {
 		return remoteTip{}, err
 	}
-	s, err := r.tr.NewUploadPackSession(ep, r.auth)
+	auth, err := r.authFor(ctx)
+	if err != nil {
+		return remoteTip{}, err
+	}
+	s, err := r.tr.NewUploadPackSession(ep, auth)
 	if err != nil {
 		return remoteTip{}, err
 	}
@@ -87,6 +96,7 @@ func (r *gitRemote) fetch(ctx context.Context, st storage.Storer, branch plumbin
 		return remoteTip{empty: true}, nil
 	}
 	if err != nil {
+		r.refused(auth, err)
 		return remoteTip{}, err
 	}
 	if tip, err = tipOf(ar, branch); err != nil || !tip.exists || hasObject(st, tip.hash) {

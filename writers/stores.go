@@ -18,6 +18,9 @@ type Factory struct {
 	// AllowFileURLs admits file:// Git stores (a bare repository on this machine);
 	// only the local default sets it, since it reaches the server's own disk.
 	AllowFileURLs bool
+	// AppTokens shares GitHub App installation tokens between the backends
+	// (writers and readiness checks); nil gives each backend its own cache.
+	AppTokens *AppTokens
 }
 
 // GitBackend returns the backend for a Git store (credentials opened).
@@ -28,10 +31,19 @@ func (f Factory) GitBackend(s tenants.GitStateStore) (*Git, error) {
 	if err := f.checkHost(s.URL); err != nil {
 		return nil, err
 	}
+	if s.AuthMethod == tenants.AuthGitHubApp {
+		if err := f.checkHost(s.GitHubAPI()); err != nil {
+			return nil, err
+		}
+	}
+	c := s.Credentials
 	return NewGit(GitConfig{
 		URL: s.URL, Branch: s.Branch, Path: s.Path, AuthMethod: s.AuthMethod,
 		Username: s.Credentials.Username, Password: s.Credentials.Password,
 		SSHPrivateKey: s.Credentials.SSHPrivateKey, KnownHosts: s.Credentials.KnownHosts,
+		AppID: c.AppID, InstallationID: c.InstallationID, AppPrivateKey: c.PrivateKey,
+		GitHubAPIURL: s.GitHubAPIURL, AppTokens: f.AppTokens,
+		SigningKey: c.SigningKey, SigningKeyPassphrase: c.SigningKeyPassphrase,
 		AuthorName: s.AuthorName, AuthorEmail: s.AuthorEmail, CABundle: []byte(s.CABundle),
 		CacheDir: filepath.Join(f.CacheDir, strconv.FormatInt(s.TenantID, 10), "git-"+strconv.FormatInt(s.ID, 10)),
 		Dial:     f.Egress.DialContext,
@@ -53,7 +65,7 @@ func (f Factory) BucketBackend(s tenants.BucketStateStore) (*Bucket, error) {
 	})
 }
 
-// checkHost refuses a literal disallowed address in a Git URL before any dial.
+// checkHost refuses a literal disallowed address in a Git or API URL before any dial.
 func (f Factory) checkHost(rawURL string) error {
 	if tenants.IsFileURL(rawURL) {
 		if !f.AllowFileURLs {

@@ -1,0 +1,154 @@
+package writers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stateward/stateward/egress"
+	"github.com/stateward/stateward/testpeers"
+)
+
+// appPeers starts a GitHub App API and a Git remote that takes only the
+// installation tokens that API issued.
+func appPeers(t *testing.T, opts testpeers.GitHubAppOptions) (*testpeers.GitHubAppAPI, *testpeers.GitServer) {
+	t.Helper()
+	api := testpeers.GitHubApp(t, opts)
+	return api, testpeers.GitHTTP(t, testpeers.GitOptions{Authorize: api.Accepts})
+}
+
+// appGit is a githubApp Git for srv, minting tokens at api through the egress
+// guard (loopback allowed, as STATEWARD_ALLOW_PRIVATE_ENDPOINTS does).
+func appGit(t *testing.T, api *testpeers.GitHubAppAPI, srv *testpeers.GitServer, mod func(*GitConfig)) *Git {
+	t.Helper()
+	return newTestGit(t, srv, func(c *GitConfig) {
+		c.AuthMethod, c.Username, c.Password = GitAuthGitHubApp, "", ""
+		c.AppID, c.InstallationID, c.AppPrivateKey = api.AppID(), api.InstallationID(), api.PrivateKeyPEM()
+		c.GitHubAPIURL = api.URL()
+		c.Dial = egress.Policy{AllowPrivate: true}.DialContext
+		c.Now = time.Now // GitHub checks the JWT against the real clock
+		if mod != nil {
+			mod(c)
+		}
+	})
+}
+
+func TestGitHubAppTokenWritesAndIsCached(t *testing.T) {
+	api, srv := appPeers(t, testpeers.GitHubAppOptions{})
+	g := appGit(t, api, srv, nil)
+	ctx := context.Background()
+	if err := g.Check(ctx); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	apply(t, g, puts("one", "a.yaml", "1"))
+	apply(t, g, puts("two", "b.yaml", "2"))
+	wantFiles(t, srv, map[string]string{testpeers.InitialFile: testpeers.InitialContent, "a.yaml": "1", "b.yaml": "2"})
+	if n := api.Exchanges(); n != 1 {
+		t.Errorf("installation tokens minted = %d, want 1 (cached for the hour it lives)", n)
+	}
+	c := api.LastJWT()
+	if c.Iss != api.AppID() {
+		t.Errorf("JWT iss = %q, want the App id %q", c.Iss, api.AppID())
+	}
+	if back := c.Received.Sub(c.Iat); back < 55*time.Second || back > 70*time.Second {
+		t.Errorf("JWT iat is %v before it was received, want about 60 s (clock drift)", back)
+	}
+	if life := c.Exp.Sub(c.Iat); life > 10*time.Minute || life < 5*time.Minute {
+		t.Errorf("JWT exp - iat = %v, want at most 10 min", life)
+	}
+}
+
+func TestGitHubAppTokensSharedAndRenewedBeforeExpiry(t *testing.T) {
+	shared := &AppTokens{}
+	api, srv := appPeers(t, testpeers.GitHubAppOptions{})
+	for range 3 { // the writer and readiness build backends afresh; the token stays
+		g := appGit(t, api, srv, func(c *GitConfig) { c.AppTokens = shared })
+		if err := g.Check(context.Background()); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+	}
+	if n := api.Exchanges(); n != 1 {
+		t.Errorf("tokens minted for three backends sharing AppTokens = %d, want 1", n)
+	}
+
+	short, srv2 := appPeers(t, testpeers.GitHubAppOptions{TokenLifetime: 3 * time.Minute})
+	g := appGit(t, short, srv2, nil)
+	for range 2 {
+		if err := g.Check(context.Background()); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+	}
+	if n := short.Exchanges(); n != 2 {
+		t.Errorf("tokens minted for tokens that expire within the renewal margin = %d, want 2 (one per use)", n)
+	}
+}
+
+func TestGitHubAppRevokedTokenIsReplaced(t *testing.T) {
+	api, srv := appPeers(t, testpeers.GitHubAppOptions{})
+	g := appGit(t, api, srv, nil)
+	ctx := context.Background()
+	if err := g.Check(ctx); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	api.RevokeAll()
+	wantErr(t, "Check with a revoked token", g.Check(ctx), "authentication")
+	if err := g.Check(ctx); err != nil {
+		t.Fatalf("Check after the refusal: %v (the refused token must be dropped)", err)
+	}
+	if n := api.Exchanges(); n != 2 {
+		t.Errorf("tokens minted = %d, want 2", n)
+	}
+}
+
+func TestGitHubAppRefusalsInGitHubsWords(t *testing.T) {
+	api, srv := appPeers(t, testpeers.GitHubAppOptions{})
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPEM := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}))
+	for _, tc := range []struct {
+		name string
+		mod  func(*GitConfig)
+		want []string
+	}{
+		{"bad App id", func(c *GitConfig) { c.AppID = "999999" }, []string{"404", testpeers.GitHubIntegrationGone}},
+		{"installation not found", func(c *GitConfig) { c.InstallationID = "1" }, []string{"404", testpeers.GitHubNotFound}},
+		{"key mismatch", func(c *GitConfig) { c.AppPrivateKey = otherPEM }, []string{"401", testpeers.GitHubJWTUndecodable}},
+		{"clock an hour behind", func(c *GitConfig) { c.Now = func() time.Time { return time.Now().Add(-time.Hour) } },
+			[]string{"401", testpeers.GitHubExpNotFuture}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := appGit(t, api, srv, tc.mod)
+			err := g.Check(context.Background())
+			wantErr(t, "Check", err, append(tc.want, "installation token from "+api.URL())...)
+		})
+	}
+	if n := api.Exchanges(); n != 0 {
+		t.Errorf("tokens minted = %d, want 0", n)
+	}
+}
+
+func TestGitHubAppAPIGoesThroughTheEgressGuard(t *testing.T) {
+	api, srv := appPeers(t, testpeers.GitHubAppOptions{})
+	g := appGit(t, api, srv, func(c *GitConfig) { c.Dial = egress.Policy{}.DialContext })
+	err := g.Check(context.Background())
+	wantErr(t, "Check with the strict policy", err, "installation token from", "is not allowed")
+	if n := api.Exchanges(); n != 0 {
+		t.Errorf("tokens minted through a refusing guard = %d, want 0", n)
+	}
+}
+
+func TestGitHubAppNeedsHTTPSURL(t *testing.T) {
+	api := testpeers.GitHubApp(t, testpeers.GitHubAppOptions{})
+	_, err := NewGit(GitConfig{URL: "ssh://git@github.com/org/repo.git", AuthMethod: GitAuthGitHubApp, CacheDir: t.TempDir(),
+		AppID: api.AppID(), InstallationID: api.InstallationID(), AppPrivateKey: api.PrivateKeyPEM(), KnownHosts: "x"})
+	if err == nil || !strings.Contains(err.Error(), "githubApp") {
+		t.Errorf("NewGit(githubApp over ssh) = %v, want an error naming the auth method", err)
+	}
+}
