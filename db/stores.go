@@ -158,7 +158,7 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		s.SigningKeyFingerprint = tenants.SigningKeyFingerprint(s.Credentials.SigningKey)
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
 			author_name, author_email, insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure,
 			s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now())
 		if err != nil {
