@@ -132,7 +132,8 @@ const leaseExpired = "the worker writing this store stopped without finishing (p
 // whose lease has run out.
 func (d *DB) expireLeases(ctx context.Context, tx *sqlx.Tx, now time.Time) error {
 	var rows []jobRow
-	if err := tx.SelectContext(ctx, &rows, `SELECT `+jobCols+` FROM jobs WHERE state = 'running' AND lease_until <= ?`, now); err != nil {
+	// Row locks (PostgreSQL): two replicas never expire the same job twice.
+	if err := tx.SelectContext(ctx, &rows, `SELECT `+jobCols+` FROM jobs WHERE state = 'running' AND lease_until <= ?`+d.dialect.claimLock, now); err != nil {
 		return err
 	}
 	for _, r := range rows {
@@ -199,8 +200,8 @@ func (d *DB) requeue(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, runAfte
 		attempts++
 	}
 	var other int64
-	err := tx.GetContext(ctx, &other, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
-		job.TenantID, job.Store.Kind, job.Store.Name)
+	err := tx.GetContext(ctx, &other, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued' AND id <> ?`,
+		job.TenantID, job.Store.Kind, job.Store.Name, job.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', attempts = ?, run_after = ?, lease_owner = '', lease_token = '', lease_until = NULL,
 			last_error = ?, updated_at = ? WHERE id = ?`, attempts, runAfter, lastErr, now, job.ID)
