@@ -135,10 +135,10 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	}
 	slices.Sort(exact)
 	exact = slices.Compact(exact)
-	args = append(args, tenantID, k.kind, k.name)
 	for _, c := range cs {
-		ranges = append(ranges, "(key > ? AND key < ?)")
-		args = append(args, c.key+"/", c.key+"0")
+		// One indexed range scan each: ORed ranges make SQLite scan the store.
+		ranges = append(ranges, "SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?")
+		args = append(args, tenantID, k.kind, k.name, c.key+"/", c.key+"0")
 	}
 	q, inArgs, err := sqlx.In(`key IN (?)`, exact)
 	if err != nil {
@@ -150,7 +150,7 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary
 		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
 		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND `+q+`
-			UNION ALL SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (`+strings.Join(ranges, " OR ")+`))
+			UNION ALL `+strings.Join(ranges, " UNION ALL ")+`)
 		AND (c.placement_id IS NULL OR c.placement_id <> ?) ORDER BY c.key LIMIT 1`), append(args, self)...)
 	if err != nil || len(hs) == 0 {
 		return nil, "", err
