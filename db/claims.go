@@ -48,6 +48,7 @@ type claimHolder struct {
 	WorkID      int64  `db:"work_id"`
 	Destination string `db:"destination"`
 	Canary      bool   `db:"canary"`
+	Dir         bool   `db:"dir"` // an owned directory, not a file
 }
 
 // ancestors returns the parent directories of key, nearest last ("a", "a/b" for
@@ -68,7 +69,7 @@ func ancestors(key string) []string {
 func (d *DB) clash(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, c claim) (*claimHolder, error) {
 	exact := append(ancestors(c.key), c.key)
 	q, args, err := sqlx.In(`SELECT c.key, COALESCE(p.name, '') AS placement, COALESCE(p.work_id, 0) AS work_id,
-		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary
+		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary, c.dir
 		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
 		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key IN (?)
 			UNION ALL SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?)
@@ -147,7 +148,7 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	args = append(append(args[:3:3], inArgs...), args[3:]...)
 	var hs []claimHolder
 	err = tx.SelectContext(ctx, &hs, tx.Rebind(`SELECT c.key, COALESCE(p.name, '') AS placement, COALESCE(p.work_id, 0) AS work_id,
-		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary
+		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary, c.dir
 		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
 		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND `+q+`
 			UNION ALL `+strings.Join(ranges, " UNION ALL ")+`)
@@ -202,7 +203,13 @@ func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k 
 // conflictWith is the 409 for a key of Work workName that clashes with h.
 func (d *DB) conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *claimHolder, key, workName, dest string) error {
 	how := "the same path"
+	what := "writes"
+	if h.Dir {
+		what = "owns the directory"
+	}
 	switch {
+	case h.Dir && strings.HasPrefix(key, h.Key+"/"):
+		how = fmt.Sprintf("everything below %q is that Work's (it replaces the directory whole on every write)", h.Key)
 	case strings.HasPrefix(key, h.Key+"/"):
 		how = fmt.Sprintf("%q is a file or directory there, so %q cannot be created below it", h.Key, key)
 	case strings.HasPrefix(h.Key, key+"/"):
@@ -216,8 +223,8 @@ func (d *DB) conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *c
 	if w, err := d.findWork(ctx, tx, tenantID, h.WorkID); err == nil {
 		other = fmt.Sprintf("%q (id %d)", w.Name(), h.WorkID)
 	}
-	return tenants.Conflict("Work %q cannot write %q on Destination %q: Work %s already writes %q there (placement %q); %s. Two Works may not share a file, or use one's file as the other's directory",
-		workName, key, h.Destination, other, h.Key, h.Placement, how)
+	return tenants.Conflict("Work %q cannot write %q on Destination %q: Work %s already %s %q there (placement %q); %s. Two Works may not share a file, or use one's file as the other's directory",
+		workName, key, h.Destination, other, what, h.Key, h.Placement, how)
 }
 
 // dropClaims forgets the claims of one placement or canary row (column names
