@@ -38,6 +38,9 @@ type DB struct {
 	sealer  *Sealer
 	now     func() time.Time
 	b       *batcher // group commit of submits (batch.go)
+	// dbClock: job leases are timed by the database's clock (PostgreSQL with
+	// several replicas, whose own clocks may drift apart), not this process's.
+	dbClock bool
 }
 
 // Options configure Open.
@@ -58,6 +61,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.Sealer == nil {
 		return nil, errors.New("db: a Sealer is required")
 	}
+	dbClock := o.Now == nil
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -78,6 +82,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		d.Close()
 		return nil, err
 	}
+	d.dbClock = dbClock && d.isPostgres()
 	return d, nil
 }
 

@@ -95,12 +95,15 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 	var job *tenants.Job
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		job = nil // a retried run must not return the job of a rolled-back one
-		now := d.now()
+		now, err := d.leaseNow(ctx, tx)
+		if err != nil {
+			return err
+		}
 		if err := d.expireLeases(ctx, tx, now); err != nil {
 			return err
 		}
 		var r jobRow
-		err := tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
+		err = tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
 			WHERE j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
 				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running')
 			ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock, now)
@@ -161,10 +164,27 @@ func (d *DB) MarkPushing(ctx context.Context, job *tenants.Job) error {
 	return err
 }
 
+// leaseNow is the time job leases are measured by: the database's clock when
+// several replicas share it (so a replica whose clock runs late cannot take over a
+// live lease), else the injected clock.
+func (d *DB) leaseNow(ctx context.Context, q sqlx.QueryerContext) (time.Time, error) {
+	if !d.dbClock {
+		return d.now(), nil
+	}
+	var t time.Time
+	if err := sqlx.GetContext(ctx, q, &t, `SELECT statement_timestamp()`); err != nil {
+		return time.Time{}, fmt.Errorf("read the database clock: %w", err)
+	}
+	return t.UTC().Truncate(d.dialect.precision), nil
+}
+
 // Heartbeat extends the lease of a running job; ErrLeaseLost when this claim (its
 // lease token) no longer holds it.
 func (d *DB) Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error {
-	now := d.now()
+	now, err := d.leaseNow(ctx, d.w)
+	if err != nil {
+		return err
+	}
 	res, err := d.w.ExecContext(ctx, `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'`,
 		now.Add(lease), now, job.ID, job.Token)
 	if err != nil {

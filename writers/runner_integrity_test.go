@@ -331,3 +331,56 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 		t.Logf("remote history:\n%s", out)
 	}
 }
+
+// dbCutOff is a JobStore that loses the database right after the write started:
+// the lease is confirmed once before the first PUT, then every heartbeat fails.
+type dbCutOff struct {
+	JobStore
+	mu    sync.Mutex
+	beats int
+}
+
+func (c *dbCutOff) Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error {
+	c.mu.Lock()
+	c.beats++
+	n := c.beats
+	c.mu.Unlock()
+	if n == 1 {
+		return c.JobStore.Heartbeat(ctx, job, lease)
+	}
+	return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+}
+
+// TestCutOffWriterStops: a writer that loses the database mid-write stops
+// writing within half its lease, before another replica could take the job over;
+// a bucket has no compare-and-swap to fence it afterwards.
+func TestCutOffWriterStops(t *testing.T) {
+	e := newEngine(t)
+	s3 := testpeers.MinIO(t)
+	bucket := e.bucketStore(t, s3, "store", "st")
+	e.destination(t, tenants.Destination{Name: "dst", Path: "d", StoreKind: tenants.KindBucket, StoreName: "store", Mode: tenants.ModeNone})
+	var files []string
+	for i := range 3000 {
+		files = append(files, fmt.Sprintf("f%04d.yaml", i), strings.Repeat("x", 2000))
+	}
+	e.submit(t, work("big", nil, files...))
+	cut := &dbCutOff{}
+	start := time.Now()
+	e.start(t, func(r *Runner) {
+		cut.JobStore = r.DB
+		r.DB = cut
+		r.Lease = 400 * time.Millisecond
+	})
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		e.runner.mu.Lock()
+		defer e.runner.mu.Unlock()
+		return len(e.runner.backends) > 0, "the write has not started"
+	})
+	time.Sleep(2 * time.Second) // well past half the lease
+	n1 := len(bucketFiles(t, s3, bucket))
+	time.Sleep(time.Second)
+	n2 := len(bucketFiles(t, s3, bucket))
+	if n2 != n1 || n2 >= 3000 {
+		t.Errorf("objects in the bucket %d, then %d a second later (of 3,000), %v after the start: the cut-off writer kept writing", n1, n2, time.Since(start))
+	}
+}

@@ -112,6 +112,7 @@ func (r *Runner) applyJob(ctx context.Context, job *tenants.Job, b Batch) (Resul
 func (r *Runner) keepLease(ctx context.Context, job *tenants.Job, cancel context.CancelCauseFunc, done <-chan struct{}) {
 	tick := time.NewTicker(max(r.Lease/3, 10*time.Millisecond))
 	defer tick.Stop()
+	lastOK := time.Now()
 	var grace <-chan time.Time
 	stopping := ctx.Done()
 	for {
@@ -133,8 +134,19 @@ func (r *Runner) keepLease(ctx context.Context, job *tenants.Job, cancel context
 				r.Log.Warn("job lease lost; stopping the write before it changes the store", "tenant_id", job.TenantID, "job_id", job.ID)
 				cancel(errTakenOver)
 				return
+			case err != nil && time.Since(lastOK) >= r.Lease/2:
+				// Cut off from the database: stop writing well before the lease can
+				// run out and another replica take the job over (buckets have no
+				// compare-and-swap to fence a late write).
+				r.Log.Error("lost contact with the database for half the lease; stopping the write", "tenant_id", job.TenantID,
+					"job_id", job.ID, "err", err)
+				cancel(errTakenOver)
+				return
 			case err != nil:
-				r.Log.Warn("job heartbeat failed; the lease runs out if this goes on", "tenant_id", job.TenantID, "job_id", job.ID, "err", err)
+				r.Log.Warn("job heartbeat failed; the write stops if this goes on for half the lease", "tenant_id", job.TenantID,
+					"job_id", job.ID, "err", err)
+			default:
+				lastOK = time.Now()
 			}
 		}
 	}
