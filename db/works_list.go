@@ -43,8 +43,14 @@ type WorkQuery struct {
 type WorkPage struct {
 	Items []WorkSummary `json:"items"`
 	Total int           `json:"total"`
-	Next  string        `json:"next,omitempty"`
+	// TotalCapped: more than Total Works match; counting stops at MaxCount so a
+	// filter over 100,000 Works still answers at once.
+	TotalCapped bool   `json:"totalCapped,omitempty"`
+	Next        string `json:"next,omitempty"`
 }
+
+// MaxCount is where the Works list stops counting matches.
+const MaxCount = 10_000
 
 // errBadCursor refuses a Before cursor this server did not issue.
 var errBadCursor = tenants.Invalid("before", "is not a cursor from a previous page")
@@ -61,8 +67,12 @@ func (d *DB) WorksPage(ctx context.Context, tenantID int64, q WorkQuery) (WorkPa
 		return WorkPage{}, err
 	}
 	page := WorkPage{Items: []WorkSummary{}}
-	if err := d.r.GetContext(ctx, &page.Total, `SELECT COUNT(*) FROM works w WHERE `+where, args...); err != nil {
+	if err := d.r.GetContext(ctx, &page.Total, `SELECT COUNT(*) FROM (SELECT 1 FROM works w WHERE `+where+` LIMIT ?) AS m`,
+		append(append([]any{}, args...), MaxCount+1)...); err != nil {
 		return WorkPage{}, err
+	}
+	if page.Total > MaxCount {
+		page.Total, page.TotalCapped = MaxCount, true
 	}
 	pageWhere, pageArgs := where, args
 	if q.Before != "" {
@@ -105,10 +115,10 @@ func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 	switch q.State {
 	case "":
 	case WorkStateFailed:
-		conds = append(conds, `w.id IN (SELECT work_id FROM placements WHERE tenant_id = ? AND state = 'failed')`)
+		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.state = 'failed')`)
 		args = append(args, tenantID)
 	case WorkStatePending:
-		conds = append(conds, `w.id IN (SELECT work_id FROM placements WHERE tenant_id = ? AND state IN ('pending', 'writing'))`)
+		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.state IN ('pending', 'writing'))`)
 		args = append(args, tenantID)
 	case WorkStateWaiting:
 		conds = append(conds, `w.unscheduled <> '[]'`)
@@ -122,7 +132,7 @@ func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 		return "", nil, tenants.Invalid("state", "must be one of %s", strings.Join(WorkStates, ", "))
 	}
 	if q.Destination != "" {
-		conds = append(conds, `w.id IN (SELECT work_id FROM placements WHERE tenant_id = ? AND destination_name = ?)`)
+		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.destination_name = ?)`)
 		args = append(args, tenantID, q.Destination)
 	}
 	if q.TriggerID != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -378,3 +379,8 @@ func actionClass(action string) string {
 // dryRunText explains a dry-run Destination wherever one is shown.
 const dryRunText = `Dry-run Destination (label ` + tenants.DryRunLabel + `: "true"): it receives only Works ` +
 	`whose destinationSelectors include ` + tenants.DryRunLabel + `: "true"; ordinary Works never go here.`
+
+// worksOnDestination is the Works list filtered to one Destination.
+func worksOnDestination(s Shell, dest string) templ.SafeURL {
+	return templ.SafeURL(tpath(s, "works") + "?destination=" + url.QueryEscape(dest))
+}

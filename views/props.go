@@ -273,7 +273,14 @@ type DestinationProps struct {
 	Files     []PlacedFile   // the tree of what is placed on it
 	OwnedDirs []string       // directories the placements own (highlighted)
 	Writes    []ActivityItem // recent writes, most recent first
+	// Placements is how many placements the Destination holds; Files shows at
+	// most the first MaxTreePlacements of them (by name).
+	Placements, Shown int
 }
+
+// MaxTreePlacements bounds the file tree of a Destination's page; the Works list,
+// filtered by the Destination, pages through all of them.
+const MaxTreePlacements = 500
 
 // ImportResult is one applied document of an import.
 type ImportResult struct {
@@ -330,6 +337,7 @@ type WorksProps struct {
 	Works        []WorkRow
 	Filter       WorkFilter
 	Total        int  // Works matching the filter
+	TotalCapped  bool // more than Total match (the count stops there)
 	Paged        bool // not the first page
 	NextURL      string
 	States       []string

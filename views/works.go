@@ -181,6 +181,9 @@ func compactTree(nodes []*TreeNode) []*TreeNode {
 // worksCount says how many Works the list holds and what this page shows.
 func worksCount(p WorksProps) string {
 	what := plural(p.Total, "Work", "Works")
+	if p.TotalCapped {
+		what = "More than " + what
+	}
 	if p.Filter != (WorkFilter{}) {
 		what += " match"
 	}

@@ -14,11 +14,11 @@ import (
 // placedOn is a Destination's page: its fields, the tree of every file currently
 // placed on it (the part each placement owns highlighted), and recent writes.
 func (s *Server) placedOn(r *http.Request, d tenants.Destination) (views.DestinationProps, error) {
-	ps, err := s.works.PlacementsOnDestination(r.Context(), principal(r).Tenant.ID, d.Name)
+	ps, latest, total, err := s.works.DestinationPlacements(r.Context(), principal(r).Tenant.ID, d.Name, views.MaxTreePlacements, 20)
 	if err != nil {
 		return views.DestinationProps{}, err
 	}
-	p := views.DestinationProps{Dest: d}
+	p := views.DestinationProps{Dest: d, Placements: total, Shown: len(ps)}
 	owned := map[string]bool{}
 	for _, pl := range ps {
 		if pl.Deleting {
@@ -32,7 +32,7 @@ func (s *Server) placedOn(r *http.Request, d tenants.Destination) (views.Destina
 		}
 	}
 	p.OwnedDirs = sortedKeys(owned)
-	p.Writes = activity(ps, 20)
+	p.Writes = activity(latest, 20)
 	if d.InitWorkloads {
 		storePath, err := s.storePathOf(r, d)
 		if err != nil {

@@ -22,6 +22,7 @@ type Works interface {
 	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
 	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]db.WaitingWork, int, error)
 	PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]db.PlacementView, error)
+	DestinationPlacements(ctx context.Context, tenantID int64, destination string, limit, recent int) (page, latest []db.PlacementView, total int, err error)
 	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,

@@ -46,3 +46,8 @@ ALTER TABLE placements ADD COLUMN stuck BOOLEAN NOT NULL DEFAULT FALSE;
 -- write of that store moves the branch even if it changes nothing (a fence), so
 -- the late push fails its compare-and-swap.
 ALTER TABLE git_stores ADD COLUMN push_in_doubt BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- A Destination's dashboard page lists its placements by name and its latest
+-- writes, one index range each, however many placements it holds.
+CREATE INDEX placements_destination_name ON placements (tenant_id, destination_name, name);
+CREATE INDEX placements_destination_updated ON placements (tenant_id, destination_name, updated_at);

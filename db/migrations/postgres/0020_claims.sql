@@ -18,3 +18,6 @@ CREATE INDEX claims_canary ON claims (canary_id);
 ALTER TABLE jobs ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
 ALTER TABLE placements ADD COLUMN stuck BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE git_stores ADD COLUMN push_in_doubt BOOLEAN NOT NULL DEFAULT FALSE;
+
+CREATE INDEX placements_destination_name ON placements (tenant_id, destination_name, name);
+CREATE INDEX placements_destination_updated ON placements (tenant_id, destination_name, updated_at);
