@@ -26,7 +26,10 @@ type config struct {
 	SecretKey        string   // base64, empty = key file in the data dir (local default only)
 	PreviousKeys     []string // base64 keys that only open (during a rotation)
 	ReassertInterval time.Duration
-	AllowPrivate     bool
+	// JobLease is how long a write job is held without a heartbeat before another
+	// replica may take it over (STATEWARD_JOB_LEASE, default 30s).
+	JobLease     time.Duration
+	AllowPrivate bool
 	// MetricsToken, when set, is the bearer token /metrics requires.
 	MetricsToken string
 	// GroupsClaim is the ID token claim that lists the user's groups (default
@@ -85,6 +88,13 @@ func (c *config) finish(getenv func(string) string) error {
 			return fmt.Errorf("STATEWARD_REASSERT_INTERVAL: %q is not a positive duration like 10h", v)
 		}
 		c.ReassertInterval = d
+	}
+	if v := getenv("STATEWARD_JOB_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return fmt.Errorf("STATEWARD_JOB_LEASE: %q is not a duration of at least 1s like 30s", v)
+		}
+		c.JobLease = d
 	}
 	loopback, err := isLoopback(c.Addr)
 	if err != nil {

@@ -64,8 +64,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			return d.TakeTurn(ctx, db.SweepReadiness, replica, period)
 		}}
 	runner := &writers.Runner{DB: reassertTurns{d, replica, cfg.ReassertInterval}, Factory: factory, Log: log, Owner: replica,
-		ReassertInterval: cfg.ReassertInterval,
-		Metrics:          writers.NewRunnerMetrics(reg)}
+		ReassertInterval: cfg.ReassertInterval, Lease: cfg.JobLease,
+		Metrics: writers.NewRunnerMetrics(reg)}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stateward_jobs_queued", Help: "Write jobs waiting to run (all tenants).",
 	}, func() float64 {

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/stateward/stateward/testpeers"
+)
+
+// replicaChildEnv makes TestReplicaChild serve: a replica process the test kills.
+const replicaChildEnv = "STATEWARD_TEST_REPLICA_CHILD"
+
+// TestReplicaChild is a `stateward serve` process for TestThreeReplicasSurviveKill9;
+// it does nothing unless that test starts it.
+func TestReplicaChild(t *testing.T) {
+	if os.Getenv(replicaChildEnv) == "" {
+		return
+	}
+	if err := run(context.Background(), []string{"serve"}, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "replica:", err)
+		os.Exit(2)
+	}
+}
+
+// replicaProc is one replica process.
+type replicaProc struct {
+	addr, dataDir string
+	env           []string
+	cmd           *exec.Cmd
+}
+
+func (p *replicaProc) url() string { return "http://" + p.addr }
+
+func (p *replicaProc) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReplicaChild$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), replicaChildEnv+"=1"), p.env...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = cmd
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(p.url() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica on %s not ready: %v", p.addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *replicaProc) kill() {
+	if p.cmd != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
+		p.cmd = nil
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestThreeReplicasSurviveKill9 is the acceptance test of running several
+// replicas: three `stateward serve` processes on one PostgreSQL, each with its
+// own data dir, behind no balancer but round-robin clients, writing to a real Git
+// remote and a real MinIO bucket. Works arrive through webhooks and the API, some
+// Idempotency-Keys at two replicas at once; one replica is killed with SIGKILL
+// while it holds a running job, then started again. Afterwards every accepted
+// Work's file is in its store with its content and nothing extra, each
+// idempotent delivery made one submission, a sampler never saw two running jobs
+// for one store, a 5/s trigger hit through all three replicas accepted no more
+// than its rate allows, and no job is left running.
+func TestThreeReplicasSurviveKill9(t *testing.T) {
+	const works = 600
+	dbURL := testpeers.Postgres(t).NewDatabase(t)
+	git := testpeers.GitHTTP(t, testpeers.GitOptions{Username: "bot", Password: "pw", Empty: true})
+	s3 := testpeers.MinIO(t)
+	bucket := s3.NewBucket(t)
+	common := []string{"STATEWARD_DATABASE_URL=" + dbURL, "STATEWARD_SECRET_KEY=" + testKey,
+		"STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true", "STATEWARD_JOB_LEASE=2s"}
+	reps := make([]*replicaProc, 3)
+	for i := range reps {
+		p := &replicaProc{addr: freeAddr(t), dataDir: t.TempDir()}
+		p.env = append(append([]string{}, common...), "STATEWARD_ADDR="+p.addr, "STATEWARD_DATA_DIR="+p.dataDir)
+		p.start(t)
+		reps[i] = p
+		t.Cleanup(p.kill)
+	}
+	// The last cleanup to run stops the replicas before the bucket is removed.
+	t.Cleanup(func() {
+		for _, p := range reps {
+			p.kill()
+		}
+	})
+	cliEnv := map[string]string{"STATEWARD_DATABASE_URL": dbURL, "STATEWARD_SECRET_KEY": testKey, "STATEWARD_DATA_DIR": t.TempDir()}
+	cli := func(args ...string) string {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, func(k string) string { return cliEnv[k] }, &out, io.Discard); err != nil {
+			t.Fatalf("stateward %v: %v", args, err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	cli("tenant", "create", "team-a")
+	tok := "Bearer " + cli("token", "create", "--tenant", "team-a", "--role", "editor")
+	call := func(method, url, body string, headers ...string) (int, string) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", tok)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	api := func(p *replicaProc) string { return p.url() + "/api/v1/tenants/team-a" }
+	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata: {name: repo}
+spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: git}
+stringData: {username: bot, password: pw}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: BucketStateStore
+metadata: {name: minio}
+spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s3}
+stringData: {accessKeyID: %s, secretAccessKey: "%s"}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: to-git, labels: {to: git}}
+spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: repo}}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: to-s3, labels: {to: s3}}
+spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
+`, git.URL(), s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey())
+	if code, body := call(http.MethodPost, api(reps[0])+"/apply", yaml); code != 200 {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	var trig, limited struct {
+		URL string `json:"url"`
+	}
+	for _, tr := range []struct {
+		body string
+		out  any
+	}{{`{"name": "ci"}`, &trig}, {`{"name": "limited", "ratePerSecond": 5}`, &limited}} {
+		code, body := call(http.MethodPost, api(reps[1])+"/triggers", tr.body)
+		if code != http.StatusCreated || json.Unmarshal([]byte(body), tr.out) != nil {
+			t.Fatalf("trigger: %d %s", code, body)
+		}
+	}
+	pg, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+
+	// The sampler: never two running jobs for one store.
+	stop := make(chan struct{})
+	var maxRunning atomic.Int64
+	var samples atomic.Int64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			var n int64
+			if err := pg.QueryRow(`SELECT COALESCE(MAX(c), 0) FROM (SELECT COUNT(*) AS c FROM jobs WHERE state = 'running'
+				GROUP BY tenant_id, store_kind, store_name) r`).Scan(&n); err == nil {
+				samples.Add(1)
+				if n > maxRunning.Load() {
+					maxRunning.Store(n)
+				}
+			}
+		}
+	}()
+
+	workBody := func(i int) string {
+		to := []string{"git", "s3"}[i%2]
+		return fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":"w-%03d"},"destinationSelectors":{"to":%q},
+"files":[{"path":"cm.yaml","content":"n: %d\n"}]}`, i, to, i)
+	}
+	trigURL := func(p *replicaProc) string { // the trigger's URL, on replica p
+		i := strings.Index(trig.URL, "/hooks/")
+		return p.url() + trig.URL[i:]
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := map[int]bool{}
+	// unanswered are Works whose request got no answer (the replica died under
+	// it): committed or not, either is right; if written, with their content.
+	unanswered := map[int]bool{}
+	killed := make(chan struct{})
+	for range 16 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < works; i = int(next.Add(1) - 1) {
+				p := reps[i%3]
+				var code int
+				var body string
+				switch {
+				case i%10 == 0: // the same delivery, same Idempotency-Key, at two replicas at once
+					key := "delivery-" + strconv.Itoa(i)
+					var codes [2]int
+					var inner sync.WaitGroup
+					for j := range 2 {
+						inner.Go(func() {
+							codes[j], _ = call(http.MethodPost, trigURL(reps[(i+j)%3]), workBody(i), "Idempotency-Key", key,
+								"Content-Type", "application/json")
+						})
+					}
+					inner.Wait()
+					if codes[0] == http.StatusAccepted || codes[1] == http.StatusAccepted {
+						code = http.StatusAccepted
+					}
+				case i%2 == 0:
+					code, body = call(http.MethodPost, trigURL(p), workBody(i), "Content-Type", "application/json")
+				default:
+					code, body = call(http.MethodPost, api(p)+"/works", workBody(i))
+				}
+				if code == http.StatusAccepted {
+					mu.Lock()
+					accepted[i] = true
+					mu.Unlock()
+				} else if code == 0 { // the killed replica: no answer
+					mu.Lock()
+					unanswered[i] = true
+					mu.Unlock()
+				} else {
+					t.Errorf("Work %d on %s: %d %s", i, p.addr, code, body)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	// Kill replica 2 while it holds a running job, then start it again.
+	go func() {
+		defer close(killed)
+		victim := reps[2]
+		pid := victim.cmd.Process.Pid
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			var n int
+			_ = pg.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1`, "%-"+strconv.Itoa(pid)+"-%").Scan(&n)
+			if n > 0 {
+				victim.kill()
+				time.Sleep(500 * time.Millisecond)
+				victim.start(t)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Errorf("replica %d never held a running job", pid)
+	}()
+	// A 5/s trigger hit through all three replicas for three seconds.
+	limitedOK := 0
+	limitStart := time.Now()
+	for i := 0; time.Since(limitStart) < 3*time.Second; i++ {
+		p := reps[i%3]
+		u := p.url() + limited.URL[strings.Index(limited.URL, "/hooks/"):]
+		body := fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":"lim-%03d"},"destinationSelectors":{"to":"git"},
+"files":[{"path":"cm.yaml","content":"lim: %d\n"}]}`, i, i)
+		if code, _ := call(http.MethodPost, u, body, "Content-Type", "application/json"); code == http.StatusAccepted {
+			limitedOK++
+			mu.Lock()
+			accepted[10000+i] = true
+			mu.Unlock()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	limitElapsed := time.Since(limitStart)
+	wg.Wait()
+	<-killed
+
+	// Everything accepted is written; nothing is left running.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var open, running int
+		_ = pg.QueryRow(`SELECT (SELECT COUNT(*) FROM placements WHERE state <> 'written') + (SELECT COUNT(*) FROM canaries WHERE state <> 'written')`).Scan(&open)
+		_ = pg.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state IN ('running', 'queued')`).Scan(&running)
+		if open == 0 && running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d placements or canaries not written, %d jobs queued or running after 3 minutes", open, running)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	<-sampled
+
+	gitFiles := git.Files(t, git.Branch())
+	s3Files := s3.Objects(t, bucket, "")
+	want := map[string]string{}
+	for i := range accepted {
+		switch {
+		case i >= 10000:
+			want[fmt.Sprintf("gitops/dev/resources/default/redis/lim-%03d/5058f/cm.yaml", i-10000)] = fmt.Sprintf("lim: %d\n", i-10000)
+		case i%2 == 0:
+			want[fmt.Sprintf("gitops/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+		default:
+			want[fmt.Sprintf("clusters/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+		}
+	}
+	got := map[string]string{}
+	for k, v := range gitFiles {
+		if strings.Contains(k, "/resources/default/") {
+			got[k] = v
+		}
+	}
+	for k, v := range s3Files {
+		if strings.Contains(k, "/resources/default/") {
+			got[k] = v
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	maybe := map[string]string{}
+	for i := range unanswered {
+		if i%2 == 0 {
+			maybe[fmt.Sprintf("gitops/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+		} else {
+			maybe[fmt.Sprintf("clusters/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		if m, ok := maybe[k]; !ok || m != v {
+			t.Errorf("the stores hold %s = %q, which no accepted Work says", k, v)
+		}
+	}
+	// One submission per Idempotency-Key: its placement was written at generation 1.
+	var resubmitted int
+	if err := pg.QueryRow(`SELECT COUNT(*) FROM placements p JOIN works w ON w.id = p.work_id
+		WHERE w.res_name LIKE 'w-%' AND CAST(SUBSTRING(w.res_name FROM 3) AS INTEGER) % 10 = 0 AND p.generation <> 1`).Scan(&resubmitted); err != nil {
+		t.Fatal(err)
+	}
+	if resubmitted > 0 {
+		t.Errorf("%d idempotent deliveries were submitted more than once", resubmitted)
+	}
+	if m := maxRunning.Load(); m > 1 {
+		t.Errorf("the sampler saw %d running jobs for one store at once", m)
+	}
+	if allowed := 5*limitElapsed.Seconds() + 5 + 1; float64(limitedOK) > allowed {
+		t.Errorf("the 5/s trigger accepted %d deliveries in %v through three replicas, more than %.0f", limitedOK, limitElapsed, allowed)
+	}
+	t.Logf("%d Works accepted, %d unanswered by the killed replica (%d on the 5/s trigger in %v), %d samples of running jobs (max %d per store), %d commits",
+		len(accepted), len(unanswered), limitedOK, limitElapsed.Round(time.Millisecond), samples.Load(), maxRunning.Load(), git.CommitCount(t, git.Branch()))
+}
