@@ -113,7 +113,17 @@ func (d *DB) runBatches() {
 }
 
 // runBatch runs reqs in one transaction, each in a savepoint, and answers them.
+// A batch of one is its own transaction: no savepoint needed.
 func (d *DB) runBatch(reqs []*batchReq) {
+	if len(reqs) == 1 {
+		r := reqs[0]
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			return
+		}
+		r.done <- d.soloTx(r)
+		return
+	}
 	errs := make([]error, len(reqs))
 	tx, err := d.w.BeginTxx(context.Background(), nil)
 	if err != nil {
@@ -147,6 +157,31 @@ func (d *DB) runBatch(reqs []*batchReq) {
 		}
 		r.done <- errs[i]
 	}
+}
+
+// soloTx runs one request in a transaction of its own.
+func (d *DB) soloTx(r *batchReq) (err error) {
+	tx, err := d.w.BeginTxx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	d.b.cur.Store(&batchState{tx: tx, pcs: map[int64]*planContext{}})
+	defer d.b.cur.Store(nil)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("submit panicked: %v", p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := r.fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // inSavepoint runs one request's fn; on error its changes are rolled back alone.
