@@ -35,7 +35,8 @@ import (
 // (plus canary and state files), every placement must be written, and every
 // submit the engine refused must have clashed in the model.
 //
-//	STATEWARD_MODEL_OPS   operations (default 2000)
+//	STATEWARD_MODEL_OPS   operations (default 400, a few seconds in make test; run
+//	                      3,000 or more to look for rare races: see the README)
 //	STATEWARD_MODEL_SEED  random seed (default: the time; logged)
 
 // modelModes are the layouts; each has a Destination per store.
@@ -291,7 +292,7 @@ func runModelWriter(t *testing.T) {
 }
 
 func modelOps(t *testing.T) (int, uint64) {
-	ops := 2000
+	ops := 400
 	if v, err := strconv.Atoi(os.Getenv("STATEWARD_MODEL_OPS")); err == nil && v > 0 {
 		ops = v
 	}
@@ -479,14 +480,18 @@ func (m *model) explain(t testing.TB, e *engine, srv *testpeers.GitServer, store
 	for _, ws := range works {
 		v, _ := e.db.Work(context.Background(), e.tenant, ws.ID)
 		for _, p := range v.Placements {
-			if strings.Contains(key, strings.Split(p.Name, ".")[0][:min(len(p.Name), 12)]) || slices.Contains(p.Paths, key) {
-				t.Logf("  db: work %d deleted=%v placement %s state=%s deleting=%v paths=%v", ws.ID, ws.Deleted, p.Name, p.State, p.Deleting, p.Paths)
+			if strings.Contains(key, "/"+strings.TrimPrefix(strings.Split(p.Name, "-default-")[0], "redis-")+"/") || slices.Contains(p.Paths, key) {
+				t.Logf("  db: work %d deleted=%v placement %s state=%s deleting=%v paths=%v version=%s updated=%v", ws.ID, ws.Deleted, p.Name, p.State, p.Deleting, p.Paths, p.Version, p.UpdatedAt)
 			}
 		}
 	}
 	if store == "git" {
 		out, _ := exec.Command("git", "-C", srv.Dir(), "log", "--format=%h %ci %s", "--stat=200", "-n", "8", "main", "--", key).CombinedOutput()
 		t.Logf("  git log -- %s:\n%s", key, out)
+		if os.Getenv("STATEWARD_MODEL_DEBUG") != "" {
+			out, _ = exec.Command("git", "-C", srv.Dir(), "log", "--format=%h %p %ci %s", "-n", "40", "main").CombinedOutput()
+			t.Logf("  git log:\n%s", out)
+		}
 	}
 }
 
