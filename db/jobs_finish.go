@@ -42,7 +42,9 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		if res.Err != "" {
 			return d.requeue(ctx, tx, job, d.now().Add(backoff(job.Attempts+1)), res.Err)
 		}
-		if job.Store.Kind == tenants.KindGit {
+		// Only a push that landed (the branch moved) settles an earlier push still
+		// in doubt: a job that changed nothing, or had nothing to write, does not.
+		if job.Store.Kind == tenants.KindGit && res.Changed {
 			if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE WHERE tenant_id = ? AND name = ?`,
 				job.TenantID, job.Store.Name); err != nil {
 				return err

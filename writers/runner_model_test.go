@@ -38,6 +38,8 @@ import (
 //	STATEWARD_MODEL_OPS   operations (default 400, a few seconds in make test; run
 //	                      3,000 or more to look for rare races: see the README)
 //	STATEWARD_MODEL_SEED  random seed (default: the time; logged)
+//	STATEWARD_MODEL_NO_KILLS=1  no SIGKILLs (outages only), to narrow a failure down
+//	STATEWARD_MODEL_DEBUG=1     on a mismatch, also log the Git history
 
 // modelModes are the layouts; each has a Destination per store.
 var modelModes = []string{tenants.ModeNested, tenants.ModeAggregated, tenants.ModeNone, tenants.ModeLegacy}
@@ -396,6 +398,9 @@ func TestWriteEngineModel(t *testing.T) {
 				outages++
 			}
 		default:
+			if os.Getenv("STATEWARD_MODEL_NO_KILLS") != "" {
+				continue
+			}
 			child.kill()
 			kills++
 			child.start(t)
