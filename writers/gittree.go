@@ -24,6 +24,19 @@ type editNode struct {
 	owned, keepAll bool
 }
 
+// hasPut reports whether n or a node below it puts a file.
+func (n *editNode) hasPut() bool {
+	if n.put {
+		return true
+	}
+	for _, c := range n.children {
+		if c.hasPut() {
+			return true
+		}
+	}
+	return false
+}
+
 // dir returns the child directory node name, creating it.
 func (n *editNode) dir(name, key string) (*editNode, error) {
 	c := n.children[name]
@@ -228,7 +241,13 @@ func (b *treeBuilder) buildKept(base plumbing.Hash, n *editNode, owned, protecte
 	changed := false
 	kept := make(map[string]object.TreeEntry, len(entries)+len(n.children))
 	for _, e := range entries {
-		if c, edited := n.children[e.Name]; (edited && !c.del) || !owned || protected {
+		c, edited := n.children[e.Name]
+		if edited && !c.del && !c.put && !c.keep && e.Mode != filemode.Dir && owned && !protected && !c.hasPut() {
+			// A file of an owned directory where the edits only remove or keep keys
+			// below its name: those edits do not make it the Batch's; it goes.
+			edited = false
+		}
+		if (edited && !c.del) || !owned || protected {
 			kept[e.Name] = e
 			continue
 		}

@@ -384,3 +384,29 @@ func TestCutOffWriterStops(t *testing.T) {
 		t.Errorf("objects in the bucket %d, then %d a second later (of 3,000), %v after the start: the cut-off writer kept writing", n1, n2, time.Since(start))
 	}
 }
+
+// TestStaleFileBelowWhichKeysAreRemoved: in an owned directory, a stale file
+// whose name the Batch also removes (or keeps) keys below goes like any other
+// stale file. The model-based test found it: a Work that turned deep/x/y.yaml
+// into a file deep/x, then was deleted, left deep/x behind.
+func TestStaleFileBelowWhichKeysAreRemoved(t *testing.T) {
+	for _, b := range []Batch{
+		{Message: "remove", Deletes: []string{"st/w/deep/x/y.yaml"}, DeletePrefixes: []string{"st/w/"}},
+		{Message: "keep below", Keep: []string{"st/w/deep/x/y.yaml"}, DeletePrefixes: []string{"st/w/"}},
+	} {
+		t.Run(b.Message, func(t *testing.T) {
+			srv := testpeers.GitHTTP(t, testpeers.GitOptions{Username: testGitUser, Password: testGitPassword, Fsck: true})
+			g := newTestGit(t, srv, nil)
+			ctx := context.Background()
+			if _, err := g.Apply(ctx, Batch{Message: "seed", Puts: []File{{Key: "st/w/deep/x", Content: []byte("file\n")}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.Apply(ctx, b); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			if got := srv.Files(t, srv.Branch()); got["st/w/deep/x"] != "" {
+				t.Errorf("remote holds %v: the stale file st/w/deep/x survived its owned directory's write", keysOf(got))
+			}
+		})
+	}
+}
