@@ -101,12 +101,6 @@ step vet go vet "${pkgs[@]}"
 step staticcheck go tool staticcheck "${pkgs[@]}"
 
 test_flags=(-count=1 -timeout "${TEST_TIMEOUT:-30m}")
-# The write engine's model-based test (writers/TestWriteEngineModel) finds a rare
-# stale-file failure that is still open (README: "What the writers guarantee"), so
-# the default run leaves it out; MODEL=1 runs it too, as `make model` does.
-if [ "${MODEL:-0}" != 1 ]; then
-	test_flags+=(-skip '^TestWriteEngineModel$')
-fi
 test_name=test
 if [ "${RACE:-0}" = 1 ]; then
 	test_flags+=(-race)

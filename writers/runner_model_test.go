@@ -35,8 +35,7 @@ import (
 // (plus canary and state files), every placement must be written, and every
 // submit the engine refused must have clashed in the model.
 //
-//	STATEWARD_MODEL_OPS   operations (default 2000; `make model` runs 3000 —
-//	                      `make test` leaves it out while a failure is open: README)
+//	STATEWARD_MODEL_OPS   operations (default 2000; `make model` runs 3000)
 //	STATEWARD_MODEL_SEED  random seed (default: the time; logged)
 //	STATEWARD_MODEL_NO_KILLS=1  no SIGKILLs (outages only), to narrow a failure down
 //	STATEWARD_MODEL_DEBUG=1     on a mismatch, also log the Git history
