@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,41 +49,6 @@ type claimHolder struct {
 	Dir         bool   `db:"dir"` // an owned directory, not a file
 }
 
-// ancestors returns the parent directories of key, nearest last ("a", "a/b" for
-// "a/b/c").
-func ancestors(key string) []string {
-	var out []string
-	for i := range len(key) {
-		if key[i] == '/' {
-			out = append(out, key[:i])
-		}
-	}
-	return out
-}
-
-// clash finds a claim of the store, other than placement self's, that c cannot
-// coexist with: the same key (unless both are shared), a claim on a parent
-// directory of c, or a claim below c.
-func (d *DB) clash(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, c claim) (*claimHolder, error) {
-	exact := append(ancestors(c.key), c.key)
-	q, args, err := sqlx.In(`SELECT c.key, COALESCE(p.name, '') AS placement, COALESCE(p.work_id, 0) AS work_id,
-		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary, c.dir
-		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
-		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key IN (?)
-			UNION ALL SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?)
-		AND (c.placement_id IS NULL OR c.placement_id <> ?) AND NOT (c.key = ? AND c.shared AND ?)
-		ORDER BY c.key LIMIT 1`, tenantID, k.kind, k.name, exact, tenantID, k.kind, k.name, c.key+"/", c.key+"0", self, c.key, c.shared)
-	if err != nil {
-		return nil, err
-	}
-	var h claimHolder
-	err = tx.GetContext(ctx, &h, tx.Rebind(q), args...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	return &h, err
-}
-
 // checkClaims answers a conflict, naming the other Work (or canary file) and both
 // paths, when plan wants a key that another claim of the store cannot coexist
 // with. self is the placement's own id (0 for a new one).
@@ -94,21 +57,7 @@ func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 	if err := selfClash(plan, workName, dest); err != nil {
 		return err
 	}
-	var batch []claim
-	for _, c := range claimsOf(plan) {
-		if !c.shared {
-			batch = append(batch, c)
-			continue
-		}
-		h, err := d.clash(ctx, tx, tenantID, k, self, c)
-		if err != nil {
-			return err
-		}
-		if h != nil {
-			return d.conflictWith(ctx, tx, tenantID, h, c.key, workName, dest)
-		}
-	}
-	for chunk := range slices.Chunk(batch, claimChunk) {
+	for chunk := range slices.Chunk(claimsOf(plan), claimChunk) {
 		h, key, err := d.clashAny(ctx, tx, tenantID, k, self, chunk)
 		if err != nil {
 			return err
@@ -124,15 +73,20 @@ func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 // queries, not a thousand round trips).
 const claimChunk = 100
 
-// clashAny is clash for several non-shared claims in one query: every claim of
-// another placement or canary at one of their keys, at a parent directory of
-// one, or below one. It returns the first clash and the key it clashes with.
+// clashAny finds, in one query for several claims, a claim of the store (other
+// than placement self's) that one of them cannot coexist with: the same key
+// (unless both are shared, as an aggregatedYAML target is), a claim on a parent
+// directory, or a claim below. It returns that claim and the key it clashes with.
 func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, cs []claim) (*claimHolder, string, error) {
 	var exact []string
+	shared := []string{""} // never a key: keeps the IN list non-empty
 	ranges := make([]string, 0, len(cs))
 	args := []any{tenantID, k.kind, k.name}
 	for _, c := range cs {
-		exact = append(append(exact, ancestors(c.key)...), c.key)
+		exact = append(append(exact, pathing.ParentDirs(c.key)...), c.key)
+		if c.shared {
+			shared = append(shared, c.key)
+		}
 	}
 	slices.Sort(exact)
 	exact = slices.Compact(exact)
@@ -146,13 +100,17 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 		return nil, "", err
 	}
 	args = append(append(args[:3:3], inArgs...), args[3:]...)
+	sq, sharedArgs, err := sqlx.In(`NOT (c.shared AND c.key IN (?))`, shared)
+	if err != nil {
+		return nil, "", err
+	}
 	var hs []claimHolder
 	err = tx.SelectContext(ctx, &hs, tx.Rebind(`SELECT c.key, COALESCE(p.name, '') AS placement, COALESCE(p.work_id, 0) AS work_id,
 		COALESCE(p.destination_name, cn.destination_name, '') AS destination, c.canary_id IS NOT NULL AS canary, c.dir
 		FROM claims c LEFT JOIN placements p ON p.id = c.placement_id LEFT JOIN canaries cn ON cn.id = c.canary_id
 		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND `+q+`
 			UNION ALL `+strings.Join(ranges, " UNION ALL ")+`)
-		AND (c.placement_id IS NULL OR c.placement_id <> ?) ORDER BY c.key LIMIT 1`), append(args, self)...)
+		AND (c.placement_id IS NULL OR c.placement_id <> ?) AND `+sq+` ORDER BY c.key LIMIT 1`), append(append(args, self), sharedArgs...)...)
 	if err != nil || len(hs) == 0 {
 		return nil, "", err
 	}

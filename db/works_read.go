@@ -138,15 +138,6 @@ func (r workRow) summary(states map[string]int) WorkSummary {
 	return s
 }
 
-// PlacementsOnDestination lists the placements on one Destination (the
-// Destination page's tree), by name.
-func (d *DB) PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]PlacementView, error) {
-	var rows []placementRow
-	err := d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
-		WHERE p.tenant_id = ? AND p.destination_name = ? ORDER BY p.name, p.id`, tenantID, destination)
-	return views(rows), err
-}
-
 // DestinationPlacements is one page of what is placed on a Destination, for its
 // dashboard page: at most limit placements by name, the most recently changed
 // ones, and how many there are in all. Every query is one index range, so the

@@ -199,6 +199,18 @@ func isGitMetaName(s string) bool {
 	return len(l) == 8 && (strings.HasPrefix(l, "gitmod~") || strings.HasPrefix(l, "gitatt~")) && l[7] >= '1' && l[7] <= '9'
 }
 
+// ParentDirs returns the parent directories of a key, nearest last ("a", "a/b"
+// for "a/b/c"): what must be a directory for the key to be a file.
+func ParentDirs(key string) []string {
+	var out []string
+	for i := range len(key) {
+		if key[i] == '/' {
+			out = append(out, key[:i])
+		}
+	}
+	return out
+}
+
 // joinKey joins non-empty parts with "/".
 func joinKey(parts ...string) string {
 	kept := make([]string, 0, len(parts))

@@ -21,7 +21,6 @@ type Works interface {
 	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
 	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
 	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]db.WaitingWork, int, error)
-	PlacementsOnDestination(ctx context.Context, tenantID int64, destination string) ([]db.PlacementView, error)
 	DestinationPlacements(ctx context.Context, tenantID int64, destination string, limit, recent int) (page, latest []db.PlacementView, total int, err error)
 	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)

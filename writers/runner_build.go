@@ -137,7 +137,7 @@ func (jb *jobBatch) claim(w tenants.PlacementWrite) string {
 			return fmt.Sprintf("placement %q cannot write the file %q: placement %q has files below it, so it must stay a directory",
 				w.Name, k, other)
 		}
-		for _, dir := range parentDirs(k) {
+		for _, dir := range pathing.ParentDirs(k) {
 			if other, ok := jb.owners[dir]; ok && other != w.Name {
 				return fmt.Sprintf("placement %q cannot write %q: %q is a file of placement %q, not a directory",
 					w.Name, k, dir, other)
@@ -146,22 +146,11 @@ func (jb *jobBatch) claim(w tenants.PlacementWrite) string {
 	}
 	for _, k := range keys {
 		jb.owners[k] = w.Name
-		for _, dir := range parentDirs(k) {
+		for _, dir := range pathing.ParentDirs(k) {
 			jb.dirs[dir] = w.Name
 		}
 	}
 	return ""
-}
-
-// parentDirs returns the parent directories of key ("a", "a/b" for "a/b/c").
-func parentDirs(key string) []string {
-	var out []string
-	for i := range len(key) {
-		if key[i] == '/' {
-			out = append(out, key[:i])
-		}
-	}
-	return out
 }
 
 // hold leaves w out of this Batch and keeps what it wrote before.
