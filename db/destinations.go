@@ -43,45 +43,70 @@ func (d *DB) Destinations(ctx context.Context, tenantID int64, selector map[stri
 }
 
 func (d *DB) listDestinations(ctx context.Context, q sqlx.QueryerContext, tenantID int64, selector map[string]string) ([]tenants.Destination, error) {
-	var rows []struct {
-		destRow
-		statusCols
-		GitChecked    *time.Time `db:"git_checked"`
-		BucketChecked *time.Time `db:"bucket_checked"`
-		StoreMissing  bool       `db:"store_missing"`
-		SecretMissing bool       `db:"secret_missing"`
+	dests, _, err := d.destinationsAndStores(ctx, q, tenantID, selector)
+	return dests, err
+}
+
+// destinationsAndStores is listDestinations, with the path and status of each of
+// the tenant's stores.
+func (d *DB) destinationsAndStores(ctx context.Context, q sqlx.QueryerContext, tenantID int64,
+	selector map[string]string) ([]tenants.Destination, map[storeKey]storeInfo, error) {
+	// Two plain queries joined here: on SQLite a join with a bound parameter costs
+	// several times the queries alone, and this runs in every submit.
+	var rows []destRow
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? ORDER BY name`,
+		tenantID); err != nil {
+		return nil, nil, err
 	}
-	err := sqlx.SelectContext(ctx, q, &rows, `SELECT d.id, d.tenant_id, d.name, d.labels, d.path, d.store_kind, d.store_name,
-		d.strict_match, d.mode, d.filename, d.cleanup, d.init_workloads, d.updated_at,
-		COALESCE(g.ready, b.ready) AS ready, COALESCE(g.status_message, b.status_message, '') AS status_message,
-		NULL AS last_checked, g.last_checked AS git_checked, b.last_checked AS bucket_checked,
-		(g.id IS NULL AND b.id IS NULL) AS store_missing, COALESCE(g.secret_missing, b.secret_missing, FALSE) AS secret_missing
-		FROM destinations d
-		LEFT JOIN git_stores g ON d.store_kind = 'GitStateStore' AND g.tenant_id = d.tenant_id AND g.name = d.store_name
-		LEFT JOIN bucket_stores b ON d.store_kind = 'BucketStateStore' AND b.tenant_id = d.tenant_id AND b.name = d.store_name
-		WHERE d.tenant_id = ? ORDER BY d.name`, tenantID)
+	stores, err := d.storeInfos(ctx, q, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([]tenants.Destination, 0, len(rows))
 	for _, r := range rows {
-		dest := r.destRow.domain()
-		// COALESCE would lose the column type the driver parses times by.
-		r.LastChecked = r.GitChecked
-		if r.LastChecked == nil {
-			r.LastChecked = r.BucketChecked
-		}
-		dest.Status = r.statusCols.domain()
+		dest := r.domain()
+		st, ok := stores[storeKey{dest.StoreKind, dest.StoreName}]
+		dest.Status = st.statusCols.domain()
 		switch {
-		case r.StoreMissing:
+		case !ok:
 			notReady := false
 			dest.Waiting = tenants.StoreMissingMessage(dest.StoreKind, dest.StoreName)
 			dest.Status = tenants.Status{Ready: &notReady, Message: dest.Waiting}
-		case r.SecretMissing:
+		case st.SecretMissing:
 			dest.Waiting = dest.Status.Message
 		}
 		if tenants.Matches(dest.Labels, selector) {
 			out = append(out, dest)
 		}
 	}
-	return out, err
+	return out, stores, nil
+}
+
+// storeInfo is what Destinations and planning need of a store.
+type storeInfo struct {
+	Kind string `db:"kind"`
+	Name string `db:"name"`
+	Path string `db:"path"`
+	statusCols
+	SecretMissing bool `db:"secret_missing"`
+}
+
+// storeInfos reads the path and status of each of a tenant's stores.
+func (d *DB) storeInfos(ctx context.Context, q sqlx.QueryerContext, tenantID int64) (map[storeKey]storeInfo, error) {
+	out := map[storeKey]storeInfo{}
+	for _, kind := range []string{tenants.KindGit, tenants.KindBucket} {
+		table := map[string]string{tenants.KindGit: "git_stores", tenants.KindBucket: "bucket_stores"}[kind]
+		var rows []storeInfo
+		if err := sqlx.SelectContext(ctx, q, &rows, `SELECT name, path, ready, status_message, last_checked, secret_missing
+			FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			r.Kind = kind
+			out[storeKey{kind, r.Name}] = r
+		}
+	}
+	return out, nil
 }
 
 // Destination finds one Destination (with its store's status).

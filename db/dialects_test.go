@@ -33,7 +33,7 @@ func (tg target) options(s *db.Sealer, now func() time.Time) db.Options {
 // dialects are the databases every db test runs against.
 var dialects = []string{"sqlite", "postgres"}
 
-func newTarget(t *testing.T, dialect string) target {
+func newTarget(t testing.TB, dialect string) target {
 	t.Helper()
 	if dialect == "postgres" {
 		return target{dialect: dialect, url: testpeers.Postgres(t).NewDatabase(t)}

@@ -90,7 +90,10 @@ func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	res, err := d.planWork(ctx, tx, pc, w, true)
+	// On SQLite this transaction is the only writer, so a Work it inserted has no
+	// placements; on PostgreSQL the insert may have become an update of a Work
+	// another replica inserted meanwhile.
+	res, err := d.planWork(ctx, tx, pc, w, true, isNew && !d.isPostgres())
 	if err != nil {
 		return SubmitResult{}, err
 	}

@@ -36,7 +36,7 @@ func (d *DB) loadPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 
 // readPlanContext reads what planning needs of a tenant.
 func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (*planContext, error) {
-	dests, err := d.listDestinations(ctx, tx, tenantID, nil)
+	dests, stores, err := d.destinationsAndStores(ctx, tx, tenantID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -45,17 +45,10 @@ func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 		pc.cands = append(pc.cands, tenants.Candidate{Destination: dest, StoreFailing: dest.Status.Failing()})
 		pc.dests[dest.Name] = dest
 	}
-	var rows []struct {
-		Kind string `db:"kind"`
-		Name string `db:"name"`
-		Path string `db:"path"`
+	for k, st := range stores {
+		pc.storePaths[k] = st.Path
 	}
-	err = tx.SelectContext(ctx, &rows, `SELECT 'GitStateStore' AS kind, name, path FROM git_stores WHERE tenant_id = ?
-		UNION ALL SELECT 'BucketStateStore' AS kind, name, path FROM bucket_stores WHERE tenant_id = ?`, tenantID, tenantID)
-	for _, r := range rows {
-		pc.storePaths[storeKey{r.Kind, r.Name}] = r.Path
-	}
-	return pc, err
+	return pc, nil
 }
 
 func pathingDestination(dest tenants.Destination) pathing.Destination {
@@ -96,10 +89,15 @@ type groupDest struct {
 // only when their plan changed), the others are marked for removal, and the
 // affected stores' jobs are queued. Without force (a re-plan after a Destination
 // changed) a group whose layout fails on a Destination keeps its old placement.
-func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tenants.Work, force bool) (SubmitResult, error) {
-	rows, err := d.workPlacements(ctx, tx, w.TenantID, w.ID)
-	if err != nil {
-		return SubmitResult{}, err
+//
+// fresh says this transaction created w, so it has no placements to read.
+func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tenants.Work, force, fresh bool) (SubmitResult, error) {
+	var rows []placementRow
+	if !fresh {
+		var err error
+		if rows, err = d.workPlacements(ctx, tx, w.TenantID, w.ID); err != nil {
+			return SubmitResult{}, err
+		}
 	}
 	existing, byKey := placedOn(rows)
 	decisions := tenants.Schedule(w, pc.cands, existing)
@@ -132,9 +130,11 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 	if err := d.dropUnchosen(ctx, tx, rows, kept, misplacedSet(decisions), &res, jobs); err != nil {
 		return SubmitResult{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE works SET unscheduled = ? WHERE tenant_id = ? AND id = ?`,
-		toJSON(res.Unscheduled), w.TenantID, w.ID); err != nil {
-		return SubmitResult{}, err
+	if !fresh || len(res.Unscheduled) > 0 { // a new row holds '[]'
+		if _, err := tx.ExecContext(ctx, `UPDATE works SET unscheduled = ? WHERE tenant_id = ? AND id = ?`,
+			toJSON(res.Unscheduled), w.TenantID, w.ID); err != nil {
+			return SubmitResult{}, err
+		}
 	}
 	if err := d.enqueueAll(ctx, tx, w.TenantID, jobs); err != nil {
 		return SubmitResult{}, err
@@ -258,7 +258,7 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 	}
 	for _, r := range rows {
 		w := r.domain()
-		if _, err := d.planWork(ctx, tx, pc, &w, false); err != nil {
+		if _, err := d.planWork(ctx, tx, pc, &w, false, false); err != nil {
 			return fmt.Errorf("re-plan Work %s: %w", w.Name(), err)
 		}
 	}

@@ -28,7 +28,7 @@ func (c *clock) add(d time.Duration) {
 
 // worksDB opens a database with a tenant, a Git store "repo" (path "s") and two
 // Destinations on it: "dev" (env=dev, nested) and "prod" (env=prod, mode none).
-func worksDB(t *testing.T, tg target) (*db.DB, int64, *clock) {
+func worksDB(t testing.TB, tg target) (*db.DB, int64, *clock) {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s, _ := db.NewSealer(key(1))
