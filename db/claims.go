@@ -40,6 +40,15 @@ func claimsOf(plan pathing.Plan) []claim {
 	return out
 }
 
+// claimRow is a stored claim as the clash query reads it.
+type claimRow struct {
+	Key         string        `db:"key"`
+	PlacementID sql.NullInt64 `db:"placement_id"`
+	CanaryID    sql.NullInt64 `db:"canary_id"`
+	Dir         bool          `db:"dir"`
+	Shared      bool          `db:"shared"`
+}
+
 // claimHolder is a claim of the store that clashes with a new one.
 type claimHolder struct {
 	Key         string `db:"key"`
@@ -80,54 +89,49 @@ const claimChunk = 100
 // directory, or a claim below. It returns that claim and the key it clashes with.
 func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, cs []claim) (*claimHolder, string, error) {
 	var exact []string
-	shared := []string{""} // never a key: keeps the IN list non-empty
-	ranges := make([]string, 0, len(cs))
-	args := []any{tenantID, k.kind, k.name}
+	shared := map[string]bool{}
 	for _, c := range cs {
 		exact = append(append(exact, pathing.ParentDirs(c.key)...), c.key)
 		if c.shared {
-			shared = append(shared, c.key)
+			shared[c.key] = true
 		}
 	}
 	slices.Sort(exact)
 	exact = slices.Compact(exact)
+	// One indexed lookup per branch (ORed ranges make SQLite scan the store), and
+	// nothing around them: an outer query sorting the union's rows costs SQLite
+	// ephemeral tables on every submit. The clashing claims are few (none, as a
+	// rule); the first by key is chosen here.
+	const branch = `SELECT key, placement_id, canary_id, dir, shared FROM claims
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (placement_id IS NULL OR placement_id <> ?) AND `
+	in, inArgs, err := sqlx.In(branch+`key IN (?)`, tenantID, k.kind, k.name, self, exact)
+	if err != nil {
+		return nil, "", err
+	}
+	parts := []string{in}
+	args := inArgs
 	for _, c := range cs {
-		// One indexed range scan each: ORed ranges make SQLite scan the store.
-		ranges = append(ranges, "SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?")
-		args = append(args, tenantID, k.kind, k.name, c.key+"/", c.key+"0")
+		parts = append(parts, branch+`key > ? AND key < ?`)
+		args = append(args, tenantID, k.kind, k.name, self, c.key+"/", c.key+"0")
 	}
-	q, inArgs, err := sqlx.In(`key IN (?)`, exact)
-	if err != nil {
+	var rows []claimRow
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(strings.Join(parts, " UNION ALL ")), args...); err != nil {
 		return nil, "", err
 	}
-	args = append(append(args[:3:3], inArgs...), args[3:]...)
-	sq, sharedArgs, err := sqlx.In(`NOT (c.shared AND c.key IN (?))`, shared)
-	if err != nil {
-		return nil, "", err
+	rows = slices.DeleteFunc(rows, func(r claimRow) bool {
+		return r.Shared && shared[r.Key] // an aggregatedYAML target is shared
+	})
+	if len(rows) == 0 {
+		return nil, "", nil
 	}
-	// The clashing claim alone first (no join: on SQLite a join with bound
-	// parameters costs several times as much, and this runs for every submit);
-	// who holds it is read only when there is one.
-	var hs []struct {
-		Key         string        `db:"key"`
-		PlacementID sql.NullInt64 `db:"placement_id"`
-		CanaryID    sql.NullInt64 `db:"canary_id"`
-		Dir         bool          `db:"dir"`
-	}
-	err = tx.SelectContext(ctx, &hs, tx.Rebind(`SELECT c.key, c.placement_id, c.canary_id, c.dir FROM claims c
-		WHERE c.id IN (SELECT id FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND `+q+`
-			UNION ALL `+strings.Join(ranges, " UNION ALL ")+`)
-		AND (c.placement_id IS NULL OR c.placement_id <> ?) AND `+sq+` ORDER BY c.key LIMIT 1`), append(append(args, self), sharedArgs...)...)
-	if err != nil || len(hs) == 0 {
-		return nil, "", err
-	}
-	h := claimHolder{Key: hs[0].Key, Dir: hs[0].Dir, Canary: hs[0].CanaryID.Valid}
+	first := slices.MinFunc(rows, func(a, b claimRow) int { return strings.Compare(a.Key, b.Key) })
+	h := claimHolder{Key: first.Key, Dir: first.Dir, Canary: first.CanaryID.Valid}
 	switch {
-	case hs[0].PlacementID.Valid:
+	case first.PlacementID.Valid:
 		err = tx.QueryRowxContext(ctx, tx.Rebind(`SELECT name, work_id, destination_name FROM placements WHERE id = ?`),
-			hs[0].PlacementID.Int64).Scan(&h.Placement, &h.WorkID, &h.Destination)
+			first.PlacementID.Int64).Scan(&h.Placement, &h.WorkID, &h.Destination)
 	case h.Canary:
-		err = tx.GetContext(ctx, &h.Destination, tx.Rebind(`SELECT destination_name FROM canaries WHERE id = ?`), hs[0].CanaryID.Int64)
+		err = tx.GetContext(ctx, &h.Destination, tx.Rebind(`SELECT destination_name FROM canaries WHERE id = ?`), first.CanaryID.Int64)
 	}
 	if err != nil {
 		return nil, "", err
@@ -161,14 +165,27 @@ func selfClash(plan pathing.Plan, workName, dest string) error {
 }
 
 // claimPlacement replaces the claims of placement id with those of plan (checked
-// with checkClaims first).
-func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, id int64, plan pathing.Plan) error {
-	if err := d.dropClaims(ctx, tx, tenantID, "placement_id", id); err != nil {
-		return err
+// with checkClaims first). fresh says the placement row was inserted by this
+// transaction, so it has no claims to drop.
+func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, id int64, plan pathing.Plan, fresh bool) error {
+	if !fresh {
+		if err := d.dropClaims(ctx, tx, tenantID, "placement_id", id); err != nil {
+			return err
+		}
 	}
-	for _, c := range claimsOf(plan) {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO claims (tenant_id, store_kind, store_name, key, placement_id, shared, dir)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, tenantID, k.kind, k.name, c.key, id, c.shared, c.dir); err != nil {
+	// One statement per hundred claims: a submit's statements are most of its cost.
+	for chunk := range slices.Chunk(claimsOf(plan), claimChunk) {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO claims (tenant_id, store_kind, store_name, key, placement_id, shared, dir) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
+		for i, c := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, tenantID, k.kind, k.name, c.key, id, c.shared, c.dir)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q.String()), args...); err != nil {
 			return err
 		}
 	}

@@ -48,6 +48,23 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
 	now := d.now()
 	var id int64
+	if !d.isPostgres() && !full {
+		// One writer: a plain read finds the common case, a queued job already
+		// due (or backing off), in one statement instead of two.
+		var j struct {
+			ID       int64     `db:"id"`
+			Attempts int       `db:"attempts"`
+			RunAfter time.Time `db:"run_after"`
+		}
+		err := tx.GetContext(ctx, &j, `SELECT id, attempts, run_after FROM jobs
+			WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`, tenantID, k.kind, k.name)
+		if err == nil && (j.Attempts > 0 || !j.RunAfter.After(now)) {
+			return j.ID, nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
 	err := tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at)
 		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET

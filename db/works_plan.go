@@ -205,7 +205,9 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 	if err != nil {
 		return PlacementPlan{}, 0, err
 	}
-	if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan); err != nil {
+	// Without a row read before, the upsert inserted it (SQLite has one writer;
+	// on PostgreSQL another replica may have inserted it meanwhile).
+	if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan, !had && !d.isPostgres()); err != nil {
 		return PlacementPlan{}, 0, err
 	}
 	entry := PlacementPlan{Destination: dest.Name, Name: pname, Group: gi, Paths: nonNil(plan.Keys()),
