@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ type DB struct {
 	sealer  *Sealer
 	now     func() time.Time
 	b       *batcher // group commit of submits (batch.go)
+	cp      *checkpointer
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
 	// several replicas, whose own clocks may drift apart), not this process's.
 	dbClock bool
@@ -96,7 +98,7 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		u := url.URL{Scheme: "file", Opaque: filepath.ToSlash(o.Path)}
 		return u.String() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=128" + extra
 	}
-	w, err := sqlx.Open("sqlite3", dsn("&_txlock=immediate"))
+	w, err := sqlx.Open(sqliteWriterDriver, dsn("&_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", o.Path, err)
 	}
@@ -115,6 +117,14 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	d.r = r
+	cp, err := sqlx.Open("sqlite3", strings.Replace(dsn(""), "_busy_timeout=10000", "_busy_timeout="+strconv.Itoa(checkpointBusy), 1))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open %s for checkpoints: %w", o.Path, err)
+	}
+	cp.SetMaxOpenConns(1)
+	d.cp = startCheckpointer(cp)
 	d.startBatcher() // group commit: SQLite has one writer
 	return d, nil
 }
@@ -136,11 +146,14 @@ func openPostgresDB(ctx context.Context, o Options) (*DB, error) {
 // Close closes the pools.
 func (d *DB) Close() error {
 	d.stopBatcher()
-	var errR error
+	var errR, errC error
 	if d.r != nil && d.r != d.w {
 		errR = d.r.Close()
 	}
-	return errors.Join(d.w.Close(), errR)
+	if d.cp != nil {
+		errC = d.cp.close()
+	}
+	return errors.Join(d.w.Close(), errR, errC)
 }
 
 // Ping checks that the database answers (for /readyz).

@@ -1,0 +1,104 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+)
+
+// Checkpoints off the commit path. By default SQLite copies the write-ahead log
+// back into the database file (and fsyncs it) inside whichever commit finds the
+// log past 1,000 pages: under load that is a submit batch or a writer's finish,
+// and every caller queued behind the one writer connection waits tens of
+// milliseconds for it. The writer connection therefore never checkpoints; a
+// goroutine on a connection of its own runs PASSIVE checkpoints, which copy what
+// they can while commits go on appending to the log.
+type checkpointer struct {
+	db        *sqlx.DB
+	stop      chan struct{}
+	done      sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// checkpointEvery is how often a checkpoint runs. One with nothing to copy
+// costs next to nothing; one every 100 ms keeps the log short under load.
+const checkpointEvery = 100 * time.Millisecond
+
+// sqliteWriterDriver is mattn's driver with automatic checkpoints turned off on
+// every connection it opens: the writer's.
+const sqliteWriterDriver = "sqlite3-stateward-writer"
+
+func init() {
+	sql.Register(sqliteWriterDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec(`PRAGMA wal_autocheckpoint = 0`, nil)
+		return err
+	}})
+}
+
+func startCheckpointer(db *sqlx.DB) *checkpointer {
+	c := &checkpointer{db: db, stop: make(chan struct{})}
+	c.done.Add(1)
+	go c.run()
+	return c
+}
+
+func (c *checkpointer) run() {
+	defer c.done.Done()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			c.checkpoint() // leave a short log behind
+			return
+		case <-t.C:
+			c.checkpoint()
+		}
+	}
+}
+
+// checkpoint copies what it can of the log into the database file without
+// waiting for readers or the writer. Under a steady stream of commits the log
+// is never found fully copied when one starts, and only then does SQLite write
+// it again from its beginning; so once it has grown past restartPages, a
+// RESTART checkpoint holds the writer for the little left to copy and lets the
+// next commit start the log over.
+func (c *checkpointer) checkpoint() {
+	ctx := context.Background()
+	var busy, logPages, done int
+	if err := c.db.QueryRowxContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done); err != nil {
+		slog.Warn("database checkpoint failed", "err", err)
+		return
+	}
+	if logPages < restartPages {
+		return
+	}
+	if err := c.db.QueryRowxContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &logPages, &done); err != nil {
+		slog.Warn("database checkpoint failed", "err", err)
+	}
+}
+
+// restartPages is the log size (4 KiB pages) from which the log is started over.
+// A RESTART holds the writer while it waits for readers of the log; the
+// checkpointer's connection gives up after checkpointBusy and tries again at the
+// next tick rather than stall submits behind a long dashboard read.
+const (
+	restartPages   = 4096
+	checkpointBusy = 20 // milliseconds
+)
+
+// close stops the checkpoints after a last one; calling it again does nothing.
+func (c *checkpointer) close() error {
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		c.done.Wait()
+		c.closeErr = c.db.Close()
+	})
+	return c.closeErr
+}
