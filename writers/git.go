@@ -175,7 +175,7 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	if err := b.guard(ctx); err != nil {
 		return Result{}, err
 	}
-	if err := g.remote.push(ctx, g.branch, tip.hash, cm.hash, pack); err != nil {
+	if err := g.remote.push(ctx, g.branch, tip.hash, cm.hash, pack.data); err != nil {
 		if errors.Is(err, errStale) {
 			return Result{}, err
 		}

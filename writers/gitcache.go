@@ -1,7 +1,6 @@
 package writers
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -32,6 +30,9 @@ type gitCache struct {
 	dir      string
 	st       *filesystem.Storage
 	maxPacks int
+	// objects is the storage's object cache, kept when the storage is opened
+	// again (objects never change under their hash).
+	objects cache.Object
 }
 
 // openGitCache opens the bare repository in dir, creating it when dir holds none.
@@ -41,7 +42,8 @@ func openGitCache(dir string, branch plumbing.ReferenceName) (*gitCache, error) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	st := newCacheStorage(dir)
+	objects := cache.NewObjectLRUDefault()
+	st := newCacheStorage(dir, objects)
 	_, err := git.Open(st, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		_, err = git.InitWithOptions(st, nil, git.InitOptions{DefaultBranch: branch})
@@ -49,11 +51,11 @@ func openGitCache(dir string, branch plumbing.ReferenceName) (*gitCache, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &gitCache{dir: dir, st: st, maxPacks: maxPacks}, nil
+	return &gitCache{dir: dir, st: st, maxPacks: maxPacks, objects: objects}, nil
 }
 
-func newCacheStorage(dir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(osfs.New(dir, osfs.WithBoundOS()), cache.NewObjectLRUDefault(),
+func newCacheStorage(dir string, objects cache.Object) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir, osfs.WithBoundOS()), objects,
 		filesystem.Options{ExclusiveAccess: true, MaxOpenDescriptors: maxOpenPacks})
 }
 
@@ -75,10 +77,19 @@ func (c *gitCache) compact() error {
 	// With exclusive access the storage keeps its pack list and open pack files;
 	// the repack deleted those packs, so reading on through it would fail with
 	// "packfile not found". Start from a fresh view of the directory.
-	if err := c.st.Close(); err != nil {
-		return fmt.Errorf("close cache after repack: %w", err)
+	if err := c.reopen(); err != nil {
+		return fmt.Errorf("after repack: %w", err)
 	}
-	c.st = newCacheStorage(c.dir)
+	return nil
+}
+
+// reopen gives the cache a fresh view of its directory: with exclusive access the
+// storage keeps its pack list, open pack files and pack indexes.
+func (c *gitCache) reopen() error {
+	if err := c.st.Close(); err != nil {
+		return fmt.Errorf("close cache: %w", err)
+	}
+	c.st = newCacheStorage(c.dir, c.objects)
 	return nil
 }
 
@@ -174,18 +185,18 @@ func newCommit(parent, tree plumbing.Hash, sig signature, msg string) *object.Co
 
 // pack encodes every object the commit created, without deltas: the objects are
 // new by construction, so no revision walk is needed to find what to send.
-func (b builtCommit) pack() ([]byte, error) {
-	var buf bytes.Buffer
-	if _, err := packfile.NewEncoder(&buf, b.tb.out, false).Encode(b.tb.written, 0); err != nil {
-		return nil, fmt.Errorf("encode packfile: %w", err)
-	}
-	return buf.Bytes(), nil
+func (b builtCommit) pack() (builtPack, error) {
+	return encodePack(b.tb.out, b.tb.written)
 }
 
-// keep stores a pushed pack in the cache and records tip as the branch.
-func (c *gitCache) keep(branch plumbing.ReferenceName, tip plumbing.Hash, pack []byte) error {
-	if err := packfile.UpdateObjectStorage(c.st, bytes.NewReader(pack)); err != nil {
+// keep stores a pushed pack (with the index built with it) in the cache and
+// records tip as the branch.
+func (c *gitCache) keep(branch plumbing.ReferenceName, tip plumbing.Hash, pack builtPack) error {
+	if err := pack.writeTo(c.dir); err != nil {
 		return fmt.Errorf("store pushed objects: %w", err)
+	}
+	if err := c.reopen(); err != nil {
+		return err
 	}
 	return c.setTip(branch, tip)
 }
