@@ -91,20 +91,19 @@ type storeInfo struct {
 	SecretMissing bool `db:"secret_missing"`
 }
 
-// storeInfos reads the path and status of each of a tenant's stores.
+// storeInfos reads the path and status of each of a tenant's stores (one
+// statement: the union's times parse as the first table's column type says).
 func (d *DB) storeInfos(ctx context.Context, q sqlx.QueryerContext, tenantID int64) (map[storeKey]storeInfo, error) {
-	out := map[storeKey]storeInfo{}
-	for _, kind := range []string{tenants.KindGit, tenants.KindBucket} {
-		table := map[string]string{tenants.KindGit: "git_stores", tenants.KindBucket: "bucket_stores"}[kind]
-		var rows []storeInfo
-		if err := sqlx.SelectContext(ctx, q, &rows, `SELECT name, path, ready, status_message, last_checked, secret_missing
-			FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			r.Kind = kind
-			out[storeKey{kind, r.Name}] = r
-		}
+	var rows []storeInfo
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT 'GitStateStore' AS kind, name, path, ready, status_message,
+		last_checked, secret_missing FROM git_stores WHERE tenant_id = ?
+		UNION ALL SELECT 'BucketStateStore', name, path, ready, status_message, last_checked, secret_missing
+		FROM bucket_stores WHERE tenant_id = ?`, tenantID, tenantID); err != nil {
+		return nil, err
+	}
+	out := make(map[storeKey]storeInfo, len(rows))
+	for _, r := range rows {
+		out[storeKey{r.Kind, r.Name}] = r
 	}
 	return out, nil
 }
