@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -64,6 +65,7 @@ func (d *DB) stopBatcher() {
 // once that transaction committed or fn failed. fn must not depend on running
 // alone in its transaction.
 func (d *DB) batchTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	d.pressure.note(time.Now())
 	if d.b == nil {
 		// PostgreSQL has many writers: each submit runs in its own transaction,
 		// retried on a serialization failure or deadlock.

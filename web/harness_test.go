@@ -81,7 +81,8 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 		change(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
-	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir(), AppTokens: &writers.AppTokens{}}
+	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir(), AppTokens: &writers.AppTokens{},
+		Yield: &writers.Yielding{Busy: d.AcceptBusy}}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}

@@ -49,6 +49,9 @@ type BucketConfig struct {
 	Transport http.RoundTripper
 	// Parallelism bounds concurrent PUTs, deletes and listings (default 8).
 	Parallelism int
+	// Yield, when set, makes PUTs and deletes go one at a time (across every
+	// bucket sharing it) while the accept path is busy.
+	Yield *Yielding
 }
 
 // Bucket writes Batches to an S3-compatible bucket with minio-go. It keeps the
@@ -225,7 +228,10 @@ func (b *Bucket) putAll(ctx context.Context, files []File) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.cfg.Parallelism)
 	for _, f := range files {
-		g.Go(func() error { return b.put(ctx, f) })
+		g.Go(func() error {
+			defer b.cfg.Yield.enter()()
+			return b.put(ctx, f)
+		})
 	}
 	return g.Wait()
 }
@@ -254,6 +260,7 @@ func (b *Bucket) removeAll(ctx context.Context, keys []string) error {
 	g.SetLimit(b.cfg.Parallelism)
 	for _, key := range keys {
 		g.Go(func() error {
+			defer b.cfg.Yield.enter()()
 			err := b.client.RemoveObject(ctx, b.cfg.BucketName, key, minio.RemoveObjectOptions{})
 			if err != nil {
 				return fmt.Errorf("delete %q: %w", key, b.remoteErr(err))

@@ -21,6 +21,8 @@ type Factory struct {
 	// AppTokens shares GitHub App installation tokens between the backends
 	// (writers and readiness checks); nil gives each backend its own cache.
 	AppTokens *AppTokens
+	// Yield, when set, is shared by every bucket backend (see Yielding).
+	Yield *Yielding
 }
 
 // GitBackend returns the backend for a Git store (credentials opened).
@@ -61,7 +63,7 @@ func (f Factory) BucketBackend(s tenants.BucketStateStore) (*Bucket, error) {
 	return NewBucket(BucketConfig{
 		Endpoint: s.Endpoint, BucketName: s.BucketName, Path: s.Path, Region: s.Region, Insecure: s.Insecure,
 		AuthMethod: s.AuthMethod, AccessKeyID: s.Credentials.AccessKeyID, SecretAccessKey: s.Credentials.SecretAccessKey,
-		Transport: f.Egress.Transport(nil),
+		Transport: f.Egress.Transport(nil), Yield: f.Yield,
 	})
 }
 

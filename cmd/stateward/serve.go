@@ -56,7 +56,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
 	wcfg.Egress = policy
 	wcfg.AllowFileURLs = cfg.DevIssuer
-	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), AllowFileURLs: cfg.DevIssuer, AppTokens: &writers.AppTokens{}}
+	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), AllowFileURLs: cfg.DevIssuer,
+		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: d.AcceptBusy}}
 	reg := prometheus.NewRegistry()
 	writers.RegisterReadinessGauge(reg, d)
 	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now,

@@ -1,0 +1,36 @@
+package db
+
+import (
+	"testing"
+	"time"
+)
+
+// TestAcceptPressure: busy from a sustained stream of submits (ten in 100 ms),
+// not from a few, and no longer once the stream has stopped for two windows.
+func TestAcceptPressure(t *testing.T) {
+	var p pressure
+	t0 := time.Unix(1_800_000_000, 0)
+	if p.busy(t0) {
+		t.Fatal("busy before any submit")
+	}
+	for i := range busySubmits - 1 {
+		p.note(t0.Add(time.Duration(i) * time.Millisecond))
+	}
+	if p.busy(t0.Add(20 * time.Millisecond)) {
+		t.Fatalf("busy after %d submits in a window", busySubmits-1)
+	}
+	p.note(t0.Add(30 * time.Millisecond))
+	if !p.busy(t0.Add(40 * time.Millisecond)) {
+		t.Fatalf("not busy after %d submits in a window", busySubmits)
+	}
+	if !p.busy(t0.Add(150 * time.Millisecond)) {
+		t.Fatal("not busy in the window after a busy one")
+	}
+	if p.busy(t0.Add(250 * time.Millisecond)) {
+		t.Fatal("still busy two windows after the last submit")
+	}
+	p.note(t0.Add(260 * time.Millisecond)) // a lone submit after a pause
+	if p.busy(t0.Add(270 * time.Millisecond)) {
+		t.Fatal("busy from one submit after a pause: the old window counted")
+	}
+}
