@@ -80,7 +80,7 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
 						failed.Add(1)
 					}
 					if resp != nil {
-						resp.Body.Close()
+						drain(resp)
 					}
 				}
 			})

@@ -218,3 +218,11 @@ func (l tlog) Write(p []byte) (int, error) {
 	l.t.Logf("server: %s", strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// drain reads a response to its end and closes it, so that its connection is
+// used again (a body closed unread closes the connection: a benchmark client
+// that did so measured its own dialing, not the server).
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}

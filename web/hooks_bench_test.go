@@ -40,7 +40,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: s3}, initWorkloa
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		drain(resp)
 		return resp.StatusCode == http.StatusAccepted
 	}
 }

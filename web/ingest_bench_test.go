@@ -57,7 +57,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 				if err != nil {
 					return false
 				}
-				resp.Body.Close()
+				drain(resp)
 				return resp.StatusCode == http.StatusAccepted
 			}
 			lat := make([]time.Duration, b.N)

@@ -129,7 +129,7 @@ spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
 					b.Errorf("work %d: %v", i, err)
 					continue
 				}
-				resp.Body.Close()
+				drain(resp)
 				if resp.StatusCode != http.StatusAccepted {
 					b.Errorf("work %d: %d", i, resp.StatusCode)
 				}

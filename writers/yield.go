@@ -1,6 +1,9 @@
 package writers
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Yielding lets background writes give the machine to a busy accept path. A
 // bucket PUT costs the S3 server several times the CPU that accepting a Work
@@ -22,5 +25,11 @@ func (y *Yielding) enter() func() {
 		return func() {}
 	}
 	y.lane.Lock()
-	return y.lane.Unlock
+	start := time.Now()
+	return func() {
+		// Rest as long as the request took: the S3 server gets at most half
+		// of what one request at a time would take of the machine.
+		time.Sleep(time.Since(start))
+		y.lane.Unlock()
+	}
 }
