@@ -90,10 +90,8 @@ func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	// On SQLite this transaction is the only writer, so a Work it inserted has no
-	// placements; on PostgreSQL the insert may have become an update of a Work
-	// another replica inserted meanwhile.
-	res, err := d.planWork(ctx, tx, pc, w, true, isNew && !d.isPostgres())
+	// A Work this transaction inserted has no placements yet.
+	res, err := d.planWork(ctx, tx, pc, w, true, isNew)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -184,6 +182,19 @@ func (d *DB) workID(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (int64, e
 func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (bool, error) {
 	groups, _ := json.Marshal(w.Groups)
 	now := d.now()
+	ns, name := resourceOf(w)
+	if d.isPostgres() {
+		// One round trip: the upsert says whether it inserted (a row it created
+		// has no xmax), also when another replica inserted the Work meanwhile.
+		var r struct {
+			ID       int64 `db:"id"`
+			Inserted bool  `db:"inserted"`
+		}
+		err := tx.GetContext(ctx, &r, tx.Rebind(upsertWorkSQL+` RETURNING id, (xmax = 0) AS inserted`),
+			w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
+		w.ID = r.ID
+		return r.Inserted, mapErr(err, "Work", w.Name())
+	}
 	id, err := d.workID(ctx, tx, w)
 	if err == nil {
 		w.ID = id
@@ -194,16 +205,17 @@ func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (bool
 	if !isNotFound(err) {
 		return false, err
 	}
-	ns, name := resourceOf(w)
-	// An upsert: the same Work submitted concurrently (another replica) becomes an
-	// update, not a duplicate-key error.
-	err = tx.GetContext(ctx, &w.ID, `INSERT INTO works (tenant_id, promise, res_namespace, res_name, pipeline,
-		workload_groups, trigger_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, promise, res_namespace, res_name, pipeline) DO UPDATE SET workload_groups = excluded.workload_groups,
-		trigger_id = excluded.trigger_id, deleted = FALSE, updated_at = excluded.updated_at RETURNING id`,
+	err = tx.GetContext(ctx, &w.ID, upsertWorkSQL+` RETURNING id`,
 		w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
 	return true, mapErr(err, "Work", w.Name())
 }
+
+// upsertWorkSQL inserts a Work; the same Work submitted concurrently (another
+// replica) becomes an update, not a duplicate-key error.
+const upsertWorkSQL = `INSERT INTO works (tenant_id, promise, res_namespace, res_name, pipeline,
+	workload_groups, trigger_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (tenant_id, promise, res_namespace, res_name, pipeline) DO UPDATE SET workload_groups = excluded.workload_groups,
+	trigger_id = excluded.trigger_id, deleted = FALSE, updated_at = excluded.updated_at`
 
 func resourceOf(w *tenants.Work) (string, string) {
 	if w.Resource == nil {

@@ -191,8 +191,17 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 	if err := d.checkClaims(ctx, tx, w.TenantID, store, old.ID, plan, w.Name(), dest.Name); err != nil {
 		return PlacementPlan{}, old.ID, err
 	}
-	var id int64
-	err = tx.GetContext(ctx, &id, `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
+	// PostgreSQL says whether the upsert inserted (a row it created has no xmax);
+	// on SQLite, the one writer, a row not read before was inserted.
+	returning := `RETURNING id, FALSE AS inserted`
+	if d.isPostgres() {
+		returning = `RETURNING id, (xmax = 0) AS inserted`
+	}
+	var row struct {
+		ID       int64 `db:"id"`
+		Inserted bool  `db:"inserted"`
+	}
+	err = tx.GetContext(ctx, &row, `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
 		destination_name, mode, store_kind, store_name, name, paths, plan, plan_hash, intent, state, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'write', 'pending', ?)
 		ON CONFLICT (work_id, group_index, destination_id) DO UPDATE SET directory = excluded.directory,
@@ -200,14 +209,14 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 		store_name = excluded.store_name, name = excluded.name, paths = excluded.paths, plan = excluded.plan,
 		plan_hash = excluded.plan_hash, intent = 'write', state = 'pending', generation = placements.generation + 1,
 		misplaced = FALSE, attempts = 0, error = '', stuck = FALSE, updated_at = excluded.updated_at
-		RETURNING id`, w.TenantID, w.ID, gi, w.Groups[gi].Directory, dest.ID, dest.Name, dest.Mode, dest.StoreKind,
+		`+returning, w.TenantID, w.ID, gi, w.Groups[gi].Directory, dest.ID, dest.Name, dest.Mode, dest.StoreKind,
 		dest.StoreName, pname, toJSON(nonNil(plan.Keys())), planJSON, hash, d.now())
 	if err != nil {
 		return PlacementPlan{}, 0, err
 	}
-	// Without a row read before, the upsert inserted it (SQLite has one writer;
-	// on PostgreSQL another replica may have inserted it meanwhile).
-	if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan, !had && !d.isPostgres()); err != nil {
+	id := row.ID
+	fresh := row.Inserted || !had && !d.isPostgres()
+	if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan, fresh); err != nil {
 		return PlacementPlan{}, 0, err
 	}
 	entry := PlacementPlan{Destination: dest.Name, Name: pname, Group: gi, Paths: nonNil(plan.Keys()),
