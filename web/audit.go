@@ -27,11 +27,6 @@ func (s *Server) audit(r *http.Request, action string, obj tenants.AuditObject, 
 	}
 }
 
-// auditWork records a submitted Work (form, API, re-write or delete).
-func (s *Server) auditWork(r *http.Request, action string, w *tenants.Work, res db.SubmitResult) {
-	s.audit(r, action, tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, db.SubmitDetail(res))
-}
-
 // auditQuery reads ?before and ?limit of an audit page.
 func auditQuery(r *http.Request) (db.AuditQuery, error) {
 	q := db.AuditQuery{Before: r.URL.Query().Get("before")}

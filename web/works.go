@@ -16,6 +16,7 @@ import (
 // Works is what the web layer needs from the write engine's tables.
 type Works interface {
 	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (db.SubmitResult, error)
+	SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (db.SubmitResult, error)
 	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (db.SubmitResult, []tenants.PlannedWrite, error)
 	DeleteWork(ctx context.Context, tenantID, id int64) (db.SubmitResult, error)
 	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
@@ -51,16 +52,20 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		s.apiDiffWork(w, r, work)
 		return
 	}
-	res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, dry)
+	if dry {
+		res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, true)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), db.WorkAction(work))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if dry {
-		writeJSON(w, http.StatusOK, res)
-		return
-	}
-	s.auditWork(r, db.WorkAction(work), work, res)
 	s.wakeWriters()
 	writeJSON(w, http.StatusAccepted, res)
 }

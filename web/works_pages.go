@@ -268,9 +268,8 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(errs) == 0 {
-		res, err := s.works.SubmitWork(r.Context(), principal(r).Tenant.ID, work, false)
+		res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), db.WorkAction(work))
 		if err == nil {
-			s.auditWork(r, db.WorkAction(work), work, res)
 			s.wakeWriters()
 			to := tenantPath(r, fmt.Sprintf("works/%d", res.Work))
 			if len(res.Unscheduled) > 0 {
@@ -372,12 +371,10 @@ func (s *Server) workRewrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID}
-	res, err := s.works.SubmitWork(r.Context(), tid, work, false)
-	if err != nil {
+	if _, err := s.works.SubmitWorkAs(r.Context(), tid, work, tenants.ActorOf(principal(r)), "rewrite"); err != nil {
 		s.formError(w, r, err, tenantPath(r, fmt.Sprintf("works/%d", id)))
 		return
 	}
-	s.auditWork(r, "rewrite", work, res)
 	s.wakeWriters()
 	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Writing "+v.Name+" again.")
 }
