@@ -276,7 +276,6 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
-		body = answer(res)
 		del.WorkID = &res.Work
 		if err := recordDelivery(ctx, tx, tenantID, del); err != nil {
 			return err
@@ -284,6 +283,10 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if err := recordTriggerWrite(ctx, tx, tenantID, d.now(), del.TriggerID, w, res); err != nil {
 			return err
 		}
+		if err := d.enqueueJobs(ctx, tx, tenantID, &res); err != nil { // last: see enqueueJobs
+			return err
+		}
+		body = answer(res)
 		if idem == nil {
 			return nil
 		}

@@ -24,6 +24,25 @@ type SubmitResult struct {
 	// Deletes are placements whose files are removed: the Work was deleted, a group
 	// was dropped, or a Destination stopped matching (Misplaced).
 	Deletes []PlacementPlan `json:"deletes,omitempty"`
+
+	// jobs are the stores whose jobs the submit must queue (enqueueJobs).
+	jobs *jobSet
+}
+
+// enqueueJobs queues the jobs of the stores res touched and sets the job ids
+// of its entries. On PostgreSQL queuing holds the store's queued-job row until
+// the commit, so callers do it last, after their other statements: every other
+// submit of the store waits for that lock.
+func (d *DB) enqueueJobs(ctx context.Context, tx *sqlx.Tx, tenantID int64, res *SubmitResult) error {
+	if res.jobs == nil {
+		return nil
+	}
+	if err := d.enqueueAll(ctx, tx, tenantID, res.jobs); err != nil {
+		return err
+	}
+	res.jobs.fill(res.Placements)
+	res.jobs.fill(res.Deletes)
+	return nil
 }
 
 // PlacementPlan is one placement in a SubmitResult.
@@ -62,11 +81,13 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 	}
 	err := run(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		res, err = d.submit(ctx, tx, tenantID, w, dryRun)
-		if err == nil && dryRun {
-			return errDryRun
+		if res, err = d.submit(ctx, tx, tenantID, w, dryRun); err != nil {
+			return err
 		}
-		return err
+		if dryRun {
+			return errDryRun // nothing queued, nothing kept
+		}
+		return d.enqueueJobs(ctx, tx, tenantID, &res)
 	})
 	if errors.Is(err, errDryRun) {
 		err = nil
@@ -85,12 +106,17 @@ func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, 
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
-		return recordAudit(ctx, tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
-			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res)})
+		if err := recordAudit(ctx, tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
+			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res)}); err != nil {
+			return err
+		}
+		return d.enqueueJobs(ctx, tx, tenantID, &res)
 	})
 	return res, err
 }
 
+// submit stores w and plans its placements; the caller queues the jobs
+// (enqueueJobs) after its other statements, or not at all in a dry run.
 func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants.Work, dryRun bool) (SubmitResult, error) {
 	w.TenantID = tenantID
 	if err := d.lockTenant(ctx, tx, tenantID, false); err != nil {
@@ -118,12 +144,13 @@ func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants
 	return res, nil
 }
 
-// clearJobs removes what a dry run must not report: job ids, and the id of a Work
-// that does not exist.
+// clearJobs removes what a dry run must not report: job ids (none are queued),
+// and the id of a Work that does not exist.
 func (r *SubmitResult) clearJobs(isNew bool) {
 	if isNew {
 		r.Work = 0
 	}
+	r.jobs = nil
 	for i := range r.Placements {
 		r.Placements[i].Job = nil
 	}
@@ -146,8 +173,10 @@ func (d *DB) DeleteWork(ctx context.Context, tenantID, id int64) (SubmitResult, 
 			return err
 		}
 		w.Deleted = true
-		res, err = d.submitDelete(ctx, tx, &w, false)
-		return err
+		if res, err = d.submitDelete(ctx, tx, &w, false); err != nil {
+			return err
+		}
+		return d.enqueueJobs(ctx, tx, tenantID, &res)
 	})
 	return res, err
 }
@@ -175,10 +204,7 @@ func (d *DB) submitDelete(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, dry
 		res.Deletes = append(res.Deletes, r.planEntry(tenants.StatePending, false))
 		jobs.add(r.StoreKind, r.StoreName)
 	}
-	if err := d.enqueueAll(ctx, tx, w.TenantID, jobs); err != nil {
-		return SubmitResult{}, err
-	}
-	jobs.fill(res.Deletes)
+	res.jobs = jobs
 	if dryRun {
 		res.clearJobs(false)
 	}

@@ -136,11 +136,7 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 			return SubmitResult{}, err
 		}
 	}
-	if err := d.enqueueAll(ctx, tx, w.TenantID, jobs); err != nil {
-		return SubmitResult{}, err
-	}
-	jobs.fill(res.Placements)
-	jobs.fill(res.Deletes)
+	res.jobs = jobs // queued by the caller: enqueueJobs
 	return res, nil
 }
 
@@ -269,7 +265,11 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 	}
 	for _, r := range rows {
 		w := r.domain()
-		if _, err := d.planWork(ctx, tx, pc, &w, false, false); err != nil {
+		res, err := d.planWork(ctx, tx, pc, &w, false, false)
+		if err == nil {
+			err = d.enqueueJobs(ctx, tx, w.TenantID, &res)
+		}
+		if err != nil {
 			return fmt.Errorf("re-plan Work %s: %w", w.Name(), err)
 		}
 	}
