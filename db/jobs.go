@@ -120,10 +120,13 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 			return err
 		}
 		var r jobRow
+		// A job the store's last writer may still take (affinity) is another
+		// replica's only once its affinity has run out.
 		err = tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
 			WHERE j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
 				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running')
-			ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock, now)
+			AND (j.affinity = '' OR j.affinity = ? OR j.affinity_until <= ?)
+			ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock, now, owner, now)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

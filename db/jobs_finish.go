@@ -58,9 +58,26 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		if err := d.pruneJobs(ctx, tx, job); err != nil {
 			return err
 		}
-		return d.enqueueIfPending(ctx, tx, job)
+		if err := d.enqueueIfPending(ctx, tx, job); err != nil {
+			return err
+		}
+		// The store's next job is this replica's for a moment: its cache holds
+		// the tip it just pushed, where another replica would fetch it first, and
+		// the Works arriving meanwhile join that job instead of a job of their own
+		// on another replica (three replicas made three times the commits).
+		leaseNow, err := d.leaseNow(ctx, tx) // the clock ClaimJob compares with
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET affinity = ?, affinity_until = ? WHERE tenant_id = ? AND store_kind = ?
+			AND store_name = ? AND state = 'queued'`, job.Owner, leaseNow.Add(JobAffinity), job.TenantID, job.Store.Kind, job.Store.Name)
+		return err
 	})
 }
+
+// JobAffinity is how long a store's queued job waits for the replica that wrote
+// the store last before any replica may take it.
+const JobAffinity = time.Second
 
 // checkOwner answers ErrLeaseLost unless this claim (its lease token) still holds
 // the job.

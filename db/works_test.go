@@ -168,7 +168,7 @@ func TestJobClaimFinishAndResubmitDuringRun(t *testing.T) {
 		if v.Placements[0].State != tenants.StatePending {
 			t.Errorf("state = %s, want pending (newer content arrived during the write)", v.Placements[0].State)
 		}
-		job2, ok, err := d.ClaimJob(ctx, "w2", time.Minute)
+		job2, ok, err := d.ClaimJob(ctx, "w1", time.Minute) // the replica that wrote the store last
 		if err != nil || !ok || len(job2.Writes) != 1 || len(job2.Canaries) != 0 {
 			t.Fatalf("second job: %+v, %v, %v; want the resubmitted placement", job2, ok, err)
 		}
@@ -179,6 +179,33 @@ func TestJobClaimFinishAndResubmitDuringRun(t *testing.T) {
 		v, _ = d.Work(ctx, tid, res.Work)
 		if p := v.Placements[0]; p.State != tenants.StateWritten || p.Version != "v1" {
 			t.Errorf("placement = %+v, want written at v1", p)
+		}
+	})
+}
+
+// TestNextJobWaitsForTheStoresLastWriter: the job queued when a replica finishes
+// writing a store is that replica's for JobAffinity (its cache holds the tip, and
+// Works arriving meanwhile join one job instead of starting jobs on other
+// replicas); another replica takes it once that has passed, so a replica that
+// died after its write delays the store by a second at most.
+func TestNextJobWaitsForTheStoresLastWriter(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid, c := worksDB(t, tg)
+		ctx := context.Background()
+		submit(t, d, tid, resourceWork("a", "dev", "x.yaml", "1"), false)
+		job, ok, err := d.ClaimJob(ctx, "replica-a", time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		submit(t, d, tid, resourceWork("b", "dev", "y.yaml", "1"), false) // arrives during the write
+		finish(t, d, job, "")
+		if job, ok, err := d.ClaimJob(ctx, "replica-b", time.Minute); err != nil || ok {
+			t.Fatalf("another replica claimed the store's next job at once: %+v, %v", job, err)
+		}
+		c.add(db.JobAffinity)
+		job2, ok, err := d.ClaimJob(ctx, "replica-b", time.Minute)
+		if err != nil || !ok || len(job2.Writes) != 1 {
+			t.Fatalf("after the affinity: %+v, %v, %v; want replica-b to take the job", job2, ok, err)
 		}
 	})
 }
