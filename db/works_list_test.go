@@ -137,7 +137,8 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 
 // TestWorksPageAtScale fills a tenant with 100,000 Works, each placed once, and
 // checks that every filter of the list answers a page within a loose bound (2 s on
-// a loaded machine; measured here 1–80 ms, the substring search being the slowest).
+// a loaded machine; measured here 1–35 ms, the substring search 10 ms, 85 ms before
+// it read the works_search index).
 func TestWorksPageAtScale(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "scale.db")
 	s, _ := db.NewSealer(key(1))
@@ -185,6 +186,7 @@ func TestWorksPageAtScale(t *testing.T) {
 		"waiting":          {State: db.WorkStateWaiting},
 		"on a Destination": {Destination: "dest-7"},
 		"search":           {Search: "r9999"},
+		"search, counted":  {Search: "R99 NS4"},
 		"page 2":           {Before: "placeholder"},
 	} {
 		if q.Before != "" {
@@ -197,6 +199,10 @@ func TestWorksPageAtScale(t *testing.T) {
 		t.Logf("%s: %d of %d in %v", name, len(p.Items), p.Total, took)
 		if len(p.Items) == 0 || took > 2*time.Second {
 			t.Errorf("%s: %d items in %v", name, len(p.Items), took)
+		}
+		// r9999 and r99990…r99999; of the 1,111 names with r99, those in ns4 or ns40…ns49
+		if want := map[string]int{"search": 11, "search, counted": 253}[name]; want > 0 && p.Total != want {
+			t.Errorf("%s: total %d, want %d", name, p.Total, want)
 		}
 	}
 }
