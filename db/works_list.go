@@ -206,7 +206,7 @@ func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (m
 // group (newest first, at most limit) and how many there are, for the Overview.
 func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]WaitingWork, int, error) {
 	var n int
-	if err := d.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM works WHERE tenant_id = ? AND unscheduled <> '[]'`, tenantID); err != nil {
+	if err := d.r.GetContext(ctx, &n, waitingCountSQL, tenantID); err != nil {
 		return nil, 0, err
 	}
 	var rows []workRow
@@ -221,6 +221,10 @@ func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]Wai
 	}
 	return out, n, nil
 }
+
+// waitingCountSQL counts a tenant's Works placed nowhere for some group, on the
+// partial index works_waiting.
+const waitingCountSQL = `SELECT COUNT(*) FROM works WHERE tenant_id = ? AND unscheduled <> '[]'`
 
 // WaitingWork is a Work with workload groups placed nowhere, and why.
 type WaitingWork struct {

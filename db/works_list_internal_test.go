@@ -19,37 +19,7 @@ type planNode struct {
 // stops at the page's end. Fails when searchText and the index's expression are
 // spelt differently, or the index is dropped.
 func TestWorksSearchUsesIndex(t *testing.T) {
-	s, err := NewSealer(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	d, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "s.db"), Sealer: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	plan := func(t *testing.T, query string, args ...any) []planNode {
-		t.Helper()
-		var nodes []planNode
-		rows, err := d.r.QueryContext(ctx, `EXPLAIN QUERY PLAN `+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var n planNode
-			var unused int
-			if err := rows.Scan(&n.ID, &n.Parent, &unused, &n.Detail); err != nil {
-				t.Fatal(err)
-			}
-			nodes = append(nodes, n)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return nodes
-	}
+	d := sqliteForPlans(t)
 	// want: the index the ids are read from, in the list's order.
 	for name, c := range map[string]struct {
 		q    WorkQuery
@@ -69,7 +39,7 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			count := plan(t, countSQL(where), append(args, MaxCount+1)...)
+			count := plan(t, d, countSQL(where), append(args, MaxCount+1)...)
 			if !hasDetail(count, -1, want) {
 				t.Errorf("count: %+v, want %q", count, want)
 			}
@@ -79,7 +49,7 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 					pageWhere += ` AND (w.updated_at < ? OR (w.updated_at = ? AND w.id < ?))`
 					pageArgs = append(append([]any{}, args...), "2026-01-01", "2026-01-01", 7)
 				}
-				page := plan(t, pageSQL(pageWhere), append(pageArgs, 51)...)
+				page := plan(t, d, pageSQL(pageWhere), append(pageArgs, 51)...)
 				sub := -1
 				for _, n := range page {
 					if strings.HasPrefix(n.Detail, "LIST SUBQUERY") {
@@ -92,6 +62,65 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWorksWaitingUsesPartialIndex: counting the Works placed nowhere (the
+// Overview, the list's state=waiting) reads the partial index works_waiting, not
+// every Work of the tenant, on SQLite without statistics (as the server runs).
+func TestWorksWaitingUsesPartialIndex(t *testing.T) {
+	d := sqliteForPlans(t)
+	where, args, err := WorkQuery{State: WorkStateWaiting}.where(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string][]planNode{
+		"Overview":          plan(t, d, waitingCountSQL, 1),
+		"list count":        plan(t, d, countSQL(where), append(args, MaxCount+1)...),
+		"list page":         plan(t, d, pageSQL(where), append(args, 51)...),
+		"list search count": plan(t, d, countSQL(where+" AND "+searchText+" LIKE ?"), append(args, "%x%", MaxCount+1)...),
+	} {
+		if !hasDetail(p, -1, "INDEX works_waiting") {
+			t.Errorf("%s: %+v, want the index works_waiting", name, p)
+		}
+	}
+}
+
+// sqliteForPlans opens an empty SQLite database with every migration.
+func sqliteForPlans(t *testing.T) *DB {
+	t.Helper()
+	s, err := NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "s.db"), Sealer: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// plan answers SQLite's EXPLAIN QUERY PLAN of query.
+func plan(t *testing.T, d *DB, query string, args ...any) []planNode {
+	t.Helper()
+	var nodes []planNode
+	rows, err := d.r.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n planNode
+		var unused int
+		if err := rows.Scan(&n.ID, &n.Parent, &unused, &n.Detail); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return nodes
 }
 
 // hasDetail reports whether a node below parent (any node when parent < 0)
