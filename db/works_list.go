@@ -167,6 +167,13 @@ func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 	return strings.Join(conds, " AND "), args, nil
 }
 
+// stateCountsSQL counts the placements of some Works by state. +tenant_id: they
+// are looked up by work_id (the page's few), not by reading the tenant's
+// placements on an index led by tenant_id, which SQLite picks without statistics
+// (5 ms at 100,000 placements, 0.02 ms by work_id; TestWorksPageCountsByWork).
+const stateCountsSQL = `SELECT work_id, state, COUNT(*) AS n FROM placements
+	WHERE +tenant_id = ? AND work_id IN (?) GROUP BY work_id, state`
+
 // stateCounts counts the placements of rows' Works by state.
 func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (map[int64]map[string]int, error) {
 	out := map[int64]map[string]int{}
@@ -177,11 +184,7 @@ func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (m
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
-	// +tenant_id: looked up by work_id (the page's few), not by scanning the
-	// tenant's placements on an index led by tenant_id, which SQLite picks
-	// without statistics (5 ms at 100,000 placements, 0.02 ms by work_id).
-	query, args, err := sqlx.In(`SELECT work_id, state, COUNT(*) AS n FROM placements
-		WHERE +tenant_id = ? AND work_id IN (?) GROUP BY work_id, state`, tenantID, ids)
+	query, args, err := sqlx.In(stateCountsSQL, tenantID, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // planNode is one line of SQLite's EXPLAIN QUERY PLAN.
@@ -82,6 +84,19 @@ func TestWorksWaitingUsesPartialIndex(t *testing.T) {
 		if !hasDetail(p, -1, "INDEX works_waiting") {
 			t.Errorf("%s: %+v, want the index works_waiting", name, p)
 		}
+	}
+}
+
+// TestWorksPageCountsByWork: the placement counts of a page's Works are looked
+// up by work_id, not by reading every placement of the tenant.
+func TestWorksPageCountsByWork(t *testing.T) {
+	d := sqliteForPlans(t)
+	query, args, err := sqlx.In(stateCountsSQL, int64(1), []int64{7, 8, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(t, d, query, args...); !hasDetail(p, -1, "(work_id=?)") {
+		t.Errorf("%+v, want a lookup by work_id", p)
 	}
 }
 
