@@ -56,7 +56,8 @@ const MaxCount = 10_000
 var errBadCursor = tenants.Invalid("before", "is not a cursor from a previous page")
 
 // WorksPage answers one page of a tenant's Works for the list's search, filters and
-// pagination. Every filter is an index lookup (see migration 0010); the page's
+// pagination. Every filter is an index lookup (see migrations 0010 and 0021); the
+// page is chosen on the index alone and its Works' rows read after; the page's
 // placement counts are read for its Works only.
 func (d *DB) WorksPage(ctx context.Context, tenantID int64, q WorkQuery) (WorkPage, error) {
 	if q.Limit <= 0 {
@@ -67,13 +68,6 @@ func (d *DB) WorksPage(ctx context.Context, tenantID int64, q WorkQuery) (WorkPa
 		return WorkPage{}, err
 	}
 	page := WorkPage{Items: []WorkSummary{}}
-	if err := d.r.GetContext(ctx, &page.Total, `SELECT COUNT(*) FROM (SELECT 1 FROM works w WHERE `+where+` LIMIT ?) AS m`,
-		append(append([]any{}, args...), MaxCount+1)...); err != nil {
-		return WorkPage{}, err
-	}
-	if page.Total > MaxCount {
-		page.Total, page.TotalCapped = MaxCount, true
-	}
 	pageWhere, pageArgs := where, args
 	if q.Before != "" {
 		at, id, err := parseCursor(q.Before)
@@ -84,15 +78,23 @@ func (d *DB) WorksPage(ctx context.Context, tenantID int64, q WorkQuery) (WorkPa
 		pageArgs = append(append([]any{}, args...), at, at, id)
 	}
 	var rows []workRow
-	if err := d.r.SelectContext(ctx, &rows, `SELECT w.id, w.tenant_id, w.promise, w.res_namespace, w.res_name, w.pipeline,
-		'[]' AS workload_groups, w.unscheduled, w.trigger_id, w.deleted, w.created_at, w.updated_at
-		FROM works w WHERE `+pageWhere+` ORDER BY w.updated_at DESC, w.id DESC LIMIT ?`, append(pageArgs, q.Limit+1)...); err != nil {
+	if err := d.r.SelectContext(ctx, &rows, pageSQL(pageWhere), append(pageArgs, q.Limit+1)...); err != nil {
 		return WorkPage{}, err
 	}
 	if len(rows) > q.Limit {
 		rows = rows[:q.Limit]
 		last := rows[len(rows)-1]
 		page.Next = cursor(last.UpdatedAt, last.ID)
+	}
+	if q.Before == "" && page.Next == "" {
+		page.Total = len(rows) // the first page holds every match: no need to count
+	} else {
+		if err := d.r.GetContext(ctx, &page.Total, countSQL(where), append(append([]any{}, args...), MaxCount+1)...); err != nil {
+			return WorkPage{}, err
+		}
+		if page.Total > MaxCount {
+			page.Total, page.TotalCapped = MaxCount, true
+		}
 	}
 	counts, err := d.stateCounts(ctx, tenantID, rows)
 	if err != nil {
@@ -104,13 +106,36 @@ func (d *DB) WorksPage(ctx context.Context, tenantID int64, q WorkQuery) (WorkPa
 	return page, nil
 }
 
+// pageSQL selects the rows of one page (its size the last argument) of the Works
+// matching where: the ids first, on works_search alone (a search's filter is
+// evaluated on the index, in the list's order, stopping at the page's end), then
+// the rows of those ids only.
+func pageSQL(where string) string {
+	return `SELECT r.id, r.tenant_id, r.promise, r.res_namespace, r.res_name, r.pipeline,
+		'[]' AS workload_groups, r.unscheduled, r.trigger_id, r.deleted, r.created_at, r.updated_at
+		FROM works r WHERE r.id IN (SELECT w.id FROM works w WHERE ` + where + ` ORDER BY w.updated_at DESC, w.id DESC LIMIT ?)
+		ORDER BY r.updated_at DESC, r.id DESC`
+}
+
+// countSQL counts the Works matching where, up to the last argument.
+func countSQL(where string) string {
+	return `SELECT COUNT(*) FROM (SELECT 1 FROM works w WHERE ` + where + ` LIMIT ?) AS m`
+}
+
+// searchText is what a search word must be a substring of: promise, namespace
+// and name, lower-cased, joined by '/'. No word contains a '/' (it separates
+// words), so a word is in it exactly when it is in one of the three. It is spelt
+// exactly as the expression of the works_search index (migration 0021), so that a
+// search reads the index instead of every row.
+const searchText = `lower(w.promise || '/' || w.res_namespace || '/' || w.res_name)`
+
 // where builds the filter of q; the table is aliased w.
 func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 	conds, args := []string{"w.tenant_id = ?"}, []any{tenantID}
 	for _, word := range strings.FieldsFunc(strings.ToLower(q.Search), func(r rune) bool { return r == ' ' || r == '/' }) {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(word) + "%"
-		conds = append(conds, `(lower(w.promise) LIKE ? ESCAPE '\' OR lower(w.res_namespace) LIKE ? ESCAPE '\' OR lower(w.res_name) LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like)
+		conds = append(conds, searchText+` LIKE ? ESCAPE '\'`)
+		args = append(args, like)
 	}
 	switch q.State {
 	case "":
@@ -142,6 +167,13 @@ func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 	return strings.Join(conds, " AND "), args, nil
 }
 
+// stateCountsSQL counts the placements of some Works by state. +tenant_id: they
+// are looked up by work_id (the page's few), not by reading the tenant's
+// placements on an index led by tenant_id, which SQLite picks without statistics
+// (5 ms at 100,000 placements, 0.02 ms by work_id; TestWorksPageCountsByWork).
+const stateCountsSQL = `SELECT work_id, state, COUNT(*) AS n FROM placements
+	WHERE +tenant_id = ? AND work_id IN (?) GROUP BY work_id, state`
+
 // stateCounts counts the placements of rows' Works by state.
 func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (map[int64]map[string]int, error) {
 	out := map[int64]map[string]int{}
@@ -152,8 +184,7 @@ func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (m
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
-	query, args, err := sqlx.In(`SELECT work_id, state, COUNT(*) AS n FROM placements
-		WHERE tenant_id = ? AND work_id IN (?) GROUP BY work_id, state`, tenantID, ids)
+	query, args, err := sqlx.In(stateCountsSQL, tenantID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +209,7 @@ func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (m
 // group (newest first, at most limit) and how many there are, for the Overview.
 func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]WaitingWork, int, error) {
 	var n int
-	if err := d.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM works WHERE tenant_id = ? AND unscheduled <> '[]'`, tenantID); err != nil {
+	if err := d.r.GetContext(ctx, &n, waitingCountSQL, tenantID); err != nil {
 		return nil, 0, err
 	}
 	var rows []workRow
@@ -193,6 +224,10 @@ func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]Wai
 	}
 	return out, n, nil
 }
+
+// waitingCountSQL counts a tenant's Works placed nowhere for some group, on the
+// partial index works_waiting.
+const waitingCountSQL = `SELECT COUNT(*) FROM works WHERE tenant_id = ? AND unscheduled <> '[]'`
 
 // WaitingWork is a Work with workload groups placed nowhere, and why.
 type WaitingWork struct {

@@ -1,0 +1,150 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// planNode is one line of SQLite's EXPLAIN QUERY PLAN.
+type planNode struct {
+	ID, Parent int
+	Detail     string
+}
+
+// TestWorksSearchUsesIndex: on SQLite a search of the Works list is evaluated on
+// the works_search index (migration 0021), never on the wide works rows, and the
+// page is chosen in the index's order without sorting the matches, so that it
+// stops at the page's end. Fails when searchText and the index's expression are
+// spelt differently, or the index is dropped.
+func TestWorksSearchUsesIndex(t *testing.T) {
+	d := sqliteForPlans(t)
+	// want: the index the ids are read from, in the list's order.
+	for name, c := range map[string]struct {
+		q    WorkQuery
+		want string
+	}{
+		"one word":          {WorkQuery{Search: "r-09999"}, "COVERING INDEX works_search"},
+		"two words":         {WorkQuery{Search: "default/r-0"}, "COVERING INDEX works_search"},
+		"no search":         {WorkQuery{}, "COVERING INDEX works_search"},
+		"and a Destination": {WorkQuery{Search: "redis", Destination: "dev"}, "COVERING INDEX works_search"},
+		"and a state":       {WorkQuery{Search: "redis", State: WorkStatePending}, "COVERING INDEX works_search"},
+		// the few Works of a trigger first
+		"and a trigger": {WorkQuery{Search: "redis", TriggerID: new(int64)}, "INDEX works_trigger"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q, want := c.q, c.want
+			where, args, err := q.where(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := plan(t, d, countSQL(where), append(args, MaxCount+1)...)
+			if !hasDetail(count, -1, want) {
+				t.Errorf("count: %+v, want %q", count, want)
+			}
+			for _, withCursor := range []bool{false, true} {
+				pageWhere, pageArgs := where, args
+				if withCursor {
+					pageWhere += ` AND (w.updated_at < ? OR (w.updated_at = ? AND w.id < ?))`
+					pageArgs = append(append([]any{}, args...), "2026-01-01", "2026-01-01", 7)
+				}
+				page := plan(t, d, pageSQL(pageWhere), append(pageArgs, 51)...)
+				sub := -1
+				for _, n := range page {
+					if strings.HasPrefix(n.Detail, "LIST SUBQUERY") {
+						sub = n.ID
+					}
+				}
+				if sub < 0 || !hasDetail(page, sub, want) || hasDetail(page, sub, "TEMP B-TREE") {
+					t.Errorf("page (cursor %v): %+v, want the ids in the order of %q, unsorted", withCursor, page, want)
+				}
+			}
+		})
+	}
+}
+
+// TestWorksWaitingUsesPartialIndex: counting the Works placed nowhere (the
+// Overview, the list's state=waiting) reads the partial index works_waiting, not
+// every Work of the tenant, on SQLite without statistics (as the server runs).
+func TestWorksWaitingUsesPartialIndex(t *testing.T) {
+	d := sqliteForPlans(t)
+	where, args, err := WorkQuery{State: WorkStateWaiting}.where(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string][]planNode{
+		"Overview":          plan(t, d, waitingCountSQL, 1),
+		"list count":        plan(t, d, countSQL(where), append(args, MaxCount+1)...),
+		"list page":         plan(t, d, pageSQL(where), append(args, 51)...),
+		"list search count": plan(t, d, countSQL(where+" AND "+searchText+" LIKE ?"), append(args, "%x%", MaxCount+1)...),
+	} {
+		if !hasDetail(p, -1, "INDEX works_waiting") {
+			t.Errorf("%s: %+v, want the index works_waiting", name, p)
+		}
+	}
+}
+
+// TestWorksPageCountsByWork: the placement counts of a page's Works are looked
+// up by work_id, not by reading every placement of the tenant.
+func TestWorksPageCountsByWork(t *testing.T) {
+	d := sqliteForPlans(t)
+	query, args, err := sqlx.In(stateCountsSQL, int64(1), []int64{7, 8, 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(t, d, query, args...); !hasDetail(p, -1, "(work_id=?)") {
+		t.Errorf("%+v, want a lookup by work_id", p)
+	}
+}
+
+// sqliteForPlans opens an empty SQLite database with every migration.
+func sqliteForPlans(t *testing.T) *DB {
+	t.Helper()
+	s, err := NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "s.db"), Sealer: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// plan answers SQLite's EXPLAIN QUERY PLAN of query.
+func plan(t *testing.T, d *DB, query string, args ...any) []planNode {
+	t.Helper()
+	var nodes []planNode
+	rows, err := d.r.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n planNode
+		var unused int
+		if err := rows.Scan(&n.ID, &n.Parent, &unused, &n.Detail); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return nodes
+}
+
+// hasDetail reports whether a node below parent (any node when parent < 0)
+// mentions s.
+func hasDetail(nodes []planNode, parent int, s string) bool {
+	for _, n := range nodes {
+		if (parent < 0 || n.Parent == parent) && strings.Contains(n.Detail, s) {
+			return true
+		}
+	}
+	return false
+}
