@@ -48,16 +48,18 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
 	now := d.now()
 	var id int64
-	if !d.isPostgres() && !full {
-		// One writer: a plain read finds the common case, a queued job already
-		// due (or backing off), in one statement instead of two.
+	if !full {
+		// The common case, a queued job already due (or backing off), in one
+		// statement instead of an upsert that changes nothing and a read. On
+		// PostgreSQL the read locks the row as the upsert would (a claim skips
+		// it until this commits); on a job claimed meanwhile it finds no row.
 		var j struct {
 			ID       int64     `db:"id"`
 			Attempts int       `db:"attempts"`
 			RunAfter time.Time `db:"run_after"`
 		}
 		err := tx.GetContext(ctx, &j, `SELECT id, attempts, run_after FROM jobs
-			WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`, tenantID, k.kind, k.name)
+			WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`+d.dialect.rowLock, tenantID, k.kind, k.name)
 		if err == nil && (j.Attempts > 0 || !j.RunAfter.After(now)) {
 			return j.ID, nil
 		}
