@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/stateward/stateward/testpeers"
+)
+
+// TestAcceptedSurvivesKill9OnSQLite: on the embedded default (SQLite, group
+// commit, checkpoints beside the commits), 32 webhook callers pour distinct Works
+// at one `stateward serve` while its writers drain them to MinIO, and the process
+// is killed with SIGKILL mid-stream. Every Work answered 202 is in the database
+// afterwards, and once the server is started again every one of them is in the
+// bucket with its content: a 202 means durable, and accepted means written.
+func TestAcceptedSurvivesKill9OnSQLite(t *testing.T) {
+	s3 := testpeers.MinIO(t)
+	bucket := s3.NewBucket(t)
+	dataDir := t.TempDir()
+	env := map[string]string{"STATEWARD_DATA_DIR": dataDir, "STATEWARD_SECRET_KEY": testKey}
+	cli := func(args ...string) string {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+			t.Fatalf("stateward %v: %v", args, err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	cli("tenant", "create", "team-a")
+	tok := "Bearer " + cli("token", "create", "--tenant", "team-a", "--role", "editor")
+
+	p := &replicaProc{addr: freeAddr(t), dataDir: dataDir}
+	p.env = []string{"STATEWARD_DATA_DIR=" + dataDir, "STATEWARD_SECRET_KEY=" + testKey, "STATEWARD_ADDR=" + p.addr,
+		"STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true"}
+	p.start(t)
+	t.Cleanup(p.kill) // before the bucket is removed
+	call := func(method, url, body string) (int, string) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	api := p.url() + "/api/v1/tenants/team-a"
+	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: BucketStateStore
+metadata: {name: minio}
+spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s3}
+stringData: {accessKeyID: %s, secretAccessKey: "%s"}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: dev, labels: {to: s3}}
+spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
+`, s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey())
+	if code, body := call(http.MethodPost, api+"/apply", yaml); code != 200 {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	var trig struct {
+		URL string `json:"url"`
+	}
+	if code, body := call(http.MethodPost, api+"/triggers", `{"name": "ci"}`); code != http.StatusCreated || json.Unmarshal([]byte(body), &trig) != nil {
+		t.Fatalf("trigger: %d %s", code, body)
+	}
+	hook := p.url() + trig.URL[strings.Index(trig.URL, "/hooks/"):]
+
+	var next atomic.Int64
+	var mu sync.Mutex
+	accepted := map[string]string{} // resource name → content
+	var wg sync.WaitGroup
+	killAt := time.Now().Add(1500 * time.Millisecond)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	for range 32 {
+		wg.Go(func() {
+			for time.Now().Before(killAt.Add(time.Second)) {
+				i := next.Add(1)
+				name, content := fmt.Sprintf("w-%05d", i), fmt.Sprintf("n: %d\n", i)
+				body := fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":%q},"destinationSelectors":{"to":"s3"},
+"files":[{"path":"cm.yaml","content":%q}]}`, name, content)
+				resp, err := client.Post(hook, "application/json", strings.NewReader(body))
+				if err != nil {
+					return // the server is gone
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					mu.Lock()
+					accepted[name] = content
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(time.Until(killAt))
+	p.kill()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(accepted) < 500 {
+		t.Fatalf("only %d Works accepted before the kill; the test needs a stream", len(accepted))
+	}
+
+	// Every 202 is in the database the killed process left behind.
+	dbh, err := sql.Open("sqlite3", "file:"+filepath.Join(dataDir, "stateward.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	rows, err := dbh.Query(`SELECT res_name FROM works`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		stored[n] = true
+	}
+	rows.Close()
+	dbh.Close()
+	for name := range accepted {
+		if !stored[name] {
+			t.Errorf("Work %s was answered 202 but is not in the database after kill -9", name)
+		}
+	}
+
+	// Started again, the server writes every accepted Work.
+	p.start(t)
+	deadline := time.Now().Add(2 * time.Minute)
+	var missing []string
+	for {
+		missing = missing[:0]
+		for name, content := range accepted {
+			key := "clusters/dev/resources/default/redis/" + name + "/5058f/cm.yaml"
+			obj, err := s3.Client().GetObject(context.Background(), bucket, key, minio.GetObjectOptions{})
+			var got []byte
+			if err == nil {
+				got, err = io.ReadAll(obj)
+				obj.Close()
+			}
+			if err != nil || string(got) != content {
+				missing = append(missing, key)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of %d accepted Works not written after the restart, e.g. %s", len(missing), len(accepted), missing[0])
+	}
+	t.Logf("%d Works accepted before the kill, all in the database and written after the restart", len(accepted))
+}
