@@ -205,4 +205,10 @@ func TestWorksPageAtScale(t *testing.T) {
 			t.Errorf("%s: total %d, want %d", name, p.Total, want)
 		}
 	}
+	// The Overview's count of waiting writes stops past MaxCount (33,333 pending
+	// here), as the list's counts do; the failed count is exact.
+	waiting, failed, err := d.PlacementCounts(ctx, ten.ID, at)
+	if err != nil || waiting != db.MaxCount+1 || failed != n/3 {
+		t.Errorf("PlacementCounts = %d waiting, %d failed, %v; want %d (stopped) and %d", waiting, failed, err, db.MaxCount+1, n/3)
+	}
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/stateward/stateward/tenants"
@@ -224,14 +225,17 @@ func (d *DB) Outstanding(ctx context.Context, tenantID int64) (int, error) {
 
 // PlacementCounts counts a tenant's placements waiting to be written (pending or
 // writing) and those failed since since, for the Overview.
+// A waiting count above MaxCount means "more than MaxCount".
 func (d *DB) PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error) {
 	var c struct {
 		Waiting int `db:"waiting"`
 		Failed  int `db:"failed"`
 	}
-	// Two index ranges (tenant, state, …), not a pass over every placement.
+	// Two index ranges (tenant, state, …), not a pass over every placement; the
+	// waiting count stops past MaxCount (100,000 pending took 26 ms to count).
 	err = d.r.GetContext(ctx, &c, `SELECT
-		(SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND state IN ('pending', 'writing')) AS waiting,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM placements WHERE tenant_id = ? AND state IN ('pending', 'writing')
+			LIMIT `+strconv.Itoa(MaxCount+1)+`) w) AS waiting,
 		(SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND state = 'failed' AND updated_at >= ?) AS failed`,
 		tenantID, tenantID, since)
 	return c.Waiting, c.Failed, err

@@ -384,3 +384,12 @@ const dryRunText = `Dry-run Destination (label ` + tenants.DryRunLabel + `: "tru
 func worksOnDestination(s Shell, dest string) templ.SafeURL {
 	return templ.SafeURL(tpath(s, "works") + "?destination=" + url.QueryEscape(dest))
 }
+
+// pendingCount is the Overview's count of writes waiting, "10000+" where the
+// count stopped.
+func pendingCount(p OverviewProps) string {
+	if p.WorksPendingCapped {
+		return itoa(p.WorksPending) + "+"
+	}
+	return itoa(p.WorksPending)
+}

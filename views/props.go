@@ -91,9 +91,10 @@ type TeamNewProps struct {
 type OverviewProps struct {
 	StoresReady, StoresNotReady, StoresUnknown int
 	Destinations                               int
-	WorksPending                               int // placements pending or writing now
-	WorksFailed24h                             int // placements that failed in the last 24 h
-	WorksWaiting                               int // Works with a workload group placed nowhere
+	WorksPending                               int  // placements pending or writing now
+	WorksPendingCapped                         bool // more than WorksPending (the count stops there)
+	WorksFailed24h                             int  // placements that failed in the last 24 h
+	WorksWaiting                               int  // Works with a workload group placed nowhere
 	Attention                                  []AttentionItem
 	Activity                                   []ActivityItem // most recent first
 }

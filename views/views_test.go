@@ -169,6 +169,9 @@ func TestOverviewPage(t *testing.T) {
 	contains(t, html, "authentication required", `href="/t/platform/stores/git/main-repo"`, `href="/t/platform/works/9"`,
 		"0123456789", `datetime="2026-03-01T12:00:00Z"`, "✓")
 	lacks(t, html, `data-testid="empty"`)
+	capped := render(t, OverviewPage(shell(tenants.RoleEditor, "overview"), OverviewProps{StoresReady: 1,
+		WorksPending: 10000, WorksPendingCapped: true}))
+	contains(t, capped, "<strong>10000+</strong> pending")
 }
 
 func TestRoleHidesEditButtons(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -49,6 +50,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	if p.WorksPending, p.WorksFailed24h, err = s.works.PlacementCounts(ctx, tid, dayAgo); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if p.WorksPending > db.MaxCount {
+		p.WorksPending, p.WorksPendingCapped = db.MaxCount, true
 	}
 	for _, pl := range recent {
 		if pl.State == tenants.StateFailed && pl.UpdatedAt.After(dayAgo) {
