@@ -232,11 +232,17 @@ func (d *DB) PlacementCounts(ctx context.Context, tenantID int64, since time.Tim
 		Failed  int `db:"failed"`
 	}
 	// Two index ranges (tenant, state, …), not a pass over every placement; the
-	// waiting count stops past MaxCount (100,000 pending took 26 ms to count).
+	// waiting count stops past MaxCount. SQLite, without statistics, would count
+	// the failed ones along (tenant, updated_at): every placement of the last
+	// day, 100,000 rows read for none failed (27 ms); failed ones are few.
+	failedIndex := ""
+	if !d.isPostgres() {
+		failedIndex = " INDEXED BY placements_state_work"
+	}
 	err = d.r.GetContext(ctx, &c, `SELECT
 		(SELECT COUNT(*) FROM (SELECT 1 FROM placements WHERE tenant_id = ? AND state IN ('pending', 'writing')
 			LIMIT `+strconv.Itoa(MaxCount+1)+`) w) AS waiting,
-		(SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND state = 'failed' AND updated_at >= ?) AS failed`,
+		(SELECT COUNT(*) FROM placements`+failedIndex+` WHERE tenant_id = ? AND state = 'failed' AND updated_at >= ?) AS failed`,
 		tenantID, tenantID, since)
 	return c.Waiting, c.Failed, err
 }
