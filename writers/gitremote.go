@@ -138,7 +138,13 @@ func sidebandType(c *capability.List) (sideband.Type, bool) {
 
 // hasObject reports whether st holds object h.
 func hasObject(st storer.EncodedObjectStorer, h plumbing.Hash) bool {
-	return st.HasEncodedObject(h) == nil
+	// Not HasEncodedObject: on a storage with exclusive access (the cache's) it
+	// answers "not found" for every object that is not loose, without looking in
+	// the packs, so every write fetched its own last push again, and with no
+	// "have" to offer, the whole history. The size is read from the pack index
+	// and the object's header.
+	_, err := st.EncodedObjectSize(h)
+	return err == nil
 }
 
 // push updates branch from old to next (never forced), sending pack. It returns
