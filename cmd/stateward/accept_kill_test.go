@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -30,33 +29,12 @@ func TestAcceptedSurvivesKill9OnSQLite(t *testing.T) {
 	s3 := testpeers.MinIO(t)
 	bucket := s3.NewBucket(t)
 	dataDir := t.TempDir()
-	env := map[string]string{"STATEWARD_DATA_DIR": dataDir, "STATEWARD_SECRET_KEY": testKey}
-	cli := func(args ...string) string {
-		var out bytes.Buffer
-		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
-			t.Fatalf("stateward %v: %v", args, err)
-		}
-		return strings.TrimSpace(out.String())
-	}
-	cli("tenant", "create", "team-a")
-	tok := "Bearer " + cli("token", "create", "--tenant", "team-a", "--role", "editor")
-
+	call := teamAEditor(t, map[string]string{"STATEWARD_DATA_DIR": dataDir, "STATEWARD_SECRET_KEY": testKey})
 	p := &replicaProc{addr: freeAddr(t), dataDir: dataDir}
 	p.env = []string{"STATEWARD_DATA_DIR=" + dataDir, "STATEWARD_SECRET_KEY=" + testKey, "STATEWARD_ADDR=" + p.addr,
 		"STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true"}
 	p.start(t)
 	t.Cleanup(p.kill) // before the bucket is removed
-	call := func(method, url, body string) (int, string) {
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.Header.Set("Authorization", tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	api := p.url() + "/api/v1/tenants/team-a"
 	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
 kind: BucketStateStore

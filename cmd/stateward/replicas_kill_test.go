@@ -81,6 +81,35 @@ func (p *replicaProc) kill() {
 	}
 }
 
+// teamAEditor creates team-a and an editor token for it with the CLI (on the
+// database env names), and returns a caller of the API with that token.
+func teamAEditor(t *testing.T, env map[string]string) func(method, url, body string, headers ...string) (int, string) {
+	t.Helper()
+	cli := func(args ...string) string {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+			t.Fatalf("stateward %v: %v", args, err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	cli("tenant", "create", "team-a")
+	tok := "Bearer " + cli("token", "create", "--tenant", "team-a", "--role", "editor")
+	return func(method, url, body string, headers ...string) (int, string) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", tok)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -123,30 +152,8 @@ func TestThreeReplicasSurviveKill9(t *testing.T) {
 			p.kill()
 		}
 	})
-	cliEnv := map[string]string{"STATEWARD_DATABASE_URL": dbURL, "STATEWARD_SECRET_KEY": testKey, "STATEWARD_DATA_DIR": t.TempDir()}
-	cli := func(args ...string) string {
-		var out bytes.Buffer
-		if err := run(context.Background(), args, func(k string) string { return cliEnv[k] }, &out, io.Discard); err != nil {
-			t.Fatalf("stateward %v: %v", args, err)
-		}
-		return strings.TrimSpace(out.String())
-	}
-	cli("tenant", "create", "team-a")
-	tok := "Bearer " + cli("token", "create", "--tenant", "team-a", "--role", "editor")
-	call := func(method, url, body string, headers ...string) (int, string) {
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.Header.Set("Authorization", tok)
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	call := teamAEditor(t, map[string]string{"STATEWARD_DATABASE_URL": dbURL, "STATEWARD_SECRET_KEY": testKey,
+		"STATEWARD_DATA_DIR": t.TempDir()})
 	api := func(p *replicaProc) string { return p.url() + "/api/v1/tenants/team-a" }
 	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
 kind: GitStateStore
