@@ -230,6 +230,23 @@ func (s *S3Server) AccessKey() string { return s.accessKey }
 // SecretKey returns the root secret key.
 func (s *S3Server) SecretKey() string { return s.secretKey }
 
+// StoreYAML is a Kratix BucketStateStore named minio on bucket (path
+// "clusters") and its Secret s3 holding the root credentials, as a team applies
+// them; it ends with a document separator.
+func (s *S3Server) StoreYAML(bucket string) string {
+	return fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: BucketStateStore
+metadata: {name: minio}
+spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s3}
+stringData: {accessKeyID: %s, secretAccessKey: "%s"}
+---
+`, s.Endpoint(), bucket, s.accessKey, s.secretKey)
+}
+
 // Client returns a minio-go client with the root credentials.
 func (s *S3Server) Client() *minio.Client { return s.client }
 

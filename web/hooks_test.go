@@ -115,17 +115,7 @@ func (h *harness) twoStores(tok string) (*testpeers.S3Server, string, *testpeers
 	bucket := s3.NewBucket(h.t)
 	h.t.Cleanup(h.StopWriters)
 	git := testpeers.GitHTTP(h.t, testpeers.GitOptions{Username: "bot", Password: "pw"})
-	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: BucketStateStore
-metadata: {name: minio}
-spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: s3}
-stringData: {accessKeyID: %s, secretAccessKey: "%s"}
----
-apiVersion: platform.kratix.io/v1alpha1
+	yaml := s3.StoreYAML(bucket) + fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
 kind: GitStateStore
 metadata: {name: repo}
 spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
@@ -144,7 +134,7 @@ apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: prod, labels: {environment: prod}}
 spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
-`, s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey(), git.URL())
+`, git.URL())
 	if code, _, body := h.apply(tok, "team-a", yaml); code != 200 {
 		h.t.Fatalf("apply: %d %s", code, body)
 	}

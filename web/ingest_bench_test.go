@@ -29,21 +29,11 @@ func BenchmarkIngest(b *testing.B) {
 			s3 := testpeers.MinIO(b)
 			bucket := s3.NewBucket(b)
 			b.Cleanup(h.StopWriters)
-			yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: BucketStateStore
-metadata: {name: minio}
-spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: s3}
-stringData: {accessKeyID: %s, secretAccessKey: "%s"}
----
-apiVersion: platform.kratix.io/v1alpha1
+			yaml := s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: dev, labels: {environment: dev}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
-`, s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey())
+`
 			if code, _, body := h.apply(tok, "team-a", yaml); code != 200 {
 				b.Fatalf("apply: %d %s", code, body)
 			}

@@ -36,21 +36,11 @@ func TestAcceptedSurvivesKill9OnSQLite(t *testing.T) {
 	p.start(t)
 	t.Cleanup(p.kill) // before the bucket is removed
 	api := p.url() + "/api/v1/tenants/team-a"
-	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: BucketStateStore
-metadata: {name: minio}
-spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: s3}
-stringData: {accessKeyID: %s, secretAccessKey: "%s"}
----
-apiVersion: platform.kratix.io/v1alpha1
+	yaml := s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: dev, labels: {to: s3}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
-`, s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey())
+`
 	if code, body := call(http.MethodPost, api+"/apply", yaml); code != 200 {
 		t.Fatalf("apply: %d %s", code, body)
 	}

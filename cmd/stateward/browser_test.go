@@ -212,21 +212,11 @@ func TestBrowserWorkJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: BucketStateStore
-metadata: {name: minio}
-spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: s3}
-stringData: {accessKeyID: %s, secretAccessKey: "%s"}
----
-apiVersion: platform.kratix.io/v1alpha1
+	yaml := s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: dev, labels: {environment: dev}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
-`, s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey())
+`
 	req, _ := http.NewRequest(http.MethodPost, in.URL+"/api/v1/tenants/platform/apply", strings.NewReader(yaml))
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
 	resp, err := http.DefaultClient.Do(req)

@@ -165,17 +165,7 @@ kind: Secret
 metadata: {name: git}
 stringData: {username: bot, password: pw}
 ---
-apiVersion: platform.kratix.io/v1alpha1
-kind: BucketStateStore
-metadata: {name: minio}
-spec: {endpoint: "%s", bucketName: %s, insecure: true, path: clusters, secretRef: {name: s3}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: s3}
-stringData: {accessKeyID: %s, secretAccessKey: "%s"}
----
-apiVersion: platform.kratix.io/v1alpha1
+`, git.URL()) + s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: to-git, labels: {to: git}}
 spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: repo}}
@@ -184,7 +174,7 @@ apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: to-s3, labels: {to: s3}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
-`, git.URL(), s3.Endpoint(), bucket, s3.AccessKey(), s3.SecretKey())
+`
 	if code, body := call(http.MethodPost, api(reps[0])+"/apply", yaml); code != 200 {
 		t.Fatalf("apply: %d %s", code, body)
 	}
