@@ -111,6 +111,9 @@ const jobCols = `id, tenant_id, store_kind, store_name, state, full_rewrite, att
 // transaction the claim marks the job's placements writing and reads everything
 // the write needs. ok is false when no job is due.
 func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
+	if due, err := d.claimable(ctx, owner); err != nil || !due {
+		return nil, false, err
+	}
 	var job *tenants.Job
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		job = nil // a retried run must not return the job of a rolled-back one
@@ -124,10 +127,7 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 		var r jobRow
 		// A job the store's last writer may still take (affinity) is another
 		// replica's only once its affinity has run out.
-		err = tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j
-			WHERE j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
-				WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running')
-			AND (j.affinity = '' OR j.affinity = ? OR j.affinity_until <= ?)
+		err = tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j WHERE `+claimableSQL+`
 			ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock, now, owner, now)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -148,6 +148,28 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 		return nil, false, fmt.Errorf("claim job: %w", err)
 	}
 	return job, job != nil, nil
+}
+
+// claimableSQL is the condition of a job owner may claim at now (?, ?, ?).
+const claimableSQL = `j.state = 'queued' AND j.run_after <= ? AND NOT EXISTS (SELECT 1 FROM jobs o
+	WHERE o.tenant_id = j.tenant_id AND o.store_kind = j.store_kind AND o.store_name = j.store_name AND o.state = 'running')
+	AND (j.affinity = '' OR j.affinity = ? OR j.affinity_until <= ?)`
+
+// claimable reports, reading without a write lock, whether a claim could find
+// anything: a job owner may claim, or a lease to expire. Every submit wakes the
+// idle workers, and a claim is a write transaction: on SQLite one that finds
+// nothing still queued behind and ahead of the submits for the one writer
+// connection (3,671 empty claims, half a second of the write lock, in 1,000
+// sequential submits to one store while its job ran).
+func (d *DB) claimable(ctx context.Context, owner string) (bool, error) {
+	now, err := d.leaseNow(ctx, d.r)
+	if err != nil {
+		return false, err
+	}
+	var n int
+	err = d.r.GetContext(ctx, &n, `SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM jobs j WHERE `+claimableSQL+` LIMIT 1) q)
+		+ (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = 'running' AND lease_until <= ? LIMIT 1) e)`, now, owner, now, now)
+	return n > 0, err
 }
 
 // leaseExpired is the error a job records when its worker vanished.

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -375,4 +376,37 @@ func TestPlacementCounts(t *testing.T) {
 			t.Errorf("failures older than a day still counted: %d", failed)
 		}
 	})
+}
+
+// TestEmptyClaimTakesNoWriteLock: a claim that finds nothing to do reads; it
+// does not wait for SQLite's one write lock. Every submit wakes the idle
+// workers, and empty claims queued for the writer connection with the submits
+// (3,671 of them, half a second of the lock, in 1,000 sequential submits). Here
+// another connection holds the write lock while a worker looks for a job.
+func TestEmptyClaimTakesNoWriteLock(t *testing.T) {
+	tg := newTarget(t, "sqlite")
+	d, _, _ := worksDB(t, tg)
+	first, ok, err := d.ClaimJob(context.Background(), "w1", time.Minute) // the canary files
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	finish(t, d, first, "")
+	raw, err := sql.Open("sqlite3", "file:"+tg.path+"?_txlock=immediate&_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.Begin() // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	job, ok, err := d.ClaimJob(ctx, "w1", time.Minute)
+	if err != nil || ok || time.Since(start) > time.Second {
+		t.Fatalf("claim with nothing due, the write lock held elsewhere: %+v, %v, %v after %v; want none at once",
+			job, ok, err, time.Since(start))
+	}
 }
