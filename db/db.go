@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/stateward/stateward/tenants"
 )
@@ -180,9 +181,24 @@ func (d *DB) migrate(ctx context.Context) error {
 	if d.isPostgres() {
 		return d.migratePostgres(ctx, names)
 	}
-	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	// Handles opening a new database together (processes starting at once) can
+	// be refused the write lock without SQLite's busy wait while another one
+	// turns the file into a WAL database; such a refusal is tried again.
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		_, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`)
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || wait > 5*time.Second {
+			if err != nil {
+				return fmt.Errorf("create schema_migrations: %w", err)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 	for _, name := range names {
 		if err := d.tx(ctx, func(tx *sqlx.Tx) error { return d.applyMigration(ctx, tx, name) }); err != nil {
