@@ -208,6 +208,23 @@ func newGitRepo(t testing.TB, opts GitOptions) *GitServer {
 // holds no credentials.
 func (s *GitServer) URL() string { return s.url }
 
+// StoreYAML is a Kratix GitStateStore named repo on this server (path "gitops")
+// and its Secret git with username and password, as a team applies them; it
+// ends with a document separator.
+func (s *GitServer) StoreYAML(username, password string) string {
+	return fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata: {name: repo}
+spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: git}
+stringData: {username: %s, password: %s}
+---
+`, s.url, username, password)
+}
+
 // Dir returns the path of the bare repository.
 func (s *GitServer) Dir() string { return s.dir }
 

@@ -13,21 +13,11 @@ import (
 
 // flatYAML is a Git store with a Destination in filepath mode none.
 func flatYAML(git *testpeers.GitServer) string {
-	return fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: repo}
-spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: git}
-stringData: {username: bot, password: pw}
----
-apiVersion: platform.kratix.io/v1alpha1
+	return git.StoreYAML("bot", "pw") + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: flat, labels: {environment: flat}}
 spec: {path: flat, filepath: {mode: none}, stateStoreRef: {kind: GitStateStore, name: repo}}
-`, git.URL())
+`
 }
 
 func fileWork(name, path string) string {

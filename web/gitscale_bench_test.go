@@ -39,21 +39,11 @@ func BenchmarkGit10kInto100k(b *testing.B) {
 		b.Cleanup(h.StopWriters)
 		git := testpeers.GitHTTP(b, testpeers.GitOptions{Username: "bot", Password: "pw", Empty: true})
 		seedRepo(b, git.Dir(), existing)
-		yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: repo}
-spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: git}
-stringData: {username: bot, password: pw}
----
-apiVersion: platform.kratix.io/v1alpha1
+		yaml := git.StoreYAML("bot", "pw") + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: prod, labels: {environment: prod}}
 spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
-`, git.URL())
+`
 		if code, _, body := h.apply(tok, "team-a", yaml); code != 200 {
 			b.Fatalf("apply: %d %s", code, body)
 		}

@@ -115,17 +115,7 @@ func (h *harness) twoStores(tok string) (*testpeers.S3Server, string, *testpeers
 	bucket := s3.NewBucket(h.t)
 	h.t.Cleanup(h.StopWriters)
 	git := testpeers.GitHTTP(h.t, testpeers.GitOptions{Username: "bot", Password: "pw"})
-	yaml := s3.StoreYAML(bucket) + fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: repo}
-spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: git}
-stringData: {username: bot, password: pw}
----
-apiVersion: platform.kratix.io/v1alpha1
+	yaml := s3.StoreYAML(bucket) + git.StoreYAML("bot", "pw") + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: dev, labels: {environment: dev}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
@@ -134,7 +124,7 @@ apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: prod, labels: {environment: prod}}
 spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
-`, git.URL())
+`
 	if code, _, body := h.apply(tok, "team-a", yaml); code != 200 {
 		h.t.Fatalf("apply: %d %s", code, body)
 	}

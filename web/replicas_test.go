@@ -91,21 +91,11 @@ func TestReplicasWriteOneStoreTogether(t *testing.T) {
 	for _, r := range rs {
 		t.Cleanup(r.StopWriters) // before the Git server goes
 	}
-	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: repo}
-spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: git}
-stringData: {username: bot, password: pw}
----
-apiVersion: platform.kratix.io/v1alpha1
+	yaml := git.StoreYAML("bot", "pw") + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: dev, labels: {environment: dev}}
 spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: repo}}
-`, git.URL())
+`
 	if code, _, body := a.apply(tok, "team-a", yaml); code != 200 {
 		t.Fatalf("apply: %d %s", code, body)
 	}

@@ -155,17 +155,7 @@ func TestThreeReplicasSurviveKill9(t *testing.T) {
 	call := teamAEditor(t, map[string]string{"STATEWARD_DATABASE_URL": dbURL, "STATEWARD_SECRET_KEY": testKey,
 		"STATEWARD_DATA_DIR": t.TempDir()})
 	api := func(p *replicaProc) string { return p.url() + "/api/v1/tenants/team-a" }
-	yaml := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: repo}
-spec: {url: "%s", insecure: true, path: gitops, secretRef: {name: git}}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: git}
-stringData: {username: bot, password: pw}
----
-`, git.URL()) + s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
+	yaml := git.StoreYAML("bot", "pw") + s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: to-git, labels: {to: git}}
 spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: repo}}
