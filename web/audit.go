@@ -50,29 +50,29 @@ func auditQuery(r *http.Request) (db.AuditQuery, error) {
 // apiAudit is GET …/audit: who did what, newest first, paginated with
 // ?before=<next>; ?kind=Work&id=N narrows it to one object.
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+	if page, _, ok := s.auditLog(w, r); ok {
+		writeJSON(w, http.StatusOK, page)
+	}
+}
+
+// auditLog reads the page of the tenant's audit log the request asks for; ok is
+// false when it has answered with the error.
+func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) (page db.AuditPage, q db.AuditQuery, ok bool) {
 	q, err := auditQuery(r)
+	if err == nil {
+		page, err = s.store.AuditLog(r.Context(), principal(r).Tenant.ID, q)
+	}
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return page, q, false
 	}
-	page, err := s.store.AuditLog(r.Context(), principal(r).Tenant.ID, q)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	return page, q, true
 }
 
 // auditPage is the dashboard's audit log.
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
-	q, err := auditQuery(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	page, err := s.store.AuditLog(r.Context(), principal(r).Tenant.ID, q)
-	if err != nil {
-		s.fail(w, r, err)
+	page, q, ok := s.auditLog(w, r)
+	if !ok {
 		return
 	}
 	p := views.AuditProps{Events: page.Items, Paged: q.Before != ""}
