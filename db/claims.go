@@ -115,7 +115,7 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 		args = append(args, tenantID, k.kind, k.name, self, c.key+"/", c.key+"0")
 	}
 	var rows []claimRow
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(strings.Join(parts, " UNION ALL ")), args...); err != nil {
+	if err := tx.SelectContext(ctx, &rows, strings.Join(parts, " UNION ALL "), args...); err != nil {
 		return nil, "", err
 	}
 	rows = slices.DeleteFunc(rows, func(r claimRow) bool {
@@ -128,10 +128,10 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	h := claimHolder{Key: first.Key, Dir: first.Dir, Canary: first.CanaryID.Valid}
 	switch {
 	case first.PlacementID.Valid:
-		err = tx.QueryRowxContext(ctx, tx.Rebind(`SELECT name, work_id, destination_name FROM placements WHERE id = ?`),
+		err = tx.QueryRowxContext(ctx, `SELECT name, work_id, destination_name FROM placements WHERE id = ?`,
 			first.PlacementID.Int64).Scan(&h.Placement, &h.WorkID, &h.Destination)
 	case h.Canary:
-		err = tx.GetContext(ctx, &h.Destination, tx.Rebind(`SELECT destination_name FROM canaries WHERE id = ?`), first.CanaryID.Int64)
+		err = tx.GetContext(ctx, &h.Destination, `SELECT destination_name FROM canaries WHERE id = ?`, first.CanaryID.Int64)
 	}
 	if err != nil {
 		return nil, "", err
@@ -185,7 +185,7 @@ func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k 
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, tenantID, k.kind, k.name, c.key, id, c.shared, c.dir)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q.String()), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}
 	}
@@ -252,7 +252,7 @@ func (d *DB) Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes
 			return nil, err
 		}
 		var got []string
-		if err := d.r.SelectContext(ctx, &got, d.r.Rebind(q), args...); err != nil {
+		if err := d.r.SelectContext(ctx, &got, q, args...); err != nil {
 			return nil, fmt.Errorf("read claims: %w", err)
 		}
 		out = append(out, got...)

@@ -37,14 +37,12 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 	return nil
 }
 
-// enqueue returns the store's queued job, creating it if there is none: one
-// upsert on the partial unique index, so concurrent submits never race to insert
-// it. New work makes a queued job due at once, unless the job is waiting out a
-// backoff after failed attempts: a burst of Works against a failing remote must
-// not turn the backoff into a busy retry loop.
-// A queued job that is already due (the common case under load) is left as it
-// is: rewriting that one hot row on every submit would make concurrent
-// PostgreSQL transactions fail to serialize.
+// enqueue returns the store's queued job, creating it if there is none. A queued
+// job already due, or waiting out a backoff after failed attempts (a burst of
+// Works against a failing remote must not turn the backoff into a busy retry
+// loop), is found by one read and left as it is. Otherwise one upsert on the
+// partial unique index, so concurrent submits never race to insert it, creates
+// the job or makes it due at once.
 func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, full bool) (int64, error) {
 	now := d.now()
 	var id int64

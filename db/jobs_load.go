@@ -112,7 +112,7 @@ func (d *DB) peerPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, 
 		return nil, err
 	}
 	var rows []placementRow
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, err
 	}
 	peers := make([]tenants.PlacementWrite, 0, len(rows))

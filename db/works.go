@@ -233,7 +233,7 @@ func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (bool
 			ID       int64 `db:"id"`
 			Inserted bool  `db:"inserted"`
 		}
-		err := tx.GetContext(ctx, &r, tx.Rebind(upsertWorkSQL+` RETURNING id, (xmax = 0) AS inserted`),
+		err := tx.GetContext(ctx, &r, upsertWorkSQL+` RETURNING id, (xmax = 0) AS inserted`,
 			w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
 		w.ID = r.ID
 		return r.Inserted, mapErr(err, "Work", w.Name())
