@@ -267,8 +267,16 @@ func (s *PostgresServer) url(name string) string {
 // after the test's own cleanups that were registered later (closing its pools).
 func (s *PostgresServer) NewDatabase(t testing.TB) string {
 	t.Helper()
+	return s.NewDatabaseWith(t, "")
+}
+
+// NewDatabaseWith is NewDatabase with options appended to CREATE DATABASE, such
+// as another collation than the cluster's C: "TEMPLATE template0 LOCALE_PROVIDER
+// icu ICU_LOCALE 'en-US' LOCALE 'C'".
+func (s *PostgresServer) NewDatabaseWith(t testing.TB, options string) string {
+	t.Helper()
 	name := "sw_" + randomName(20)
-	if err := s.admin(fmt.Sprintf(`CREATE DATABASE %q`, name)); err != nil {
+	if err := s.admin(fmt.Sprintf(`CREATE DATABASE %q %s`, name, options)); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
