@@ -155,13 +155,42 @@ func (g *Git) Apply(ctx context.Context, b Batch) (Result, error) {
 	return Result{}, g.remote.wrap("push to", fmt.Errorf("gave up after %d attempts: %w", maxPushAttempts, stale))
 }
 
-// applyOnce fetches the tip, builds the commit and pushes it.
-func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Batch) (Result, error) {
+// applyOnce reads the branch's tip, builds the commit on it and pushes it. The
+// tip comes from the push's own advertisement, read first as "git push" does: a
+// write whose cache already holds that tip (this writer pushed it last) costs one
+// advertisement and one push, where a separate fetch would cost a third request to
+// the remote on every commit. A tip the cache lacks (someone else pushed, or the
+// cache is new) is fetched first, then pushed over the same session; a remote that
+// moved meanwhile refuses the push as stale.
+func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Batch) (res Result, err error) {
 	if err := c.compact(); err != nil {
 		return Result{}, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
 	}
-	tip, err := g.fetchTip(ctx, c)
+	s, ar, err := g.remote.advertise(ctx)
 	if err != nil {
+		return Result{}, g.remote.wrap("push to", err)
+	}
+	defer func() {
+		if cerr := s.Close(); cerr != nil && err == nil {
+			res, err = Result{}, g.remote.wrap("push to", cerr)
+		}
+	}()
+	tip, err := tipOf(ar, g.branch)
+	if err != nil {
+		return Result{}, g.remote.wrap("push to", err)
+	}
+	if !tip.exists && !tip.empty {
+		return Result{}, g.branchNotFound()
+	}
+	if tip.exists && !hasObject(c.st, tip.hash) {
+		fetched, err := g.fetchTip(ctx, c)
+		if err != nil {
+			return Result{}, err
+		}
+		if fetched.hash != tip.hash {
+			return Result{}, errStale
+		}
+	} else if err := c.setTip(g.branch, tip.hash); err != nil {
 		return Result{}, err
 	}
 	cm, err := c.commit(tip.hash, edits, g.signature(), b.Message, b.Fence)
@@ -175,7 +204,7 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	if err := b.guard(ctx); err != nil {
 		return Result{}, err
 	}
-	if err := g.remote.push(ctx, g.branch, tip.hash, cm.hash, pack.data); err != nil {
+	if err := g.remote.send(ctx, s, ar, g.branch, tip.hash, cm.hash, pack.data); err != nil {
 		if errors.Is(err, errStale) {
 			return Result{}, err
 		}

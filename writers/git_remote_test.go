@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +75,49 @@ func TestGitApplyRebasesWhenAPushLandsDuringOurs(t *testing.T) {
 	}
 }
 
+// TestGitWriteOnItsOwnTipAsksTwice: a write on top of the writer's own last push
+// reads the tip from the push's advertisement and sends the push, two requests;
+// it used to fetch first, a third request on every commit. A tip someone else
+// pushed is fetched before the push, over the same push session.
+func TestGitWriteOnItsOwnTipAsksTwice(t *testing.T) {
+	srv := gitPeer(t, false)
+	var mu sync.Mutex
+	var reqs []string
+	front := httptest.NewServer(proxyTo(t, srv.URL(), func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		reqs = append(reqs, r.Method+" "+path.Base(r.URL.Path)+" "+r.URL.RawQuery)
+	}))
+	defer front.Close()
+	took := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		got := reqs
+		reqs = nil
+		return got
+	}
+	const (
+		advertise = "GET refs service=git-receive-pack"
+		push      = "POST git-receive-pack "
+	)
+	fetch := []string{"GET refs service=git-upload-pack", "POST git-upload-pack "}
+	g := newTestGit(t, srv, func(c *GitConfig) { c.URL = front.URL + "/repo.git" })
+	apply(t, g, puts("first", "a", "1"))
+	if got, want := took(), append(append([]string{advertise}, fetch...), push); !slices.Equal(got, want) {
+		t.Errorf("first write (an empty cache) asked %q, want %q", got, want)
+	}
+	apply(t, g, puts("second", "b", "2"))
+	if got, want := took(), []string{advertise, push}; !slices.Equal(got, want) {
+		t.Errorf("write on its own tip asked %q, want %q", got, want)
+	}
+	srv.PushOutside(t, "theirs/x", "foreign")
+	apply(t, g, puts("third", "c", "3"))
+	if got, want := took(), append(append([]string{advertise}, fetch...), push); !slices.Equal(got, want) {
+		t.Errorf("write on a tip pushed by someone else asked %q, want %q", got, want)
+	}
+	wantFiles(t, srv, map[string]string{testpeers.InitialFile: testpeers.InitialContent, "a": "1", "b": "2", "theirs/x": "foreign", "c": "3"})
+}
+
 func TestGitPushHookRejectionShowsRemoteMessage(t *testing.T) {
 	srv := gitPeer(t, false)
 	g := newTestGit(t, srv, nil)
@@ -90,7 +135,7 @@ func TestGitWrongPasswordSaysAuthenticationFailed(t *testing.T) {
 	g := newTestGit(t, srv, func(c *GitConfig) { c.Password = "wrong-password" })
 	wantErr(t, "Check", g.Check(context.Background()), "git ls-remote "+srv.URL(), "authentication failed")
 	_, err := g.Apply(context.Background(), puts("one", "a", "1"))
-	wantErr(t, "Apply", err, "git fetch from "+srv.URL(), "authentication failed")
+	wantErr(t, "Apply", err, "git push to "+srv.URL(), "authentication failed")
 	if strings.Contains(err.Error(), "wrong-password") {
 		t.Errorf("error %q shows the password", err)
 	}

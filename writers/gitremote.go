@@ -147,22 +147,12 @@ func hasObject(st storer.EncodedObjectStorer, h plumbing.Hash) bool {
 	return err == nil
 }
 
-// push updates branch from old to next (never forced), sending pack. It returns
-// errStale when the remote branch is no longer at old, and an error that carries the
-// remote's own words (a pre-receive hook's message) when the remote refuses.
-func (r *gitRemote) push(ctx context.Context, branch plumbing.ReferenceName, old, next plumbing.Hash, pack []byte) (err error) {
-	s, ar, err := r.advertise(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, s.Close()) }()
-	tip, err := tipOf(ar, branch)
-	if err != nil {
-		return err
-	}
-	if tip.hash != old {
-		return errStale
-	}
+// send updates branch from old to next (never forced) over s, a receive-pack
+// session whose advertisement ar was read with the tip old, sending pack. It
+// returns errStale when the remote branch is no longer at old, and an error that
+// carries the remote's own words (a pre-receive hook's message) when the remote
+// refuses.
+func (r *gitRemote) send(ctx context.Context, s transport.ReceivePackSession, ar *packp.AdvRefs, branch plumbing.ReferenceName, old, next plumbing.Hash, pack []byte) error {
 	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
 	req.Commands = []*packp.Command{{Name: branch, Old: old, New: next}}
 	msg := &limitedBuffer{max: maxRemoteMessage}
