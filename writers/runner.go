@@ -199,19 +199,23 @@ func (r *Runner) closeAll() {
 	}
 }
 
-// work claims and runs jobs until ctx ends.
+// work claims and runs jobs until ctx ends, one job of the process at a time
+// while the accept path is busy (Factory.Yield).
 func (r *Runner) work(ctx context.Context) {
 	for ctx.Err() == nil {
+		leave := r.Factory.Yield.enterJob()
 		job, ok, err := r.DB.ClaimJob(ctx, r.Owner, r.Lease)
 		if err != nil && ctx.Err() == nil {
 			r.Log.Error("claim job", "err", err)
 		}
 		if !ok {
+			leave()
 			r.idle(ctx, time.Now())
 			continue
 		}
 		r.Wake() // another worker may take another store's job meanwhile
 		r.runJob(ctx, job)
+		leave()
 	}
 }
 

@@ -21,7 +21,8 @@ type Factory struct {
 	// AppTokens shares GitHub App installation tokens between the backends
 	// (writers and readiness checks); nil gives each backend its own cache.
 	AppTokens *AppTokens
-	// Yield, when set, is shared by every bucket backend (see Yielding).
+	// Yield, when set, is shared by every bucket backend and by the Runner's
+	// workers (see Yielding).
 	Yield *Yielding
 }
 

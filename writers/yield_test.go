@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/stateward/stateward/tenants"
 )
 
 // inFlight is an http.RoundTripper that records the most PUT requests it ever
@@ -58,6 +61,73 @@ func TestBucketWritesYieldToBusyAcceptPath(t *testing.T) {
 			}
 			if !busy && most < 2 {
 				t.Errorf("accept path idle: at most %d PUT in flight, want them in parallel", most)
+			}
+		})
+	}
+}
+
+// jobCounter is a JobStore that records the most jobs it ever had claimed and not
+// yet finished at once, holding each claim a moment so that jobs of two stores
+// due together would overlap.
+type jobCounter struct {
+	JobStore
+	now, most atomic.Int64
+}
+
+func (c *jobCounter) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
+	job, ok, err := c.JobStore.ClaimJob(ctx, owner, lease)
+	if ok {
+		n := c.now.Add(1)
+		for m := c.most.Load(); n > m && !c.most.CompareAndSwap(m, n); m = c.most.Load() {
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return job, ok, err
+}
+
+func (c *jobCounter) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error {
+	defer c.now.Add(-1)
+	return c.JobStore.FinishJob(ctx, job, res)
+}
+
+func (c *jobCounter) ReleaseJob(ctx context.Context, job *tenants.Job) error {
+	defer c.now.Add(-1)
+	return c.JobStore.ReleaseJob(ctx, job)
+}
+
+// TestJobsYieldToBusyAcceptPath: while the accept path is busy, a Runner's two
+// workers run one job at a time (two Git stores with Works due together); when
+// it is not, both at once. Every Work is written either way.
+func TestJobsYieldToBusyAcceptPath(t *testing.T) {
+	for _, busy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
+			e := newEngine(t)
+			for _, name := range []string{"one", "two"} {
+				e.gitStore(t, gitPeer(t, false), name, "")
+				e.destination(t, tenants.Destination{Name: name, Labels: map[string]string{"store": name}, Path: name,
+					StoreKind: tenants.KindGit, StoreName: name})
+			}
+			e.drain(t, time.Minute) // no canary files: nothing to write yet
+			for i := range 5 {
+				for _, name := range []string{"one", "two"} {
+					e.submit(t, tenants.WorkRequest{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: fmt.Sprintf("r%d", i)},
+						DestinationSelectors: map[string]string{"store": name},
+						Files:                []tenants.WorkFile{{Path: "w.yaml", Content: fmt.Sprint(name, i)}}})
+				}
+			}
+			var counter *jobCounter
+			e.start(t, func(r *Runner) {
+				counter = &jobCounter{JobStore: r.DB}
+				r.DB, r.Workers = counter, 2
+				r.Factory.Yield = &Yielding{Busy: func() bool { return busy }}
+			})
+			e.drain(t, time.Minute)
+			most := counter.most.Load()
+			if busy && most != 1 {
+				t.Errorf("accept path busy: %d jobs at once, want 1", most)
+			}
+			if !busy && most != 2 {
+				t.Errorf("accept path idle: at most %d job at once, want 2", most)
 			}
 		})
 	}
