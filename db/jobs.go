@@ -65,13 +65,20 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 			return 0, err
 		}
 	}
-	err := tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at)
-		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)
+	// A new job goes first to the replica writing the store, or that wrote it
+	// last (affinity): the store's newest job is running, or holds the
+	// affinity its finish left (FinishJob).
+	const newest = ` FROM jobs l WHERE l.tenant_id = ? AND l.store_kind = ? AND l.store_name = ? ORDER BY l.id DESC LIMIT 1)`
+	err := tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at,
+			affinity, affinity_until)
+		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?,
+			COALESCE((SELECT CASE WHEN l.state = 'running' THEN l.lease_owner ELSE l.affinity END`+newest+`, ''),
+			(SELECT CASE WHEN l.state = 'running' THEN l.lease_until ELSE l.affinity_until END`+newest+`)
 		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET
 		run_after = CASE WHEN jobs.attempts = 0 AND jobs.run_after > excluded.run_after THEN excluded.run_after ELSE jobs.run_after END,
 		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite), updated_at = excluded.updated_at
 		WHERE (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)
-		RETURNING id`, tenantID, k.kind, k.name, full, now, now, now)
+		RETURNING id`, tenantID, k.kind, k.name, full, now, now, now, tenantID, k.kind, k.name, tenantID, k.kind, k.name)
 	if errors.Is(err, sql.ErrNoRows) { // due already: the upsert locked it and changed nothing
 		err = tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
 			tenantID, k.kind, k.name)
@@ -254,7 +261,8 @@ func (d *DB) ReleaseJob(ctx context.Context, job *tenants.Job) error {
 
 // requeue puts a running job back in the queue, due at runAfter, or, when another
 // job of its store was queued meanwhile, folds it into that one (which inherits the
-// attempt count and the delay) and retires this one.
+// attempt count and the delay) and retires this one. Any replica may take it: the
+// one that ran it failed, vanished or is shutting down.
 func (d *DB) requeue(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, runAfter time.Time, lastErr string) error {
 	now := d.now()
 	attempts := job.Attempts
@@ -266,14 +274,14 @@ func (d *DB) requeue(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, runAfte
 		job.TenantID, job.Store.Kind, job.Store.Name, job.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', attempts = ?, run_after = ?, lease_owner = '', lease_token = '', lease_until = NULL,
-			last_error = ?, updated_at = ? WHERE id = ?`, attempts, runAfter, lastErr, now, job.ID)
+			last_error = ?, updated_at = ?, affinity = '' WHERE id = ?`, attempts, runAfter, lastErr, now, job.ID)
 		return err
 	}
 	if err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET attempts = ?, run_after = ?, last_error = ?, full_rewrite = (full_rewrite OR ?),
-		updated_at = ? WHERE id = ?`, attempts, runAfter, lastErr, job.Full, now, other); err != nil {
+		updated_at = ?, affinity = '' WHERE id = ?`, attempts, runAfter, lastErr, job.Full, now, other); err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_token = '', lease_until = NULL, last_error = ?,

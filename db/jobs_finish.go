@@ -50,9 +50,21 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 				return err
 			}
 		}
+		// The store is this replica's for a moment (JobAffinity): its cache
+		// holds the tip it just pushed, where another replica would fetch it
+		// first, and the Works arriving meanwhile join this replica's next job
+		// instead of a job of their own on another replica (three replicas made
+		// three times the commits). The queued job, if any, says so, and so does
+		// this one, for a job queued later (enqueue).
+		leaseNow, err := d.leaseNow(ctx, tx) // the clock ClaimJob compares with
+		if err != nil {
+			return err
+		}
+		affinityUntil := leaseNow.Add(JobAffinity)
 		now := d.now()
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', version = ?, last_error = '', lease_owner = '',
-			lease_token = '', lease_until = NULL, updated_at = ?, finished_at = ? WHERE id = ?`, res.Version, now, now, job.ID); err != nil {
+			lease_token = '', lease_until = NULL, updated_at = ?, finished_at = ?, affinity = ?, affinity_until = ? WHERE id = ?`,
+			res.Version, now, now, job.Owner, affinityUntil, job.ID); err != nil {
 			return err
 		}
 		if err := d.pruneJobs(ctx, tx, job); err != nil {
@@ -61,23 +73,19 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		if err := d.enqueueIfPending(ctx, tx, job); err != nil {
 			return err
 		}
-		// The store's next job is this replica's for a moment: its cache holds
-		// the tip it just pushed, where another replica would fetch it first, and
-		// the Works arriving meanwhile join that job instead of a job of their own
-		// on another replica (three replicas made three times the commits).
-		leaseNow, err := d.leaseNow(ctx, tx) // the clock ClaimJob compares with
-		if err != nil {
-			return err
-		}
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET affinity = ?, affinity_until = ? WHERE tenant_id = ? AND store_kind = ?
-			AND store_name = ? AND state = 'queued'`, job.Owner, leaseNow.Add(JobAffinity), job.TenantID, job.Store.Kind, job.Store.Name)
+			AND store_name = ? AND state = 'queued'`, job.Owner, affinityUntil, job.TenantID, job.Store.Kind, job.Store.Name)
 		return err
 	})
 }
 
-// JobAffinity is how long a store's queued job waits for the replica that wrote
-// the store last before any replica may take it.
-const JobAffinity = time.Second
+// JobAffinity is how long after its last write a store's next job waits for the
+// replica that wrote it before any replica may take it. Long enough that a store
+// stays with one replica while that replica's jobs take turns under load
+// (Yielding): at one second, three replicas handed stores to each other and
+// fetched what the other had pushed 4-9 times per 2,000 Works; at three, never,
+// with a quarter fewer commits.
+const JobAffinity = 3 * time.Second
 
 // checkOwner answers ErrLeaseLost unless this claim (its lease token) still holds
 // the job.

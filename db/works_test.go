@@ -184,11 +184,12 @@ func TestJobClaimFinishAndResubmitDuringRun(t *testing.T) {
 	})
 }
 
-// TestNextJobWaitsForTheStoresLastWriter: the job queued when a replica finishes
-// writing a store is that replica's for JobAffinity (its cache holds the tip, and
-// Works arriving meanwhile join one job instead of starting jobs on other
-// replicas); another replica takes it once that has passed, so a replica that
-// died after its write delays the store by a second at most.
+// TestNextJobWaitsForTheStoresLastWriter: the store's next job, queued while a
+// replica writes the store or after, is that replica's for JobAffinity past its
+// write (its cache holds the tip, and Works arriving meanwhile join one job
+// instead of starting jobs on other replicas); another replica takes it once
+// that has passed, so a replica that died after its write delays the store by
+// JobAffinity at most.
 func TestNextJobWaitsForTheStoresLastWriter(t *testing.T) {
 	eachDialect(t, func(t *testing.T, tg target) {
 		d, tid, c := worksDB(t, tg)
@@ -207,6 +208,17 @@ func TestNextJobWaitsForTheStoresLastWriter(t *testing.T) {
 		job2, ok, err := d.ClaimJob(ctx, "replica-b", time.Minute)
 		if err != nil || !ok || len(job2.Writes) != 1 {
 			t.Fatalf("after the affinity: %+v, %v, %v; want replica-b to take the job", job2, ok, err)
+		}
+		// A Work arriving after the queue ran dry makes a new job: it too is
+		// the last writer's (replica-b) for JobAffinity.
+		finish(t, d, job2, "")
+		c.add(db.JobAffinity / 2)
+		submit(t, d, tid, resourceWork("c", "dev", "z.yaml", "1"), false)
+		if job, ok, err := d.ClaimJob(ctx, "replica-a", time.Minute); err != nil || ok {
+			t.Fatalf("a job queued after the last write went to another replica at once: %+v, %v", job, err)
+		}
+		if job3, ok, err := d.ClaimJob(ctx, "replica-b", time.Minute); err != nil || !ok || len(job3.Writes) != 1 {
+			t.Fatalf("the last writer could not take the new job: %+v, %v, %v", job3, ok, err)
 		}
 	})
 }
