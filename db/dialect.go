@@ -27,8 +27,9 @@ type dialect struct {
 	name string // "sqlite" or "postgres"
 	// migrations is the glob of this dialect's numbered migrations.
 	migrations string
-	// claimLock is appended to the job claim query: empty on SQLite (one writer),
-	// row locks on PostgreSQL so that replicas claim different jobs.
+	// claimLock is appended to the query of jobs whose lease expired: empty on
+	// SQLite (one writer), row locks on PostgreSQL that other replicas skip, so
+	// that no job is expired twice.
 	claimLock string
 	// isolation of write transactions: SQLite's single writer connection is
 	// serializable by construction. PostgreSQL runs them READ COMMITTED — under
