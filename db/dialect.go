@@ -27,10 +27,15 @@ type dialect struct {
 	name string // "sqlite" or "postgres"
 	// migrations is the glob of this dialect's numbered migrations.
 	migrations string
-	// claimLock is appended to the query of jobs whose lease expired: empty on
-	// SQLite (one writer), row locks on PostgreSQL that other replicas skip, so
-	// that no job is expired twice.
+	// claimLock is appended to the job claim query and to the query of jobs
+	// whose lease expired: empty on SQLite (one writer), row locks on PostgreSQL
+	// that other replicas skip, so that they claim different jobs and no job is
+	// expired twice.
 	claimLock string
+	// skipHeld is appended to a claim's query of the store's placements and
+	// canary files: empty on SQLite, on PostgreSQL row locks that skip rows
+	// another transaction holds (see ClaimJob).
+	skipHeld string
 	// isolation of write transactions: SQLite's single writer connection is
 	// serializable by construction. PostgreSQL runs them READ COMMITTED — under
 	// SERIALIZABLE, submits to one store failed to serialize more often than they
@@ -49,7 +54,7 @@ type dialect struct {
 var (
 	sqliteDialect   = dialect{name: "sqlite", migrations: "migrations/*.sql", precision: time.Nanosecond}
 	postgresDialect = dialect{name: "postgres", migrations: "migrations/postgres/*.sql",
-		claimLock: " FOR UPDATE SKIP LOCKED", rowLock: " FOR UPDATE", isolation: sql.LevelReadCommitted, precision: time.Microsecond}
+		claimLock: " FOR UPDATE SKIP LOCKED", skipHeld: " FOR NO KEY UPDATE SKIP LOCKED", rowLock: " FOR UPDATE", isolation: sql.LevelReadCommitted, precision: time.Microsecond}
 )
 
 // lockTenant takes the tenant's configuration lock on PostgreSQL, so that what

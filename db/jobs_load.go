@@ -61,19 +61,37 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 }
 
 // jobPlacements selects the store's placements not yet written (all of them for a
-// full rewrite) and marks the unwritten ones writing.
+// full rewrite) and marks the unwritten ones writing. On PostgreSQL it skips rows
+// another transaction holds (see ClaimJob).
 func (d *DB) jobPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]placementRow, error) {
 	var rows []placementRow
 	err := tx.SelectContext(ctx, &rows, `SELECT `+placementCols+` FROM placements
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) AND NOT stuck ORDER BY name, id`,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) AND NOT stuck ORDER BY name, id`+d.dialect.skipHeld,
 		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
 	if err != nil {
 		return nil, err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE placements SET state = 'writing', job_id = ?
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written' AND NOT stuck`,
-		job.ID, job.TenantID, job.Store.Kind, job.Store.Name)
-	return rows, err
+	var ids []int64
+	for _, r := range rows {
+		if r.State != tenants.StateWritten {
+			ids = append(ids, r.ID)
+		}
+	}
+	return rows, d.markWriting(ctx, tx, "placements", job.ID, ids)
+}
+
+// markWriting marks rows ids of table (placements or canaries) writing for job.
+func (d *DB) markWriting(ctx context.Context, tx *sqlx.Tx, table string, job int64, ids []int64) error {
+	for chunk := range slices.Chunk(ids, 500) {
+		q, args, err := sqlx.In(`UPDATE `+table+` SET state = 'writing', job_id = ? WHERE id IN (?)`, job, chunk)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mayHold records, before a bucket write starts, the keys it is about to put as
@@ -154,22 +172,24 @@ func (r canaryRow) write() tenants.CanaryWrite {
 }
 
 // jobCanaries selects the store's canary files to write and marks them writing.
+// On PostgreSQL it skips rows another transaction holds (see ClaimJob).
 func (d *DB) jobCanaries(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]tenants.CanaryWrite, error) {
 	var rows []canaryRow
 	err := tx.SelectContext(ctx, &rows, `SELECT `+canaryCols+` FROM canaries
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) ORDER BY destination_name`,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) ORDER BY destination_name`+d.dialect.skipHeld,
 		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
 	if err != nil {
 		return nil, err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'writing', job_id = ?
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state <> 'written'`,
-		job.ID, job.TenantID, job.Store.Kind, job.Store.Name)
+	var ids []int64
 	out := make([]tenants.CanaryWrite, len(rows))
 	for i, r := range rows {
 		out[i] = r.write()
+		if r.State != tenants.StateWritten {
+			ids = append(ids, r.ID)
+		}
 	}
-	return out, err
+	return out, d.markWriting(ctx, tx, "canaries", job.ID, ids)
 }
 
 // resetWriting puts the job's placements and canaries that are still writing back
