@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -217,6 +218,34 @@ func (d *DB) conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *c
 	}
 	return tenants.Conflict("Work %q cannot write %q on Destination %q: Work %s already %s %q there (placement %q); %s. Two Works may not share a file, or use one's file as the other's directory",
 		workName, key, h.Destination, other, what, h.Key, h.Placement, how)
+}
+
+// holdsClaims reports whether placement id already holds exactly the claims of
+// plan in store k.
+func (d *DB) holdsClaims(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, k storeKey, plan pathing.Plan) (bool, error) {
+	var rows []struct {
+		Kind   string `db:"store_kind"`
+		Name   string `db:"store_name"`
+		Key    string `db:"key"`
+		Shared bool   `db:"shared"`
+		Dir    bool   `db:"dir"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT store_kind, store_name, key, shared, dir FROM claims WHERE tenant_id = ? AND placement_id = ?`,
+		tenantID, id); err != nil {
+		return false, err
+	}
+	want := map[claim]bool{}
+	for _, c := range claimsOf(plan) {
+		want[c] = true
+	}
+	held := map[claim]bool{}
+	for _, r := range rows {
+		if r.Kind != k.kind || r.Name != k.name {
+			return false, nil
+		}
+		held[claim{key: r.Key, shared: r.Shared, dir: r.Dir}] = true
+	}
+	return maps.Equal(want, held), nil
 }
 
 // dropClaims forgets the claims of one placement or canary row (column names

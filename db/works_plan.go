@@ -184,8 +184,19 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 		return old.planEntry(old.State, false), old.ID, nil
 	}
 	store := storeKey{dest.StoreKind, dest.StoreName}
-	if err := d.checkClaims(ctx, tx, w.TenantID, store, old.ID, plan, w.Name(), dest.Name); err != nil {
-		return PlacementPlan{}, old.ID, err
+	// A Work submitted again with new contents at the same paths (what a
+	// pipeline run does) keeps its claims: they were checked when made, and no
+	// other Work can have claimed those keys since.
+	keep := false
+	if had && old.Intent == intentWrite {
+		if keep, err = d.holdsClaims(ctx, tx, w.TenantID, old.ID, store, plan); err != nil {
+			return PlacementPlan{}, old.ID, err
+		}
+	}
+	if !keep {
+		if err := d.checkClaims(ctx, tx, w.TenantID, store, old.ID, plan, w.Name(), dest.Name); err != nil {
+			return PlacementPlan{}, old.ID, err
+		}
 	}
 	// PostgreSQL says whether the upsert inserted (a row it created has no xmax);
 	// on SQLite, the one writer, a row not read before was inserted.
@@ -212,8 +223,10 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 	}
 	id := row.ID
 	fresh := row.Inserted || !had && !d.isPostgres()
-	if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan, fresh); err != nil {
-		return PlacementPlan{}, 0, err
+	if !keep {
+		if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan, fresh); err != nil {
+			return PlacementPlan{}, 0, err
+		}
 	}
 	entry := PlacementPlan{Destination: dest.Name, Name: pname, Group: gi, Paths: nonNil(plan.Keys()),
 		State: tenants.StatePending, store: jobs.add(dest.StoreKind, dest.StoreName)}
