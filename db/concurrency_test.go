@@ -100,20 +100,7 @@ func TestConcurrentSubmitsAndClaims(t *testing.T) {
 			})
 		}
 		submits.Wait()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			n, err := d.Outstanding(ctx, tid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d placements and canaries still not written after 60s", n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitWritten(t, d, tid, 60*time.Second)
 		close(done)
 		claims.Wait()
 		close(errs)
@@ -187,21 +174,7 @@ func TestResubmitsDuringClaimsNeverDeadlock(t *testing.T) {
 	}
 	submits.Wait()
 	took := time.Since(start)
-	// What a claim skipped (rows a submit held) is written by a later job.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		n, err := d.Outstanding(ctx, tid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d placements or canary files still not written after 30s", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitWritten(t, d, tid, 30*time.Second) // what a claim skipped (rows a submit held) too
 	close(stop)
 	workers.Wait()
 	if counts, err := d.JobCounts(ctx); err != nil || counts[tenants.JobQueued]+counts[tenants.JobRunning] != 0 {
@@ -210,6 +183,26 @@ func TestResubmitsDuringClaimsNeverDeadlock(t *testing.T) {
 	d.Close()
 	if deadlocks := pgDeadlocks(t, tg.url); deadlocks > 0 || took > 10*time.Second {
 		t.Errorf("160 re-submits beside two workers: %d deadlocks, %v; want none, well under 10s", deadlocks, took)
+	}
+}
+
+// waitWritten waits until every placement and canary file of tenant tid is
+// written, failing the test after within.
+func waitWritten(t *testing.T, d *db.DB, tid int64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		n, err := d.Outstanding(context.Background(), tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d placements or canary files still not written after %v", n, within)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
