@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/stateward/stateward/testpeers"
 )
@@ -244,6 +248,51 @@ func TestGitApplyToMissingBranchFails(t *testing.T) {
 	_, err := g.Apply(context.Background(), puts("one", "a", "1"))
 	if err == nil || !strings.Contains(err.Error(), `branch "typo" not found`) {
 		t.Errorf("Apply to a missing branch = %v, want branch not found", err)
+	}
+}
+
+// TestGitCacheCompactionKeepsTheLargestPack: compaction merges the small packs
+// (recent pushes) into one and leaves the largest (the history) as it is, so its
+// cost does not grow with the repository; git fsck finds the cache whole after.
+func TestGitCacheCompactionKeepsTheLargestPack(t *testing.T) {
+	srv := gitPeer(t, false)
+	g := newTestGit(t, srv, nil)
+	var big []string
+	for i := range 200 {
+		big = append(big, fmt.Sprintf("big/%03d", i), fmt.Sprint(i))
+	}
+	apply(t, g, puts("big", big...))
+	packs, err := g.cache.st.ObjectPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var largest plumbing.Hash
+	most := -1
+	for _, h := range packs {
+		objects, err := g.cache.packObjects(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objects) > most {
+			largest, most = h, len(objects)
+		}
+	}
+	g.cache.maxPacks = 3
+	for i := range 6 {
+		apply(t, g, puts("small", fmt.Sprintf("small/%d", i), fmt.Sprint(i)))
+	}
+	// Eight packs without compaction; at most maxPacks, plus the last push.
+	if packs, err = g.cache.st.ObjectPacks(); err != nil || len(packs) > 4 {
+		t.Errorf("cache holds %d packs (%v), want at most 4 with compaction", len(packs), err)
+	}
+	if !slices.Contains(packs, largest) {
+		t.Errorf("the largest pack %s (%d objects) was rewritten; packs now %v", largest, most, packs)
+	}
+	if got, err := g.Read(context.Background(), ""); err != nil || len(got) != 1+200+6 {
+		t.Errorf("Read after compaction = %d files, %v; want %d", len(got), err, 1+200+6)
+	}
+	if out, err := exec.Command("git", "--git-dir", g.cfg.CacheDir, "fsck", "--strict").CombinedOutput(); err != nil {
+		t.Errorf("git fsck of the cache: %v\n%s", err, out)
 	}
 }
 
