@@ -163,6 +163,16 @@ func (r *SubmitResult) clearJobs(isNew bool) {
 // written away by the next job; the Work stays, marked deleted, so its id keeps
 // answering.
 func (d *DB) DeleteWork(ctx context.Context, tenantID, id int64) (SubmitResult, error) {
+	return d.deleteWork(ctx, tenantID, id, nil)
+}
+
+// DeleteWorkAs is DeleteWork with the audit record of who did it in the same
+// transaction, as SubmitWorkAs is SubmitWork's.
+func (d *DB) DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (SubmitResult, error) {
+	return d.deleteWork(ctx, tenantID, id, &actor)
+}
+
+func (d *DB) deleteWork(ctx context.Context, tenantID, id int64, actor *tenants.Actor) (SubmitResult, error) {
 	var res SubmitResult
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockTenant(ctx, tx, tenantID, false); err != nil {
@@ -175,6 +185,12 @@ func (d *DB) DeleteWork(ctx context.Context, tenantID, id int64) (SubmitResult, 
 		w.Deleted = true
 		if res, err = d.submitDelete(ctx, tx, &w, false); err != nil {
 			return err
+		}
+		if actor != nil {
+			if err := recordAudit(ctx, tx, tenantID, d.now(), tenants.AuditEvent{Actor: *actor, Action: "delete",
+				Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: id, Name: w.Name()}}); err != nil {
+				return err
+			}
 		}
 		return d.enqueueJobs(ctx, tx, tenantID, &res)
 	})

@@ -129,6 +129,18 @@ func TestWhoWroteAWork(t *testing.T) {
 	if code, out := api(t, http.MethodGet, h.URL+"/api/v1/tenants/team-a/audit?before=x", tok, nil); code != 422 || !strings.Contains(out, "before") {
 		t.Errorf("bad cursor: %d %s", code, out)
 	}
+
+	// Deleting the Work by its id is on its history too; another tenant's token
+	// finds no Work to delete.
+	if code, out := api(t, http.MethodDelete, h.URL+"/api/v1/tenants/team-a/works/"+itoa64(ans.Work), other, nil); code != http.StatusNotFound {
+		t.Errorf("team-b's token deleting team-a's Work: %d %s, want 404", code, out)
+	}
+	if code, out := api(t, http.MethodDelete, h.URL+"/api/v1/tenants/team-a/works/"+itoa64(ans.Work), tok, nil); code != 202 {
+		t.Fatalf("DELETE the Work: %d %s", code, out)
+	}
+	if ev := getAudit(t, h, "team-a", tok, "?kind=Work&id="+itoa64(ans.Work)).Items[0]; ev.Actor.Name+" "+ev.Action+" "+ev.Object.Name != "ci-bot delete "+cache {
+		t.Errorf("newest event of the Work = %+v, want ci-bot delete %s", ev, cache)
+	}
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

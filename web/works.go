@@ -18,7 +18,7 @@ type Works interface {
 	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (db.SubmitResult, error)
 	SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (db.SubmitResult, error)
 	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (db.SubmitResult, []tenants.PlannedWrite, error)
-	DeleteWork(ctx context.Context, tenantID, id int64) (db.SubmitResult, error)
+	DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (db.SubmitResult, error)
 	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
 	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
 	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]db.WaitingWork, int, error)
@@ -131,16 +131,7 @@ func (s *Server) apiDeleteWork(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, res)
 }
 
-// deleteWork deletes a Work and records who did.
+// deleteWork deletes a Work and records who did, in one transaction.
 func (s *Server) deleteWork(r *http.Request, id int64) (db.SubmitResult, error) {
-	tid := principal(r).Tenant.ID
-	v, err := s.works.Work(r.Context(), tid, id)
-	if err != nil {
-		return db.SubmitResult{}, err
-	}
-	res, err := s.works.DeleteWork(r.Context(), tid, id)
-	if err == nil {
-		s.audit(r, "delete", tenants.AuditObject{Kind: tenants.AuditWork, ID: id, Name: v.Name}, "")
-	}
-	return res, err
+	return s.works.DeleteWorkAs(r.Context(), principal(r).Tenant.ID, id, tenants.ActorOf(principal(r)))
 }
