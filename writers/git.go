@@ -179,8 +179,8 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	if err != nil {
 		return Result{}, g.remote.wrap("push to", err)
 	}
-	if !tip.exists && !tip.empty {
-		return Result{}, g.branchNotFound()
+	if err := g.missing(tip); err != nil {
+		return Result{}, err
 	}
 	if tip.exists && !hasObject(c.st, tip.hash) {
 		fetched, err := g.fetchTip(ctx, c)
@@ -213,21 +213,26 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	return cm.res, c.keep(g.branch, cm.hash, pack)
 }
 
-// fetchTip fetches the branch into the cache. A repository without any branch is
-// fine (the first write creates it); a missing branch in a repository that has
-// others is an error, so a typo in the branch name never starts a new history.
+// fetchTip fetches the branch into the cache.
 func (g *Git) fetchTip(ctx context.Context, c *gitCache) (remoteTip, error) {
 	tip, err := g.remote.fetch(ctx, c.st, g.branch)
 	if err != nil {
 		return tip, g.remote.wrap("fetch from", err)
 	}
-	if !tip.exists && !tip.empty {
-		return tip, g.branchNotFound()
+	if err := g.missing(tip); err != nil {
+		return tip, err
 	}
 	return tip, c.setTip(g.branch, tip.hash)
 }
 
-func (g *Git) branchNotFound() error {
+// missing refuses a tip the remote does not have. A repository without any
+// branch is fine (the first write creates it); a missing branch in a repository
+// that has others is an error, so a typo in the branch name never starts a new
+// history.
+func (g *Git) missing(tip remoteTip) error {
+	if tip.exists || tip.empty {
+		return nil
+	}
 	return fmt.Errorf("branch %q not found in %s", g.cfg.Branch, g.remote.url)
 }
 
@@ -253,10 +258,7 @@ func (g *Git) Check(ctx context.Context) error {
 	if err != nil {
 		return g.remote.wrap("ls-remote", err)
 	}
-	if !tip.exists && !tip.empty {
-		return g.branchNotFound()
-	}
-	return nil
+	return g.missing(tip)
 }
 
 // Read returns the files under prefix (a directory ending in "/", or "" for all) at
