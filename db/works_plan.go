@@ -86,8 +86,9 @@ type groupDest struct {
 
 // planWork schedules w (already stored, w.ID set) and brings its placements in
 // line: chosen ones are upserted (with force, always back to pending; otherwise
-// only when their plan changed), the others are marked for removal, and the
-// affected stores' jobs are queued. Without force (a re-plan after a Destination
+// only when their plan changed), and the others are marked for removal; the
+// affected stores come back in res.jobs for the caller to queue (enqueueJobs),
+// after its other statements. Without force (a re-plan after a Destination
 // changed) a group whose layout fails on a Destination keeps its old placement.
 //
 // fresh says this transaction created w, so it has no placements to read.
