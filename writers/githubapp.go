@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -113,10 +114,39 @@ func newGitHubApp(cfg GitConfig, client *http.Client) (*githubApp, error) {
 	if cache == nil {
 		cache = &AppTokens{}
 	}
+	own := *client // the store's transport, with a redirect policy of its own
+	own.CheckRedirect = sameOriginRedirects
 	a := &githubApp{api: api, appID: strings.TrimSpace(cfg.AppID), installationID: strings.TrimSpace(cfg.InstallationID),
-		key: key, client: client, cache: cache, now: cfg.Now}
+		key: key, client: &own, cache: cache, now: cfg.Now}
 	a.cacheKey = sha256.Sum256([]byte(strings.Join([]string{a.api, a.appID, a.installationID, cfg.AppPrivateKey}, "\x00")))
 	return a, nil
+}
+
+// maxRedirects is how many redirects a credentialed request follows, as net/http.
+const maxRedirects = 10
+
+// sameOriginRedirects is the redirect policy of a request that carries a
+// credential: it follows a redirect within the origin (scheme, host and port)
+// it was sent to and refuses any other. net/http resends the Authorization
+// header to another port of the same host, and a 307 or 308 resends the body.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if from := via[0].URL; origin(req.URL) != origin(from) {
+		return fmt.Errorf("redirected to another origin, %s: not followed with credentials (set the URL it moved to instead)", origin(req.URL))
+	}
+	return nil
+}
+
+// origin is u's scheme://host:port, lower-cased, with the scheme's default port
+// spelt out.
+func origin(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // token returns a cached installation token, or a new one.
