@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -251,5 +252,46 @@ func TestOrigin(t *testing.T) {
 		if got := origin(a) == origin(b); got != tc.same {
 			t.Errorf("same origin %s, %s = %v, want %v (%s vs %s)", tc.a, tc.b, got, tc.same, origin(a), origin(b))
 		}
+	}
+}
+
+// TestGitHubAppOneTokenRequestInFlight: backends of one store that need a token
+// at once (readiness and the first write of a new store; here eight) share one
+// request to the API, and one caller giving up does not fail the others.
+func TestGitHubAppOneTokenRequestInFlight(t *testing.T) {
+	hold := make(chan struct{})
+	api, srv := appPeers(t, testpeers.GitHubAppOptions{Hold: hold})
+	shared := &AppTokens{}
+	const n = 8
+	errs := make(chan error, n)
+	quitter, quit := context.WithCancel(context.Background())
+	defer quit()
+	for i := range n {
+		ctx := context.Background()
+		if i == 0 {
+			ctx = quitter
+		}
+		g := appGit(t, api, srv, func(c *GitConfig) { c.AppTokens = shared })
+		go func() { errs <- g.Check(ctx) }()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for shared.missed.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d callers asked for a token within 30 s", shared.missed.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	quit()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller that gave up: %v, want context.Canceled", err)
+	}
+	close(hold)
+	for range n - 1 {
+		if err := <-errs; err != nil {
+			t.Errorf("Check: %v", err)
+		}
+	}
+	if got := api.Exchanges(); got != 1 {
+		t.Errorf("installation tokens minted for %d concurrent callers = %d, want 1", n, got)
 	}
 }
