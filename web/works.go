@@ -26,7 +26,7 @@ type Works interface {
 	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,
-		answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
+		sig *db.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
 }
 
 // apiSubmitWork is POST …/works: 202 with the plan and job ids, or with
