@@ -251,8 +251,8 @@ func TestJobFailureBacksOffAndNeverDrops(t *testing.T) {
 			}
 			finish(t, d, job, "remote: push declined")
 			v, _ := d.Work(ctx, tid, res.Work)
-			if p := v.Placements[0]; p.State != tenants.StateFailed || p.Error != "remote: push declined" {
-				t.Fatalf("attempt %d: placement %+v, want failed with the remote's message", attempt, p)
+			if p := v.Placements[0]; p.State != tenants.StateRetrying || p.Error != "remote: push declined" {
+				t.Fatalf("attempt %d: placement %+v, want retrying with the remote's message", attempt, p)
 			}
 			if _, ok, _ := d.ClaimJob(ctx, "w", time.Minute); ok {
 				t.Fatalf("attempt %d: job due again at once, want a backoff", attempt)
