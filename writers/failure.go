@@ -29,12 +29,13 @@ func classify(err error) failure {
 	var (
 		gitErr    *remoteError
 		bucketErr *bucketRemoteError
-		netErr    net.Error
+		opErr     *net.OpError
+		dnsErr    *net.DNSError
 	)
 	switch {
 	case errors.Is(err, ErrRejected), errors.Is(err, ErrInvalidBatch):
 		return failContent
-	case errors.As(err, &gitErr), errors.As(err, &bucketErr), errors.As(err, &netErr):
+	case errors.As(err, &gitErr), errors.As(err, &bucketErr), errors.As(err, &opErr), errors.As(err, &dnsErr):
 		return failStore
 	}
 	return failTransient
