@@ -378,10 +378,26 @@ func TestPlacementCounts(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("claim: %v %v", ok, err)
 		}
-		finish(t, d, job, "remote said no")
+		finish(t, d, job, "connection refused")
+		waiting, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour))
+		if waiting != 2 || failed != 0 {
+			t.Errorf("after a write that will be retried: waiting %d failed %d; want 2, 0", waiting, failed)
+		}
+		c.add(db.MaxBackoff + db.MaxBackoff/4)
+		job, ok, err = d.ClaimJob(ctx, "w1", time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("claim the retry: %v %v", ok, err)
+		}
+		res := tenants.JobResult{}
+		for _, w := range job.Writes {
+			res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Error: "remote said no", Stuck: true})
+		}
+		if err := d.FinishJob(ctx, job, res); err != nil {
+			t.Fatal(err)
+		}
 		waiting, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour))
 		if waiting != 0 || failed != 2 {
-			t.Errorf("after a failed write: waiting %d failed %d; want 0, 2", waiting, failed)
+			t.Errorf("after a write refused for its content: waiting %d failed %d; want 0, 2", waiting, failed)
 		}
 		c.add(25 * time.Hour)
 		if _, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour)); failed != 0 {
