@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -315,6 +316,14 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
 	}
 	if !metricLine(metrics, `stateward_store_write_failing{kind="GitStateStore",store="repo"`, "1") {
 		t.Errorf("stateward_store_write_failing is not 1 for the store during the outage")
+	}
+
+	_, page = alice.get(t, h.URL+"/t/team-a/stores/git/repo")
+	if !strings.Contains(page, `data-testid="store-retrying"`) || !strings.Contains(page, "connection refused") {
+		t.Errorf("store page has no retry block: %s", snippet(page))
+	}
+	if _, page = alice.post(t, h.URL+"/t/team-a/stores/git/repo/retry", url.Values{}); !strings.Contains(page, "Retrying 1 placement on repo now.") {
+		t.Errorf("Retry now on the store page: %s", snippet(page))
 	}
 
 	port.open()
