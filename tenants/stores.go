@@ -27,18 +27,34 @@ const (
 	AuthIAM       = "IAM"
 )
 
-// Status is a State Store's (or Destination's) last readiness check.
+// Status is a State Store's (or Destination's) last readiness check, and for a
+// store whether its last write failed for a transport or authentication reason.
 type Status struct {
 	// Ready is nil until the first check has finished ("unknown").
 	Ready       *bool
 	Message     string
 	LastChecked *time.Time
+	// WriteError is the store's own message when its last write failed for a
+	// transport or authentication reason ("" when it did not); the next write or
+	// check that passes clears it. Scheduling does not follow it (see Failing):
+	// one network blip must not send new Works elsewhere for good.
+	WriteError    string
+	WriteFailedAt *time.Time
 }
+
+// WriteFailing reports whether the store's last write failed for a transport or
+// authentication reason.
+func (s Status) WriteFailing() bool { return s.WriteError != "" }
+
+// Troubled reports whether the store is to be shown failing: its last check
+// failed, or its last write did since.
+func (s Status) Troubled() bool { return s.Failing() || s.WriteFailing() }
 
 // Known reports whether a check has finished.
 func (s Status) Known() bool { return s.Ready != nil }
 
-// Failing reports whether the last check said not ready.
+// Failing reports whether the last check said not ready. It is what scheduling
+// follows; a failed write does not change it.
 func (s Status) Failing() bool { return s.Ready != nil && !*s.Ready }
 
 // StoreRef names one State Store of one tenant.

@@ -86,6 +86,10 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
+	rd.Wake = runner.Wake // as serve.go: a passing check ends a store's backoff
+	reg := prometheus.NewRegistry()
+	writers.RegisterReadinessGauge(reg, d) // the database-read gauges, as serve.go registers them
+	writers.RegisterPlacementGauge(reg, d)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); runner.Run(ctx) }()
@@ -93,7 +97,7 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
 	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
-		Registry: prometheus.NewRegistry()}).Handler()
+		Registry: reg}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o}
