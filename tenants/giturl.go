@@ -155,14 +155,3 @@ func GitHost(raw string) string {
 	}
 	return u.Host
 }
-
-// IsFileURL reports whether raw names a repository on the server's own disk in any
-// spelling go-git (or a reader) would take for one: file://…, file:…, or a
-// path.
-func IsFileURL(raw string) bool {
-	if hasFilePrefix(raw) {
-		return true
-	}
-	ep, err := transport.NewEndpoint(raw)
-	return err == nil && ep.Protocol == "file"
-}

@@ -128,18 +128,27 @@ func TestParseGitURLForms(t *testing.T) {
 	}
 }
 
-// TestIsFileURL: every local spelling is recognised as one (the writers and web
-// refuse them outside the local default by this, besides validation).
-func TestIsFileURL(t *testing.T) {
+// isLocalSpelling reports whether raw names the server's disk in any spelling
+// go-git (or a reader) would take for one: file://…, file:…, or a path.
+func isLocalSpelling(raw string) bool {
+	if len(raw) >= 5 && strings.EqualFold(raw[:5], "file:") {
+		return true
+	}
+	ep, err := transport.NewEndpoint(raw)
+	return err == nil && ep.Protocol == "file"
+}
+
+// TestIsLocalSpelling: the fuzz test's oracle recognises every local spelling.
+func TestIsLocalSpelling(t *testing.T) {
 	for _, raw := range []string{"/x@localhost:y/../../srv/r.git", "/srv/r.git", "./rel", "~/x", `C:\x`,
 		"file:/srv", "file:relative", "FILE:///srv", "file://host/srv", "file:///srv/r.git"} {
-		if !IsFileURL(raw) {
-			t.Errorf("IsFileURL(%q) = false", raw)
+		if !isLocalSpelling(raw) {
+			t.Errorf("isLocalSpelling(%q) = false", raw)
 		}
 	}
 	for _, raw := range []string{"https://h/r.git", "git@h:r.git", "ssh://h/r.git"} {
-		if IsFileURL(raw) {
-			t.Errorf("IsFileURL(%q) = true", raw)
+		if isLocalSpelling(raw) {
+			t.Errorf("isLocalSpelling(%q) = true", raw)
 		}
 	}
 }
@@ -170,7 +179,7 @@ func FuzzParseGitURL(f *testing.F) {
 			}
 			return
 		}
-		if ep.Protocol == "file" || IsFileURL(raw) {
+		if ep.Protocol == "file" || isLocalSpelling(raw) {
 			t.Fatalf("accepted %q as a remote, go-git opens it on disk: %+v", raw, ep)
 		}
 		if ep.Protocol != "https" && ep.Protocol != "http" && ep.Protocol != "ssh" {
