@@ -42,6 +42,9 @@ type harness struct {
 	// while its own cleanup empties and removes it (cleanups run last-first).
 	StopWriters func()
 	dbOptions   db.Options
+	// CacheDir holds the writers' Git clones (the data dir's git/ in a real
+	// server); a Config with LocalRepos protects it.
+	CacheDir string
 }
 
 func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
@@ -80,8 +83,15 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	if change != nil {
 		change(&cfg)
 	}
+	cacheDir := t.TempDir()
+	if cfg.LocalRepos != nil {
+		cfg.LocalRepos.Protected = append(cfg.LocalRepos.Protected, cacheDir)
+	}
+	if p, ok := cfg.Egress.(egress.Policy); ok {
+		policy = p
+	}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
-	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir(), AppTokens: &writers.AppTokens{},
+	factory := writers.Factory{Egress: policy, CacheDir: cacheDir, LocalRepos: cfg.LocalRepos, AppTokens: &writers.AppTokens{},
 		Yield: &writers.Yielding{Busy: d.AcceptBusy}}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
@@ -100,7 +110,8 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 		Registry: reg}).Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o}
+	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o,
+		CacheDir: cacheDir}
 }
 
 // testDBOptions names a new empty database: a SQLite file, or with

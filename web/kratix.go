@@ -310,8 +310,12 @@ func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
 		switch {
 		case d.Git != nil:
 			field, host = "spec.url", tenants.GitHost(d.Git.URL)
-			if err := s.checkFileURL(d.Git.URL); err != nil {
-				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: err.Error()})
+			if err := s.checkLocalRepo(d.Git.URL); err != nil {
+				msg := err.Error()
+				if ve := (*tenants.ValidationError)(nil); errors.As(err, &ve) {
+					msg = ve.Message
+				}
+				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: msg})
 				continue
 			}
 		case d.Bucket != nil:

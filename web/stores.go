@@ -94,8 +94,8 @@ func (s *Server) validateStore(err error, keep bool, field, host string) tenants
 
 func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.ValidationErrors {
 	errs := s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
-	if err := s.checkFileURL(g.URL); err != nil && errs.For("spec.url") == "" {
-		_ = errs.Add(tenants.Invalid("spec.url", "%s", err.Error()))
+	if err := s.checkLocalRepo(g.URL); err != nil && errs.For("spec.url") == "" {
+		_ = errs.Add(err)
 	}
 	if g.GitHubAPIURL != "" && errs.For("spec.githubAPIURL") == "" {
 		if err := s.cfg.Egress.CheckLiteral(urlHost(g.GitHubAPIURL)); err != nil {
@@ -105,12 +105,15 @@ func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.Validat
 	return errs
 }
 
-// checkFileURL refuses a file:// Git URL unless the deployment allows them.
-func (s *Server) checkFileURL(raw string) error {
-	if tenants.IsFileURL(raw) && !s.cfg.AllowFileURLs {
-		return tenants.ErrFileURL
+// checkLocalRepo refuses a file:// Git URL unless the deployment allows them
+// (LocalRepos), and one inside the server's own files; the error is a
+// ValidationError of spec.url. Other URLs are left to Validate.
+func (s *Server) checkLocalRepo(raw string) error {
+	if u, err := tenants.ParseGitURL(raw); err != nil || u.Form != tenants.FormFile {
+		return nil
 	}
-	return nil
+	_, err := s.cfg.LocalRepos.Check(raw)
+	return err
 }
 
 func (s *Server) validateBucket(b tenants.BucketStateStore, keep bool) tenants.ValidationErrors {

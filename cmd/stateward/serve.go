@@ -55,8 +55,13 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
 	wcfg.Egress = policy
-	wcfg.AllowFileURLs = cfg.DevIssuer
-	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), AllowFileURLs: cfg.DevIssuer,
+	fold, err := caseInsensitiveDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	localRepos := cfg.localRepos(fold)
+	wcfg.LocalRepos = localRepos
+	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), LocalRepos: localRepos,
 		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: d.AcceptBusy}}
 	reg := prometheus.NewRegistry()
 	writers.RegisterReadinessGauge(reg, d)
