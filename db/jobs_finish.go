@@ -89,7 +89,7 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 // remoteTexts is res with its errors made tenants.RemoteText (res's slices are
 // copied, not changed).
 func remoteTexts(res tenants.JobResult) tenants.JobResult {
-	res.Err = tenants.RemoteText(res.Err)
+	res.Err, res.StoreErr = tenants.RemoteText(res.Err), tenants.RemoteText(res.StoreErr)
 	res.Placements = slices.Clone(res.Placements)
 	for i := range res.Placements {
 		res.Placements[i].Error = tenants.RemoteText(res.Placements[i].Error)

@@ -30,7 +30,7 @@ func wantRemoteText(t *testing.T, what, s string) {
 }
 
 // TestRemoteTextsAreKeptSanitized: a readiness message and a write's errors —
-// the store's, a placement's — are stored bounded, without control or bidi
+// the job's, the store's write failure, a placement's — are stored bounded, without control or bidi
 // characters and as valid UTF-8, whatever the remote sent (the GitHub API's text
 // was shown word for word).
 func TestRemoteTextsAreKeptSanitized(t *testing.T) {
@@ -47,7 +47,7 @@ func TestRemoteTextsAreKeptSanitized(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("claim: %v %v", ok, err)
 			}
-			out = tenants.JobResult{Err: hostile}
+			out = tenants.JobResult{Err: hostile, StoreErr: hostile}
 			for _, w := range job.Writes {
 				out.Placements = append(out.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Error: hostile})
 			}
@@ -72,12 +72,16 @@ func TestRemoteTextsAreKeptSanitized(t *testing.T) {
 			t.Fatalf("Jobs: %v %v", jobs, err)
 		}
 		wantRemoteText(t, "job lastError", jobs[0].LastError)
+		g, err := d.GitStore(ctx, tid, "repo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRemoteText(t, "store write error", g.Status.WriteError)
 
 		if err := d.SetStoreStatus(ctx, tid, tenants.KindGit, "repo", false, hostile, c.now()); err != nil {
 			t.Fatal(err)
 		}
-		g, err := d.GitStore(ctx, tid, "repo")
-		if err != nil {
+		if g, err = d.GitStore(ctx, tid, "repo"); err != nil {
 			t.Fatal(err)
 		}
 		wantRemoteText(t, "store status", g.Status.Message)
