@@ -30,11 +30,18 @@ func (s GitStateStore) gitEndpoint() string {
 		return joinEndpoint("ssh", GitHost(raw), "")
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	if err != nil {
 		return ""
+	}
+	if u.Scheme == "file" {
+		return fileEndpoint
 	}
 	return joinEndpoint(u.Scheme, u.Hostname(), u.Port())
 }
+
+// fileEndpoint is the endpoint of every file:// store: the server's own disk,
+// where no credentials are sent at all.
+const fileEndpoint = "file://localhost"
 
 // CredentialEndpoint is the bucket's scheme, host and port (see GitStateStore.CredentialEndpoint).
 func (s BucketStateStore) CredentialEndpoint() string {

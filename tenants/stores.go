@@ -228,7 +228,7 @@ func validateGitURL(raw string, insecure bool) error {
 		}
 		return nil
 	}
-	if err != nil || u.Host == "" {
+	if err != nil || u.Hostname() == "" {
 		return Invalid(field, "%q is not a repository URL (https://…, ssh://… or git@host:path)", raw)
 	}
 	switch u.Scheme {
