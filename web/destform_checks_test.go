@@ -86,3 +86,30 @@ spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: default}}
 		}
 	}
 }
+
+// TestPlanNamesFieldsAsWriteDoes: Preview plan and Write name a bad file by the
+// form's words ("path"), never by the API's internal path
+// (workloadGroups[0].files[0].path), with the same message.
+func TestPlanNamesFieldsAsWriteDoes(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedInTeam()
+	msg := regexp.MustCompile(`data-testid="field-error">path: ([^<]*)<`)
+	for _, bad := range []string{"../x.yaml", ".git/config", "a.yaml\x00"} {
+		form := url.Values{"promise": {"redis"}, "filePath": {"ok.yaml", bad}, "fileContent": {"a: b", "a: b"}}
+		resp, page := b.post(t, h.URL+"/t/team-a/works", form)
+		m := msg.FindStringSubmatch(page)
+		if resp.StatusCode != 422 || m == nil {
+			t.Errorf("write %q: %d, want 422 with a path error next to the row: %s", bad, resp.StatusCode, snippet(page))
+			continue
+		}
+		_, plan := b.post(t, h.URL+"/t/team-a/works/plan", form)
+		if want := "file 2: path: " + m[1]; !strings.Contains(plan, want) {
+			t.Errorf("plan of %q: want %q: %s", bad, want, snippet(plan))
+		}
+		for what, body := range map[string]string{"write": page, "plan": plan} {
+			if i := strings.Index(body, "workloadGroups"); i >= 0 {
+				t.Errorf("%s of %q names an internal field: %s", what, bad, snippet(body[max(i-100, 0):]))
+			}
+		}
+	}
+}
