@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -15,12 +16,15 @@ import (
 	"github.com/stateward/stateward/testpeers"
 )
 
-// TestBrowserPhoneLayout looks at the pages a new user fills and reads on a
-// 390x844 phone: the New Destination preview never covers a field being filled
-// (the Labels input is free and clickable at its centre), and on a written Work's
-// page the commit SHA is on the screen and the History details read as lines of
-// text, not one word per line. STATEWARD_SCREENSHOTS=dir keeps the screenshots.
-func TestBrowserPhoneLayout(t *testing.T) {
+// TestBrowserNewUserOnAPhone walks the small things a new user hit (issue 21),
+// on a 390x844 phone: the New Destination preview never covers a field being
+// filled (the Labels input is free and clickable at its centre) and flags a path
+// that overlaps another Destination; Preview plan names a bad file as Write does;
+// a Secret applied after its Git store says where its credentials go; on a
+// written Work's page the commit SHA is on the screen and the History details
+// read as lines of text, not one word per line. STATEWARD_SCREENSHOTS=dir keeps
+// the screenshots.
+func TestBrowserNewUserOnAPhone(t *testing.T) {
 	dir := screenshotDir(t)
 	repo := filepath.Join(t.TempDir(), "gitops.git")
 	if out, err := exec.Command("git", "init", "--bare", "-q", "-b", "main", repo).CombinedOutput(); err != nil {
@@ -47,6 +51,21 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	}
 	click(t, ctx, `[data-testid="import-form"] button[type="submit"]`)
 	waitText(t, ctx, `[data-testid="import-results"]`, "worker-1")
+	// A store that waits for its Secret, then the Secret: the warning names where
+	// the credentials now go (file://localhost for a bare repository on this disk).
+	for _, doc := range []string{fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata: {name: secured}
+spec: {url: "file://%s", branch: main, path: other, secretRef: {name: creds}}
+`, repo), "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {username: u, password: p}\n"} {
+		navigate(t, ctx, base+"import")
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`textarea[name="yaml"]`), doc)); err != nil {
+			t.Fatal(err)
+		}
+		click(t, ctx, `[data-testid="import-form"] button[type="submit"]`)
+		waitText(t, ctx, `[data-testid="import-results"]`, "created")
+	}
+	waitText(t, ctx, `[data-testid="import-warnings"]`, `which waited for it, at file://localhost`)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +81,9 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	// The New Destination form: the preview follows the path being typed, and
 	// covers no field.
 	navigate(t, ctx, base+"destinations/new")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(`select[name="spec.stateStoreRef"]`), "GitStateStore/default")); err != nil {
+		t.Fatal(err)
+	}
 	fill(t, ctx, [][2]string{{"metadata.name", "worker-2"}, {"spec.path", "phone-typed"}})
 	waitText(t, ctx, `#preview`, "phone-typed")
 	top := eval[float64](t, ctx, `document.querySelector('input[name="spec.path"]').scrollIntoView({block: "center"}); document.querySelector('#preview').getBoundingClientRect().top`)
@@ -69,6 +91,12 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 		t.Errorf("the preview starts at y=%.0f, below the 844 px screen, while the path is typed", top)
 	}
 	phoneShot("phone-destination-path")
+	fill(t, ctx, [][2]string{{"spec.path", "dev/team-a"}})
+	waitText(t, ctx, `[data-testid="preview-conflict"]`, `overlaps Destination "worker-1" (path "dev")`)
+	fill(t, ctx, [][2]string{{"spec.path", "phone-typed"}})
+	if err := chromedp.Do(ctx, chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="preview-conflict"]`))); err != nil {
+		t.Fatal(err)
+	}
 	var cover struct {
 		Intersects, Clickable bool
 		Input, Preview        [4]float64
@@ -99,6 +127,16 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	if v := eval[string](t, ctx, `document.querySelector('input[name="labelKey"]').value`); v != "env" {
 		t.Errorf("typed into the Labels input by clicking it: %q", v)
 	}
+
+	// Preview plan names a bad file as Write does.
+	navigate(t, ctx, base+"works/new")
+	fill(t, ctx, [][2]string{{"promise", "redis"}, {"filePath", "../x.yaml"}, {"fileContent", "kind: ConfigMap\n"}})
+	click(t, ctx, `[data-testid="preview-plan"]`)
+	if got := waitText(t, ctx, `[data-testid="plan-error"]`, "file 1: path: "); strings.Contains(got, "workloadGroups") {
+		t.Errorf("the plan names an internal field: %q", got)
+	}
+	click(t, ctx, `[data-testid="write"]`)
+	waitText(t, ctx, `[data-testid="file-row"] [data-testid="field-error"]`, "path: ")
 
 	// A written Work: its SHA on the screen, its History legible.
 	navigate(t, ctx, base+"works/new")
