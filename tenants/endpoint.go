@@ -3,6 +3,7 @@ package tenants
 import (
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -25,18 +26,21 @@ func (s GitStateStore) CredentialEndpoint() string {
 }
 
 func (s GitStateStore) gitEndpoint() string {
-	raw := s.URL
-	if isSCPLike(raw) {
-		return joinEndpoint("ssh", GitHost(raw), "")
-	}
-	u, err := url.Parse(raw)
+	u, err := ParseGitURL(s.URL)
 	if err != nil {
 		return ""
 	}
-	if u.Scheme == "file" {
+	if u.Form == FormFile {
 		return fileEndpoint
 	}
-	return joinEndpoint(u.Scheme, u.Hostname(), u.Port())
+	scheme, port := u.Form, ""
+	if scheme == FormSCP {
+		scheme = FormSSH
+	}
+	if u.Port > 0 {
+		port = strconv.Itoa(u.Port)
+	}
+	return joinEndpoint(scheme, u.Host, port)
 }
 
 // fileEndpoint is the endpoint of every file:// store: the server's own disk,
