@@ -62,6 +62,7 @@ type Runner struct {
 	Metrics *RunnerMetrics
 
 	once     sync.Once
+	clock    clock // a job's lease is kept by it (time.Now and time.AfterFunc)
 	wake     chan struct{}
 	mu       sync.Mutex
 	backends map[tenants.StoreRef]cachedBackend
@@ -81,6 +82,9 @@ func (r *Runner) init() {
 		}
 		if r.Lease <= 0 {
 			r.Lease = 30 * time.Second
+		}
+		if r.clock == nil {
+			r.clock = realClock{}
 		}
 		if r.PollInterval <= 0 {
 			r.PollInterval = 500 * time.Millisecond
@@ -204,6 +208,7 @@ func (r *Runner) closeAll() {
 func (r *Runner) work(ctx context.Context) {
 	for ctx.Err() == nil {
 		leave := r.Factory.Yield.enterJob()
+		claimed := r.clock.Now() // the lease runs from here at the latest
 		job, ok, err := r.DB.ClaimJob(ctx, r.Owner, r.Lease)
 		if err != nil && ctx.Err() == nil {
 			r.Log.Error("claim job", "err", err)
@@ -214,7 +219,7 @@ func (r *Runner) work(ctx context.Context) {
 			continue
 		}
 		r.Wake() // another worker may take another store's job meanwhile
-		r.runJob(ctx, job)
+		r.runJob(ctx, job, claimed)
 		leave()
 	}
 }
