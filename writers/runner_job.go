@@ -108,6 +108,10 @@ func (r *Runner) applyJob(ctx context.Context, l *jobLease, b Batch) (Result, er
 
 // release gives the job back (shutdown) or leaves it (lease lost).
 func (r *Runner) release(job *tenants.Job, cause error, log *slog.Logger) {
+	if errors.Is(cause, errLeaseRunningOut) {
+		log.Warn("write stopped: the job's lease could not be extended for half of it; the job is left to be taken over")
+		return
+	}
 	if errors.Is(cause, errTakenOver) {
 		log.Info("job taken over by another worker")
 		return
