@@ -297,9 +297,14 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 	e.destination(t, tenants.Destination{Name: "dst", Path: "d", StoreKind: s.kind, StoreName: "store", Mode: tenants.ModeNone})
 	dir := t.TempDir()
 	entered, release, done := filepath.Join(dir, "entered"), filepath.Join(dir, "go"), filepath.Join(dir, "done")
+	exited := filepath.Join(dir, "exited")
 	// The first push waits in pre-receive until released; later ones pass at once.
+	// Its hook leaves a watcher behind that marks when its receive-pack (the
+	// hook's parent) has exited: by then the ref is updated or refused.
 	srv.SetPreReceive("#!/bin/sh\ncat >/dev/null\nif [ ! -e " + entered + " ]; then\n  touch " + entered +
-		"\n  while [ ! -e " + release + " ]; do sleep 0.05; done\n  touch " + done + "\nfi\nexit 0\n")
+		"\n  while [ ! -e " + release + " ]; do sleep 0.05; done\n  touch " + done +
+		"\n  rp=$PPID\n  (while kill -0 $rp 2>/dev/null; do sleep 0.02; done; touch " + exited + ") </dev/null >/dev/null 2>&1 &" +
+		"\nfi\nexit 0\n")
 	e.start(t, func(r *Runner) {
 		r.PollInterval = 20 * time.Millisecond
 		if os.Getenv("DEBUG_RUNNER") != "" {
@@ -326,10 +331,9 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		_, err := os.Stat(done)
-		return err == nil, "the held push has not finished"
+		_, err := os.Stat(exited)
+		return err == nil, "the held push's receive-pack has not exited"
 	})
-	time.Sleep(500 * time.Millisecond) // the held receive-pack updates the ref (or fails to) right after its hook
 	if got := srv.Files(t, srv.Branch()); got["st/d/app.yaml"] != "" {
 		t.Errorf("the interrupted push landed after the Work was removed: remote holds %v", keysOf(got))
 		out, _ := exec.Command("git", "-C", srv.Dir(), "log", "--format=%h %s", "--stat", "main").CombinedOutput()
