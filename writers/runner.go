@@ -46,6 +46,7 @@ type Runner struct {
 	// Workers is the number of jobs run at once (default 2).
 	Workers int
 	// Lease is how long a claimed job is held without a heartbeat (default 30s).
+	// A write stops once half of it has passed since the last extension.
 	Lease time.Duration
 	// Owner identifies this process in leases (default host-pid-random).
 	Owner string
