@@ -219,6 +219,11 @@ func (r *Runner) work(ctx context.Context) {
 			r.idle(ctx, time.Now())
 			continue
 		}
+		if ctx.Err() != nil { // a claim that committed as the runner stopped
+			r.release(job, errShutdown, r.Log.With("tenant_id", job.TenantID, "job_id", job.ID))
+			leave()
+			return
+		}
 		r.Wake() // another worker may take another store's job meanwhile
 		r.runJob(ctx, job, claimed)
 		leave()
