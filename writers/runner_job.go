@@ -97,7 +97,7 @@ func (r *Runner) applyJob(ctx context.Context, l *jobLease, b Batch) (Result, er
 	}
 	b.Guard = l.confirm
 	res, err := backend.Apply(l.ctx, b)
-	if err != nil && !errors.Is(err, ErrRejected) && !errors.Is(err, ErrInvalidBatch) {
+	if err != nil && !rejectedContent(err) {
 		r.forget(l.job.Store) // the next attempt starts from a freshly opened clone
 	}
 	if cause := context.Cause(l.ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
