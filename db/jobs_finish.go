@@ -23,7 +23,9 @@ import (
 // that could not reach the store (res.StoreErr) shows the store failing at once;
 // one that reached it (res.StoreOK) clears that. If pending placements remain for the store, a job is queued for them.
 // ErrLeaseLost when owner no longer holds the job (another worker took it over).
+// The errors, worded by the store, are kept as tenants.RemoteText.
 func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error {
+	res = remoteTexts(res)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.checkOwner(ctx, tx, job); err != nil {
 			return err
@@ -82,6 +84,21 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 			AND store_name = ? AND state = 'queued'`, job.Owner, affinityUntil, job.TenantID, job.Store.Kind, job.Store.Name)
 		return err
 	})
+}
+
+// remoteTexts is res with its errors made tenants.RemoteText (res's slices are
+// copied, not changed).
+func remoteTexts(res tenants.JobResult) tenants.JobResult {
+	res.Err, res.StoreErr = tenants.RemoteText(res.Err), tenants.RemoteText(res.StoreErr)
+	res.Placements = slices.Clone(res.Placements)
+	for i := range res.Placements {
+		res.Placements[i].Error = tenants.RemoteText(res.Placements[i].Error)
+	}
+	res.Canaries = slices.Clone(res.Canaries)
+	for i := range res.Canaries {
+		res.Canaries[i].Error = tenants.RemoteText(res.Canaries[i].Error)
+	}
+	return res
 }
 
 // JobAffinity is how long after its last write a store's next job waits for the

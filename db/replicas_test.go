@@ -139,7 +139,7 @@ func TestIdempotencyKeyAcrossReplicas(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				del := db.Delivery{TriggerID: trig.ID, At: c.now(), Status: 202}
-				_, body, err := rs[i%len(rs)].SubmitHookWork(ctx, tid, resourceWork("a", "dev", "x.yaml", "1"), del, idem,
+				_, body, err := rs[i%len(rs)].SubmitHookWork(ctx, tid, resourceWork("a", "dev", "x.yaml", "1"), del, idem, nil,
 					func(res db.SubmitResult) []byte { return []byte("accepted") })
 				var answered *db.AnsweredError
 				switch {

@@ -414,9 +414,11 @@ func (d *DB) deleteStore(ctx context.Context, tenantID int64, kind, name string,
 // once, not when the backoff of its last failure runs out) and clears a write
 // failure recorded before the check started. A store that was failing and is
 // ready again re-plans the tenant's Works, so that resource requests left
-// unscheduled because of it find their Destination now.
+// unscheduled because of it find their Destination now. The message, worded by
+// the remote, is kept as tenants.RemoteText.
 func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string, checkedAt time.Time) error {
 	table, _ := storeTable(kind)
+	message = tenants.RemoteText(message)
 	checkedAt = checkedAt.UTC().Truncate(d.dialect.precision)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {

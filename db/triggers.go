@@ -248,28 +248,49 @@ type HookIdempotency struct {
 	BodyHash string
 }
 
+// SignedDelivery is a signed webhook delivery as replay protection remembers
+// it: the digest of what was signed (t and the body) and the last instant its
+// signature verifies.
+type SignedDelivery struct {
+	Digest string
+	Until  time.Time
+}
+
+// ErrReplayed is SubmitHookWork's refusal of a signed delivery whose signature
+// was already accepted (a replay), found inside the submit transaction.
+var ErrReplayed = errors.New("this signed delivery was already accepted")
+
 // SubmitHookWork accepts a Work from a webhook: the Work (as SubmitWork), its
 // delivery record and, with idem, the Idempotency-Key's answer commit in one
 // transaction — an accepted delivery is never missing from the audit log, and a
 // delivery costs one write transaction, not three. answer renders the 202 body
 // from the result. The key is claimed first inside the transaction, so two
 // replicas receiving it at once submit one Work: the other waits for the first's
-// commit and gets an *AnsweredError with its answer, submitting nothing.
+// commit and gets an *AnsweredError with its answer, submitting nothing. A signed
+// delivery (sig) is claimed next, the same way: one already accepted is
+// ErrReplayed, and nothing is submitted.
 func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del Delivery, idem *HookIdempotency,
-	answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
+	sig *SignedDelivery, answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
 	var res SubmitResult
 	var body []byte
 	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		if idem != nil {
+		if idem != nil || sig != nil {
 			if err := d.lockTenant(ctx, tx, tenantID, false); err != nil { // first, as in submit
 				return err
 			}
+		}
+		if idem != nil {
 			prev, answered, err := d.claimKey(ctx, tx, del.TriggerID, idem)
 			if err != nil {
 				return err
 			}
 			if answered {
 				return &AnsweredError{Answer: prev}
+			}
+		}
+		if sig != nil {
+			if err := d.claimSignature(ctx, tx, del.TriggerID, sig); err != nil {
+				return err
 			}
 		}
 		var err error
@@ -317,4 +338,19 @@ func (d *DB) claimKey(ctx context.Context, tx *sqlx.Tx, triggerID int64, idem *H
 		err = fmt.Errorf("the Idempotency-Key %q of trigger %d is neither free nor answered", idem.Key, triggerID)
 	}
 	return prev, true, err
+}
+
+// claimSignature records a signed delivery as accepted, or answers ErrReplayed
+// when it already is: a concurrent claim of the same delivery (on another
+// replica) waits on the row and then finds it. A row past its expiry (kept by a
+// pruning that has not run yet) is taken over.
+func (d *DB) claimSignature(ctx context.Context, tx *sqlx.Tx, triggerID int64, sig *SignedDelivery) error {
+	var digest string
+	err := tx.GetContext(ctx, &digest, `INSERT INTO hook_signatures (trigger_id, digest, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (trigger_id, digest) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE hook_signatures.expires_at < ? RETURNING digest`, triggerID, sig.Digest, sig.Until, d.now())
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrReplayed
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -31,7 +32,8 @@ var WorkStates = []string{tenants.StatePending, tenants.StateWriting, tenants.St
 // WorkQuery selects one page of a tenant's Works, most recently updated first.
 type WorkQuery struct {
 	// Search matches promise, resource namespace or resource name (substring, any
-	// case); several words (or "namespace/name") must all match.
+	// case); several words (or "namespace/name") must all match. At most
+	// MaxSearch characters and MaxSearchWords words.
 	Search      string
 	State       string // one of WorkStates, or "" for all
 	Destination string // placed on this Destination (by name)
@@ -132,10 +134,36 @@ func countSQL(where string) string {
 // search reads the index instead of every row.
 const searchText = `lower(w.promise || '/' || w.res_namespace || '/' || w.res_name)`
 
+// Bounds of a search (WorkQuery.Search, the list's ?q). Each word is one LIKE
+// condition: SQLite refuses a pattern over 50,000 bytes ("LIKE or GLOB pattern
+// too complex") and an expression over 1,000 levels deep (500 words), which
+// answered 500; PostgreSQL would scan with any of them. Both answer 422 instead.
+const (
+	MaxSearch      = 1000 // characters
+	MaxSearchWords = 20
+)
+
+// searchWords splits a search into its words, lower-cased, or refuses one over
+// the bounds.
+func searchWords(search string) ([]string, error) {
+	if n := utf8.RuneCountInString(search); n > MaxSearch {
+		return nil, tenants.Invalid("q", "is %d characters long; a search is at most %d characters", n, MaxSearch)
+	}
+	words := strings.FieldsFunc(strings.ToLower(search), func(r rune) bool { return r == ' ' || r == '/' })
+	if len(words) > MaxSearchWords {
+		return nil, tenants.Invalid("q", "has %d words; a search is at most %d words", len(words), MaxSearchWords)
+	}
+	return words, nil
+}
+
 // where builds the filter of q; the table is aliased w.
 func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 	conds, args := []string{"w.tenant_id = ?"}, []any{tenantID}
-	for _, word := range strings.FieldsFunc(strings.ToLower(q.Search), func(r rune) bool { return r == ' ' || r == '/' }) {
+	words, err := searchWords(q.Search)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, word := range words {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(word) + "%"
 		conds = append(conds, searchText+` LIKE ? ESCAPE '\'`)
 		args = append(args, like)

@@ -47,6 +47,9 @@ type GitHubAppOptions struct {
 	// TokenLifetime is how long an installation token lives; an hour (as on
 	// GitHub) when zero.
 	TokenLifetime time.Duration
+	// Hold, when set, keeps every token request waiting until it is closed (or
+	// the request's context ends), so that a test can gather concurrent callers.
+	Hold <-chan struct{}
 }
 
 // JWTClaims are the claims of the last JWT GitHubAppAPI accepted.
@@ -68,6 +71,7 @@ type JWTClaims struct {
 type GitHubAppAPI struct {
 	appID, installationID int64
 	lifetime              time.Duration
+	hold                  <-chan struct{}
 	pub                   *rsa.PublicKey
 	privatePEM            string
 	srv                   *httptest.Server
@@ -86,7 +90,7 @@ func GitHubApp(t testing.TB, opts GitHubAppOptions) *GitHubAppAPI {
 		t.Fatalf("github app key: %v", err)
 	}
 	a := &GitHubAppAPI{appID: opts.AppID, installationID: opts.InstallationID, lifetime: opts.TokenLifetime,
-		pub: &key.PublicKey, tokens: map[string]time.Time{}}
+		hold: opts.Hold, pub: &key.PublicKey, tokens: map[string]time.Time{}}
 	if a.appID == 0 {
 		a.appID = 1234
 	}
@@ -152,6 +156,13 @@ func (a *GitHubAppAPI) Accepts(user, password string) bool {
 }
 
 func (a *GitHubAppAPI) accessTokens(w http.ResponseWriter, r *http.Request) {
+	if a.hold != nil {
+		select {
+		case <-a.hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		gitHubError(w, http.StatusUnauthorized, GitHubRequiresAuth, gitHubDocsTokens)

@@ -19,7 +19,8 @@ func TriggerFields(p TriggersProps) []FieldProps {
 			Placeholder: "unlimited", Autocomplete: "off", Help: "Empty or 0 for no limit."},
 		{Name: "requireSignature", Label: "Require a signature", Type: "checkbox", Checked: p.RequireSignature,
 			Error: es.For("requireSignature"),
-			Help:  "Refuse requests without a valid Stateward-Signature header (HMAC-SHA256 of the secret)."},
+			Help: "Refuse requests without a valid Stateward-Signature header (HMAC-SHA256 of the secret). " +
+				"Unchecked is a risk: anyone who learns the URL can write and delete this team's Works through it."},
 	}
 }
 

@@ -62,7 +62,7 @@ func TestWhoWroteAWork(t *testing.T) {
 	if code, out := api(t, http.MethodPost, h.URL+"/api/v1/tenants/team-a/works", tok, strings.NewReader(workBody("dev", "cache", "a: 2\n"))); code != 202 {
 		t.Fatalf("API submit: %d %s", code, out)
 	}
-	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
+	trig := h.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
 	if r := post(t, trig.URL, "application/json", workBody("dev", "cache", "a: 3\n")); r.Code != 202 {
 		t.Fatalf("webhook: %d %s", r.Code, r.Body)
 	}

@@ -49,7 +49,7 @@ func TestKeyConflictIs409(t *testing.T) {
 	if code, body := api(t, http.MethodPost, works+"?dryRun=true", tok, strings.NewReader(fileWork("r2", "app/config.yaml"))); code != http.StatusConflict {
 		t.Errorf("dry run: %d %s, want 409", code, body)
 	}
-	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
+	trig := h.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
 	if r := post(t, trig.URL, "application/json", fileWork("r3", "app/x.yaml")); r.Code != http.StatusConflict || !strings.Contains(r.Body, "redis-r1-default-03171") {
 		t.Errorf("webhook: %d %s, want 409 naming the other Work", r.Code, r.Body)
 	}

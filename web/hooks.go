@@ -26,6 +26,9 @@ import (
 const (
 	signatureTolerance = 300 * time.Second
 	maxIdempotencyKey  = 255
+	// replicaSkew is how much longer than the tolerance an accepted signature
+	// is remembered: replicas' clocks may differ by this much.
+	replicaSkew = time.Minute
 )
 
 // hookAnswer is what a delivery answers, kept for Idempotency-Key replays.
@@ -69,7 +72,8 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 // then the Work itself. The signature comes first so that unsigned calls cannot
 // use up the rate limit of the caller who holds the secret.
 func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hookAnswer {
-	if err := verifySignature(r.Header.Get("Stateward-Signature"), body, trig, s.now()); err != nil {
+	sig, err := verifySignature(r.Header.Get("Stateward-Signature"), body, trig, s.now())
+	if err != nil {
 		return errorAnswer(http.StatusUnauthorized, err.Error(), "Stateward-Signature")
 	}
 	allowed, err := s.store.AllowDelivery(r.Context(), trig.ID, trig.RatePerSecond)
@@ -84,7 +88,7 @@ func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hook
 		return errorAnswer(http.StatusBadRequest, "Idempotency-Key must be at most 255 characters", "Idempotency-Key")
 	}
 	if key == "" {
-		return s.submitHook(r, trig, body, nil)
+		return s.submitHook(r, trig, body, nil, sig)
 	}
 	sum := sha256.Sum256(body)
 	bodyHash := hex.EncodeToString(sum[:])
@@ -97,7 +101,7 @@ func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hook
 	if ok {
 		return replay(prev, bodyHash)
 	}
-	ans := s.submitHook(r, trig, body, &db.HookIdempotency{Key: key, BodyHash: bodyHash})
+	ans := s.submitHook(r, trig, body, &db.HookIdempotency{Key: key, BodyHash: bodyHash}, sig)
 	if !ans.recorded && ans.status < 500 {
 		if err := s.store.SaveIdempotentAnswer(r.Context(), trig.ID, key, db.StoredAnswer{BodyHash: bodyHash, Status: ans.status, Response: string(ans.body)}); err != nil {
 			s.log.Error("save idempotency key", "tenant_id", trig.TenantID, "trigger", trig.ID, "err", err)
@@ -115,7 +119,12 @@ func replay(prev db.StoredAnswer, bodyHash string) hookAnswer {
 	return hookAnswer{status: prev.Status, body: []byte(prev.Response), errMsg: "replayed"}
 }
 
-func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, idem *db.HookIdempotency) hookAnswer {
+// replayRefused answers a signed delivery that was already accepted.
+const replayRefused = "this signed delivery was already accepted (a replay): nothing was done again; " +
+	"sign each delivery with a new t, and resend a delivery with the Idempotency-Key it was first sent with to get its answer again"
+
+func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, idem *db.HookIdempotency,
+	sig *db.SignedDelivery) hookAnswer {
 	req, err := decodeHookBody(r, body)
 	if err != nil {
 		return s.errAnswer(err)
@@ -130,13 +139,16 @@ func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, i
 	id := trig.ID
 	work.TriggerID = &id
 	del := s.delivery(r, trig, http.StatusAccepted, "")
-	_, out, err := s.works.SubmitHookWork(r.Context(), trig.TenantID, work, del, idem, func(res db.SubmitResult) []byte {
+	_, out, err := s.works.SubmitHookWork(r.Context(), trig.TenantID, work, del, idem, sig, func(res db.SubmitResult) []byte {
 		b, _ := json.Marshal(res)
 		return b
 	})
 	var answered *db.AnsweredError
 	if errors.As(err, &answered) {
 		return replay(answered.Answer, idem.BodyHash) // another replica answered the key meanwhile
+	}
+	if errors.Is(err, db.ErrReplayed) {
+		return errorAnswer(http.StatusConflict, replayRefused, "Stateward-Signature")
 	}
 	if err != nil {
 		return s.errAnswer(err)
@@ -181,25 +193,41 @@ func yamlWorkRequest(r *http.Request, body []byte) (tenants.WorkRequest, error) 
 
 // verifySignature checks Stateward-Signature: t=<unix>,v1=<hex>[,v1=<hex>…] when the
 // trigger requires it (a signature sent to a trigger that does not is checked too).
-func verifySignature(header string, body []byte, trig db.HookTrigger, now time.Time) error {
+// A valid signature comes back as the delivery to remember against replays: what
+// was signed, whichever secret signed it (the old one as well, for a day after a
+// rotation), until the signature no longer verifies on any replica.
+func verifySignature(header string, body []byte, trig db.HookTrigger, now time.Time) (*db.SignedDelivery, error) {
 	if header == "" {
 		if trig.RequireSignature {
-			return errors.New("this trigger requires a Stateward-Signature header: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>")
+			return nil, errors.New("this trigger requires a Stateward-Signature header: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>")
 		}
-		return nil
+		return nil, nil
 	}
 	ts, sigs := parseSignature(header)
 	if ts == "" || len(sigs) == 0 {
-		return errors.New("Stateward-Signature must look like t=<unix seconds>,v1=<hex>")
+		return nil, errors.New("Stateward-Signature must look like t=<unix seconds>,v1=<hex>")
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return errors.New("Stateward-Signature: t is not a unix time in seconds")
+		return nil, errors.New("Stateward-Signature: t is not a unix time in seconds")
 	}
 	if d := now.Sub(time.Unix(sec, 0)); d > signatureTolerance || d < -signatureTolerance {
-		return fmt.Errorf("Stateward-Signature is stale: t is %s away from the server's clock (±300 s allowed)", d.Round(time.Second))
+		return nil, fmt.Errorf("Stateward-Signature is stale: t is %s away from the server's clock (±300 s allowed)", d.Round(time.Second))
 	}
-	for _, secret := range trig.Secrets {
+	if !signedBy(trig.Secrets, ts, body, sigs) {
+		return nil, errors.New("Stateward-Signature does not match: sign \"<t>.<body>\" with the trigger's current secret")
+	}
+	digest := sha256.New()
+	digest.Write([]byte(ts + "."))
+	digest.Write(body)
+	return &db.SignedDelivery{Digest: hex.EncodeToString(digest.Sum(nil)),
+		Until: time.Unix(sec, 0).Add(signatureTolerance + replicaSkew)}, nil
+}
+
+// signedBy reports whether one of sigs is the HMAC of "<ts>.<body>" under one of
+// the secrets.
+func signedBy(secrets []string, ts string, body []byte, sigs []string) bool {
+	for _, secret := range secrets {
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write([]byte(ts + "."))
 		mac.Write(body)
@@ -207,11 +235,11 @@ func verifySignature(header string, body []byte, trig db.HookTrigger, now time.T
 		for _, sig := range sigs {
 			got, err := hex.DecodeString(sig)
 			if err == nil && hmac.Equal(got, want) {
-				return nil
+				return true
 			}
 		}
 	}
-	return errors.New("Stateward-Signature does not match: sign \"<t>.<body>\" with the trigger's current secret")
+	return false
 }
 
 func parseSignature(h string) (ts string, sigs []string) {

@@ -137,7 +137,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
 	s3, bucket, git := h.twoStores(tok)
-	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
+	trig := h.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
 
 	const devKey = "clusters/dev/resources/default/redis/dev-cache/5058f/redis.yaml"
 	const prodKey = "gitops/prod/resources/default/redis/prod-cache/5058f/redis.yaml"
@@ -227,7 +227,7 @@ func TestWebhookSignatures(t *testing.T) {
 		{"future", fmt.Sprintf("t=%d,v1=%s", now+400, sign(trig.Secret, now+400, body)), 401},
 		{"body changed", fmt.Sprintf("t=%d,v1=%s", now, sign(trig.Secret, now, body+" ")), 401},
 		{"good", fmt.Sprintf("t=%d,v1=%s", now, sign(trig.Secret, now, body)), 202},
-		{"one of several", fmt.Sprintf("t=%d,v1=%s,v1=%s", now, sign("old", now, body), sign(trig.Secret, now, body)), 202},
+		{"one of several", fmt.Sprintf("t=%d,v1=%s,v1=%s", now-1, sign("old", now-1, body), sign(trig.Secret, now-1, body)), 202},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -244,8 +244,10 @@ func TestWebhookSignatures(t *testing.T) {
 	if code != 200 || rot.Secret == "" || rot.Secret == trig.Secret {
 		t.Fatalf("rotate: %d %s", code, out)
 	}
+	at := now - 2 // each delivery signed anew: a repeat of a signed one is a replay (409)
 	for name, secret := range map[string]string{"old secret": trig.Secret, "new secret": rot.Secret} {
-		r := post(t, trig.URL, "application/json", body, "Stateward-Signature", fmt.Sprintf("t=%d,v1=%s", now, sign(secret, now, body)))
+		at--
+		r := post(t, trig.URL, "application/json", body, "Stateward-Signature", fmt.Sprintf("t=%d,v1=%s", at, sign(secret, at, body)))
 		if r.Code != 202 {
 			t.Errorf("%s after rotation: %d %s", name, r.Code, r.Body)
 		}
@@ -255,7 +257,7 @@ func TestWebhookSignatures(t *testing.T) {
 func TestWebhookIdempotency(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
-	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
+	trig := h.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
 	body := workBody("dev", "x", "a: b\n")
 	first := post(t, trig.URL, "application/json", body, "Idempotency-Key", "build-42")
 	second := post(t, trig.URL, "application/json", body, "Idempotency-Key", "build-42")
@@ -273,8 +275,8 @@ func TestWebhookIdempotency(t *testing.T) {
 func TestWebhookLimits(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
-	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
-	pinned := h.trigger(tok, "team-a", `{"name": "pinned", "promise": "postgres"}`)
+	trig := h.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
+	pinned := h.trigger(tok, "team-a", `{"name": "pinned", "promise": "postgres", "requireSignature": false}`)
 	cases := []struct {
 		name, url, ctype, body string
 		want                   int
@@ -311,7 +313,7 @@ func TestWebhookLimits(t *testing.T) {
 func TestWebhookRateLimit(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
-	trig := h.trigger(tok, "team-a", `{"name": "slow", "ratePerSecond": 2}`)
+	trig := h.trigger(tok, "team-a", `{"name": "slow", "ratePerSecond": 2, "requireSignature": false}`)
 	var limited *hookReply
 	for i := 0; i < 10 && limited == nil; i++ {
 		r := post(t, trig.URL, "application/json", workBody("dev", "x", "a: b\n"))
@@ -331,7 +333,7 @@ func TestTriggerCrossTenant(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tokA := h.tenantWithToken("team-a", tenants.RoleEditor)
 	_, tokB := h.tenantWithToken("team-b", tenants.RoleEditor)
-	trig := h.trigger(tokA, "team-a", `{"name": "ci"}`)
+	trig := h.trigger(tokA, "team-a", `{"name": "ci", "requireSignature": false}`)
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/triggers"}, {"POST", "/triggers"}, {"GET", fmt.Sprintf("/triggers/%d", trig.ID)},
 		{"POST", fmt.Sprintf("/triggers/%d/rotate", trig.ID)}, {"DELETE", fmt.Sprintf("/triggers/%d", trig.ID)},
@@ -392,7 +394,7 @@ func TestWorkDryRun(t *testing.T) {
 func TestWebhookFromAnotherOrigin(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
-	trig := h.trigger(tok, "team-a", `{"name": "ci"}`)
+	trig := h.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
 	r := post(t, trig.URL, "application/json", workBody("dev", "x", "a: b\n"),
 		"Origin", "https://ci.example.com", "Sec-Fetch-Site", "cross-site")
 	if r.Code != http.StatusAccepted {

@@ -15,7 +15,7 @@ import (
 func TestWorkBodiesNotRewritten(t *testing.T) {
 	h := newHarness(t, nil)
 	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
-	trig := h.trigger(tok, "team-a", `{"name":"ci"}`)
+	trig := h.trigger(tok, "team-a", `{"name":"ci", "requireSignature": false}`)
 	cases := []struct{ name, body, field string }{
 		{"content", "{\"promise\":\"redis\",\"files\":[{\"path\":\"a.yaml\",\"content\":\"kind: \xff\"}]}", "files[0].content"},
 		{"path", "{\"promise\":\"redis\",\"workloadGroups\":[{\"files\":[{\"path\":\"a\xfe.yaml\",\"content\":\"x\"}]}]}", "workloadGroups[0].files[0].path"},

@@ -25,7 +25,7 @@ func TestWebhooksAcrossReplicas(t *testing.T) {
 		return [2]string{trig.URL, strings.Replace(trig.URL, a.URL, b.URL, 1)}
 	}
 
-	limited := urls(a.trigger(tok, "team-a", `{"name": "slow", "ratePerSecond": 5}`))
+	limited := urls(a.trigger(tok, "team-a", `{"name": "slow", "ratePerSecond": 5, "requireSignature": false}`))
 	start := time.Now()
 	accepted := 0
 	for i := range 30 {
@@ -44,7 +44,7 @@ func TestWebhooksAcrossReplicas(t *testing.T) {
 		t.Errorf("30 quick deliveries through 2 replicas at 5/s: %d accepted, want 5..%d", accepted, most)
 	}
 
-	ci := a.trigger(tok, "team-a", `{"name": "ci"}`)
+	ci := a.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
 	both := urls(ci)
 	const keys = 8
 	replies := make([][2]hookReply, keys)
@@ -99,7 +99,7 @@ spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: repo}}
 	if code, _, body := a.apply(tok, "team-a", yaml); code != 200 {
 		t.Fatalf("apply: %d %s", code, body)
 	}
-	trig := a.trigger(tok, "team-a", `{"name": "ci"}`)
+	trig := a.trigger(tok, "team-a", `{"name": "ci", "requireSignature": false}`)
 
 	ctx, stopSampler := context.WithCancel(context.Background())
 	var maxRunning atomic.Int32

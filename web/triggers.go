@@ -17,11 +17,16 @@ import (
 
 // triggerInput is the body of POST …/triggers.
 type triggerInput struct {
-	Name             string  `json:"name"`
-	Promise          string  `json:"promise"`
-	RequireSignature bool    `json:"requireSignature"`
+	Name    string `json:"name"`
+	Promise string `json:"promise"`
+	// RequireSignature is true when absent: an unsigned trigger is a choice.
+	RequireSignature *bool   `json:"requireSignature"`
 	RatePerSecond    float64 `json:"ratePerSecond"`
 }
+
+// unsignedRisk is the API's warning on a trigger created without a signature.
+const unsignedRisk = "requireSignature is false: anyone who learns the URL can write and delete this team's Works " +
+	"through it; sign the requests (requireSignature: true) or at least set ratePerSecond"
 
 func (in triggerInput) trigger(tenantID int64) (tenants.Trigger, error) {
 	var errs tenants.ValidationErrors
@@ -35,8 +40,8 @@ func (in triggerInput) trigger(tenantID int64) (tenants.Trigger, error) {
 	if in.RatePerSecond < 0 || in.RatePerSecond > 100000 {
 		_ = errs.Add(tenants.Invalid("ratePerSecond", "must be between 0 (no limit) and 100000"))
 	}
-	return tenants.Trigger{TenantID: tenantID, Name: name, Promise: in.Promise, RequireSignature: in.RequireSignature,
-		RatePerSecond: in.RatePerSecond}, errs.Err()
+	return tenants.Trigger{TenantID: tenantID, Name: name, Promise: in.Promise,
+		RequireSignature: in.RequireSignature == nil || *in.RequireSignature, RatePerSecond: in.RatePerSecond}, errs.Err()
 }
 
 // hookURL is the absolute webhook URL of a token.
@@ -92,8 +97,12 @@ func (s *Server) apiCreateTrigger(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "name": t.Name, "url": s.hookURL(token), "secret": secret,
-		"promise": t.Promise, "requireSignature": t.RequireSignature, "ratePerSecond": t.RatePerSecond})
+	out := map[string]any{"id": t.ID, "name": t.Name, "url": s.hookURL(token), "secret": secret,
+		"promise": t.Promise, "requireSignature": t.RequireSignature, "ratePerSecond": t.RatePerSecond}
+	if !t.RequireSignature {
+		out["warning"] = unsignedRisk
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func triggerID(r *http.Request) (int64, error) {

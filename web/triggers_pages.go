@@ -11,7 +11,7 @@ import (
 )
 
 func (s *Server) triggersPage(w http.ResponseWriter, r *http.Request) {
-	s.renderTriggers(w, r, http.StatusOK, views.TriggersProps{})
+	s.renderTriggers(w, r, http.StatusOK, views.TriggersProps{RequireSignature: true})
 }
 
 func (s *Server) renderTriggers(w http.ResponseWriter, r *http.Request, code int, p views.TriggersProps) {
@@ -34,7 +34,7 @@ func (s *Server) triggerCreate(w http.ResponseWriter, r *http.Request) {
 	f := r.PostFormValue
 	p := views.TriggersProps{Name: f("name"), Promise: strings.TrimSpace(f("promise")), Rate: strings.TrimSpace(f("ratePerSecond")),
 		RequireSignature: f("requireSignature") == "true"}
-	in := triggerInput{Name: p.Name, Promise: p.Promise, RequireSignature: p.RequireSignature}
+	in := triggerInput{Name: p.Name, Promise: p.Promise, RequireSignature: &p.RequireSignature}
 	if p.Rate != "" {
 		rate, err := strconv.ParseFloat(p.Rate, 64)
 		if err != nil {

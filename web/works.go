@@ -29,7 +29,7 @@ type Works interface {
 	RetryStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (db.StoreRetry, bool, error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,
-		answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
+		sig *db.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
 }
 
 // apiSubmitWork is POST …/works: 202 with the plan and job ids, or with

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/stateward/stateward/db"
@@ -17,6 +16,16 @@ type Differ interface {
 
 // errStoreRead marks a diff that could not read a store (502, with the reason).
 var errStoreRead = errors.New("cannot read what the State Store holds")
+
+// storeReadError is a diff's failure to read a store: errStoreRead, shown with
+// the store's own words made tenants.RemoteText.
+type storeReadError struct{ err error }
+
+func (e storeReadError) Error() string {
+	return errStoreRead.Error() + ": " + tenants.RemoteText(e.err.Error())
+}
+
+func (e storeReadError) Unwrap() []error { return []error{errStoreRead, e.err} }
 
 // diffPlacement is a placement of a dry run with its diff.
 type diffPlacement struct {
@@ -44,7 +53,7 @@ func (s *Server) planDiff(ctx context.Context, tenantID int64, work *tenants.Wor
 	}
 	diffs, err := s.differ.Diff(ctx, writes)
 	if err != nil {
-		return diffAnswer{}, fmt.Errorf("%w: %w", errStoreRead, err)
+		return diffAnswer{}, storeReadError{err}
 	}
 	out := diffAnswer{SubmitResult: res, Placements: make([]diffPlacement, len(res.Placements))}
 	dests := make([]string, 0, len(diffs))

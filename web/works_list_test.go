@@ -95,3 +95,37 @@ func TestAPIWorksListFiltersAndPages(t *testing.T) {
 		t.Errorf("limit=0: %d %s", code, out)
 	}
 }
+
+// TestWorksSearchTooLongIs422: any viewer's over-long search (or one of too many
+// words) is invalid input naming q and the limit, in the API and on the dashboard;
+// it answered 500 (SQLite's LIKE pattern and expression depth limits).
+func TestWorksSearchTooLongIs422(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.signedInTeam()
+	if resp, page := b.post(t, h.URL+"/t/team-a/works", url.Values{"promise": {"redis"}, "resource.namespace": {"default"},
+		"resource.name": {"one"}, "filePath": {"a.yaml"}, "fileContent": {"a: b"}}); resp.StatusCode != 200 {
+		t.Fatalf("submit a Work: %d %s", resp.StatusCode, snippet(page))
+	}
+	ten, err := h.DB.TenantBySlug(context.Background(), "team-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, raw, err := h.DB.CreateToken(context.Background(), ten.ID, "viewer", tenants.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := "Bearer " + raw
+	for name, tc := range map[string]struct{ q, limit string }{
+		"long":  {strings.Repeat("a", 60_000), "at most 1000 characters"},
+		"words": {strings.Repeat("a ", 500), "at most 20 words"},
+	} {
+		code, out := api(t, http.MethodGet, h.URL+"/api/v1/tenants/team-a/works?q="+url.QueryEscape(tc.q), tok, nil)
+		if code != 422 || !strings.Contains(out, `"field": "q"`) || !strings.Contains(out, tc.limit) {
+			t.Errorf("%s: API GET works?q=…: %d %s", name, code, snippet(out))
+		}
+		resp, page := b.get(t, h.URL+"/t/team-a/works?q="+url.QueryEscape(tc.q))
+		if resp.StatusCode != 422 || !strings.Contains(page, tc.limit) {
+			t.Errorf("%s: dashboard works?q=…: %d %s", name, resp.StatusCode, snippet(page))
+		}
+	}
+}

@@ -8,15 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/stateward/stateward/tenants"
 )
@@ -42,10 +45,15 @@ const (
 // AppTokens caches GitHub App installation tokens across the backends of a
 // process (the writers and the readiness checks), keyed by everything that
 // identifies a token: API, App, installation and private key. The zero value is
-// ready to use; share one through Factory.AppTokens.
+// ready to use; share one through Factory.AppTokens. One request for a token is
+// in flight per key: the readiness check and the first write of a new store
+// used to mint two at the same instant.
 type AppTokens struct {
 	mu     sync.Mutex
 	tokens map[[32]byte]appToken
+	flight singleflight.Group
+	// missed counts the callers that found no token and are waiting for one.
+	missed atomic.Int64
 }
 
 type appToken struct {
@@ -113,23 +121,70 @@ func newGitHubApp(cfg GitConfig, client *http.Client) (*githubApp, error) {
 	if cache == nil {
 		cache = &AppTokens{}
 	}
+	own := *client // the store's transport, with a redirect policy of its own
+	own.CheckRedirect = sameOriginRedirects
 	a := &githubApp{api: api, appID: strings.TrimSpace(cfg.AppID), installationID: strings.TrimSpace(cfg.InstallationID),
-		key: key, client: client, cache: cache, now: cfg.Now}
+		key: key, client: &own, cache: cache, now: cfg.Now}
 	a.cacheKey = sha256.Sum256([]byte(strings.Join([]string{a.api, a.appID, a.installationID, cfg.AppPrivateKey}, "\x00")))
 	return a, nil
 }
 
-// token returns a cached installation token, or a new one.
+// maxRedirects is how many redirects a credentialed request follows, as net/http.
+const maxRedirects = 10
+
+// sameOriginRedirects is the redirect policy of a request that carries a
+// credential: it follows a redirect within the origin (scheme, host and port)
+// it was sent to and refuses any other. net/http resends the Authorization
+// header to another port of the same host, and a 307 or 308 resends the body.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if from := via[0].URL; origin(req.URL) != origin(from) {
+		return fmt.Errorf("redirected to another origin, %s: not followed with credentials (set the URL it moved to instead)", origin(req.URL))
+	}
+	return nil
+}
+
+// origin is u's scheme://host:port, lower-cased, with the scheme's default port
+// spelt out.
+func origin(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// token returns a cached installation token, or a new one: the callers that
+// miss the cache at once share one request. That request does not end with the
+// caller that started it (the others wait for it too); it has its own timeout.
 func (a *githubApp) token(ctx context.Context) (string, error) {
 	if t, ok := a.cache.get(a.cacheKey, a.now()); ok {
 		return t, nil
 	}
-	t, err := a.exchange(ctx)
-	if err != nil {
-		return "", err
+	a.cache.missed.Add(1)
+	defer a.cache.missed.Add(-1)
+	ch := a.cache.flight.DoChan(string(a.cacheKey[:]), func() (any, error) {
+		if t, ok := a.cache.get(a.cacheKey, a.now()); ok {
+			return t, nil // a request that landed between the miss and this flight
+		}
+		t, err := a.exchange(context.WithoutCancel(ctx))
+		if err != nil {
+			return "", err
+		}
+		a.cache.put(a.cacheKey, t)
+		return t.token, nil
+	})
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return res.Val.(string), nil
 	}
-	a.cache.put(a.cacheKey, t)
-	return t.token, nil
 }
 
 // signJWT makes the App's JWT: RS256, iss the App id, iat backdated 60 s, exp ten

@@ -192,7 +192,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 	for _, tr := range []struct {
 		body string
 		out  any
-	}{{`{"name": "ci"}`, &trig}, {`{"name": "limited", "ratePerSecond": 5}`, &limited}} {
+	}{{`{"name": "ci", "requireSignature": false}`, &trig}, {`{"name": "limited", "ratePerSecond": 5, "requireSignature": false}`, &limited}} {
 		code, body := call(http.MethodPost, api(reps[1])+"/triggers", tr.body)
 		if code != http.StatusCreated || json.Unmarshal([]byte(body), tr.out) != nil {
 			t.Fatalf("trigger: %d %s", code, body)
