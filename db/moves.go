@@ -142,6 +142,12 @@ func (d *DB) storeUpdated(ctx context.Context, tx *sqlx.Tx, tenantID int64, k st
 // for any replica, without the backoff the old location earned.
 func (d *DB) relocate(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey) (int, error) {
 	now := d.now()
+	// The job row first, then the placements: the order FinishJob locks them in.
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_token = '', lease_until = NULL,
+		last_error = ?, updated_at = ?, finished_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'running'`,
+		movedAway, now, now, tenantID, k.kind, k.name); err != nil {
+		return 0, err
+	}
 	dropped := 0
 	for _, table := range []string{"placements", "canaries"} {
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND intent = 'delete'`,
@@ -159,11 +165,6 @@ func (d *DB) relocate(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE canaries SET state = 'pending', generation = generation + 1, error = '', written_keys = '[]',
 		updated_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND intent = 'write'`, now, tenantID, k.kind, k.name); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_token = '', lease_until = NULL,
-		last_error = ?, updated_at = ?, finished_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'running'`,
-		movedAway, now, now, tenantID, k.kind, k.name); err != nil {
 		return 0, err
 	}
 	if k.kind == tenants.KindGit {
