@@ -225,14 +225,23 @@ func (d *DB) replace(ctx context.Context, tx *sqlx.Tx, tenantID int64, sc placem
 // storeMoveMessage says what a store update will write where.
 func storeMoveMessage(mv storeMove, placements, dests, dropped int) string {
 	what := fmt.Sprintf("%s on %s", plural(placements, "placement"), plural(dests, "Destination"))
+	if placements == 0 {
+		what = "nothing is placed on it yet: its Destinations' canary files"
+	}
 	switch {
 	case mv.location:
-		msg := what + " will be written to the new location, canary files included; nothing is removed from the old one"
+		msg := what + " will be written to the new location"
+		if placements > 0 {
+			msg += ", canary files included"
+		}
+		msg += "; nothing is removed from the old one"
 		if dropped > 0 {
 			msg += fmt.Sprintf(" (%s still to be made there %s dropped: those files stay in the old location)",
 				plural(dropped, "removal"), isAre(dropped))
 		}
 		return msg
+	case mv.path && placements == 0:
+		return what + " will be written under the new path and removed from the old one"
 	case mv.path:
 		return what + " will be written under the new path, canary files included, and removed from the old one"
 	}

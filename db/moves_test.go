@@ -203,8 +203,6 @@ func TestStoreMoveMessageInApply(t *testing.T) {
 	eachDialect(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
 		d, tid := moveDB(t, tg, tenants.KindGit)
-		submit(t, d, tid, resourceWork("a", "dev", "a.yaml", "1"), false)
-		writeStore(t, d)
 		apply := func(url, password string) db.ApplyResult {
 			t.Helper()
 			docs, errs := tenants.ParseKratixYAML([]byte(fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
@@ -235,7 +233,12 @@ stringData: {password: %q}
 			t.Fatal("no store result")
 			return db.ApplyResult{}
 		}
+		if got := apply("https://git.example.com/elsewhere.git", "token-1"); !strings.HasPrefix(got.Message,
+			"nothing is placed on it yet: its Destinations' canary files will be written to the new location; nothing is removed") {
+			t.Errorf("move of a store with canary files only: %q", got.Message)
+		}
 		apply("https://git.example.com/old.git", "token-1")
+		submit(t, d, tid, resourceWork("a", "dev", "a.yaml", "1"), false)
 		writeStore(t, d)
 		got := apply("https://git.example.com/new.git", "token-1")
 		if want := "1 placement on 1 Destination will be written to the new location, canary files included; nothing is removed from the old one"; got.Message != want {
