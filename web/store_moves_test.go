@@ -117,6 +117,26 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	if files := repos[0].Files(t, "main"); files[key] == "" || files[canary] == "" {
 		t.Errorf("the first repository lost its files: %v", files)
 	}
+
+	// The Destination's Edit form: a new path is written there and removed from the old one.
+	dest := url.Values{"spec.path": {"dev2"}, "spec.stateStoreRef": {tenants.KindGit + "/default"}, "spec.filepath.mode": {"nestedByMetadata"},
+		"spec.cleanup": {"none"}, "spec.initWorkloads.enabled": {"true"}, "labelKey": {"environment"}, "labelValue": {"dev"}}
+	resp, page = b.post(t, h.URL+"/t/team-a/destinations/worker-1", dest)
+	if want := "1 placement will be written under the new path, canary files included, and removed from the old one"; resp.StatusCode != http.StatusOK || !strings.Contains(page, want) {
+		t.Errorf("Destination edit form: %d; want the flash %q: %s", resp.StatusCode, want, snippet(page))
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		files := repos[1].Files(t, "main")
+		moved := strings.Replace(key, "/dev/", "/dev2/", 1)
+		if files[moved] != "" && files[key] == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Destination's new path is not written, or its old one not removed, within a minute: %v", files)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // messageAnswer is apply's answer with each result's message.
