@@ -17,6 +17,11 @@ type ApplyResult struct {
 	Kind   string `json:"kind"`
 	Name   string `json:"name"`
 	Action string `json:"action"`
+	// Message says what an update that moves placements will write where
+	// ("37 placements on 3 Destinations will be written to the new location;
+	// nothing is removed from the old one"), or that a store update rewrites
+	// nothing.
+	Message string `json:"message,omitempty"`
 	// Moved is a store's previous endpoint when this apply changed it (for the
 	// log of who moved credentials where).
 	Moved string `json:"-"`
@@ -206,7 +211,9 @@ func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *ten
 		res, err = d.applyBucket(ctx, tx, doc, uses)
 	default:
 		doc.Destination.TenantID = tenantID
-		res.Action, err = d.saveDestination(ctx, tx, doc.Destination)
+		var saved Saved
+		saved, err = d.saveDestination(ctx, tx, doc.Destination)
+		res.Action, res.Message = saved.Action, saved.Message
 	}
 	return res, err
 }
@@ -228,7 +235,8 @@ func (d *DB) applyGit(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, u
 			return ApplyResult{}, err
 		}
 	}
-	res.Action, err = d.saveGit(ctx, tx, g, false)
+	saved, err := d.saveGit(ctx, tx, g, false)
+	res.Action, res.Message = saved.Action, saved.Message
 	return res, err
 }
 
@@ -249,7 +257,8 @@ func (d *DB) applyBucket(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document
 			return ApplyResult{}, err
 		}
 	}
-	res.Action, err = d.saveBucket(ctx, tx, b, false)
+	saved, err := d.saveBucket(ctx, tx, b, false)
+	res.Action, res.Message = saved.Action, saved.Message
 	return res, err
 }
 

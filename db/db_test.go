@@ -225,21 +225,21 @@ func TestSaveActionsAndStoreInUse(t *testing.T) {
 		saveStores(t, d, a.ID)
 		g, _ := d.GitStore(ctx, a.ID, "repo")
 		g.Status = tenants.Status{}
-		if act, err := d.SaveGitStore(ctx, g, false); err != nil || act != db.ActionUnchanged {
-			t.Errorf("same store again: %q, %v; want unchanged", act, err)
+		if act, err := d.SaveGitStore(ctx, g, false); err != nil || act.Action != db.ActionUnchanged {
+			t.Errorf("same store again: %q, %v; want unchanged", act.Action, err)
 		}
 		g.Credentials.Password = "changed"
-		if act, _ := d.SaveGitStore(ctx, g, false); act != db.ActionUpdated {
-			t.Errorf("changed password: %q, want updated", act)
+		if act, _ := d.SaveGitStore(ctx, g, false); act.Action != db.ActionUpdated {
+			t.Errorf("changed password: %q, want updated", act.Action)
 		}
 		g.Credentials.Password = ""
-		if act, _ := d.SaveGitStore(ctx, g, true); act != db.ActionUnchanged {
-			t.Errorf("blank password with keepSecrets: %q, want unchanged", act)
+		if act, _ := d.SaveGitStore(ctx, g, true); act.Action != db.ActionUnchanged {
+			t.Errorf("blank password with keepSecrets: %q, want unchanged", act.Action)
 		}
 		dest := tenants.Destination{TenantID: a.ID, Name: "dev", Path: "dev", StoreKind: tenants.KindGit, StoreName: "repo", InitWorkloads: true}
 		dest.Normalize()
-		if act, err := d.SaveDestination(ctx, dest); err != nil || act != db.ActionCreated {
-			t.Fatalf("destination: %q, %v", act, err)
+		if act, err := d.SaveDestination(ctx, dest); err != nil || act.Action != db.ActionCreated {
+			t.Fatalf("destination: %q, %v", act.Action, err)
 		}
 		err := d.DeleteStore(ctx, a.ID, tenants.KindGit, "repo")
 		if !errors.Is(err, tenants.ErrConflict) || !strings.Contains(err.Error(), "dev") {

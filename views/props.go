@@ -301,6 +301,8 @@ type ImportResult struct {
 	Kind   string
 	Name   string
 	Action string // "created", "updated" or "unchanged"
+	// Message says what an update that moves files will write where.
+	Message string
 }
 
 // ImportError is one rejected document of an import.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -140,10 +141,14 @@ func (s *Server) destinationSave(w http.ResponseWriter, r *http.Request) {
 	}
 	d, errs := destFromForm(r, name)
 	if len(errs) == 0 {
-		err := s.createOrUpdateDestination(r, d, edit)
+		msg, err := s.createOrUpdateDestination(r, d, edit)
 		if err == nil {
 			s.audit(r, createOrUpdate(edit), tenants.AuditObject{Kind: tenants.KindDestination, Name: d.Name}, "")
-			s.redirect(w, r, tenantPath(r, "destinations/"+d.Name), "Destination "+d.Name+" saved.")
+			flash := "Destination " + d.Name + " saved."
+			if msg != "" {
+				flash = "Destination " + d.Name + " saved: " + msg + "."
+			}
+			s.redirect(w, r, tenantPath(r, "destinations/"+d.Name), flash)
 			return
 		}
 		if err := errs.Add(err); err != nil && !errors.Is(err, tenants.ErrConflict) {
@@ -156,17 +161,20 @@ func (s *Server) destinationSave(w http.ResponseWriter, r *http.Request) {
 	s.renderDestForm(w, r, http.StatusUnprocessableEntity, d, edit, errs)
 }
 
-func (s *Server) createOrUpdateDestination(r *http.Request, d tenants.Destination, edit bool) error {
+// createOrUpdateDestination saves the form's Destination; for an update it
+// returns what a path change will write where (db.Saved.Message).
+func (s *Server) createOrUpdateDestination(r *http.Request, d tenants.Destination, edit bool) (string, error) {
+	var saved db.Saved
 	var err error
 	if edit {
-		_, err = s.store.SaveDestination(r.Context(), d)
+		saved, err = s.store.SaveDestination(r.Context(), d)
 	} else {
 		err = s.store.CreateDestination(r.Context(), d)
 	}
 	if err == nil {
 		s.wakeWriters()
 	}
-	return err
+	return saved.Message, err
 }
 
 func (s *Server) destinationValidate(w http.ResponseWriter, r *http.Request) {

@@ -416,7 +416,8 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
 	}
 	for _, res := range applied.Results {
-		p.Results = append(p.Results, views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action})
+		p.Results = append(p.Results, views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action,
+			Message: res.Message})
 	}
 	code := http.StatusOK
 	if len(errs) > 0 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -179,7 +180,7 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 		errs = s.validateBucket(b, edit)
 	}
 	if len(errs) == 0 {
-		err := s.saveStore(r, kind, g, b, edit)
+		msg, err := s.saveStore(r, kind, g, b, edit)
 		if err == nil {
 			s.audit(r, createOrUpdate(edit), tenants.AuditObject{Kind: kind, Name: name}, "")
 			after := g.CredentialEndpoint()
@@ -188,7 +189,12 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 			}
 			s.logMove(r, kind, name, before, after)
 			s.readiness.Trigger(tenants.StoreRef{TenantID: principal(r).Tenant.ID, Kind: kind, Name: name})
-			s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name), kind+" "+name+" saved; checking it now.")
+			s.wakeWriters() // a moved store's placements are queued already
+			flash := kind + " " + name + " saved; checking it now."
+			if msg != "" {
+				flash = kind + " " + name + " saved; checking it now: " + msg + "."
+			}
+			s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name), flash)
 			return
 		}
 		var ves tenants.ValidationErrors
@@ -217,19 +223,22 @@ func askSecretsAgain(r *http.Request, errs tenants.ValidationErrors) tenants.Val
 	return errs
 }
 
-func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore, b tenants.BucketStateStore, edit bool) error {
+// saveStore creates or updates the store of the form; for an update it returns
+// what the update will write where (db.Saved.Message).
+func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore, b tenants.BucketStateStore, edit bool) (string, error) {
+	var saved db.Saved
 	var err error
 	switch {
 	case kind == tenants.KindGit && edit:
-		_, err = s.store.SaveGitStore(r.Context(), g, true)
+		saved, err = s.store.SaveGitStore(r.Context(), g, true)
 	case kind == tenants.KindGit:
 		err = s.store.CreateGitStore(r.Context(), g)
 	case edit:
-		_, err = s.store.SaveBucketStore(r.Context(), b, true)
+		saved, err = s.store.SaveBucketStore(r.Context(), b, true)
 	default:
 		err = s.store.CreateBucketStore(r.Context(), b)
 	}
-	return err
+	return saved.Message, err
 }
 
 // storeValidate answers the inline validation of one store form field.

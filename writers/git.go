@@ -336,7 +336,7 @@ func (g *Git) openCache() (*gitCache, error) {
 	if g.cache != nil {
 		return g.cache, nil
 	}
-	c, err := openGitCache(g.cfg.CacheDir, g.branch)
+	c, err := openGitCache(g.cfg.CacheDir, g.branch, cacheOrigin(g.cfg.URL, g.cfg.Branch))
 	if err != nil {
 		return nil, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
 	}

@@ -45,7 +45,16 @@ type gitCache struct {
 // openGitCache opens the bare repository in dir, creating it when dir holds none.
 // The filesystem is bound to dir, so no path go-git computes can leave it, and the
 // cache is this store's alone (exclusive access lets go-git keep its pack list).
-func openGitCache(dir string, branch plumbing.ReferenceName) (*gitCache, error) {
+//
+// A cache belongs to one remote and branch (remote names both, see
+// cacheOrigin): a clone made for another one (the store now points at another
+// repository or branch), or one that does not say, is removed and started
+// afresh, so that nothing the writer knew of the old remote (its tip, its
+// objects) stands for what the new one holds.
+func openGitCache(dir string, branch plumbing.ReferenceName, remote string) (*gitCache, error) {
+	if err := resetForeignCache(dir, remote); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -55,10 +64,42 @@ func openGitCache(dir string, branch plumbing.ReferenceName) (*gitCache, error) 
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		_, err = git.InitWithOptions(st, nil, git.InitOptions{DefaultBranch: branch})
 	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, cacheOriginFile), []byte(remote), 0o600)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &gitCache{dir: dir, st: st, maxPacks: maxPacks, objects: objects}, nil
+}
+
+// cacheOriginFile, in a clone's directory, names the remote and branch it is a
+// clone of.
+const cacheOriginFile = "stateward-origin"
+
+// cacheOrigin is what cacheOriginFile holds for a store's URL and branch.
+func cacheOrigin(url, branch string) string {
+	return url + "\n" + branch + "\n"
+}
+
+// resetForeignCache removes dir when it holds a clone of another remote or
+// branch than remote, or one that does not say which.
+func resetForeignCache(dir, remote string) error {
+	got, err := os.ReadFile(filepath.Join(dir, cacheOriginFile))
+	switch {
+	case err == nil && string(got) == remote:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return nil // no clone yet
+		}
+	case err != nil:
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove the clone of the store's previous remote: %w", err)
+	}
+	return nil
 }
 
 func newCacheStorage(dir string, objects cache.Object) *filesystem.Storage {

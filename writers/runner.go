@@ -71,7 +71,10 @@ type Runner struct {
 
 type cachedBackend struct {
 	backend Backend
-	stamp   time.Time
+	// config is the store it was built from (its status left out): any change,
+	// another URL above all, builds a new one. The store's update time alone is
+	// not enough: two updates may carry one timestamp.
+	config any
 }
 
 func (r *Runner) init() {
@@ -279,7 +282,7 @@ func (r *Runner) reassert(ctx context.Context) {
 // backend returns the store's Backend, reusing it (and its Git clone) while the
 // store is unchanged.
 func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, error) {
-	var stamp time.Time
+	var config any
 	var build func() (Backend, error)
 	switch ref.Kind {
 	case tenants.KindGit:
@@ -287,17 +290,19 @@ func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, er
 		if err != nil {
 			return nil, err
 		}
-		stamp, build = s.UpdatedAt, func() (Backend, error) { return r.Factory.GitBackend(s) }
+		s.Status = tenants.Status{}
+		config, build = s, func() (Backend, error) { return r.Factory.GitBackend(s) }
 	default:
 		s, err := r.DB.BucketStore(ctx, ref.TenantID, ref.Name)
 		if err != nil {
 			return nil, err
 		}
-		stamp, build = s.UpdatedAt, func() (Backend, error) { return r.Factory.BucketBackend(s) }
+		s.Status = tenants.Status{}
+		config, build = s, func() (Backend, error) { return r.Factory.BucketBackend(s) }
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.backends[ref]; ok && c.stamp.Equal(stamp) {
+	if c, ok := r.backends[ref]; ok && c.config == config {
 		return c.backend, nil
 	}
 	b, err := build()
@@ -307,7 +312,7 @@ func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, er
 	if old, ok := r.backends[ref]; ok {
 		closeBackend(old.backend) // the store was updated: never two storages on one clone
 	}
-	r.backends[ref] = cachedBackend{backend: b, stamp: stamp}
+	r.backends[ref] = cachedBackend{backend: b, config: config}
 	return b, nil
 }
 

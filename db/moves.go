@@ -1,0 +1,268 @@
+package db
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// Saved is what saving one store or Destination did: its action (created,
+// updated, unchanged) and, for an update that moves where placements live, what
+// will be written where (the apply answer's message, the form's flash).
+type Saved struct {
+	Action  string
+	Message string
+}
+
+// storeMove is what a store update changes about where its placements live.
+type storeMove struct {
+	// location: another repository, branch, bucket or endpoint. Everything is
+	// written there; nothing is removed from the old one (it may belong to
+	// someone else, and Stateward may no longer reach it).
+	location bool
+	// path: the same repository or bucket, another spec.path. Everything is
+	// written at the new keys and removed from the old ones.
+	path bool
+}
+
+func gitMove(old, s tenants.GitStateStore) storeMove {
+	return storeMove{location: old.URL != s.URL || old.Branch != s.Branch, path: old.Path != s.Path}
+}
+
+func bucketMove(old, s tenants.BucketStateStore) storeMove {
+	return storeMove{location: old.Endpoint != s.Endpoint || old.BucketName != s.BucketName, path: old.Path != s.Path}
+}
+
+// generations maps each live placement of a store or Destination to its
+// generation: read before a change, it tells which placements the change put
+// back to pending (see rewritten).
+type generations map[int64]int64
+
+// placementScope selects the live placements of a store or of one Destination.
+type placementScope struct {
+	cond string
+	args []any
+}
+
+func storeScope(tenantID int64, k storeKey) placementScope {
+	return placementScope{`tenant_id = ? AND store_kind = ? AND store_name = ?`, []any{tenantID, k.kind, k.name}}
+}
+
+func destinationScope(tenantID, destID int64) placementScope {
+	return placementScope{`tenant_id = ? AND destination_id = ?`, []any{tenantID, destID}}
+}
+
+func (d *DB) liveGenerations(ctx context.Context, tx *sqlx.Tx, sc placementScope) (generations, error) {
+	var rows []struct {
+		ID         int64 `db:"id"`
+		Generation int64 `db:"generation"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT id, generation FROM placements WHERE `+sc.cond+` AND intent = 'write'`,
+		sc.args...); err != nil {
+		return nil, err
+	}
+	out := make(generations, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Generation
+	}
+	return out, nil
+}
+
+// rewritten counts the live placements of sc that this transaction put back to
+// pending since before was read, and the Destinations they are on.
+func (d *DB) rewritten(ctx context.Context, tx *sqlx.Tx, sc placementScope, before generations) (placements, dests int, err error) {
+	var rows []struct {
+		ID            int64 `db:"id"`
+		Generation    int64 `db:"generation"`
+		DestinationID int64 `db:"destination_id"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT id, generation, destination_id FROM placements WHERE `+sc.cond+`
+		AND intent = 'write' AND state = 'pending'`, sc.args...); err != nil {
+		return 0, 0, err
+	}
+	seen := map[int64]bool{}
+	for _, r := range rows {
+		if g, ok := before[r.ID]; ok && g == r.Generation {
+			continue // pending already, not by this change
+		}
+		placements++
+		seen[r.DestinationID] = true
+	}
+	return placements, len(seen), nil
+}
+
+// storeMoved runs in the transaction that updated store k (its row already
+// saved), before storeSaved: it puts every placement the move affects back to
+// pending, so that the store's next job writes the new location whole.
+func (d *DB) storeMoved(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, mv storeMove) (dropped int, err error) {
+	if mv.location {
+		if dropped, err = d.relocate(ctx, tx, tenantID, k); err != nil {
+			return 0, err
+		}
+	}
+	if mv.path {
+		// Every key of the store moves: the claims are made again from the new
+		// plans, so that the old keys never hold back the new ones.
+		if err := d.replace(ctx, tx, tenantID, storeScope(tenantID, k)); err != nil {
+			return 0, err
+		}
+	}
+	return dropped, nil
+}
+
+// storeUpdated runs in the transaction that updated store k's row and
+// credentials: the placements the update moves go back to pending, the store's
+// Destinations are brought in line (storeSaved), and the message says what will
+// be written where, counted from the rows changed (so a dry run says it too).
+func (d *DB) storeUpdated(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, mv storeMove, secretRef string,
+	secretMissing bool, before generations) (string, error) {
+	dropped, err := d.storeMoved(ctx, tx, tenantID, k, mv)
+	if err != nil {
+		return "", err
+	}
+	if err := d.storeSaved(ctx, tx, tenantID, k.kind, k.name, secretRef, secretMissing); err != nil {
+		return "", err
+	}
+	if !mv.location && !mv.path {
+		return storeMoveMessage(mv, 0, 0, 0), nil
+	}
+	n, dests, err := d.rewritten(ctx, tx, storeScope(tenantID, k), before)
+	return storeMoveMessage(mv, n, dests, dropped), err
+}
+
+// relocate makes store k's next job write everything to its new location: every
+// live placement and canary file back to pending with nothing recorded as written
+// (what the old location holds says nothing of the new one); removals still to be
+// written are dropped (their files stay in the old location); the job writing the
+// old location now loses its lease, so nothing it did there is recorded and its
+// guard stops it before it changes any store; and the queued job is due at once,
+// for any replica, without the backoff the old location earned.
+func (d *DB) relocate(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey) (int, error) {
+	now := d.now()
+	// The job row first, then the placements: the order FinishJob locks them in.
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_token = '', lease_until = NULL,
+		last_error = ?, updated_at = ?, finished_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'running'`,
+		movedAway, now, now, tenantID, k.kind, k.name); err != nil {
+		return 0, err
+	}
+	dropped := 0
+	for _, table := range []string{"placements", "canaries"} {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND intent = 'delete'`,
+			tenantID, k.kind, k.name)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		dropped += int(n)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'pending', generation = generation + 1, attempts = 0, error = '',
+		stuck = FALSE, version = '', written_keys = '[]', written_prefix = '', updated_at = ?
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND intent = 'write'`, now, tenantID, k.kind, k.name); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE canaries SET state = 'pending', generation = generation + 1, error = '', written_keys = '[]',
+		updated_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND intent = 'write'`, now, tenantID, k.kind, k.name); err != nil {
+		return 0, err
+	}
+	if k.kind == tenants.KindGit {
+		// A push in doubt was to the old remote: the new one has nothing to fence.
+		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE WHERE tenant_id = ? AND name = ?`,
+			tenantID, k.name); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := d.enqueue(ctx, tx, tenantID, k, false); err != nil {
+		return 0, err
+	}
+	// Any replica may take it: none has a clone of the new location.
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET attempts = 0, run_after = ?, last_error = '', affinity = '', affinity_until = NULL,
+		updated_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
+		now, now, tenantID, k.kind, k.name)
+	return dropped, err
+}
+
+// movedAway is the last error of a job stopped because its store moved.
+const movedAway = "the store moved to another repository, branch or bucket while this job wrote it; its placements are written to the new location by the next job"
+
+// replace plans again, placing every group anew, each live Work with a placement
+// in scope, after the claims of those placements were dropped: used when every
+// key in scope moves (a store's or a Destination's path), so that the new plans
+// are checked against each other and not against the keys they leave. A move that
+// would make two Works clash is refused with the conflict.
+func (d *DB) replace(ctx context.Context, tx *sqlx.Tx, tenantID int64, sc placementScope) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM claims WHERE tenant_id = ? AND placement_id IN (SELECT id FROM placements
+		WHERE `+sc.cond+` AND intent = 'write')`, append([]any{tenantID}, sc.args...)...); err != nil {
+		return err
+	}
+	var rows []workRow
+	if err := tx.SelectContext(ctx, &rows, `SELECT `+workCols+` FROM works WHERE tenant_id = ? AND deleted = FALSE AND id IN
+		(SELECT work_id FROM placements WHERE `+sc.cond+` AND intent = 'write') ORDER BY id`, append([]any{tenantID}, sc.args...)...); err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	pc, err := d.readPlanContext(ctx, tx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		w := r.domain()
+		res, err := d.planWork(ctx, tx, pc, &w, true, false)
+		if err == nil {
+			err = d.enqueueJobs(ctx, tx, w.TenantID, &res)
+		}
+		if err != nil {
+			return fmt.Errorf("place Work %s again: %w", w.Name(), err)
+		}
+	}
+	return nil
+}
+
+// storeMoveMessage says what a store update will write where.
+func storeMoveMessage(mv storeMove, placements, dests, dropped int) string {
+	what := fmt.Sprintf("%s on %s", plural(placements, "placement"), plural(dests, "Destination"))
+	if placements == 0 {
+		what = "nothing is placed on it yet: its Destinations' canary files"
+	}
+	switch {
+	case mv.location:
+		msg := what + " will be written to the new location"
+		if placements > 0 {
+			msg += ", canary files included"
+		}
+		msg += "; nothing is removed from the old one"
+		if dropped > 0 {
+			msg += fmt.Sprintf(" (%s still to be made there %s dropped: those files stay in the old location)",
+				plural(dropped, "removal"), isAre(dropped))
+		}
+		return msg
+	case mv.path && placements == 0:
+		return what + " will be written under the new path and removed from the old one"
+	case mv.path:
+		return what + " will be written under the new path, canary files included, and removed from the old one"
+	}
+	return "readiness is checked again; nothing is rewritten"
+}
+
+// destinationMoveMessage says what a Destination path change will write where.
+func destinationMoveMessage(placements int) string {
+	return plural(placements, "placement") + " will be written under the new path, canary files included, and removed from the old one"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
