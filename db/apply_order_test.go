@@ -17,7 +17,7 @@ func TestApplyInAnyOrderDB(t *testing.T) {
 		ctx := context.Background()
 		apply := func(yaml string) []string {
 			t.Helper()
-			docs, errs := tenants.ParseKratixYAML([]byte(yaml))
+			docs, errs := tenants.ParseKratixYAML([]byte(yaml), tenants.ParseOptions{})
 			if len(errs) == 0 {
 				errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
 					data, ok, err := d.Secret(ctx, tid, name)

@@ -207,7 +207,7 @@ func applyErrorBody(errs []tenants.DocError) map[string]any {
 // Every store saved, or released by a Secret, is checked at once.
 func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocError, error) {
 	tid := principal(r).Tenant.ID
-	docs, errs := tenants.ParseKratixYAML(body)
+	docs, errs := tenants.ParseKratixYAML(body, tenants.ParseOptions{})
 	if len(errs) > 0 {
 		return db.Applied{}, errs, nil
 	}
