@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/jmoiron/sqlx"
 
@@ -20,6 +21,22 @@ type ApplyResult struct {
 	// Moved is a store's previous endpoint when this apply changed it (for the
 	// log of who moved credentials where).
 	Moved string `json:"-"`
+	// Diff is what the document changed (or, in a dry run, would change), when
+	// asked for: [] when nothing.
+	Diff []tenants.FieldChange `json:"diff,omitzero"`
+}
+
+// ActionSkipped is the action of a document Apply did not apply: a kind Stateward
+// does not keep (see tenants.Document.Skipped).
+const ActionSkipped = "skipped"
+
+// ApplyOptions say how Apply runs.
+type ApplyOptions struct {
+	// DryRun runs the very same apply, every check, warning and plan included,
+	// and rolls its transaction back: nothing changes.
+	DryRun bool
+	// Diff fills each result's Diff.
+	Diff bool
 }
 
 // DocErrors are the documents apply refused; nothing was applied.
@@ -42,8 +59,9 @@ type ApplyWarning struct {
 	Message string `json:"message"`
 }
 
-// Applied is what Apply did.
+// Applied is what Apply did (or, in a dry run, would do).
 type Applied struct {
+	DryRun   bool
 	Results  []ApplyResult
 	Warnings []ApplyWarning
 	// Revived are stores that waited for a Secret this apply brought: their
@@ -59,8 +77,13 @@ type Applied struct {
 // whose Secret does not exist yet, or a Destination whose store does not, is saved
 // with a warning and waits, not ready; a Secret or store applied later releases
 // what waited for it, without a re-apply.
-func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document) (Applied, error) {
-	out := Applied{Results: make([]ApplyResult, len(docs))}
+//
+// A document of the same kind and name as an earlier one is applied after it (the
+// last one wins); a skipped document is reported as skipped with its reason. With
+// opts.DryRun the same transaction is rolled back at the end, so that a dry run
+// cannot disagree with the apply it previews.
+func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts ApplyOptions) (Applied, error) {
+	out := Applied{DryRun: opts.DryRun, Results: make([]ApplyResult, len(docs))}
 	uses := secretUses(docs)
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		out.Warnings, out.Revived = nil, nil
@@ -76,23 +99,108 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document)
 				if !pass(&docs[i]) {
 					continue
 				}
+				before, err := d.diffState(ctx, tx, tenantID, &docs[i], opts)
+				if err != nil {
+					return err
+				}
 				res, err := d.applyOne(ctx, tx, tenantID, &docs[i], uses)
 				if err != nil {
 					return docError(&docs[i], err)
 				}
 				res.Index, res.Kind, res.Name = docs[i].Index, docs[i].Kind, docs[i].Name
+				if opts.Diff {
+					after, err := d.diffState(ctx, tx, tenantID, &docs[i], opts)
+					if err != nil {
+						return err
+					}
+					res.Diff = tenants.DiffStates(before, after)
+				}
 				out.Results[i] = res
 				if err := d.afterApply(ctx, tx, tenantID, &docs[i], &out); err != nil {
 					return err
 				}
 			}
 		}
+		if opts.DryRun {
+			return errDryRun
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errDryRun) {
 		return Applied{}, err
 	}
+	noteDocuments(docs, &out)
 	return out, nil
+}
+
+// noteDocuments adds what the parser noted to the results and warnings: the
+// skipped documents and the warnings on applied ones, all warnings in document order.
+func noteDocuments(docs []tenants.Document, out *Applied) {
+	for i, doc := range docs {
+		if doc.Skipped != "" {
+			out.Results[i] = ApplyResult{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Action: ActionSkipped}
+			out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: doc.Skipped})
+		}
+		for _, w := range doc.Warnings {
+			out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: w})
+		}
+	}
+	slices.SortStableFunc(out.Warnings, func(a, b ApplyWarning) int { return a.Index - b.Index })
+}
+
+// diffState is stateOf when opts ask for a diff.
+func (d *DB) diffState(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, opts ApplyOptions) (tenants.ObjectState, error) {
+	if !opts.Diff {
+		return tenants.ObjectState{}, nil
+	}
+	return d.stateOf(ctx, tx, tenantID, doc)
+}
+
+// stateOf is what a diff compares of the object doc names, as stored now in tx: a
+// zero state when there is none.
+func (d *DB) stateOf(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document) (tenants.ObjectState, error) {
+	switch {
+	case doc.Secret != nil:
+		var id int64
+		err := tx.GetContext(ctx, &id, `SELECT id FROM secrets WHERE tenant_id = ? AND name = ?`, tenantID, doc.Name)
+		if err != nil {
+			return tenants.ObjectState{}, mapMissing(err)
+		}
+		data, err := d.loadCredentials(ctx, tx, tenantID, ownerSecret, id)
+		obj := map[string]any{"apiVersion": tenants.SecretAPIVersion, "kind": tenants.KindSecret, "metadata": map[string]any{"name": doc.Name}}
+		return tenants.KratixState(obj, keyed("data", data)), err
+	case doc.Git != nil:
+		g, err := d.findGit(ctx, tx, tenantID, doc.Name)
+		if isNotFound(err) {
+			return tenants.ObjectState{}, nil
+		}
+		return tenants.KratixState(g.KratixObject(), keyed("credentials", gitCreds(g.Credentials))), err
+	case doc.Bucket != nil:
+		b, err := d.findBucket(ctx, tx, tenantID, doc.Name)
+		if isNotFound(err) {
+			return tenants.ObjectState{}, nil
+		}
+		return tenants.KratixState(b.KratixObject(), keyed("credentials", bucketCreds(b.Credentials))), err
+	case doc.Destination != nil:
+		var r destRow
+		err := tx.GetContext(ctx, &r, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND name = ?`, tenantID, doc.Name)
+		if err != nil {
+			return tenants.ObjectState{}, mapMissing(err)
+		}
+		return tenants.KratixState(r.domain().KratixObject(), nil), nil
+	}
+	return tenants.ObjectState{}, nil
+}
+
+// keyed names a set secret values the way a diff shows them: `data[password]`.
+func keyed(prefix string, m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		if v != "" {
+			out[prefix+"["+k+"]"] = v
+		}
+	}
+	return out
 }
 
 // afterApply records what the saved document waits for, or what waited for it.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -30,7 +31,7 @@ func TestApplyInAnyOrderDB(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("documents refused: %v", errs)
 			}
-			out, err := d.Apply(ctx, tid, docs)
+			out, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}

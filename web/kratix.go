@@ -227,7 +227,7 @@ func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocE
 	if len(errs) > 0 {
 		return db.Applied{}, errs, nil
 	}
-	applied, err := s.store.Apply(r.Context(), tid, docs)
+	applied, err := s.store.Apply(r.Context(), tid, docs, db.ApplyOptions{})
 	var des db.DocErrors
 	if errors.As(err, &des) {
 		return db.Applied{}, des, nil
