@@ -205,7 +205,7 @@ func parseDocument(index int, js []byte, opts ParseOptions, errs []DocError) (Do
 }
 
 // skipReason is the warning for a document of a kind Stateward does not keep:
-// ``Promise `redis` skipped: Stateward does not run Promises``.
+// "Promise `redis` skipped: Stateward does not run Promises".
 func skipReason(kind, name string) string {
 	what := "document"
 	switch {
