@@ -160,8 +160,15 @@ func (s *Server) apiDeleteDestination(w http.ResponseWriter, r *http.Request) {
 
 // apiApply creates or updates the stores, Secrets and Destinations of a Kratix
 // YAML file: 200 with what it did per document, or 422 naming every bad document.
+// ?dryRun=true does all of it and changes nothing; ?diff=true adds each
+// document's changed fields; ?strict=true refuses kinds that are otherwise skipped.
 func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	opts, err := applyOptions(r.URL.Query())
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -170,7 +177,7 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	applied, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body, opts)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -183,7 +190,27 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 	if warnings == nil {
 		warnings = []db.ApplyWarning{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": applied.Results, "warnings": warnings})
+	writeJSON(w, http.StatusOK, map[string]any{"dryRun": applied.DryRun, "results": applied.Results, "warnings": warnings})
+}
+
+// applyRequest is how to apply: the query's dryRun, diff and strict.
+type applyRequest struct {
+	parse tenants.ParseOptions
+	db    db.ApplyOptions
+}
+
+func applyOptions(q url.Values) (applyRequest, error) {
+	var out applyRequest
+	for name, set := range map[string]*bool{"dryRun": &out.db.DryRun, "diff": &out.db.Diff, "strict": &out.parse.Strict} {
+		switch q.Get(name) {
+		case "", "false":
+		case "true":
+			*set = true
+		default:
+			return out, tenants.Invalid(name, "must be true or false, not %q", q.Get(name))
+		}
+	}
+	return out, nil
 }
 
 type applyError struct {
@@ -204,10 +231,12 @@ func applyErrorBody(errs []tenants.DocError) map[string]any {
 
 // apply parses, resolves Secrets, checks literal endpoints and applies in one
 // transaction. Document problems come back as DocErrors; err is anything else.
-// Every store saved, or released by a Secret, is checked at once.
-func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocError, error) {
+// Every store saved, or released by a Secret, is checked at once. A dry run is
+// the same apply rolled back, without what follows a commit: no audit entries,
+// readiness checks or writers woken.
+func (s *Server) apply(r *http.Request, body []byte, opts applyRequest) (db.Applied, []tenants.DocError, error) {
 	tid := principal(r).Tenant.ID
-	docs, errs := tenants.ParseKratixYAML(body, tenants.ParseOptions{})
+	docs, errs := tenants.ParseKratixYAML(body, opts.parse)
 	if len(errs) > 0 {
 		return db.Applied{}, errs, nil
 	}
@@ -227,16 +256,16 @@ func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocE
 	if len(errs) > 0 {
 		return db.Applied{}, errs, nil
 	}
-	applied, err := s.store.Apply(r.Context(), tid, docs, db.ApplyOptions{})
+	applied, err := s.store.Apply(r.Context(), tid, docs, opts.db)
 	var des db.DocErrors
 	if errors.As(err, &des) {
 		return db.Applied{}, des, nil
 	}
-	if err != nil {
-		return db.Applied{}, nil, err
+	if err != nil || applied.DryRun {
+		return applied, nil, err
 	}
 	for _, res := range applied.Results {
-		if res.Action != "unchanged" {
+		if res.Action == db.ActionCreated || res.Action == db.ActionUpdated {
 			s.audit(r, applyAction(res.Action), tenants.AuditObject{Kind: res.Kind, Name: res.Name}, "applied from Kratix YAML")
 		}
 	}
@@ -361,7 +390,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 			views.ImportProps{Error: err.Error(), MaxBytes: maxAPIBody}))
 		return
 	}
-	applied, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body, applyRequest{})
 	if errors.Is(err, errNoDocuments) {
 		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
 			views.ImportProps{Error: "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: "), YAML: keepText(body), MaxBytes: maxAPIBody}))
