@@ -52,7 +52,7 @@ func TestAPIRoutesRefuseUnknownQuery(t *testing.T) {
 // typo of one is not silently a real write.
 func TestDocumentedQueryAccepted(t *testing.T) {
 	h := newHarness(t, nil)
-	_, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
+	ten, tok := h.tenantWithToken("team-a", tenants.RoleEditor)
 	base := h.URL + "/api/v1/tenants/team-a"
 	for _, u := range []string{"/works?limit=5&state=failed&q=x&destination=d&before=", "/destinations?labelSelector=env%3Ddev",
 		"/audit?limit=5", "/gitstatestores", "/export"} {
@@ -69,7 +69,7 @@ func TestDocumentedQueryAccepted(t *testing.T) {
 		!strings.Contains(body, `"field": "dryRun"`) {
 		t.Errorf("apply?dryRun=yes: %d %s, want 422 naming dryRun", code, body)
 	}
-	if _, err := h.DB.Destination(context.Background(), 1, "w"); err == nil {
+	if _, err := h.DB.Destination(context.Background(), ten.ID, "w"); err == nil {
 		t.Error("a refused request applied the Destination")
 	}
 	if code, body := api(t, http.MethodPost, base+"/apply?dryRun=true&diff=true&strict=true", tok, strings.NewReader(dest)); code != http.StatusOK {
