@@ -400,16 +400,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := views.ImportProps{MaxBytes: maxAPIBody}
-	for _, w := range applied.Warnings {
-		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})
-	}
-	for _, e := range errs {
-		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
-	}
-	for _, res := range applied.Results {
-		p.Results = append(p.Results, views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action})
-	}
+	p := importOutcome(applied, errs)
 	code := http.StatusOK
 	if len(errs) > 0 {
 		code = http.StatusUnprocessableEntity
@@ -420,6 +411,69 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"), p))
+}
+
+// importPreview is the Import page's Preview (htmx): the import as a dry run with
+// diffs, nothing changed, answered as the fragment that replaces #import-preview.
+// Like the Work form's plan, problems are shown in the fragment with 200.
+func (s *Server) importPreview(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	body, err := importBody(r)
+	p := views.ImportProps{Preview: true}
+	switch {
+	case isTooLarge(err) || err == nil && len(body) > maxAPIBody:
+		p.Error = tooLargeText(maxAPIBody, "one import") + " Split the file and import the parts one by one."
+	case err != nil:
+		p.Error = err.Error()
+	default:
+		applied, errs, err := s.apply(r, body, applyRequest{db: db.ApplyOptions{DryRun: true, Diff: true}})
+		switch {
+		case errors.Is(err, errNoDocuments):
+			p.Error = "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: ")
+		case err != nil:
+			s.fail(w, r, err)
+			return
+		default:
+			p = importOutcome(applied, errs)
+			p.Preview = true
+		}
+	}
+	s.render(w, r, http.StatusOK, views.ImportPreview(s.shell(r, "Import Kratix YAML", "import"), p))
+}
+
+// importOutcome shows what an import did, or would do in a preview.
+func importOutcome(applied db.Applied, errs []tenants.DocError) views.ImportProps {
+	p := views.ImportProps{MaxBytes: maxAPIBody, Preview: applied.DryRun}
+	for _, w := range applied.Warnings {
+		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})
+	}
+	for _, e := range errs {
+		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
+	}
+	for _, res := range applied.Results {
+		ir := views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action}
+		for _, c := range res.Diff {
+			ir.Diff = append(ir.Diff, views.ImportChange{Field: c.Field, Old: diffText(c.Old), New: diffText(c.New), Secret: c.Secret})
+		}
+		p.Results = append(p.Results, ir)
+	}
+	return p
+}
+
+// diffText shows one value of a FieldChange: "" when unset.
+func diffText(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func importBody(r *http.Request) ([]byte, error) {

@@ -92,6 +92,7 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 
 	r.Get("/import", s.importPage)
 	r.Post("/import", s.importYAML)
+	r.Post("/import/preview", s.importPreview)
 
 	r.Get("/works", s.worksPage)
 	r.Get("/works/new", s.workNew)
