@@ -99,22 +99,11 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 				if !pass(&docs[i]) {
 					continue
 				}
-				before, err := d.diffState(ctx, tx, tenantID, &docs[i], opts)
-				if err != nil {
-					return err
-				}
-				res, err := d.applyOne(ctx, tx, tenantID, &docs[i], uses)
+				res, err := d.applyDiffed(ctx, tx, tenantID, &docs[i], uses, opts)
 				if err != nil {
 					return docError(&docs[i], err)
 				}
 				res.Index, res.Kind, res.Name = docs[i].Index, docs[i].Kind, docs[i].Name
-				if opts.Diff {
-					after, err := d.diffState(ctx, tx, tenantID, &docs[i], opts)
-					if err != nil {
-						return err
-					}
-					res.Diff = tenants.DiffStates(before, after)
-				}
 				out.Results[i] = res
 				if err := d.afterApply(ctx, tx, tenantID, &docs[i], &out); err != nil {
 					return err
@@ -148,12 +137,22 @@ func noteDocuments(docs []tenants.Document, out *Applied) {
 	slices.SortStableFunc(out.Warnings, func(a, b ApplyWarning) int { return a.Index - b.Index })
 }
 
-// diffState is stateOf when opts ask for a diff.
-func (d *DB) diffState(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, opts ApplyOptions) (tenants.ObjectState, error) {
+// applyDiffed is applyOne, with the fields it changed when opts ask for them.
+func (d *DB) applyDiffed(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string, opts ApplyOptions) (ApplyResult, error) {
 	if !opts.Diff {
-		return tenants.ObjectState{}, nil
+		return d.applyOne(ctx, tx, tenantID, doc, uses)
 	}
-	return d.stateOf(ctx, tx, tenantID, doc)
+	before, err := d.stateOf(ctx, tx, tenantID, doc)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	res, err := d.applyOne(ctx, tx, tenantID, doc, uses)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	after, err := d.stateOf(ctx, tx, tenantID, doc)
+	res.Diff = tenants.DiffStates(before, after)
+	return res, err
 }
 
 // stateOf is what a diff compares of the object doc names, as stored now in tx: a
