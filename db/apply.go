@@ -78,8 +78,9 @@ type Applied struct {
 // with a warning and waits, not ready; a Secret or store applied later releases
 // what waited for it, without a re-apply.
 //
-// A document of the same kind and name as an earlier one is applied after it (the
-// last one wins); a skipped document is reported as skipped with its reason. With
+// Of several documents of the same kind and name, only the last one is applied
+// (see tenants.Document.SupersededBy); a skipped or superseded document is
+// reported as skipped. With
 // opts.DryRun the same transaction is rolled back at the end, so that a dry run
 // cannot disagree with the apply it previews.
 func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts ApplyOptions) (Applied, error) {
@@ -96,7 +97,7 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 			func(doc *tenants.Document) bool { return doc.Destination != nil },
 		} {
 			for i := range docs {
-				if !pass(&docs[i]) {
+				if !pass(&docs[i]) || docs[i].SupersededBy != 0 {
 					continue
 				}
 				res, err := d.applyDiffed(ctx, tx, tenantID, &docs[i], uses, opts)
@@ -118,16 +119,22 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 	if err != nil && !errors.Is(err, errDryRun) {
 		return Applied{}, err
 	}
-	noteDocuments(docs, &out)
+	noteDocuments(docs, &out, opts)
 	return out, nil
 }
 
 // noteDocuments adds what the parser noted to the results and warnings: the
-// skipped documents and the warnings on applied ones, all warnings in document order.
-func noteDocuments(docs []tenants.Document, out *Applied) {
+// skipped and superseded documents and the warnings on applied ones, all warnings
+// in document order.
+func noteDocuments(docs []tenants.Document, out *Applied, opts ApplyOptions) {
 	for i, doc := range docs {
-		if doc.Skipped != "" {
+		if doc.Skipped != "" || doc.SupersededBy != 0 {
 			out.Results[i] = ApplyResult{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Action: ActionSkipped}
+			if opts.Diff {
+				out.Results[i].Diff = []tenants.FieldChange{}
+			}
+		}
+		if doc.Skipped != "" {
 			out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: doc.Skipped})
 		}
 		for _, w := range doc.Warnings {
@@ -290,6 +297,9 @@ func secretUses(docs []tenants.Document) map[string][]string {
 		}
 	}
 	for i := range docs {
+		if docs[i].SupersededBy != 0 {
+			continue // not applied: its endpoint gets nothing
+		}
 		if u, ok := useOf(&docs[i]); ok && u.needs {
 			if _, in := uses[u.secretRef]; in {
 				uses[u.secretRef] = append(uses[u.secretRef], u.endpoint)

@@ -41,6 +41,9 @@ type Document struct {
 	// Warnings are notes on a document that is applied, e.g. that it replaces an
 	// earlier document of the same kind and name.
 	Warnings []string
+	// SupersededBy is the index of a later document of the same kind and name,
+	// which wins: this one is not applied (0 when none).
+	SupersededBy int
 }
 
 // ParseOptions are how strictly ParseKratixYAML reads a file.
@@ -110,7 +113,8 @@ var credentialFields = map[string]bool{
 // As kubectl does with a folder, a document whose kind Stateward does not keep
 // (Promise, a CRD, a Work Kratix creates itself, none at all) is skipped with the
 // reason in Skipped unless opts.Strict, and a second document of the same kind and
-// name is kept with a warning: both are applied in order, the last one wins.
+// name wins over the earlier one (SupersededBy), with a warning naming both: the
+// result of applying both in order, as kubectl does, in one step.
 func ParseKratixYAML(b []byte, opts ParseOptions) ([]Document, []DocError) {
 	var docs []Document
 	var errs []DocError
@@ -131,7 +135,7 @@ func ParseKratixYAML(b []byte, opts ParseOptions) ([]Document, []DocError) {
 			errs = append(errs, DocError{Index: doc.Index, Message: yamlMessage(err, c.line)})
 		} else {
 			doc, errs = parseDocument(doc.Index, js, opts, errs)
-			noteDuplicate(&doc, seen)
+			noteDuplicate(docs, &doc, seen)
 		}
 		docs = append(docs, doc)
 	}
@@ -150,19 +154,22 @@ func isBlankYAML(b []byte) bool {
 
 func isJSONNull(js []byte) bool { return string(bytes.TrimSpace(js)) == "null" }
 
-// noteDuplicate warns on a later document of the same kind and name as an earlier
-// one, naming both: they are applied in order and the last one wins, as with
-// kubectl apply.
-func noteDuplicate(doc *Document, seen map[string]int) {
+// noteDuplicate makes a later document of the same kind and name as an earlier
+// one win over it, with a warning naming both: applying both in order in one
+// transaction, as kubectl apply does, leaves the last one; applying only the last
+// one leaves the same without rewriting the object twice, so that re-applying the
+// folder changes nothing. seen maps kind/name to a position in docs.
+func noteDuplicate(docs []Document, doc *Document, seen map[string]int) {
 	if doc.Name == "" || doc.Kind == "" || doc.Skipped != "" {
 		return
 	}
 	key := doc.Kind + "/" + doc.Name
-	if before, dup := seen[key]; dup {
-		doc.Warnings = append(doc.Warnings, fmt.Sprintf("documents %d and %d are both %s `%s`: both are applied in order, document %d wins",
-			before, doc.Index, doc.Kind, doc.Name, doc.Index))
+	if pos, dup := seen[key]; dup {
+		docs[pos].SupersededBy = doc.Index
+		doc.Warnings = append(doc.Warnings, fmt.Sprintf("documents %d and %d are both %s `%s`: as with kubectl, the last one wins; document %d is skipped",
+			docs[pos].Index, doc.Index, doc.Kind, doc.Name, docs[pos].Index))
 	}
-	seen[key] = doc.Index
+	seen[key] = len(docs)
 }
 
 // parseDocument identifies, shape-checks, decodes, normalizes and validates one

@@ -52,8 +52,9 @@ func TestParseSkipsKindsNotKept(t *testing.T) {
 	}
 }
 
-// TestParseKeepsDuplicates: a second document of the same kind and name is kept,
-// with a warning naming both indexes, in both modes (kubectl applies both, the last wins).
+// TestParseKeepsDuplicates: a second document of the same kind and name wins over
+// the first, with a warning naming both indexes, in both modes (kubectl applies
+// both, the last wins).
 func TestParseKeepsDuplicates(t *testing.T) {
 	second := strings.Replace(okDest, "path: dev", "path: prod", 1)
 	for _, strict := range []bool{false, true} {
@@ -67,10 +68,10 @@ func TestParseKeepsDuplicates(t *testing.T) {
 		if len(errs) > 0 || len(docs) != 3 {
 			t.Fatalf("got %d docs, errors %v", len(docs), errs)
 		}
-		if len(docs[0].Warnings) != 0 || docs[2].Destination == nil || docs[2].Destination.Path != "prod" {
+		if len(docs[0].Warnings) != 0 || docs[0].SupersededBy != 3 || docs[2].SupersededBy != 0 || docs[2].Destination == nil || docs[2].Destination.Path != "prod" {
 			t.Errorf("documents %+v", docs)
 		}
-		want := "documents 1 and 3 are both Destination `worker-1`: both are applied in order, document 3 wins"
+		want := "documents 1 and 3 are both Destination `worker-1`: as with kubectl, the last one wins; document 1 is skipped"
 		if len(docs[2].Warnings) != 1 || docs[2].Warnings[0] != want {
 			t.Errorf("warnings %q, want %q", docs[2].Warnings, want)
 		}

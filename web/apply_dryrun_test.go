@@ -176,7 +176,7 @@ spec: {path: qa, stateStoreRef: {kind: BucketStateStore, name: later}}
 	if err := json.Unmarshal([]byte(dryBody), &dry); err != nil || dry.DryRun == nil || !*dry.DryRun {
 		t.Fatalf("answer without dryRun true: %v %s", err, dryBody)
 	}
-	actions := []string{"updated", "updated", "updated", "unchanged", "skipped", "created", "updated"}
+	actions := []string{"updated", "updated", "updated", "unchanged", "skipped", "skipped", "created"}
 	for i, r := range dry.Results {
 		if i >= len(actions) || r.Action != actions[i] {
 			t.Errorf("result %d: %s %s %s, want %s", i+1, r.Kind, r.Name, r.Action, actions[min(i, len(actions)-1)])
@@ -196,8 +196,8 @@ spec: {path: qa, stateStoreRef: {kind: BucketStateStore, name: later}}
 	for _, w := range dry.Warnings {
 		warnings = append(warnings, fmt.Sprintf("%d %s", w.Index, w.Message))
 	}
-	for _, want := range []string{"5 Promise `redis` skipped: Stateward does not run Promises", `6 referenced BucketStateStore "later" does not exist yet`,
-		"7 documents 6 and 7 are both Destination `worker-2`: both are applied in order, document 7 wins"} {
+	for _, want := range []string{"5 Promise `redis` skipped: Stateward does not run Promises", `7 referenced BucketStateStore "later" does not exist yet`,
+		"7 documents 6 and 7 are both Destination `worker-2`: as with kubectl, the last one wins; document 6 is skipped"} {
 		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
 			t.Errorf("warnings %q lack %q", warnings, want)
 		}
@@ -215,5 +215,14 @@ spec: {path: qa, stateStoreRef: {kind: BucketStateStore, name: later}}
 	}
 	if _, audit := api(t, http.MethodGet, h.URL+"/api/v1/tenants/team-a/audit", tok, nil); !strings.Contains(audit, "worker-2") {
 		t.Errorf("the real apply left no audit entry for worker-2: %s", audit)
+	}
+	// Right after the apply, a dry run of the same folder finds nothing to change.
+	_, againBody := api(t, http.MethodPost, h.URL+"/api/v1/tenants/team-a/apply?dryRun=true&diff=true", tok, strings.NewReader(change))
+	var again dryAnswer
+	_ = json.Unmarshal([]byte(againBody), &again)
+	for _, r := range again.Results {
+		if r.Action != "unchanged" && r.Action != "skipped" || len(r.Diff) != 0 {
+			t.Errorf("dry run right after the apply: document %d %s %s %s %+v, want no change", r.Index, r.Kind, r.Name, r.Action, r.Diff)
+		}
 	}
 }

@@ -34,7 +34,7 @@ func TestApplyFolderLikeKubectl(t *testing.T) {
 	if code != http.StatusOK || len(a.Results) != 6 {
 		t.Fatalf("apply: %d %s", code, body)
 	}
-	for i, want := range []string{"created", "skipped", "skipped", "skipped", "skipped", "updated"} {
+	for i, want := range []string{"skipped", "skipped", "skipped", "skipped", "skipped", "created"} {
 		if a.Results[i].Action != want || a.Results[i].Index != i+1 {
 			t.Errorf("result %d: %+v, want %s", i+1, a.Results[i], want)
 		}
@@ -49,7 +49,7 @@ func TestApplyFolderLikeKubectl(t *testing.T) {
 		"3 CustomResourceDefinition `redis.marketplace.kratix.io` skipped",
 		"4 Work `w` skipped: Kratix creates Works itself",
 		"5 document skipped: it has no kind",
-		"6 documents 1 and 6 are both Destination `worker-1`: both are applied in order, document 6 wins",
+		"6 documents 1 and 6 are both Destination `worker-1`: as with kubectl, the last one wins; document 1 is skipped",
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
