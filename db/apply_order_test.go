@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -72,6 +73,51 @@ func TestApplyInAnyOrderDB(t *testing.T) {
 		}
 		if dest, _ := d.Destination(ctx, tid, "w"); dest.Waiting != "" {
 			t.Errorf("Destination still waits: %q", dest.Waiting)
+		}
+	})
+}
+
+// TestSecretWarningNamesEveryEndpoint: the Secret that releases a waiting store
+// says where its credentials now go, for every store kind and URL form — never a
+// blank "at ".
+func TestSecretWarningNamesEveryEndpoint(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid, _ := worksDB(t, tg)
+		ctx := context.Background()
+		apply := func(yaml string) []string {
+			t.Helper()
+			docs, errs := tenants.ParseKratixYAML([]byte(yaml))
+			if len(errs) == 0 {
+				errs = tenants.ResolveSecrets(docs, func(string) (tenants.Secret, bool) { return tenants.Secret{}, false })
+			}
+			if len(errs) > 0 {
+				t.Fatalf("documents refused: %v", errs)
+			}
+			out, err := d.Apply(ctx, tid, docs)
+			if err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			var msgs []string
+			for _, w := range out.Warnings {
+				msgs = append(msgs, w.Message)
+			}
+			return msgs
+		}
+		stores := []struct{ kind, spec, want string }{
+			{"GitStateStore", "url: 'https://git.example.com/org/r.git'", "at https://git.example.com:443"},
+			{"GitStateStore", "url: 'ssh://git@git.example.com:2222/r.git'", "at ssh://git.example.com:2222"},
+			{"GitStateStore", "url: 'git@git.example.com:org/r.git'", "at ssh://git.example.com:22"},
+			{"GitStateStore", "url: 'file:///srv/gitops.git'", "at file://localhost"},
+			{"BucketStateStore", "endpoint: 'minio.example.com:9000', bucketName: kratix, insecure: true", "at http://minio.example.com:9000"},
+		}
+		for i, s := range stores {
+			name := fmt.Sprintf("s%d", i)
+			apply("apiVersion: platform.kratix.io/v1alpha1\nkind: " + s.kind + "\nmetadata: {name: " + name + "}\nspec: {" + s.spec +
+				", secretRef: {name: " + name + "}}\n")
+			got := apply("apiVersion: v1\nkind: Secret\nmetadata: {name: " + name + "}\nstringData: {username: u, password: p, accessKeyID: a, secretAccessKey: k}\n")
+			if len(got) != 1 || !strings.HasSuffix(got[0], s.want) {
+				t.Errorf("%s %s: warnings %q, want one ending in %q", s.kind, s.spec, got, s.want)
+			}
 		}
 	})
 }

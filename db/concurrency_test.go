@@ -207,8 +207,8 @@ func waitWritten(t *testing.T, d *db.DB, tid int64, within time.Duration) {
 }
 
 // pgDeadlocks counts the deadlocks PostgreSQL broke in the database at url, whose
-// connections the caller has closed (a backend reports its statistics as it
-// exits, within moments).
+// connections the caller has closed. A backend reports its statistics as it
+// exits: the count is read once every other backend of the database is gone.
 func pgDeadlocks(t *testing.T, url string) int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -217,15 +217,22 @@ func pgDeadlocks(t *testing.T, url string) int64 {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	var n int64
-	for range 20 {
-		if err := c.QueryRow(ctx, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var others int
+		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&others); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
+		if others == 0 {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("%d other backends still connected to the database 30 s after its pools closed", others)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var n int64
+	if err := c.QueryRow(ctx, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		t.Fatal(err)
 	}
 	return n
 }

@@ -286,12 +286,17 @@ func (d *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	}
 }
 
+// txOnce runs fn once. fn's statements take the caller's ctx, but the
+// transaction does not: a caller that goes away after fn succeeded gets the
+// commit it asked for. (On PostgreSQL the driver runs COMMIT on the
+// transaction's context, and a COMMIT cancelled in flight may have committed:
+// the caller would be told otherwise.)
 func (d *DB) txOnce(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	var opts *sql.TxOptions
 	if d.dialect.isolation != sql.LevelDefault {
 		opts = &sql.TxOptions{Isolation: d.dialect.isolation}
 	}
-	tx, err := d.w.BeginTxx(ctx, opts)
+	tx, err := d.w.BeginTxx(context.WithoutCancel(ctx), opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -182,9 +182,16 @@ func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Des
 	return ActionUpdated, d.destinationSaved(ctx, tx, dest)
 }
 
-func (d *DB) checkDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) error {
+// CheckDestination runs, without saving, the check that saving dest runs against
+// the other Destinations (paths on one store must not overlap): the live preview
+// and the form's inline validation show the error Create would answer.
+func (d *DB) CheckDestination(ctx context.Context, dest tenants.Destination) error {
+	return d.checkDestination(ctx, d.r, &dest)
+}
+
+func (d *DB) checkDestination(ctx context.Context, q sqlx.QueryerContext, dest *tenants.Destination) error {
 	var others []destRow
-	if err := tx.SelectContext(ctx, &others, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND name <> ?`,
+	if err := sqlx.SelectContext(ctx, q, &others, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND name <> ?`,
 		dest.TenantID, dest.StoreKind, dest.StoreName, dest.Name); err != nil {
 		return err
 	}

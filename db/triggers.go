@@ -259,7 +259,7 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 	answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
 	var res SubmitResult
 	var body []byte
-	err := d.batchTx(ctx, func(tx *sqlx.Tx) error {
+	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		if idem != nil {
 			if err := d.lockTenant(ctx, tx, tenantID, false); err != nil { // first, as in submit
 				return err

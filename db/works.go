@@ -76,10 +76,12 @@ var errDryRun = errors.New("dry run")
 func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (SubmitResult, error) {
 	var res SubmitResult
 	run := d.batchTx
-	if dryRun {
-		run = d.tx
+	if dryRun { // nothing is kept: it runs alone, on the caller's context
+		run = func(ctx context.Context, fn func(context.Context, *sqlx.Tx) error) error {
+			return d.tx(ctx, func(tx *sqlx.Tx) error { return fn(ctx, tx) })
+		}
 	}
-	err := run(ctx, func(tx *sqlx.Tx) error {
+	err := run(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, dryRun); err != nil {
 			return err
@@ -101,7 +103,7 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 // transaction, not two.
 func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (SubmitResult, error) {
 	var res SubmitResult
-	err := d.batchTx(ctx, func(tx *sqlx.Tx) error {
+	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err

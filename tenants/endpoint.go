@@ -27,8 +27,11 @@ func (s GitStateStore) CredentialEndpoint() string {
 
 func (s GitStateStore) gitEndpoint() string {
 	u, err := ParseGitURL(s.URL)
-	if err != nil || u.Form == FormFile {
+	if err != nil {
 		return ""
+	}
+	if u.Form == FormFile {
+		return fileEndpoint
 	}
 	scheme, port := u.Form, ""
 	if scheme == FormSCP {
@@ -39,6 +42,10 @@ func (s GitStateStore) gitEndpoint() string {
 	}
 	return joinEndpoint(scheme, u.Host, port)
 }
+
+// fileEndpoint is the endpoint of every file:// store: the server's own disk,
+// where no credentials are sent at all.
+const fileEndpoint = "file://localhost"
 
 // CredentialEndpoint is the bucket's scheme, host and port (see GitStateStore.CredentialEndpoint).
 func (s BucketStateStore) CredentialEndpoint() string {

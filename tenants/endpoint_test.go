@@ -32,3 +32,34 @@ func TestCredentialEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialEndpointOfEveryAcceptedURL: every URL form a Git store accepts
+// has an endpoint, so that no message ends in a blank "at ".
+func TestCredentialEndpointOfEveryAcceptedURL(t *testing.T) {
+	for _, raw := range []string{"https://git.example.com/r.git", "http://git.example.com/r.git", "ssh://git@git.example.com/r.git",
+		"git@git.example.com:org/r.git", "file:///srv/gitops.git", "FILE:///srv/gitops.git", "https://:443/r.git", "ssh://git@:22/r.git"} {
+		err := validateGitURL(raw, true)
+		got := (GitStateStore{URL: raw}).CredentialEndpoint()
+		if err == nil && got == "" {
+			t.Errorf("%q is accepted but has no endpoint", raw)
+		}
+	}
+	if got := (GitStateStore{URL: "file:///srv/gitops.git"}).CredentialEndpoint(); got != "file://localhost" {
+		t.Errorf("file URL: got %q, want file://localhost", got)
+	}
+}
+
+func FuzzCredentialEndpoint(f *testing.F) {
+	for _, s := range []string{"https://git.example.com/r.git", "git@h:o/r.git", "file:///a.git", "https://:1/x", "ssh://[::1]:22/r"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if validateGitURL(raw, true) == nil && (GitStateStore{URL: raw}).CredentialEndpoint() == "" {
+			t.Errorf("%q is accepted but has no endpoint", raw)
+		}
+		b := BucketStateStore{Endpoint: raw}
+		if validateEndpoint(raw) == nil && b.CredentialEndpoint() == "" {
+			t.Errorf("bucket endpoint %q is accepted but has no credential endpoint", raw)
+		}
+	})
+}

@@ -266,6 +266,9 @@ type PreviewProps struct {
 	Error     string // why no preview can be computed (shown instead of the tree)
 	Note      string // one line about the layout, e.g. for aggregatedYAML
 	DryRun    bool   // the Destination is a dry-run Destination (kratix.io/dry-run: "true")
+	// Conflict is why saving would be refused for another Destination on the same
+	// store (an overlapping path); shown above the tree.
+	Conflict string
 }
 
 // PlacedFile is one file currently placed on a Destination.

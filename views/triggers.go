@@ -55,30 +55,79 @@ func workJSONExample(t tenants.Trigger) string {
 EOF`
 }
 
-// unsignedCurl posts work.json as it is.
-func unsignedCurl(hookURL string) string {
-	return "curl -sS -X POST " + shq(hookURL) + " -H 'Content-Type: application/json' --data-binary @work.json"
+// hookBody is what an example sends: a file (curl's @file) or an inline body.
+type hookBody struct{ file, inline string }
+
+// data is curl's --data-binary argument for the body.
+func (b hookBody) data() string {
+	if b.file != "" {
+		return "@" + b.file
+	}
+	return shq(b.inline)
+}
+
+// print is a shell command that writes the body's exact bytes (the signature
+// covers them; $(cat …) would drop a trailing newline).
+func (b hookBody) print() string {
+	if b.file != "" {
+		return "cat " + b.file
+	}
+	return "printf '%s' " + shq(b.inline)
+}
+
+// hookCurl posts body to the trigger (urlExpr already quoted for the shell), with
+// a Stateward-Signature header computed in the shell when secret is set: every
+// example of a trigger that requires a signature is signed, or it answers 401.
+func hookCurl(urlExpr, contentType string, body hookBody, secret string) string {
+	curl := "curl -sS -X POST " + urlExpr + " -H 'Content-Type: " + contentType + "'"
+	if secret == "" {
+		return curl + " --data-binary " + body.data()
+	}
+	return `t=$(date +%s)
+sig=$({ printf '%s.' "$t"; ` + body.print() + `; } | openssl dgst -sha256 -hmac ` + shq(secret) + ` -r | cut -d' ' -f1)
+` + curl + ` -H "Stateward-Signature: t=$t,v1=$sig" --data-binary ` + body.data()
+}
+
+// exampleSecret is the secret the examples sign with: the trigger's when it
+// requires a signature, else none.
+func exampleSecret(t tenants.Trigger, secret string) string {
+	if t.RequireSignature {
+		return secret
+	}
+	return ""
+}
+
+// workCurl posts work.json, signed when secret is set.
+func workCurl(urlExpr, secret string) string {
+	return hookCurl(urlExpr, "application/json", hookBody{file: "work.json"}, secret)
 }
 
 // signedCurl posts work.json with a Stateward-Signature header; urlExpr is
 // already quoted for the shell.
-func signedCurl(urlExpr, secret string) string {
-	return `body=$(cat work.json)
-t=$(date +%s)
-sig=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac ` + shq(secret) + ` -r | cut -d' ' -f1)
-curl -sS -X POST ` + urlExpr + ` -H 'Content-Type: application/json' -H "Stateward-Signature: t=$t,v1=$sig" --data-binary "$body"`
+func signedCurl(urlExpr, secret string) string { return workCurl(urlExpr, secret) }
+
+// yamlFileExample writes the example redis.yaml with a heredoc.
+func yamlFileExample() string {
+	return `cat > redis.yaml <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: trigger-example
+data:
+  maxmemory: 100mb
+EOF`
 }
 
 // yamlCurl posts one YAML file, its identity in the query.
-func yamlCurl(hookURL string, t tenants.Trigger) string {
+func yamlCurl(hookURL string, t tenants.Trigger, secret string) string {
 	q := "?promise=" + url.QueryEscape(examplePromise(t)) + "&namespace=default&name=trigger-example&file=redis.yaml"
-	return "curl -sS -X POST " + shq(hookURL+q) + " -H 'Content-Type: application/yaml' --data-binary @redis.yaml"
+	return hookCurl(shq(hookURL+q), "application/yaml", hookBody{file: "redis.yaml"}, secret)
 }
 
 // deleteCurl removes the example Work again.
-func deleteCurl(hookURL string, t tenants.Trigger) string {
+func deleteCurl(hookURL string, t tenants.Trigger, secret string) string {
 	body := `{"promise":"` + examplePromise(t) + `","resource":{"namespace":"default","name":"trigger-example"},"delete":true}`
-	return "curl -sS -X POST " + shq(hookURL) + " -H 'Content-Type: application/json' --data-binary " + shq(body)
+	return hookCurl(shq(hookURL), "application/json", hookBody{inline: body}, secret)
 }
 
 // rotatedURL stands for the trigger URL in examples shown after a rotation: the

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,21 +37,28 @@ func TestTriggerCreatedPage(t *testing.T) {
 		Trigger: tr, URL: hookURL, Secret: secret, Slug: "platform"}))
 	contains(t, html, `data-testid="trigger-url"`, `data-testid="trigger-secret"`, `data-copy="`+hookURL+`"`,
 		`data-copy="`+secret+`"`, "shown only this once", `data-testid="signature-required"`,
-		"curl -sS -X POST &#39;"+hookURL+"&#39; -H &#39;Content-Type: application/json&#39; --data-binary @work.json",
+		"curl -sS -X POST &#39;"+hookURL+"&#39; -H &#39;Content-Type: application/json&#39; -H &#34;Stateward-Signature: t=$t,v1=$sig&#34; --data-binary @work.json",
 		"-hmac &#39;"+secret+"&#39; -r | cut -d&#39; &#39; -f1)",
-		`-H &#34;Stateward-Signature: t=$t,v1=$sig&#34; --data-binary &#34;$body&#34;`,
 		hookURL+"?promise=redis&amp;namespace=default&amp;name=trigger-example&amp;file=redis.yaml",
-		"Content-Type: application/yaml", "--data-binary @redis.yaml",
-		`{&#34;promise&#34;:&#34;redis&#34;,&#34;resource&#34;:{&#34;namespace&#34;:&#34;default&#34;,&#34;name&#34;:&#34;trigger-example&#34;},&#34;delete&#34;:true}`,
+		"Content-Type: application/yaml", "cat &gt; redis.yaml &lt;&lt;&#39;EOF&#39;",
+		"cat redis.yaml; } | openssl dgst", "v1=$sig&#34; --data-binary @redis.yaml",
+		`printf &#39;%s&#39; &#39;{&#34;promise&#34;:&#34;redis&#34;,&#34;resource&#34;:{&#34;namespace&#34;:&#34;default&#34;,&#34;name&#34;:&#34;trigger-example&#34;},&#34;delete&#34;:true}&#39;;`,
 		`&#34;destinationSelectors&#34;: {&#34;environment&#34;: &#34;dev&#34;}`, "Idempotency-Key", `href="/t/platform/triggers/3"`)
-	if n := strings.Count(html, `data-testid="example"`); n != 5 {
-		t.Errorf("got %d examples, want 5 (work.json, unsigned, signed, YAML, delete)", n)
+	// A trigger that requires a signature shows no unsigned request: pasted as
+	// shown, every example answers 202 (TestTriggerExamplesRunAsShown runs them).
+	if n, signed := examples(html); n != 5 || signed != 3 {
+		t.Errorf("got %d examples, %d signed; want 5 (work.json, write, redis.yaml, YAML, delete), the 3 requests signed", n, signed)
 	}
 
 	pinned := render(t, TriggerCreatedPage(Shell{}, TriggerCreatedProps{
 		Trigger: tenants.Trigger{ID: 3, Name: "ci", Promise: "postgres"}, URL: hookURL, Secret: secret, Slug: "platform"}))
-	contains(t, pinned, "?promise=postgres&amp;", `&#34;promise&#34;: &#34;postgres&#34;`, `href="/t/platform/triggers/3"`)
+	contains(t, pinned, "?promise=postgres&amp;", `&#34;promise&#34;: &#34;postgres&#34;`, `href="/t/platform/triggers/3"`,
+		"curl -sS -X POST &#39;"+hookURL+"&#39; -H &#39;Content-Type: application/json&#39; --data-binary @work.json",
+		"-H &#39;Content-Type: application/yaml&#39; --data-binary @redis.yaml")
 	lacks(t, pinned, `data-testid="signature-required"`)
+	if n, signed := examples(pinned); n != 6 || signed != 1 {
+		t.Errorf("got %d examples, %d signed; want 6 (work.json, write, signed write, redis.yaml, YAML, delete), one signed", n, signed)
+	}
 }
 
 func TestTriggerPage(t *testing.T) {
@@ -87,4 +95,15 @@ func TestTriggerPage(t *testing.T) {
 	viewer := render(t, TriggerPage(shell(tenants.RoleViewer, "triggers"), TriggerProps{Trigger: tr}))
 	lacks(t, viewer, "/rotate", "/revoke")
 	contains(t, viewer, `data-testid="no-deliveries"`)
+}
+
+// examples counts a page's examples and those that sign their request.
+func examples(html string) (n, signed int) {
+	for _, m := range regexp.MustCompile(`(?s)data-testid="example">(.*?)</pre>`).FindAllStringSubmatch(html, -1) {
+		n++
+		if strings.Contains(m[1], "Stateward-Signature: t=$t,v1=$sig") {
+			signed++
+		}
+	}
+	return n, signed
 }

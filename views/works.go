@@ -48,21 +48,51 @@ func workFileRows(p WorkFormProps) []fileRow {
 	rows := make([]fileRow, len(files))
 	for i, f := range files {
 		rows[i] = fileRow{Path: f.Path, Content: f.Content}
-		for _, e := range p.Errors {
-			if strings.HasPrefix(e.Field, fileRowPrefix(i)) {
-				rows[i].Errors = append(rows[i].Errors, rowErrorText(e.Field[len(fileRowPrefix(i)):], e.Message))
-			}
+	}
+	for _, e := range p.Errors {
+		if row, part := workErrorRow(e.Field, len(rows)); row >= 0 {
+			rows[row].Errors = append(rows[row].Errors, rowErrorText(part, e.Message))
 		}
 	}
 	return rows
 }
 
+// workErrorRow is the one mapping from a Work's internal field names
+// (workloadGroups[0].files[1].path) to the Work form: the file row an error
+// belongs to and the part of the row it names ("path", "content"; "" for the
+// whole row), or row -1 for an error about anything else. Write (errors next to
+// the rows) and Preview plan (WorkErrorText) both name fields through it.
+func workErrorRow(field string, rows int) (row int, part string) {
+	for i := range rows {
+		if rest, ok := strings.CutPrefix(field, fileRowPrefix(i)); ok && (rest == "" || rest[0] == '.') {
+			return i, strings.TrimPrefix(rest, ".")
+		}
+	}
+	return -1, ""
+}
+
 // rowErrorText prefixes a row's message with the part it is about ("path: …").
-func rowErrorText(rest, msg string) string {
-	if part := strings.TrimPrefix(rest, "."); part != "" {
+func rowErrorText(part, msg string) string {
+	if part != "" {
 		return part + ": " + msg
 	}
 	return msg
+}
+
+// WorkErrorText is the Work form's errors in one line for the plan panel, each
+// field named as the form names it: a file row's error as "file 1: path: …",
+// any other by its label ("Promise …").
+func WorkErrorText(es tenants.ValidationErrors, files int) string {
+	rows := max(files, 1)
+	var out []string
+	for _, e := range es {
+		if row, part := workErrorRow(e.Field, rows); row >= 0 {
+			out = append(out, "file "+strconv.Itoa(row+1)+": "+rowErrorText(part, e.Message))
+			continue
+		}
+		out = append(out, summaryItems(tenants.ValidationErrors{e}, WorkFields(WorkFormProps{}))[0].Message)
+	}
+	return strings.Join(out, "; ")
 }
 
 // workSummaryErrors are the errors not shown next to a file row.
@@ -78,12 +108,8 @@ func workSummaryErrors(p WorkFormProps) tenants.ValidationErrors {
 }
 
 func rowError(field string, rows int) bool {
-	for i := range rows {
-		if strings.HasPrefix(field, fileRowPrefix(i)) {
-			return true
-		}
-	}
-	return false
+	row, _ := workErrorRow(field, rows)
+	return row >= 0
 }
 
 // planFileCount is "1 file", "3 files" for one planned placement.

@@ -186,3 +186,21 @@ func TestImportPageWarnings(t *testing.T) {
 	}))
 	contains(t, html, `data-testid="import-warnings"`, "document 1 (Destination", "does not exist yet", `data-testid="import-results"`)
 }
+
+// TestWorkErrorText: the plan panel names a file row's error as the form does
+// ("file 2: path: …"), other fields by their label; row 11's error is not row 2's.
+func TestWorkErrorText(t *testing.T) {
+	es := tenants.ValidationErrors{
+		{Field: "workloadGroups[0].files[1].path", Message: "must not contain .."},
+		{Field: "workloadGroups[0].files[10].content", Message: "is not YAML"},
+		{Field: "promise", Message: "is required"},
+	}
+	want := "file 2: path: must not contain ..; file 11: content: is not YAML; Promise is required"
+	if got := WorkErrorText(es, 11); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	rows := workFileRows(WorkFormProps{Files: make([]WorkFileInput, 11), Errors: es})
+	if len(rows[1].Errors) != 1 || rows[1].Errors[0] != "path: must not contain .." || len(rows[10].Errors) != 1 {
+		t.Errorf("row errors: row 2 %q, row 11 %q", rows[1].Errors, rows[10].Errors)
+	}
+}

@@ -175,6 +175,11 @@ func (s *Server) destinationValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, errs := destFromForm(r, r.PostFormValue("metadata.name"))
+	if errs.For("spec.path") == "" && d.StoreName != "" {
+		if msg := s.destinationConflict(r, d); msg != "" {
+			_ = errs.Add(tenants.Invalid("spec.path", "%s", msg))
+		}
+	}
 	refs, _ := s.storeRefs(r)
 	s.renderField(w, r, views.DestinationFields(views.DestinationFormProps{Dest: d, Errors: errs, Stores: refs,
 		ValidateURL: tenantPath(r, "destinations/validate")}))
@@ -187,9 +192,6 @@ func (s *Server) destinationPreview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, _ := destFromForm(r, r.PostFormValue("metadata.name"))
-	if chi.URLParam(r, "name") != "" || r.PostFormValue("metadata.name") == "" {
-		d.Name = or(d.Name, "my-destination")
-	}
 	s.render(w, r, http.StatusOK, views.PreviewPanel(s.preview(r, d, sampleFromForm(r))))
 }
 

@@ -145,7 +145,7 @@ func (h *harness) formRefusals(t *testing.T, urls []string) {
 	form := func(u string) url.Values {
 		return url.Values{"metadata.name": {"r"}, "spec.url": {u}, "spec.authMethod": {"none"}, "spec.branch": {"main"}}
 	}
-	if resp, page := b.post(t, h.URL+"/t/forms/stores/git", form("https://git.example.com/r.git")); resp.StatusCode >= 400 {
+	if resp, page := b.post(t, h.URL+"/t/forms/stores/git", form(unreachableGitURL)); resp.StatusCode >= 400 {
 		t.Fatalf("a valid store: %d %.1000s", resp.StatusCode, page)
 	}
 	for _, u := range urls {
@@ -161,20 +161,27 @@ func (h *harness) formRefusals(t *testing.T, urls []string) {
 		t.Fatal(err)
 	}
 	g, err := h.DB.GitStore(context.Background(), ten.ID, "r")
-	if err != nil || g.URL != "https://git.example.com/r.git" {
+	if err != nil || g.URL != unreachableGitURL {
 		t.Errorf("the edited store: %+v %v, want its URL unchanged", g.URL, err)
 	}
 }
 
-// storedAnyway gives team-b a valid Git store evil with Destination evil, then sets
-// its URL to raw in the database directly (as a row saved before validation
-// refused raw) and marks it unchecked and changed.
+// unreachableGitURL is a valid store URL whose readiness check fails at once and
+// offline: a closed port on loopback (the harness allows private endpoints), never a
+// name that would need DNS.
+const unreachableGitURL = "https://127.0.0.1:1/r.git"
+
+// storedAnyway gives team-b a valid Git store evil with Destination evil, waits for
+// the check that the apply started, then sets its URL to raw in the database
+// directly (as a row saved before validation refused raw) and marks it unchecked
+// and changed. Without the wait that check could finish after the rewrite and mark
+// the store failing, so that no Work would be placed on it.
 func (h *harness) storedAnyway(t *testing.T, tok, raw string) {
 	t.Helper()
 	doc := `apiVersion: platform.kratix.io/v1alpha1
 kind: GitStateStore
 metadata: {name: evil}
-spec: {url: "https://git.example.com/r.git", authMethod: none}
+spec: {url: "https://127.0.0.1:1/r.git", authMethod: none}
 ---
 apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
@@ -184,6 +191,7 @@ spec: {path: evil, initWorkloads: {enabled: false}, filepath: {mode: none}, stat
 	if code, _, body := h.apply(tok, "team-b", doc); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
+	h.statusAfterCheck(t, tok, "evil")
 	driver, dsn := "sqlite3", h.dbOptions.Path
 	if h.dbOptions.URL != "" {
 		driver, dsn = "pgx", h.dbOptions.URL

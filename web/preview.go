@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"sort"
 	"strings"
@@ -61,7 +62,24 @@ func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.Sample
 		p.Note = "aggregatedYAML: every placement on this Destination is written into the one file."
 	}
 	p.DryRun = d.IsDryRun()
+	p.Conflict = s.destinationConflict(r, d)
 	return p
+}
+
+// destinationConflict is why saving d would be refused for the other
+// Destinations on its store (an overlapping path), from the very check Create
+// runs; "" when there is none.
+func (s *Server) destinationConflict(r *http.Request, d tenants.Destination) string {
+	err := s.store.CheckDestination(r.Context(), d)
+	var ve *tenants.ValidationError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ve):
+		return ve.Message
+	}
+	s.log.Error("destination check", "tenant_id", d.TenantID, "err", err)
+	return ""
 }
 
 func markState(paths []views.PreviewPath) {

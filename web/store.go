@@ -55,6 +55,9 @@ type Store interface {
 	DropStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
 	SaveDestination(ctx context.Context, d tenants.Destination) (string, error)
+	// CheckDestination is SaveDestination's check against the other Destinations
+	// (overlapping paths), without saving.
+	CheckDestination(ctx context.Context, d tenants.Destination) error
 	DeleteDestination(ctx context.Context, tenantID int64, name string) error
 	Secret(ctx context.Context, tenantID int64, name string) (map[string]string, bool, error)
 	Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts db.ApplyOptions) (db.Applied, error)

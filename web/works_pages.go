@@ -176,7 +176,7 @@ func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(errs) > 0 {
-		s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: errs.Error()}))
+		s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: views.WorkErrorText(errs, len(p.Files))}))
 		return
 	}
 	if s.differ != nil {
@@ -186,12 +186,12 @@ func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !errors.Is(err, errStoreRead) {
-			s.planFailed(w, r, err)
+			s.planFailed(w, r, err, len(p.Files))
 			return
 		}
 		plan, err2 := s.plainPlan(r, work)
 		if err2 != nil {
-			s.planFailed(w, r, err2)
+			s.planFailed(w, r, err2, len(p.Files))
 			return
 		}
 		plan.DiffError = err.Error()
@@ -200,7 +200,7 @@ func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
 	}
 	plan, err := s.plainPlan(r, work)
 	if err != nil {
-		s.planFailed(w, r, err)
+		s.planFailed(w, r, err, len(p.Files))
 		return
 	}
 	s.render(w, r, http.StatusOK, views.PlanPanel(plan))
@@ -214,8 +214,14 @@ func (s *Server) plainPlan(r *http.Request, work *tenants.Work) (*views.WorkPlan
 	return planOf(res), nil
 }
 
-// planFailed shows a refused plan in the panel (a bad Work) or fails the request.
-func (s *Server) planFailed(w http.ResponseWriter, r *http.Request, err error) {
+// planFailed shows a refused plan in the panel (a bad Work, its fields named as
+// the form names them) or fails the request.
+func (s *Server) planFailed(w http.ResponseWriter, r *http.Request, err error, files int) {
+	var es tenants.ValidationErrors
+	if errs := es.Add(err); errs == nil && len(es) > 0 {
+		s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: views.WorkErrorText(es, files)}))
+		return
+	}
 	if code, body := statusOf(err); code < 500 {
 		s.render(w, r, http.StatusOK, views.PlanPanel(&views.WorkPlan{Error: body.Error}))
 		return

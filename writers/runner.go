@@ -46,6 +46,7 @@ type Runner struct {
 	// Workers is the number of jobs run at once (default 2).
 	Workers int
 	// Lease is how long a claimed job is held without a heartbeat (default 30s).
+	// A write stops once half of it has passed since the last extension.
 	Lease time.Duration
 	// Owner identifies this process in leases (default host-pid-random).
 	Owner string
@@ -62,6 +63,7 @@ type Runner struct {
 	Metrics *RunnerMetrics
 
 	once     sync.Once
+	clock    clock // a job's lease is kept by it (time.Now and time.AfterFunc)
 	wake     chan struct{}
 	mu       sync.Mutex
 	backends map[tenants.StoreRef]cachedBackend
@@ -81,6 +83,9 @@ func (r *Runner) init() {
 		}
 		if r.Lease <= 0 {
 			r.Lease = 30 * time.Second
+		}
+		if r.clock == nil {
+			r.clock = realClock{}
 		}
 		if r.PollInterval <= 0 {
 			r.PollInterval = 500 * time.Millisecond
@@ -204,6 +209,7 @@ func (r *Runner) closeAll() {
 func (r *Runner) work(ctx context.Context) {
 	for ctx.Err() == nil {
 		leave := r.Factory.Yield.enterJob()
+		claimed := r.clock.Now() // the lease runs from here at the latest
 		job, ok, err := r.DB.ClaimJob(ctx, r.Owner, r.Lease)
 		if err != nil && ctx.Err() == nil {
 			r.Log.Error("claim job", "err", err)
@@ -213,8 +219,13 @@ func (r *Runner) work(ctx context.Context) {
 			r.idle(ctx, time.Now())
 			continue
 		}
+		if ctx.Err() != nil { // a claim that committed as the runner stopped
+			r.release(job, errShutdown, r.Log.With("tenant_id", job.TenantID, "job_id", job.ID))
+			leave()
+			return
+		}
 		r.Wake() // another worker may take another store's job meanwhile
-		r.runJob(ctx, job)
+		r.runJob(ctx, job, claimed)
 		leave()
 	}
 }

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,9 +297,14 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 	e.destination(t, tenants.Destination{Name: "dst", Path: "d", StoreKind: s.kind, StoreName: "store", Mode: tenants.ModeNone})
 	dir := t.TempDir()
 	entered, release, done := filepath.Join(dir, "entered"), filepath.Join(dir, "go"), filepath.Join(dir, "done")
+	exited := filepath.Join(dir, "exited")
 	// The first push waits in pre-receive until released; later ones pass at once.
+	// Its hook leaves a watcher behind that marks when its receive-pack (the
+	// hook's parent) has exited: by then the ref is updated or refused.
 	srv.SetPreReceive("#!/bin/sh\ncat >/dev/null\nif [ ! -e " + entered + " ]; then\n  touch " + entered +
-		"\n  while [ ! -e " + release + " ]; do sleep 0.05; done\n  touch " + done + "\nfi\nexit 0\n")
+		"\n  while [ ! -e " + release + " ]; do sleep 0.05; done\n  touch " + done +
+		"\n  rp=$PPID\n  (while kill -0 $rp 2>/dev/null; do sleep 0.02; done; touch " + exited + ") </dev/null >/dev/null 2>&1 &" +
+		"\nfi\nexit 0\n")
 	e.start(t, func(r *Runner) {
 		r.PollInterval = 20 * time.Millisecond
 		if os.Getenv("DEBUG_RUNNER") != "" {
@@ -321,10 +331,9 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		_, err := os.Stat(done)
-		return err == nil, "the held push has not finished"
+		_, err := os.Stat(exited)
+		return err == nil, "the held push's receive-pack has not exited"
 	})
-	time.Sleep(500 * time.Millisecond) // the held receive-pack updates the ref (or fails to) right after its hook
 	if got := srv.Files(t, srv.Branch()); got["st/d/app.yaml"] != "" {
 		t.Errorf("the interrupted push landed after the Work was removed: remote holds %v", keysOf(got))
 		out, _ := exec.Command("git", "-C", srv.Dir(), "log", "--format=%h %s", "--stat", "main").CombinedOutput()
@@ -332,56 +341,153 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 	}
 }
 
-// dbCutOff is a JobStore that loses the database right after the write started:
-// the lease is confirmed once before the first PUT, then every heartbeat fails.
+// s3Hold is a proxy in front of an S3 server that lets the first pass object
+// PUTs through and holds every later one until its client gives up: a write in
+// progress that cannot finish on its own.
+type s3Hold struct {
+	url     string
+	pass    int
+	proxy   *httputil.ReverseProxy
+	mu      sync.Mutex
+	puts    int
+	held    chan struct{} // closed when the first PUT is held
+	stopped chan struct{} // closed when a held PUT's client gave up
+	stopAt  time.Time
+	release chan struct{} // ends the held PUTs still waiting (test cleanup)
+}
+
+func newS3Hold(t *testing.T, endpoint string, pass int) *s3Hold {
+	h := &s3Hold{pass: pass, held: make(chan struct{}), stopped: make(chan struct{}), release: make(chan struct{})}
+	h.proxy = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: endpoint})
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { close(h.release); srv.Close() })
+	h.url = strings.TrimPrefix(srv.URL, "http://")
+	return h
+}
+
+func (h *s3Hold) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPut || strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 {
+		h.proxy.ServeHTTP(w, r) // not an object PUT
+		return
+	}
+	h.mu.Lock()
+	h.puts++
+	n := h.puts
+	if n == h.pass+1 {
+		close(h.held)
+	}
+	h.mu.Unlock()
+	if n <= h.pass {
+		h.proxy.ServeHTTP(w, r)
+		return
+	}
+	// Read the body: only then does the server notice the client going away.
+	_, _ = io.Copy(io.Discard, r.Body)
+	select {
+	case <-r.Context().Done():
+		h.mu.Lock()
+		if h.stopAt.IsZero() {
+			h.stopAt = time.Now()
+			close(h.stopped)
+		}
+		h.mu.Unlock()
+	case <-h.release:
+		http.Error(w, "test over", http.StatusServiceUnavailable)
+	}
+}
+
+// holding reports whether a PUT has been held.
+func (h *s3Hold) holding() bool {
+	select {
+	case <-h.held:
+		return true
+	default:
+		return false
+	}
+}
+
+// dbCutOff is a JobStore that loses the database once the write is under way
+// (the proxy holds a PUT): every later heartbeat hangs until its context ends.
+// It records when the last heartbeat that succeeded was sent.
 type dbCutOff struct {
 	JobStore
-	mu    sync.Mutex
-	beats int
+	hold     *s3Hold
+	mu       sync.Mutex
+	extended time.Time
 }
 
 func (c *dbCutOff) Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error {
-	c.mu.Lock()
-	c.beats++
-	n := c.beats
-	c.mu.Unlock()
-	if n == 1 {
-		return c.JobStore.Heartbeat(ctx, job, lease)
+	if c.hold.holding() {
+		<-ctx.Done()
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection timed out")
 	}
-	return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	sent := time.Now()
+	err := c.JobStore.Heartbeat(ctx, job, lease)
+	if err == nil {
+		c.mu.Lock()
+		c.extended = sent
+		c.mu.Unlock()
+	}
+	return err
 }
 
-// TestCutOffWriterStops: a writer that loses the database mid-write stops
-// writing within half its lease, before another replica could take the job over;
-// a bucket has no compare-and-swap to fence it afterwards.
+func (c *dbCutOff) lastExtended() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.extended
+}
+
+// TestCutOffWriterStops: a writer that loses the database in the middle of a
+// bucket write (its PUTs held by a proxy, its heartbeats hanging) stops writing
+// before its lease can run out and another replica take the job over; a bucket
+// has no compare-and-swap to fence it afterwards. With a 2s lease the writer
+// used to go on until 2·Lease/3 + 1s, past the lease.
 func TestCutOffWriterStops(t *testing.T) {
 	e := newEngine(t)
 	s3 := testpeers.MinIO(t)
-	bucket := e.bucketStore(t, s3, "store", "st")
+	hold := newS3Hold(t, s3.Endpoint(), 5)
+	st := tenants.BucketStateStore{TenantID: e.tenant, Name: "store", Endpoint: hold.url, BucketName: s3.NewBucket(t), Path: "st",
+		Insecure: true, AuthMethod: tenants.AuthAccessKey,
+		Credentials: tenants.BucketCredentials{AccessKeyID: s3.AccessKey(), SecretAccessKey: s3.SecretKey()}}
+	st.Normalize()
+	if _, err := e.db.SaveBucketStore(context.Background(), st, false); err != nil {
+		t.Fatal(err)
+	}
 	e.destination(t, tenants.Destination{Name: "dst", Path: "d", StoreKind: tenants.KindBucket, StoreName: "store", Mode: tenants.ModeNone})
 	var files []string
-	for i := range 3000 {
-		files = append(files, fmt.Sprintf("f%04d.yaml", i), strings.Repeat("x", 2000))
+	for i := range 100 {
+		files = append(files, fmt.Sprintf("f%04d.yaml", i), fmt.Sprintf("n: %d\n", i))
 	}
-	e.submit(t, work("big", nil, files...))
-	cut := &dbCutOff{}
-	start := time.Now()
+	w := e.submit(t, work("big", nil, files...))
+	const lease = 2 * time.Second
+	cut := &dbCutOff{hold: hold}
 	e.start(t, func(r *Runner) {
 		cut.JobStore = r.DB
 		r.DB = cut
-		r.Lease = 400 * time.Millisecond
+		r.Lease = lease
+		r.ShutdownGrace = 100 * time.Millisecond
 	})
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		e.runner.mu.Lock()
-		defer e.runner.mu.Unlock()
-		return len(e.runner.backends) > 0, "the write has not started"
-	})
-	time.Sleep(2 * time.Second) // well past half the lease
-	n1 := len(bucketFiles(t, s3, bucket))
-	time.Sleep(time.Second)
-	n2 := len(bucketFiles(t, s3, bucket))
-	if n2 != n1 || n2 >= 3000 {
-		t.Errorf("objects in the bucket %d, then %d a second later (of 3,000), %v after the start: the cut-off writer kept writing", n1, n2, time.Since(start))
+	select {
+	case <-hold.held: // the write is under way, and the database cut off
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the write never started: %s", e.recent(t))
+	}
+	select {
+	case <-hold.stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cut-off writer never gave up its held PUTs")
+	}
+	extended := cut.lastExtended()
+	if extended.IsZero() {
+		t.Fatal("no heartbeat succeeded before the cut")
+	}
+	if took := hold.stopAt.Sub(extended); took >= lease {
+		t.Errorf("the writer stopped %v after its lease was last extended, lease %v: another replica could have written beside it", took, lease)
+	} else {
+		t.Logf("stopped %v after the last extension (lease %v, timer at %v)", took, lease, lease/2)
+	}
+	if p := e.placement(t, w.Work); p.State == tenants.StateWritten {
+		t.Errorf("the placement shows written although its PUTs were held")
 	}
 }
 

@@ -3,7 +3,6 @@ package writers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -17,12 +16,16 @@ const finishTimeout = 10 * time.Second
 // an Apply in flight gets ShutdownGrace to finish; if it does not, the job is
 // released for the next start. When the store refuses the Batch for its content,
 // the job narrows it down to the placement(s) refused and writes the others.
-func (r *Runner) runJob(ctx context.Context, job *tenants.Job) {
+// The lease, which the claim sent at claimed extended, is kept until the
+// outcome is known; the store is changed only while it holds.
+func (r *Runner) runJob(ctx context.Context, job *tenants.Job, claimed time.Time) {
 	start := time.Now()
 	log := r.Log.With("tenant_id", job.TenantID, "job_id", job.ID, "kind", job.Store.Kind, "store", job.Store.Name)
 	defer r.Metrics.started()()
-	jw := &jobWrite{r: r, job: job, log: log}
+	lease := r.holdLease(ctx, job, claimed)
+	jw := &jobWrite{r: r, job: job, log: log, lease: lease}
 	res, jb, err := jw.run(ctx)
+	lease.end()
 	if errors.Is(err, errShutdown) || errors.Is(err, errTakenOver) {
 		r.release(job, err, log)
 		return
@@ -84,95 +87,31 @@ func failAll(res *tenants.JobResult, msg string) {
 // lease expired); the outcome is left to the new owner.
 var errTakenOver = errors.New("job taken over by another worker")
 
-// applyJob applies b to the job's store, heart-beating the lease meanwhile. The
-// Apply runs on a context that survives ctx by ShutdownGrace.
-func (r *Runner) applyJob(ctx context.Context, job *tenants.Job, b Batch) (Result, error) {
-	backend, err := r.backend(ctx, job.Store)
+// applyJob applies b to the job's store on the lease's context, which outlives
+// ctx by ShutdownGrace and ends when the lease is lost or running out (see
+// jobLease).
+func (r *Runner) applyJob(ctx context.Context, l *jobLease, b Batch) (Result, error) {
+	backend, err := r.backend(ctx, l.job.Store)
 	if err != nil {
 		return Result{}, err
 	}
-	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancel(nil)
-	done := make(chan struct{})
-	defer close(done)
-	go r.keepLease(ctx, job, cancel, done)
-	b.Guard = func(gctx context.Context) error { return r.confirmLease(gctx, job) }
-	res, err := backend.Apply(actx, b)
+	b.Guard = l.confirm
+	res, err := backend.Apply(l.ctx, b)
 	if err != nil && !rejectedContent(err) {
-		r.forget(job.Store) // the next attempt starts from a freshly opened clone
+		r.forget(l.job.Store) // the next attempt starts from a freshly opened clone
 	}
-	if cause := context.Cause(actx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+	if cause := context.Cause(l.ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return res, cause
 	}
 	return res, err
 }
 
-// keepLease heart-beats the job until done; it cancels the Apply when the lease
-// is lost or when the shutdown grace period after ctx ends has passed.
-func (r *Runner) keepLease(ctx context.Context, job *tenants.Job, cancel context.CancelCauseFunc, done <-chan struct{}) {
-	tick := time.NewTicker(max(r.Lease/3, 10*time.Millisecond))
-	defer tick.Stop()
-	lastOK := time.Now()
-	var grace <-chan time.Time
-	stopping := ctx.Done()
-	for {
-		select {
-		case <-done:
-			return
-		case <-stopping:
-			stopping = nil
-			grace = time.After(r.ShutdownGrace)
-		case <-grace:
-			cancel(errShutdown)
-			return
-		case <-tick.C:
-			hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), r.Lease/3+time.Second)
-			err := r.DB.Heartbeat(hctx, job, r.Lease)
-			hcancel()
-			switch {
-			case errors.Is(err, tenants.ErrLeaseLost):
-				r.Log.Warn("job lease lost; stopping the write before it changes the store", "tenant_id", job.TenantID, "job_id", job.ID)
-				cancel(errTakenOver)
-				return
-			case err != nil && time.Since(lastOK) >= r.Lease/2:
-				// Cut off from the database: stop writing well before the lease can
-				// run out and another replica take the job over (buckets have no
-				// compare-and-swap to fence a late write).
-				r.Log.Error("lost contact with the database for half the lease; stopping the write", "tenant_id", job.TenantID,
-					"job_id", job.ID, "err", err)
-				cancel(errTakenOver)
-				return
-			case err != nil:
-				r.Log.Warn("job heartbeat failed; the write stops if this goes on for half the lease", "tenant_id", job.TenantID,
-					"job_id", job.ID, "err", err)
-			default:
-				lastOK = time.Now()
-			}
-		}
-	}
-}
-
-// confirmLease extends the job's lease right before the store is changed and
-// fails with errTakenOver when this claim no longer holds it, so a worker whose
-// lease was lost never pushes over the newer owner's write.
-func (r *Runner) confirmLease(ctx context.Context, job *tenants.Job) error {
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	err := r.DB.Heartbeat(hctx, job, r.Lease)
-	if errors.Is(err, tenants.ErrLeaseLost) {
-		return errTakenOver
-	}
-	if err != nil {
-		return fmt.Errorf("confirm job lease: %w", err)
-	}
-	if err := r.DB.MarkPushing(hctx, job); err != nil {
-		return fmt.Errorf("record the push: %w", err)
-	}
-	return nil
-}
-
 // release gives the job back (shutdown) or leaves it (lease lost).
 func (r *Runner) release(job *tenants.Job, cause error, log *slog.Logger) {
+	if errors.Is(cause, errLeaseRunningOut) {
+		log.Warn("write stopped: the job's lease could not be extended for half of it; the job is left to be taken over")
+		return
+	}
 	if errors.Is(cause, errTakenOver) {
 		log.Info("job taken over by another worker")
 		return

@@ -17,9 +17,10 @@ import (
 
 // jobWrite runs one claimed job against its store.
 type jobWrite struct {
-	r   *Runner
-	job *tenants.Job
-	log *slog.Logger
+	r     *Runner
+	job   *tenants.Job
+	log   *slog.Logger
+	lease *jobLease
 }
 
 // run writes the job and returns the outcome to record. An error is returned only
@@ -59,7 +60,7 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 		return res, jb, err
 	}
 	jb.batch.Fence = jw.job.InDoubt
-	out, err := jw.r.applyJob(ctx, jw.job, jb.batch)
+	out, err := jw.r.applyJob(ctx, jw.lease, jb.batch)
 	if err != nil {
 		return res, jb, err
 	}

@@ -56,11 +56,15 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 	var mu sync.Mutex
 	accepted := map[string]string{} // resource name → content
 	var wg sync.WaitGroup
-	killAt := time.Now().Add(1500 * time.Millisecond)
+	// The kill comes in the middle of the stream: once 600 Works were accepted.
+	const killAfter = 600
+	enough := make(chan struct{})
+	var enoughOnce sync.Once
+	stopAt := time.Now().Add(2 * time.Minute) // a server that never dies
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	for range 32 {
 		wg.Go(func() {
-			for time.Now().Before(killAt.Add(time.Second)) {
+			for time.Now().Before(stopAt) {
 				i := next.Add(1)
 				name, content := fmt.Sprintf("w-%05d", i), fmt.Sprintf("n: %d\n", i)
 				body := fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":%q},"destinationSelectors":{"to":"s3"},
@@ -71,15 +75,26 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusAccepted {
+				switch resp.StatusCode {
+				case http.StatusAccepted:
 					mu.Lock()
 					accepted[name] = content
+					if len(accepted) >= killAfter {
+						enoughOnce.Do(func() { close(enough) })
+					}
 					mu.Unlock()
+				case http.StatusServiceUnavailable, http.StatusTooManyRequests: // busy: the client may try again
+				default:
+					t.Errorf("Work %s: answered %d", name, resp.StatusCode)
 				}
 			}
 		})
 	}
-	time.Sleep(time.Until(killAt))
+	select {
+	case <-enough:
+	case <-time.After(time.Minute):
+		t.Errorf("fewer than %d Works accepted within a minute", killAfter)
+	}
 	p.kill()
 	wg.Wait()
 	mu.Lock()
