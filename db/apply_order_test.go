@@ -86,14 +86,14 @@ func TestSecretWarningNamesEveryEndpoint(t *testing.T) {
 		ctx := context.Background()
 		apply := func(yaml string) []string {
 			t.Helper()
-			docs, errs := tenants.ParseKratixYAML([]byte(yaml))
+			docs, errs := tenants.ParseKratixYAML([]byte(yaml), tenants.ParseOptions{})
 			if len(errs) == 0 {
 				errs = tenants.ResolveSecrets(docs, func(string) (tenants.Secret, bool) { return tenants.Secret{}, false })
 			}
 			if len(errs) > 0 {
 				t.Fatalf("documents refused: %v", errs)
 			}
-			out, err := d.Apply(ctx, tid, docs)
+			out, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
