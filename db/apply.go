@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/jmoiron/sqlx"
 
@@ -25,6 +26,22 @@ type ApplyResult struct {
 	// Moved is a store's previous endpoint when this apply changed it (for the
 	// log of who moved credentials where).
 	Moved string `json:"-"`
+	// Diff is what the document changed (or, in a dry run, would change), when
+	// asked for: [] when nothing.
+	Diff []tenants.FieldChange `json:"diff,omitzero"`
+}
+
+// ActionSkipped is the action of a document Apply did not apply: a kind Stateward
+// does not keep (see tenants.Document.Skipped).
+const ActionSkipped = "skipped"
+
+// ApplyOptions say how Apply runs.
+type ApplyOptions struct {
+	// DryRun runs the very same apply, every check, warning and plan included,
+	// and rolls its transaction back: nothing changes.
+	DryRun bool
+	// Diff fills each result's Diff.
+	Diff bool
 }
 
 // DocErrors are the documents apply refused; nothing was applied.
@@ -47,8 +64,9 @@ type ApplyWarning struct {
 	Message string `json:"message"`
 }
 
-// Applied is what Apply did.
+// Applied is what Apply did (or, in a dry run, would do).
 type Applied struct {
+	DryRun   bool
 	Results  []ApplyResult
 	Warnings []ApplyWarning
 	// Revived are stores that waited for a Secret this apply brought: their
@@ -64,8 +82,14 @@ type Applied struct {
 // whose Secret does not exist yet, or a Destination whose store does not, is saved
 // with a warning and waits, not ready; a Secret or store applied later releases
 // what waited for it, without a re-apply.
-func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document) (Applied, error) {
-	out := Applied{Results: make([]ApplyResult, len(docs))}
+//
+// Of several documents of the same kind and name, only the last one is applied
+// (see tenants.Document.SupersededBy); a skipped or superseded document is
+// reported as skipped. With
+// opts.DryRun the same transaction is rolled back at the end, so that a dry run
+// cannot disagree with the apply it previews.
+func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts ApplyOptions) (Applied, error) {
+	out := Applied{DryRun: opts.DryRun, Results: make([]ApplyResult, len(docs))}
 	uses := secretUses(docs)
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		out.Warnings, out.Revived = nil, nil
@@ -78,10 +102,10 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document)
 			func(doc *tenants.Document) bool { return doc.Destination != nil },
 		} {
 			for i := range docs {
-				if !pass(&docs[i]) {
+				if !pass(&docs[i]) || docs[i].SupersededBy != 0 {
 					continue
 				}
-				res, err := d.applyOne(ctx, tx, tenantID, &docs[i], uses)
+				res, err := d.applyDiffed(ctx, tx, tenantID, &docs[i], uses, opts)
 				if err != nil {
 					return docError(&docs[i], err)
 				}
@@ -92,12 +116,102 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document)
 				}
 			}
 		}
+		if opts.DryRun {
+			return errDryRun
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errDryRun) {
 		return Applied{}, err
 	}
+	noteDocuments(docs, &out, opts)
 	return out, nil
+}
+
+// noteDocuments adds what the parser noted to the results and warnings: the
+// skipped and superseded documents and the warnings on applied ones, all warnings
+// in document order.
+func noteDocuments(docs []tenants.Document, out *Applied, opts ApplyOptions) {
+	for i, doc := range docs {
+		if doc.Skipped != "" || doc.SupersededBy != 0 {
+			out.Results[i] = ApplyResult{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Action: ActionSkipped}
+			if opts.Diff {
+				out.Results[i].Diff = []tenants.FieldChange{}
+			}
+		}
+		if doc.Skipped != "" {
+			out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: doc.Skipped})
+		}
+		for _, w := range doc.Warnings {
+			out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: w})
+		}
+	}
+	slices.SortStableFunc(out.Warnings, func(a, b ApplyWarning) int { return a.Index - b.Index })
+}
+
+// applyDiffed is applyOne, with the fields it changed when opts ask for them.
+func (d *DB) applyDiffed(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string, opts ApplyOptions) (ApplyResult, error) {
+	if !opts.Diff {
+		return d.applyOne(ctx, tx, tenantID, doc, uses)
+	}
+	before, err := d.stateOf(ctx, tx, tenantID, doc)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	res, err := d.applyOne(ctx, tx, tenantID, doc, uses)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	after, err := d.stateOf(ctx, tx, tenantID, doc)
+	res.Diff = tenants.DiffStates(before, after)
+	return res, err
+}
+
+// stateOf is what a diff compares of the object doc names, as stored now in tx: a
+// zero state when there is none.
+func (d *DB) stateOf(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document) (tenants.ObjectState, error) {
+	switch {
+	case doc.Secret != nil:
+		var id int64
+		err := tx.GetContext(ctx, &id, `SELECT id FROM secrets WHERE tenant_id = ? AND name = ?`, tenantID, doc.Name)
+		if err != nil {
+			return tenants.ObjectState{}, mapMissing(err)
+		}
+		data, err := d.loadCredentials(ctx, tx, tenantID, ownerSecret, id)
+		obj := map[string]any{"apiVersion": tenants.SecretAPIVersion, "kind": tenants.KindSecret, "metadata": map[string]any{"name": doc.Name}}
+		return tenants.KratixState(obj, keyed("data", data)), err
+	case doc.Git != nil:
+		g, err := d.findGit(ctx, tx, tenantID, doc.Name)
+		if isNotFound(err) {
+			return tenants.ObjectState{}, nil
+		}
+		return tenants.KratixState(g.KratixObject(), keyed("credentials", gitCreds(g.Credentials))), err
+	case doc.Bucket != nil:
+		b, err := d.findBucket(ctx, tx, tenantID, doc.Name)
+		if isNotFound(err) {
+			return tenants.ObjectState{}, nil
+		}
+		return tenants.KratixState(b.KratixObject(), keyed("credentials", bucketCreds(b.Credentials))), err
+	case doc.Destination != nil:
+		var r destRow
+		err := tx.GetContext(ctx, &r, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND name = ?`, tenantID, doc.Name)
+		if err != nil {
+			return tenants.ObjectState{}, mapMissing(err)
+		}
+		return tenants.KratixState(r.domain().KratixObject(), nil), nil
+	}
+	return tenants.ObjectState{}, nil
+}
+
+// keyed names a set secret values the way a diff shows them: `data[password]`.
+func keyed(prefix string, m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		if v != "" {
+			out[prefix+"["+k+"]"] = v
+		}
+	}
+	return out
 }
 
 // afterApply records what the saved document waits for, or what waited for it.
@@ -188,6 +302,9 @@ func secretUses(docs []tenants.Document) map[string][]string {
 		}
 	}
 	for i := range docs {
+		if docs[i].SupersededBy != 0 {
+			continue // not applied: its endpoint gets nothing
+		}
 		if u, ok := useOf(&docs[i]); ok && u.needs {
 			if _, in := uses[u.secretRef]; in {
 				uses[u.secretRef] = append(uses[u.secretRef], u.endpoint)

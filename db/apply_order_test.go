@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -18,7 +19,7 @@ func TestApplyInAnyOrderDB(t *testing.T) {
 		ctx := context.Background()
 		apply := func(yaml string) []string {
 			t.Helper()
-			docs, errs := tenants.ParseKratixYAML([]byte(yaml))
+			docs, errs := tenants.ParseKratixYAML([]byte(yaml), tenants.ParseOptions{})
 			if len(errs) == 0 {
 				errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
 					data, ok, err := d.Secret(ctx, tid, name)
@@ -31,7 +32,7 @@ func TestApplyInAnyOrderDB(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("documents refused: %v", errs)
 			}
-			out, err := d.Apply(ctx, tid, docs)
+			out, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -85,14 +86,14 @@ func TestSecretWarningNamesEveryEndpoint(t *testing.T) {
 		ctx := context.Background()
 		apply := func(yaml string) []string {
 			t.Helper()
-			docs, errs := tenants.ParseKratixYAML([]byte(yaml))
+			docs, errs := tenants.ParseKratixYAML([]byte(yaml), tenants.ParseOptions{})
 			if len(errs) == 0 {
 				errs = tenants.ResolveSecrets(docs, func(string) (tenants.Secret, bool) { return tenants.Secret{}, false })
 			}
 			if len(errs) > 0 {
 				t.Fatalf("documents refused: %v", errs)
 			}
-			out, err := d.Apply(ctx, tid, docs)
+			out, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}

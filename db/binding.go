@@ -145,5 +145,5 @@ func checkSecretUse(ctx context.Context, tx *sqlx.Tx, tenantID int64, u storeUse
 		return bindSecret(ctx, tx, tenantID, u.secretRef, []string{u.endpoint}, false)
 	}
 	return tenants.Invalid("spec.secretRef.name",
-		"the credentials in Secret %q were not entered for %s; include the Secret document in this file to use them there", u.secretRef, u.endpoint)
+		"the credentials in Secret %q were applied for another endpoint, not %s: apply the Secret together with this store (in the same file or folder) to send them there", u.secretRef, u.endpoint)
 }

@@ -214,14 +214,14 @@ apiVersion: v1
 kind: Secret
 metadata: {name: creds}
 stringData: {password: %q}
-`, url, password)))
+`, url, password)), tenants.ParseOptions{})
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}
 			if errs := tenants.ResolveSecrets(docs, func(string) (tenants.Secret, bool) { return tenants.Secret{}, false }); len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			res, err := d.Apply(ctx, tid, docs)
+			res, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

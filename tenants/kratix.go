@@ -34,6 +34,23 @@ type Document struct {
 	Bucket      *BucketStateStore
 	Destination *Destination
 	Secret      *Secret
+	// Skipped says why the document is not applied (a kind Stateward does not
+	// keep, or none); "" for a document that is. A skipped document has none of
+	// Git, Bucket, Destination and Secret set.
+	Skipped string
+	// Warnings are notes on a document that is applied, e.g. that it replaces an
+	// earlier document of the same kind and name.
+	Warnings []string
+	// SupersededBy is the index of a later document of the same kind and name,
+	// which wins: this one is not applied (0 when none).
+	SupersededBy int
+}
+
+// ParseOptions are how strictly ParseKratixYAML reads a file.
+type ParseOptions struct {
+	// Strict refuses a document whose kind Stateward does not keep (or that has
+	// none) instead of skipping it with a warning.
+	Strict bool
 }
 
 // Secret is a `v1 Secret` document: the credentials a store's secretRef names.
@@ -92,7 +109,13 @@ var credentialFields = map[string]bool{
 // validated, except the stores' credentials, which ResolveSecrets fills and checks.
 // It returns a Document for every non-empty document and every problem found; the
 // caller should apply nothing when there are problems.
-func ParseKratixYAML(b []byte) ([]Document, []DocError) {
+//
+// As kubectl does with a folder, a document whose kind Stateward does not keep
+// (Promise, a CRD, a Work Kratix creates itself, none at all) is skipped with the
+// reason in Skipped unless opts.Strict, and a second document of the same kind and
+// name wins over the earlier one (SupersededBy), with a warning naming both: the
+// result of applying both in order, as kubectl does, in one step.
+func ParseKratixYAML(b []byte, opts ParseOptions) ([]Document, []DocError) {
 	var docs []Document
 	var errs []DocError
 	seen := map[string]int{}
@@ -111,8 +134,8 @@ func ParseKratixYAML(b []byte) ([]Document, []DocError) {
 		if err != nil {
 			errs = append(errs, DocError{Index: doc.Index, Message: yamlMessage(err, c.line)})
 		} else {
-			doc, errs = parseDocument(doc.Index, js, errs)
-			errs = checkDuplicate(doc, seen, errs)
+			doc, errs = parseDocument(doc.Index, js, opts, errs)
+			noteDuplicate(docs, &doc, seen)
 		}
 		docs = append(docs, doc)
 	}
@@ -131,23 +154,27 @@ func isBlankYAML(b []byte) bool {
 
 func isJSONNull(js []byte) bool { return string(bytes.TrimSpace(js)) == "null" }
 
-// checkDuplicate reports a second object of the same kind and name.
-func checkDuplicate(doc Document, seen map[string]int, errs []DocError) []DocError {
-	if doc.Name == "" || doc.Kind == "" {
-		return errs
+// noteDuplicate makes a later document of the same kind and name as an earlier
+// one win over it, with a warning naming both: applying both in order in one
+// transaction, as kubectl apply does, leaves the last one; applying only the last
+// one leaves the same without rewriting the object twice, so that re-applying the
+// folder changes nothing. seen maps kind/name to a position in docs.
+func noteDuplicate(docs []Document, doc *Document, seen map[string]int) {
+	if doc.Name == "" || doc.Kind == "" || doc.Skipped != "" {
+		return
 	}
 	key := doc.Kind + "/" + doc.Name
-	if first, dup := seen[key]; dup {
-		return append(errs, DocError{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Field: "metadata.name",
-			Message: fmt.Sprintf("a %s named %q is already in document %d", doc.Kind, doc.Name, first)})
+	if pos, dup := seen[key]; dup {
+		docs[pos].SupersededBy = doc.Index
+		doc.Warnings = append(doc.Warnings, fmt.Sprintf("documents %d and %d are both %s `%s`: as with kubectl, the last one wins; document %d is skipped",
+			docs[pos].Index, doc.Index, doc.Kind, doc.Name, docs[pos].Index))
 	}
-	seen[key] = doc.Index
-	return errs
+	seen[key] = len(docs)
 }
 
 // parseDocument identifies, shape-checks, decodes, normalizes and validates one
 // document.
-func parseDocument(index int, js []byte, errs []DocError) (Document, []DocError) {
+func parseDocument(index int, js []byte, opts ParseOptions, errs []DocError) (Document, []DocError) {
 	doc := Document{Index: index}
 	raw, err := decodeOneJSON(js)
 	obj, ok := raw.(map[string]any)
@@ -163,6 +190,9 @@ func parseDocument(index int, js []byte, errs []DocError) (Document, []DocError)
 	}
 	k, known := kinds[doc.Kind]
 	switch {
+	case !known && !opts.Strict:
+		doc.Skipped = skipReason(doc.Kind, doc.Name)
+		return doc, errs
 	case doc.Kind == "":
 		return fail("kind", "is required (GitStateStore, BucketStateStore, Destination or Secret)")
 	case !known:
@@ -179,6 +209,32 @@ func parseDocument(index int, js []byte, errs []DocError) (Document, []DocError)
 		errs = append(errs, DocError{Index: index, Kind: doc.Kind, Name: doc.Name, Field: e.Field, Message: e.Message})
 	}
 	return doc, errs
+}
+
+// skipReason is the warning for a document of a kind Stateward does not keep:
+// "Promise `redis` skipped: Stateward does not run Promises".
+func skipReason(kind, name string) string {
+	what := "document"
+	switch {
+	case kind != "" && name != "":
+		what = kind + " `" + name + "`"
+	case kind != "":
+		what = kind
+	}
+	why := "Stateward keeps only GitStateStore, BucketStateStore, Destination and v1 Secret objects"
+	switch kind {
+	case "":
+		why = "it has no kind (" + strings.TrimSuffix(why, " objects") + ")"
+	case "Promise", "PromiseRelease":
+		why = "Stateward does not run Promises"
+	case "Work", "WorkPlacement":
+		why = "Kratix creates " + kind + "s itself; send the pipeline's output to POST …/works"
+	case "HealthRecord":
+		why = "Stateward does not keep health records"
+	case "CustomResourceDefinition":
+		why = "Stateward does not install CRDs; " + why
+	}
+	return what + " skipped: " + why
 }
 
 func describe(v any) string {

@@ -78,8 +78,6 @@ func TestParseKratixYAMLErrors(t *testing.T) {
 			true, 1, KindGit, "repo", "signingKey", "in Secret \"sign\": does not parse as an SSH private key"},
 		{"bucket endpoint with scheme", strings.Replace(seedPage, "endpoint: s3.amazonaws.com", "endpoint: https://s3.amazonaws.com", 1),
 			false, 1, KindBucket, "default", "spec.endpoint", "scheme"},
-		{"duplicate name", okDest + "---\n" + okDest,
-			false, 2, KindDestination, "worker-1", "metadata.name", "already in document 1"},
 		{"duplicate YAML key", strings.Replace(okDest, "  path: dev\n", "  path: dev\n  path: prod\n", 1),
 			false, 1, "", "", "", "already set"},
 		{"syntax error counts lines in the file", okDest + "---\nkind: [\n",
@@ -91,7 +89,7 @@ func TestParseKratixYAMLErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			docs, errs := ParseKratixYAML([]byte(tt.yaml))
+			docs, errs := ParseKratixYAML([]byte(tt.yaml), ParseOptions{Strict: true})
 			if tt.resolve {
 				if len(errs) > 0 {
 					t.Fatalf("parse errors: %v", errs)
@@ -124,7 +122,7 @@ func FuzzParseKratixYAML(f *testing.F) {
 	f.Add([]byte("--- # c\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: '!!'}\n...\n"))
 	f.Add([]byte("apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: g}\nspec: {url: 'git@h:o/r', authMethod: ssh, secretRef: {name: s}}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		docs, errs := ParseKratixYAML(b)
+		docs, errs := ParseKratixYAML(b, ParseOptions{Strict: true})
 		if len(errs) == 0 {
 			checkRoundTrip(t, docs)
 		}
@@ -150,7 +148,7 @@ func checkRoundTrip(t *testing.T, docs []Document) {
 	if err != nil {
 		t.Fatalf("export: %v", err)
 	}
-	again, errs := ParseKratixYAML(out)
+	again, errs := ParseKratixYAML(out, ParseOptions{Strict: true})
 	if len(errs) > 0 {
 		t.Fatalf("export does not parse: %v\n%s", errs, out)
 	}
@@ -175,7 +173,7 @@ func sortedObjects(docs []Document) []any {
 }
 
 func TestParseTooManyDocuments(t *testing.T) {
-	docs, errs := ParseKratixYAML([]byte(strings.Repeat("a: b\n---\n", MaxKratixDocuments+10)))
+	docs, errs := ParseKratixYAML([]byte(strings.Repeat("a: b\n---\n", MaxKratixDocuments+10)), ParseOptions{Strict: true})
 	if len(docs) != MaxKratixDocuments || len(errs) != MaxKratixDocuments+1 ||
 		!strings.Contains(errs[len(errs)-1].Message, "too many documents") {
 		t.Errorf("got %d docs, %d errors, last %v", len(docs), len(errs), errs[len(errs)-1])

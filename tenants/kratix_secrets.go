@@ -85,8 +85,8 @@ func sortedKeys(m map[string]string) []string {
 func ResolveSecrets(docs []Document, existing func(name string) (Secret, bool)) []DocError {
 	inSet := map[string]*Secret{}
 	for i := range docs {
-		if s := docs[i].Secret; s != nil && inSet[s.Name] == nil {
-			inSet[s.Name] = s
+		if s := docs[i].Secret; s != nil {
+			inSet[s.Name] = s // the last of several wins, as it is applied last
 		}
 	}
 	lookup := func(name string) (*Secret, bool) {

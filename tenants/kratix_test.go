@@ -51,7 +51,7 @@ data:
 
 func mustParse(t *testing.T, y string) []Document {
 	t.Helper()
-	docs, errs := ParseKratixYAML([]byte(y))
+	docs, errs := ParseKratixYAML([]byte(y), ParseOptions{Strict: true})
 	if len(errs) > 0 {
 		t.Fatalf("parse errors: %v", errs)
 	}

@@ -375,7 +375,7 @@ func rateText(r float64) string {
 
 // actionClass is the badge of an import action: only changes stand out.
 func actionClass(action string) string {
-	if action == "unchanged" {
+	if action == "unchanged" || action == "skipped" {
 		return "badge"
 	}
 	return "badge badge-accent"

@@ -300,9 +300,18 @@ type ImportResult struct {
 	Index  int
 	Kind   string
 	Name   string
-	Action string // "created", "updated" or "unchanged"
+	Action string // "created", "updated", "unchanged" or "skipped"
 	// Message says what an update that moves files will write where.
 	Message string
+	// Diff is what the document changes (in a preview), never a secret value.
+	Diff []ImportChange
+}
+
+// ImportChange is one field a previewed document changes: old → new, or for a
+// secret value only what happens to it (Secret: "added", "changed", "removed").
+type ImportChange struct {
+	Field, Old, New string
+	Secret          string
 }
 
 // ImportError is one rejected document of an import.
@@ -325,6 +334,8 @@ type ImportProps struct {
 	// State Store, a Secret): they wait for it.
 	Warnings []ImportError
 	Error    string // a problem with the request as a whole
+	// Preview marks the outcome of a dry run: nothing was applied.
+	Preview bool
 }
 
 // WorkRow is one Work with its placements' state counts.

@@ -33,6 +33,7 @@ func statusOf(err error) (int, apiError) {
 	var idp errIdPUnreachable
 	var tooBig *http.MaxBytesError
 	var syntax *tenants.SyntaxError
+	var unknown errUnknownParam
 	switch {
 	case errors.As(err, &ves):
 		out := apiError{Error: ves.Error()}
@@ -53,6 +54,8 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusBadRequest, apiError{Error: le.msg}
 	case errors.As(err, &syntax):
 		return http.StatusBadRequest, apiError{Error: syntax.Error(), Field: syntax.Field}
+	case errors.As(err, &unknown):
+		return http.StatusBadRequest, apiError{Error: unknown.Error(), Field: unknown.name}
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")}
 	case errors.Is(err, tenants.ErrNotFound):

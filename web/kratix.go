@@ -193,8 +193,15 @@ func (s *Server) apiDeleteDestination(w http.ResponseWriter, r *http.Request) {
 
 // apiApply creates or updates the stores, Secrets and Destinations of a Kratix
 // YAML file: 200 with what it did per document, or 422 naming every bad document.
+// ?dryRun=true does all of it and changes nothing; ?diff=true adds each
+// document's changed fields; ?strict=true refuses kinds that are otherwise skipped.
 func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	opts, err := applyOptions(r.URL.Query())
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -203,7 +210,7 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	applied, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body, opts)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -216,7 +223,27 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 	if warnings == nil {
 		warnings = []db.ApplyWarning{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": applied.Results, "warnings": warnings})
+	writeJSON(w, http.StatusOK, map[string]any{"dryRun": applied.DryRun, "results": applied.Results, "warnings": warnings})
+}
+
+// applyRequest is how to apply: the query's dryRun, diff and strict.
+type applyRequest struct {
+	parse tenants.ParseOptions
+	db    db.ApplyOptions
+}
+
+func applyOptions(q url.Values) (applyRequest, error) {
+	var out applyRequest
+	for name, set := range map[string]*bool{"dryRun": &out.db.DryRun, "diff": &out.db.Diff, "strict": &out.parse.Strict} {
+		switch q.Get(name) {
+		case "", "false":
+		case "true":
+			*set = true
+		default:
+			return out, tenants.Invalid(name, "must be true or false, not %q", q.Get(name))
+		}
+	}
+	return out, nil
 }
 
 type applyError struct {
@@ -237,10 +264,12 @@ func applyErrorBody(errs []tenants.DocError) map[string]any {
 
 // apply parses, resolves Secrets, checks literal endpoints and applies in one
 // transaction. Document problems come back as DocErrors; err is anything else.
-// Every store saved, or released by a Secret, is checked at once.
-func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocError, error) {
+// Every store saved, or released by a Secret, is checked at once. A dry run is
+// the same apply rolled back, without what follows a commit: no audit entries,
+// readiness checks or writers woken.
+func (s *Server) apply(r *http.Request, body []byte, opts applyRequest) (db.Applied, []tenants.DocError, error) {
 	tid := principal(r).Tenant.ID
-	docs, errs := tenants.ParseKratixYAML(body)
+	docs, errs := tenants.ParseKratixYAML(body, opts.parse)
 	if len(errs) > 0 {
 		return db.Applied{}, errs, nil
 	}
@@ -260,16 +289,16 @@ func (s *Server) apply(r *http.Request, body []byte) (db.Applied, []tenants.DocE
 	if len(errs) > 0 {
 		return db.Applied{}, errs, nil
 	}
-	applied, err := s.store.Apply(r.Context(), tid, docs)
+	applied, err := s.store.Apply(r.Context(), tid, docs, opts.db)
 	var des db.DocErrors
 	if errors.As(err, &des) {
 		return db.Applied{}, des, nil
 	}
-	if err != nil {
-		return db.Applied{}, nil, err
+	if err != nil || applied.DryRun {
+		return applied, nil, err
 	}
 	for _, res := range applied.Results {
-		if res.Action != "unchanged" {
+		if res.Action == db.ActionCreated || res.Action == db.ActionUpdated {
 			s.audit(r, applyAction(res.Action), tenants.AuditObject{Kind: res.Kind, Name: res.Name}, "applied from Kratix YAML")
 		}
 	}
@@ -398,7 +427,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 			views.ImportProps{Error: err.Error(), MaxBytes: maxAPIBody}))
 		return
 	}
-	applied, errs, err := s.apply(r, body)
+	applied, errs, err := s.apply(r, body, applyRequest{})
 	if errors.Is(err, errNoDocuments) {
 		s.render(w, r, http.StatusUnprocessableEntity, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"),
 			views.ImportProps{Error: "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: "), YAML: keepText(body), MaxBytes: maxAPIBody}))
@@ -408,17 +437,7 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := views.ImportProps{MaxBytes: maxAPIBody}
-	for _, w := range applied.Warnings {
-		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})
-	}
-	for _, e := range errs {
-		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
-	}
-	for _, res := range applied.Results {
-		p.Results = append(p.Results, views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action,
-			Message: res.Message})
-	}
+	p := importOutcome(applied, errs)
 	code := http.StatusOK
 	if len(errs) > 0 {
 		code = http.StatusUnprocessableEntity
@@ -429,6 +448,69 @@ func (s *Server) importYAML(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, code, views.ImportPage(s.shell(r, "Import Kratix YAML", "import"), p))
+}
+
+// importPreview is the Import page's Preview (htmx): the import as a dry run with
+// diffs, nothing changed, answered as the fragment that replaces #import-preview.
+// Like the Work form's plan, problems are shown in the fragment with 200.
+func (s *Server) importPreview(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	body, err := importBody(r)
+	p := views.ImportProps{Preview: true}
+	switch {
+	case isTooLarge(err) || err == nil && len(body) > maxAPIBody:
+		p.Error = tooLargeText(maxAPIBody, "one import") + " Split the file and import the parts one by one."
+	case err != nil:
+		p.Error = err.Error()
+	default:
+		applied, errs, err := s.apply(r, body, applyRequest{db: db.ApplyOptions{DryRun: true, Diff: true}})
+		switch {
+		case errors.Is(err, errNoDocuments):
+			p.Error = "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: ")
+		case err != nil:
+			s.fail(w, r, err)
+			return
+		default:
+			p = importOutcome(applied, errs)
+			p.Preview = true
+		}
+	}
+	s.render(w, r, http.StatusOK, views.ImportPreview(s.shell(r, "Import Kratix YAML", "import"), p))
+}
+
+// importOutcome shows what an import did, or would do in a preview.
+func importOutcome(applied db.Applied, errs []tenants.DocError) views.ImportProps {
+	p := views.ImportProps{MaxBytes: maxAPIBody, Preview: applied.DryRun}
+	for _, w := range applied.Warnings {
+		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})
+	}
+	for _, e := range errs {
+		p.Errors = append(p.Errors, views.ImportError{Index: e.Index, Kind: e.Kind, Name: e.Name, Field: e.Field, Message: e.Message})
+	}
+	for _, res := range applied.Results {
+		ir := views.ImportResult{Index: res.Index, Kind: res.Kind, Name: res.Name, Action: res.Action, Message: res.Message}
+		for _, c := range res.Diff {
+			ir.Diff = append(ir.Diff, views.ImportChange{Field: c.Field, Old: diffText(c.Old), New: diffText(c.New), Secret: c.Secret})
+		}
+		p.Results = append(p.Results, ir)
+	}
+	return p
+}
+
+// diffText shows one value of a FieldChange: "" when unset.
+func diffText(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func importBody(r *http.Request) ([]byte, error) {

@@ -25,7 +25,8 @@ func (s *Server) routes() http.Handler {
 		r.Mount("/dev/oidc", http.StripPrefix("/dev/oidc", s.cfg.DevIssuer))
 	}
 
-	r.Post("/hooks/{token}", s.hook)
+	// A YAML body names its file with the query (see yamlWorkRequest).
+	r.With(s.query("promise", "namespace", "name", "pipeline", "file", "delete", "selector")).Post("/hooks/{token}", s.hook)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.withUser)
@@ -92,6 +93,7 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 
 	r.Get("/import", s.importPage)
 	r.Post("/import", s.importYAML)
+	r.Post("/import/preview", s.importPreview)
 
 	r.Get("/works", s.worksPage)
 	r.Get("/works/new", s.workNew)
@@ -112,32 +114,35 @@ func (s *Server) dashboardRoutes(r chi.Router) {
 	r.Post("/triggers/{id}/revoke", s.triggerRevoke)
 }
 
+// apiRoutes are the JSON API; each route lists the query parameters it documents
+// (README), and any other one is refused with 400.
 func (s *Server) apiRoutes(r chi.Router) {
-	r.Get("/", s.apiTenantInfo)
-	r.Get("/grouproles", s.apiGroupRoles)
-	r.Put("/grouproles", s.apiSetGroupRoles)
-	r.Post("/apply", s.apiApply)
-	r.Get("/export", s.apiExport)
-	r.Get("/gitstatestores", s.apiListGit)
-	r.Get("/gitstatestores/{name}", s.apiGetStore(tenants.KindGit))
-	r.Delete("/gitstatestores/{name}", s.apiDeleteStore(tenants.KindGit))
-	r.Post("/gitstatestores/{name}/check", s.apiCheckStore(tenants.KindGit))
-	r.Get("/bucketstatestores", s.apiListBucket)
-	r.Get("/bucketstatestores/{name}", s.apiGetStore(tenants.KindBucket))
-	r.Delete("/bucketstatestores/{name}", s.apiDeleteStore(tenants.KindBucket))
-	r.Post("/bucketstatestores/{name}/check", s.apiCheckStore(tenants.KindBucket))
-	r.Get("/destinations", s.apiListDestinations)
-	r.Get("/destinations/{name}", s.apiGetDestination)
-	r.Delete("/destinations/{name}", s.apiDeleteDestination)
-	r.Get("/works", s.apiListWorks)
-	r.Post("/works", s.apiSubmitWork)
-	r.Get("/works/{id}", s.apiGetWork)
-	r.Delete("/works/{id}", s.apiDeleteWork)
-	r.Post("/works/{id}/retry", s.apiRetryWork)
-	r.Get("/triggers", s.apiListTriggers)
-	r.Post("/triggers", s.apiCreateTrigger)
-	r.Get("/triggers/{id}", s.apiGetTrigger)
-	r.Post("/triggers/{id}/rotate", s.apiRotateTrigger)
-	r.Delete("/triggers/{id}", s.apiRevokeTrigger)
-	r.Get("/audit", s.apiAudit)
+	none := s.query()
+	r.With(none).Get("/", s.apiTenantInfo)
+	r.With(none).Get("/grouproles", s.apiGroupRoles)
+	r.With(none).Put("/grouproles", s.apiSetGroupRoles)
+	r.With(s.query("dryRun", "diff", "strict")).Post("/apply", s.apiApply)
+	r.With(none).Get("/export", s.apiExport)
+	r.With(none).Get("/gitstatestores", s.apiListGit)
+	r.With(none).Get("/gitstatestores/{name}", s.apiGetStore(tenants.KindGit))
+	r.With(s.query("dropPending")).Delete("/gitstatestores/{name}", s.apiDeleteStore(tenants.KindGit))
+	r.With(none).Post("/gitstatestores/{name}/check", s.apiCheckStore(tenants.KindGit))
+	r.With(none).Get("/bucketstatestores", s.apiListBucket)
+	r.With(none).Get("/bucketstatestores/{name}", s.apiGetStore(tenants.KindBucket))
+	r.With(s.query("dropPending")).Delete("/bucketstatestores/{name}", s.apiDeleteStore(tenants.KindBucket))
+	r.With(none).Post("/bucketstatestores/{name}/check", s.apiCheckStore(tenants.KindBucket))
+	r.With(s.query("labelSelector")).Get("/destinations", s.apiListDestinations)
+	r.With(none).Get("/destinations/{name}", s.apiGetDestination)
+	r.With(none).Delete("/destinations/{name}", s.apiDeleteDestination)
+	r.With(s.query("q", "state", "destination", "trigger", "limit", "before")).Get("/works", s.apiListWorks)
+	r.With(s.query("dryRun", "diff")).Post("/works", s.apiSubmitWork)
+	r.With(none).Get("/works/{id}", s.apiGetWork)
+	r.With(none).Delete("/works/{id}", s.apiDeleteWork)
+	r.With(none).Post("/works/{id}/retry", s.apiRetryWork)
+	r.With(none).Get("/triggers", s.apiListTriggers)
+	r.With(none).Post("/triggers", s.apiCreateTrigger)
+	r.With(none).Get("/triggers/{id}", s.apiGetTrigger)
+	r.With(none).Post("/triggers/{id}/rotate", s.apiRotateTrigger)
+	r.With(none).Delete("/triggers/{id}", s.apiRevokeTrigger)
+	r.With(s.query("before", "limit", "kind", "id")).Get("/audit", s.apiAudit)
 }
