@@ -26,6 +26,7 @@ func (s *Server) routes() http.Handler {
 	}
 
 	r.Post("/hooks/{token}", s.hook)
+	r.Get("/api/v1/openapi.json", s.openAPI)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.withUser)
