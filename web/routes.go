@@ -40,6 +40,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/teams/new", s.teamNew)
 			r.Post("/teams", s.teamCreate)
 			r.Post("/teams/validate", s.teamValidate)
+			r.Get("/cli/login", s.cliLogin)
+			r.Post("/cli/login", s.cliLoginConfirm)
 			r.Route("/t/{tenant}", func(r chi.Router) {
 				r.Use(s.dashboardTenant)
 				s.dashboardRoutes(r)
