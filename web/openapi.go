@@ -2,7 +2,10 @@ package web
 
 import (
 	_ "embed"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 )
 
 // openAPIDocument is the OpenAPI 3.1 description of the JSON API and the webhook.
@@ -18,7 +21,12 @@ func OpenAPIDocument() []byte { return openAPIDocument }
 
 // openAPI serves the description without authentication: it names no tenant and
 // nothing secret, and client generators fetch it before they hold a token.
+// Like every /api/v1 route it refuses a query parameter it does not document.
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	if names := slices.Sorted(maps.Keys(r.URL.Query())); len(names) > 0 {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: fmt.Sprintf("unknown query parameter %q", names[0]), Field: names[0]})
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(openAPIDocument)

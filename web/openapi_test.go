@@ -186,6 +186,10 @@ func TestOpenAPIServedAndValid(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatal("served description differs from web/openapi.json")
 	}
+	if code, body := api(t, http.MethodGet, h.URL+"/api/v1/openapi.json?format=yaml", "", nil); code != http.StatusBadRequest ||
+		!strings.Contains(body, `"field": "format"`) {
+		t.Errorf("openapi.json?format=yaml: %d %s, want 400 naming format", code, body)
+	}
 	doc, err := openapi3.NewLoader().LoadFromData(got)
 	if err != nil {
 		t.Fatal(err)

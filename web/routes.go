@@ -21,12 +21,12 @@ func (s *Server) routes() http.Handler {
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, static.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
+	r.Get("/api/v1/openapi.json", s.openAPI)
 	if s.cfg.DevIssuer != nil {
 		r.Mount("/dev/oidc", http.StripPrefix("/dev/oidc", s.cfg.DevIssuer))
 	}
 
 	r.Post("/hooks/{token}", s.hook)
-	r.Get("/api/v1/openapi.json", s.openAPI)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.withUser)

@@ -314,6 +314,9 @@ func printDiff(w io.Writer, raw json.RawMessage) {
 }
 
 func change(ch map[string]any) string {
+	if sec, ok := ch["secret"].(string); ok && sec != "" {
+		return "secret value " + sec // never shown
+	}
 	old, hasOld := pick(ch, "old", "from")
 	nw, hasNew := pick(ch, "new", "to")
 	switch {
