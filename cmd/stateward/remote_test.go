@@ -403,3 +403,57 @@ func TestCLIWorksSubmitWaitDescribeDelete(t *testing.T) {
 		t.Fatalf("bad flag: %s", r)
 	}
 }
+
+// TestCLIDryRunAndDiff is the issue's check: a Kratix folder (a Promise, a
+// duplicate and a Secret in its own file among the stores and Destinations)
+// applied in walk order — a dry run first, which reports and changes nothing,
+// then for real with the warnings; diff exits 0 right after and 1 after an edit.
+func TestCLIDryRunAndDiff(t *testing.T) {
+	in := start(t, "XDG_CONFIG_HOME", t.TempDir())
+	if _, err := in.cli(t, "tenant", "create", "team-a"); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := in.cli(t, "token", "create", "--tenant", "team-a")
+	if r := in.remote(t, "", "login", "--server", in.URL, "--token", strings.TrimSpace(tok), "--tenant", "team-a"); r.code != 0 {
+		t.Fatalf("login: %s", r)
+	}
+	repo := bareRepo(t)
+	folder := t.TempDir()
+	writeFiles(t, folder, map[string]string{
+		"stores/git.yaml": "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: default}\nspec: {url: 'file://" + repo + "', branch: main, authMethod: none}\n",
+		"stores/gitea.yaml": "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: gitea}\n" +
+			"spec: {url: 'http://127.0.0.1:9/gitea.git', insecure: true, branch: main, secretRef: {name: gitea-credentials}}\n",
+		"secrets/gitea-credentials.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: gitea-credentials}\nstringData: {username: bot, password: s3cret-value}\n",
+		"destinations/a-worker-1.yaml": destination("worker-1", "dev"),
+		"destinations/b-worker-1.yml":  destination("worker-1", "staging"), // later in the walk: it wins
+		"promises/redis.yaml":            "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata: {name: redis}\nspec: {}\n",
+	})
+
+	r := in.remote(t, "", "apply", "-f", folder, "--dry-run", "--diff")
+	if r.code != 0 || !strings.Contains(r.stdout, "destination/worker-1 created (dry run)") || !strings.Contains(r.stderr, "redis") ||
+		strings.Contains(r.stdout+r.stderr, "s3cret-value") {
+		t.Fatalf("apply --dry-run --diff: %s", r)
+	}
+	if r := in.remote(t, "", "get", "destinations", "-o", "json"); r.code != 0 || strings.Contains(r.stdout, "worker-1") {
+		t.Fatalf("the dry run changed something: %s", r)
+	}
+	if r := in.remote(t, "", "diff", "-f", folder); r.code != exitChanges || !strings.Contains(r.stdout, "destination/worker-1 would be created") {
+		t.Fatalf("diff before apply: %s\nwant exit 1", r)
+	}
+	r = in.remote(t, "", "apply", "-f", folder)
+	if r.code != 0 || !strings.Contains(r.stdout, "gitstatestore/gitea created") || !strings.Contains(r.stderr, "Warning: document") {
+		t.Fatalf("apply: %s", r)
+	}
+	if r := in.remote(t, "", "get", "destinations"); !regexp.MustCompile(`worker-1\s+\S+\s+worker-1\s+environment=staging`).MatchString(r.stdout) {
+		t.Fatalf("the last duplicate did not win: %s", r)
+	}
+	if r := in.remote(t, "", "diff", "-f", folder); r.code != 0 || strings.TrimSpace(r.stdout) != "" {
+		t.Fatalf("diff right after apply: %s\nwant exit 0 and nothing printed", r)
+	}
+	writeFiles(t, folder, map[string]string{"destinations/b-worker-1.yml": destination("worker-1", "prod")})
+	r = in.remote(t, "", "diff", "-f", folder)
+	if r.code != exitChanges || !strings.Contains(r.stdout, "destination/worker-1 would be updated") ||
+		!strings.Contains(r.stdout, "metadata.labels.environment: staging → prod") {
+		t.Fatalf("diff after an edit: %s\nwant exit 1 with the field", r)
+	}
+}
