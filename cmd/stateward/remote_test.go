@@ -424,8 +424,8 @@ func TestCLIDryRunAndDiff(t *testing.T) {
 		"stores/gitea.yaml": "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: gitea}\n" +
 			"spec: {url: 'http://127.0.0.1:9/gitea.git', insecure: true, branch: main, secretRef: {name: gitea-credentials}}\n",
 		"secrets/gitea-credentials.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: gitea-credentials}\nstringData: {username: bot, password: s3cret-value}\n",
-		"destinations/a-worker-1.yaml": destination("worker-1", "dev"),
-		"destinations/b-worker-1.yml":  destination("worker-1", "staging"), // later in the walk: it wins
+		"destinations/a-worker-1.yaml":   destination("worker-1", "dev"),
+		"destinations/b-worker-1.yml":    destination("worker-1", "staging"), // later in the walk: it wins
 		"promises/redis.yaml":            "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata: {name: redis}\nspec: {}\n",
 	})
 
