@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -256,15 +257,110 @@ func sourceAndClient(e cliEnv) (*client, source, error) {
 // and returns how many there are.
 func printDiffs(w io.Writer, ans applyAnswer) int {
 	n := 0
-	for _, r := range ans.Results {
-		if !changed(r.Action) {
+	for _, r := range netResults(ans) {
+		if !changed(r.action) {
 			continue
 		}
 		n++
-		fmt.Fprintf(w, "%s/%s would be %s\n", strings.ToLower(r.Kind), r.Name, r.Action)
-		printDiff(w, r.Diff)
+		fmt.Fprintf(w, "%s/%s would be %s\n", strings.ToLower(r.kind), r.name, r.action)
+		printDiff(w, r.diff)
 	}
 	return n
+}
+
+// netResult is what an apply does to one object, whatever number of documents
+// named it.
+type netResult struct {
+	kind, name, action string
+	diff               json.RawMessage
+}
+
+type fieldChange struct {
+	Field  string `json:"field"`
+	Old    any    `json:"old"`
+	New    any    `json:"new"`
+	Secret string `json:"secret,omitempty"`
+}
+
+// netResults folds the results of documents that name the same object (the
+// server applies them in order, the last one wins) into one per object: each
+// field from its first old value to its last new one, fields that end where they
+// started dropped, so that a folder with a duplicate diffs clean right after it
+// was applied.
+func netResults(ans applyAnswer) []netResult {
+	var order []string
+	groups := map[string][]int{}
+	for i, r := range ans.Results {
+		k := r.Kind + "/" + r.Name
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	out := make([]netResult, 0, len(order))
+	for _, k := range order {
+		idx := groups[k]
+		first, last := ans.Results[idx[0]], ans.Results[idx[len(idx)-1]]
+		nr := netResult{kind: first.Kind, name: first.Name, action: last.Action, diff: last.Diff}
+		if len(idx) == 1 {
+			out = append(out, nr)
+			continue
+		}
+		created, anyChange := false, false
+		var lists [][]fieldChange
+		for _, i := range idx {
+			r := ans.Results[i]
+			created = created || r.Action == "created"
+			anyChange = anyChange || changed(r.Action)
+			var fc []fieldChange
+			if r.Diff != nil && json.Unmarshal(r.Diff, &fc) == nil {
+				lists = append(lists, fc)
+			}
+		}
+		switch {
+		case created:
+			nr.action = "created"
+		case anyChange:
+			nr.action = "updated"
+		}
+		if len(lists) == len(idx) { // every document carried its field changes
+			net := composeChanges(lists)
+			nr.diff, _ = json.Marshal(net)
+			if !created && len(net) == 0 {
+				nr.action = "unchanged"
+			}
+		}
+		out = append(out, nr)
+	}
+	return out
+}
+
+func composeChanges(lists [][]fieldChange) []fieldChange {
+	var fields []string
+	net := map[string]*fieldChange{}
+	for _, l := range lists {
+		for _, c := range l {
+			if n, ok := net[c.Field]; ok {
+				n.New = c.New
+				if c.Secret != "" {
+					n.Secret = c.Secret
+				}
+				continue
+			}
+			c := c
+			net[c.Field] = &c
+			fields = append(fields, c.Field)
+		}
+	}
+	out := []fieldChange{}
+	for _, f := range fields {
+		c := net[f]
+		if c.Secret == "" && reflect.DeepEqual(c.Old, c.New) {
+			continue
+		}
+		out = append(out, *c)
+	}
+	return out
 }
 
 func printWarnings(w io.Writer, ans applyAnswer, s source) {
