@@ -92,8 +92,10 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	var once sync.Once
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
-	ts.Config.Handler = validatingAPI(t, web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
-		Registry: prometheus.NewRegistry()}).Handler())
+	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
+		Registry: prometheus.NewRegistry()}).Handler()
+	// Every API exchange of the suite is checked against openapi.json.
+	ts.Config.Handler = validatingAPI(t, ts.Config.Handler)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o}
