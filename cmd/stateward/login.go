@@ -122,8 +122,9 @@ func browserLogin(ctx context.Context, e cliEnv, creds credentials, timeout time
 	defer srv.Close()
 
 	v := url.Values{"port": {port}, "state": {state}}
-	if creds.Tenant != "" {
-		v.Set("tenant", creds.Tenant)
+	// The team asked for now; the one of an earlier login is not a choice made here.
+	if t := or(e.flags["tenant"], e.getenv("STATEWARD_TENANT")); t != "" {
+		v.Set("tenant", t)
 	}
 	if h, err := os.Hostname(); err == nil {
 		v.Set("host", h)
