@@ -250,9 +250,13 @@ func answerError(code int, body []byte) error {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%d %s)", se.Error, code, http.StatusText(code))
-	if se.Field != "" && len(se.Errors) == 0 {
-		fmt.Fprintf(&b, "\n  field: %s", se.Field)
+	switch {
+	case len(se.Errors) > 0: // the first one is also the summary: list them once
+		fmt.Fprintf(&b, "the server refused the request (%d %s):", code, http.StatusText(code))
+	case se.Field != "":
+		fmt.Fprintf(&b, "%s (%d %s)\n  field: %s", se.Error, code, http.StatusText(code), se.Field)
+	default:
+		fmt.Fprintf(&b, "%s (%d %s)", se.Error, code, http.StatusText(code))
 	}
 	for _, e := range se.Errors {
 		b.WriteString("\n  ")

@@ -319,6 +319,9 @@ func TestCLIErrorsAndExitCodes(t *testing.T) {
 	if r.code != exitRefused || !strings.Contains(r.err.Error(), "document 3 ["+filepath.Join(folder, "2-bad.yaml")+"] (Destination Bad_Name): metadata.name") {
 		t.Fatalf("bad document: %s\nwant exit %d naming document 3, its file and field", r, exitRefused)
 	}
+	if n := strings.Count(r.err.Error(), "(Destination Bad_Name)"); n != 1 {
+		t.Errorf("the bad document is named %d times, want once:\n%s", n, r.err)
+	}
 	for _, c := range []struct {
 		args []string
 		code int
