@@ -221,7 +221,7 @@ func (d *DB) expireLeases(ctx context.Context, tx *sqlx.Tx, now time.Time) error
 	for _, r := range rows {
 		job := &tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
 			Attempts: r.Attempts, Full: r.Full}
-		if err := d.resetWriting(ctx, tx, job, "", false); err != nil {
+		if err := d.resetWriting(ctx, tx, job, leaseExpired); err != nil {
 			return err
 		}
 		if err := d.requeue(ctx, tx, job, now.Add(backoff(r.Attempts+1)), leaseExpired); err != nil {
@@ -282,7 +282,7 @@ func (d *DB) ReleaseJob(ctx context.Context, job *tenants.Job) error {
 		if err := d.checkOwner(ctx, tx, job); err != nil {
 			return err
 		}
-		if err := d.resetWriting(ctx, tx, job, "", false); err != nil {
+		if err := d.resetWriting(ctx, tx, job, ""); err != nil {
 			return err
 		}
 		return d.requeue(ctx, tx, job, d.now(), "")

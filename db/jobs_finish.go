@@ -14,12 +14,14 @@ import (
 
 // FinishJob records what a claimed job achieved, in one transaction. Each placement
 // outcome marks its placement written (with the version and the keys now in the
-// store), removes it (a finished deletion) or marks it failed with the error —
-// but only if the placement was not submitted again meanwhile (its generation is
-// unchanged); newer content stays pending. A job whose write failed (res.Err) is
-// queued again after a capped exponential backoff with jitter: an accepted write is
-// never dropped, and its placements show failed with the store's message until it
-// succeeds. If pending placements remain for the store, a job is queued for them.
+// store), removes it (a finished deletion), or marks it failed (refused for its
+// content, for good) or retrying with the error — but only if the placement was
+// not submitted again meanwhile (its generation is unchanged); newer content stays
+// pending. A job whose write failed (res.Err) is queued again after a capped
+// exponential backoff with jitter: an accepted write is never dropped, and its
+// placements show retrying with the store's message until it succeeds. A write
+// that could not reach the store (res.StoreErr) shows the store failing at once;
+// one that reached it (res.StoreOK) clears that. If pending placements remain for the store, a job is queued for them.
 // ErrLeaseLost when owner no longer holds the job (another worker took it over).
 func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
@@ -36,7 +38,10 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 				return err
 			}
 		}
-		if err := d.resetWriting(ctx, tx, job, "", false); err != nil {
+		if err := d.resetWriting(ctx, tx, job, ""); err != nil {
+			return err
+		}
+		if err := d.recordWriteHealth(ctx, tx, job, res); err != nil {
 			return err
 		}
 		if res.Err != "" {
@@ -110,8 +115,14 @@ func (d *DB) finishPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, o
 		if err := d.rememberKeys(ctx, tx, tenantID, o.ID, o.MayHold); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'failed', error = ?, stuck = ?, attempts = attempts + 1, updated_at = ?
-			WHERE tenant_id = ? AND id = ? AND generation = ?`, o.Error, o.Stuck, now, tenantID, o.ID, o.Generation)
+		// Refused for its content: failed until submitted again; anything else
+		// may pass, and is retried.
+		state := tenants.StateRetrying
+		if o.Stuck {
+			state = tenants.StateFailed
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE placements SET state = ?, error = ?, stuck = ?, attempts = attempts + 1, updated_at = ?
+			WHERE tenant_id = ? AND id = ? AND generation = ?`, state, o.Error, o.Stuck, now, tenantID, o.ID, o.Generation)
 		return err
 	case o.Delete:
 		res, err := tx.ExecContext(ctx, `DELETE FROM placements WHERE tenant_id = ? AND id = ? AND generation = ?`, tenantID, o.ID, o.Generation)
@@ -210,5 +221,22 @@ func (d *DB) pruneJobs(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error
 	_, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
 		AND state IN ('succeeded', 'failed') AND finished_at < ?`,
 		job.TenantID, job.Store.Kind, job.Store.Name, d.now().Add(-JobRetention))
+	return err
+}
+
+// recordWriteHealth shows the job's store failing when its write could not reach
+// it (transport, authentication), and healthy again after a write that did. The
+// readiness check's outcome (ready), which scheduling follows, is left alone.
+func (d *DB) recordWriteHealth(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, res tenants.JobResult) error {
+	table, _ := storeTable(job.Store.Kind)
+	var err error
+	switch {
+	case res.StoreErr != "":
+		_, err = tx.ExecContext(ctx, `UPDATE `+table+` SET write_error = ?, write_failed_at = ? WHERE tenant_id = ? AND name = ?`,
+			res.StoreErr, d.now(), job.TenantID, job.Store.Name)
+	case res.StoreOK:
+		_, err = tx.ExecContext(ctx, `UPDATE `+table+` SET write_error = '', write_failed_at = NULL
+			WHERE tenant_id = ? AND name = ? AND write_error <> ''`, job.TenantID, job.Store.Name)
+	}
 	return err
 }

@@ -193,13 +193,17 @@ func (d *DB) jobCanaries(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]
 }
 
 // resetWriting puts the job's placements and canaries that are still writing back
-// to pending (a released job), or to failed with msg.
-func (d *DB) resetWriting(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, msg string, failed bool) error {
-	state := tenants.StatePending
-	if failed {
-		state = tenants.StateFailed
-	}
+// to pending (a released job), or, with msg, to retrying (canaries: failed) with
+// msg as their error (a job whose worker vanished, retried after a backoff).
+func (d *DB) resetWriting(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, msg string) error {
 	for _, table := range []string{"placements", "canaries"} {
+		state := tenants.StatePending
+		switch {
+		case msg != "" && table == "placements":
+			state = tenants.StateRetrying
+		case msg != "":
+			state = tenants.StateFailed // canary files are never refused for good
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET state = ?, error = ?, updated_at = ?
 			WHERE tenant_id = ? AND job_id = ? AND state = 'writing'`, state, msg, d.now(), job.TenantID, job.ID); err != nil {
 			return err

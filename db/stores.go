@@ -19,13 +19,15 @@ const (
 )
 
 type statusCols struct {
-	Ready       sql.NullBool `db:"ready"`
-	Message     string       `db:"status_message"`
-	LastChecked *time.Time   `db:"last_checked"`
+	Ready         sql.NullBool `db:"ready"`
+	Message       string       `db:"status_message"`
+	LastChecked   *time.Time   `db:"last_checked"`
+	WriteError    string       `db:"write_error"`
+	WriteFailedAt *time.Time   `db:"write_failed_at"`
 }
 
 func (s statusCols) domain() tenants.Status {
-	st := tenants.Status{Message: s.Message, LastChecked: s.LastChecked}
+	st := tenants.Status{Message: s.Message, LastChecked: s.LastChecked, WriteError: s.WriteError, WriteFailedAt: s.WriteFailedAt}
 	if s.Ready.Valid {
 		r := s.Ready.Bool
 		st.Ready = &r
@@ -54,7 +56,7 @@ type gitRow struct {
 }
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
-	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, updated_at, ready, status_message, last_checked`
+	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
@@ -144,7 +146,7 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
 			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, github_api_url = ?, signing_fingerprint = ?,
-			updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			updated_at = ?, ready = NULL, status_message = '', last_checked = NULL, write_error = '', write_failed_at = NULL
 			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
 			s.Insecure, s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now(), s.TenantID, s.ID)
 		if err != nil {
@@ -225,7 +227,7 @@ type bucketRow struct {
 }
 
 const bucketCols = `id, tenant_id, name, endpoint, bucket_name, path, insecure, region, secret_ref, auth_method,
-	secret_missing, updated_at, ready, status_message, last_checked`
+	secret_missing, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
 
 func (r bucketRow) domain() tenants.BucketStateStore {
 	return tenants.BucketStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Endpoint: r.Endpoint, BucketName: r.BucketName,
@@ -295,7 +297,8 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 			return ActionUnchanged, nil
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE bucket_stores SET endpoint = ?, bucket_name = ?, path = ?, insecure = ?, region = ?,
-			secret_ref = ?, auth_method = ?, secret_missing = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL
+			secret_ref = ?, auth_method = ?, secret_missing = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL,
+			write_error = '', write_failed_at = NULL
 			WHERE tenant_id = ? AND id = ?`, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
 			s.SecretMissing, d.now(), s.TenantID, s.ID)
 		if err != nil {
@@ -406,8 +409,11 @@ func (d *DB) deleteStore(ctx context.Context, tenantID int64, kind, name string,
 	return dropped, err
 }
 
-// SetStoreStatus records a readiness check's outcome. A store that was failing and
-// is ready again re-plans the tenant's Works, so that resource requests left
+// SetStoreStatus records a readiness check's outcome. A check that passed ends
+// the store's backoff (its queued job is due now: a fixed store is written at
+// once, not when the backoff of its last failure runs out) and clears a write
+// failure recorded before the check started. A store that was failing and is
+// ready again re-plans the tenant's Works, so that resource requests left
 // unscheduled because of it find their Destination now.
 func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name string, ready bool, message string, checkedAt time.Time) error {
 	table, _ := storeTable(kind)
@@ -428,10 +434,17 @@ func (d *DB) SetStoreStatus(ctx context.Context, tenantID int64, kind, name stri
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if n, err := res.RowsAffected(); err != nil || n == 0 || !ready {
 			return err
 		}
-		if ready && was.Valid && !was.Bool {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET write_error = '', write_failed_at = NULL
+			WHERE tenant_id = ? AND name = ? AND write_error <> '' AND write_failed_at <= ?`, tenantID, name, checkedAt); err != nil {
+			return err
+		}
+		if err := d.endBackoff(ctx, tx, tenantID, storeKey{kind, name}); err != nil {
+			return err
+		}
+		if was.Valid && !was.Bool {
 			return d.replanTenant(ctx, tx, tenantID)
 		}
 		return nil
@@ -471,8 +484,10 @@ func (d *DB) StoreStatuses(ctx context.Context) (map[tenants.StoreRef]tenants.St
 		Name     string `db:"name"`
 		statusCols
 	}
-	err := d.r.SelectContext(ctx, &rows, `SELECT tenant_id, 'GitStateStore' AS kind, name, ready, status_message, last_checked FROM git_stores
-		UNION ALL SELECT tenant_id, 'BucketStateStore', name, ready, status_message, last_checked FROM bucket_stores`)
+	err := d.r.SelectContext(ctx, &rows, `SELECT tenant_id, 'GitStateStore' AS kind, name, ready, status_message, last_checked,
+		write_error, write_failed_at FROM git_stores
+		UNION ALL SELECT tenant_id, 'BucketStateStore', name, ready, status_message, last_checked, write_error, write_failed_at
+		FROM bucket_stores`)
 	out := make(map[tenants.StoreRef]tenants.Status, len(rows))
 	for _, r := range rows {
 		out[tenants.StoreRef{TenantID: r.TenantID, Kind: r.Kind, Name: r.Name}] = r.domain()

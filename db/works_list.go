@@ -13,9 +13,11 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// Work list filters by state (WorkQuery.State).
+// Work list filters by state (WorkQuery.State): the placement states
+// (tenants.PlacementStates: a Work with at least one placement in that state,
+// pending also matching writing ones), and these.
 const (
-	WorkStateFailed   = "failed"   // at least one placement failed
+	WorkStateFailed   = "failed"   // at least one placement failed for good
 	WorkStatePending  = "pending"  // at least one placement pending or writing
 	WorkStateWaiting  = "waiting"  // at least one workload group placed nowhere
 	WorkStateWritten  = "written"  // placed, nothing outstanding, nothing waiting
@@ -23,7 +25,8 @@ const (
 )
 
 // WorkStates are the values WorkQuery.State accepts.
-var WorkStates = []string{WorkStateFailed, WorkStatePending, WorkStateWaiting, WorkStateWritten, WorkStateDeleting}
+var WorkStates = []string{tenants.StatePending, tenants.StateWriting, tenants.StateRetrying, WorkStateWritten, WorkStateFailed,
+	tenants.StateProposed, tenants.StateRejected, WorkStateWaiting, WorkStateDeleting}
 
 // WorkQuery selects one page of a tenant's Works, most recently updated first.
 type WorkQuery struct {
@@ -139,9 +142,9 @@ func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 	}
 	switch q.State {
 	case "":
-	case WorkStateFailed:
-		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.state = 'failed')`)
-		args = append(args, tenantID)
+	case tenants.StateWriting, tenants.StateRetrying, tenants.StateFailed, tenants.StateProposed, tenants.StateRejected:
+		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.state = ?)`)
+		args = append(args, tenantID, q.State)
 	case WorkStatePending:
 		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.state IN ('pending', 'writing'))`)
 		args = append(args, tenantID)

@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -21,17 +23,22 @@ type PlacementView struct {
 	StoreName   string `json:"storeName"`
 	// Paths are full keys inside the store, exactly as written.
 	Paths []string `json:"paths"`
-	// State is pending, writing, written or failed.
+	// State is one of tenants.PlacementStates: pending, writing, retrying,
+	// written, failed (and proposed, rejected on pull-request stores).
 	State string `json:"state"`
 	// Deleting: the placement's files are being removed.
-	Deleting  bool       `json:"deleting,omitempty"`
-	Misplaced bool       `json:"misplaced,omitempty"`
-	Version   string     `json:"version"`
-	Error     string     `json:"error"`
-	Attempts  int        `json:"attempts"`
-	Job       *int64     `json:"job"`
-	UpdatedAt time.Time  `json:"updatedAt"`
-	WrittenAt *time.Time `json:"writtenAt"`
+	Deleting  bool   `json:"deleting,omitempty"`
+	Misplaced bool   `json:"misplaced,omitempty"`
+	Version   string `json:"version"`
+	Error     string `json:"error"`
+	Attempts  int    `json:"attempts"`
+	// NextAttemptAt and LastError tell a retrying placement's next try and the
+	// store's message from the last one.
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	LastError     string     `json:"lastError,omitempty"`
+	Job           *int64     `json:"job"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	WrittenAt     *time.Time `json:"writtenAt"`
 }
 
 func (r placementRow) view() PlacementView {
@@ -72,10 +79,40 @@ func (d *DB) Work(ctx context.Context, tenantID, id int64) (WorkView, error) {
 	var rows []placementRow
 	err = d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
 		WHERE p.tenant_id = ? AND p.work_id = ? ORDER BY p.group_index, p.destination_name`, tenantID, id)
+	if err != nil {
+		return WorkView{}, err
+	}
 	for _, pr := range rows {
 		v.Placements = append(v.Placements, pr.view())
 	}
-	return v, err
+	return v, d.nextAttempts(ctx, tenantID, v.Placements)
+}
+
+// nextAttempts fills in, for every retrying placement of ps, when its store's job
+// tries again (the queued job's run_after) and the error of the last try.
+func (d *DB) nextAttempts(ctx context.Context, tenantID int64, ps []PlacementView) error {
+	due := map[storeKey]*time.Time{}
+	for i, p := range ps {
+		if p.State != tenants.StateRetrying {
+			continue
+		}
+		k := storeKey{p.StoreKind, p.StoreName}
+		at, ok := due[k]
+		if !ok {
+			var t time.Time
+			err := d.r.GetContext(ctx, &t, `SELECT run_after FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
+				AND state = 'queued'`, tenantID, k.kind, k.name)
+			switch {
+			case err == nil:
+				at = &t
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+			due[k] = at
+		}
+		ps[i].NextAttemptAt, ps[i].LastError = at, p.Error
+	}
+	return nil
 }
 
 // WorkSummary is one Work in a list: its identity and how its placements fare.
@@ -86,7 +123,7 @@ type WorkSummary struct {
 	Resource *tenants.ResourceRef `json:"resource,omitempty"`
 	Pipeline string               `json:"pipeline,omitempty"`
 	Deleted  bool                 `json:"deleted"`
-	// States counts placements by state (pending, writing, written, failed).
+	// States counts placements by state (tenants.PlacementStates).
 	States      map[string]int `json:"states"`
 	Placements  int            `json:"placements"`
 	Unscheduled int            `json:"unscheduled"`
@@ -215,7 +252,7 @@ func (d *DB) JobCounts(ctx context.Context) (map[string]int, error) {
 }
 
 // Outstanding counts a tenant's placements and canary files not written yet
-// (pending, writing or failed): zero means the stores hold what was asked.
+// (pending, writing, retrying or failed): zero means the stores hold what was asked.
 func (d *DB) Outstanding(ctx context.Context, tenantID int64) (int, error) {
 	var n int
 	err := d.r.GetContext(ctx, &n, `SELECT (SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND state <> 'written')
@@ -223,8 +260,8 @@ func (d *DB) Outstanding(ctx context.Context, tenantID int64) (int, error) {
 	return n, err
 }
 
-// PlacementCounts counts a tenant's placements waiting to be written (pending or
-// writing) and those failed since since, for the Overview.
+// PlacementCounts counts a tenant's placements waiting to be written (pending,
+// writing or retrying) and those failed for good since since, for the Overview.
 // A waiting count above MaxCount means "more than MaxCount".
 func (d *DB) PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error) {
 	var c struct {
@@ -240,9 +277,23 @@ func (d *DB) PlacementCounts(ctx context.Context, tenantID int64, since time.Tim
 		failedIndex = " INDEXED BY placements_state_work"
 	}
 	err = d.r.GetContext(ctx, &c, `SELECT
-		(SELECT COUNT(*) FROM (SELECT 1 FROM placements WHERE tenant_id = ? AND state IN ('pending', 'writing')
+		(SELECT COUNT(*) FROM (SELECT 1 FROM placements WHERE tenant_id = ? AND state IN ('pending', 'writing', 'retrying')
 			LIMIT `+strconv.Itoa(MaxCount+1)+`) w) AS waiting,
 		(SELECT COUNT(*) FROM placements`+failedIndex+` WHERE tenant_id = ? AND state = 'failed' AND updated_at >= ?) AS failed`,
 		tenantID, tenantID, since)
 	return c.Waiting, c.Failed, err
+}
+
+// PlacementStateCounts counts every tenant's placements by state (for metrics).
+func (d *DB) PlacementStateCounts(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		State string `db:"state"`
+		N     int    `db:"n"`
+	}
+	err := d.r.SelectContext(ctx, &rows, `SELECT state, COUNT(*) AS n FROM placements GROUP BY state`)
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, err
 }

@@ -251,8 +251,8 @@ func TestJobFailureBacksOffAndNeverDrops(t *testing.T) {
 			}
 			finish(t, d, job, "remote: push declined")
 			v, _ := d.Work(ctx, tid, res.Work)
-			if p := v.Placements[0]; p.State != tenants.StateFailed || p.Error != "remote: push declined" {
-				t.Fatalf("attempt %d: placement %+v, want failed with the remote's message", attempt, p)
+			if p := v.Placements[0]; p.State != tenants.StateRetrying || p.Error != "remote: push declined" {
+				t.Fatalf("attempt %d: placement %+v, want retrying with the remote's message", attempt, p)
 			}
 			if _, ok, _ := d.ClaimJob(ctx, "w", time.Minute); ok {
 				t.Fatalf("attempt %d: job due again at once, want a backoff", attempt)
@@ -378,10 +378,26 @@ func TestPlacementCounts(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("claim: %v %v", ok, err)
 		}
-		finish(t, d, job, "remote said no")
+		finish(t, d, job, "connection refused")
+		waiting, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour))
+		if waiting != 2 || failed != 0 {
+			t.Errorf("after a write that will be retried: waiting %d failed %d; want 2, 0", waiting, failed)
+		}
+		c.add(db.MaxBackoff + db.MaxBackoff/4)
+		job, ok, err = d.ClaimJob(ctx, "w1", time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("claim the retry: %v %v", ok, err)
+		}
+		res := tenants.JobResult{}
+		for _, w := range job.Writes {
+			res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Error: "remote said no", Stuck: true})
+		}
+		if err := d.FinishJob(ctx, job, res); err != nil {
+			t.Fatal(err)
+		}
 		waiting, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour))
 		if waiting != 0 || failed != 2 {
-			t.Errorf("after a failed write: waiting %d failed %d; want 0, 2", waiting, failed)
+			t.Errorf("after a write refused for its content: waiting %d failed %d; want 0, 2", waiting, failed)
 		}
 		c.add(25 * time.Hour)
 		if _, failed, _ = d.PlacementCounts(ctx, tid, c.now().Add(-24*time.Hour)); failed != 0 {

@@ -3,6 +3,7 @@ package tenants
 import (
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -25,15 +26,18 @@ func (s GitStateStore) CredentialEndpoint() string {
 }
 
 func (s GitStateStore) gitEndpoint() string {
-	raw := s.URL
-	if isSCPLike(raw) {
-		return joinEndpoint("ssh", GitHost(raw), "")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	u, err := ParseGitURL(s.URL)
+	if err != nil || u.Form == FormFile {
 		return ""
 	}
-	return joinEndpoint(u.Scheme, u.Hostname(), u.Port())
+	scheme, port := u.Form, ""
+	if scheme == FormSCP {
+		scheme = FormSSH
+	}
+	if u.Port > 0 {
+		port = strconv.Itoa(u.Port)
+	}
+	return joinEndpoint(scheme, u.Host, port)
 }
 
 // CredentialEndpoint is the bucket's scheme, host and port (see GitStateStore.CredentialEndpoint).

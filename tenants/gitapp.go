@@ -64,7 +64,7 @@ func (s *GitStateStore) validateGitHubApp(es *ValidationErrors) {
 	} else if _, err := ParseAppPrivateKey(c.PrivateKey); err != nil {
 		_ = es.Add(Invalid("privateKey", "%v", err))
 	}
-	if u, err := url.Parse(s.URL); isSCPLike(s.URL) || (err == nil && u.Scheme != "https" && u.Scheme != "http") {
+	if u, err := ParseGitURL(s.URL); err == nil && u.Form != FormHTTPS && u.Form != FormHTTP {
 		_ = es.Add(Invalid("spec.url", "githubApp authenticates over HTTPS: use the https:// URL of the repository"))
 	}
 	if s.GitHubAPIURL != "" {

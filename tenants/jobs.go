@@ -91,8 +91,14 @@ type JobResult struct {
 	// Changed, Puts and Deletes report what the write did to the store.
 	Changed       bool
 	Puts, Deletes int
-	Placements    []PlacementOutcome
-	Canaries      []CanaryOutcome
+	// StoreErr is the store's message when the write failed because the store
+	// could not be reached or refused the credentials: the store shows failing at
+	// once. StoreOK reports that a write reached the store and was accepted: a
+	// failing store shows healthy again.
+	StoreErr   string
+	StoreOK    bool
+	Placements []PlacementOutcome
+	Canaries   []CanaryOutcome
 }
 
 // PlacementOutcome is what happened to one placement of a Job.

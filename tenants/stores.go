@@ -27,18 +27,34 @@ const (
 	AuthIAM       = "IAM"
 )
 
-// Status is a State Store's (or Destination's) last readiness check.
+// Status is a State Store's (or Destination's) last readiness check, and for a
+// store whether its last write failed for a transport or authentication reason.
 type Status struct {
 	// Ready is nil until the first check has finished ("unknown").
 	Ready       *bool
 	Message     string
 	LastChecked *time.Time
+	// WriteError is the store's own message when its last write failed for a
+	// transport or authentication reason ("" when it did not); the next write or
+	// check that passes clears it. Scheduling does not follow it (see Failing):
+	// one network blip must not send new Works elsewhere for good.
+	WriteError    string
+	WriteFailedAt *time.Time
 }
+
+// WriteFailing reports whether the store's last write failed for a transport or
+// authentication reason.
+func (s Status) WriteFailing() bool { return s.WriteError != "" }
+
+// Troubled reports whether the store is to be shown failing: its last check
+// failed, or its last write did since.
+func (s Status) Troubled() bool { return s.Failing() || s.WriteFailing() }
 
 // Known reports whether a check has finished.
 func (s Status) Known() bool { return s.Ready != nil }
 
-// Failing reports whether the last check said not ready.
+// Failing reports whether the last check said not ready. It is what scheduling
+// follows; a failed write does not change it.
 func (s Status) Failing() bool { return s.Ready != nil && !*s.Ready }
 
 // StoreRef names one State Store of one tenant.
@@ -211,39 +227,12 @@ func (s *GitStateStore) Validate() error {
 }
 
 func validateGitURL(raw string, insecure bool) error {
-	const field = "spec.url"
-	if raw == "" {
-		return Invalid(field, "is required")
+	u, err := ParseGitURL(raw)
+	if err != nil {
+		return err
 	}
-	if isSCPLike(raw) {
-		if strings.HasPrefix(GitHost(raw), "[") {
-			return Invalid(field, "%q: an scp-like address cannot carry an IPv6 literal; write ssh://user@[address]/path", raw)
-		}
-		return nil
-	}
-	u, err := url.Parse(raw)
-	if err == nil && u.Scheme == "file" {
-		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
-			return Invalid(field, "a file:// URL names a bare repository on the server by its absolute path (file:///srv/gitops.git)")
-		}
-		return nil
-	}
-	if err != nil || u.Host == "" {
-		return Invalid(field, "%q is not a repository URL (https://…, ssh://… or git@host:path)", raw)
-	}
-	switch u.Scheme {
-	case "https", "ssh":
-	case "http":
-		if !insecure {
-			return Invalid(field, "http:// is only allowed with insecure: true; use https://")
-		}
-	default:
-		return Invalid(field, "scheme %q is not supported; use https://, ssh:// or git@host:path", u.Scheme)
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			return Invalid(field, "must not contain a password; put it in the Secret")
-		}
+	if u.Form == FormHTTP && !insecure {
+		return Invalid("spec.url", "http:// is only allowed with insecure: true; use https://")
 	}
 	return nil
 }
@@ -254,22 +243,7 @@ const DefaultGitAuthorEmail = "stateward@localhost"
 
 // ErrFileURL refuses a file:// store where the server is shared: such a URL reaches
 // the server's own disk.
-var ErrFileURL = errors.New("file:// repositories are only allowed in the local default (development login on loopback)")
-
-// IsFileURL reports whether raw names a repository on the server's own file system
-// (file://…), which only the local default allows.
-func IsFileURL(raw string) bool {
-	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "file:")
-}
-
-// isSCPLike reports whether raw is an scp-like Git address such as git@host:org/repo.
-func isSCPLike(raw string) bool {
-	if strings.Contains(raw, "://") {
-		return false
-	}
-	at, colon := strings.IndexByte(raw, '@'), strings.IndexByte(raw, ':')
-	return at > 0 && colon > at+1 && colon < len(raw)-1
-}
+var ErrFileURL = errors.New("file:// repositories are only allowed in the local default (development login on loopback); use https://, ssh:// or git@host:path")
 
 // Normalize fills defaults and trims pasted secrets.
 func (s *BucketStateStore) Normalize() {
@@ -347,25 +321,4 @@ func validateStorePath(field, p string) error {
 		}
 	}
 	return nil
-}
-
-// GitHost returns the host of a Git URL (https://, ssh:// or scp-like), "" if none.
-func GitHost(raw string) string {
-	if isSCPLike(raw) {
-		at := strings.IndexByte(raw, '@')
-		rest := raw[at+1:]
-		if strings.HasPrefix(rest, "[") {
-			// git@[fe80::1]:x.git: the bracketed address, so the literal check sees it.
-			if end := strings.IndexByte(rest, ']'); end > 0 {
-				return rest[:end+1]
-			}
-		}
-		host, _, _ := strings.Cut(rest, ":")
-		return host
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Hostname()
 }

@@ -8,9 +8,27 @@ import (
 const (
 	StatePending = "pending"
 	StateWriting = "writing"
-	StateWritten = "written"
-	StateFailed  = "failed"
+	// StateRetrying: the last write failed for a reason that may pass (the store
+	// down, credentials refused); it is tried again after a backoff.
+	StateRetrying = "retrying"
+	StateWritten  = "written"
+	// StateFailed is permanent until the Work is submitted again: the store
+	// refused the placement for its content (a pre-receive hook, a collision).
+	StateFailed = "failed"
+	// StateProposed and StateRejected are reserved for pull-request stores (a
+	// proposed change, and one closed without merging).
+	StateProposed = "proposed"
+	StateRejected = "rejected"
 )
+
+// PlacementStates are every placement state, in the order a write moves through them.
+var PlacementStates = []string{StatePending, StateWriting, StateRetrying, StateWritten, StateFailed, StateProposed, StateRejected}
+
+// FinalState reports whether a placement in state st stays there until its Work is
+// submitted again: a client waiting for a write stops at it.
+func FinalState(st string) bool {
+	return st == StateWritten || st == StateFailed || st == StateRejected
+}
 
 // WorkFile is one file of a workload group, relative to the pipeline output root.
 type WorkFile struct {

@@ -673,7 +673,7 @@ func StatusBadge(st tenants.Status) templ.Component {
 }
 
 // StateBadge shows a placement's state with its icon: ✓ written, ⟳ pending or
-// writing, ✗ failed.
+// writing, ↻ retrying, ✗ failed or rejected.
 func StateBadge(state string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context

@@ -114,7 +114,7 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Help: "Lower-case letters, digits, '-' and '.'; unique in this team."},
 			{Name: "spec.url", Label: "Repository URL", Type: "text", Value: s.URL, Error: es.For("spec.url"),
 				Required: true, Mono: true, ValidateURL: v, Placeholder: "https://github.com/org/repo.git",
-				Help: "https://…, ssh://… or git@host:org/repo. A local development server also takes a bare repository on its own disk: file:///path/to/repo.git (method none)."},
+				Help: "https://…, ssh://… or git@host:org/repo. A local development server also takes a bare repository on its own disk, spelled file:///absolute/path/repo.git (method none), outside Stateward's data dir; its hooks do not run (Stateward writes it in-process, not through git push)."},
 			{Name: "spec.branch", Label: "Branch", Value: branch, Error: es.For("spec.branch"), Mono: true,
 				ValidateURL: v, Help: "Default main."},
 			{Name: "spec.path", Label: "Path", Value: s.Path, Error: es.For("spec.path"), Mono: true,

@@ -118,9 +118,12 @@ func bucketLocation(b tenants.BucketStateStore) string {
 	return scheme + b.Endpoint + "/" + b.BucketName
 }
 
-// statusWord and statusClass describe a store's readiness.
+// statusWord and statusClass describe a store's readiness: a store whose last
+// write failed (transport, credentials) is failing whatever its last check said.
 func statusWord(st tenants.Status) string {
 	switch {
+	case st.WriteFailing():
+		return "writes failing"
 	case !st.Known():
 		return "unknown"
 	case st.Failing():
@@ -131,10 +134,10 @@ func statusWord(st tenants.Status) string {
 
 func statusClass(st tenants.Status) string {
 	switch {
+	case st.Troubled():
+		return "badge st-bad"
 	case !st.Known():
 		return "badge st-warn"
-	case st.Failing():
-		return "badge st-bad"
 	}
 	return "badge st-ok"
 }
@@ -144,7 +147,7 @@ func stateClass(state string) string {
 	switch state {
 	case tenants.StateWritten:
 		return "badge st-ok"
-	case tenants.StateFailed:
+	case tenants.StateFailed, tenants.StateRejected:
 		return "badge st-bad"
 	}
 	return "badge st-warn"
@@ -154,8 +157,10 @@ func stateIcon(state string) string {
 	switch state {
 	case tenants.StateWritten:
 		return "✓"
-	case tenants.StateFailed:
+	case tenants.StateFailed, tenants.StateRejected:
 		return "✗"
+	case tenants.StateRetrying:
+		return "↻"
 	}
 	return "⟳"
 }

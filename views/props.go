@@ -193,8 +193,17 @@ type BucketStoreFormProps struct {
 type StoreProps struct {
 	Git       *tenants.GitStateStore
 	Bucket    *tenants.BucketStateStore
-	UsedBy    []string // names of the Destinations that use the store
-	StatusURL string   // polled while the status is unknown; default …/{name}/status
+	UsedBy    []string    // names of the Destinations that use the store
+	StatusURL string      // polled while the status is unknown; default …/{name}/status
+	Retry     *StoreRetry // the store's write in backoff (nil: none)
+}
+
+// StoreRetry is a store's write waiting out a backoff after failed tries.
+type StoreRetry struct {
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string // verbatim from the store
+	Placements    int    // placements retrying
 }
 
 // StoreStatusProps is the live status fragment of a State Store.
@@ -315,10 +324,10 @@ type ImportProps struct {
 
 // WorkRow is one Work with its placements' state counts.
 type WorkRow struct {
-	Work                              tenants.Work
-	Written, Pending, Writing, Failed int
-	Waiting                           int    // workload groups placed nowhere
-	TriggerName                       string // the trigger that submitted it ("" = dashboard or API)
+	Work                                        tenants.Work
+	Written, Pending, Writing, Retrying, Failed int
+	Waiting                                     int    // workload groups placed nowhere
+	TriggerName                                 string // the trigger that submitted it ("" = dashboard or API)
 }
 
 // WorkFilter is the Works list's search and filters, as in its URL (q, state,
@@ -387,12 +396,14 @@ type PlanPlacement struct {
 type PlacementRow struct {
 	Destination, Name string
 	Paths             []string
-	State             string // tenants.StatePending, ...Writing, ...Written, ...Failed
-	Version           string // commit SHA (Git) or content hash (bucket)
-	StoreKind         string // tenants.KindGit or KindBucket: what Version is
-	Error             string // verbatim from the remote
-	Misplaced         bool   // the Destination no longer matches the selectors
-	Deleting          bool   // its files are being removed
+	State             string     // one of tenants.PlacementStates
+	Attempts          int        // failed tries so far (retrying)
+	NextAttemptAt     *time.Time // when a retrying placement is tried again
+	Version           string     // commit SHA (Git) or content hash (bucket)
+	StoreKind         string     // tenants.KindGit or KindBucket: what Version is
+	Error             string     // verbatim from the remote
+	Misplaced         bool       // the Destination no longer matches the selectors
+	Deleting          bool       // its files are being removed
 	UpdatedAt         time.Time
 }
 
@@ -407,7 +418,8 @@ type WorkProps struct {
 	Placements                             []PlacementRow
 	Unscheduled                            []tenants.Unscheduled
 	StatusURL                              string // the placements fragment, polled while !Final
-	Final                                  bool   // nothing pending or writing: polling stops
+	Final                                  bool   // every placement in a final state: polling stops
+	Retryable                              bool   // a placement retrying or failed: "Retry now" is offered
 	UpdatedAt                              time.Time
 	// History is who wrote, re-wrote or deleted the Work, newest first;
 	// HistoryURL is the audit log's JSON for all of it.

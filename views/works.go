@@ -214,8 +214,12 @@ func workStateLabel(st string) string {
 		return "waiting (placed nowhere)"
 	case "pending":
 		return "pending or writing"
+	case "retrying":
+		return "retrying (the store failed; trying again)"
 	case "failed":
-		return "failed"
+		return "failed (refused; not retried)"
+	case "proposed", "rejected":
+		return st + " (pull-request stores)"
 	case "written":
 		return "written everywhere"
 	case "deleting":
@@ -226,7 +230,7 @@ func workStateLabel(st string) string {
 
 // workWaitingText counts a Work's workload groups placed nowhere.
 func workWaitingText(w WorkRow) string {
-	if w.Written+w.Pending+w.Writing+w.Failed == 0 {
+	if w.Written+w.Pending+w.Writing+w.Retrying+w.Failed == 0 {
 		return "placed nowhere"
 	}
 	return plural(w.Waiting, "group", "groups") + " placed nowhere"
@@ -263,3 +267,7 @@ func versionTitle(pl PlacementRow) string {
 	}
 	return pl.Version
 }
+
+// isRetrying reports whether a placement state is retrying (its write failed for
+// a reason that may pass, and is tried again).
+func isRetrying(state string) bool { return state == tenants.StateRetrying }

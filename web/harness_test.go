@@ -42,6 +42,9 @@ type harness struct {
 	// while its own cleanup empties and removes it (cleanups run last-first).
 	StopWriters func()
 	dbOptions   db.Options
+	// CacheDir holds the writers' Git clones (the data dir's git/ in a real
+	// server); a Config with LocalRepos protects it.
+	CacheDir string
 }
 
 func newHarness(t testing.TB, m *mockoidc.MockOIDC) *harness {
@@ -80,12 +83,23 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	if change != nil {
 		change(&cfg)
 	}
+	cacheDir := t.TempDir()
+	if cfg.LocalRepos != nil {
+		cfg.LocalRepos.Protected = append(cfg.LocalRepos.Protected, cacheDir)
+	}
+	if p, ok := cfg.Egress.(egress.Policy); ok {
+		policy = p
+	}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
-	factory := writers.Factory{Egress: policy, CacheDir: t.TempDir(), AppTokens: &writers.AppTokens{},
+	factory := writers.Factory{Egress: policy, CacheDir: cacheDir, LocalRepos: cfg.LocalRepos, AppTokens: &writers.AppTokens{},
 		Yield: &writers.Yielding{Busy: d.AcceptBusy}}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
+	rd.Wake = runner.Wake // as serve.go: a passing check ends a store's backoff
+	reg := prometheus.NewRegistry()
+	writers.RegisterReadinessGauge(reg, d) // the database-read gauges, as serve.go registers them
+	writers.RegisterPlacementGauge(reg, d)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); runner.Run(ctx) }()
@@ -93,12 +107,13 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
 	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
-		Registry: prometheus.NewRegistry()}).Handler()
+		Registry: reg}).Handler()
 	// Every API exchange of the suite is checked against openapi.json.
 	ts.Config.Handler = validatingAPI(t, ts.Config.Handler)
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o}
+	return &harness{t: t, URL: public, DB: d, OIDC: m, Cfg: cfg, Ready: rd, StopWriters: stopWriters, dbOptions: o,
+		CacheDir: cacheDir}
 }
 
 // testDBOptions names a new empty database: a SQLite file, or with

@@ -20,18 +20,28 @@ import (
 )
 
 // apiStatus is the status block of every API object; Ready is null until the
-// first check has finished.
+// first check has finished. Ready and Message are the last readiness check, which
+// scheduling follows. For a store, WriteError and WriteFailedAt say that its last
+// write failed for a transport or authentication reason (until a write or check
+// passes), and Failing is true when either the check or the last write failed.
 type apiStatus struct {
-	Ready       *bool   `json:"ready"`
-	Message     string  `json:"message"`
-	LastChecked *string `json:"lastChecked"`
+	Ready         *bool   `json:"ready"`
+	Message       string  `json:"message"`
+	LastChecked   *string `json:"lastChecked"`
+	Failing       bool    `json:"failing"`
+	WriteError    string  `json:"writeError,omitempty"`
+	WriteFailedAt *string `json:"writeFailedAt,omitempty"`
 }
 
 func statusJSON(st tenants.Status) apiStatus {
-	out := apiStatus{Ready: st.Ready, Message: st.Message}
+	out := apiStatus{Ready: st.Ready, Message: st.Message, Failing: st.Troubled(), WriteError: st.WriteError}
 	if st.LastChecked != nil {
 		t := st.LastChecked.UTC().Format(time.RFC3339)
 		out.LastChecked = &t
+	}
+	if st.WriteFailedAt != nil {
+		t := st.WriteFailedAt.UTC().Format(time.RFC3339)
+		out.WriteFailedAt = &t
 	}
 	return out
 }
@@ -91,17 +101,40 @@ func (s *Server) apiListDestinations(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiGetStore(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		obj, err := s.storeByKind(r, kind, chi.URLParam(r, "name"))
-		if err != nil {
+		s.writeStore(w, r, kind, chi.URLParam(r, "name"))
+	}
+}
+
+// writeStore answers one store as GET …/{gitstatestores|bucketstatestores}/{name}.
+func (s *Server) writeStore(w http.ResponseWriter, r *http.Request, kind, name string) {
+	obj, err := s.storeByKind(r, kind, name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch o := obj.(type) {
+	case tenants.GitStateStore:
+		writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
+	case tenants.BucketStateStore:
+		writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
+	}
+}
+
+// apiCheckStore is POST …/{gitstatestores|bucketstatestores}/{name}/check: the
+// readiness check runs now, and the answer is the store with its new status. A
+// check that passes ends the store's backoff: its waiting writes run at once.
+func (s *Server) apiCheckStore(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := authorize(r, tenants.RoleEditor); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		switch o := obj.(type) {
-		case tenants.GitStateStore:
-			writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
-		case tenants.BucketStateStore:
-			writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
+		ref := tenants.StoreRef{TenantID: principal(r).Tenant.ID, Kind: kind, Name: chi.URLParam(r, "name")}
+		if err := s.checkStore(r, ref); err != nil {
+			s.fail(w, r, err)
+			return
 		}
+		s.writeStore(w, r, kind, ref.Name)
 	}
 }
 
@@ -277,8 +310,12 @@ func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
 		switch {
 		case d.Git != nil:
 			field, host = "spec.url", tenants.GitHost(d.Git.URL)
-			if err := s.checkFileURL(d.Git.URL); err != nil {
-				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: err.Error()})
+			if err := s.checkLocalRepo(d.Git.URL); err != nil {
+				msg := err.Error()
+				if ve := (*tenants.ValidationError)(nil); errors.As(err, &ve) {
+					msg = ve.Message
+				}
+				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: msg})
 				continue
 			}
 		case d.Bucket != nil:

@@ -24,8 +24,14 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := views.OverviewProps{Destinations: len(dests)}
+	// A store whose last write failed (transport, credentials) counts as not
+	// ready at once, whatever its last check said.
 	count := func(kind, name string, st tenants.Status) {
 		switch {
+		case st.WriteFailing():
+			p.StoresNotReady++
+			p.Attention = append(p.Attention, views.AttentionItem{Kind: kind, Name: name, Message: "writes failing: " + st.WriteError,
+				At: st.WriteFailedAt})
 		case !st.Known():
 			p.StoresUnknown++
 		case *st.Ready:
@@ -55,7 +61,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		p.WorksPending, p.WorksPendingCapped = db.MaxCount, true
 	}
 	for _, pl := range recent {
-		if pl.State == tenants.StateFailed && pl.UpdatedAt.After(dayAgo) {
+		if (pl.State == tenants.StateFailed || pl.State == tenants.StateRetrying) && pl.UpdatedAt.After(dayAgo) {
 			p.Attention = append(p.Attention, views.AttentionItem{Kind: "Work", Name: workName(pl), WorkID: pl.WorkID,
 				Message: pl.Destination + ": " + pl.Error, At: &pl.UpdatedAt})
 		}

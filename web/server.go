@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stateward/stateward/tenants"
 )
 
 // Config is what the web layer needs to know about its deployment.
@@ -27,8 +29,9 @@ type Config struct {
 	OIDCClient *http.Client
 	// Egress vets State Store endpoints (literal addresses) at save time.
 	Egress Egress
-	// AllowFileURLs admits file:// Git stores (local default only).
-	AllowFileURLs bool
+	// LocalRepos admits file:// Git stores outside the server's own files (local
+	// default only); nil refuses them.
+	LocalRepos *tenants.LocalRepos
 	// MetricsToken, when set, is the bearer token GET /metrics requires
 	// (STATEWARD_METRICS_TOKEN): the metrics name tenants and stores.
 	MetricsToken string

@@ -94,8 +94,8 @@ func (s *Server) validateStore(err error, keep bool, field, host string) tenants
 
 func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.ValidationErrors {
 	errs := s.validateStore(g.Validate(), keep, "spec.url", tenants.GitHost(g.URL))
-	if err := s.checkFileURL(g.URL); err != nil && errs.For("spec.url") == "" {
-		_ = errs.Add(tenants.Invalid("spec.url", "%s", err.Error()))
+	if err := s.checkLocalRepo(g.URL); err != nil && errs.For("spec.url") == "" {
+		_ = errs.Add(err)
 	}
 	if g.GitHubAPIURL != "" && errs.For("spec.githubAPIURL") == "" {
 		if err := s.cfg.Egress.CheckLiteral(urlHost(g.GitHubAPIURL)); err != nil {
@@ -105,12 +105,15 @@ func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.Validat
 	return errs
 }
 
-// checkFileURL refuses a file:// Git URL unless the deployment allows them.
-func (s *Server) checkFileURL(raw string) error {
-	if tenants.IsFileURL(raw) && !s.cfg.AllowFileURLs {
-		return tenants.ErrFileURL
+// checkLocalRepo refuses a file:// Git URL unless the deployment allows them
+// (LocalRepos), and one inside the server's own files; the error is a
+// ValidationError of spec.url. Other URLs are left to Validate.
+func (s *Server) checkLocalRepo(raw string) error {
+	if u, err := tenants.ParseGitURL(raw); err != nil || u.Form != tenants.FormFile {
+		return nil
 	}
-	return nil
+	_, err := s.cfg.LocalRepos.Check(raw)
+	return err
 }
 
 func (s *Server) validateBucket(b tenants.BucketStateStore, keep bool) tenants.ValidationErrors {
@@ -281,6 +284,12 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := views.StoreProps{StatusURL: tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name+"/status")}
+	if rt, ok, err := s.works.StoreRetrying(r.Context(), principal(r).Tenant.ID, kind, name); err != nil {
+		s.fail(w, r, err)
+		return
+	} else if ok {
+		p.Retry = &views.StoreRetry{Attempts: rt.Attempts, NextAttemptAt: rt.NextAttemptAt, LastError: rt.LastError, Placements: rt.Placements}
+	}
 	for _, d := range dests {
 		if d.StoreKind == kind && d.StoreName == name {
 			p.UsedBy = append(p.UsedBy, d.Name)
@@ -367,11 +376,48 @@ func (s *Server) storeCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := tenants.StoreRef{TenantID: principal(r).Tenant.ID, Kind: kind, Name: chi.URLParam(r, "name")}
-	if err := s.readiness.Check(r.Context(), ref); err != nil {
+	if err := s.checkStore(r, ref); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+ref.Name), "Checked "+ref.Name+".")
+}
+
+// checkStore runs a store's readiness check now and records it; a check that
+// passed made the store's waiting job due, so the writers are woken for it.
+func (s *Server) checkStore(r *http.Request, ref tenants.StoreRef) error {
+	if err := s.readiness.Check(r.Context(), ref); err != nil {
+		return err
+	}
+	s.wakeWriters()
+	return nil
+}
+
+// storeRetry ("Retry now" on a store's page) puts the store's retrying
+// placements back to pending and makes its job due now.
+func (s *Server) storeRetry(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	kind, err := kindParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := chi.URLParam(r, "name")
+	if _, err := s.storeByKind(r, kind, name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := s.works.RetryStore(r.Context(), principal(r).Tenant.ID, kind, name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.wakeWriters()
+	s.redirect(w, r, tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name),
+		"Retrying "+countOf(n, "placement", "placements")+" on "+name+" now.")
 }
 
 // storeDelete deletes a store; refused (with the names) while Destinations use it.

@@ -25,6 +25,9 @@ type Works interface {
 	DestinationPlacements(ctx context.Context, tenantID int64, destination string, limit, recent int) (page, latest []db.PlacementView, total int, err error)
 	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
+	RetryWork(ctx context.Context, tenantID, id int64, actor tenants.Actor) (int, error)
+	RetryStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
+	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (db.StoreRetry, bool, error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,
 		answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
 }
@@ -86,6 +89,33 @@ func (s *Server) apiGetWork(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.works.Work(r.Context(), principal(r).Tenant.ID, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// apiRetryWork is POST …/works/{id}/retry: the Work's retrying and failed
+// placements go back to pending and their stores' jobs are due now; the answer is
+// the Work as GET answers it.
+func (s *Server) apiRetryWork(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := workID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tid := principal(r).Tenant.ID
+	if _, err := s.works.RetryWork(r.Context(), tid, id, tenants.ActorOf(principal(r))); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.wakeWriters()
+	v, err := s.works.Work(r.Context(), tid, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -81,7 +81,8 @@ func workRow(ws db.WorkSummary, triggers map[int64]string) views.WorkRow {
 	row := views.WorkRow{Work: tenants.Work{ID: ws.ID, Promise: ws.Promise, Resource: ws.Resource, Pipeline: ws.Pipeline,
 		Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
 		Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
-		Writing: ws.States[tenants.StateWriting], Failed: ws.States[tenants.StateFailed], Waiting: ws.Unscheduled}
+		Writing: ws.States[tenants.StateWriting], Retrying: ws.States[tenants.StateRetrying], Failed: ws.States[tenants.StateFailed],
+		Waiting: ws.Unscheduled}
 	if ws.TriggerID != nil {
 		row.TriggerName = triggers[*ws.TriggerID]
 	}
@@ -309,9 +310,13 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 	}
 	for _, pl := range v.Placements {
 		p.Placements = append(p.Placements, views.PlacementRow{Destination: pl.Destination, Name: pl.Name, Paths: pl.Paths,
-			State: pl.State, Version: pl.Version, StoreKind: pl.StoreKind, Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
-		if pl.State == tenants.StatePending || pl.State == tenants.StateWriting {
-			p.Final = false
+			State: pl.State, Attempts: pl.Attempts, NextAttemptAt: pl.NextAttemptAt, Version: pl.Version, StoreKind: pl.StoreKind,
+			Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
+		if !tenants.FinalState(pl.State) {
+			p.Final = false // a retrying placement is not final either: keep watching
+		}
+		if pl.State == tenants.StateRetrying || pl.State == tenants.StateFailed {
+			p.Retryable = true
 		}
 	}
 	if v.TriggerID != nil {
@@ -346,6 +351,27 @@ func (s *Server) workPlacements(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, views.WorkPlacements(p))
+}
+
+// workRetry ("Retry now") writes the Work's retrying and failed placements again
+// at once.
+func (s *Server) workRetry(w http.ResponseWriter, r *http.Request) {
+	if err := authorize(r, tenants.RoleEditor); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := workID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := s.works.RetryWork(r.Context(), principal(r).Tenant.ID, id, tenants.ActorOf(principal(r)))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.wakeWriters()
+	s.redirect(w, r, tenantPath(r, fmt.Sprintf("works/%d", id)), "Retrying "+countOf(n, "placement", "placements")+" now.")
 }
 
 // workRewrite submits the Work's current content again (after a failure, or to

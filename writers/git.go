@@ -61,6 +61,9 @@ type GitConfig struct {
 	// Dial, when set, makes every connection to the remote (an SSRF guard). For
 	// ssh it only vets the address before go-git dials it (see Git).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// LocalRepos admits a file:// URL outside the server's own files; nil refuses
+	// every file:// URL.
+	LocalRepos *tenants.LocalRepos
 	// Now is the commit clock; time.Now when nil.
 	Now func() time.Time
 }

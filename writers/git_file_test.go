@@ -2,10 +2,13 @@ package writers
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stateward/stateward/tenants"
 )
 
 // bareRepo creates an empty bare repository with the git binary, as a user following
@@ -34,7 +37,7 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 // and the git binary sees the commit.
 func TestGitFileURLWritesIntoBareRepository(t *testing.T) {
 	dir := bareRepo(t)
-	g, err := NewGit(GitConfig{URL: "file://" + dir, AuthMethod: GitAuthNone, CacheDir: t.TempDir()})
+	g, err := NewGit(GitConfig{URL: "file://" + dir, AuthMethod: GitAuthNone, CacheDir: t.TempDir(), LocalRepos: &tenants.LocalRepos{}})
 	if err != nil {
 		t.Fatalf("NewGit: %v", err)
 	}
@@ -70,10 +73,72 @@ func TestGitFileURLRefusals(t *testing.T) {
 		"with a password":  {URL: "file://" + dir, Password: "x"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg.CacheDir = t.TempDir()
+			cfg.CacheDir, cfg.LocalRepos = t.TempDir(), &tenants.LocalRepos{}
 			if _, err := NewGit(cfg); err == nil {
 				t.Errorf("NewGit(%q) succeeded, want an error", cfg.URL)
 			}
 		})
+	}
+}
+
+// TestGitLocalSpellingsRefusedBeforeAnyDial: the writers classify a URL with the
+// parser that dials it, so no spelling of a local path reaches go-git's in-process
+// file server without the local default's policy, nor, with it, in any spelling but
+// file:///absolute/path.
+func TestGitLocalSpellingsRefusedBeforeAnyDial(t *testing.T) {
+	dir := bareRepo(t)
+	spellings := []string{
+		"/x@localhost:y/../.." + dir, "/x@127.0.0.1:y/../.." + dir, dir, dir + "/", "file:" + dir,
+		"file://localhost" + dir, "FILE://" + dir, "file://" + dir + "/../" + filepath.Base(dir),
+	}
+	for _, raw := range spellings {
+		for _, policy := range []*tenants.LocalRepos{nil, {}} {
+			if _, err := NewGit(GitConfig{URL: raw, AuthMethod: GitAuthNone, CacheDir: t.TempDir(), LocalRepos: policy}); err == nil {
+				t.Errorf("NewGit(%q, policy %v) accepted it", raw, policy)
+			}
+			f := Factory{CacheDir: t.TempDir(), LocalRepos: policy}
+			if _, err := f.GitBackend(tenants.GitStateStore{URL: raw, AuthMethod: tenants.AuthNone, Branch: "main"}); err == nil {
+				t.Errorf("Factory.GitBackend(%q, policy %v) accepted it", raw, policy)
+			}
+		}
+	}
+	if _, err := NewGit(GitConfig{URL: "file://" + dir, AuthMethod: GitAuthNone, CacheDir: t.TempDir()}); err == nil {
+		t.Errorf("NewGit without LocalRepos accepted file://%s", dir)
+	}
+}
+
+// TestGitFileURLCheckedAgainBeforeEachSession: a file:// store whose path becomes a
+// symbolic link into the server's own files after it was accepted is refused when
+// the writer next dials, and the protected repository is left alone.
+func TestGitFileURLCheckedAgainBeforeEachSession(t *testing.T) {
+	data := t.TempDir()
+	inside := filepath.Join(data, "git", "1", "git-2.git")
+	if out, err := exec.Command("git", "init", "--bare", "-q", "-b", "main", inside).CombinedOutput(); err != nil {
+		t.Fatalf("git init --bare: %v: %s", err, out)
+	}
+	dir := bareRepo(t)
+	policy := &tenants.LocalRepos{Protected: []string{data}}
+	g, err := NewGit(GitConfig{URL: "file://" + dir, AuthMethod: GitAuthNone, CacheDir: t.TempDir(), LocalRepos: policy})
+	if err != nil {
+		t.Fatalf("NewGit: %v", err)
+	}
+	ctx := context.Background()
+	if err := g.Check(ctx); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(inside, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Check(ctx); err == nil || !strings.Contains(err.Error(), "server's own files") {
+		t.Errorf("Check through a link into the data dir: %v, want a refusal", err)
+	}
+	if _, err := g.Apply(ctx, puts("into the data dir", "d/a.yaml", "a")); err == nil {
+		t.Errorf("Apply through a link into the data dir succeeded")
+	}
+	if out, err := exec.Command("git", "-C", inside, "rev-parse", "--verify", "-q", "refs/heads/main").CombinedOutput(); err == nil {
+		t.Errorf("the protected repository got a branch: %s", out)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/stateward/stateward/tenants"
 )
 
 // Auth methods a GitConfig accepts.
@@ -41,7 +43,8 @@ type gitRemote struct {
 	ep   *transport.Endpoint
 	auth transport.AuthMethod
 	tr   transport.Transport
-	// preDial, for SSH only, resolves and checks the address with the guarded
+	// preDial, for a file:// URL, checks the path again and returns the endpoint
+	// of its resolved path (see setupFile). For SSH, it resolves and checks the address with the guarded
 	// dialer and returns the endpoint to open the session on: the same endpoint
 	// with the vetted IP address in place of the host name, so go-git (whose SSH
 	// transport takes no dialer) cannot resolve the name again and reach another
@@ -55,24 +58,23 @@ type gitRemote struct {
 }
 
 // newGitRemote validates the URL and credentials of cfg and builds its transport.
+// The URL is classified by tenants.ParseGitURL, whose endpoint (go-git's own
+// parse) is the one dialled, so what was validated is what is opened.
 func newGitRemote(cfg GitConfig) (*gitRemote, error) {
-	ep, err := transport.NewEndpoint(cfg.URL)
+	u, err := tenants.ParseGitURL(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("git url %q: %w", cfg.URL, err)
+		return nil, fmt.Errorf("git url: %w", err)
 	}
-	if ep.Password != "" {
-		return nil, errors.New("git url: put the password in the credentials, not in the URL")
-	}
-	r := &gitRemote{url: cfg.URL, ep: ep, secret: strings.TrimSpace(cfg.Password)}
-	switch ep.Protocol {
-	case "http", "https":
+	r := &gitRemote{url: cfg.URL, ep: u.Endpoint, secret: strings.TrimSpace(cfg.Password)}
+	switch u.Form {
+	case tenants.FormHTTP, tenants.FormHTTPS:
 		err = r.setupHTTP(cfg)
-	case "ssh":
+	case tenants.FormSSH, tenants.FormSCP:
 		err = r.setupSSH(cfg)
-	case "file":
+	case tenants.FormFile:
 		err = r.setupFile(cfg)
 	default:
-		err = fmt.Errorf("git url %q: unsupported scheme %q (want https, http, ssh or file)", cfg.URL, ep.Protocol)
+		err = fmt.Errorf("git url %q: unsupported form %q", cfg.URL, u.Form)
 	}
 	if err != nil {
 		return nil, err
@@ -107,19 +109,32 @@ func (r *gitRemote) setupHTTP(cfg GitConfig) error {
 }
 
 // setupFile serves a bare repository on this machine with go-git's in-process
-// server (no git binary, no network). Whether file:// URLs are allowed at all is
-// the caller's policy (Factory.AllowFileURLs); here only the shape is checked.
+// server (no git binary, no network, and so none of the repository's hooks: a
+// pre-receive hook does not stop Stateward's push). cfg.LocalRepos is the policy:
+// nil refuses every file:// URL, and the path is checked against the server's own
+// files here and again before every session (it may become a symbolic link
+// later); the session opens the resolved path that was checked.
 func (r *gitRemote) setupFile(cfg GitConfig) error {
 	if a := authMethod(cfg); a != GitAuthNone {
 		return fmt.Errorf("git auth method %q does not fit a file:// URL; use none", a)
 	}
-	if !filepath.IsAbs(r.ep.Path) || r.ep.Host != "" {
-		return fmt.Errorf("git url %q: a file:// URL needs an absolute path (file:///srv/repo.git)", cfg.URL)
+	real, err := cfg.LocalRepos.Check(cfg.URL)
+	if err != nil {
+		return fmt.Errorf("git url: %w", err)
 	}
-	if fi, err := os.Stat(filepath.Join(r.ep.Path, "config")); err != nil || fi.IsDir() {
+	if fi, err := os.Stat(filepath.Join(real, "config")); err != nil || fi.IsDir() {
 		return fmt.Errorf("git url %q: no bare repository there (create one with git init --bare)", cfg.URL)
 	}
 	r.tr = server.NewClient(server.NewFilesystemLoader(osfs.New("")))
+	r.preDial = func(context.Context) (*transport.Endpoint, error) {
+		real, err := cfg.LocalRepos.Check(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("git url: %w", err)
+		}
+		ep := *r.ep
+		ep.Path = real
+		return &ep, nil
+	}
 	return nil
 }
 

@@ -39,6 +39,10 @@ type Readiness struct {
 	// Turn, when set, is asked before each periodic re-check, which runs only when
 	// it answers true: with several replicas, one of them re-checks per Interval.
 	Turn func(ctx context.Context, period time.Duration) (bool, error)
+	// Wake, when set, is called after a check that passed was recorded: the
+	// store's backoff ended (SetStoreStatus), so the writers should look for its
+	// job now rather than at their next poll.
+	Wake func()
 
 	mu       sync.Mutex
 	inflight map[tenants.StoreRef]bool
@@ -53,20 +57,26 @@ type StatusSource interface {
 }
 
 // RegisterReadinessGauge registers stateward_store_ready{tenant_id, kind, store}:
-// 1 when the store's last check passed, 0 when it failed, absent until checked.
-// It reads the database at each scrape, so every replica reports the checks that
+// 1 when the store's last check passed, 0 when it failed, absent until checked;
+// and stateward_store_write_failing{tenant_id, kind, store}: 1 while the store's
+// last write failed for a transport or authentication reason, else 0. It reads
+// the database at each scrape, so every replica reports the checks and writes that
 // any replica ran.
 func RegisterReadinessGauge(reg prometheus.Registerer, src StatusSource) {
-	reg.MustRegister(readinessCollector{src: src, desc: prometheus.NewDesc("stateward_store_ready",
-		"1 when the State Store's last readiness check passed, 0 when it failed.", []string{"tenant_id", "kind", "store"}, nil)})
+	labels := []string{"tenant_id", "kind", "store"}
+	reg.MustRegister(readinessCollector{src: src,
+		desc: prometheus.NewDesc("stateward_store_ready",
+			"1 when the State Store's last readiness check passed, 0 when it failed.", labels, nil),
+		writeDesc: prometheus.NewDesc("stateward_store_write_failing",
+			"1 while the State Store's last write failed for a transport or authentication reason.", labels, nil)})
 }
 
 type readinessCollector struct {
-	src  StatusSource
-	desc *prometheus.Desc
+	src             StatusSource
+	desc, writeDesc *prometheus.Desc
 }
 
-func (c readinessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c readinessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.writeDesc }
 
 func (c readinessCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -77,6 +87,11 @@ func (c readinessCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for ref, s := range statuses {
+		failing := 0.0
+		if s.WriteFailing() {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.writeDesc, prometheus.GaugeValue, failing, strconv.FormatInt(ref.TenantID, 10), ref.Kind, ref.Name)
 		if !s.Known() {
 			continue
 		}
@@ -110,7 +125,13 @@ func (r *Readiness) Check(ctx context.Context, ref tenants.StoreRef) error {
 		msg = err.Error()
 		r.Log.Info("store not ready", "tenant_id", ref.TenantID, "kind", ref.Kind, "store", ref.Name, "reason", msg)
 	}
-	return r.Source.SetStoreStatus(ctx, ref.TenantID, ref.Kind, ref.Name, err == nil, msg, started)
+	if err := r.Source.SetStoreStatus(ctx, ref.TenantID, ref.Kind, ref.Name, err == nil, msg, started); err != nil {
+		return err
+	}
+	if err == nil && r.Wake != nil {
+		r.Wake()
+	}
+	return nil
 }
 
 func (r *Readiness) check(ctx context.Context, ref tenants.StoreRef) error {

@@ -123,7 +123,9 @@ func (f fakeStatuses) StoreStatuses(context.Context) (map[tenants.StoreRef]tenan
 }
 
 // TestReadinessGaugeReadsTheSource: stateward_store_ready shows what the database
-// holds (checks any replica ran), and nothing for a store not checked yet.
+// holds (checks any replica ran), and nothing for a store not checked yet;
+// stateward_store_write_failing is 1 for a store whose last write failed, whatever
+// its check said, and 0 for every other store.
 func TestReadinessGaugeReadsTheSource(t *testing.T) {
 	yes, no := true, false
 	reg := prometheus.NewRegistry()
@@ -131,6 +133,7 @@ func TestReadinessGaugeReadsTheSource(t *testing.T) {
 		{TenantID: 1, Kind: tenants.KindGit, Name: "repo"}:      {Ready: &yes},
 		{TenantID: 2, Kind: tenants.KindBucket, Name: "bucket"}: {Ready: &no, Message: "denied"},
 		{TenantID: 2, Kind: tenants.KindGit, Name: "new"}:       {},
+		{TenantID: 3, Kind: tenants.KindGit, Name: "blip"}:      {Ready: &yes, WriteError: "connection refused"},
 	})
 	families, err := reg.Gather()
 	if err != nil {
@@ -147,7 +150,10 @@ func TestReadinessGaugeReadsTheSource(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	want := []string{"stateward_store_ready 1/GitStateStore/repo=1", "stateward_store_ready 2/BucketStateStore/bucket=0"}
+	want := []string{"stateward_store_ready 1/GitStateStore/repo=1", "stateward_store_ready 2/BucketStateStore/bucket=0",
+		"stateward_store_ready 3/GitStateStore/blip=1",
+		"stateward_store_write_failing 1/GitStateStore/repo=0", "stateward_store_write_failing 2/BucketStateStore/bucket=0",
+		"stateward_store_write_failing 2/GitStateStore/new=0", "stateward_store_write_failing 3/GitStateStore/blip=1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("gauge = %q, want %q", got, want)
 	}

@@ -110,7 +110,7 @@ func TestRunnerBurstWithOutsidePushes(t *testing.T) {
 }
 
 // TestRunnerRemoteDownThenBack: while the remote answers 503 the placement shows
-// failed with the remote's message and the job is retried with backoff; once the
+// retrying with the remote's message and the job is retried with backoff; once the
 // remote is back, the write lands.
 func TestRunnerRemoteDownThenBack(t *testing.T) {
 	e := newEngine(t)
@@ -121,7 +121,7 @@ func TestRunnerRemoteDownThenBack(t *testing.T) {
 	res := e.submit(t, work("a", nil, "a.yaml", "A"))
 	waitFor(t, 30*time.Second, func() (bool, string) {
 		p := e.placement(t, res.Work)
-		return p.State == tenants.StateFailed && p.Attempts >= 2, fmt.Sprintf("placement %s after %d attempts", p.State, p.Attempts)
+		return p.State == tenants.StateRetrying && p.Attempts >= 2, fmt.Sprintf("placement %s after %d attempts", p.State, p.Attempts)
 	})
 	if p := e.placement(t, res.Work); !strings.Contains(p.Error, "503") {
 		t.Errorf("error = %q, want the remote's 503", p.Error)

@@ -309,7 +309,7 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 	srv.SetDown(true) // the connection breaks while the remote holds the push
 	waitFor(t, 30*time.Second, func() (bool, string) {
 		p := e.placement(t, w.Work)
-		return p.State == tenants.StateFailed, "placement is " + p.State
+		return p.State == tenants.StateRetrying, "placement is " + p.State
 	})
 	srv.SetDown(false)
 	if _, err := e.db.DeleteWork(context.Background(), e.tenant, w.Work); err != nil {

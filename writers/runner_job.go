@@ -98,7 +98,7 @@ func (r *Runner) applyJob(ctx context.Context, job *tenants.Job, b Batch) (Resul
 	go r.keepLease(ctx, job, cancel, done)
 	b.Guard = func(gctx context.Context) error { return r.confirmLease(gctx, job) }
 	res, err := backend.Apply(actx, b)
-	if err != nil && !errors.Is(err, ErrRejected) && !errors.Is(err, ErrInvalidBatch) {
+	if err != nil && !rejectedContent(err) {
 		r.forget(job.Store) // the next attempt starts from a freshly opened clone
 	}
 	if cause := context.Cause(actx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {

@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,4 +67,38 @@ func (m *RunnerMetrics) finished(kind string, res tenants.JobResult, took time.D
 	m.objects.WithLabelValues(kind, "put").Add(float64(res.Puts))
 	m.objects.WithLabelValues(kind, "delete").Add(float64(res.Deletes))
 	m.duration.WithLabelValues(kind).Observe(took.Seconds())
+}
+
+// PlacementCounter counts every tenant's placements by state (package db
+// implements it).
+type PlacementCounter interface {
+	PlacementStateCounts(ctx context.Context) (map[string]int, error)
+}
+
+// RegisterPlacementGauge registers stateward_placements{state}: placements of all
+// tenants by state, one series for each of tenants.PlacementStates (zero when
+// none), read from the database at each scrape so every replica agrees.
+func RegisterPlacementGauge(reg prometheus.Registerer, src PlacementCounter) {
+	reg.MustRegister(placementCollector{src: src, desc: prometheus.NewDesc("stateward_placements",
+		"Placements by state (pending, writing, retrying, written, failed, proposed, rejected), all tenants.", []string{"state"}, nil)})
+}
+
+type placementCollector struct {
+	src  PlacementCounter
+	desc *prometheus.Desc
+}
+
+func (c placementCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c placementCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.src.PlacementStateCounts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err) // the scrape fails: unknown, not zero
+		return
+	}
+	for _, st := range tenants.PlacementStates {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[st]), st)
+	}
 }

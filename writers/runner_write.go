@@ -47,11 +47,6 @@ func (jw *jobWrite) run(ctx context.Context) (tenants.JobResult, *jobBatch, erro
 	return res, jb, nil
 }
 
-// rejectedContent reports whether err is the store refusing what the Batch holds.
-func rejectedContent(err error) bool {
-	return errors.Is(err, ErrRejected) || errors.Is(err, ErrInvalidBatch)
-}
-
 // attempt builds the Batch of the job's placements in only (all when nil), keeps
 // out what other placements want, and applies it.
 func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.JobResult, *jobBatch, error) {
@@ -69,6 +64,7 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 		return res, jb, err
 	}
 	res.Version, res.Changed, res.Puts, res.Deletes = out.Version, out.Changed, out.Puts, out.Deletes
+	res.StoreOK = true
 	return res, jb, nil
 }
 
@@ -111,6 +107,9 @@ func (jw *jobWrite) failed(res *tenants.JobResult, err error) {
 		return
 	}
 	failAll(res, err.Error())
+	if classify(err) == failStore {
+		res.StoreErr = err.Error()
+	}
 	if jw.job.Store.Kind != tenants.KindBucket {
 		return
 	}
@@ -194,6 +193,9 @@ func (n *narrowing) try(ctx context.Context, set []int64, known error) error {
 	switch {
 	case !rejectedContent(err):
 		n.fail(set, err.Error())
+		if classify(err) == failStore {
+			n.res.StoreErr = err.Error()
+		}
 	case len(set) == 1:
 		o := n.outcome(set[0])
 		o.Error, o.Stuck = fmt.Sprintf("the store refused this placement's files, so it is not retried until the Work is submitted again: %v", err), true
@@ -242,6 +244,7 @@ func (n *narrowing) succeeded(res tenants.JobResult) {
 		n.res.Version = res.Version
 	}
 	n.res.Changed = n.res.Changed || res.Changed
+	n.res.StoreOK = n.res.StoreOK || res.StoreOK
 	n.res.Puts += res.Puts
 	n.res.Deletes += res.Deletes
 }

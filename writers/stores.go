@@ -2,7 +2,6 @@ package writers
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strconv"
 
@@ -15,9 +14,10 @@ import (
 type Factory struct {
 	Egress   egress.Policy
 	CacheDir string // Git clones: <CacheDir>/<tenant id>/<store id>
-	// AllowFileURLs admits file:// Git stores (a bare repository on this machine);
-	// only the local default sets it, since it reaches the server's own disk.
-	AllowFileURLs bool
+	// LocalRepos admits file:// Git stores (a bare repository on this machine,
+	// outside the server's own files); only the local default sets it, since it
+	// reaches the server's own disk. Nil refuses them.
+	LocalRepos *tenants.LocalRepos
 	// AppTokens shares GitHub App installation tokens between the backends
 	// (writers and readiness checks); nil gives each backend its own cache.
 	AppTokens *AppTokens
@@ -48,8 +48,9 @@ func (f Factory) GitBackend(s tenants.GitStateStore) (*Git, error) {
 		GitHubAPIURL: s.GitHubAPIURL, AppTokens: f.AppTokens,
 		SigningKey: c.SigningKey, SigningKeyPassphrase: c.SigningKeyPassphrase,
 		AuthorName: s.AuthorName, AuthorEmail: s.AuthorEmail, CABundle: []byte(s.CABundle),
-		CacheDir: filepath.Join(f.CacheDir, strconv.FormatInt(s.TenantID, 10), "git-"+strconv.FormatInt(s.ID, 10)),
-		Dial:     f.Egress.DialContext,
+		CacheDir:   filepath.Join(f.CacheDir, strconv.FormatInt(s.TenantID, 10), "git-"+strconv.FormatInt(s.ID, 10)),
+		Dial:       f.Egress.DialContext,
+		LocalRepos: f.LocalRepos,
 	})
 }
 
@@ -68,17 +69,16 @@ func (f Factory) BucketBackend(s tenants.BucketStateStore) (*Bucket, error) {
 	})
 }
 
-// checkHost refuses a literal disallowed address in a Git or API URL before any dial.
+// checkHost refuses, before any dial, a Git or API URL that names a literal
+// disallowed address, or this machine's disk outside the local default's policy.
 func (f Factory) checkHost(rawURL string) error {
-	if tenants.IsFileURL(rawURL) {
-		if !f.AllowFileURLs {
-			return tenants.ErrFileURL
-		}
-		return nil
+	u, err := tenants.ParseGitURL(rawURL)
+	if err != nil {
+		return err
 	}
-	host := tenants.GitHost(rawURL)
-	if host == "" {
-		return fmt.Errorf("no host in %q", rawURL)
+	if u.Form == tenants.FormFile {
+		_, err := f.LocalRepos.Check(rawURL)
+		return err
 	}
-	return f.Egress.CheckLiteral(host)
+	return f.Egress.CheckLiteral(u.Host)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
 )
 
 // config is every setting of the binary, read once from STATEWARD_* variables.
@@ -40,6 +41,9 @@ type config struct {
 	// DevIssuer: no external issuer and a loopback listen address → the embedded
 	// development identity provider at /dev/oidc.
 	DevIssuer bool
+	// SecretFiles are the files the *_FILE variables named: server files no
+	// file:// store may point at.
+	SecretFiles []string
 }
 
 // loadConfig reads the environment. Secrets may come from files named by *_FILE.
@@ -60,6 +64,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	read := func(name string) string {
 		v, e := secretEnv(getenv, name)
 		err = errors.Join(err, e)
+		if f := getenv(name + "_FILE"); f != "" {
+			c.SecretFiles = append(c.SecretFiles, f)
+		}
 		return v
 	}
 	c.DatabaseURL = read("STATEWARD_DATABASE_URL")
@@ -164,6 +171,41 @@ func (c config) databaseName() string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// localRepos is the policy for file:// Git stores: none outside the local default;
+// there, none inside the data dir, the database file (and its journals) or a file
+// a *_FILE variable named. caseInsensitive reports how the data dir's file system
+// compares names.
+func (c config) localRepos(caseInsensitive bool) *tenants.LocalRepos {
+	if !c.DevIssuer {
+		return nil
+	}
+	l := &tenants.LocalRepos{CaseInsensitive: caseInsensitive,
+		Protected: append([]string{c.DataDir, filepath.Join(c.DataDir, "secret.key")}, c.SecretFiles...)}
+	if !c.postgres() {
+		db := c.sqlitePath()
+		l.Protected = append(l.Protected, db, db+"-wal", db+"-shm", db+"-journal")
+	}
+	return l
+}
+
+// caseInsensitiveDir reports whether dir's file system opens a name in another
+// case as the same file (macOS and Windows by default), by creating a probe file.
+func caseInsensitiveDir(dir string) (bool, error) {
+	f, err := os.CreateTemp(dir, "case-probe-")
+	if err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	name := f.Name()
+	defer os.Remove(name)
+	_ = f.Close()
+	fi, err := os.Stat(name)
+	if err != nil {
+		return false, err
+	}
+	other, err := os.Stat(filepath.Join(filepath.Dir(name), strings.ToUpper(filepath.Base(name))))
+	return err == nil && os.SameFile(fi, other), nil
 }
 
 // sqlitePath is the database file: STATEWARD_DATABASE_URL or the data dir default.

@@ -55,11 +55,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
 	wcfg.Egress = policy
-	wcfg.AllowFileURLs = cfg.DevIssuer
-	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), AllowFileURLs: cfg.DevIssuer,
+	fold, err := caseInsensitiveDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	localRepos := cfg.localRepos(fold)
+	wcfg.LocalRepos = localRepos
+	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), LocalRepos: localRepos,
 		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: d.AcceptBusy}}
 	reg := prometheus.NewRegistry()
 	writers.RegisterReadinessGauge(reg, d)
+	writers.RegisterPlacementGauge(reg, d)
 	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now,
 		Turn: func(ctx context.Context, period time.Duration) (bool, error) {
 			return d.TakeTurn(ctx, db.SweepReadiness, replica, period)
@@ -67,6 +73,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	runner := &writers.Runner{DB: reassertTurns{d, replica, cfg.ReassertInterval}, Factory: factory, Log: log, Owner: replica,
 		ReassertInterval: cfg.ReassertInterval, Lease: cfg.JobLease,
 		Metrics: writers.NewRunnerMetrics(reg)}
+	readiness.Wake = runner.Wake // a passing check ends a store's backoff: write now
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stateward_jobs_queued", Help: "Write jobs waiting to run (all tenants).",
 	}, func() float64 {
