@@ -72,8 +72,10 @@ func onlyTeam(teams []tenants.Membership, slug string) []tenants.Membership {
 }
 
 // cliLoginConfirm is POST /cli/login (same-origin only, like every POST): it mints
-// an API token with the person's role in the chosen team, named after them and
-// the machine so that it can be found and revoked on the tokens page, and sends
+// an API token with the person's role in the chosen team, bound to them (it never
+// does more than their current role, and nothing once they leave the team), named
+// after them and the machine so that it can be found and revoked on the tokens
+// page, and sends
 // the browser to the CLI's listener on 127.0.0.1 — never to another host.
 func (s *Server) cliLoginConfirm(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
@@ -118,7 +120,7 @@ func (s *Server) mintCLIToken(r *http.Request, u tenants.User, m tenants.Members
 	if len(name) > 100 {
 		name = strings.ToValidUTF8(name[:100], "")
 	}
-	tok, secret, err := s.store.CreateToken(r.Context(), m.Tenant.ID, name, m.Role)
+	tok, secret, err := s.store.CreatePersonToken(r.Context(), m.Tenant.ID, u.ID, name, m.Role)
 	if err != nil {
 		return tok, "", err
 	}
