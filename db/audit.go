@@ -17,6 +17,8 @@ type auditRow struct {
 	ActorKind  string    `db:"actor_kind"`
 	ActorID    int64     `db:"actor_id"`
 	ActorName  string    `db:"actor_name"`
+	PersonID   int64     `db:"actor_person_id"`
+	Person     string    `db:"actor_person"`
 	Action     string    `db:"action"`
 	ObjectKind string    `db:"object_kind"`
 	ObjectID   int64     `db:"object_id"`
@@ -24,11 +26,11 @@ type auditRow struct {
 	Detail     string    `db:"detail"`
 }
 
-const auditCols = `id, at, actor_kind, actor_id, actor_name, action, object_kind, object_id, object_name, detail`
+const auditCols = `id, at, actor_kind, actor_id, actor_name, actor_person_id, actor_person, action, object_kind, object_id, object_name, detail`
 
 func (r auditRow) domain() tenants.AuditEvent {
 	return tenants.AuditEvent{ID: r.ID, At: r.At, Action: r.Action, Detail: r.Detail,
-		Actor:  tenants.Actor{Kind: r.ActorKind, ID: r.ActorID, Name: r.ActorName},
+		Actor:  tenants.Actor{Kind: r.ActorKind, ID: r.ActorID, Name: r.ActorName, PersonID: r.PersonID, Person: r.Person},
 		Object: tenants.AuditObject{Kind: r.ObjectKind, ID: r.ObjectID, Name: r.ObjectName}}
 }
 
@@ -38,9 +40,11 @@ func (d *DB) RecordAudit(ctx context.Context, tenantID int64, ev tenants.AuditEv
 }
 
 func recordAudit(ctx context.Context, x sqlx.ExecerContext, tenantID int64, at time.Time, ev tenants.AuditEvent) error {
-	_, err := x.ExecContext(ctx, `INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, actor_name, action,
-		object_kind, object_id, object_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tenantID, at, ev.Actor.Kind, ev.Actor.ID, ev.Actor.Name, ev.Action, ev.Object.Kind, ev.Object.ID, ev.Object.Name, ev.Detail)
+	_, err := x.ExecContext(ctx, `INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, actor_name,
+		actor_person_id, actor_person, action, object_kind, object_id, object_name, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tenantID, at, ev.Actor.Kind, ev.Actor.ID, ev.Actor.Name, ev.Actor.PersonID, ev.Actor.Person,
+		ev.Action, ev.Object.Kind, ev.Object.ID, ev.Object.Name, ev.Detail)
 	return err
 }
 

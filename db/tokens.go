@@ -17,12 +17,25 @@ type tokenRow struct {
 	CreatedAt  time.Time  `db:"created_at"`
 	LastUsedAt *time.Time `db:"last_used_at"`
 	RevokedAt  *time.Time `db:"revoked_at"`
+	UserID     *int64     `db:"user_id"`
+	Person     *string    `db:"person"`
 }
 
 func (r tokenRow) domain() tenants.Token {
-	return tenants.Token{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Role: tenants.Role(r.Role),
+	t := tenants.Token{ID: r.ID, TenantID: r.TenantID, Name: r.Name, Role: tenants.Role(r.Role),
 		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+	if r.UserID != nil {
+		t.UserID = *r.UserID
+	}
+	if r.Person != nil {
+		t.Person = *r.Person
+	}
+	return t
 }
+
+// tokenCols are a token's columns with its person's email, from api_tokens t
+// LEFT JOIN users u.
+const tokenCols = `t.id, t.tenant_id, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at, t.user_id, u.email AS person`
 
 // TokenPrefix starts every API token so that secret scanners and people can tell
 // what it is.
@@ -31,6 +44,17 @@ const TokenPrefix = "swt_"
 // CreateToken makes an API token for a tenant and returns the token secret, shown
 // once; only its hash is stored.
 func (d *DB) CreateToken(ctx context.Context, tenantID int64, name string, role tenants.Role) (tenants.Token, string, error) {
+	return d.createToken(ctx, tenantID, nil, name, role)
+}
+
+// CreatePersonToken makes an API token that acts for a person (`stateward
+// login`): when used, it may do no more than the lower of role and the person's
+// role in the tenant at that moment, and nothing once they are no longer in it.
+func (d *DB) CreatePersonToken(ctx context.Context, tenantID, userID int64, name string, role tenants.Role) (tenants.Token, string, error) {
+	return d.createToken(ctx, tenantID, &userID, name, role)
+}
+
+func (d *DB) createToken(ctx context.Context, tenantID int64, userID *int64, name string, role tenants.Role) (tenants.Token, string, error) {
 	if name == "" {
 		return tenants.Token{}, "", tenants.Invalid("name", "is required")
 	}
@@ -41,19 +65,24 @@ func (d *DB) CreateToken(ctx context.Context, tenantID int64, name string, role 
 	secret = TokenPrefix + secret
 	now := d.now()
 	var id int64
-	err := d.w.GetContext(ctx, &id, `INSERT INTO api_tokens (tenant_id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		tenantID, name, role, HashSecret(secret), now)
+	err := d.w.GetContext(ctx, &id, `INSERT INTO api_tokens (tenant_id, name, role, hash, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		tenantID, name, role, HashSecret(secret), now, userID)
 	if err != nil {
 		return tenants.Token{}, "", err
 	}
-	return tenants.Token{ID: id, TenantID: tenantID, Name: name, Role: role, CreatedAt: now}, secret, nil
+	tok := tenants.Token{ID: id, TenantID: tenantID, Name: name, Role: role, CreatedAt: now}
+	if userID != nil {
+		tok.UserID = *userID
+	}
+	return tok, secret, nil
 }
 
-// Tokens lists a tenant's tokens, newest first.
+// Tokens lists a tenant's tokens, newest first, each with the person it acts for
+// (if any).
 func (d *DB) Tokens(ctx context.Context, tenantID int64) ([]tenants.Token, error) {
 	var rows []tokenRow
-	err := d.r.SelectContext(ctx, &rows, `SELECT id, tenant_id, name, role, created_at, last_used_at, revoked_at
-		FROM api_tokens WHERE tenant_id = ? ORDER BY id DESC`, tenantID)
+	err := d.r.SelectContext(ctx, &rows, `SELECT `+tokenCols+`
+		FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.tenant_id = ? ORDER BY t.id DESC`, tenantID)
 	out := make([]tenants.Token, len(rows))
 	for i, r := range rows {
 		out[i] = r.domain()
@@ -69,16 +98,44 @@ func (d *DB) RevokeToken(ctx context.Context, tenantID, id int64) error {
 }
 
 // TokenBySecret finds the live token for a presented secret; unknown or revoked →
-// ErrUnauthenticated. Last-used is recorded at most once a minute.
+// ErrUnauthenticated. The Role it answers is what the token may do now: for a
+// token that acts for a person, the lower of its own role and that person's
+// current role in the tenant (as a member, or through IdP groups read less than
+// GroupAccessTTL ago, as RoleOf counts them), and ErrUnauthenticated when they
+// hold none — all read in the same query as the token. Last-used is recorded at
+// most once a minute.
 func (d *DB) TokenBySecret(ctx context.Context, secret string) (tenants.Token, error) {
-	var r tokenRow
-	err := d.r.GetContext(ctx, &r, `SELECT id, tenant_id, name, role, created_at, last_used_at, revoked_at
-		FROM api_tokens WHERE hash = ?`, HashSecret(secret))
+	var r struct {
+		tokenRow
+		MemberRole *string `db:"member_role"`
+		GroupRank  *int    `db:"group_rank"`
+	}
+	err := d.r.GetContext(ctx, &r, `SELECT `+tokenCols+`, m.role AS member_role,
+		(SELECT MAX(CASE gr.role WHEN 'owner' THEN 3 WHEN 'editor' THEN 2 WHEN 'viewer' THEN 1 ELSE 0 END)
+			FROM group_roles gr JOIN user_groups ug ON ug.group_name = gr.group_name
+			WHERE ug.user_id = t.user_id AND gr.tenant_id = t.tenant_id AND u.groups_at >= ?) AS group_rank
+		FROM api_tokens t
+		LEFT JOIN users u ON u.id = t.user_id
+		LEFT JOIN members m ON m.tenant_id = t.tenant_id AND m.user_id = t.user_id
+		WHERE t.hash = ?`, d.now().Add(-GroupAccessTTL), HashSecret(secret))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return tenants.Token{}, err
 	}
 	if err != nil || r.RevokedAt != nil {
 		return tenants.Token{}, tenants.ErrUnauthenticated
+	}
+	if r.UserID != nil {
+		var person tenants.Role
+		if r.MemberRole != nil {
+			person = tenants.Role(*r.MemberRole)
+		}
+		if r.GroupRank != nil {
+			person = tenants.Higher(person, roleOfRank(*r.GroupRank))
+		}
+		if person == "" {
+			return tenants.Token{}, tenants.ErrUnauthenticated
+		}
+		r.Role = string(tenants.Lower(tenants.Role(r.Role), person))
 	}
 	now := d.now()
 	if r.LastUsedAt == nil || now.Sub(*r.LastUsedAt) > time.Minute {
@@ -87,6 +144,19 @@ func (d *DB) TokenBySecret(ctx context.Context, secret string) (tenants.Token, e
 		}
 	}
 	return r.domain(), nil
+}
+
+// roleOfRank reads the rank TokenBySecret's query gives a group role.
+func roleOfRank(rank int) tenants.Role {
+	switch rank {
+	case 3:
+		return tenants.RoleOwner
+	case 2:
+		return tenants.RoleEditor
+	case 1:
+		return tenants.RoleViewer
+	}
+	return ""
 }
 
 // TenantByID finds a tenant by id (for token principals).

@@ -18,9 +18,14 @@ type Actor struct {
 	Kind string `json:"kind"`
 	ID   int64  `json:"id,omitempty"`
 	Name string `json:"name"`
+	// PersonID and Person (their email) name the person a token acts for, when
+	// the actor is a token of `stateward login`.
+	PersonID int64  `json:"personId,omitempty"`
+	Person   string `json:"person,omitempty"`
 }
 
-// String reads as "alice@example.com", "token ci-bot" or "trigger ci".
+// String reads as "alice@example.com", "token ci-bot", "token cli: alice@… for
+// alice@example.com" or "trigger ci".
 func (a Actor) String() string {
 	switch a.Kind {
 	case ActorPerson:
@@ -31,16 +36,21 @@ func (a Actor) String() string {
 		}
 		return "Stateward"
 	}
+	s := a.Kind + " " + a.Name
 	if a.Name == "" {
-		return a.Kind + " #" + strconv.FormatInt(a.ID, 10)
+		s = a.Kind + " #" + strconv.FormatInt(a.ID, 10)
 	}
-	return a.Kind + " " + a.Name
+	if a.Person != "" {
+		s += " for " + a.Person
+	}
+	return s
 }
 
-// ActorOf is the actor of a request: the member signed in, or the API token.
+// ActorOf is the actor of a request: the member signed in, or the API token (and
+// the person it acts for, if any).
 func ActorOf(p Principal) Actor {
 	if p.Token != 0 {
-		return Actor{Kind: ActorToken, ID: p.Token, Name: p.TokenName}
+		return Actor{Kind: ActorToken, ID: p.Token, Name: p.TokenName, PersonID: p.UserID, Person: p.Email}
 	}
 	return Actor{Kind: ActorPerson, ID: p.UserID, Name: p.Email}
 }

@@ -86,6 +86,14 @@ func Higher(a, b Role) Role {
 	return a
 }
 
+// Lower is the weaker of two roles; "" (no role) is weaker than any.
+func Lower(a, b Role) Role {
+	if b.rank() < a.rank() {
+		return b
+	}
+	return a
+}
+
 // GroupsFromClaim reads a groups claim value: a list of strings, or one string.
 func GroupsFromClaim(v any) []string {
 	var out []string

@@ -93,13 +93,21 @@ type Token struct {
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	// UserID and Person (their email) name the person a token of `stateward
+	// login` acts for: it may do no more than that person's current role in the
+	// team, and nothing once they have left it. Zero and "" for tokens made with
+	// `stateward token create` or the tokens page, which keep their own Role.
+	UserID int64
+	Person string
 }
 
 // Principal is who is acting on a tenant: a signed-in user or an API token.
 type Principal struct {
 	Tenant Tenant
 	Role   Role
-	UserID int64 // zero for tokens
+	// UserID and Email are the signed-in member, or the person a bound token
+	// (Token.UserID) acts for; zero and "" for other tokens.
+	UserID int64
 	Email  string
 	Token  int64 // zero for users
 	// TokenName names the API token, for the audit log.

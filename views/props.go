@@ -483,3 +483,12 @@ type AuditProps struct {
 	Paged   bool   // not the first page
 	NextURL string // the next (older) page, "" on the last
 }
+
+// CLILoginProps is the confirmation page of `stateward login`: the CLI's loopback
+// port and state, the host name it reported, and the teams the person may choose
+// (Tenant preselected when the CLI named one).
+type CLILoginProps struct {
+	Port, State, Host string
+	Tenant            string
+	Teams             []tenants.Membership
+}

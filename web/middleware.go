@@ -68,8 +68,9 @@ func (s *Server) dashboardTenant(next http.Handler) http.Handler {
 }
 
 // apiTenant authenticates the API: a Bearer token (or a dashboard session) for the
-// tenant in the route. Unknown or revoked token → 401; a token or user of another
-// tenant → 404.
+// tenant in the route. Unknown or revoked token, or a token of `stateward login`
+// whose person is no longer in the team → 401; a token or user of another tenant
+// → 404.
 func (s *Server) apiTenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.apiPrincipal(r)
@@ -110,7 +111,9 @@ func (s *Server) apiPrincipal(r *http.Request) (tenants.Principal, error) {
 	if err != nil || t.ID != tok.TenantID {
 		return tenants.Principal{}, tenants.NotFound("team", slug)
 	}
-	return tenants.Principal{Tenant: t, Role: tok.Role, Token: tok.ID, TokenName: tok.Name}, nil
+	// A token of `stateward login` acts for its person: tok.Role is already the
+	// lower of the token's and the person's current role.
+	return tenants.Principal{Tenant: t, Role: tok.Role, Token: tok.ID, TokenName: tok.Name, UserID: tok.UserID, Email: tok.Person}, nil
 }
 
 // principal returns the caller, which the tenant middleware has always set.

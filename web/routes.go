@@ -21,6 +21,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, static.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
+	r.With(s.query()).Get("/api/v1/openapi.json", s.openAPI)
 	if s.cfg.DevIssuer != nil {
 		r.Mount("/dev/oidc", http.StripPrefix("/dev/oidc", s.cfg.DevIssuer))
 	}
@@ -40,6 +41,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/teams/new", s.teamNew)
 			r.Post("/teams", s.teamCreate)
 			r.Post("/teams/validate", s.teamValidate)
+			r.Get("/cli/login", s.cliLogin)
+			r.Post("/cli/login", s.cliLoginConfirm)
 			r.Route("/t/{tenant}", func(r chi.Router) {
 				r.Use(s.dashboardTenant)
 				s.dashboardRoutes(r)

@@ -35,6 +35,7 @@ type Store interface {
 	TakeLoginAttempt(ctx context.Context, state string) (db.LoginAttempt, error)
 
 	CreateToken(ctx context.Context, tenantID int64, name string, role tenants.Role) (tenants.Token, string, error)
+	CreatePersonToken(ctx context.Context, tenantID, userID int64, name string, role tenants.Role) (tenants.Token, string, error)
 	Tokens(ctx context.Context, tenantID int64) ([]tenants.Token, error)
 	RevokeToken(ctx context.Context, tenantID, id int64) error
 	TokenBySecret(ctx context.Context, secret string) (tenants.Token, error)

@@ -184,7 +184,7 @@ func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, "remove", tenants.AuditObject{Kind: tenants.AuditMember, Name: email}, "")
-	s.redirect(w, r, tenantPath(r, "members"), email+" removed.")
+	s.redirect(w, r, tenantPath(r, "members"), email+" removed; tokens they made with stateward login no longer work.")
 }
 
 // formError shows a validation or conflict message as an error flash on the page
