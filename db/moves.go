@@ -250,6 +250,9 @@ func storeMoveMessage(mv storeMove, placements, dests, dropped int) string {
 
 // destinationMoveMessage says what a Destination path change will write where.
 func destinationMoveMessage(placements int) string {
+	if placements == 0 {
+		return "nothing is placed on it yet: its canary files will be written under the new path and removed from the old one"
+	}
 	return plural(placements, "placement") + " will be written under the new path, canary files included, and removed from the old one"
 }
 

@@ -72,6 +72,8 @@ func TestReadmeFirstSessionRunsAsWritten(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"ready": true`,
+		`"dryRun": true`,
+		`"field": "spec.path"`,
 		`"destinations/dev/resources/default/redis/my-request/5058f/redis.yaml"`,
 		`"paths":["destinations/dev/resources/default/redis/from-ci/5058f/redis.yaml"]`,
 	} {
