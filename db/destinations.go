@@ -91,14 +91,15 @@ type storeInfo struct {
 	SecretMissing bool `db:"secret_missing"`
 }
 
-// storeInfos reads the path and status of each of a tenant's stores (one
+// storeInfos reads the path and status of each of a tenant's stores, its last
+// write failure included, so a Destination shows what its store shows (one
 // statement: the union's times parse as the first table's column type says).
 func (d *DB) storeInfos(ctx context.Context, q sqlx.QueryerContext, tenantID int64) (map[storeKey]storeInfo, error) {
 	var rows []storeInfo
 	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT 'GitStateStore' AS kind, name, path, ready, status_message,
-		last_checked, secret_missing FROM git_stores WHERE tenant_id = ?
-		UNION ALL SELECT 'BucketStateStore', name, path, ready, status_message, last_checked, secret_missing
-		FROM bucket_stores WHERE tenant_id = ?`, tenantID, tenantID); err != nil {
+		last_checked, write_error, write_failed_at, secret_missing FROM git_stores WHERE tenant_id = ?
+		UNION ALL SELECT 'BucketStateStore', name, path, ready, status_message, last_checked, write_error, write_failed_at,
+		secret_missing FROM bucket_stores WHERE tenant_id = ?`, tenantID, tenantID); err != nil {
 		return nil, err
 	}
 	out := make(map[storeKey]storeInfo, len(rows))

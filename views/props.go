@@ -369,6 +369,9 @@ type WorksProps struct {
 	States       []string
 	Destinations []string
 	Triggers     []TriggerOption
+	// SearchMax is the longest search, in characters, the server takes (the
+	// search box's maxlength; none when 0).
+	SearchMax int
 }
 
 // WorkFileInput is one file row of the Work form.

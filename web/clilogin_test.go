@@ -51,6 +51,11 @@ func TestCLILoginMintsARevocableToken(t *testing.T) {
 		}
 	}
 	resp, body := b.get(t, h.URL+"/cli/login?port="+port+"&state="+state+"&tenant=team-a&host=laptop")
+	for _, want := range []string{"acts with your current role in the team", "stops working if you leave the team"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the confirmation page does not say the token %q: %s", want, snippet(body))
+		}
+	}
 	if resp.StatusCode != 200 || !strings.Contains(body, `data-testid="cli-confirm"`) || !strings.Contains(body, "laptop") {
 		t.Fatalf("confirmation page: %d %s", resp.StatusCode, snippet(body))
 	}

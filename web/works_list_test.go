@@ -3,11 +3,13 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -115,6 +117,10 @@ func TestWorksSearchTooLongIs422(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := "Bearer " + raw
+	// The search box refuses longer input before it is sent.
+	if _, page := b.get(t, h.URL+"/t/team-a/works"); !strings.Contains(page, fmt.Sprintf(`name="q" value="" placeholder="promise, namespace or name" maxlength="%d"`, db.MaxSearch)) {
+		t.Errorf("the Works search box has no maxlength %d: %s", db.MaxSearch, snippet(page))
+	}
 	for name, tc := range map[string]struct{ q, limit string }{
 		"long":  {strings.Repeat("a", 60_000), "at most 1000 characters"},
 		"words": {strings.Repeat("a ", 500), "at most 20 words"},

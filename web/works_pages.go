@@ -36,7 +36,8 @@ func (s *Server) worksPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := views.WorksProps{Filter: views.WorkFilter{Search: q.Search, State: q.State, Destination: q.Destination,
-		Trigger: r.URL.Query().Get("trigger")}, Total: page.Total, TotalCapped: page.TotalCapped, Paged: q.Before != "", States: db.WorkStates}
+		Trigger: r.URL.Query().Get("trigger")}, Total: page.Total, TotalCapped: page.TotalCapped, Paged: q.Before != "", States: db.WorkStates,
+		SearchMax: db.MaxSearch}
 	for _, d := range dests {
 		p.Destinations = append(p.Destinations, d.Name)
 	}
