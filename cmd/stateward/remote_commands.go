@@ -81,10 +81,25 @@ type object struct {
 		Labels map[string]string `json:"labels"`
 	} `json:"metadata"`
 	Spec   map[string]any `json:"spec"`
-	Status struct {
-		Ready   *bool  `json:"ready"`
-		Message string `json:"message"`
-	} `json:"status"`
+	Status objectStatus   `json:"status"`
+}
+
+// objectStatus is a store's or Destination's status: the last readiness check, and
+// whether writes to the store are failing now.
+type objectStatus struct {
+	Ready      *bool  `json:"ready"`
+	Message    string `json:"message"`
+	Failing    bool   `json:"failing"`
+	WriteError string `json:"writeError"`
+}
+
+// message is what the MESSAGE column shows: a failing write before the last check,
+// since READY alone would say True while nothing can be written.
+func (st objectStatus) message() string {
+	if st.Failing && st.WriteError != "" {
+		return oneLine("writes failing: " + st.WriteError)
+	}
+	return oneLine(st.Message)
 }
 
 func ready(r *bool) string {
@@ -137,7 +152,7 @@ func getStores(ctx context.Context, c *client, e cliEnv) error {
 	for _, raw := range items {
 		var o object
 		_ = json.Unmarshal(raw, &o)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Kind, o.Metadata.Name, ready(o.Status.Ready), oneLine(o.Status.Message))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Kind, o.Metadata.Name, ready(o.Status.Ready), o.Status.message())
 	}
 	return tw.Flush()
 }
@@ -159,7 +174,7 @@ func getDestinations(ctx context.Context, c *client, e cliEnv) error {
 		if ref, ok := o.Spec["stateStoreRef"].(map[string]any); ok {
 			store = fmt.Sprintf("%v/%v", ref["kind"], ref["name"])
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", o.Metadata.Name, store, o.Spec["path"], labels(o.Metadata.Labels), ready(o.Status.Ready), oneLine(o.Status.Message))
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", o.Metadata.Name, store, o.Spec["path"], labels(o.Metadata.Labels), ready(o.Status.Ready), o.Status.message())
 	}
 	return tw.Flush()
 }
