@@ -200,7 +200,7 @@ func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Des
 	if !moved {
 		return Saved{Action: ActionUpdated}, nil
 	}
-	n, _, err := d.rewritten(ctx, tx, scope, before)
+	n, err := d.rewritten(ctx, tx, scope, before)
 	return Saved{Action: ActionUpdated, Message: destinationMoveMessage(n)}, err
 }
 

@@ -36,10 +36,13 @@ func bucketMove(old, s tenants.BucketStateStore) storeMove {
 	return storeMove{location: old.Endpoint != s.Endpoint || old.BucketName != s.BucketName, path: old.Path != s.Path}
 }
 
-// generations maps each live placement of a store or Destination to its
-// generation: read before a change, it tells which placements the change put
+// generations maps each live placement and canary row of a store or Destination
+// to its generation: read before a change, it tells which of them the change put
 // back to pending (see rewritten).
-type generations map[int64]int64
+type generations struct {
+	placements map[int64]int64
+	canaries   map[int64]int64
+}
 
 // placementScope selects the live placements of a store or of one Destination.
 type placementScope struct {
@@ -56,42 +59,63 @@ func destinationScope(tenantID, destID int64) placementScope {
 }
 
 func (d *DB) liveGenerations(ctx context.Context, tx *sqlx.Tx, sc placementScope) (generations, error) {
-	var rows []struct {
-		ID         int64 `db:"id"`
-		Generation int64 `db:"generation"`
-	}
-	if err := tx.SelectContext(ctx, &rows, `SELECT id, generation FROM placements WHERE `+sc.cond+` AND intent = 'write'`,
-		sc.args...); err != nil {
-		return nil, err
-	}
-	out := make(generations, len(rows))
-	for _, r := range rows {
-		out[r.ID] = r.Generation
+	out := generations{placements: map[int64]int64{}, canaries: map[int64]int64{}}
+	for table, m := range map[string]map[int64]int64{"placements": out.placements, "canaries": out.canaries} {
+		var rows []struct {
+			ID         int64 `db:"id"`
+			Generation int64 `db:"generation"`
+		}
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, generation FROM `+table+` WHERE `+sc.cond+` AND intent = 'write'`,
+			sc.args...); err != nil {
+			return generations{}, err
+		}
+		for _, r := range rows {
+			m[r.ID] = r.Generation
+		}
 	}
 	return out, nil
 }
 
-// rewritten counts the live placements of sc that this transaction put back to
-// pending since before was read, and the Destinations they are on.
-func (d *DB) rewritten(ctx context.Context, tx *sqlx.Tx, sc placementScope, before generations) (placements, dests int, err error) {
-	var rows []struct {
-		ID            int64 `db:"id"`
-		Generation    int64 `db:"generation"`
-		DestinationID int64 `db:"destination_id"`
-	}
-	if err := tx.SelectContext(ctx, &rows, `SELECT id, generation, destination_id FROM placements WHERE `+sc.cond+`
-		AND intent = 'write' AND state = 'pending'`, sc.args...); err != nil {
-		return 0, 0, err
-	}
+// requeued is what a change put back to pending: live placements, the
+// Destinations they are on, and canary rows (Destinations whose canary files are
+// written again; none for a Destination with initWorkloads off).
+type requeued struct {
+	placements, dests, canaries int
+}
+
+// rewritten counts the live placements and canary rows of sc that this
+// transaction put back to pending since before was read.
+func (d *DB) rewritten(ctx context.Context, tx *sqlx.Tx, sc placementScope, before generations) (requeued, error) {
+	var n requeued
 	seen := map[int64]bool{}
-	for _, r := range rows {
-		if g, ok := before[r.ID]; ok && g == r.Generation {
-			continue // pending already, not by this change
+	for _, table := range []string{"placements", "canaries"} {
+		var rows []struct {
+			ID            int64 `db:"id"`
+			Generation    int64 `db:"generation"`
+			DestinationID int64 `db:"destination_id"`
 		}
-		placements++
-		seen[r.DestinationID] = true
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, generation, destination_id FROM `+table+` WHERE `+sc.cond+`
+			AND intent = 'write' AND state = 'pending'`, sc.args...); err != nil {
+			return requeued{}, err
+		}
+		prior := before.placements
+		if table == "canaries" {
+			prior = before.canaries
+		}
+		for _, r := range rows {
+			if g, ok := prior[r.ID]; ok && g == r.Generation {
+				continue // pending already, not by this change
+			}
+			if table == "canaries" {
+				n.canaries++
+				continue
+			}
+			n.placements++
+			seen[r.DestinationID] = true
+		}
 	}
-	return placements, len(seen), nil
+	n.dests = len(seen)
+	return n, nil
 }
 
 // storeMoved runs in the transaction that updated store k (its row already
@@ -127,10 +151,10 @@ func (d *DB) storeUpdated(ctx context.Context, tx *sqlx.Tx, tenantID int64, k st
 		return "", err
 	}
 	if !mv.location && !mv.path {
-		return storeMoveMessage(mv, 0, 0, 0), nil
+		return storeMoveMessage(mv, requeued{}, 0), nil
 	}
-	n, dests, err := d.rewritten(ctx, tx, storeScope(tenantID, k), before)
-	return storeMoveMessage(mv, n, dests, dropped), err
+	n, err := d.rewritten(ctx, tx, storeScope(tenantID, k), before)
+	return storeMoveMessage(mv, n, dropped), err
 }
 
 // relocate makes store k's next job write everything to its new location: every
@@ -222,16 +246,21 @@ func (d *DB) replace(ctx context.Context, tx *sqlx.Tx, tenantID int64, sc placem
 	return nil
 }
 
-// storeMoveMessage says what a store update will write where.
-func storeMoveMessage(mv storeMove, placements, dests, dropped int) string {
-	what := fmt.Sprintf("%s on %s", plural(placements, "placement"), plural(dests, "Destination"))
-	if placements == 0 {
+// storeMoveMessage says what a store update will write where, from what it put
+// back to pending: "canary files included" only when some were.
+func storeMoveMessage(mv storeMove, n requeued, dropped int) string {
+	what := fmt.Sprintf("%s on %s", plural(n.placements, "placement"), plural(n.dests, "Destination"))
+	switch {
+	case n.placements == 0 && n.canaries == 0:
+		what = "nothing is placed on it yet and none of its Destinations writes canary files: nothing"
+	case n.placements == 0:
 		what = "nothing is placed on it yet: its Destinations' canary files"
 	}
+	included := n.placements > 0 && n.canaries > 0
 	switch {
 	case mv.location:
 		msg := what + " will be written to the new location"
-		if placements > 0 {
+		if included {
 			msg += ", canary files included"
 		}
 		msg += "; nothing is removed from the old one"
@@ -240,20 +269,28 @@ func storeMoveMessage(mv storeMove, placements, dests, dropped int) string {
 				plural(dropped, "removal"), isAre(dropped))
 		}
 		return msg
-	case mv.path && placements == 0:
-		return what + " will be written under the new path and removed from the old one"
-	case mv.path:
+	case mv.path && n.placements == 0 && n.canaries == 0:
+		return what + " will be written under the new path"
+	case mv.path && included:
 		return what + " will be written under the new path, canary files included, and removed from the old one"
+	case mv.path:
+		return what + " will be written under the new path and removed from the old one"
 	}
 	return "readiness is checked again; nothing is rewritten"
 }
 
-// destinationMoveMessage says what a Destination path change will write where.
-func destinationMoveMessage(placements int) string {
-	if placements == 0 {
+// destinationMoveMessage says what a Destination path change will write where,
+// from what it put back to pending.
+func destinationMoveMessage(n requeued) string {
+	switch {
+	case n.placements == 0 && n.canaries == 0:
+		return "nothing is placed on it yet and it writes no canary files (initWorkloads is off): nothing will be written under the new path"
+	case n.placements == 0:
 		return "nothing is placed on it yet: its canary files will be written under the new path and removed from the old one"
+	case n.canaries == 0:
+		return plural(n.placements, "placement") + " will be written under the new path and removed from the old one"
 	}
-	return plural(placements, "placement") + " will be written under the new path, canary files included, and removed from the old one"
+	return plural(n.placements, "placement") + " will be written under the new path, canary files included, and removed from the old one"
 }
 
 func plural(n int, word string) string {

@@ -400,3 +400,67 @@ func TestStorePathMoveOntoAnotherDestinationsKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestMoveMessagesWithoutCanaryFiles: when no affected Destination writes canary
+// files (initWorkloads off), a move's message says none are included: it counts
+// what the move put back to pending.
+func TestMoveMessagesWithoutCanaryFiles(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		d, tid := moveDB(t, tg, tenants.KindGit)
+		dests := map[string]tenants.Destination{}
+		for _, name := range []string{"dev", "prod"} {
+			dest := tenants.Destination{TenantID: tid, Name: name, Labels: map[string]string{"env": name}, Path: name,
+				StoreKind: tenants.KindGit, StoreName: "s1"}
+			if name == "prod" {
+				dest.Mode = tenants.ModeNone
+			}
+			dest.Normalize()
+			if _, err := d.SaveDestination(ctx, dest); err != nil {
+				t.Fatal(err)
+			}
+			dests[name] = dest
+		}
+		writeStore(t, d)
+		store := gitS1(tid)
+		saveStore := func(what string, change func(*tenants.GitStateStore), want string) {
+			t.Helper()
+			change(&store)
+			saved, err := d.SaveGitStore(ctx, store, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if saved.Message != want {
+				t.Errorf("%s: message %q; want %q", what, saved.Message, want)
+			}
+			writeStore(t, d)
+		}
+		saveDest := func(what, name, path, want string) {
+			t.Helper()
+			dest := dests[name]
+			dest.Path = path
+			saved, err := d.SaveDestination(ctx, dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if saved.Message != want {
+				t.Errorf("%s: message %q; want %q", what, saved.Message, want)
+			}
+			writeStore(t, d)
+		}
+		saveStore("new location, nothing placed", func(s *tenants.GitStateStore) { s.URL = "https://git.example.com/new.git" },
+			"nothing is placed on it yet and none of its Destinations writes canary files: nothing will be written to the new location; nothing is removed from the old one")
+		saveStore("new path, nothing placed", func(s *tenants.GitStateStore) { s.Path = "t" },
+			"nothing is placed on it yet and none of its Destinations writes canary files: nothing will be written under the new path")
+		saveDest("Destination path, nothing placed", "prod", "prod2",
+			"nothing is placed on it yet and it writes no canary files (initWorkloads is off): nothing will be written under the new path")
+
+		submit(t, d, tid, resourceWork("a", "dev", "a.yaml", "1"), false)
+		writeStore(t, d)
+		saveStore("new location", func(s *tenants.GitStateStore) { s.URL = "https://git.example.com/newer.git" },
+			"1 placement on 1 Destination will be written to the new location; nothing is removed from the old one")
+		saveStore("new path", func(s *tenants.GitStateStore) { s.Path = "u" },
+			"1 placement on 1 Destination will be written under the new path and removed from the old one")
+		saveDest("Destination path", "dev", "dev2", "1 placement will be written under the new path and removed from the old one")
+	})
+}

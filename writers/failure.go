@@ -31,11 +31,13 @@ func classify(err error) failure {
 		bucketErr *bucketRemoteError
 		opErr     *net.OpError
 		dnsErr    *net.DNSError
+		fault     *storeFault
 	)
 	switch {
 	case errors.Is(err, ErrRejected), errors.Is(err, ErrInvalidBatch):
 		return failContent
-	case errors.As(err, &gitErr), errors.As(err, &bucketErr), errors.As(err, &opErr), errors.As(err, &dnsErr):
+	case errors.As(err, &gitErr), errors.As(err, &bucketErr), errors.As(err, &opErr), errors.As(err, &dnsErr),
+		errors.As(err, &fault):
 		return failStore
 	}
 	return failTransient
@@ -43,3 +45,21 @@ func classify(err error) failure {
 
 // rejectedContent reports whether err is the store refusing what the Batch holds.
 func rejectedContent(err error) bool { return classify(err) == failContent }
+
+// storeFault is the store itself failing before any request could fail: the
+// repository a file:// URL names is not there (moved away, never created), the
+// branch is gone, the address is refused before dialling. It counts as the store
+// failing (failStore) whatever stage finds it, opening the clone or pushing, so
+// the store's write error is always the latest such failure's message.
+type storeFault struct{ err error }
+
+func (e *storeFault) Error() string { return e.err.Error() }
+func (e *storeFault) Unwrap() error { return e.err }
+
+// faulty marks err, when not nil, as a storeFault.
+func faulty(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &storeFault{err: err}
+}

@@ -25,6 +25,8 @@ func TestClassify(t *testing.T) {
 		"git authentication":     {&remoteError{msg: "git push: authentication failed"}, failStore},
 		"bucket access denied":   {fmt.Errorf("list %q: %w", "p/", &bucketRemoteError{msg: "access denied"}), failStore},
 		"bare dial error":        {fmt.Errorf("read state files: %w", refused), failStore},
+		"no bare repository":     {faulty(errors.New(`git url "file:///r.git": no bare repository there`)), failStore},
+		"fault behind a message": {fmt.Errorf("open: %w", faulty(errors.New("branch \"main\" not found"))), failStore},
 		"database":               {errors.New("confirm job lease: database is locked"), failTransient},
 		"deadline of a query":    {fmt.Errorf("claimed: %w", context.DeadlineExceeded), failTransient},
 	} {

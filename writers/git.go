@@ -236,7 +236,7 @@ func (g *Git) missing(tip remoteTip) error {
 	if tip.exists || tip.empty {
 		return nil
 	}
-	return fmt.Errorf("branch %q not found in %s", g.cfg.Branch, g.remote.url)
+	return faulty(fmt.Errorf("branch %q not found in %s", g.cfg.Branch, g.remote.url))
 }
 
 // Check confirms, with the credentials a push needs, that the remote answers and the

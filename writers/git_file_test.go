@@ -2,11 +2,13 @@ package writers
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stateward/stateward/tenants"
 )
@@ -141,4 +143,45 @@ func TestGitFileURLCheckedAgainBeforeEachSession(t *testing.T) {
 	if out, err := exec.Command("git", "-C", inside, "rev-parse", "--verify", "-q", "refs/heads/main").CombinedOutput(); err == nil {
 		t.Errorf("the protected repository got a branch: %s", out)
 	}
+}
+
+// TestStoreWriteErrorFollowsTheLatestFailure: a file:// store whose bare repository
+// is moved away after a successful write fails first at the push (the cached
+// clone) and then when the clone is opened again; the store's write error is the
+// latest failure's message, the one its placement shows, not the first push's.
+func TestStoreWriteErrorFollowsTheLatestFailure(t *testing.T) {
+	dir := bareRepo(t)
+	e := newEngine(t)
+	s := tenants.GitStateStore{TenantID: e.tenant, Name: "local", URL: "file://" + dir, Branch: "main", AuthMethod: tenants.AuthNone}
+	s.Normalize()
+	if _, err := e.db.SaveGitStore(context.Background(), s, false); err != nil {
+		t.Fatal(err)
+	}
+	e.destination(t, tenants.Destination{Name: "prod", Path: "prod", Labels: map[string]string{"env": "prod"},
+		StoreKind: tenants.KindGit, StoreName: "local"})
+	e.start(t, func(r *Runner) { r.Factory.LocalRepos = &tenants.LocalRepos{} })
+	e.submit(t, work("a", map[string]string{"env": "prod"}, "a.yaml", "a"))
+	e.drain(t, time.Minute)
+
+	if err := os.Rename(dir, dir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	id := e.submit(t, work("b", map[string]string{"env": "prod"}, "b.yaml", "b")).Work
+	ctx := context.Background()
+	waitFor(t, time.Minute, func() (bool, string) {
+		p := e.placement(t, id)
+		if !strings.Contains(p.Error, "no bare repository there") {
+			// Retry at once rather than after the backoff.
+			if _, err := e.db.RetryStore(ctx, e.tenant, tenants.KindGit, "local"); err != nil {
+				return false, err.Error()
+			}
+			e.runner.Wake()
+			return false, fmt.Sprintf("placement %s %q, want the reopened clone's failure", p.State, p.Error)
+		}
+		st, err := e.db.GitStore(ctx, e.tenant, "local")
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Status.WriteError == p.Error, fmt.Sprintf("store write error %q, placement's %q", st.Status.WriteError, p.Error)
+	})
 }

@@ -120,10 +120,10 @@ func (r *gitRemote) setupFile(cfg GitConfig) error {
 	}
 	real, err := cfg.LocalRepos.Check(cfg.URL)
 	if err != nil {
-		return fmt.Errorf("git url: %w", err)
+		return faulty(fmt.Errorf("git url: %w", err))
 	}
 	if fi, err := os.Stat(filepath.Join(real, "config")); err != nil || fi.IsDir() {
-		return fmt.Errorf("git url %q: no bare repository there (create one with git init --bare)", cfg.URL)
+		return faulty(fmt.Errorf("git url %q: no bare repository there (create one with git init --bare)", cfg.URL))
 	}
 	r.tr = server.NewClient(server.NewFilesystemLoader(osfs.New("")))
 	r.preDial = func(context.Context) (*transport.Endpoint, error) {

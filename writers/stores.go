@@ -60,7 +60,7 @@ func (f Factory) BucketBackend(s tenants.BucketStateStore) (*Bucket, error) {
 		return nil, errors.New(tenants.SecretMissingMessage(s.SecretRef))
 	}
 	if err := f.Egress.CheckLiteral(s.Endpoint); err != nil {
-		return nil, err
+		return nil, faulty(err)
 	}
 	return NewBucket(BucketConfig{
 		Endpoint: s.Endpoint, BucketName: s.BucketName, Path: s.Path, Region: s.Region, Insecure: s.Insecure,
@@ -78,7 +78,7 @@ func (f Factory) checkHost(rawURL string) error {
 	}
 	if u.Form == tenants.FormFile {
 		_, err := f.LocalRepos.Check(rawURL)
-		return err
+		return faulty(err)
 	}
-	return f.Egress.CheckLiteral(u.Host)
+	return faulty(f.Egress.CheckLiteral(u.Host))
 }
