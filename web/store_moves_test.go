@@ -71,23 +71,17 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	const canary = "destinations/dev/dependencies/kratix-canary-namespace.yaml"
 	writtenIn := func(repo *testpeers.GitServer) {
 		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for {
+		until(t, time.Minute, func() (bool, string) {
 			code, body := api(t, http.MethodGet, fmt.Sprintf("%s/api/v1/tenants/team-a/works/%d", h.URL, sub.Work), tok, nil)
 			var v struct {
 				Placements []struct{ State, Version string }
 			}
 			_ = json.Unmarshal([]byte(body), &v)
 			files := repo.Files(t, "main")
-			if code == http.StatusOK && len(v.Placements) == 1 && v.Placements[0].State == tenants.StateWritten &&
-				v.Placements[0].Version == repo.Head(t, "main") && files[key] != "" && files[canary] != "" {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("not written in %s within a minute: %d %s; files %v", repo.URL(), code, body, files)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return code == http.StatusOK && len(v.Placements) == 1 && v.Placements[0].State == tenants.StateWritten &&
+					v.Placements[0].Version == repo.Head(t, "main") && files[key] != "" && files[canary] != "",
+				fmt.Sprintf("not written in %s: %d %s; files %v", repo.URL(), code, body, files)
+		})
 	}
 	writtenIn(repos[0])
 
@@ -125,18 +119,12 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	if want := "1 placement will be written under the new path, canary files included, and removed from the old one"; resp.StatusCode != http.StatusOK || !strings.Contains(page, want) {
 		t.Errorf("Destination edit form: %d; want the flash %q: %s", resp.StatusCode, want, snippet(page))
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
+	until(t, time.Minute, func() (bool, string) {
 		files := repos[1].Files(t, "main")
 		moved := strings.Replace(key, "/dev/", "/dev2/", 1)
-		if files[moved] != "" && files[key] == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Destination's new path is not written, or its old one not removed, within a minute: %v", files)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return files[moved] != "" && files[key] == "",
+			fmt.Sprintf("the Destination's new path is not written, or its old one not removed: %v", files)
+	})
 }
 
 // messageAnswer is apply's answer with each result's message.
