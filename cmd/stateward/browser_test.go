@@ -124,16 +124,23 @@ func fill(t *testing.T, ctx context.Context, fields [][2]string) {
 // waitText waits until the element's text contains want.
 func waitText(t *testing.T, ctx context.Context, css, want string) string {
 	t.Helper()
+	// The text is read in the page each time (never through a node handle kept
+	// from an earlier poll): htmx swaps replace the element being waited for.
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.innerText : "\u0000missing"; })()`, css)
 	deadline := time.Now().Add(30 * time.Second)
 	var got string
+	var err error
 	for time.Now().Before(deadline) {
-		got, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-		if strings.Contains(got, want) {
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err == nil && strings.Contains(got, want) {
 			return got
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s shows %q, want %q", css, got, want)
+	if got == "\u0000missing" {
+		t.Fatalf("no element %s on the page, want one showing %q", css, want)
+	}
+	t.Fatalf("%s shows %q (last error: %v), want %q", css, got, err, want)
 	return ""
 }
 
