@@ -203,7 +203,7 @@ func TestStoreMoveMessageInApply(t *testing.T) {
 	eachDialect(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
 		d, tid := moveDB(t, tg, tenants.KindGit)
-		apply := func(url, password string) db.ApplyResult {
+		apply := func(url, password string) tenants.ApplyResult {
 			t.Helper()
 			docs, errs := tenants.ParseKratixYAML([]byte(fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
 kind: GitStateStore
@@ -221,7 +221,7 @@ stringData: {password: %q}
 			if errs := tenants.ResolveSecrets(docs, func(string) (tenants.Secret, bool) { return tenants.Secret{}, false }); len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			res, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
+			res, err := d.Apply(ctx, tid, docs, tenants.ApplyOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,7 +231,7 @@ stringData: {password: %q}
 				}
 			}
 			t.Fatal("no store result")
-			return db.ApplyResult{}
+			return tenants.ApplyResult{}
 		}
 		if got := apply("https://git.example.com/elsewhere.git", "token-1"); !strings.HasPrefix(got.Message,
 			"nothing is placed on it yet: its Destinations' canary files will be written to the new location; nothing is removed") {

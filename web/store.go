@@ -61,7 +61,7 @@ type Store interface {
 	CheckDestination(ctx context.Context, d tenants.Destination) error
 	DeleteDestination(ctx context.Context, tenantID int64, name string) error
 	Secret(ctx context.Context, tenantID int64, name string) (map[string]string, bool, error)
-	Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts db.ApplyOptions) (db.Applied, error)
+	Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts tenants.ApplyOptions) (tenants.Applied, error)
 
 	CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error)
 	Triggers(ctx context.Context, tenantID int64) ([]tenants.Trigger, error)

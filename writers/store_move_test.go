@@ -74,7 +74,7 @@ func TestStoreMoveUnderStreamOfWorks(t *testing.T) {
 		Insecure: true, AuthorName: "Stateward Test", AuthorEmail: "sw@example.com",
 		Credentials: tenants.GitCredentials{Username: testGitUser, Password: testGitPassword}}
 	moveGit.Normalize()
-	applied, err := e.db.Apply(ctx, e.tenant, []tenants.Document{{Index: 1, Kind: tenants.KindGit, Name: "g", Git: &moveGit}}, db.ApplyOptions{})
+	applied, err := e.db.Apply(ctx, e.tenant, []tenants.Document{{Index: 1, Kind: tenants.KindGit, Name: "g", Git: &moveGit}}, tenants.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
