@@ -266,7 +266,7 @@ func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *ten
 		res, err = d.applyBucket(ctx, tx, doc, uses)
 	default:
 		doc.Destination.TenantID = tenantID
-		var saved Saved
+		var saved tenants.Saved
 		saved, err = d.saveDestination(ctx, tx, doc.Destination)
 		res.Action, res.Message = saved.Action, saved.Message
 	}
@@ -325,16 +325,16 @@ func inFile(uses map[string][]string, secret string) bool {
 func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *tenants.Secret, endpoints []string) (string, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `SELECT id FROM secrets WHERE tenant_id = ? AND name = ?`, tenantID, s.Name)
-	action := ActionCreated
+	action := tenants.ActionCreated
 	if err == nil {
 		old, err := d.loadCredentials(ctx, tx, tenantID, ownerSecret, id)
 		if err != nil {
 			return "", err
 		}
 		if maps.Equal(old, nonEmpty(s.Data)) {
-			return ActionUnchanged, bindSecret(ctx, tx, tenantID, s.Name, endpoints, false)
+			return tenants.ActionUnchanged, bindSecret(ctx, tx, tenantID, s.Name, endpoints, false)
 		}
-		action = ActionUpdated
+		action = tenants.ActionUpdated
 	} else if err := mapMissing(err); err != nil {
 		return "", err
 	}

@@ -225,20 +225,20 @@ func TestSaveActionsAndStoreInUse(t *testing.T) {
 		saveStores(t, d, a.ID)
 		g, _ := d.GitStore(ctx, a.ID, "repo")
 		g.Status = tenants.Status{}
-		if act, err := d.SaveGitStore(ctx, g, false); err != nil || act.Action != db.ActionUnchanged {
+		if act, err := d.SaveGitStore(ctx, g, false); err != nil || act.Action != tenants.ActionUnchanged {
 			t.Errorf("same store again: %q, %v; want unchanged", act.Action, err)
 		}
 		g.Credentials.Password = "changed"
-		if act, _ := d.SaveGitStore(ctx, g, false); act.Action != db.ActionUpdated {
+		if act, _ := d.SaveGitStore(ctx, g, false); act.Action != tenants.ActionUpdated {
 			t.Errorf("changed password: %q, want updated", act.Action)
 		}
 		g.Credentials.Password = ""
-		if act, _ := d.SaveGitStore(ctx, g, true); act.Action != db.ActionUnchanged {
+		if act, _ := d.SaveGitStore(ctx, g, true); act.Action != tenants.ActionUnchanged {
 			t.Errorf("blank password with keepSecrets: %q, want unchanged", act.Action)
 		}
 		dest := tenants.Destination{TenantID: a.ID, Name: "dev", Path: "dev", StoreKind: tenants.KindGit, StoreName: "repo", InitWorkloads: true}
 		dest.Normalize()
-		if act, err := d.SaveDestination(ctx, dest); err != nil || act.Action != db.ActionCreated {
+		if act, err := d.SaveDestination(ctx, dest); err != nil || act.Action != tenants.ActionCreated {
 			t.Fatalf("destination: %q, %v", act.Action, err)
 		}
 		err := d.DeleteStore(ctx, a.ID, tenants.KindGit, "repo")

@@ -61,3 +61,18 @@ type Applied struct {
 	// credentials are filled in and they should be checked now.
 	Revived []StoreRef
 }
+
+// Saved is what saving one store or Destination did: its action (created,
+// updated, unchanged) and, for an update that moves where placements live, what
+// will be written where (the apply answer's message, the form's flash).
+type Saved struct {
+	Action  string
+	Message string
+}
+
+// Apply actions, as the API reports them.
+const (
+	ActionCreated   = "created"
+	ActionUpdated   = "updated"
+	ActionUnchanged = "unchanged"
+)

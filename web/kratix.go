@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -298,7 +297,7 @@ func (s *Server) apply(r *http.Request, body []byte, opts applyRequest) (tenants
 		return applied, nil, err
 	}
 	for _, res := range applied.Results {
-		if res.Action == db.ActionCreated || res.Action == db.ActionUpdated {
+		if res.Action == tenants.ActionCreated || res.Action == tenants.ActionUpdated {
 			s.audit(r, applyAction(res.Action), tenants.AuditObject{Kind: res.Kind, Name: res.Name}, "applied from Kratix YAML")
 		}
 	}

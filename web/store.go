@@ -46,8 +46,8 @@ type Store interface {
 
 	GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error)
 	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)
-	SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (db.Saved, error)
-	SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (db.Saved, error)
+	SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (tenants.Saved, error)
+	SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (tenants.Saved, error)
 	CreateGitStore(ctx context.Context, s tenants.GitStateStore) error
 	CreateBucketStore(ctx context.Context, s tenants.BucketStateStore) error
 	CreateDestination(ctx context.Context, d tenants.Destination) error
@@ -55,7 +55,7 @@ type Store interface {
 	DeleteStore(ctx context.Context, tenantID int64, kind, name string) error
 	DropStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
-	SaveDestination(ctx context.Context, d tenants.Destination) (db.Saved, error)
+	SaveDestination(ctx context.Context, d tenants.Destination) (tenants.Saved, error)
 	// CheckDestination is SaveDestination's check against the other Destinations
 	// (overlapping paths), without saving.
 	CheckDestination(ctx context.Context, d tenants.Destination) error
