@@ -66,16 +66,16 @@ type Store interface {
 	CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error)
 	Triggers(ctx context.Context, tenantID int64) ([]tenants.Trigger, error)
 	Trigger(ctx context.Context, tenantID, id int64) (tenants.Trigger, error)
-	TriggerByToken(ctx context.Context, token string) (db.HookTrigger, error)
+	TriggerByToken(ctx context.Context, token string) (tenants.HookTrigger, error)
 	RotateTriggerSecret(ctx context.Context, tenantID, id int64) (string, error)
 	RevokeTrigger(ctx context.Context, tenantID, id int64) error
-	RecordDelivery(ctx context.Context, tenantID int64, del db.Delivery) error
-	Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]db.Delivery, error)
-	IdempotentAnswer(ctx context.Context, triggerID int64, key string) (db.StoredAnswer, bool, error)
+	RecordDelivery(ctx context.Context, tenantID int64, del tenants.Delivery) error
+	Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]tenants.Delivery, error)
+	IdempotentAnswer(ctx context.Context, triggerID int64, key string) (tenants.StoredAnswer, bool, error)
 	// AllowDelivery spends one delivery of the trigger's rate limit, shared by
 	// every replica.
 	AllowDelivery(ctx context.Context, triggerID int64, rate float64) (bool, error)
-	SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a db.StoredAnswer) error
+	SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a tenants.StoredAnswer) error
 }
 
 // Readiness runs State Store readiness checks.

@@ -28,8 +28,8 @@ type Works interface {
 	RetryWork(ctx context.Context, tenantID, id int64, actor tenants.Actor) (int, error)
 	RetryStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (db.StoreRetry, bool, error)
-	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,
-		sig *db.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
+	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
+		sig *tenants.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
 }
 
 // apiSubmitWork is POST …/works: 202 with the plan and job ids, or with
