@@ -55,10 +55,10 @@ func secretBinding(tenantID, triggerID int64) string {
 // CreateTrigger makes a webhook trigger and returns it with its URL token and
 // signing secret, both shown once. The token is stored only as a hash.
 func (d *DB) CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error) {
-	token, _ := NewSecret()
+	token, _ := tenants.NewSecret()
 	token = HookTokenPrefix + token
-	hash := HashSecret(token)
-	secret, _ := NewSecret()
+	hash := tenants.HashSecret(token)
+	secret, _ := tenants.NewSecret()
 	secret = HookSecretPrefix + secret
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		t.CreatedAt = d.now()
@@ -104,7 +104,7 @@ func (d *DB) TriggerByToken(ctx context.Context, token string) (tenants.HookTrig
 	var r triggerRow
 	err := d.r.GetContext(ctx, &r, `SELECT id, tenant_id, name, promise, require_signature, rate_per_second,
 		secret_sealed, previous_sealed, previous_expires_at, created_at, last_used_at, revoked_at
-		FROM triggers WHERE token_hash = ? AND revoked_at IS NULL`, HashSecret(token))
+		FROM triggers WHERE token_hash = ? AND revoked_at IS NULL`, tenants.HashSecret(token))
 	var t tenantRow
 	if err == nil {
 		err = d.r.GetContext(ctx, &t, `SELECT id, slug, name, allowed_domain, created_at FROM tenants WHERE id = ?`, r.TenantID)
@@ -130,7 +130,7 @@ func (d *DB) TriggerByToken(ctx context.Context, token string) (tenants.HookTrig
 // RotateTriggerSecret gives a trigger a new signing secret; the old one stays
 // valid for SecretOverlap so senders can switch without failed deliveries.
 func (d *DB) RotateTriggerSecret(ctx context.Context, tenantID, id int64) (string, error) {
-	secret, _ := NewSecret()
+	secret, _ := tenants.NewSecret()
 	secret = HookSecretPrefix + secret
 	sealed, err := d.sealer.Seal(secretBinding(tenantID, id), secret)
 	if err != nil {

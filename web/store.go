@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -31,8 +30,8 @@ type Store interface {
 	SetFlash(ctx context.Context, sessionID, flash string) error
 	TakeFlash(ctx context.Context, sessionID string) (string, error)
 	Audit
-	SaveLoginAttempt(ctx context.Context, state string, a db.LoginAttempt) error
-	TakeLoginAttempt(ctx context.Context, state string) (db.LoginAttempt, error)
+	SaveLoginAttempt(ctx context.Context, state string, a tenants.LoginAttempt) error
+	TakeLoginAttempt(ctx context.Context, state string) (tenants.LoginAttempt, error)
 
 	CreateToken(ctx context.Context, tenantID int64, name string, role tenants.Role) (tenants.Token, string, error)
 	CreatePersonToken(ctx context.Context, tenantID, userID int64, name string, role tenants.Role) (tenants.Token, string, error)

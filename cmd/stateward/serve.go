@@ -151,7 +151,7 @@ func webConfig(cfg config) (web.Config, error) {
 	if !cfg.DevIssuer {
 		return wc, nil
 	}
-	secret, _ := db.NewSecret()
+	secret, _ := tenants.NewSecret()
 	iss, err := devissuer.New(devissuer.Config{
 		Issuer:       cfg.PublicURL + "/dev/oidc",
 		ClientID:     devClientID,
