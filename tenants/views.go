@@ -99,3 +99,11 @@ const (
 // WorkStates are the states a Work list filters by (the API's ?state).
 var WorkStates = []string{StatePending, StateWriting, StateRetrying, WorkStateWritten, WorkStateFailed,
 	StateProposed, StateRejected, WorkStateWaiting, WorkStateDeleting}
+
+// StoreRetry is a store's write in backoff, for its page.
+type StoreRetry struct {
+	Attempts      int       // failed tries of the store's queued job
+	NextAttemptAt time.Time // when it tries again
+	LastError     string    // the store's message from the last try
+	Placements    int       // placements retrying
+}

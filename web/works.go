@@ -27,7 +27,7 @@ type Works interface {
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
 	RetryWork(ctx context.Context, tenantID, id int64, actor tenants.Actor) (int, error)
 	RetryStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
-	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (db.StoreRetry, bool, error)
+	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (tenants.StoreRetry, bool, error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
 		sig *tenants.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
 }
