@@ -64,7 +64,7 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), db.WorkAction(work))
+	res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -276,7 +276,7 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(errs) == 0 {
-		res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), db.WorkAction(work))
+		res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
 		if err == nil {
 			s.wakeWriters()
 			to := tenantPath(r, fmt.Sprintf("works/%d", res.Work))
