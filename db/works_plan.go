@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -18,7 +19,7 @@ type storeKey struct{ kind, name string }
 // planContext is what scheduling and layout need of a tenant, read once per
 // transaction.
 type planContext struct {
-	cands      []tenants.Candidate
+	cands      []planner.Candidate
 	dests      map[string]tenants.Destination
 	storePaths map[storeKey]string
 }
@@ -42,7 +43,7 @@ func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 	}
 	pc := &planContext{dests: map[string]tenants.Destination{}, storePaths: map[storeKey]string{}}
 	for _, dest := range dests {
-		pc.cands = append(pc.cands, tenants.Candidate{Destination: dest, StoreFailing: dest.Status.Failing()})
+		pc.cands = append(pc.cands, planner.Candidate{Destination: dest, StoreFailing: dest.Status.Failing()})
 		pc.dests[dest.Name] = dest
 	}
 	for k, st := range stores {
@@ -101,7 +102,7 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 		}
 	}
 	existing, byKey := placedOn(rows)
-	decisions := tenants.Schedule(w, pc.cands, existing)
+	decisions := planner.Schedule(w, pc.cands, existing)
 	res := SubmitResult{Work: w.ID, Placements: []PlacementPlan{}, Unscheduled: []tenants.Unscheduled{}}
 	jobs := newJobSet()
 	kept := map[int64]bool{}
@@ -160,7 +161,7 @@ func placedOn(rows []placementRow) (map[int][]string, map[groupDest]placementRow
 	return existing, byKey
 }
 
-func misplacedSet(decisions []tenants.Decision) map[string]bool {
+func misplacedSet(decisions []planner.Decision) map[string]bool {
 	out := map[string]bool{}
 	for _, dec := range decisions {
 		for _, name := range dec.Misplaced {
