@@ -52,27 +52,14 @@ func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 	return pc, nil
 }
 
-func pathingDestination(dest tenants.Destination) pathing.Destination {
-	return pathing.Destination{Name: dest.Name, Path: dest.Path, Mode: pathing.Mode(dest.Mode), Filename: dest.Filename}
-}
-
 // layout computes group gi of w on dest: its plan and placement name.
 func (pc *planContext) layout(w *tenants.Work, gi int, dest tenants.Destination) (pathing.Plan, string, error) {
-	g := w.Groups[gi]
-	name := pathing.PlacementName(w.Name(), dest.Name, pathing.GroupID(g.Directory))
 	storePath, ok := pc.storePaths[storeKey{dest.StoreKind, dest.StoreName}]
 	if !ok {
 		return pathing.Plan{}, "", tenants.Invalid(fmt.Sprintf("workloadGroups[%d]", gi),
 			"Destination %q refers to %s %q, which does not exist", dest.Name, dest.StoreKind, dest.StoreName)
 	}
-	pg := pathing.Group{Promise: w.Promise, Pipeline: w.Pipeline, Directory: g.Directory}
-	if w.Resource != nil {
-		pg.Namespace, pg.Resource = w.Resource.Namespace, w.Resource.Name
-	}
-	for _, f := range g.Files {
-		pg.Files = append(pg.Files, pathing.File{Path: f.Path, Content: []byte(f.Content)})
-	}
-	plan, err := pathing.Layout(storePath, pathingDestination(dest), name, pg)
+	plan, name, err := planner.Layout(w, gi, dest, storePath)
 	if err != nil {
 		return plan, name, tenants.Invalid(fmt.Sprintf("workloadGroups[%d]", gi), "on Destination %q: %v", dest.Name, err)
 	}
