@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -37,7 +37,7 @@ func (s *Server) placedOn(r *http.Request, d tenants.Destination) (views.Destina
 		if err != nil {
 			return p, err
 		}
-		canary, err := pathing.Canary(storePath, pathing.Destination{Name: d.Name, Path: d.Path, Mode: pathing.Mode(d.Mode), Filename: d.Filename})
+		canary, err := planner.Canary(storePath, d)
 		if err != nil {
 			return p, err
 		}
