@@ -83,7 +83,7 @@ func (p *replicaProc) kill() {
 
 // teamAEditor creates team-a and an editor token for it with the CLI (on the
 // database env names), and returns a caller of the API with that token.
-func teamAEditor(t *testing.T, env map[string]string) func(method, url, body string, headers ...string) (int, string) {
+func teamAEditor(t *testing.T, env map[string]string) caller {
 	t.Helper()
 	cli := func(args ...string) string {
 		var out bytes.Buffer
@@ -138,6 +138,55 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startReplica starts a replica process on a free loopback port with dataDir and
+// env (NAME=value) and kills it when the test ends, before the peers it writes
+// to stop (they were started first).
+func startReplica(t *testing.T, dataDir string, env ...string) *replicaProc {
+	t.Helper()
+	p := &replicaProc{addr: freeAddr(t), dataDir: dataDir}
+	p.env = append(append([]string{}, env...), "STATEWARD_ADDR="+p.addr, "STATEWARD_DATA_DIR="+dataDir)
+	t.Cleanup(p.kill)
+	p.start(t)
+	return p
+}
+
+// caller is teamAEditor's caller of the API.
+type caller = func(method, url, body string, headers ...string) (int, string)
+
+// applyYAML applies a folder's YAML to the team at api (its /api/v1/tenants/SLUG).
+func applyYAML(t *testing.T, call caller, api, yaml string) {
+	t.Helper()
+	if code, body := call(http.MethodPost, api+"/apply", yaml); code != 200 {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+}
+
+// newHook creates a trigger (its JSON) for the team at api and returns its path,
+// "/hooks/…", to post to on any replica.
+func newHook(t *testing.T, call caller, api, trigger string) string {
+	t.Helper()
+	var trig struct {
+		URL string `json:"url"`
+	}
+	if code, body := call(http.MethodPost, api+"/triggers", trigger); code != http.StatusCreated || json.Unmarshal([]byte(body), &trig) != nil {
+		t.Fatalf("trigger: %d %s", code, body)
+	}
+	return trig.URL[strings.Index(trig.URL, "/hooks/"):]
+}
+
+// workJSON is a Work of promise redis for resource default/name, placed by the
+// label to, with one file cm.yaml holding content.
+func workJSON(name, to, content string) string {
+	return fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":%q},"destinationSelectors":{"to":%q},
+"files":[{"path":"cm.yaml","content":%q}]}`, name, to, content)
+}
+
+// redisFile is where workJSON's file lands under a Destination at path dev of a
+// store whose root is root ("gitops" in Git, "clusters" in a bucket).
+func redisFile(root, name string) string {
+	return root + "/dev/resources/default/redis/" + name + "/5058f/cm.yaml"
+}
+
 // TestThreeReplicasSurviveKill9 is the acceptance test of running several
 // replicas: three `stateward serve` processes on one PostgreSQL, each with its
 // own data dir, behind no balancer but round-robin clients, writing to a real Git
@@ -158,18 +207,8 @@ func TestThreeReplicasSurviveKill9(t *testing.T) {
 		"STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true", "STATEWARD_JOB_LEASE=2s"}
 	reps := make([]*replicaProc, 3)
 	for i := range reps {
-		p := &replicaProc{addr: freeAddr(t), dataDir: t.TempDir()}
-		p.env = append(append([]string{}, common...), "STATEWARD_ADDR="+p.addr, "STATEWARD_DATA_DIR="+p.dataDir)
-		p.start(t)
-		reps[i] = p
-		t.Cleanup(p.kill)
+		reps[i] = startReplica(t, t.TempDir(), common...)
 	}
-	// The last cleanup to run stops the replicas before the bucket is removed.
-	t.Cleanup(func() {
-		for _, p := range reps {
-			p.kill()
-		}
-	})
 	call := teamAEditor(t, map[string]string{"STATEWARD_DATABASE_URL": dbURL, "STATEWARD_SECRET_KEY": testKey,
 		"STATEWARD_DATA_DIR": t.TempDir()})
 	api := func(p *replicaProc) string { return p.url() + "/api/v1/tenants/team-a" }
@@ -183,21 +222,9 @@ kind: Destination
 metadata: {name: to-s3, labels: {to: s3}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 `
-	if code, body := call(http.MethodPost, api(reps[0])+"/apply", yaml); code != 200 {
-		t.Fatalf("apply: %d %s", code, body)
-	}
-	var trig, limited struct {
-		URL string `json:"url"`
-	}
-	for _, tr := range []struct {
-		body string
-		out  any
-	}{{`{"name": "ci", "requireSignature": false}`, &trig}, {`{"name": "limited", "ratePerSecond": 5, "requireSignature": false}`, &limited}} {
-		code, body := call(http.MethodPost, api(reps[1])+"/triggers", tr.body)
-		if code != http.StatusCreated || json.Unmarshal([]byte(body), tr.out) != nil {
-			t.Fatalf("trigger: %d %s", code, body)
-		}
-	}
+	applyYAML(t, call, api(reps[0]), yaml)
+	hook := newHook(t, call, api(reps[1]), `{"name": "ci", "requireSignature": false}`)
+	limitedHook := newHook(t, call, api(reps[1]), `{"name": "limited", "ratePerSecond": 5, "requireSignature": false}`)
 	pg, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -229,14 +256,9 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 	}()
 
 	workBody := func(i int) string {
-		to := []string{"git", "s3"}[i%2]
-		return fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":"w-%03d"},"destinationSelectors":{"to":%q},
-"files":[{"path":"cm.yaml","content":"n: %d\n"}]}`, i, to, i)
+		return workJSON(fmt.Sprintf("w-%03d", i), []string{"git", "s3"}[i%2], fmt.Sprintf("n: %d\n", i))
 	}
-	trigURL := func(p *replicaProc) string { // the trigger's URL, on replica p
-		i := strings.Index(trig.URL, "/hooks/")
-		return p.url() + trig.URL[i:]
-	}
+	trigURL := func(p *replicaProc) string { return p.url() + hook } // the trigger's URL, on replica p
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -343,10 +365,8 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 			for time.Since(limitStart) < 3*time.Second {
 				i := int(limitNext.Add(1) - 1)
 				p := reps[i%3]
-				u := p.url() + limited.URL[strings.Index(limited.URL, "/hooks/"):]
-				body := fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":"lim-%03d"},"destinationSelectors":{"to":"git"},
-"files":[{"path":"cm.yaml","content":"lim: %d\n"}]}`, i, i)
-				code, answer := call(http.MethodPost, u, body, "Content-Type", "application/json")
+				body := workJSON(fmt.Sprintf("lim-%03d", i), "git", fmt.Sprintf("lim: %d\n", i))
+				code, answer := call(http.MethodPost, p.url()+limitedHook, body, "Content-Type", "application/json")
 				mu.Lock()
 				switch code {
 				case http.StatusAccepted:
@@ -390,11 +410,11 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 	for i := range accepted {
 		switch {
 		case i >= 10000:
-			want[fmt.Sprintf("gitops/dev/resources/default/redis/lim-%03d/5058f/cm.yaml", i-10000)] = fmt.Sprintf("lim: %d\n", i-10000)
+			want[redisFile("gitops", fmt.Sprintf("lim-%03d", i-10000))] = fmt.Sprintf("lim: %d\n", i-10000)
 		case i%2 == 0:
-			want[fmt.Sprintf("gitops/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+			want[redisFile("gitops", fmt.Sprintf("w-%03d", i))] = fmt.Sprintf("n: %d\n", i)
 		default:
-			want[fmt.Sprintf("clusters/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+			want[redisFile("clusters", fmt.Sprintf("w-%03d", i))] = fmt.Sprintf("n: %d\n", i)
 		}
 	}
 	got := map[string]string{}
@@ -416,9 +436,9 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 	maybe := map[string]string{}
 	for i := range unanswered {
 		if i%2 == 0 {
-			maybe[fmt.Sprintf("gitops/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+			maybe[redisFile("gitops", fmt.Sprintf("w-%03d", i))] = fmt.Sprintf("n: %d\n", i)
 		} else {
-			maybe[fmt.Sprintf("clusters/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+			maybe[redisFile("clusters", fmt.Sprintf("w-%03d", i))] = fmt.Sprintf("n: %d\n", i)
 		}
 	}
 	for k, v := range got {
