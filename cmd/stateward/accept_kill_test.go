@@ -114,9 +114,8 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 
 	// Started again, the server writes every accepted Work.
 	p.start(t)
-	deadline := time.Now().Add(2 * time.Minute)
 	var missing []string
-	for {
+	poll(2*time.Minute, 500*time.Millisecond, func() bool {
 		missing = missing[:0]
 		for name, content := range accepted {
 			key := redisFile("clusters", name)
@@ -130,11 +129,8 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 				missing = append(missing, key)
 			}
 		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return len(missing) == 0
+	})
 	if len(missing) > 0 {
 		t.Errorf("%d of %d accepted Works not written after the restart, e.g. %s", len(missing), len(accepted), missing[0])
 	}

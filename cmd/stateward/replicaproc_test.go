@@ -50,19 +50,17 @@ func (p *replicaProc) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.cmd = cmd
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(p.url() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	var err error
+	ready := poll(60*time.Second, 50*time.Millisecond, func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(p.url() + "/readyz"); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica on %s not ready: %v", p.addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if !ready {
+		t.Fatalf("replica on %s not ready: %v", p.addr, err)
 	}
 }
 
@@ -106,18 +104,29 @@ func teamAEditor(t *testing.T, env map[string]string) caller {
 // waitDB polls query (a count, with args) until it is 0 or within passes.
 func waitDB(t *testing.T, pg *sql.DB, within time.Duration, query string, args ...any) {
 	t.Helper()
+	var n int
+	var err error
+	if !poll(within, 20*time.Millisecond, func() bool {
+		n = 0
+		err = pg.QueryRow(query, args...).Scan(&n)
+		return err == nil && n == 0
+	}) {
+		t.Errorf("still %d after %v (%v): %s", n, within, err, query)
+	}
+}
+
+// poll calls done every interval until it returns true or within has passed,
+// and reports whether it did; the caller says what it waited for.
+func poll(within, interval time.Duration, done func() bool) bool {
 	deadline := time.Now().Add(within)
 	for {
-		var n int
-		err := pg.QueryRow(query, args...).Scan(&n)
-		if err == nil && n == 0 {
-			return
+		if done() {
+			return true
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("still %d after %v (%v): %s", n, within, err, query)
-			return
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 

@@ -256,19 +256,20 @@ func (c *replicaCluster) killAJobHolderAndRestart() <-chan struct{} {
 	restarted := make(chan struct{})
 	go func() {
 		defer close(restarted)
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			if victim, owner := c.runningJobHolder(); victim != nil {
-				victim.kill()
-				// Down until its running jobs were taken over by the others
-				// (their leases ran out), then back.
-				waitDB(c.t, c.pg, 60*time.Second, `SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1`, owner)
-				victim.start(c.t)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
+		var victim *replicaProc
+		var owner string
+		if !poll(60*time.Second, 5*time.Millisecond, func() bool {
+			victim, owner = c.runningJobHolder()
+			return victim != nil
+		}) {
+			c.t.Errorf("no replica ever held a running job")
+			return
 		}
-		c.t.Errorf("no replica ever held a running job")
+		victim.kill()
+		// Down until its running jobs were taken over by the others (their
+		// leases ran out), then back.
+		waitDB(c.t, c.pg, 60*time.Second, `SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1`, owner)
+		victim.start(c.t)
 	}()
 	return restarted
 }
@@ -357,18 +358,14 @@ func (r limitedRun) verify(t *testing.T) {
 // waitDrained waits until everything accepted is written and nothing is left
 // queued or running, for at most 3 minutes.
 func (c *replicaCluster) waitDrained() {
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var open, running int
+	var open, running int
+	if !poll(3*time.Minute, 50*time.Millisecond, func() bool {
+		open, running = 0, 0
 		_ = c.pg.QueryRow(`SELECT (SELECT COUNT(*) FROM placements WHERE state <> 'written') + (SELECT COUNT(*) FROM canaries WHERE state <> 'written')`).Scan(&open)
 		_ = c.pg.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state IN ('running', 'queued')`).Scan(&running)
-		if open == 0 && running == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%d placements or canaries not written, %d jobs queued or running after 3 minutes", open, running)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return open == 0 && running == 0
+	}) {
+		c.t.Fatalf("%d placements or canaries not written, %d jobs queued or running after 3 minutes", open, running)
 	}
 }
 
