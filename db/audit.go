@@ -99,7 +99,7 @@ func (d *DB) AuditLog(ctx context.Context, tenantID int64, q AuditQuery) (AuditP
 
 // recordTriggerWrite logs a Work written (or deleted) through a webhook, in the
 // transaction that wrote it, under the trigger's current name.
-func recordTriggerWrite(ctx context.Context, tx *sqlx.Tx, tenantID int64, at time.Time, triggerID int64, w *tenants.Work, res SubmitResult) error {
+func recordTriggerWrite(ctx context.Context, tx *sqlx.Tx, tenantID int64, at time.Time, triggerID int64, w *tenants.Work, res tenants.SubmitResult) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, actor_name, action,
 		object_kind, object_id, object_name, detail)
 		SELECT ?, ?, 'trigger', id, name, ?, 'Work', ?, ?, ? FROM triggers WHERE tenant_id = ? AND id = ?`,
@@ -108,7 +108,7 @@ func recordTriggerWrite(ctx context.Context, tx *sqlx.Tx, tenantID int64, at tim
 }
 
 // SubmitDetail says where a submitted Work went, for the audit log.
-func SubmitDetail(res SubmitResult) string {
+func SubmitDetail(res tenants.SubmitResult) string {
 	var dests []string
 	for _, p := range res.Placements {
 		dests = append(dests, p.Destination)

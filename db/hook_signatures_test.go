@@ -28,7 +28,7 @@ func TestSignedDeliveryAcrossReplicas(t *testing.T) {
 		submitSigned := func(r *db.DB) error {
 			del := tenants.Delivery{TriggerID: trig.ID, At: c.now(), Status: 202}
 			_, _, err := r.SubmitHookWork(ctx, tid, resourceWork("a", "dev", "x.yaml", "1"), del, nil, sig,
-				func(db.SubmitResult) []byte { return []byte("accepted") })
+				func(tenants.SubmitResult) []byte { return []byte("accepted") })
 			return err
 		}
 		const n = 9

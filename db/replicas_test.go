@@ -140,7 +140,7 @@ func TestIdempotencyKeyAcrossReplicas(t *testing.T) {
 			wg.Go(func() {
 				del := tenants.Delivery{TriggerID: trig.ID, At: c.now(), Status: 202}
 				_, body, err := rs[i%len(rs)].SubmitHookWork(ctx, tid, resourceWork("a", "dev", "x.yaml", "1"), del, idem, nil,
-					func(res db.SubmitResult) []byte { return []byte("accepted") })
+					func(res tenants.SubmitResult) []byte { return []byte("accepted") })
 				var answered *tenants.AnsweredError
 				switch {
 				case err == nil:

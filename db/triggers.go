@@ -242,8 +242,8 @@ func (d *DB) saveIdempotent(ctx context.Context, tx *sqlx.Tx, triggerID int64, k
 // delivery (sig) is claimed next, the same way: one already accepted is
 // ErrReplayed, and nothing is submitted.
 func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
-	sig *tenants.SignedDelivery, answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
-	var res SubmitResult
+	sig *tenants.SignedDelivery, answer func(tenants.SubmitResult) []byte) (tenants.SubmitResult, []byte, error) {
+	var res submitted
 	var body []byte
 	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		if idem != nil || sig != nil {
@@ -273,13 +273,13 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if err := recordDelivery(ctx, tx, tenantID, del); err != nil {
 			return err
 		}
-		if err := recordTriggerWrite(ctx, tx, tenantID, d.now(), del.TriggerID, w, res); err != nil {
+		if err := recordTriggerWrite(ctx, tx, tenantID, d.now(), del.TriggerID, w, res.SubmitResult); err != nil {
 			return err
 		}
 		if err := d.enqueueJobs(ctx, tx, tenantID, &res); err != nil { // last: see enqueueJobs
 			return err
 		}
-		body = answer(res)
+		body = answer(res.SubmitResult)
 		if idem == nil {
 			return nil
 		}
@@ -287,7 +287,7 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 			del.Status, string(body), del.TriggerID, idem.Key)
 		return err
 	})
-	return res, body, err
+	return res.SubmitResult, body, err
 }
 
 // claimKey reserves an Idempotency-Key for the answer of this transaction before

@@ -11,55 +11,53 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// SubmitResult answers a submitted Work (POST …/works, webhooks): where it goes,
-// the full keys it writes there, and the job that writes them.
-type SubmitResult struct {
-	// Work is the Work's id, stable for its identity. A dry run of a new Work
-	// answers 0.
-	Work int64 `json:"work"`
-	// Placements are the Destinations the Work is written to.
-	Placements []PlacementPlan `json:"placements"`
-	// Unscheduled lists the groups that found no Destination.
-	Unscheduled []tenants.Unscheduled `json:"unscheduled"`
-	// Deletes are placements whose files are removed: the Work was deleted, a group
-	// was dropped, or a Destination stopped matching (Misplaced).
-	Deletes []PlacementPlan `json:"deletes,omitempty"`
-
-	// jobs are the stores whose jobs the submit must queue (enqueueJobs).
+// submitted is what a submit planned: the answer, and the stores whose jobs it
+// must queue (enqueueJobs), with each entry's store so that it learns its job.
+type submitted struct {
+	tenants.SubmitResult
 	jobs *jobSet
+	// placed and deleted are the stores of Placements and Deletes, entry by entry.
+	placed, deleted []storeKey
+}
+
+// newSubmitted is an empty answer for Work id.
+func newSubmitted(id int64, unscheduled []tenants.Unscheduled) submitted {
+	return submitted{SubmitResult: tenants.SubmitResult{Work: id, Placements: []tenants.PlacementPlan{}, Unscheduled: unscheduled},
+		jobs: newJobSet()}
+}
+
+// place adds a placement on store kind/name; changed says it is to be written,
+// so that the store's job is queued (an unchanged placement queues nothing, but
+// learns the job another placement of its store queued).
+func (s *submitted) place(e tenants.PlacementPlan, kind, name string, changed bool) {
+	s.Placements = append(s.Placements, e)
+	k := storeKey{kind, name}
+	if changed {
+		s.jobs.add(kind, name)
+	}
+	s.placed = append(s.placed, k)
+}
+
+// remove adds a placement removed from store kind/name.
+func (s *submitted) remove(e tenants.PlacementPlan, kind, name string) {
+	s.Deletes = append(s.Deletes, e)
+	s.deleted = append(s.deleted, s.jobs.add(kind, name))
 }
 
 // enqueueJobs queues the jobs of the stores res touched and sets the job ids
 // of its entries. On PostgreSQL queuing holds the store's queued-job row until
 // the commit, so callers do it last, after their other statements: every other
 // submit of the store waits for that lock.
-func (d *DB) enqueueJobs(ctx context.Context, tx *sqlx.Tx, tenantID int64, res *SubmitResult) error {
+func (d *DB) enqueueJobs(ctx context.Context, tx *sqlx.Tx, tenantID int64, res *submitted) error {
 	if res.jobs == nil {
 		return nil
 	}
 	if err := d.enqueueAll(ctx, tx, tenantID, res.jobs); err != nil {
 		return err
 	}
-	res.jobs.fill(res.Placements)
-	res.jobs.fill(res.Deletes)
+	res.jobs.fill(res.Placements, res.placed)
+	res.jobs.fill(res.Deletes, res.deleted)
 	return nil
-}
-
-// PlacementPlan is one placement in a SubmitResult.
-type PlacementPlan struct {
-	Destination string `json:"destination"`
-	// Name is the placement's name, <work name>.<destination>-<group id>.
-	Name  string `json:"name"`
-	Group int    `json:"group"`
-	// Paths are full keys inside the store, exactly as written.
-	Paths []string `json:"paths"`
-	// Job is the job that writes it; null in a dry run.
-	Job   *int64 `json:"job"`
-	State string `json:"state"`
-	// Misplaced: the Destination no longer matches the group's selectors.
-	Misplaced bool `json:"misplaced,omitempty"`
-
-	store storeKey // the store whose job Job is
 }
 
 // errDryRun rolls a dry run's transaction back.
@@ -73,8 +71,8 @@ var errDryRun = errors.New("dry run")
 // w.Deleted removes the Work's files instead (see DeleteWork). With dryRun the same
 // computation runs and nothing is kept; job ids are nil. A layout problem is a
 // validation error naming the group.
-func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (SubmitResult, error) {
-	var res SubmitResult
+func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (tenants.SubmitResult, error) {
+	var res submitted
 	run := d.batchTx
 	if dryRun { // nothing is kept: it runs alone, on the caller's context
 		run = func(ctx context.Context, fn func(context.Context, *sqlx.Tx) error) error {
@@ -94,51 +92,51 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 	if errors.Is(err, errDryRun) {
 		err = nil
 	}
-	return res, err
+	return res.SubmitResult, err
 }
 
 // SubmitWorkAs is SubmitWork (never a dry run) with the audit record of who
 // did it (action: "write", "delete", "rewrite") in the same transaction: an
 // accepted Work is never missing from the audit log, and it costs one write
 // transaction, not two.
-func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (SubmitResult, error) {
-	var res SubmitResult
+func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (tenants.SubmitResult, error) {
+	var res submitted
 	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
 		if err := recordAudit(ctx, tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
-			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res)}); err != nil {
+			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
 			return err
 		}
 		return d.enqueueJobs(ctx, tx, tenantID, &res)
 	})
-	return res, err
+	return res.SubmitResult, err
 }
 
 // submit stores w and plans its placements; the caller queues the jobs
 // (enqueueJobs) after its other statements, or not at all in a dry run.
-func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants.Work, dryRun bool) (SubmitResult, error) {
+func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants.Work, dryRun bool) (submitted, error) {
 	w.TenantID = tenantID
 	if err := d.lockTenant(ctx, tx, tenantID, false); err != nil {
-		return SubmitResult{}, err
+		return submitted{}, err
 	}
 	if w.Deleted {
 		return d.submitDelete(ctx, tx, w, dryRun)
 	}
 	isNew, err := d.upsertWork(ctx, tx, w)
 	if err != nil {
-		return SubmitResult{}, err
+		return submitted{}, err
 	}
 	pc, err := d.loadPlanContext(ctx, tx, tenantID)
 	if err != nil {
-		return SubmitResult{}, err
+		return submitted{}, err
 	}
 	// A Work this transaction inserted has no placements yet.
 	res, err := d.planWork(ctx, tx, pc, w, true, isNew)
 	if err != nil {
-		return SubmitResult{}, err
+		return submitted{}, err
 	}
 	if dryRun {
 		res.clearJobs(isNew)
@@ -148,7 +146,7 @@ func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants
 
 // clearJobs removes what a dry run must not report: job ids (none are queued),
 // and the id of a Work that does not exist.
-func (r *SubmitResult) clearJobs(isNew bool) {
+func (r *submitted) clearJobs(isNew bool) {
 	if isNew {
 		r.Work = 0
 	}
@@ -164,18 +162,18 @@ func (r *SubmitResult) clearJobs(isNew bool) {
 // DeleteWork removes a Work's files: its placements are marked for removal and
 // written away by the next job; the Work stays, marked deleted, so its id keeps
 // answering.
-func (d *DB) DeleteWork(ctx context.Context, tenantID, id int64) (SubmitResult, error) {
+func (d *DB) DeleteWork(ctx context.Context, tenantID, id int64) (tenants.SubmitResult, error) {
 	return d.deleteWork(ctx, tenantID, id, nil)
 }
 
 // DeleteWorkAs is DeleteWork with the audit record of who did it in the same
 // transaction, as SubmitWorkAs is SubmitWork's.
-func (d *DB) DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (SubmitResult, error) {
+func (d *DB) DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (tenants.SubmitResult, error) {
 	return d.deleteWork(ctx, tenantID, id, &actor)
 }
 
-func (d *DB) deleteWork(ctx context.Context, tenantID, id int64, actor *tenants.Actor) (SubmitResult, error) {
-	var res SubmitResult
+func (d *DB) deleteWork(ctx context.Context, tenantID, id int64, actor *tenants.Actor) (tenants.SubmitResult, error) {
+	var res submitted
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockTenant(ctx, tx, tenantID, false); err != nil {
 			return err
@@ -196,33 +194,30 @@ func (d *DB) deleteWork(ctx context.Context, tenantID, id int64, actor *tenants.
 		}
 		return d.enqueueJobs(ctx, tx, tenantID, &res)
 	})
-	return res, err
+	return res.SubmitResult, err
 }
 
-func (d *DB) submitDelete(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, dryRun bool) (SubmitResult, error) {
+func (d *DB) submitDelete(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, dryRun bool) (submitted, error) {
 	id, err := d.workID(ctx, tx, w)
 	if err != nil {
-		return SubmitResult{}, err
+		return submitted{}, err
 	}
 	w.ID = id
 	if _, err := tx.ExecContext(ctx, `UPDATE works SET deleted = TRUE, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		d.now(), w.TenantID, id); err != nil {
-		return SubmitResult{}, err
+		return submitted{}, err
 	}
 	rows, err := d.workPlacements(ctx, tx, w.TenantID, id)
 	if err != nil {
-		return SubmitResult{}, err
+		return submitted{}, err
 	}
-	res := SubmitResult{Work: id, Placements: []PlacementPlan{}, Unscheduled: []tenants.Unscheduled{}}
-	jobs := newJobSet()
+	res := newSubmitted(id, []tenants.Unscheduled{})
 	for _, r := range rows {
 		if err := d.markDelete(ctx, tx, r, false); err != nil {
-			return SubmitResult{}, err
+			return submitted{}, err
 		}
-		res.Deletes = append(res.Deletes, r.planEntry(tenants.StatePending, false))
-		jobs.add(r.StoreKind, r.StoreName)
+		res.remove(r.planEntry(tenants.StatePending, false), r.StoreKind, r.StoreName)
 	}
-	res.jobs = jobs
 	if dryRun {
 		res.clearJobs(false)
 	}
@@ -331,10 +326,9 @@ func (d *DB) workPlacements(ctx context.Context, q sqlx.QueryerContext, tenantID
 }
 
 // planEntry is the row as a SubmitResult entry.
-func (r placementRow) planEntry(state string, misplaced bool) PlacementPlan {
-	return PlacementPlan{Destination: r.DestinationName, Name: r.Name, Group: r.GroupIndex,
-		Paths: nonNil(jsonStrings(r.Paths)), State: state, Misplaced: misplaced,
-		store: storeKey{r.StoreKind, r.StoreName}}
+func (r placementRow) planEntry(state string, misplaced bool) tenants.PlacementPlan {
+	return tenants.PlacementPlan{Destination: r.DestinationName, Name: r.Name, Group: r.GroupIndex,
+		Paths: nonNil(jsonStrings(r.Paths)), State: state, Misplaced: misplaced}
 }
 
 func nonNil(s []string) []string {

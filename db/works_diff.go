@@ -13,15 +13,15 @@ import (
 // PlanWrites is a dry run of SubmitWork that also says what each placement's
 // write would leave in its store: the input of a diff against what the store holds
 // now. writes follows the answer's Placements, then its Deletes. Nothing is kept.
-func (d *DB) PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (SubmitResult, []tenants.PlannedWrite, error) {
-	var res SubmitResult
+func (d *DB) PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (tenants.SubmitResult, []tenants.PlannedWrite, error) {
+	var res submitted
 	var writes []tenants.PlannedWrite
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, true); err != nil {
 			return err
 		}
-		if writes, err = d.plannedWrites(ctx, tx, tenantID, w.ID, res); err != nil {
+		if writes, err = d.plannedWrites(ctx, tx, tenantID, w.ID, res.SubmitResult); err != nil {
 			return err
 		}
 		return errDryRun
@@ -29,12 +29,12 @@ func (d *DB) PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (S
 	if errors.Is(err, errDryRun) {
 		err = nil
 	}
-	return res, writes, err
+	return res.SubmitResult, writes, err
 }
 
 // plannedWrites reads, inside the dry run's transaction, the placements just
 // planned (and those marked for removal) and what each would leave.
-func (d *DB) plannedWrites(ctx context.Context, tx *sqlx.Tx, tenantID, workID int64, res SubmitResult) ([]tenants.PlannedWrite, error) {
+func (d *DB) plannedWrites(ctx context.Context, tx *sqlx.Tx, tenantID, workID int64, res tenants.SubmitResult) ([]tenants.PlannedWrite, error) {
 	pc, err := d.loadPlanContext(ctx, tx, tenantID)
 	if err != nil {
 		return nil, err

@@ -53,12 +53,12 @@ func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 // old placement there (planner.Fatal, planner.NotPlaced).
 //
 // fresh says this transaction created w, so it has no placements to read.
-func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tenants.Work, force, fresh bool) (SubmitResult, error) {
+func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tenants.Work, force, fresh bool) (submitted, error) {
 	var rows []placementRow
 	if !fresh {
 		var err error
 		if rows, err = d.workPlacements(ctx, tx, w.TenantID, w.ID); err != nil {
-			return SubmitResult{}, err
+			return submitted{}, err
 		}
 	}
 	byID := make(map[int64]placementRow, len(rows))
@@ -68,15 +68,18 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 		stored[i] = r.stored()
 	}
 	plan := pc.team.Plan(w, stored, force)
-	res := SubmitResult{Work: w.ID, Placements: []PlacementPlan{}, Unscheduled: plan.Unscheduled}
-	jobs := newJobSet()
+	res := newSubmitted(w.ID, plan.Unscheduled)
 	for _, p := range plan.Placements {
-		entry, err := d.place(ctx, tx, w, p, byID, jobs)
+		entry, err := d.place(ctx, tx, w, p, byID)
 		switch {
 		case err == nil:
-			res.Placements = append(res.Placements, entry)
+			st := p.Store
+			if p.Unchanged {
+				st = p.Old.Store // answered from the stored row
+			}
+			res.place(entry, st.Kind, st.Name, !p.Unchanged)
 		case planner.Fatal(err, force):
-			return SubmitResult{}, err
+			return submitted{}, err
 		case p.Old == nil:
 			res.Unscheduled = append(res.Unscheduled, planner.NotPlaced(w, p, err))
 		}
@@ -85,19 +88,17 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 	for _, rm := range plan.Removals {
 		r := byID[rm.ID]
 		if err := d.markDelete(ctx, tx, r, rm.Misplaced); err != nil {
-			return SubmitResult{}, err
+			return submitted{}, err
 		}
-		jobs.add(r.StoreKind, r.StoreName)
-		res.Deletes = append(res.Deletes, r.planEntry(tenants.StatePending, rm.Misplaced))
+		res.remove(r.planEntry(tenants.StatePending, rm.Misplaced), r.StoreKind, r.StoreName)
 	}
 	if !fresh || len(res.Unscheduled) > 0 { // a new row holds '[]'
 		if _, err := tx.ExecContext(ctx, `UPDATE works SET unscheduled = ? WHERE tenant_id = ? AND id = ?`,
 			toJSON(res.Unscheduled), w.TenantID, w.ID); err != nil {
-			return SubmitResult{}, err
+			return submitted{}, err
 		}
 	}
-	res.jobs = jobs // queued by the caller: enqueueJobs
-	return res, nil
+	return res, nil // the caller queues res.jobs: enqueueJobs
 }
 
 // stored is the row as the planner sees it.
@@ -110,9 +111,9 @@ func (r placementRow) stored() planner.Stored {
 // otherwise it checks p's key claims (unless the placement already holds exactly
 // those), upserts the row back to pending and claims its keys.
 func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.Placement,
-	byID map[int64]placementRow, jobs *jobSet) (PlacementPlan, error) {
+	byID map[int64]placementRow) (tenants.PlacementPlan, error) {
 	if p.Err != nil {
-		return PlacementPlan{}, p.Err
+		return tenants.PlacementPlan{}, p.Err
 	}
 	var old placementRow
 	if p.Old != nil {
@@ -125,13 +126,13 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 	if p.Old != nil && p.Old.Live {
 		held, err := d.heldClaims(ctx, tx, w.TenantID, old.ID)
 		if err != nil {
-			return PlacementPlan{}, err
+			return tenants.PlacementPlan{}, err
 		}
 		keep = planner.HoldsExactly(held, p.Store, p.Plan)
 	}
 	if !keep {
 		if err := d.checkClaims(ctx, tx, w.TenantID, old.ID, p, w.Name()); err != nil {
-			return PlacementPlan{}, err
+			return tenants.PlacementPlan{}, err
 		}
 	}
 	var row struct {
@@ -150,17 +151,17 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 		RETURNING id, `+d.dialect.inserted+` AS inserted`, w.TenantID, w.ID, p.Group, w.Groups[p.Group].Directory, dest.ID,
 		dest.Name, dest.Mode, dest.StoreKind, dest.StoreName, p.Name, toJSON(p.Keys), p.Doc, p.Hash, d.now())
 	if err != nil {
-		return PlacementPlan{}, err
+		return tenants.PlacementPlan{}, err
 	}
 	// On SQLite, the one writer, a row not read before was inserted.
 	fresh := row.Inserted || p.Old == nil && !d.isPostgres()
 	if !keep {
 		if err := d.claimPlacement(ctx, tx, w.TenantID, row.ID, p, fresh); err != nil {
-			return PlacementPlan{}, err
+			return tenants.PlacementPlan{}, err
 		}
 	}
-	return PlacementPlan{Destination: dest.Name, Name: p.Name, Group: p.Group, Paths: p.Keys,
-		State: tenants.StatePending, store: jobs.add(dest.StoreKind, dest.StoreName)}, nil
+	return tenants.PlacementPlan{Destination: dest.Name, Name: p.Name, Group: p.Group, Paths: p.Keys,
+		State: tenants.StatePending}, nil
 }
 
 // markDelete asks the next job of the placement's store to remove its files.
@@ -220,9 +221,9 @@ func (s *jobSet) add(kind, name string) storeKey {
 }
 
 // fill sets each entry's job from its store.
-func (s *jobSet) fill(entries []PlacementPlan) {
+func (s *jobSet) fill(entries []tenants.PlacementPlan, stores []storeKey) {
 	for i := range entries {
-		if id := s.ids[entries[i].store]; id != nil {
+		if id := s.ids[stores[i]]; id != nil {
 			v := *id
 			entries[i].Job = &v
 		}

@@ -73,7 +73,7 @@ func resourceWork(name, env string, files ...string) *tenants.Work {
 	return w
 }
 
-func submit(t *testing.T, d *db.DB, tenantID int64, w *tenants.Work, dry bool) db.SubmitResult {
+func submit(t *testing.T, d *db.DB, tenantID int64, w *tenants.Work, dry bool) tenants.SubmitResult {
 	t.Helper()
 	res, err := d.SubmitWork(context.Background(), tenantID, w, dry)
 	if err != nil {

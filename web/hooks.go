@@ -18,7 +18,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -139,7 +138,7 @@ func (s *Server) submitHook(r *http.Request, trig tenants.HookTrigger, body []by
 	id := trig.ID
 	work.TriggerID = &id
 	del := s.delivery(r, trig, http.StatusAccepted, "")
-	_, out, err := s.works.SubmitHookWork(r.Context(), trig.TenantID, work, del, idem, sig, func(res db.SubmitResult) []byte {
+	_, out, err := s.works.SubmitHookWork(r.Context(), trig.TenantID, work, del, idem, sig, func(res tenants.SubmitResult) []byte {
 		b, _ := json.Marshal(res)
 		return b
 	})

@@ -15,10 +15,10 @@ import (
 
 // Works is what the web layer needs from the write engine's tables.
 type Works interface {
-	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (db.SubmitResult, error)
-	SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (db.SubmitResult, error)
-	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (db.SubmitResult, []tenants.PlannedWrite, error)
-	DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (db.SubmitResult, error)
+	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (tenants.SubmitResult, error)
+	SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (tenants.SubmitResult, error)
+	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (tenants.SubmitResult, []tenants.PlannedWrite, error)
+	DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (tenants.SubmitResult, error)
 	Work(ctx context.Context, tenantID, id int64) (tenants.WorkView, error)
 	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
 	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]tenants.WaitingWork, int, error)
@@ -29,7 +29,7 @@ type Works interface {
 	RetryStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (tenants.StoreRetry, bool, error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
-		sig *tenants.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
+		sig *tenants.SignedDelivery, answer func(tenants.SubmitResult) []byte) (tenants.SubmitResult, []byte, error)
 }
 
 // apiSubmitWork is POST …/works: 202 with the plan and job ids, or with
@@ -162,6 +162,6 @@ func (s *Server) apiDeleteWork(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteWork deletes a Work and records who did, in one transaction.
-func (s *Server) deleteWork(r *http.Request, id int64) (db.SubmitResult, error) {
+func (s *Server) deleteWork(r *http.Request, id int64) (tenants.SubmitResult, error) {
 	return s.works.DeleteWorkAs(r.Context(), principal(r).Tenant.ID, id, tenants.ActorOf(principal(r)))
 }

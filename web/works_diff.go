@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -29,14 +28,14 @@ func (e storeReadError) Unwrap() []error { return []error{errStoreRead, e.err} }
 
 // diffPlacement is a placement of a dry run with its diff.
 type diffPlacement struct {
-	db.PlacementPlan
+	tenants.PlacementPlan
 	Diff tenants.FileDiff `json:"diff"`
 }
 
 // diffAnswer is ?dryRun=true&diff=true: the dry run's answer, each placement with
 // its diff, and a summary line.
 type diffAnswer struct {
-	db.SubmitResult
+	tenants.SubmitResult
 	Placements []diffPlacement `json:"placements"`
 	Deletes    []diffPlacement `json:"deletes,omitempty"`
 	Summary    string          `json:"summary"`

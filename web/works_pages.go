@@ -245,7 +245,7 @@ func diffPlanOf(ans diffAnswer) *views.WorkPlan {
 	return plan
 }
 
-func planOf(res db.SubmitResult) *views.WorkPlan {
+func planOf(res tenants.SubmitResult) *views.WorkPlan {
 	plan := &views.WorkPlan{Unscheduled: res.Unscheduled}
 	for _, pl := range res.Placements {
 		plan.Placements = append(plan.Placements, views.PlanPlacement{Destination: pl.Destination, Paths: pl.Paths, Misplaced: pl.Misplaced})
@@ -432,7 +432,7 @@ func (s *Server) workDelete(w http.ResponseWriter, r *http.Request) {
 
 // submittedText is the answer to the Work form: where it is being written, and,
 // loudly, what was placed nowhere.
-func submittedText(res db.SubmitResult) string {
+func submittedText(res tenants.SubmitResult) string {
 	placed := len(res.Placements)
 	switch {
 	case len(res.Unscheduled) == 0:

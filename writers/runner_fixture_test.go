@@ -99,7 +99,7 @@ func (e *engine) destination(t testing.TB, d tenants.Destination) {
 }
 
 // submit decodes body as a Work request and submits it.
-func (e *engine) submit(t testing.TB, req tenants.WorkRequest) db.SubmitResult {
+func (e *engine) submit(t testing.TB, req tenants.WorkRequest) tenants.SubmitResult {
 	t.Helper()
 	w, err := req.Work()
 	if err != nil {
