@@ -14,32 +14,12 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// claim is one key a placement or a Destination's canary files want in a store.
-// An owned directory is claimed by its path without the trailing "/"; shared
-// claims (an aggregatedYAML target) may be held by several placements at once.
-type claim struct {
-	key         string
-	shared, dir bool
-}
+// claim is one key a placement or a Destination's canary files want in a store
+// (see pathing.Plan.Claims).
+type claim = pathing.Claim
 
-// claimsOf returns what plan claims: its files and state file, its owned
-// directory, and its aggregatedYAML target (shared).
-func claimsOf(plan pathing.Plan) []claim {
-	out := make([]claim, 0, len(plan.Files)+2)
-	for _, f := range plan.Files {
-		out = append(out, claim{key: f.Path})
-	}
-	if plan.StateFile != nil {
-		out = append(out, claim{key: plan.StateFile.Path})
-	}
-	if p := strings.TrimSuffix(plan.OwnedPrefix, "/"); p != "" {
-		out = append(out, claim{key: p, dir: true})
-	}
-	if plan.Target != "" {
-		out = append(out, claim{key: plan.Target, shared: true})
-	}
-	return out
-}
+// claimsOf returns what plan claims.
+func claimsOf(plan pathing.Plan) []claim { return plan.Claims() }
 
 // claimRow is a stored claim as the clash query reads it.
 type claimRow struct {
@@ -92,9 +72,9 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	var exact []string
 	shared := map[string]bool{}
 	for _, c := range cs {
-		exact = append(append(exact, pathing.ParentDirs(c.key)...), c.key)
-		if c.shared {
-			shared[c.key] = true
+		exact = append(append(exact, pathing.ParentDirs(c.Key)...), c.Key)
+		if c.Shared {
+			shared[c.Key] = true
 		}
 	}
 	slices.Sort(exact)
@@ -113,7 +93,7 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	args := inArgs
 	for _, c := range cs {
 		parts = append(parts, branch+`key > ? AND key < ?`)
-		args = append(args, tenantID, k.kind, k.name, self, c.key+"/", c.key+"0")
+		args = append(args, tenantID, k.kind, k.name, self, c.Key+"/", c.Key+"0")
 	}
 	var rows []claimRow
 	if err := tx.SelectContext(ctx, &rows, strings.Join(parts, " UNION ALL "), args...); err != nil {
@@ -138,11 +118,11 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 		return nil, "", err
 	}
 	for _, c := range cs {
-		if h.Key == c.key || strings.HasPrefix(c.key, h.Key+"/") || strings.HasPrefix(h.Key, c.key+"/") {
-			return &h, c.key, nil
+		if h.Key == c.Key || strings.HasPrefix(c.Key, h.Key+"/") || strings.HasPrefix(h.Key, c.Key+"/") {
+			return &h, c.Key, nil
 		}
 	}
-	return &h, cs[0].key, nil
+	return &h, cs[0].Key, nil
 }
 
 // selfClash refuses a plan one of whose files is a parent directory of another of
@@ -150,8 +130,8 @@ func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 func selfClash(plan pathing.Plan, workName, dest string) error {
 	keys := make([]string, 0, len(plan.Files)+1)
 	for _, c := range claimsOf(plan) {
-		if !c.dir && !c.shared {
-			keys = append(keys, c.key)
+		if !c.Dir && !c.Shared {
+			keys = append(keys, c.Key)
 		}
 	}
 	slices.Sort(keys)
@@ -184,7 +164,7 @@ func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k 
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, tenantID, k.kind, k.name, c.key, id, c.shared, c.dir)
+			args = append(args, tenantID, k.kind, k.name, c.Key, id, c.Shared, c.Dir)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
@@ -243,7 +223,7 @@ func (d *DB) holdsClaims(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, k
 		if r.Kind != k.kind || r.Name != k.name {
 			return false, nil
 		}
-		held[claim{key: r.Key, shared: r.Shared, dir: r.Dir}] = true
+		held[claim{Key: r.Key, Shared: r.Shared, Dir: r.Dir}] = true
 	}
 	return maps.Equal(want, held), nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -214,7 +214,7 @@ func (d *DB) resetWriting(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, ms
 
 // canaryFiles returns the canary files of dest as stored JSON, or the layout error.
 func canaryFiles(storePath string, dest tenants.Destination) (string, []string, error) {
-	files, err := pathing.Canary(storePath, pathingDestination(dest))
+	files, err := planner.Canary(storePath, dest)
 	if err != nil {
 		return "", nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -18,7 +19,7 @@ type storeKey struct{ kind, name string }
 // planContext is what scheduling and layout need of a tenant, read once per
 // transaction.
 type planContext struct {
-	cands      []tenants.Candidate
+	cands      []planner.Candidate
 	dests      map[string]tenants.Destination
 	storePaths map[storeKey]string
 }
@@ -42,7 +43,7 @@ func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 	}
 	pc := &planContext{dests: map[string]tenants.Destination{}, storePaths: map[storeKey]string{}}
 	for _, dest := range dests {
-		pc.cands = append(pc.cands, tenants.Candidate{Destination: dest, StoreFailing: dest.Status.Failing()})
+		pc.cands = append(pc.cands, planner.Candidate{Destination: dest, StoreFailing: dest.Status.Failing()})
 		pc.dests[dest.Name] = dest
 	}
 	for k, st := range stores {
@@ -51,27 +52,14 @@ func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 	return pc, nil
 }
 
-func pathingDestination(dest tenants.Destination) pathing.Destination {
-	return pathing.Destination{Name: dest.Name, Path: dest.Path, Mode: pathing.Mode(dest.Mode), Filename: dest.Filename}
-}
-
 // layout computes group gi of w on dest: its plan and placement name.
 func (pc *planContext) layout(w *tenants.Work, gi int, dest tenants.Destination) (pathing.Plan, string, error) {
-	g := w.Groups[gi]
-	name := pathing.PlacementName(w.Name(), dest.Name, pathing.GroupID(g.Directory))
 	storePath, ok := pc.storePaths[storeKey{dest.StoreKind, dest.StoreName}]
 	if !ok {
 		return pathing.Plan{}, "", tenants.Invalid(fmt.Sprintf("workloadGroups[%d]", gi),
 			"Destination %q refers to %s %q, which does not exist", dest.Name, dest.StoreKind, dest.StoreName)
 	}
-	pg := pathing.Group{Promise: w.Promise, Pipeline: w.Pipeline, Directory: g.Directory}
-	if w.Resource != nil {
-		pg.Namespace, pg.Resource = w.Resource.Namespace, w.Resource.Name
-	}
-	for _, f := range g.Files {
-		pg.Files = append(pg.Files, pathing.File{Path: f.Path, Content: []byte(f.Content)})
-	}
-	plan, err := pathing.Layout(storePath, pathingDestination(dest), name, pg)
+	plan, name, err := planner.Layout(w, gi, dest, storePath)
 	if err != nil {
 		return plan, name, tenants.Invalid(fmt.Sprintf("workloadGroups[%d]", gi), "on Destination %q: %v", dest.Name, err)
 	}
@@ -101,7 +89,7 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 		}
 	}
 	existing, byKey := placedOn(rows)
-	decisions := tenants.Schedule(w, pc.cands, existing)
+	decisions := planner.Schedule(w, pc.cands, existing)
 	res := SubmitResult{Work: w.ID, Placements: []PlacementPlan{}, Unscheduled: []tenants.Unscheduled{}}
 	jobs := newJobSet()
 	kept := map[int64]bool{}
@@ -160,7 +148,7 @@ func placedOn(rows []placementRow) (map[int][]string, map[groupDest]placementRow
 	return existing, byKey
 }
 
-func misplacedSet(decisions []tenants.Decision) map[string]bool {
+func misplacedSet(decisions []planner.Decision) map[string]bool {
 	out := map[string]bool{}
 	for _, dec := range decisions {
 		for _, name := range dec.Misplaced {

@@ -73,17 +73,53 @@ type Plan struct {
 	Target string
 }
 
-// Keys returns every key the plan writes: Files, then StateFile, then Target.
-func (p Plan) Keys() []string {
-	keys := make([]string, 0, len(p.Files)+1)
+// Claim is one key a plan wants in its store. An owned directory (Dir) is
+// claimed by its path without the trailing "/"; a Shared claim (an
+// aggregatedYAML target) may be held by several placements at once.
+type Claim struct {
+	Key         string
+	Dir, Shared bool
+}
+
+// Claims returns every key the plan wants in its store, in this order: Files,
+// StateFile, the owned directory (Dir), Target (Shared). It is the one place a
+// placement's keys are computed: Keys, the key claims kept in the database and
+// the writers' own-key check all derive from it.
+func (p Plan) Claims() []Claim {
+	out := make([]Claim, 0, len(p.Files)+2)
 	for _, f := range p.Files {
-		keys = append(keys, f.Path)
+		out = append(out, Claim{Key: f.Path})
 	}
 	if p.StateFile != nil {
-		keys = append(keys, p.StateFile.Path)
+		out = append(out, Claim{Key: p.StateFile.Path})
+	}
+	if dir := strings.TrimSuffix(p.OwnedPrefix, "/"); dir != "" {
+		out = append(out, Claim{Key: dir, Dir: true})
 	}
 	if p.Target != "" {
-		keys = append(keys, p.Target)
+		out = append(out, Claim{Key: p.Target, Shared: true})
+	}
+	return out
+}
+
+// Keys returns every key the plan writes: Files, then StateFile, then Target
+// (its Claims but the owned directory).
+func (p Plan) Keys() []string {
+	return p.keys(func(c Claim) bool { return !c.Dir })
+}
+
+// OwnKeys returns the keys the plan writes alone: Files and StateFile (its
+// Claims but the owned directory and the shared Target).
+func (p Plan) OwnKeys() []string {
+	return p.keys(func(c Claim) bool { return !c.Dir && !c.Shared })
+}
+
+func (p Plan) keys(keep func(Claim) bool) []string {
+	keys := make([]string, 0, len(p.Files)+1)
+	for _, c := range p.Claims() {
+		if keep(c) {
+			keys = append(keys, c.Key)
+		}
 	}
 	return keys
 }

@@ -338,3 +338,20 @@ func show(p Plan) string {
 	}
 	return b.String() + " Target:" + p.Target + "}"
 }
+
+// TestPlanClaims: Claims is the one list of a plan's keys; Keys and OwnKeys are
+// its parts.
+func TestPlanClaims(t *testing.T) {
+	plan := Plan{Files: []File{{Path: "s/d/a.yaml"}, {Path: "s/d/b.yaml"}}, OwnedPrefix: "s/d/",
+		StateFile: &File{Path: "s/.kratix/x.yaml"}, Target: "s/agg.yaml"}
+	want := []Claim{{Key: "s/d/a.yaml"}, {Key: "s/d/b.yaml"}, {Key: "s/.kratix/x.yaml"}, {Key: "s/d", Dir: true}, {Key: "s/agg.yaml", Shared: true}}
+	if got := plan.Claims(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Claims() = %+v, want %+v", got, want)
+	}
+	if got, want := plan.Keys(), []string{"s/d/a.yaml", "s/d/b.yaml", "s/.kratix/x.yaml", "s/agg.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Keys() = %q, want %q", got, want)
+	}
+	if got, want := plan.OwnKeys(), []string{"s/d/a.yaml", "s/d/b.yaml", "s/.kratix/x.yaml"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("OwnKeys() = %q, want %q", got, want)
+	}
+}

@@ -162,15 +162,15 @@ func Matches(labels, selector map[string]string) bool {
 // equal strings). Legacy Destinations add their name below the path, so two legacy
 // Destinations at "." do not collide.
 func (d *Destination) Overlaps(o *Destination) bool {
-	a, errA := pathing.DestinationDir(d.pathing())
-	b, errB := pathing.DestinationDir(o.pathing())
+	a, errA := pathing.DestinationDir(d.Pathing())
+	b, errB := pathing.DestinationDir(o.Pathing())
 	if errA != nil || errB != nil {
 		return true
 	}
 	return pathing.Overlap(a, b)
 }
 
-// pathing is the Destination as package pathing sees it.
-func (d *Destination) pathing() pathing.Destination {
+// Pathing is the Destination as package pathing sees it (the one conversion).
+func (d *Destination) Pathing() pathing.Destination {
 	return pathing.Destination{Name: d.Name, Path: d.Path, Mode: pathing.Mode(d.Mode), Filename: d.Filename}
 }

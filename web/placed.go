@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/stateward/stateward/db"
-	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -38,7 +38,7 @@ func (s *Server) placedOn(r *http.Request, d tenants.Destination) (views.Destina
 		if err != nil {
 			return p, err
 		}
-		canary, err := pathing.Canary(storePath, pathing.Destination{Name: d.Name, Path: d.Path, Mode: pathing.Mode(d.Mode), Filename: d.Filename})
+		canary, err := planner.Canary(storePath, d)
 		if err != nil {
 			return p, err
 		}

@@ -7,11 +7,12 @@ import (
 	"strings"
 
 	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
 
-// preview computes, with package pathing, every key a sample promise dependency
+// preview computes, with the planner a submit uses, every key a sample promise dependency
 // and a sample resource request would write on Destination d, plus its canary
 // files: what the user sees change as they type.
 func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.SampleInputs) views.PreviewProps {
@@ -19,7 +20,8 @@ func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.Sample
 	if err != nil {
 		return views.PreviewProps{Error: "Choose a State Store to see where files will go."}
 	}
-	pd := pathing.Destination{Name: or(d.Name, "my-destination"), Path: d.Path, Mode: pathing.Mode(d.Mode), Filename: d.Filename}
+	pd := d
+	pd.Name = or(d.Name, "my-destination")
 	var p views.PreviewProps
 	owned := map[string]bool{}
 	add := func(kind string, pl pathing.Plan) {
@@ -31,23 +33,22 @@ func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.Sample
 		}
 	}
 	promise := or(sm.Promise, "redis")
-	dep := pathing.Group{Promise: promise, Pipeline: sm.Pipeline, Directory: ".",
-		Files: []pathing.File{{Path: "static/" + promise + "-dependencies.yaml", Content: []byte("kind: CustomResourceDefinition\n")}}}
-	work := pathing.WorkName(promise, "", "", sm.Pipeline)
-	plan, err := pathing.Layout(storePath, pd, pathing.PlacementName(work, pd.Name, pathing.GroupID(".")), dep)
+	dep := &tenants.Work{Promise: promise, Pipeline: sm.Pipeline, Groups: []tenants.WorkloadGroup{{Directory: ".",
+		Files: []tenants.WorkFile{{Path: "static/" + promise + "-dependencies.yaml", Content: "kind: CustomResourceDefinition\n"}}}}}
+	plan, _, err := planner.Layout(dep, 0, pd, storePath)
 	if err != nil {
 		return views.PreviewProps{Error: err.Error()}
 	}
 	add("dependency", plan)
-	res := pathing.Group{Promise: promise, Namespace: or(sm.Namespace, "default"), Resource: or(sm.Resource, "my-request"),
-		Pipeline: sm.Pipeline, Directory: ".", Files: []pathing.File{{Path: promise + ".yaml", Content: []byte("kind: ConfigMap\n")}}}
-	work = pathing.WorkName(promise, res.Namespace, res.Resource, sm.Pipeline)
-	if plan, err = pathing.Layout(storePath, pd, pathing.PlacementName(work, pd.Name, pathing.GroupID(".")), res); err != nil {
+	res := &tenants.Work{Promise: promise, Pipeline: sm.Pipeline,
+		Resource: &tenants.ResourceRef{Namespace: or(sm.Namespace, "default"), Name: or(sm.Resource, "my-request")},
+		Groups:   []tenants.WorkloadGroup{{Directory: ".", Files: []tenants.WorkFile{{Path: promise + ".yaml", Content: "kind: ConfigMap\n"}}}}}
+	if plan, _, err = planner.Layout(res, 0, pd, storePath); err != nil {
 		return views.PreviewProps{Error: err.Error()}
 	}
 	add("resource", plan)
 	if d.InitWorkloads {
-		canary, err := pathing.Canary(storePath, pd)
+		canary, err := planner.Canary(storePath, pd)
 		if err != nil {
 			return views.PreviewProps{Error: err.Error()}
 		}

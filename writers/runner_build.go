@@ -91,23 +91,10 @@ func (jb *jobBatch) addPeer(p tenants.PlacementWrite) {
 		jb.target(p.Destination, p.Plan.Target).addPart(p.Plan.Aggregate)
 		return
 	}
-	for _, k := range append(ownKeys(p.Plan), p.WrittenKeys...) {
+	for _, k := range append(p.Plan.OwnKeys(), p.WrittenKeys...) {
 		jb.owners[k] = p.Name
 		jb.keep[k] = true
 	}
-}
-
-// ownKeys are the keys a placement claims for itself: its files and state file
-// (an aggregatedYAML target is shared, never claimed).
-func ownKeys(p pathing.Plan) []string {
-	keys := make([]string, 0, len(p.Files)+1)
-	for _, f := range p.Files {
-		keys = append(keys, f.Path)
-	}
-	if p.StateFile != nil {
-		keys = append(keys, p.StateFile.Path)
-	}
-	return keys
 }
 
 // alwaysIncluded reports whether w is part of every Batch of a job, even one
@@ -124,7 +111,7 @@ func (jb *jobBatch) claim(w tenants.PlacementWrite) string {
 	if w.Delete {
 		return ""
 	}
-	keys := ownKeys(w.Plan)
+	keys := w.Plan.OwnKeys()
 	for _, k := range keys {
 		if err := checkKey(k); err != nil {
 			return fmt.Sprintf("placement %q cannot be written: %v", w.Name, err)
@@ -198,14 +185,14 @@ func (jb *jobBatch) addPlacement(w tenants.PlacementWrite) {
 		jb.deleteStale(w.WrittenKeys, out.Keys)
 	case w.Delete:
 		jb.deleteStale(w.WrittenKeys, nil)
-		jb.deleteStale(ownKeys(w.Plan), nil)
+		jb.deleteStale(w.Plan.OwnKeys(), nil)
 		jb.deletePrefix(w.Plan.OwnedPrefix, w.WrittenPrefix)
 	default:
 		jb.put(w.Plan.Files...)
 		if w.Plan.StateFile != nil {
 			jb.put(*w.Plan.StateFile)
 		}
-		out.Keys, out.Prefix = ownKeys(w.Plan), w.Plan.OwnedPrefix
+		out.Keys, out.Prefix = w.Plan.OwnKeys(), w.Plan.OwnedPrefix
 		jb.deleteStale(w.WrittenKeys, out.Keys)
 		jb.deletePrefix(w.Plan.OwnedPrefix, w.WrittenPrefix)
 	}

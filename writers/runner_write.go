@@ -125,7 +125,7 @@ func (jw *jobWrite) failed(res *tenants.JobResult, err error) {
 func (jw *jobWrite) wantedKeys(id int64) []string {
 	for _, w := range jw.job.Writes {
 		if w.ID == id {
-			return ownKeys(w.Plan)
+			return w.Plan.OwnKeys()
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
-package tenants
+package planner
 
 import (
+	"github.com/stateward/stateward/tenants"
+
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -11,7 +13,7 @@ import (
 // Candidate is a Destination that scheduling may choose, with what is known about
 // its State Store.
 type Candidate struct {
-	Destination Destination
+	Destination tenants.Destination
 	// StoreFailing is true when the store's last readiness check failed. A store
 	// not checked yet ("unknown") is eligible.
 	StoreFailing bool
@@ -25,11 +27,11 @@ type Decision struct {
 	// Unscheduled is set.
 	Destinations []string
 	// Unscheduled says why the group found no Destination.
-	Unscheduled *Unscheduled
+	Unscheduled *tenants.Unscheduled
 	// Waiting are matching Destinations the group would be placed on but that
 	// cannot be written to yet (Destination.Waiting), one entry each with the
 	// Destination named. The group is placed there once they clear.
-	Waiting []Unscheduled
+	Waiting []tenants.Unscheduled
 	// Misplaced are Destinations the group was placed on before that still exist
 	// but must no longer hold it: they stopped matching its selectors, or (for a
 	// resource request) they are surplus to the one chosen. Kratix keeps writing to
@@ -66,7 +68,7 @@ type Decision struct {
 //     rendezvous hash of the group's identity and the Destination's name is chosen:
 //     adding or removing an unrelated Destination moves only the groups that hash
 //     highest to it.
-func Schedule(w *Work, cands []Candidate, existing map[int][]string) []Decision {
+func Schedule(w *tenants.Work, cands []Candidate, existing map[int][]string) []Decision {
 	sorted := sortedCandidates(cands)
 	out := make([]Decision, len(w.Groups))
 	for i := range w.Groups {
@@ -83,7 +85,7 @@ func sortedCandidates(cands []Candidate) []Candidate {
 	return sorted
 }
 
-func scheduleGroup(w *Work, i int, cands []Candidate, placed []string) Decision {
+func scheduleGroup(w *tenants.Work, i int, cands []Candidate, placed []string) Decision {
 	g := w.Groups[i]
 	matching := make([]Candidate, 0, len(cands))
 	for _, c := range cands {
@@ -99,8 +101,8 @@ func scheduleGroup(w *Work, i int, cands []Candidate, placed []string) Decision 
 		d.Destinations = chooseOne(groupKey(w, g), eligible, placed)
 	}
 	d.Misplaced = misplaced(placed, cands, d.Destinations)
-	entry := func(dest, reason string) Unscheduled {
-		return Unscheduled{Group: i, Directory: g.Directory, Selectors: g.DestinationSelectors, Destination: dest, Reason: reason}
+	entry := func(dest, reason string) tenants.Unscheduled {
+		return tenants.Unscheduled{Group: i, Directory: g.Directory, Selectors: g.DestinationSelectors, Destination: dest, Reason: reason}
 	}
 	switch {
 	case len(d.Destinations) == 0 && len(eligible) == 0 && len(waiting) > 0:
@@ -140,14 +142,14 @@ func waitingReason(waiting []Candidate) string {
 }
 
 // groupMatches applies matchLabels, the strictMatchLabels rule and the dry-run rule.
-func groupMatches(selectors map[string]string, d *Destination) bool {
-	if d.IsDryRun() && selectors[DryRunLabel] != "true" {
+func groupMatches(selectors map[string]string, d *tenants.Destination) bool {
+	if d.IsDryRun() && selectors[tenants.DryRunLabel] != "true" {
 		return false
 	}
 	if len(selectors) == 0 {
 		return !d.StrictMatchLabels || len(d.Labels) == 0
 	}
-	return Matches(d.Labels, selectors)
+	return tenants.Matches(d.Labels, selectors)
 }
 
 // chooseOne keeps the first already-placed Destination that still matches, or
@@ -182,7 +184,7 @@ func chooseOne(key string, matching []Candidate, placed []string) []string {
 
 // groupKey identifies a resource request group independently of the tenant and
 // of database ids, so a re-created Work lands where it did before.
-func groupKey(w *Work, g WorkloadGroup) string {
+func groupKey(w *tenants.Work, g tenants.WorkloadGroup) string {
 	ns, name := "", ""
 	if w.Resource != nil {
 		ns, name = w.Resource.Namespace, w.Resource.Name
@@ -243,12 +245,12 @@ func unscheduledReason(selectors map[string]string, cands, matching []Candidate)
 	case len(matching) > 0:
 		return fmt.Sprintf("all %d matching Destinations have failing State Stores: %s",
 			len(matching), strings.Join(names(matching), ", "))
-	case selectors[DryRunLabel] != "true" && allDryRun(cands):
-		return "every Destination is a dry-run Destination (" + DryRunLabel + "=true), which receives only Works " +
+	case selectors[tenants.DryRunLabel] != "true" && allDryRun(cands):
+		return "every Destination is a dry-run Destination (" + tenants.DryRunLabel + "=true), which receives only Works " +
 			"whose destinationSelectors include that label: " + strings.Join(names(cands), ", ")
 	case len(selectors) == 0 && anyDryRun(cands):
 		return "the group has no destinationSelectors, and every Destination sets strictMatchLabels and has labels " +
-			"or is a dry-run Destination (" + DryRunLabel + "=true): " + strings.Join(names(cands), ", ")
+			"or is a dry-run Destination (" + tenants.DryRunLabel + "=true): " + strings.Join(names(cands), ", ")
 	case len(selectors) == 0:
 		return "the group has no destinationSelectors, and every Destination sets strictMatchLabels and has labels: " +
 			strings.Join(names(cands), ", ")

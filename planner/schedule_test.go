@@ -1,6 +1,8 @@
-package tenants
+package planner
 
 import (
+	"github.com/stateward/stateward/tenants"
+
 	"fmt"
 	"reflect"
 	"strings"
@@ -8,7 +10,7 @@ import (
 )
 
 func cand(name string, labels map[string]string, opts ...string) Candidate {
-	c := Candidate{Destination: Destination{Name: name, Labels: labels}}
+	c := Candidate{Destination: tenants.Destination{Name: name, Labels: labels}}
 	for _, o := range opts {
 		switch o {
 		case "strict":
@@ -23,17 +25,17 @@ func cand(name string, labels map[string]string, opts ...string) Candidate {
 	return c
 }
 
-func depWork(selectors ...map[string]string) *Work {
-	w := &Work{Promise: "redis"}
+func depWork(selectors ...map[string]string) *tenants.Work {
+	w := &tenants.Work{Promise: "redis"}
 	for i, s := range selectors {
-		w.Groups = append(w.Groups, WorkloadGroup{Directory: fmt.Sprintf("g%d", i), DestinationSelectors: s})
+		w.Groups = append(w.Groups, tenants.WorkloadGroup{Directory: fmt.Sprintf("g%d", i), DestinationSelectors: s})
 	}
 	return w
 }
 
-func resWork(name string, selectors ...map[string]string) *Work {
+func resWork(name string, selectors ...map[string]string) *tenants.Work {
 	w := depWork(selectors...)
-	w.Resource = &ResourceRef{Namespace: "default", Name: name}
+	w.Resource = &tenants.ResourceRef{Namespace: "default", Name: name}
 	return w
 }
 
@@ -42,7 +44,7 @@ type L = map[string]string
 func TestScheduleMatching(t *testing.T) {
 	tests := []struct {
 		name     string
-		w        *Work
+		w        *tenants.Work
 		cands    []Candidate
 		want     []string
 		unsched  string // substring of the reason; "" = scheduled
@@ -111,25 +113,25 @@ func TestScheduleMatching(t *testing.T) {
 		// internal/controller/scheduler.go getDestinationsForWorkloadGroup: "Never
 		// route normal Works to the dry-run Destination".
 		{"dry-run destination skipped without the label in the selectors",
-			depWork(L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
+			depWork(L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", tenants.DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
 			[]string{"b"}, "", nil},
 		{"dry-run destination skipped by a Work without selectors",
-			depWork(nil), []Candidate{cand("a", L{DryRunLabel: "true"}), cand("b", nil)},
+			depWork(nil), []Candidate{cand("a", L{tenants.DryRunLabel: "true"}), cand("b", nil)},
 			[]string{"b"}, "", nil},
 		{"dry-run destination receives Works that select it",
-			depWork(L{DryRunLabel: "true"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
+			depWork(L{tenants.DryRunLabel: "true"}), []Candidate{cand("a", L{"env": "dev", tenants.DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
 			[]string{"a"}, "", nil},
 		{"dry-run selector with other labels",
-			resWork("r", L{DryRunLabel: "true", "env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{DryRunLabel: "true"})},
+			resWork("r", L{tenants.DryRunLabel: "true", "env": "dev"}), []Candidate{cand("a", L{"env": "dev", tenants.DryRunLabel: "true"}), cand("b", L{tenants.DryRunLabel: "true"})},
 			[]string{"a"}, "", nil},
 		{"a dry-run label with another value is an ordinary label",
-			depWork(nil), []Candidate{cand("a", L{DryRunLabel: "false"})},
+			depWork(nil), []Candidate{cand("a", L{tenants.DryRunLabel: "false"})},
 			[]string{"a"}, "", nil},
 		{"only dry-run destinations: reason says so",
-			depWork(L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"})},
+			depWork(L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", tenants.DryRunLabel: "true"})},
 			nil, "every Destination is a dry-run Destination (kratix.io/dry-run=true)", nil},
 		{"sticky placement leaves a Destination that became dry-run",
-			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
+			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev", tenants.DryRunLabel: "true"}), cand("b", L{"env": "dev"})},
 			[]string{"b"}, "", []string{"a"}},
 		{"resource skips a destination waiting for its store",
 			resWork("r", L{"env": "dev"}), []Candidate{cand("a", L{"env": "dev"}, "waiting"), cand("b", L{"env": "dev"})},
@@ -176,7 +178,7 @@ func TestScheduleUnscheduledDetails(t *testing.T) {
 	w := resWork("r", L{"env": "prod"})
 	w.Groups[0].Directory = "."
 	got := Schedule(w, []Candidate{cand("a", L{"env": "dev"})}, nil)
-	want := &Unscheduled{Group: 0, Directory: ".", Selectors: L{"env": "prod"}, Reason: "no Destination has labels env=prod"}
+	want := &tenants.Unscheduled{Group: 0, Directory: ".", Selectors: L{"env": "prod"}, Reason: "no Destination has labels env=prod"}
 	if !reflect.DeepEqual(got[0].Unscheduled, want) {
 		t.Errorf("got %+v, want %+v", got[0].Unscheduled, want)
 	}
@@ -185,7 +187,7 @@ func TestScheduleUnscheduledDetails(t *testing.T) {
 func TestScheduleMisplaced(t *testing.T) {
 	tests := []struct {
 		name          string
-		w             *Work
+		w             *tenants.Work
 		existing      []string
 		wantDests     []string
 		wantMisplaced []string
@@ -284,7 +286,7 @@ func FuzzSchedule(f *testing.F) {
 		sel, cands := parseFuzzSpec(string(spec))
 		w := depWork(sel, nil)
 		if resource {
-			w.Resource = &ResourceRef{Namespace: "ns", Name: "n"}
+			w.Resource = &tenants.ResourceRef{Namespace: "ns", Name: "n"}
 		}
 		got := Schedule(w, cands, map[int][]string{0: {placed}, 1: {placed, placed}})
 		for _, d := range got {
@@ -328,7 +330,7 @@ func TestScheduleDependencyWaits(t *testing.T) {
 	if !reflect.DeepEqual(got.Destinations, []string{"b", "c"}) || got.Unscheduled != nil {
 		t.Fatalf("got %v (unscheduled %+v), want [b c]: a waits, c keeps its placement", got.Destinations, got.Unscheduled)
 	}
-	want := []Unscheduled{{Group: 0, Directory: "g0", Selectors: L{"env": "dev"}, Destination: "a", Reason: "State Store `default` not found"}}
+	want := []tenants.Unscheduled{{Group: 0, Directory: "g0", Selectors: L{"env": "dev"}, Destination: "a", Reason: "State Store `default` not found"}}
 	if !reflect.DeepEqual(got.Waiting, want) {
 		t.Errorf("waiting = %+v, want %+v", got.Waiting, want)
 	}
