@@ -4,22 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
-
-// claim is one key a placement or a Destination's canary files want in a store
-// (see pathing.Plan.Claims).
-type claim = pathing.Claim
-
-// claimsOf returns what plan claims.
-func claimsOf(plan pathing.Plan) []claim { return plan.Claims() }
 
 // claimRow is a stored claim as the clash query reads it.
 type claimRow struct {
@@ -30,31 +22,25 @@ type claimRow struct {
 	Shared      bool          `db:"shared"`
 }
 
-// claimHolder is a claim of the store that clashes with a new one.
-type claimHolder struct {
-	Key         string `db:"key"`
-	Placement   string `db:"placement"`
-	WorkID      int64  `db:"work_id"`
-	Destination string `db:"destination"`
-	Canary      bool   `db:"canary"`
-	Dir         bool   `db:"dir"` // an owned directory, not a file
-}
-
 // checkClaims answers a conflict, naming the other Work (or canary file) and both
-// paths, when plan wants a key that another claim of the store cannot coexist
-// with. self is the placement's own id (0 for a new one).
-func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, plan pathing.Plan,
-	workName, dest string) error {
-	if err := selfClash(plan, workName, dest); err != nil {
+// paths, when p wants a key that another claim of the store cannot coexist
+// with (planner.FirstClash). self is the placement's own id (0 for a new one).
+func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, self int64, p planner.Placement, workName string) error {
+	if err := planner.SelfClash(p.Plan, workName, p.Destination.Name); err != nil {
 		return err
 	}
-	for chunk := range slices.Chunk(claimsOf(plan), claimChunk) {
-		h, key, err := d.clashAny(ctx, tx, tenantID, k, self, chunk)
+	for chunk := range slices.Chunk(p.Plan.Claims(), claimChunk) {
+		exact, below := planner.Near(chunk)
+		held, err := d.claimsNear(ctx, tx, tenantID, p.Store, self, exact, below)
 		if err != nil {
 			return err
 		}
-		if h != nil {
-			return d.conflictWith(ctx, tx, tenantID, h, key, workName, dest)
+		if h, key := planner.FirstClash(chunk, held); h != nil {
+			holder, err := d.holder(ctx, tx, tenantID, *h)
+			if err != nil {
+				return err
+			}
+			return planner.Conflict(holder, key, workName, p.Destination.Name)
 		}
 	}
 	return nil
@@ -64,98 +50,68 @@ func (d *DB) checkClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 // queries, not a thousand round trips).
 const claimChunk = 100
 
-// clashAny finds, in one query for several claims, a claim of the store (other
-// than placement self's) that one of them cannot coexist with: the same key
-// (unless both are shared, as an aggregatedYAML target is), a claim on a parent
-// directory, or a claim below. It returns that claim and the key it clashes with.
-func (d *DB) clashAny(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, self int64, cs []claim) (*claimHolder, string, error) {
-	var exact []string
-	shared := map[string]bool{}
-	for _, c := range cs {
-		exact = append(append(exact, pathing.ParentDirs(c.Key)...), c.Key)
-		if c.Shared {
-			shared[c.Key] = true
-		}
-	}
-	slices.Sort(exact)
-	exact = slices.Compact(exact)
+// claimsNear reads, in one query, the claims of store k (other than placement
+// self's) at the keys exact or below one of the ranges (planner.Near).
+func (d *DB) claimsNear(ctx context.Context, tx *sqlx.Tx, tenantID int64, k planner.StoreKey, self int64,
+	exact []string, below [][2]string) ([]planner.Held, error) {
 	// One indexed lookup per branch (ORed ranges make SQLite scan the store), and
 	// nothing around them: an outer query sorting the union's rows costs SQLite
 	// ephemeral tables on every submit. The clashing claims are few (none, as a
-	// rule); the first by key is chosen here.
+	// rule).
 	const branch = `SELECT key, placement_id, canary_id, dir, shared FROM claims
 		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (placement_id IS NULL OR placement_id <> ?) AND `
-	in, inArgs, err := sqlx.In(branch+`key IN (?)`, tenantID, k.kind, k.name, self, exact)
+	in, inArgs, err := sqlx.In(branch+`key IN (?)`, tenantID, k.Kind, k.Name, self, exact)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	parts := []string{in}
 	args := inArgs
-	for _, c := range cs {
+	for _, r := range below {
 		parts = append(parts, branch+`key > ? AND key < ?`)
-		args = append(args, tenantID, k.kind, k.name, self, c.Key+"/", c.Key+"0")
+		args = append(args, tenantID, k.Kind, k.Name, self, r[0], r[1])
 	}
 	var rows []claimRow
 	if err := tx.SelectContext(ctx, &rows, strings.Join(parts, " UNION ALL "), args...); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	rows = slices.DeleteFunc(rows, func(r claimRow) bool {
-		return r.Shared && shared[r.Key] // an aggregatedYAML target is shared
-	})
-	if len(rows) == 0 {
-		return nil, "", nil
+	held := make([]planner.Held, len(rows))
+	for i, r := range rows {
+		held[i] = planner.Held{Key: r.Key, PlacementID: r.PlacementID.Int64, CanaryID: r.CanaryID.Int64, Dir: r.Dir, Shared: r.Shared}
 	}
-	first := slices.MinFunc(rows, func(a, b claimRow) int { return strings.Compare(a.Key, b.Key) })
-	h := claimHolder{Key: first.Key, Dir: first.Dir, Canary: first.CanaryID.Valid}
+	return held, nil
+}
+
+// holder reads who holds claim h: its placement and Work, or its canary file's
+// Destination.
+func (d *DB) holder(ctx context.Context, tx *sqlx.Tx, tenantID int64, h planner.Held) (planner.Holder, error) {
+	out := planner.Holder{Held: h}
+	var err error
 	switch {
-	case first.PlacementID.Valid:
+	case h.PlacementID != 0:
 		err = tx.QueryRowxContext(ctx, `SELECT name, work_id, destination_name FROM placements WHERE id = ?`,
-			first.PlacementID.Int64).Scan(&h.Placement, &h.WorkID, &h.Destination)
-	case h.Canary:
-		err = tx.GetContext(ctx, &h.Destination, `SELECT destination_name FROM canaries WHERE id = ?`, first.CanaryID.Int64)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	for _, c := range cs {
-		if h.Key == c.Key || strings.HasPrefix(c.Key, h.Key+"/") || strings.HasPrefix(h.Key, c.Key+"/") {
-			return &h, c.Key, nil
+			h.PlacementID).Scan(&out.Placement, &out.Work, &out.Destination)
+		if err == nil {
+			if w, werr := d.findWork(ctx, tx, tenantID, out.Work); werr == nil {
+				out.WorkName = w.Name()
+			}
 		}
+	case h.CanaryID != 0:
+		err = tx.GetContext(ctx, &out.Destination, `SELECT destination_name FROM canaries WHERE id = ?`, h.CanaryID)
 	}
-	return &h, cs[0].Key, nil
+	return out, err
 }
 
-// selfClash refuses a plan one of whose files is a parent directory of another of
-// its own files ("app" and "app/config.yaml"): no store can hold both.
-func selfClash(plan pathing.Plan, workName, dest string) error {
-	keys := make([]string, 0, len(plan.Files)+1)
-	for _, c := range claimsOf(plan) {
-		if !c.Dir && !c.Shared {
-			keys = append(keys, c.Key)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		i, _ := slices.BinarySearch(keys, k+"/")
-		if i < len(keys) && strings.HasPrefix(keys[i], k+"/") {
-			return tenants.Conflict("Work %q cannot write both %q and %q on Destination %q: one would have to be a file and a directory at once",
-				workName, k, keys[i], dest)
-		}
-	}
-	return nil
-}
-
-// claimPlacement replaces the claims of placement id with those of plan (checked
+// claimPlacement replaces the claims of placement id with those of p (checked
 // with checkClaims first). fresh says the placement row was inserted by this
 // transaction, so it has no claims to drop.
-func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, id int64, plan pathing.Plan, fresh bool) error {
+func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, id int64, p planner.Placement, fresh bool) error {
 	if !fresh {
 		if err := d.dropClaims(ctx, tx, tenantID, "placement_id", id); err != nil {
 			return err
 		}
 	}
 	// One statement per hundred claims: a submit's statements are most of its cost.
-	for chunk := range slices.Chunk(claimsOf(plan), claimChunk) {
+	for chunk := range slices.Chunk(p.Plan.Claims(), claimChunk) {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO claims (tenant_id, store_kind, store_name, key, placement_id, shared, dir) VALUES `)
 		args := make([]any, 0, 7*len(chunk))
@@ -164,7 +120,7 @@ func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k 
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, tenantID, k.kind, k.name, c.Key, id, c.Shared, c.Dir)
+			args = append(args, tenantID, p.Store.Kind, p.Store.Name, c.Key, id, c.Shared, c.Dir)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
@@ -173,36 +129,8 @@ func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, k 
 	return nil
 }
 
-// conflictWith is the 409 for a key of Work workName that clashes with h.
-func (d *DB) conflictWith(ctx context.Context, tx *sqlx.Tx, tenantID int64, h *claimHolder, key, workName, dest string) error {
-	how := "the same path"
-	what := "writes"
-	if h.Dir {
-		what = "owns the directory"
-	}
-	switch {
-	case h.Dir && strings.HasPrefix(key, h.Key+"/"):
-		how = fmt.Sprintf("everything below %q is that Work's (it replaces the directory whole on every write)", h.Key)
-	case strings.HasPrefix(key, h.Key+"/"):
-		how = fmt.Sprintf("%q is a file or directory there, so %q cannot be created below it", h.Key, key)
-	case strings.HasPrefix(h.Key, key+"/"):
-		how = fmt.Sprintf("%q lies below %q, so %q cannot be a file", h.Key, key, key)
-	}
-	if h.Canary {
-		return tenants.Conflict("Work %q cannot write %q on Destination %q: it clashes with the Destination's canary file %q (%s)",
-			workName, key, dest, h.Key, how)
-	}
-	other := "#" + itoa(h.WorkID)
-	if w, err := d.findWork(ctx, tx, tenantID, h.WorkID); err == nil {
-		other = fmt.Sprintf("%q (id %d)", w.Name(), h.WorkID)
-	}
-	return tenants.Conflict("Work %q cannot write %q on Destination %q: Work %s already %s %q there (placement %q); %s. Two Works may not share a file, or use one's file as the other's directory",
-		workName, key, h.Destination, other, what, h.Key, h.Placement, how)
-}
-
-// holdsClaims reports whether placement id already holds exactly the claims of
-// plan in store k.
-func (d *DB) holdsClaims(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, k storeKey, plan pathing.Plan) (bool, error) {
+// heldClaims reads the claims placement id holds, with their store.
+func (d *DB) heldClaims(ctx context.Context, tx *sqlx.Tx, tenantID, id int64) ([]planner.StoredClaim, error) {
 	var rows []struct {
 		Kind   string `db:"store_kind"`
 		Name   string `db:"store_name"`
@@ -212,20 +140,13 @@ func (d *DB) holdsClaims(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, k
 	}
 	if err := tx.SelectContext(ctx, &rows, `SELECT store_kind, store_name, key, shared, dir FROM claims WHERE tenant_id = ? AND placement_id = ?`,
 		tenantID, id); err != nil {
-		return false, err
+		return nil, err
 	}
-	want := map[claim]bool{}
-	for _, c := range claimsOf(plan) {
-		want[c] = true
+	out := make([]planner.StoredClaim, len(rows))
+	for i, r := range rows {
+		out[i] = planner.StoredClaim{Store: planner.StoreKey{Kind: r.Kind, Name: r.Name}, Key: r.Key, Shared: r.Shared, Dir: r.Dir}
 	}
-	held := map[claim]bool{}
-	for _, r := range rows {
-		if r.Kind != k.kind || r.Name != k.name {
-			return false, nil
-		}
-		held[claim{Key: r.Key, Shared: r.Shared, Dir: r.Dir}] = true
-	}
-	return maps.Equal(want, held), nil
+	return out, nil
 }
 
 // dropClaims forgets the claims of one placement or canary row (column names

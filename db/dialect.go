@@ -49,12 +49,17 @@ type dialect struct {
 	rowLock string
 	// precision is the resolution the database stores times at.
 	precision time.Duration
+	// inserted is the expression an upsert's RETURNING says whether it inserted
+	// the row with: on PostgreSQL a row it created has no xmax; on SQLite (one
+	// writer) it says FALSE, and the caller knows from what it read first.
+	inserted string
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite", migrations: "migrations/*.sql", precision: time.Nanosecond}
+	sqliteDialect   = dialect{name: "sqlite", migrations: "migrations/*.sql", precision: time.Nanosecond, inserted: "FALSE"}
 	postgresDialect = dialect{name: "postgres", migrations: "migrations/postgres/*.sql",
-		claimLock: " FOR UPDATE SKIP LOCKED", skipHeld: " FOR NO KEY UPDATE SKIP LOCKED", rowLock: " FOR UPDATE", isolation: sql.LevelReadCommitted, precision: time.Microsecond}
+		claimLock: " FOR UPDATE SKIP LOCKED", skipHeld: " FOR NO KEY UPDATE SKIP LOCKED", rowLock: " FOR UPDATE", isolation: sql.LevelReadCommitted, precision: time.Microsecond,
+		inserted: "(xmax = 0)"}
 )
 
 // lockTenant takes the tenant's configuration lock on PostgreSQL, so that what

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -165,9 +164,8 @@ const canaryCols = `id, tenant_id, destination_id, destination_name, store_kind,
 	generation, job_id, error, written_keys, updated_at`
 
 func (r canaryRow) write() tenants.CanaryWrite {
-	var docs []fileDoc
-	_ = json.Unmarshal([]byte(r.Files), &docs)
-	return tenants.CanaryWrite{ID: r.ID, Destination: r.DestinationName, Files: fromFileDocs(docs),
+	files, _ := planner.DecodeFiles(r.Files) // written by canaryFiles: always valid
+	return tenants.CanaryWrite{ID: r.ID, Destination: r.DestinationName, Files: files,
 		Delete: r.Intent == intentDelete, WrittenKeys: jsonStrings(r.WrittenKeys), Generation: r.Generation}
 }
 
@@ -222,5 +220,5 @@ func canaryFiles(storePath string, dest tenants.Destination) (string, []string, 
 	for i, f := range files {
 		keys[i] = f.Path
 	}
-	return toJSON(toFileDocs(files)), keys, nil
+	return planner.EncodeFiles(files), keys, nil
 }

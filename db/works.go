@@ -245,13 +245,13 @@ func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (bool
 	now := d.now()
 	ns, name := resourceOf(w)
 	if d.isPostgres() {
-		// One round trip: the upsert says whether it inserted (a row it created
-		// has no xmax), also when another replica inserted the Work meanwhile.
+		// One round trip: the upsert says whether it inserted, also when another
+		// replica inserted the Work meanwhile.
 		var r struct {
 			ID       int64 `db:"id"`
 			Inserted bool  `db:"inserted"`
 		}
-		err := tx.GetContext(ctx, &r, upsertWorkSQL+` RETURNING id, (xmax = 0) AS inserted`,
+		err := tx.GetContext(ctx, &r, upsertWorkSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted`,
 			w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
 		w.ID = r.ID
 		return r.Inserted, mapErr(err, "Work", w.Name())

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -73,80 +73,28 @@ func (d *DB) plannedWrites(ctx context.Context, tx *sqlx.Tx, tenantID, workID in
 	return out, nil
 }
 
-// plannedRemoval is what removing placement r leaves: nothing of its own (its
-// owned directory, the files its state file lists and what it wrote go), and an
-// aggregatedYAML file rebuilt without it (or gone with the last placement).
+// planned is the row as planner.PlannedWrite reads it.
+func (r placementRow) planned() planner.Planned {
+	return planner.Planned{Name: r.Name, Destination: r.DestinationName, Doc: r.Plan, Written: jsonStrings(r.WrittenKeys),
+		Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName}}
+}
+
 func (d *DB) plannedRemoval(ctx context.Context, tx *sqlx.Tx, pc *planContext, r placementRow) (tenants.PlannedWrite, error) {
-	pw, err := d.plannedWrite(ctx, tx, pc, r)
-	if err != nil {
-		return pw, err
-	}
-	plan, err := decodePlan(r.Plan)
-	if err != nil {
-		return pw, err
-	}
-	pw.Written = jsonStrings(r.WrittenKeys)
-	if plan.Target == "" {
-		for _, p := range pw.Puts {
-			pw.Written = append(pw.Written, p.Path)
-		}
-		pw.Puts = nil
-		return pw, nil
-	}
-	_, live, err := d.aggregateOn(ctx, tx, r)
-	if live == 0 {
-		pw.Puts, pw.Written = nil, append(pw.Written, plan.Target)
-	}
-	return pw, err
+	return pc.team.PlannedRemoval(r.planned(), func() ([]byte, int, error) { return d.aggregateOn(ctx, tx, r) })
 }
 
 func (d *DB) plannedWrite(ctx context.Context, tx *sqlx.Tx, pc *planContext, r placementRow) (tenants.PlannedWrite, error) {
-	plan, err := decodePlan(r.Plan)
-	if err != nil {
-		return tenants.PlannedWrite{}, err
-	}
-	dest := pc.dests[r.DestinationName]
-	storePath := pc.storePaths[storeKey{r.StoreKind, r.StoreName}]
-	root, err := pathing.Root(storePath, dest.Path)
-	if err != nil {
-		return tenants.PlannedWrite{}, err
-	}
-	pw := tenants.PlannedWrite{Placement: r.Name, Destination: r.DestinationName, StorePath: storePath, Root: root,
-		Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
-		Puts:  plan.Files, OwnedPrefix: plan.OwnedPrefix, Written: jsonStrings(r.WrittenKeys)}
-	if plan.StateFile != nil {
-		pw.Puts = append(pw.Puts, *plan.StateFile)
-		pw.StateFile = plan.StateFile.Path
-	}
-	if plan.Target != "" {
-		content, _, err := d.aggregateOn(ctx, tx, r)
-		if err != nil {
-			return tenants.PlannedWrite{}, err
-		}
-		pw.Puts = append(pw.Puts, pathing.File{Path: plan.Target, Content: content})
-		pw.Written = nil // the target is shared: nothing of it goes
-	}
-	return pw, nil
+	return pc.team.PlannedWrite(r.planned(), func() ([]byte, int, error) { return d.aggregateOn(ctx, tx, r) })
 }
 
 // aggregateOn rebuilds the aggregatedYAML file of r's Destination from every live
 // placement on it (r's new plan included when r is live) and says how many there
 // are: with none the file goes.
 func (d *DB) aggregateOn(ctx context.Context, tx *sqlx.Tx, r placementRow) ([]byte, int, error) {
-	var rows []placementRow
-	if err := tx.SelectContext(ctx, &rows, `SELECT `+placementCols+` FROM placements
+	var docs []string
+	if err := tx.SelectContext(ctx, &docs, `SELECT plan FROM placements
 		WHERE tenant_id = ? AND destination_id = ? AND intent = 'write'`, r.TenantID, r.DestinationID); err != nil {
 		return nil, 0, err
 	}
-	var parts []pathing.AggregatePart
-	for _, p := range rows {
-		plan, err := decodePlan(p.Plan)
-		if err != nil {
-			return nil, 0, err
-		}
-		if plan.Aggregate != nil {
-			parts = append(parts, *plan.Aggregate)
-		}
-	}
-	return pathing.Aggregated(parts), len(parts), nil
+	return planner.AggregateOf(docs)
 }

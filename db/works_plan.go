@@ -2,13 +2,11 @@ package db
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/stateward/stateward/pathing"
 	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
@@ -16,12 +14,9 @@ import (
 // storeKey names one store of a tenant.
 type storeKey struct{ kind, name string }
 
-// planContext is what scheduling and layout need of a tenant, read once per
-// transaction.
+// planContext is what planning needs of a tenant, read once per transaction.
 type planContext struct {
-	cands      []planner.Candidate
-	dests      map[string]tenants.Destination
-	storePaths map[storeKey]string
+	team *planner.Team
 }
 
 func (d *DB) loadPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (*planContext, error) {
@@ -35,49 +30,27 @@ func (d *DB) loadPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 	return pc, err
 }
 
-// readPlanContext reads what planning needs of a tenant.
+// readPlanContext reads what planning needs of a tenant: its Destinations, with
+// their stores' status, and its stores' paths.
 func (d *DB) readPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (*planContext, error) {
 	dests, stores, err := d.destinationsAndStores(ctx, tx, tenantID, nil)
 	if err != nil {
 		return nil, err
 	}
-	pc := &planContext{dests: map[string]tenants.Destination{}, storePaths: map[storeKey]string{}}
-	for _, dest := range dests {
-		pc.cands = append(pc.cands, planner.Candidate{Destination: dest, StoreFailing: dest.Status.Failing()})
-		pc.dests[dest.Name] = dest
-	}
+	paths := make(map[planner.StoreKey]string, len(stores))
 	for k, st := range stores {
-		pc.storePaths[k] = st.Path
+		paths[planner.StoreKey{Kind: k.kind, Name: k.name}] = st.Path
 	}
-	return pc, nil
+	return &planContext{team: planner.NewTeam(dests, paths)}, nil
 }
 
-// layout computes group gi of w on dest: its plan and placement name.
-func (pc *planContext) layout(w *tenants.Work, gi int, dest tenants.Destination) (pathing.Plan, string, error) {
-	storePath, ok := pc.storePaths[storeKey{dest.StoreKind, dest.StoreName}]
-	if !ok {
-		return pathing.Plan{}, "", tenants.Invalid(fmt.Sprintf("workloadGroups[%d]", gi),
-			"Destination %q refers to %s %q, which does not exist", dest.Name, dest.StoreKind, dest.StoreName)
-	}
-	plan, name, err := planner.Layout(w, gi, dest, storePath)
-	if err != nil {
-		return plan, name, tenants.Invalid(fmt.Sprintf("workloadGroups[%d]", gi), "on Destination %q: %v", dest.Name, err)
-	}
-	return plan, name, nil
-}
-
-// groupDest identifies a placement of a Work: its group and Destination id.
-type groupDest struct {
-	group int
-	dest  int64
-}
-
-// planWork schedules w (already stored, w.ID set) and brings its placements in
-// line: chosen ones are upserted (with force, always back to pending; otherwise
-// only when their plan changed), and the others are marked for removal; the
-// affected stores come back in res.jobs for the caller to queue (enqueueJobs),
-// after its other statements. Without force (a re-plan after a Destination
-// changed) a group whose layout fails on a Destination keeps its old placement.
+// planWork plans w (already stored, w.ID set) with the planner and brings its
+// placements in line: chosen ones are upserted (with force, always back to
+// pending; otherwise only when their plan changed), and the others are marked for
+// removal; the affected stores come back in res.jobs for the caller to queue
+// (enqueueJobs), after its other statements. Without force (a re-plan after a
+// Destination changed) a group that cannot be placed on a Destination keeps its
+// old placement there (planner.Fatal, planner.NotPlaced).
 //
 // fresh says this transaction created w, so it has no placements to read.
 func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tenants.Work, force, fresh bool) (SubmitResult, error) {
@@ -88,36 +61,34 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 			return SubmitResult{}, err
 		}
 	}
-	existing, byKey := placedOn(rows)
-	decisions := planner.Schedule(w, pc.cands, existing)
-	res := SubmitResult{Work: w.ID, Placements: []PlacementPlan{}, Unscheduled: []tenants.Unscheduled{}}
+	byID := make(map[int64]placementRow, len(rows))
+	stored := make([]planner.Stored, len(rows))
+	for i, r := range rows {
+		byID[r.ID] = r
+		stored[i] = r.stored()
+	}
+	plan := pc.team.Plan(w, stored, force)
+	res := SubmitResult{Work: w.ID, Placements: []PlacementPlan{}, Unscheduled: plan.Unscheduled}
 	jobs := newJobSet()
-	kept := map[int64]bool{}
-	for _, dec := range decisions {
-		if dec.Unscheduled != nil {
-			res.Unscheduled = append(res.Unscheduled, *dec.Unscheduled)
-		}
-		res.Unscheduled = append(res.Unscheduled, dec.Waiting...)
-		for _, name := range dec.Destinations {
-			entry, id, err := d.placeGroup(ctx, tx, pc, w, dec.Group, name, byKey, force, jobs)
-			if err != nil && (force || !isValidation(err) && !errors.Is(err, tenants.ErrConflict)) {
-				return SubmitResult{}, err
-			}
-			kept[id] = true
-			switch {
-			case err == nil:
-				res.Placements = append(res.Placements, entry)
-			case id == 0:
-				// A re-plan that cannot place the group here (a key conflict, a layout
-				// error) reports it rather than failing the Destination change.
-				res.Unscheduled = append(res.Unscheduled, tenants.Unscheduled{Group: dec.Group,
-					Directory: w.Groups[dec.Group].Directory, Selectors: w.Groups[dec.Group].DestinationSelectors,
-					Reason: fmt.Sprintf("not placed on Destination %q: %v", name, err)})
-			}
+	for _, p := range plan.Placements {
+		entry, err := d.place(ctx, tx, w, p, byID, jobs)
+		switch {
+		case err == nil:
+			res.Placements = append(res.Placements, entry)
+		case planner.Fatal(err, force):
+			return SubmitResult{}, err
+		case p.Old == nil:
+			res.Unscheduled = append(res.Unscheduled, planner.NotPlaced(w, p, err))
 		}
 	}
-	if err := d.dropUnchosen(ctx, tx, rows, kept, misplacedSet(decisions), &res, jobs); err != nil {
-		return SubmitResult{}, err
+	planner.SortUnscheduled(res.Unscheduled)
+	for _, rm := range plan.Removals {
+		r := byID[rm.ID]
+		if err := d.markDelete(ctx, tx, r, rm.Misplaced); err != nil {
+			return SubmitResult{}, err
+		}
+		jobs.add(r.StoreKind, r.StoreName)
+		res.Deletes = append(res.Deletes, r.planEntry(tenants.StatePending, rm.Misplaced))
 	}
 	if !fresh || len(res.Unscheduled) > 0 { // a new row holds '[]'
 		if _, err := tx.ExecContext(ctx, `UPDATE works SET unscheduled = ? WHERE tenant_id = ? AND id = ?`,
@@ -129,75 +100,46 @@ func (d *DB) planWork(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tena
 	return res, nil
 }
 
-func isValidation(err error) bool {
-	var ve *tenants.ValidationError
-	return errors.As(err, &ve)
+// stored is the row as the planner sees it.
+func (r placementRow) stored() planner.Stored {
+	return planner.Stored{ID: r.ID, Group: r.GroupIndex, DestinationID: r.DestinationID, Destination: r.DestinationName,
+		Store: planner.StoreKey{Kind: r.StoreKind, Name: r.StoreName}, Live: r.Intent == intentWrite, PlanHash: r.PlanHash}
 }
 
-// placedOn returns, from a Work's placement rows, the Destinations each group is
-// live on (for sticky scheduling) and the rows by group and Destination.
-func placedOn(rows []placementRow) (map[int][]string, map[groupDest]placementRow) {
-	existing := map[int][]string{}
-	byKey := map[groupDest]placementRow{}
-	for _, r := range rows {
-		byKey[groupDest{r.GroupIndex, r.DestinationID}] = r
-		if r.Intent == intentWrite {
-			existing[r.GroupIndex] = append(existing[r.GroupIndex], r.DestinationName)
-		}
+// place stores placement p of w: unchanged, it answers the stored row;
+// otherwise it checks p's key claims (unless the placement already holds exactly
+// those), upserts the row back to pending and claims its keys.
+func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.Placement,
+	byID map[int64]placementRow, jobs *jobSet) (PlacementPlan, error) {
+	if p.Err != nil {
+		return PlacementPlan{}, p.Err
 	}
-	return existing, byKey
-}
-
-func misplacedSet(decisions []planner.Decision) map[string]bool {
-	out := map[string]bool{}
-	for _, dec := range decisions {
-		for _, name := range dec.Misplaced {
-			out[strconv.Itoa(dec.Group)+"/"+name] = true
-		}
+	var old placementRow
+	if p.Old != nil {
+		old = byID[p.Old.ID]
 	}
-	return out
-}
-
-// placeGroup upserts the placement of group gi of w on Destination name. It
-// returns the result entry and the placement id.
-func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *tenants.Work, gi int, name string,
-	byKey map[groupDest]placementRow, force bool, jobs *jobSet) (PlacementPlan, int64, error) {
-	dest := pc.dests[name]
-	old, had := byKey[groupDest{gi, dest.ID}]
-	plan, pname, err := pc.layout(w, gi, dest)
-	if err != nil {
-		return PlacementPlan{}, old.ID, err
+	if p.Unchanged {
+		return old.planEntry(old.State, false), nil
 	}
-	planJSON, hash := encodePlan(plan)
-	if !force && had && old.Intent == intentWrite && old.PlanHash == hash && old.StoreName == dest.StoreName {
-		return old.planEntry(old.State, false), old.ID, nil
-	}
-	store := storeKey{dest.StoreKind, dest.StoreName}
-	// A Work submitted again with new contents at the same paths (what a
-	// pipeline run does) keeps its claims: they were checked when made, and no
-	// other Work can have claimed those keys since.
 	keep := false
-	if had && old.Intent == intentWrite {
-		if keep, err = d.holdsClaims(ctx, tx, w.TenantID, old.ID, store, plan); err != nil {
-			return PlacementPlan{}, old.ID, err
+	if p.Old != nil && p.Old.Live {
+		held, err := d.heldClaims(ctx, tx, w.TenantID, old.ID)
+		if err != nil {
+			return PlacementPlan{}, err
 		}
+		keep = planner.HoldsExactly(held, p.Store, p.Plan)
 	}
 	if !keep {
-		if err := d.checkClaims(ctx, tx, w.TenantID, store, old.ID, plan, w.Name(), dest.Name); err != nil {
-			return PlacementPlan{}, old.ID, err
+		if err := d.checkClaims(ctx, tx, w.TenantID, old.ID, p, w.Name()); err != nil {
+			return PlacementPlan{}, err
 		}
-	}
-	// PostgreSQL says whether the upsert inserted (a row it created has no xmax);
-	// on SQLite, the one writer, a row not read before was inserted.
-	returning := `RETURNING id, FALSE AS inserted`
-	if d.isPostgres() {
-		returning = `RETURNING id, (xmax = 0) AS inserted`
 	}
 	var row struct {
 		ID       int64 `db:"id"`
 		Inserted bool  `db:"inserted"`
 	}
-	err = tx.GetContext(ctx, &row, `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
+	dest := p.Destination
+	err := tx.GetContext(ctx, &row, `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
 		destination_name, mode, store_kind, store_name, name, paths, plan, plan_hash, intent, state, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'write', 'pending', ?)
 		ON CONFLICT (work_id, group_index, destination_id) DO UPDATE SET directory = excluded.directory,
@@ -205,39 +147,20 @@ func (d *DB) placeGroup(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *te
 		store_name = excluded.store_name, name = excluded.name, paths = excluded.paths, plan = excluded.plan,
 		plan_hash = excluded.plan_hash, intent = 'write', state = 'pending', generation = placements.generation + 1,
 		misplaced = FALSE, attempts = 0, error = '', stuck = FALSE, updated_at = excluded.updated_at
-		`+returning, w.TenantID, w.ID, gi, w.Groups[gi].Directory, dest.ID, dest.Name, dest.Mode, dest.StoreKind,
-		dest.StoreName, pname, toJSON(nonNil(plan.Keys())), planJSON, hash, d.now())
+		RETURNING id, `+d.dialect.inserted+` AS inserted`, w.TenantID, w.ID, p.Group, w.Groups[p.Group].Directory, dest.ID,
+		dest.Name, dest.Mode, dest.StoreKind, dest.StoreName, p.Name, toJSON(p.Keys), p.Doc, p.Hash, d.now())
 	if err != nil {
-		return PlacementPlan{}, 0, err
+		return PlacementPlan{}, err
 	}
-	id := row.ID
-	fresh := row.Inserted || !had && !d.isPostgres()
+	// On SQLite, the one writer, a row not read before was inserted.
+	fresh := row.Inserted || p.Old == nil && !d.isPostgres()
 	if !keep {
-		if err := d.claimPlacement(ctx, tx, w.TenantID, store, id, plan, fresh); err != nil {
-			return PlacementPlan{}, 0, err
+		if err := d.claimPlacement(ctx, tx, w.TenantID, row.ID, p, fresh); err != nil {
+			return PlacementPlan{}, err
 		}
 	}
-	entry := PlacementPlan{Destination: dest.Name, Name: pname, Group: gi, Paths: nonNil(plan.Keys()),
-		State: tenants.StatePending, store: jobs.add(dest.StoreKind, dest.StoreName)}
-	return entry, id, nil
-}
-
-// dropUnchosen marks the live placements that scheduling no longer chose for
-// removal and reports them in res.Deletes.
-func (d *DB) dropUnchosen(ctx context.Context, tx *sqlx.Tx, rows []placementRow, kept map[int64]bool,
-	misplaced map[string]bool, res *SubmitResult, jobs *jobSet) error {
-	for _, r := range rows {
-		if kept[r.ID] || r.Intent == intentDelete {
-			continue
-		}
-		mis := misplaced[strconv.Itoa(r.GroupIndex)+"/"+r.DestinationName]
-		if err := d.markDelete(ctx, tx, r, mis); err != nil {
-			return err
-		}
-		jobs.add(r.StoreKind, r.StoreName)
-		res.Deletes = append(res.Deletes, r.planEntry(tenants.StatePending, mis))
-	}
-	return nil
+	return PlacementPlan{Destination: dest.Name, Name: p.Name, Group: p.Group, Paths: p.Keys,
+		State: tenants.StatePending, store: jobs.add(dest.StoreKind, dest.StoreName)}, nil
 }
 
 // markDelete asks the next job of the placement's store to remove its files.

@@ -137,3 +137,5 @@ func destsOf(docs []Document) (out []Destination) {
 	}
 	return out
 }
+
+type L = map[string]string

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/stateward/stateward/pathing"
 	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
@@ -24,12 +23,12 @@ func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.Sample
 	pd.Name = or(d.Name, "my-destination")
 	var p views.PreviewProps
 	owned := map[string]bool{}
-	add := func(kind string, pl pathing.Plan) {
-		for _, k := range pl.Keys() {
+	add := func(kind string, keys []string, ownedPrefix string) {
+		for _, k := range keys {
 			p.Paths = append(p.Paths, views.PreviewPath{Path: k, Kind: kind, Owned: true})
 		}
-		if pl.OwnedPrefix != "" {
-			owned[pl.OwnedPrefix] = true
+		if ownedPrefix != "" {
+			owned[ownedPrefix] = true
 		}
 	}
 	promise := or(sm.Promise, "redis")
@@ -39,14 +38,14 @@ func (s *Server) preview(r *http.Request, d tenants.Destination, sm views.Sample
 	if err != nil {
 		return views.PreviewProps{Error: err.Error()}
 	}
-	add("dependency", plan)
+	add("dependency", plan.Keys(), plan.OwnedPrefix)
 	res := &tenants.Work{Promise: promise, Pipeline: sm.Pipeline,
 		Resource: &tenants.ResourceRef{Namespace: or(sm.Namespace, "default"), Name: or(sm.Resource, "my-request")},
 		Groups:   []tenants.WorkloadGroup{{Directory: ".", Files: []tenants.WorkFile{{Path: promise + ".yaml", Content: "kind: ConfigMap\n"}}}}}
 	if plan, _, err = planner.Layout(res, 0, pd, storePath); err != nil {
 		return views.PreviewProps{Error: err.Error()}
 	}
-	add("resource", plan)
+	add("resource", plan.Keys(), plan.OwnedPrefix)
 	if d.InitWorkloads {
 		canary, err := planner.Canary(storePath, pd)
 		if err != nil {
