@@ -12,68 +12,6 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// ApplyResult is what apply did with one document.
-type ApplyResult struct {
-	Index  int    `json:"index"`
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Action string `json:"action"`
-	// Message says what an update that moves placements will write where
-	// ("37 placements on 3 Destinations will be written to the new location;
-	// nothing is removed from the old one"), or that a store update rewrites
-	// nothing.
-	Message string `json:"message,omitempty"`
-	// Moved is a store's previous endpoint when this apply changed it (for the
-	// log of who moved credentials where).
-	Moved string `json:"-"`
-	// Diff is what the document changed (or, in a dry run, would change), when
-	// asked for: [] when nothing.
-	Diff []tenants.FieldChange `json:"diff,omitzero"`
-}
-
-// ActionSkipped is the action of a document Apply did not apply: a kind Stateward
-// does not keep (see tenants.Document.Skipped).
-const ActionSkipped = "skipped"
-
-// ApplyOptions say how Apply runs.
-type ApplyOptions struct {
-	// DryRun runs the very same apply, every check, warning and plan included,
-	// and rolls its transaction back: nothing changes.
-	DryRun bool
-	// Diff fills each result's Diff.
-	Diff bool
-}
-
-// DocErrors are the documents apply refused; nothing was applied.
-type DocErrors []tenants.DocError
-
-// Error implements error.
-func (es DocErrors) Error() string {
-	if len(es) == 0 {
-		return "no errors"
-	}
-	return es[0].Error()
-}
-
-// ApplyWarning is a document Apply accepted that refers to something that does not
-// exist yet (Kratix answers such a document with an admission warning).
-type ApplyWarning struct {
-	Index   int    `json:"index"`
-	Kind    string `json:"kind"`
-	Name    string `json:"name"`
-	Message string `json:"message"`
-}
-
-// Applied is what Apply did (or, in a dry run, would do).
-type Applied struct {
-	DryRun   bool
-	Results  []ApplyResult
-	Warnings []ApplyWarning
-	// Revived are stores that waited for a Secret this apply brought: their
-	// credentials are filled in and they should be checked now.
-	Revived []tenants.StoreRef
-}
-
 // Apply creates or updates every document by name in one transaction: Secrets
 // first, then stores, then Destinations (which refer to stores). Any refusal rolls
 // the whole file back and comes back as DocErrors naming the document and field.
@@ -88,8 +26,8 @@ type Applied struct {
 // reported as skipped. With
 // opts.DryRun the same transaction is rolled back at the end, so that a dry run
 // cannot disagree with the apply it previews.
-func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts ApplyOptions) (Applied, error) {
-	out := Applied{DryRun: opts.DryRun, Results: make([]ApplyResult, len(docs))}
+func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts tenants.ApplyOptions) (tenants.Applied, error) {
+	out := tenants.Applied{DryRun: opts.DryRun, Results: make([]tenants.ApplyResult, len(docs))}
 	uses := secretUses(docs)
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		out.Warnings, out.Revived = nil, nil
@@ -122,7 +60,7 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 		return nil
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
-		return Applied{}, err
+		return tenants.Applied{}, err
 	}
 	noteDocuments(docs, &out, opts)
 	return out, nil
@@ -131,36 +69,36 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 // noteDocuments adds what the parser noted to the results and warnings: the
 // skipped and superseded documents and the warnings on applied ones, all warnings
 // in document order.
-func noteDocuments(docs []tenants.Document, out *Applied, opts ApplyOptions) {
+func noteDocuments(docs []tenants.Document, out *tenants.Applied, opts tenants.ApplyOptions) {
 	for i, doc := range docs {
 		if doc.Skipped != "" || doc.SupersededBy != 0 {
-			out.Results[i] = ApplyResult{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Action: ActionSkipped}
+			out.Results[i] = tenants.ApplyResult{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Action: tenants.ActionSkipped}
 			if opts.Diff {
 				out.Results[i].Diff = []tenants.FieldChange{}
 			}
 		}
 		if doc.Skipped != "" {
-			out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: doc.Skipped})
+			out.Warnings = append(out.Warnings, tenants.ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: doc.Skipped})
 		}
 		for _, w := range doc.Warnings {
-			out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: w})
+			out.Warnings = append(out.Warnings, tenants.ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name, Message: w})
 		}
 	}
-	slices.SortStableFunc(out.Warnings, func(a, b ApplyWarning) int { return a.Index - b.Index })
+	slices.SortStableFunc(out.Warnings, func(a, b tenants.ApplyWarning) int { return a.Index - b.Index })
 }
 
 // applyDiffed is applyOne, with the fields it changed when opts ask for them.
-func (d *DB) applyDiffed(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string, opts ApplyOptions) (ApplyResult, error) {
+func (d *DB) applyDiffed(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string, opts tenants.ApplyOptions) (tenants.ApplyResult, error) {
 	if !opts.Diff {
 		return d.applyOne(ctx, tx, tenantID, doc, uses)
 	}
 	before, err := d.stateOf(ctx, tx, tenantID, doc)
 	if err != nil {
-		return ApplyResult{}, err
+		return tenants.ApplyResult{}, err
 	}
 	res, err := d.applyOne(ctx, tx, tenantID, doc, uses)
 	if err != nil {
-		return ApplyResult{}, err
+		return tenants.ApplyResult{}, err
 	}
 	after, err := d.stateOf(ctx, tx, tenantID, doc)
 	res.Diff = tenants.DiffStates(before, after)
@@ -215,9 +153,9 @@ func keyed(prefix string, m map[string]string) map[string]string {
 }
 
 // afterApply records what the saved document waits for, or what waited for it.
-func (d *DB) afterApply(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, out *Applied) error {
+func (d *DB) afterApply(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, out *tenants.Applied) error {
 	warn := func(format string, args ...any) {
-		out.Warnings = append(out.Warnings, ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name,
+		out.Warnings = append(out.Warnings, tenants.ApplyWarning{Index: doc.Index, Kind: doc.Kind, Name: doc.Name,
 			Message: fmt.Sprintf(format, args...)})
 	}
 	switch {
@@ -314,8 +252,8 @@ func secretUses(docs []tenants.Document) map[string][]string {
 	return uses
 }
 
-func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
-	var res ApplyResult
+func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *tenants.Document, uses map[string][]string) (tenants.ApplyResult, error) {
+	var res tenants.ApplyResult
 	var err error
 	switch {
 	case doc.Secret != nil:
@@ -328,28 +266,28 @@ func (d *DB) applyOne(ctx context.Context, tx *sqlx.Tx, tenantID int64, doc *ten
 		res, err = d.applyBucket(ctx, tx, doc, uses)
 	default:
 		doc.Destination.TenantID = tenantID
-		var saved Saved
+		var saved tenants.Saved
 		saved, err = d.saveDestination(ctx, tx, doc.Destination)
 		res.Action, res.Message = saved.Action, saved.Message
 	}
 	return res, err
 }
 
-func (d *DB) applyGit(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+func (d *DB) applyGit(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (tenants.ApplyResult, error) {
 	g := doc.Git
 	old, err := d.findGit(ctx, tx, g.TenantID, g.Name)
 	if err != nil && !isNotFound(err) {
-		return ApplyResult{}, err
+		return tenants.ApplyResult{}, err
 	}
 	exists := err == nil
-	var res ApplyResult
+	var res tenants.ApplyResult
 	if exists && old.CredentialEndpoint() != g.CredentialEndpoint() {
 		res.Moved = old.CredentialEndpoint()
 	}
 	if u, _ := useOf(doc); !inFile(uses, u.secretRef) && !g.SecretMissing {
 		same := exists && old.Credentials == g.Credentials
 		if err := checkSecretUse(ctx, tx, g.TenantID, u, same, old.CredentialEndpoint()); err != nil {
-			return ApplyResult{}, err
+			return tenants.ApplyResult{}, err
 		}
 	}
 	saved, err := d.saveGit(ctx, tx, g, false)
@@ -357,21 +295,21 @@ func (d *DB) applyGit(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, u
 	return res, err
 }
 
-func (d *DB) applyBucket(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (ApplyResult, error) {
+func (d *DB) applyBucket(ctx context.Context, tx *sqlx.Tx, doc *tenants.Document, uses map[string][]string) (tenants.ApplyResult, error) {
 	b := doc.Bucket
 	old, err := d.findBucket(ctx, tx, b.TenantID, b.Name)
 	if err != nil && !isNotFound(err) {
-		return ApplyResult{}, err
+		return tenants.ApplyResult{}, err
 	}
 	exists := err == nil
-	var res ApplyResult
+	var res tenants.ApplyResult
 	if exists && old.CredentialEndpoint() != b.CredentialEndpoint() {
 		res.Moved = old.CredentialEndpoint()
 	}
 	if u, _ := useOf(doc); !inFile(uses, u.secretRef) && !b.SecretMissing {
 		same := exists && old.Credentials == b.Credentials
 		if err := checkSecretUse(ctx, tx, b.TenantID, u, same, old.CredentialEndpoint()); err != nil {
-			return ApplyResult{}, err
+			return tenants.ApplyResult{}, err
 		}
 	}
 	saved, err := d.saveBucket(ctx, tx, b, false)
@@ -387,16 +325,16 @@ func inFile(uses map[string][]string, secret string) bool {
 func (d *DB) applySecret(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *tenants.Secret, endpoints []string) (string, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `SELECT id FROM secrets WHERE tenant_id = ? AND name = ?`, tenantID, s.Name)
-	action := ActionCreated
+	action := tenants.ActionCreated
 	if err == nil {
 		old, err := d.loadCredentials(ctx, tx, tenantID, ownerSecret, id)
 		if err != nil {
 			return "", err
 		}
 		if maps.Equal(old, nonEmpty(s.Data)) {
-			return ActionUnchanged, bindSecret(ctx, tx, tenantID, s.Name, endpoints, false)
+			return tenants.ActionUnchanged, bindSecret(ctx, tx, tenantID, s.Name, endpoints, false)
 		}
-		action = ActionUpdated
+		action = tenants.ActionUpdated
 	} else if err := mapMissing(err); err != nil {
 		return "", err
 	}
@@ -427,5 +365,5 @@ func docError(doc *tenants.Document, err error) error {
 	default:
 		return err
 	}
-	return DocErrors{de}
+	return tenants.DocErrors{de}
 }

@@ -57,7 +57,7 @@ func contents(t *testing.T, tg target) map[string][]string {
 }
 
 // applyYAML parses, resolves and applies y as the web handler does.
-func applyYAML(t *testing.T, d *db.DB, tid int64, y string, opts db.ApplyOptions) db.Applied {
+func applyYAML(t *testing.T, d *db.DB, tid int64, y string, opts tenants.ApplyOptions) tenants.Applied {
 	t.Helper()
 	ctx := context.Background()
 	docs, errs := tenants.ParseKratixYAML([]byte(y), tenants.ParseOptions{})
@@ -133,10 +133,10 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 	eachDialect(t, func(t *testing.T, tg target) {
 		d, tid, _ := worksDB(t, tg)
 		submit(t, d, tid, resourceWork("a", "dev", "a.yaml", "a: 1\n"), false)
-		applyYAML(t, d, tid, dryRunFirst, db.ApplyOptions{})
+		applyYAML(t, d, tid, dryRunFirst, tenants.ApplyOptions{})
 
 		before := contents(t, tg)
-		dry := applyYAML(t, d, tid, dryRunSecond, db.ApplyOptions{DryRun: true, Diff: true})
+		dry := applyYAML(t, d, tid, dryRunSecond, tenants.ApplyOptions{DryRun: true, Diff: true})
 		if after := contents(t, tg); !reflect.DeepEqual(before, after) {
 			for table := range after {
 				if !reflect.DeepEqual(before[table], after[table]) {
@@ -186,7 +186,7 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 			}
 		}
 
-		real := applyYAML(t, d, tid, dryRunSecond, db.ApplyOptions{Diff: true})
+		real := applyYAML(t, d, tid, dryRunSecond, tenants.ApplyOptions{Diff: true})
 		real.DryRun = true
 		if !reflect.DeepEqual(dry, real) {
 			t.Errorf("the dry run disagrees with the apply:\ndry  %+v\nreal %+v", dry, real)
@@ -195,7 +195,7 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 			t.Error("the real apply changed nothing: the comparison cannot fail")
 		}
 		// Applied again, the same folder changes nothing, duplicates included.
-		again := applyYAML(t, d, tid, dryRunSecond, db.ApplyOptions{DryRun: true, Diff: true})
+		again := applyYAML(t, d, tid, dryRunSecond, tenants.ApplyOptions{DryRun: true, Diff: true})
 		for i, res := range again.Results {
 			if want := map[bool]string{true: "skipped", false: "unchanged"}[i == 2 || i == 4]; res.Action != want || len(res.Diff) != 0 {
 				t.Errorf("after the apply, result %d: %+v, want %s and no diff", i, res, want)

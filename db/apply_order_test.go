@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -32,7 +31,7 @@ func TestApplyInAnyOrderDB(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("documents refused: %v", errs)
 			}
-			out, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
+			out, err := d.Apply(ctx, tid, docs, tenants.ApplyOptions{})
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -93,7 +92,7 @@ func TestSecretWarningNamesEveryEndpoint(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("documents refused: %v", errs)
 			}
-			out, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
+			out, err := d.Apply(ctx, tid, docs, tenants.ApplyOptions{})
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}

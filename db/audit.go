@@ -103,16 +103,8 @@ func recordTriggerWrite(ctx context.Context, tx *sqlx.Tx, tenantID int64, at tim
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (tenant_id, at, actor_kind, actor_id, actor_name, action,
 		object_kind, object_id, object_name, detail)
 		SELECT ?, ?, 'trigger', id, name, ?, 'Work', ?, ?, ? FROM triggers WHERE tenant_id = ? AND id = ?`,
-		tenantID, at, WorkAction(w), res.Work, w.Name(), SubmitDetail(res), tenantID, triggerID)
+		tenantID, at, tenants.WorkAction(w), res.Work, w.Name(), SubmitDetail(res), tenantID, triggerID)
 	return err
-}
-
-// WorkAction is the audit verb of a submitted Work: write or delete.
-func WorkAction(w *tenants.Work) string {
-	if w.Deleted {
-		return "delete"
-	}
-	return "write"
 }
 
 // SubmitDetail says where a submitted Work went, for the audit log.

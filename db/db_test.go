@@ -225,20 +225,20 @@ func TestSaveActionsAndStoreInUse(t *testing.T) {
 		saveStores(t, d, a.ID)
 		g, _ := d.GitStore(ctx, a.ID, "repo")
 		g.Status = tenants.Status{}
-		if act, err := d.SaveGitStore(ctx, g, false); err != nil || act.Action != db.ActionUnchanged {
+		if act, err := d.SaveGitStore(ctx, g, false); err != nil || act.Action != tenants.ActionUnchanged {
 			t.Errorf("same store again: %q, %v; want unchanged", act.Action, err)
 		}
 		g.Credentials.Password = "changed"
-		if act, _ := d.SaveGitStore(ctx, g, false); act.Action != db.ActionUpdated {
+		if act, _ := d.SaveGitStore(ctx, g, false); act.Action != tenants.ActionUpdated {
 			t.Errorf("changed password: %q, want updated", act.Action)
 		}
 		g.Credentials.Password = ""
-		if act, _ := d.SaveGitStore(ctx, g, true); act.Action != db.ActionUnchanged {
+		if act, _ := d.SaveGitStore(ctx, g, true); act.Action != tenants.ActionUnchanged {
 			t.Errorf("blank password with keepSecrets: %q, want unchanged", act.Action)
 		}
 		dest := tenants.Destination{TenantID: a.ID, Name: "dev", Path: "dev", StoreKind: tenants.KindGit, StoreName: "repo", InitWorkloads: true}
 		dest.Normalize()
-		if act, err := d.SaveDestination(ctx, dest); err != nil || act.Action != db.ActionCreated {
+		if act, err := d.SaveDestination(ctx, dest); err != nil || act.Action != tenants.ActionCreated {
 			t.Fatalf("destination: %q, %v", act.Action, err)
 		}
 		err := d.DeleteStore(ctx, a.ID, tenants.KindGit, "repo")
@@ -279,13 +279,13 @@ func TestSessionTimeouts(t *testing.T) {
 		if _, err := d.SessionUser(ctx, id); err != nil {
 			t.Fatalf("fresh session: %v", err)
 		}
-		now = now.Add(db.IdleTimeout + time.Minute)
+		now = now.Add(tenants.IdleTimeout + time.Minute)
 		if _, err := d.SessionUser(ctx, id); !errors.Is(err, tenants.ErrUnauthenticated) {
 			t.Errorf("idle session: %v, want unauthenticated", err)
 		}
 		id2, _ := d.CreateSession(ctx, u.ID)
 		for i := 0; i < 30; i++ { // keep it busy past the 7-day absolute timeout
-			now = now.Add(db.IdleTimeout / 2)
+			now = now.Add(tenants.IdleTimeout / 2)
 			_, _ = d.SessionUser(ctx, id2)
 		}
 		if _, err := d.SessionUser(ctx, id2); !errors.Is(err, tenants.ErrUnauthenticated) {
@@ -382,8 +382,8 @@ func TestPruneExpired(t *testing.T) {
 		ctx := context.Background()
 		u, _ := d.UpsertUser(ctx, tenants.User{Issuer: "i", Subject: "s", Email: "a@example.com"}, true)
 		old, _ := d.CreateSession(ctx, u.ID)
-		_ = d.SaveLoginAttempt(ctx, "state", db.LoginAttempt{Nonce: "n", Verifier: "v"})
-		now = now.Add(db.IdleTimeout + time.Hour)
+		_ = d.SaveLoginAttempt(ctx, "state", tenants.LoginAttempt{Nonce: "n", Verifier: "v"})
+		now = now.Add(tenants.IdleTimeout + time.Hour)
 		fresh, _ := d.CreateSession(ctx, u.ID)
 		n, err := d.Prune(ctx)
 		if err != nil || n != 2 {

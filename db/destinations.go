@@ -157,8 +157,8 @@ func (d *DB) Destination(ctx context.Context, tenantID int64, name string) (tena
 // not ready, and nothing is placed on it until the store is saved. A new path
 // puts its placements back to pending in the same transaction (written at the new
 // keys, removed from the old ones), and Saved.Message says so.
-func (d *DB) SaveDestination(ctx context.Context, dest tenants.Destination) (Saved, error) {
-	var saved Saved
+func (d *DB) SaveDestination(ctx context.Context, dest tenants.Destination) (tenants.Saved, error) {
+	var saved tenants.Saved
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockTenant(ctx, tx, dest.TenantID, true); err != nil {
 			return err
@@ -170,15 +170,15 @@ func (d *DB) SaveDestination(ctx context.Context, dest tenants.Destination) (Sav
 	return saved, err
 }
 
-func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) (Saved, error) {
+func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Destination) (tenants.Saved, error) {
 	if err := d.checkDestination(ctx, tx, dest); err != nil {
-		return Saved{}, err
+		return tenants.Saved{}, err
 	}
 	labels, _ := json.Marshal(dest.Labels)
 	var old destRow
 	err := tx.GetContext(ctx, &old, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND name = ?`, dest.TenantID, dest.Name)
 	if err != nil && !isNotFound(mapErr(err, "", "")) {
-		return Saved{}, err
+		return tenants.Saved{}, err
 	}
 	if err != nil {
 		err = tx.GetContext(ctx, &dest.ID, `INSERT INTO destinations (tenant_id, name, labels, path, store_kind, store_name, strict_match,
@@ -186,49 +186,49 @@ func (d *DB) saveDestination(ctx context.Context, tx *sqlx.Tx, dest *tenants.Des
 			dest.TenantID, dest.Name, string(labels), dest.Path, dest.StoreKind, dest.StoreName, dest.StrictMatchLabels,
 			dest.Mode, dest.Filename, dest.Cleanup, dest.InitWorkloads, d.now())
 		if err != nil {
-			return Saved{}, mapErr(err, "Destination", dest.Name)
+			return tenants.Saved{}, mapErr(err, "Destination", dest.Name)
 		}
-		return Saved{Action: ActionCreated}, d.destinationSaved(ctx, tx, dest)
+		return tenants.Saved{Action: tenants.ActionCreated}, d.destinationSaved(ctx, tx, dest)
 	}
 	if old.StoreKind != dest.StoreKind || old.StoreName != dest.StoreName {
 		// Moving would leave every placed file behind in the old store.
-		return Saved{}, tenants.Invalid("spec.stateStoreRef", "cannot move %q from %s %q to another State Store: its files would be left behind; "+
+		return tenants.Saved{}, tenants.Invalid("spec.stateStoreRef", "cannot move %q from %s %q to another State Store: its files would be left behind; "+
 			"create a new Destination on the other store, then delete this one (cleanup: all removes its files)", dest.Name, old.StoreKind, old.StoreName)
 	}
 	if old.Mode != dest.Mode {
-		return Saved{}, tenants.Invalid("spec.filepath.mode", "is immutable: %q was created with %s; delete and re-create it to change the layout", dest.Name, old.Mode)
+		return tenants.Saved{}, tenants.Invalid("spec.filepath.mode", "is immutable: %q was created with %s; delete and re-create it to change the layout", dest.Name, old.Mode)
 	}
 	dest.ID = old.ID
 	if sameDestination(old.domain(), *dest) {
-		return Saved{Action: ActionUnchanged}, nil
+		return tenants.Saved{Action: tenants.ActionUnchanged}, nil
 	}
 	scope := destinationScope(dest.TenantID, dest.ID)
 	before, err := d.liveGenerations(ctx, tx, scope)
 	if err != nil {
-		return Saved{}, err
+		return tenants.Saved{}, err
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE destinations SET labels = ?, path = ?, store_kind = ?, store_name = ?, strict_match = ?,
 		filename = ?, cleanup = ?, init_workloads = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		string(labels), dest.Path, dest.StoreKind, dest.StoreName, dest.StrictMatchLabels, dest.Filename, dest.Cleanup,
 		dest.InitWorkloads, d.now(), dest.TenantID, dest.ID)
 	if err != nil {
-		return Saved{}, err
+		return tenants.Saved{}, err
 	}
 	moved := old.Path != dest.Path
 	if moved {
 		// Every key of the Destination moves: claimed again from the new plans.
 		if err := d.replace(ctx, tx, dest.TenantID, scope); err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
 	}
 	if err := d.destinationSaved(ctx, tx, dest); err != nil {
-		return Saved{}, err
+		return tenants.Saved{}, err
 	}
 	if !moved {
-		return Saved{Action: ActionUpdated}, nil
+		return tenants.Saved{Action: tenants.ActionUpdated}, nil
 	}
 	n, err := d.rewritten(ctx, tx, scope, before)
-	return Saved{Action: ActionUpdated, Message: destinationMoveMessage(n)}, err
+	return tenants.Saved{Action: tenants.ActionUpdated, Message: destinationMoveMessage(n)}, err
 }
 
 // CheckDestination runs, without saving, the check that saving dest runs against

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -42,7 +41,7 @@ spec: {path: w, stateStoreRef: {kind: BucketStateStore, name: b}}
 		if len(errs) > 0 {
 			t.Fatalf("documents refused: %v", errs)
 		}
-		if _, err := d.Apply(ctx, tid, docs, db.ApplyOptions{}); err != nil {
+		if _, err := d.Apply(ctx, tid, docs, tenants.ApplyOptions{}); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
 		all, err := d.Destinations(ctx, tid, nil)

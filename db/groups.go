@@ -14,7 +14,7 @@ import (
 // group loses that access at their next sign-in, and at the latest GroupAccessTTL
 // after the sign-in that granted it: then their session asks for a new sign-in,
 // which reads the groups again.
-const GroupAccessTTL = IdleTimeout
+const GroupAccessTTL = tenants.IdleTimeout
 
 // GroupRoles lists a tenant's group → role mappings, by group.
 func (d *DB) GroupRoles(ctx context.Context, tenantID int64) ([]tenants.GroupRole, error) {

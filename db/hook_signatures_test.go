@@ -24,9 +24,9 @@ func TestSignedDeliveryAcrossReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sig := &db.SignedDelivery{Digest: "d1", Until: c.now().Add(6 * time.Minute)}
+		sig := &tenants.SignedDelivery{Digest: "d1", Until: c.now().Add(6 * time.Minute)}
 		submitSigned := func(r *db.DB) error {
-			del := db.Delivery{TriggerID: trig.ID, At: c.now(), Status: 202}
+			del := tenants.Delivery{TriggerID: trig.ID, At: c.now(), Status: 202}
 			_, _, err := r.SubmitHookWork(ctx, tid, resourceWork("a", "dev", "x.yaml", "1"), del, nil, sig,
 				func(db.SubmitResult) []byte { return []byte("accepted") })
 			return err
@@ -39,7 +39,7 @@ func TestSignedDeliveryAcrossReplicas(t *testing.T) {
 				switch err := submitSigned(rs[i%len(rs)]); {
 				case err == nil:
 					submitted.Add(1)
-				case errors.Is(err, db.ErrReplayed):
+				case errors.Is(err, tenants.ErrReplayed):
 					replayed.Add(1)
 				default:
 					t.Errorf("SubmitHookWork: %v", err)
@@ -59,7 +59,7 @@ func TestSignedDeliveryAcrossReplicas(t *testing.T) {
 		if _, err := d.Prune(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := submitSigned(d); !errors.Is(err, db.ErrReplayed) {
+		if err := submitSigned(d); !errors.Is(err, tenants.ErrReplayed) {
 			t.Errorf("within its window, after a prune: %v, want ErrReplayed", err)
 		}
 		c.add(2 * time.Minute)

@@ -9,14 +9,6 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// Saved is what saving one store or Destination did: its action (created,
-// updated, unchanged) and, for an update that moves where placements live, what
-// will be written where (the apply answer's message, the form's flash).
-type Saved struct {
-	Action  string
-	Message string
-}
-
 // storeMove is what a store update changes about where its placements live.
 type storeMove struct {
 	// location: another repository, branch, bucket or endpoint. Everything is

@@ -139,7 +139,7 @@ func TestStoreMovedToAnotherLocation(t *testing.T) {
 				m := beforeMove(t, tg, c.kind)
 				g, b := gitS1(m.tid), bucketS1(m.tid)
 				c.edit(&g, &b)
-				var saved db.Saved
+				var saved tenants.Saved
 				var err error
 				if c.kind == tenants.KindGit {
 					saved, err = m.d.SaveGitStore(ctx, g, false)
@@ -150,7 +150,7 @@ func TestStoreMovedToAnotherLocation(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := "2 placements on 2 Destinations will be written to the new location, canary files included; nothing is removed from the old one"
-				if saved.Action != db.ActionUpdated || !strings.HasPrefix(saved.Message, want) || !strings.Contains(saved.Message, "1 removal") {
+				if saved.Action != tenants.ActionUpdated || !strings.HasPrefix(saved.Message, want) || !strings.Contains(saved.Message, "1 removal") {
 					t.Errorf("saved %+v; want updated, %q and the dropped removal", saved, want)
 				}
 				for _, id := range m.works[:2] {
@@ -203,7 +203,7 @@ func TestStoreMoveMessageInApply(t *testing.T) {
 	eachDialect(t, func(t *testing.T, tg target) {
 		ctx := context.Background()
 		d, tid := moveDB(t, tg, tenants.KindGit)
-		apply := func(url, password string) db.ApplyResult {
+		apply := func(url, password string) tenants.ApplyResult {
 			t.Helper()
 			docs, errs := tenants.ParseKratixYAML([]byte(fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
 kind: GitStateStore
@@ -221,7 +221,7 @@ stringData: {password: %q}
 			if errs := tenants.ResolveSecrets(docs, func(string) (tenants.Secret, bool) { return tenants.Secret{}, false }); len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			res, err := d.Apply(ctx, tid, docs, db.ApplyOptions{})
+			res, err := d.Apply(ctx, tid, docs, tenants.ApplyOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,7 +231,7 @@ stringData: {password: %q}
 				}
 			}
 			t.Fatal("no store result")
-			return db.ApplyResult{}
+			return tenants.ApplyResult{}
 		}
 		if got := apply("https://git.example.com/elsewhere.git", "token-1"); !strings.HasPrefix(got.Message,
 			"nothing is placed on it yet: its Destinations' canary files will be written to the new location; nothing is removed") {
@@ -246,7 +246,7 @@ stringData: {password: %q}
 		}
 		writeStore(t, d)
 		got = apply("https://git.example.com/new.git", "token-2")
-		if want := "readiness is checked again; nothing is rewritten"; got.Action != db.ActionUpdated || got.Message != want {
+		if want := "readiness is checked again; nothing is rewritten"; got.Action != tenants.ActionUpdated || got.Message != want {
 			t.Errorf("credentials: %+v; want updated, %q", got, want)
 		}
 		if job, ok, err := d.ClaimJob(ctx, "w", time.Minute); err != nil || ok {
@@ -277,7 +277,7 @@ func TestStorePathMoved(t *testing.T) {
 				submit(t, d, tid, resourceWork("a", "dev", "a.yaml", "1"), false)
 				submit(t, d, tid, resourceWork("b", "prod", "b.yaml", "1"), false)
 				writeStore(t, d)
-				var saved db.Saved
+				var saved tenants.Saved
 				var err error
 				if kind == tenants.KindGit {
 					g := gitS1(tid)

@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"time"
+
+	"github.com/stateward/stateward/tenants"
 )
 
 // DeliveryRetention is how long the webhook delivery log is kept.
@@ -18,8 +20,8 @@ func (d *DB) Prune(ctx context.Context) (int64, error) {
 		sql string
 		arg []any
 	}{
-		{`DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?`, []any{now.Add(-IdleTimeout), now.Add(-AbsoluteTimeout)}},
-		{`DELETE FROM login_attempts WHERE created_at < ?`, []any{now.Add(-LoginAttemptTTL)}},
+		{`DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?`, []any{now.Add(-tenants.IdleTimeout), now.Add(-tenants.AbsoluteTimeout)}},
+		{`DELETE FROM login_attempts WHERE created_at < ?`, []any{now.Add(-tenants.LoginAttemptTTL)}},
 		{`DELETE FROM idempotency_keys WHERE created_at < ?`, []any{now.Add(-IdempotencyWindow)}},
 		{`DELETE FROM hook_signatures WHERE expires_at < ?`, []any{now}},
 		{`DELETE FROM trigger_deliveries WHERE at < ?`, []any{now.Add(-DeliveryRetention)}},

@@ -131,17 +131,17 @@ func TestIdempotencyKeyAcrossReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		idem := &db.HookIdempotency{Key: "delivery-1", BodyHash: "h1"}
+		idem := &tenants.HookIdempotency{Key: "delivery-1", BodyHash: "h1"}
 		const n = 9
 		var submitted atomic.Int32
 		answers := make(chan string, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				del := db.Delivery{TriggerID: trig.ID, At: c.now(), Status: 202}
+				del := tenants.Delivery{TriggerID: trig.ID, At: c.now(), Status: 202}
 				_, body, err := rs[i%len(rs)].SubmitHookWork(ctx, tid, resourceWork("a", "dev", "x.yaml", "1"), del, idem, nil,
 					func(res db.SubmitResult) []byte { return []byte("accepted") })
-				var answered *db.AnsweredError
+				var answered *tenants.AnsweredError
 				switch {
 				case err == nil:
 					submitted.Add(1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -108,27 +107,19 @@ func countText(n int, noun string) string {
 	return itoa(int64(n)) + " " + noun + "s"
 }
 
-// StoreRetry is a store's write in backoff, for its page.
-type StoreRetry struct {
-	Attempts      int       // failed tries of the store's queued job
-	NextAttemptAt time.Time // when it tries again
-	LastError     string    // the store's message from the last try
-	Placements    int       // placements retrying
-}
-
 // StoreRetrying reports the store's write in backoff, if any (ok false when the
 // store has no queued job after a failed try).
-func (d *DB) StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (StoreRetry, bool, error) {
+func (d *DB) StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (tenants.StoreRetry, bool, error) {
 	var r jobRow
 	err := d.r.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
 		AND state = 'queued' AND attempts > 0`, tenantID, kind, name)
 	if errors.Is(err, sql.ErrNoRows) {
-		return StoreRetry{}, false, nil
+		return tenants.StoreRetry{}, false, nil
 	}
 	if err != nil {
-		return StoreRetry{}, false, err
+		return tenants.StoreRetry{}, false, err
 	}
-	out := StoreRetry{Attempts: r.Attempts, NextAttemptAt: r.RunAfter, LastError: r.LastError}
+	out := tenants.StoreRetry{Attempts: r.Attempts, NextAttemptAt: r.RunAfter, LastError: r.LastError}
 	err = d.r.GetContext(ctx, &out.Placements, `SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
 		AND state = 'retrying'`, tenantID, kind, name)
 	return out, err == nil, err

@@ -2,11 +2,7 @@ package db
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -15,37 +11,10 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// Session lifetimes: a session ends after IdleTimeout without a request or
-// AbsoluteTimeout after login, whichever comes first.
-const (
-	IdleTimeout     = 12 * time.Hour
-	AbsoluteTimeout = 7 * 24 * time.Hour
-	// LoginAttemptTTL is how long a started sign-in may take (the login cookie
-	// lives as long).
-	LoginAttemptTTL = 10 * time.Minute
-)
-
-// NewSecret returns a random 256-bit secret, base64url without padding, and its
-// hash for storage: the database never holds a usable session id or token.
-func NewSecret() (secret, hash string) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	secret = base64.RawURLEncoding.EncodeToString(b)
-	return secret, HashSecret(secret)
-}
-
-// HashSecret is the stored form of a session id, API token or webhook token.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
 // CreateSession starts a new session for a user (a fresh id at every login, so a
 // session id planted before login is worthless) and returns its secret id.
 func (d *DB) CreateSession(ctx context.Context, userID int64) (string, error) {
-	id, hash := NewSecret()
+	id, hash := tenants.NewSecret()
 	now := d.now()
 	_, err := d.w.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)`,
 		hash, userID, now, now)
@@ -63,12 +32,12 @@ func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
 		Created  time.Time `db:"created_at"`
 		LastSeen time.Time `db:"last_seen_at"`
 	}
-	hash := HashSecret(id)
+	hash := tenants.HashSecret(id)
 	err := d.r.GetContext(ctx, &s, `SELECT user_id, created_at, last_seen_at FROM sessions WHERE id_hash = ?`, hash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return tenants.User{}, err // an outage is not a sign-out
 	}
-	if err != nil || now.Sub(s.LastSeen) > IdleTimeout || now.Sub(s.Created) > AbsoluteTimeout {
+	if err != nil || now.Sub(s.LastSeen) > tenants.IdleTimeout || now.Sub(s.Created) > tenants.AbsoluteTimeout {
 		return tenants.User{}, tenants.ErrUnauthenticated
 	}
 	if stale, err := d.groupsStale(ctx, s.UserID); err != nil || stale {
@@ -87,20 +56,20 @@ func (d *DB) SessionUser(ctx context.Context, id string) (tenants.User, error) {
 
 // DeleteSession ends a session (logout).
 func (d *DB) DeleteSession(ctx context.Context, id string) error {
-	_, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, HashSecret(id))
+	_, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, tenants.HashSecret(id))
 	return err
 }
 
 // SetFlash stores a one-time message shown on the session's next page.
 func (d *DB) SetFlash(ctx context.Context, sessionID, flash string) error {
-	_, err := d.w.ExecContext(ctx, `UPDATE sessions SET flash = ? WHERE id_hash = ?`, flash, HashSecret(sessionID))
+	_, err := d.w.ExecContext(ctx, `UPDATE sessions SET flash = ? WHERE id_hash = ?`, flash, tenants.HashSecret(sessionID))
 	return err
 }
 
 // TakeFlash returns and clears the session's flash message.
 func (d *DB) TakeFlash(ctx context.Context, sessionID string) (string, error) {
 	var flash string
-	hash := HashSecret(sessionID)
+	hash := tenants.HashSecret(sessionID)
 	// Most pages have no flash: look with a reader before taking the writer.
 	if err := d.r.GetContext(ctx, &flash, `SELECT flash FROM sessions WHERE id_hash = ?`, hash); err != nil || flash == "" {
 		return "", mapMissing(err)
@@ -119,24 +88,15 @@ func (d *DB) TakeFlash(ctx context.Context, sessionID string) (string, error) {
 	return flash, err
 }
 
-// LoginAttempt is what the login redirect must find again at the callback.
-type LoginAttempt struct {
-	Nonce    string `db:"nonce"`
-	Verifier string `db:"verifier"`
-	ReturnTo string `db:"return_to"`
-	// Browser is the value of the login cookie set at /login; stored hashed.
-	Browser string `db:"browser_hash"`
-}
-
 // SaveLoginAttempt records state (hashed), nonce and PKCE verifier of a login redirect.
-func (d *DB) SaveLoginAttempt(ctx context.Context, state string, a LoginAttempt) error {
+func (d *DB) SaveLoginAttempt(ctx context.Context, state string, a tenants.LoginAttempt) error {
 	now := d.now()
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE created_at < ?`, now.Add(-LoginAttemptTTL)); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE created_at < ?`, now.Add(-tenants.LoginAttemptTTL)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO login_attempts (state_hash, nonce, verifier, return_to, browser_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			HashSecret(state), a.Nonce, a.Verifier, a.ReturnTo, HashSecret(a.Browser), now)
+			tenants.HashSecret(state), a.Nonce, a.Verifier, a.ReturnTo, tenants.HashSecret(a.Browser), now)
 		return err
 	})
 }
@@ -144,12 +104,20 @@ func (d *DB) SaveLoginAttempt(ctx context.Context, state string, a LoginAttempt)
 // TakeLoginAttempt returns and deletes the attempt for state: each state is good
 // once, and only for LoginAttemptTTL. Unknown or replayed → ErrUnauthenticated.
 // The returned Browser is the stored hash (compare with HashSecret of the cookie).
-func (d *DB) TakeLoginAttempt(ctx context.Context, state string) (LoginAttempt, error) {
-	var a LoginAttempt
+func (d *DB) TakeLoginAttempt(ctx context.Context, state string) (tenants.LoginAttempt, error) {
+	var a loginAttemptRow
 	err := d.w.GetContext(ctx, &a, `DELETE FROM login_attempts WHERE state_hash = ? AND created_at >= ?
-		RETURNING nonce, verifier, return_to, browser_hash`, HashSecret(state), d.now().Add(-LoginAttemptTTL))
+		RETURNING nonce, verifier, return_to, browser_hash`, tenants.HashSecret(state), d.now().Add(-tenants.LoginAttemptTTL))
 	if err != nil {
-		return LoginAttempt{}, tenants.ErrUnauthenticated
+		return tenants.LoginAttempt{}, tenants.ErrUnauthenticated
 	}
-	return a, nil
+	return tenants.LoginAttempt(a), nil
+}
+
+// loginAttemptRow is a row of login_attempts.
+type loginAttemptRow struct {
+	Nonce    string `db:"nonce"`
+	Verifier string `db:"verifier"`
+	ReturnTo string `db:"return_to"`
+	Browser  string `db:"browser_hash"`
 }

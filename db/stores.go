@@ -8,13 +8,6 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// Apply actions, as the API reports them.
-const (
-	ActionCreated   = "created"
-	ActionUpdated   = "updated"
-	ActionUnchanged = "unchanged"
-)
-
 // DeleteStore deletes a store of kind ("GitStateStore" or "BucketStateStore"),
 // refused while Destinations use it (naming them) and while removals of files from
 // it are still to be written (a Destination deleted with cleanup "all"): those are

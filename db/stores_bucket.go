@@ -62,8 +62,8 @@ func (d *DB) findBucket(ctx context.Context, q sqlx.QueryerContext, tenantID int
 }
 
 // SaveBucketStore creates or updates a bucket store by name (see SaveGitStore).
-func (d *DB) SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (Saved, error) {
-	var saved Saved
+func (d *DB) SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (tenants.Saved, error) {
+	var saved tenants.Saved
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
 			return err
@@ -76,29 +76,29 @@ func (d *DB) SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, ke
 	return saved, err
 }
 
-func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketStateStore, keepSecrets bool) (Saved, error) {
+func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketStateStore, keepSecrets bool) (tenants.Saved, error) {
 	old, err := d.findBucket(ctx, tx, s.TenantID, s.Name)
 	switch {
 	case err == nil:
 		if keepSecrets {
 			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptBucket(*s, old.Credentials)); err != nil {
-				return Saved{}, err
+				return tenants.Saved{}, err
 			}
 			if old.CredentialEndpoint() == s.CredentialEndpoint() {
 				s.Credentials = mergeBucketCreds(s.Credentials, old.Credentials)
 			}
 			if err := s.Validate(); err != nil {
-				return Saved{}, err
+				return tenants.Saved{}, err
 			}
 		}
 		s.ID = old.ID
 		if sameBucket(old, *s) {
-			return Saved{Action: ActionUnchanged}, nil
+			return tenants.Saved{Action: tenants.ActionUnchanged}, nil
 		}
 		k := storeKey{tenants.KindBucket, s.Name}
 		before, err := d.liveGenerations(ctx, tx, storeScope(s.TenantID, k))
 		if err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE bucket_stores SET endpoint = ?, bucket_name = ?, path = ?, insecure = ?, region = ?,
 			secret_ref = ?, auth_method = ?, secret_missing = ?, updated_at = ?, ready = NULL, status_message = '', last_checked = NULL,
@@ -106,27 +106,27 @@ func (d *DB) saveBucket(ctx context.Context, tx *sqlx.Tx, s *tenants.BucketState
 			WHERE tenant_id = ? AND id = ?`, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
 			s.SecretMissing, d.now(), s.TenantID, s.ID)
 		if err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials)); err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
 		msg, err := d.storeUpdated(ctx, tx, s.TenantID, k, bucketMove(old, *s), s.SecretRef, s.SecretMissing, before)
-		return Saved{Action: ActionUpdated, Message: msg}, err
+		return tenants.Saved{Action: tenants.ActionUpdated, Message: msg}, err
 	case isNotFound(err):
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO bucket_stores (tenant_id, name, endpoint, bucket_name, path, insecure, region,
 			secret_ref, auth_method, secret_missing, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			s.TenantID, s.Name, s.Endpoint, s.BucketName, s.Path, s.Insecure, s.Region, s.SecretRef, s.AuthMethod,
 			s.SecretMissing, d.now())
 		if err != nil {
-			return Saved{}, mapErr(err, tenants.KindBucket, s.Name)
+			return tenants.Saved{}, mapErr(err, tenants.KindBucket, s.Name)
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerBucket, s.ID, bucketCreds(s.Credentials)); err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
-		return Saved{Action: ActionCreated}, d.storeSaved(ctx, tx, s.TenantID, tenants.KindBucket, s.Name, s.SecretRef, s.SecretMissing)
+		return tenants.Saved{Action: tenants.ActionCreated}, d.storeSaved(ctx, tx, s.TenantID, tenants.KindBucket, s.Name, s.SecretRef, s.SecretMissing)
 	default:
-		return Saved{}, err
+		return tenants.Saved{}, err
 	}
 }
 

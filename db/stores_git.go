@@ -73,8 +73,8 @@ func (d *DB) findGit(ctx context.Context, q sqlx.QueryerContext, tenantID int64,
 // status goes back to unknown until the next check. An update that moves where
 // the store's placements live puts them back to pending in the same transaction
 // (see storeMove), and Saved.Message says what will be written where.
-func (d *DB) SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (Saved, error) {
-	var saved Saved
+func (d *DB) SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (tenants.Saved, error) {
+	var saved tenants.Saved
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		if err := d.lockTenant(ctx, tx, s.TenantID, true); err != nil {
 			return err
@@ -87,30 +87,30 @@ func (d *DB) SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecr
 	return saved, err
 }
 
-func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore, keepSecrets bool) (Saved, error) {
+func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore, keepSecrets bool) (tenants.Saved, error) {
 	old, err := d.findGit(ctx, tx, s.TenantID, s.Name)
 	switch {
 	case err == nil:
 		if keepSecrets {
 			if err := keptForNewEndpoint(old.CredentialEndpoint(), s.CredentialEndpoint(), keptGit(*s, old.Credentials)); err != nil {
-				return Saved{}, err
+				return tenants.Saved{}, err
 			}
 			if old.CredentialEndpoint() == s.CredentialEndpoint() {
 				s.Credentials = mergeGitCreds(s.Credentials, old.Credentials)
 			} // else stored credentials stay behind: they were entered for the old endpoint
 			if err := s.Validate(); err != nil {
-				return Saved{}, err // a blank field with nothing stored to keep
+				return tenants.Saved{}, err // a blank field with nothing stored to keep
 			}
 		}
 		s.ID = old.ID
 		s.SigningKeyFingerprint = tenants.SigningKeyFingerprint(s.Credentials.SigningKey)
 		if sameGit(old, *s) {
-			return Saved{Action: ActionUnchanged}, nil
+			return tenants.Saved{Action: tenants.ActionUnchanged}, nil
 		}
 		k := storeKey{tenants.KindGit, s.Name}
 		before, err := d.liveGenerations(ctx, tx, storeScope(s.TenantID, k))
 		if err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
 			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, github_api_url = ?, signing_fingerprint = ?,
@@ -118,13 +118,13 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
 			s.Insecure, s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now(), s.TenantID, s.ID)
 		if err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
 		msg, err := d.storeUpdated(ctx, tx, s.TenantID, k, gitMove(old, *s), s.SecretRef, s.SecretMissing, before)
-		return Saved{Action: ActionUpdated, Message: msg}, err
+		return tenants.Saved{Action: tenants.ActionUpdated, Message: msg}, err
 	case isNotFound(err):
 		s.SigningKeyFingerprint = tenants.SigningKeyFingerprint(s.Credentials.SigningKey)
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
@@ -133,14 +133,14 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure,
 			s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now())
 		if err != nil {
-			return Saved{}, mapErr(err, tenants.KindGit, s.Name)
+			return tenants.Saved{}, mapErr(err, tenants.KindGit, s.Name)
 		}
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
-			return Saved{}, err
+			return tenants.Saved{}, err
 		}
-		return Saved{Action: ActionCreated}, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
+		return tenants.Saved{Action: tenants.ActionCreated}, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
 	default:
-		return Saved{}, err
+		return tenants.Saved{}, err
 	}
 }
 

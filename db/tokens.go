@@ -61,12 +61,12 @@ func (d *DB) createToken(ctx context.Context, tenantID int64, userID *int64, nam
 	if len(name) > 100 {
 		return tenants.Token{}, "", tenants.Invalid("name", "must be at most 100 characters")
 	}
-	secret, _ := NewSecret()
+	secret, _ := tenants.NewSecret()
 	secret = TokenPrefix + secret
 	now := d.now()
 	var id int64
 	err := d.w.GetContext(ctx, &id, `INSERT INTO api_tokens (tenant_id, name, role, hash, created_at, user_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		tenantID, name, role, HashSecret(secret), now, userID)
+		tenantID, name, role, tenants.HashSecret(secret), now, userID)
 	if err != nil {
 		return tenants.Token{}, "", err
 	}
@@ -117,7 +117,7 @@ func (d *DB) TokenBySecret(ctx context.Context, secret string) (tenants.Token, e
 		FROM api_tokens t
 		LEFT JOIN users u ON u.id = t.user_id
 		LEFT JOIN members m ON m.tenant_id = t.tenant_id AND m.user_id = t.user_id
-		WHERE t.hash = ?`, d.now().Add(-GroupAccessTTL), HashSecret(secret))
+		WHERE t.hash = ?`, d.now().Add(-GroupAccessTTL), tenants.HashSecret(secret))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return tenants.Token{}, err
 	}

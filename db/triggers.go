@@ -55,10 +55,10 @@ func secretBinding(tenantID, triggerID int64) string {
 // CreateTrigger makes a webhook trigger and returns it with its URL token and
 // signing secret, both shown once. The token is stored only as a hash.
 func (d *DB) CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error) {
-	token, _ := NewSecret()
+	token, _ := tenants.NewSecret()
 	token = HookTokenPrefix + token
-	hash := HashSecret(token)
-	secret, _ := NewSecret()
+	hash := tenants.HashSecret(token)
+	secret, _ := tenants.NewSecret()
 	secret = HookSecretPrefix + secret
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		t.CreatedAt = d.now()
@@ -96,33 +96,23 @@ func (d *DB) Trigger(ctx context.Context, tenantID, id int64) (tenants.Trigger, 
 	return r.domain(), mapErr(err, "trigger", strconv.FormatInt(id, 10))
 }
 
-// HookTrigger is a live trigger found by its URL token, with the signing secrets
-// that verify its requests.
-type HookTrigger struct {
-	tenants.Trigger
-	Tenant tenants.Tenant
-	// Secrets are the current signing secret and, within 24 h of a rotation, the
-	// previous one.
-	Secrets []string
-}
-
 // TriggerByToken finds the live trigger of a webhook URL token; unknown or revoked
 // is ErrNotFound.
-func (d *DB) TriggerByToken(ctx context.Context, token string) (HookTrigger, error) {
+func (d *DB) TriggerByToken(ctx context.Context, token string) (tenants.HookTrigger, error) {
 	// Two plain lookups: on SQLite a join with a bound parameter costs several
 	// times as much, and this runs for every delivery.
 	var r triggerRow
 	err := d.r.GetContext(ctx, &r, `SELECT id, tenant_id, name, promise, require_signature, rate_per_second,
 		secret_sealed, previous_sealed, previous_expires_at, created_at, last_used_at, revoked_at
-		FROM triggers WHERE token_hash = ? AND revoked_at IS NULL`, HashSecret(token))
+		FROM triggers WHERE token_hash = ? AND revoked_at IS NULL`, tenants.HashSecret(token))
 	var t tenantRow
 	if err == nil {
 		err = d.r.GetContext(ctx, &t, `SELECT id, slug, name, allowed_domain, created_at FROM tenants WHERE id = ?`, r.TenantID)
 	}
 	if err != nil {
-		return HookTrigger{}, mapErr(err, "webhook URL (unknown or revoked)", "")
+		return tenants.HookTrigger{}, mapErr(err, "webhook URL (unknown or revoked)", "")
 	}
-	h := HookTrigger{Trigger: r.domain(), Tenant: t.domain()}
+	h := tenants.HookTrigger{Trigger: r.domain(), Tenant: t.domain()}
 	b := secretBinding(r.TenantID, r.ID)
 	for i, sealed := range []string{r.SecretSealed, r.PreviousSealed} {
 		if sealed == "" || (i == 1 && (r.PreviousExpires == nil || d.now().After(*r.PreviousExpires))) {
@@ -130,7 +120,7 @@ func (d *DB) TriggerByToken(ctx context.Context, token string) (HookTrigger, err
 		}
 		secret, _, err := d.sealer.Open(b, sealed)
 		if err != nil {
-			return HookTrigger{}, fmt.Errorf("open trigger secret: %w", err)
+			return tenants.HookTrigger{}, fmt.Errorf("open trigger secret: %w", err)
 		}
 		h.Secrets = append(h.Secrets, secret)
 	}
@@ -140,7 +130,7 @@ func (d *DB) TriggerByToken(ctx context.Context, token string) (HookTrigger, err
 // RotateTriggerSecret gives a trigger a new signing secret; the old one stays
 // valid for SecretOverlap so senders can switch without failed deliveries.
 func (d *DB) RotateTriggerSecret(ctx context.Context, tenantID, id int64) (string, error) {
-	secret, _ := NewSecret()
+	secret, _ := tenants.NewSecret()
 	secret = HookSecretPrefix + secret
 	sealed, err := d.sealer.Seal(secretBinding(tenantID, id), secret)
 	if err != nil {
@@ -158,23 +148,12 @@ func (d *DB) RevokeTrigger(ctx context.Context, tenantID, id int64) error {
 	return notFoundIfNone(res, err, "trigger", strconv.FormatInt(id, 10))
 }
 
-// Delivery is one webhook call as the audit log keeps it.
-type Delivery struct {
-	ID        int64     `db:"id" json:"id"`
-	TriggerID int64     `db:"trigger_id" json:"trigger"`
-	At        time.Time `db:"at" json:"at"`
-	SourceIP  string    `db:"source_ip" json:"sourceIP"`
-	Status    int       `db:"status" json:"status"`
-	WorkID    *int64    `db:"work_id" json:"work"`
-	Error     string    `db:"error" json:"error,omitempty"`
-}
-
 // RecordDelivery appends a delivery to the audit log and marks the trigger used.
-func (d *DB) RecordDelivery(ctx context.Context, tenantID int64, del Delivery) error {
+func (d *DB) RecordDelivery(ctx context.Context, tenantID int64, del tenants.Delivery) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error { return recordDelivery(ctx, tx, tenantID, del) })
 }
 
-func recordDelivery(ctx context.Context, tx *sqlx.Tx, tenantID int64, del Delivery) error {
+func recordDelivery(ctx context.Context, tx *sqlx.Tx, tenantID int64, del tenants.Delivery) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO trigger_deliveries (tenant_id, trigger_id, at, source_ip, status, work_id, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, tenantID, del.TriggerID, del.At, del.SourceIP, del.Status, del.WorkID, del.Error); err != nil {
 		return err
@@ -190,50 +169,61 @@ func recordDelivery(ctx context.Context, tx *sqlx.Tx, tenantID int64, del Delive
 const lastUsedResolution = time.Minute
 
 // Deliveries lists a trigger's most recent deliveries.
-func (d *DB) Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]Delivery, error) {
-	var out []Delivery
-	err := d.r.SelectContext(ctx, &out, `SELECT id, trigger_id, at, source_ip, status, work_id, error FROM trigger_deliveries
+func (d *DB) Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]tenants.Delivery, error) {
+	var rows []deliveryRow
+	err := d.r.SelectContext(ctx, &rows, `SELECT id, trigger_id, at, source_ip, status, work_id, error FROM trigger_deliveries
 		WHERE tenant_id = ? AND trigger_id = ? ORDER BY id DESC LIMIT ?`, tenantID, triggerID, limit)
+	if rows == nil {
+		return nil, err
+	}
+	out := make([]tenants.Delivery, len(rows))
+	for i, r := range rows {
+		out[i] = tenants.Delivery(r)
+	}
 	return out, err
 }
 
-// StoredAnswer is the first answer given for an Idempotency-Key.
-type StoredAnswer struct {
+// deliveryRow is a row of trigger_deliveries.
+type deliveryRow struct {
+	ID        int64     `db:"id"`
+	TriggerID int64     `db:"trigger_id"`
+	At        time.Time `db:"at"`
+	SourceIP  string    `db:"source_ip"`
+	Status    int       `db:"status"`
+	WorkID    *int64    `db:"work_id"`
+	Error     string    `db:"error"`
+}
+
+// IdempotentAnswer returns the stored answer for (trigger, key) within the
+// window, and whether there is one.
+func (d *DB) IdempotentAnswer(ctx context.Context, triggerID int64, key string) (tenants.StoredAnswer, bool, error) {
+	return d.idempotentAnswer(ctx, d.r, triggerID, key)
+}
+
+func (d *DB) idempotentAnswer(ctx context.Context, q sqlx.QueryerContext, triggerID int64, key string) (tenants.StoredAnswer, bool, error) {
+	var a answerRow
+	err := sqlx.GetContext(ctx, q, &a, `SELECT body_hash, status, response FROM idempotency_keys
+		WHERE trigger_id = ? AND key = ? AND created_at > ?`, triggerID, key, d.now().Add(-IdempotencyWindow))
+	if errors.Is(err, sql.ErrNoRows) {
+		return tenants.StoredAnswer(a), false, nil
+	}
+	return tenants.StoredAnswer(a), err == nil, err
+}
+
+// answerRow is the stored answer of a row of idempotency_keys.
+type answerRow struct {
 	BodyHash string `db:"body_hash"`
 	Status   int    `db:"status"`
 	Response string `db:"response"`
 }
 
-// IdempotentAnswer returns the stored answer for (trigger, key) within the
-// window, and whether there is one.
-func (d *DB) IdempotentAnswer(ctx context.Context, triggerID int64, key string) (StoredAnswer, bool, error) {
-	return d.idempotentAnswer(ctx, d.r, triggerID, key)
-}
-
-func (d *DB) idempotentAnswer(ctx context.Context, q sqlx.QueryerContext, triggerID int64, key string) (StoredAnswer, bool, error) {
-	var a StoredAnswer
-	err := sqlx.GetContext(ctx, q, &a, `SELECT body_hash, status, response FROM idempotency_keys
-		WHERE trigger_id = ? AND key = ? AND created_at > ?`, triggerID, key, d.now().Add(-IdempotencyWindow))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, false, nil
-	}
-	return a, err == nil, err
-}
-
-// AnsweredError is SubmitHookWork's refusal to submit again under an
-// Idempotency-Key that already has an answer (found inside the submit
-// transaction: another replica may have stored it a moment before).
-type AnsweredError struct{ Answer StoredAnswer }
-
-func (e *AnsweredError) Error() string { return "the Idempotency-Key already has an answer" }
-
 // SaveIdempotentAnswer keeps the first answer for (trigger, key). A second writer
 // of the same key loses quietly and the caller's answer stands.
-func (d *DB) SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a StoredAnswer) error {
+func (d *DB) SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a tenants.StoredAnswer) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error { return d.saveIdempotent(ctx, tx, triggerID, key, a) })
 }
 
-func (d *DB) saveIdempotent(ctx context.Context, tx *sqlx.Tx, triggerID int64, key string, a StoredAnswer) error {
+func (d *DB) saveIdempotent(ctx context.Context, tx *sqlx.Tx, triggerID int64, key string, a tenants.StoredAnswer) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (trigger_id, key, body_hash, status, response, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (trigger_id, key) DO UPDATE SET body_hash = excluded.body_hash,
 		status = excluded.status, response = excluded.response, created_at = excluded.created_at
@@ -241,24 +231,6 @@ func (d *DB) saveIdempotent(ctx context.Context, tx *sqlx.Tx, triggerID int64, k
 		triggerID, key, a.BodyHash, a.Status, a.Response, d.now(), d.now().Add(-IdempotencyWindow))
 	return err
 }
-
-// HookIdempotency is the Idempotency-Key of a delivery, kept with its answer.
-type HookIdempotency struct {
-	Key      string
-	BodyHash string
-}
-
-// SignedDelivery is a signed webhook delivery as replay protection remembers
-// it: the digest of what was signed (t and the body) and the last instant its
-// signature verifies.
-type SignedDelivery struct {
-	Digest string
-	Until  time.Time
-}
-
-// ErrReplayed is SubmitHookWork's refusal of a signed delivery whose signature
-// was already accepted (a replay), found inside the submit transaction.
-var ErrReplayed = errors.New("this signed delivery was already accepted")
 
 // SubmitHookWork accepts a Work from a webhook: the Work (as SubmitWork), its
 // delivery record and, with idem, the Idempotency-Key's answer commit in one
@@ -269,8 +241,8 @@ var ErrReplayed = errors.New("this signed delivery was already accepted")
 // commit and gets an *AnsweredError with its answer, submitting nothing. A signed
 // delivery (sig) is claimed next, the same way: one already accepted is
 // ErrReplayed, and nothing is submitted.
-func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del Delivery, idem *HookIdempotency,
-	sig *SignedDelivery, answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
+func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
+	sig *tenants.SignedDelivery, answer func(SubmitResult) []byte) (SubmitResult, []byte, error) {
 	var res SubmitResult
 	var body []byte
 	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
@@ -285,7 +257,7 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 				return err
 			}
 			if answered {
-				return &AnsweredError{Answer: prev}
+				return &tenants.AnsweredError{Answer: prev}
 			}
 		}
 		if sig != nil {
@@ -323,7 +295,7 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 // so that a concurrent delivery of the key — on another replica — waits on that
 // row and then finds the answer. answered reports an answer that was there
 // already, returned as prev.
-func (d *DB) claimKey(ctx context.Context, tx *sqlx.Tx, triggerID int64, idem *HookIdempotency) (prev StoredAnswer, answered bool, err error) {
+func (d *DB) claimKey(ctx context.Context, tx *sqlx.Tx, triggerID int64, idem *tenants.HookIdempotency) (prev tenants.StoredAnswer, answered bool, err error) {
 	now := d.now()
 	var key string
 	err = tx.GetContext(ctx, &key, `INSERT INTO idempotency_keys (trigger_id, key, body_hash, status, response, created_at)
@@ -331,7 +303,7 @@ func (d *DB) claimKey(ctx context.Context, tx *sqlx.Tx, triggerID int64, idem *H
 		response = '', created_at = excluded.created_at WHERE idempotency_keys.created_at <= ? RETURNING key`,
 		triggerID, idem.Key, idem.BodyHash, now, now.Add(-IdempotencyWindow))
 	if !errors.Is(err, sql.ErrNoRows) {
-		return StoredAnswer{}, false, err // claimed, or failed
+		return tenants.StoredAnswer{}, false, err // claimed, or failed
 	}
 	prev, ok, err := d.idempotentAnswer(ctx, tx, triggerID, idem.Key)
 	if err == nil && !ok {
@@ -344,13 +316,13 @@ func (d *DB) claimKey(ctx context.Context, tx *sqlx.Tx, triggerID int64, idem *H
 // when it already is: a concurrent claim of the same delivery (on another
 // replica) waits on the row and then finds it. A row past its expiry (kept by a
 // pruning that has not run yet) is taken over.
-func (d *DB) claimSignature(ctx context.Context, tx *sqlx.Tx, triggerID int64, sig *SignedDelivery) error {
+func (d *DB) claimSignature(ctx context.Context, tx *sqlx.Tx, triggerID int64, sig *tenants.SignedDelivery) error {
 	var digest string
 	err := tx.GetContext(ctx, &digest, `INSERT INTO hook_signatures (trigger_id, digest, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (trigger_id, digest) DO UPDATE SET expires_at = excluded.expires_at
 		WHERE hook_signatures.expires_at < ? RETURNING digest`, triggerID, sig.Digest, sig.Until, d.now())
 	if errors.Is(err, sql.ErrNoRows) {
-		return ErrReplayed
+		return tenants.ErrReplayed
 	}
 	return err
 }

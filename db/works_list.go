@@ -14,21 +14,6 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// Work list filters by state (WorkQuery.State): the placement states
-// (tenants.PlacementStates: a Work with at least one placement in that state,
-// pending also matching writing ones), and these.
-const (
-	WorkStateFailed   = "failed"   // at least one placement failed for good
-	WorkStatePending  = "pending"  // at least one placement pending or writing
-	WorkStateWaiting  = "waiting"  // at least one workload group placed nowhere
-	WorkStateWritten  = "written"  // placed, nothing outstanding, nothing waiting
-	WorkStateDeleting = "deleting" // deleted, its files being removed
-)
-
-// WorkStates are the values WorkQuery.State accepts.
-var WorkStates = []string{tenants.StatePending, tenants.StateWriting, tenants.StateRetrying, WorkStateWritten, WorkStateFailed,
-	tenants.StateProposed, tenants.StateRejected, WorkStateWaiting, WorkStateDeleting}
-
 // WorkQuery selects one page of a tenant's Works, most recently updated first.
 type WorkQuery struct {
 	// Search matches promise, resource namespace or resource name (substring, any
@@ -46,8 +31,8 @@ type WorkQuery struct {
 // WorkPage is one page of Works, the total matching the filters, and the cursor
 // of the next page ("" = last page).
 type WorkPage struct {
-	Items []WorkSummary `json:"items"`
-	Total int           `json:"total"`
+	Items []tenants.WorkSummary `json:"items"`
+	Total int                   `json:"total"`
 	// TotalCapped: more than Total Works match; counting stops at MaxCount so a
 	// filter over 100,000 Works still answers at once.
 	TotalCapped bool   `json:"totalCapped,omitempty"`
@@ -72,7 +57,7 @@ func (d *DB) WorksPage(ctx context.Context, tenantID int64, q WorkQuery) (WorkPa
 	if err != nil {
 		return WorkPage{}, err
 	}
-	page := WorkPage{Items: []WorkSummary{}}
+	page := WorkPage{Items: []tenants.WorkSummary{}}
 	pageWhere, pageArgs := where, args
 	if q.Before != "" {
 		at, id, err := parseCursor(q.Before)
@@ -173,19 +158,19 @@ func (q WorkQuery) where(tenantID int64) (string, []any, error) {
 	case tenants.StateWriting, tenants.StateRetrying, tenants.StateFailed, tenants.StateProposed, tenants.StateRejected:
 		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.state = ?)`)
 		args = append(args, tenantID, q.State)
-	case WorkStatePending:
+	case tenants.WorkStatePending:
 		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.state IN ('pending', 'writing'))`)
 		args = append(args, tenantID)
-	case WorkStateWaiting:
+	case tenants.WorkStateWaiting:
 		conds = append(conds, `w.unscheduled <> '[]'`)
-	case WorkStateWritten:
+	case tenants.WorkStateWritten:
 		conds = append(conds, `w.unscheduled = '[]' AND NOT w.deleted
 			AND EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id)
 			AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.state <> 'written')`)
-	case WorkStateDeleting:
+	case tenants.WorkStateDeleting:
 		conds = append(conds, `w.deleted`)
 	default:
-		return "", nil, tenants.Invalid("state", "must be one of %s", strings.Join(WorkStates, ", "))
+		return "", nil, tenants.Invalid("state", "must be one of %s", strings.Join(tenants.WorkStates, ", "))
 	}
 	if q.Destination != "" {
 		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.tenant_id = ? AND p.destination_name = ?)`)
@@ -238,7 +223,7 @@ func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (m
 
 // WaitingWorks lists a tenant's Works placed nowhere for at least one workload
 // group (newest first, at most limit) and how many there are, for the Overview.
-func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]WaitingWork, int, error) {
+func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]tenants.WaitingWork, int, error) {
 	var n int
 	if err := d.r.GetContext(ctx, &n, waitingCountSQL, tenantID); err != nil {
 		return nil, 0, err
@@ -248,10 +233,10 @@ func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]Wai
 		WHERE tenant_id = ? AND unscheduled <> '[]' ORDER BY updated_at DESC, id DESC LIMIT ?`, tenantID, limit); err != nil {
 		return nil, 0, err
 	}
-	out := make([]WaitingWork, len(rows))
+	out := make([]tenants.WaitingWork, len(rows))
 	for i, r := range rows {
 		w := r.domain()
-		out[i] = WaitingWork{ID: r.ID, Name: w.Name(), UpdatedAt: r.UpdatedAt, Unscheduled: r.unscheduled()}
+		out[i] = tenants.WaitingWork{ID: r.ID, Name: w.Name(), UpdatedAt: r.UpdatedAt, Unscheduled: r.unscheduled()}
 	}
 	return out, n, nil
 }
@@ -259,14 +244,6 @@ func (d *DB) WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]Wai
 // waitingCountSQL counts a tenant's Works placed nowhere for some group, on the
 // partial index works_waiting.
 const waitingCountSQL = `SELECT COUNT(*) FROM works WHERE tenant_id = ? AND unscheduled <> '[]'`
-
-// WaitingWork is a Work with workload groups placed nowhere, and why.
-type WaitingWork struct {
-	ID          int64
-	Name        string
-	UpdatedAt   time.Time
-	Unscheduled []tenants.Unscheduled
-}
 
 // cursor encodes a row's position in the list's order.
 func cursor(at time.Time, id int64) string {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/tenants"
 )
 
 // planNode is one line of SQLite's EXPLAIN QUERY PLAN.
@@ -31,7 +33,7 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 		"two words":         {WorkQuery{Search: "default/r-0"}, "COVERING INDEX works_search"},
 		"no search":         {WorkQuery{}, "COVERING INDEX works_search"},
 		"and a Destination": {WorkQuery{Search: "redis", Destination: "dev"}, "COVERING INDEX works_search"},
-		"and a state":       {WorkQuery{Search: "redis", State: WorkStatePending}, "COVERING INDEX works_search"},
+		"and a state":       {WorkQuery{Search: "redis", State: tenants.WorkStatePending}, "COVERING INDEX works_search"},
 		// the few Works of a trigger first
 		"and a trigger": {WorkQuery{Search: "redis", TriggerID: new(int64)}, "INDEX works_trigger"},
 	} {
@@ -71,7 +73,7 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 // every Work of the tenant, on SQLite without statistics (as the server runs).
 func TestWorksWaitingUsesPartialIndex(t *testing.T) {
 	d := sqliteForPlans(t)
-	where, args, err := WorkQuery{State: WorkStateWaiting}.where(1)
+	where, args, err := WorkQuery{State: tenants.WorkStateWaiting}.where(1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,11 +73,11 @@ func TestWorksPageSearchFiltersAndPages(t *testing.T) {
 			"search across the slash": {db.WorkQuery{Search: "t/a"}, []string{"delta", "gamma", "beta", "alpha"}}, // "t" and "a"
 			"search this tenant only": {db.WorkQuery{Search: "omega"}, nil},
 			"search and a trigger":    {db.WorkQuery{Search: "del", TriggerID: &trig.ID}, []string{"delta"}},
-			"search and a state":      {db.WorkQuery{Search: "a", State: db.WorkStatePending}, []string{"delta", "beta", "alpha"}},
-			"waiting":                 {db.WorkQuery{State: db.WorkStateWaiting}, []string{"gamma"}},
-			"pending":                 {db.WorkQuery{State: db.WorkStatePending}, []string{"delta", "beta", "alpha"}},
+			"search and a state":      {db.WorkQuery{Search: "a", State: tenants.WorkStatePending}, []string{"delta", "beta", "alpha"}},
+			"waiting":                 {db.WorkQuery{State: tenants.WorkStateWaiting}, []string{"gamma"}},
+			"pending":                 {db.WorkQuery{State: tenants.WorkStatePending}, []string{"delta", "beta", "alpha"}},
 			"on a Destination":        {db.WorkQuery{Destination: "prod"}, []string{"beta"}},
-			"written: none yet":       {db.WorkQuery{State: db.WorkStateWritten}, nil},
+			"written: none yet":       {db.WorkQuery{State: tenants.WorkStateWritten}, nil},
 			"destination and search":  {db.WorkQuery{Destination: "dev", Search: "beta"}, nil},
 		}
 		for name, tc := range cases {
@@ -182,8 +182,8 @@ func TestWorksPageAtScale(t *testing.T) {
 	}
 	for name, q := range map[string]db.WorkQuery{
 		"first page":       {},
-		"failed":           {State: db.WorkStateFailed},
-		"waiting":          {State: db.WorkStateWaiting},
+		"failed":           {State: tenants.WorkStateFailed},
+		"waiting":          {State: tenants.WorkStateWaiting},
 		"on a Destination": {Destination: "dest-7"},
 		"search":           {Search: "r9999"},
 		"search, counted":  {Search: "R99 NS4"},

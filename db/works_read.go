@@ -11,76 +11,32 @@ import (
 	"github.com/stateward/stateward/tenants"
 )
 
-// PlacementView is one placement as the API and dashboard show it.
-type PlacementView struct {
-	ID          int64  `json:"id"`
-	WorkID      int64  `json:"work"`
-	Name        string `json:"name"`
-	Destination string `json:"destination"`
-	Group       int    `json:"group"`
-	Directory   string `json:"directory"`
-	StoreKind   string `json:"storeKind"`
-	StoreName   string `json:"storeName"`
-	// Paths are full keys inside the store, exactly as written.
-	Paths []string `json:"paths"`
-	// State is one of tenants.PlacementStates: pending, writing, retrying,
-	// written, failed (and proposed, rejected on pull-request stores).
-	State string `json:"state"`
-	// Deleting: the placement's files are being removed.
-	Deleting  bool   `json:"deleting,omitempty"`
-	Misplaced bool   `json:"misplaced,omitempty"`
-	Version   string `json:"version"`
-	Error     string `json:"error"`
-	Attempts  int    `json:"attempts"`
-	// NextAttemptAt and LastError tell a retrying placement's next try and the
-	// store's message from the last one.
-	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
-	LastError     string     `json:"lastError,omitempty"`
-	Job           *int64     `json:"job"`
-	UpdatedAt     time.Time  `json:"updatedAt"`
-	WrittenAt     *time.Time `json:"writtenAt"`
-}
-
-func (r placementRow) view() PlacementView {
-	return PlacementView{ID: r.ID, WorkID: r.WorkID, Name: r.Name, Destination: r.DestinationName, Group: r.GroupIndex,
+func (r placementRow) view() tenants.PlacementView {
+	return tenants.PlacementView{ID: r.ID, WorkID: r.WorkID, Name: r.Name, Destination: r.DestinationName, Group: r.GroupIndex,
 		Directory: r.Directory, StoreKind: r.StoreKind, StoreName: r.StoreName, Paths: nonNil(jsonStrings(r.Paths)),
 		State: r.State, Deleting: r.Intent == intentDelete, Misplaced: r.Misplaced, Version: r.Version, Error: r.Error,
 		Attempts: r.Attempts, Job: r.JobID, UpdatedAt: r.UpdatedAt, WrittenAt: r.WrittenAt}
 }
 
 // WorkView is one Work with its placements (GET …/works/{id}).
-type WorkView struct {
-	ID          int64                   `json:"id"`
-	Name        string                  `json:"name"`
-	Promise     string                  `json:"promise"`
-	Resource    *tenants.ResourceRef    `json:"resource,omitempty"`
-	Pipeline    string                  `json:"pipeline,omitempty"`
-	Deleted     bool                    `json:"deleted"`
-	Groups      []tenants.WorkloadGroup `json:"workloadGroups"`
-	Placements  []PlacementView         `json:"placements"`
-	Unscheduled []tenants.Unscheduled   `json:"unscheduled"`
-	TriggerID   *int64                  `json:"trigger,omitempty"`
-	CreatedAt   time.Time               `json:"createdAt"`
-	UpdatedAt   time.Time               `json:"updatedAt"`
-}
 
 // Work finds one Work of a tenant with its placements.
-func (d *DB) Work(ctx context.Context, tenantID, id int64) (WorkView, error) {
+func (d *DB) Work(ctx context.Context, tenantID, id int64) (tenants.WorkView, error) {
 	var r workRow
 	err := d.r.GetContext(ctx, &r, `SELECT `+workCols+` FROM works WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
-		return WorkView{}, mapErr(err, "Work", "#"+itoa(id))
+		return tenants.WorkView{}, mapErr(err, "Work", "#"+itoa(id))
 	}
 	w := r.domain()
-	v := WorkView{ID: w.ID, Name: w.Name(), Promise: w.Promise, Resource: w.Resource, Pipeline: w.Pipeline,
+	v := tenants.WorkView{ID: w.ID, Name: w.Name(), Promise: w.Promise, Resource: w.Resource, Pipeline: w.Pipeline,
 		Deleted: w.Deleted, Groups: w.Groups, TriggerID: w.TriggerID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-		Placements: []PlacementView{}, Unscheduled: []tenants.Unscheduled{}}
+		Placements: []tenants.PlacementView{}, Unscheduled: []tenants.Unscheduled{}}
 	_ = json.Unmarshal([]byte(r.Unscheduled), &v.Unscheduled)
 	var rows []placementRow
 	err = d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
 		WHERE p.tenant_id = ? AND p.work_id = ? ORDER BY p.group_index, p.destination_name`, tenantID, id)
 	if err != nil {
-		return WorkView{}, err
+		return tenants.WorkView{}, err
 	}
 	for _, pr := range rows {
 		v.Placements = append(v.Placements, pr.view())
@@ -90,7 +46,7 @@ func (d *DB) Work(ctx context.Context, tenantID, id int64) (WorkView, error) {
 
 // nextAttempts fills in, for every retrying placement of ps, when its store's job
 // tries again (the queued job's run_after) and the error of the last try.
-func (d *DB) nextAttempts(ctx context.Context, tenantID int64, ps []PlacementView) error {
+func (d *DB) nextAttempts(ctx context.Context, tenantID int64, ps []tenants.PlacementView) error {
 	due := map[storeKey]*time.Time{}
 	for i, p := range ps {
 		if p.State != tenants.StateRetrying {
@@ -115,24 +71,8 @@ func (d *DB) nextAttempts(ctx context.Context, tenantID int64, ps []PlacementVie
 	return nil
 }
 
-// WorkSummary is one Work in a list: its identity and how its placements fare.
-type WorkSummary struct {
-	ID       int64                `json:"id"`
-	Name     string               `json:"name"`
-	Promise  string               `json:"promise"`
-	Resource *tenants.ResourceRef `json:"resource,omitempty"`
-	Pipeline string               `json:"pipeline,omitempty"`
-	Deleted  bool                 `json:"deleted"`
-	// States counts placements by state (tenants.PlacementStates).
-	States      map[string]int `json:"states"`
-	Placements  int            `json:"placements"`
-	Unscheduled int            `json:"unscheduled"`
-	TriggerID   *int64         `json:"trigger,omitempty"`
-	UpdatedAt   time.Time      `json:"updatedAt"`
-}
-
 // Works lists a tenant's Works, most recently updated first.
-func (d *DB) Works(ctx context.Context, tenantID int64) ([]WorkSummary, error) {
+func (d *DB) Works(ctx context.Context, tenantID int64) ([]tenants.WorkSummary, error) {
 	var rows []workRow
 	if err := d.r.SelectContext(ctx, &rows, `SELECT id, tenant_id, promise, res_namespace, res_name, pipeline,
 		'[]' AS workload_groups, unscheduled, trigger_id, deleted, created_at, updated_at
@@ -155,16 +95,16 @@ func (d *DB) Works(ctx context.Context, tenantID int64) ([]WorkSummary, error) {
 		}
 		byWork[c.WorkID][c.State] = c.N
 	}
-	out := make([]WorkSummary, len(rows))
+	out := make([]tenants.WorkSummary, len(rows))
 	for i, r := range rows {
 		out[i] = r.summary(byWork[r.ID])
 	}
 	return out, nil
 }
 
-func (r workRow) summary(states map[string]int) WorkSummary {
+func (r workRow) summary(states map[string]int) tenants.WorkSummary {
 	w := r.domain()
-	s := WorkSummary{ID: w.ID, Name: w.Name(), Promise: w.Promise, Resource: w.Resource, Pipeline: w.Pipeline,
+	s := tenants.WorkSummary{ID: w.ID, Name: w.Name(), Promise: w.Promise, Resource: w.Resource, Pipeline: w.Pipeline,
 		Deleted: w.Deleted, States: map[string]int{}, UpdatedAt: w.UpdatedAt, TriggerID: w.TriggerID}
 	for st, n := range states {
 		s.States[st] = n
@@ -181,7 +121,7 @@ func (r workRow) summary(states map[string]int) WorkSummary {
 // ones, and how many there are in all. Every query is one index range, so the
 // page stays fast with 100,000 placements on the Destination.
 func (d *DB) DestinationPlacements(ctx context.Context, tenantID int64, destination string, limit, recent int) (
-	page, latest []PlacementView, total int, err error) {
+	page, latest []tenants.PlacementView, total int, err error) {
 	var rows, recentRows []placementRow
 	if err = d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
 		WHERE p.tenant_id = ? AND p.destination_name = ? ORDER BY p.name LIMIT ?`, tenantID, destination, limit); err != nil {
@@ -196,42 +136,28 @@ func (d *DB) DestinationPlacements(ctx context.Context, tenantID int64, destinat
 }
 
 // RecentPlacements lists a tenant's most recently changed placements.
-func (d *DB) RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]PlacementView, error) {
+func (d *DB) RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]tenants.PlacementView, error) {
 	var rows []placementRow
 	err := d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
 		WHERE p.tenant_id = ? ORDER BY p.updated_at DESC, p.id DESC LIMIT ?`, tenantID, limit)
 	return views(rows), err
 }
 
-func views(rows []placementRow) []PlacementView {
-	out := make([]PlacementView, len(rows))
+func views(rows []placementRow) []tenants.PlacementView {
+	out := make([]tenants.PlacementView, len(rows))
 	for i, r := range rows {
 		out[i] = r.view()
 	}
 	return out
 }
 
-// JobView is one job as the API and dashboard show it.
-type JobView struct {
-	ID        int64      `json:"id"`
-	StoreKind string     `json:"storeKind"`
-	StoreName string     `json:"storeName"`
-	State     string     `json:"state"`
-	Attempts  int        `json:"attempts"`
-	RunAfter  time.Time  `json:"runAfter"`
-	LastError string     `json:"lastError"`
-	Version   string     `json:"version"`
-	CreatedAt time.Time  `json:"createdAt"`
-	Finished  *time.Time `json:"finishedAt"`
-}
-
 // Jobs lists a tenant's most recent jobs, newest first.
-func (d *DB) Jobs(ctx context.Context, tenantID int64, limit int) ([]JobView, error) {
+func (d *DB) Jobs(ctx context.Context, tenantID int64, limit int) ([]tenants.JobView, error) {
 	var rows []jobRow
 	err := d.r.SelectContext(ctx, &rows, `SELECT `+jobCols+` FROM jobs WHERE tenant_id = ? ORDER BY id DESC LIMIT ?`, tenantID, limit)
-	out := make([]JobView, len(rows))
+	out := make([]tenants.JobView, len(rows))
 	for i, r := range rows {
-		out[i] = JobView{ID: r.ID, StoreKind: r.StoreKind, StoreName: r.StoreName, State: r.State, Attempts: r.Attempts,
+		out[i] = tenants.JobView{ID: r.ID, StoreKind: r.StoreKind, StoreName: r.StoreName, State: r.State, Attempts: r.Attempts,
 			RunAfter: r.RunAfter, LastError: r.LastError, Version: r.Version, CreatedAt: r.CreatedAt, Finished: r.FinishedAt}
 	}
 	return out, err

@@ -84,3 +84,11 @@ type AuditEvent struct {
 	Object AuditObject `json:"object"`
 	Detail string      `json:"detail,omitempty"`
 }
+
+// WorkAction is the audit verb of a submitted Work: write or delete.
+func WorkAction(w *Work) string {
+	if w.Deleted {
+		return "delete"
+	}
+	return "write"
+}

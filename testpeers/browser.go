@@ -13,8 +13,11 @@ import (
 
 const chromiumInstall = "chromium not found: apt-get install -y chromium"
 
-// BrowserTimeout bounds the context that Browser returns.
-const BrowserTimeout = 90 * time.Second
+// BrowserTimeout bounds the context that Browser returns: a guard against a hung
+// browser, not a speed limit. The longest walk (TestBrowserFirstHour, 26
+// screenshots) takes 60–70 s on a quiet 2-core machine and ran out of 90 s
+// while the other packages' tests shared the cores.
+const BrowserTimeout = 4 * time.Minute
 
 // Browser starts a headless Chromium with a fresh user data directory and
 // returns a chromedp context for one tab of it. The context has a timeout of

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -162,9 +161,9 @@ func (s *Server) destinationSave(w http.ResponseWriter, r *http.Request) {
 }
 
 // createOrUpdateDestination saves the form's Destination; for an update it
-// returns what a path change will write where (db.Saved.Message).
+// returns what a path change will write where (tenants.Saved.Message).
 func (s *Server) createOrUpdateDestination(r *http.Request, d tenants.Destination, edit bool) (string, error) {
-	var saved db.Saved
+	var saved tenants.Saved
 	var err error
 	if edit {
 		saved, err = s.store.SaveDestination(r.Context(), d)

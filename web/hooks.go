@@ -71,7 +71,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 // deliver decides the answer of one delivery: signature, limits, idempotency,
 // then the Work itself. The signature comes first so that unsigned calls cannot
 // use up the rate limit of the caller who holds the secret.
-func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hookAnswer {
+func (s *Server) deliver(r *http.Request, trig tenants.HookTrigger, body []byte) hookAnswer {
 	sig, err := verifySignature(r.Header.Get("Stateward-Signature"), body, trig, s.now())
 	if err != nil {
 		return errorAnswer(http.StatusUnauthorized, err.Error(), "Stateward-Signature")
@@ -101,9 +101,9 @@ func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hook
 	if ok {
 		return replay(prev, bodyHash)
 	}
-	ans := s.submitHook(r, trig, body, &db.HookIdempotency{Key: key, BodyHash: bodyHash}, sig)
+	ans := s.submitHook(r, trig, body, &tenants.HookIdempotency{Key: key, BodyHash: bodyHash}, sig)
 	if !ans.recorded && ans.status < 500 {
-		if err := s.store.SaveIdempotentAnswer(r.Context(), trig.ID, key, db.StoredAnswer{BodyHash: bodyHash, Status: ans.status, Response: string(ans.body)}); err != nil {
+		if err := s.store.SaveIdempotentAnswer(r.Context(), trig.ID, key, tenants.StoredAnswer{BodyHash: bodyHash, Status: ans.status, Response: string(ans.body)}); err != nil {
 			s.log.Error("save idempotency key", "tenant_id", trig.TenantID, "trigger", trig.ID, "err", err)
 		}
 	}
@@ -112,7 +112,7 @@ func (s *Server) deliver(r *http.Request, trig db.HookTrigger, body []byte) hook
 
 // replay answers a delivery whose Idempotency-Key has the stored answer prev: the
 // same answer again, or a conflict when the body differs.
-func replay(prev db.StoredAnswer, bodyHash string) hookAnswer {
+func replay(prev tenants.StoredAnswer, bodyHash string) hookAnswer {
 	if prev.BodyHash != bodyHash {
 		return errorAnswer(http.StatusConflict, "Idempotency-Key was already used with a different body", "Idempotency-Key")
 	}
@@ -123,8 +123,8 @@ func replay(prev db.StoredAnswer, bodyHash string) hookAnswer {
 const replayRefused = "this signed delivery was already accepted (a replay): nothing was done again; " +
 	"sign each delivery with a new t, and resend a delivery with the Idempotency-Key it was first sent with to get its answer again"
 
-func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, idem *db.HookIdempotency,
-	sig *db.SignedDelivery) hookAnswer {
+func (s *Server) submitHook(r *http.Request, trig tenants.HookTrigger, body []byte, idem *tenants.HookIdempotency,
+	sig *tenants.SignedDelivery) hookAnswer {
 	req, err := decodeHookBody(r, body)
 	if err != nil {
 		return s.errAnswer(err)
@@ -143,11 +143,11 @@ func (s *Server) submitHook(r *http.Request, trig db.HookTrigger, body []byte, i
 		b, _ := json.Marshal(res)
 		return b
 	})
-	var answered *db.AnsweredError
+	var answered *tenants.AnsweredError
 	if errors.As(err, &answered) {
 		return replay(answered.Answer, idem.BodyHash) // another replica answered the key meanwhile
 	}
-	if errors.Is(err, db.ErrReplayed) {
+	if errors.Is(err, tenants.ErrReplayed) {
 		return errorAnswer(http.StatusConflict, replayRefused, "Stateward-Signature")
 	}
 	if err != nil {
@@ -196,7 +196,7 @@ func yamlWorkRequest(r *http.Request, body []byte) (tenants.WorkRequest, error) 
 // A valid signature comes back as the delivery to remember against replays: what
 // was signed, whichever secret signed it (the old one as well, for a day after a
 // rotation), until the signature no longer verifies on any replica.
-func verifySignature(header string, body []byte, trig db.HookTrigger, now time.Time) (*db.SignedDelivery, error) {
+func verifySignature(header string, body []byte, trig tenants.HookTrigger, now time.Time) (*tenants.SignedDelivery, error) {
 	if header == "" {
 		if trig.RequireSignature {
 			return nil, errors.New("this trigger requires a Stateward-Signature header: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>")
@@ -220,7 +220,7 @@ func verifySignature(header string, body []byte, trig db.HookTrigger, now time.T
 	digest := sha256.New()
 	digest.Write([]byte(ts + "."))
 	digest.Write(body)
-	return &db.SignedDelivery{Digest: hex.EncodeToString(digest.Sum(nil)),
+	return &tenants.SignedDelivery{Digest: hex.EncodeToString(digest.Sum(nil)),
 		Until: time.Unix(sec, 0).Add(signatureTolerance + replicaSkew)}, nil
 }
 
@@ -276,16 +276,16 @@ func (s *Server) internalAnswer(err error) hookAnswer {
 }
 
 // delivery is the audit record of a delivery answered with status.
-func (s *Server) delivery(r *http.Request, trig db.HookTrigger, status int, errMsg string) db.Delivery {
+func (s *Server) delivery(r *http.Request, trig tenants.HookTrigger, status int, errMsg string) tenants.Delivery {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	return db.Delivery{TriggerID: trig.ID, At: s.now().UTC(), SourceIP: ip, Status: status, Error: errMsg}
+	return tenants.Delivery{TriggerID: trig.ID, At: s.now().UTC(), SourceIP: ip, Status: status, Error: errMsg}
 }
 
 // recordDelivery logs a delivery that did not submit a Work (refused, or replayed).
-func (s *Server) recordDelivery(r *http.Request, trig db.HookTrigger, ans hookAnswer) {
+func (s *Server) recordDelivery(r *http.Request, trig tenants.HookTrigger, ans hookAnswer) {
 	if err := s.store.RecordDelivery(r.Context(), trig.TenantID, s.delivery(r, trig, ans.status, ans.errMsg)); err != nil {
 		s.log.Error("record webhook delivery", "tenant_id", trig.TenantID, "trigger", trig.ID, "err", err)
 	}

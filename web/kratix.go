@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -221,7 +220,7 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 	}
 	warnings := applied.Warnings
 	if warnings == nil {
-		warnings = []db.ApplyWarning{}
+		warnings = []tenants.ApplyWarning{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dryRun": applied.DryRun, "results": applied.Results, "warnings": warnings})
 }
@@ -229,12 +228,12 @@ func (s *Server) apiApply(w http.ResponseWriter, r *http.Request) {
 // applyRequest is how to apply: the query's dryRun, diff and strict.
 type applyRequest struct {
 	parse tenants.ParseOptions
-	db    db.ApplyOptions
+	apply tenants.ApplyOptions
 }
 
 func applyOptions(q url.Values) (applyRequest, error) {
 	var out applyRequest
-	for name, set := range map[string]*bool{"dryRun": &out.db.DryRun, "diff": &out.db.Diff, "strict": &out.parse.Strict} {
+	for name, set := range map[string]*bool{"dryRun": &out.apply.DryRun, "diff": &out.apply.Diff, "strict": &out.parse.Strict} {
 		switch q.Get(name) {
 		case "", "false":
 		case "true":
@@ -267,14 +266,14 @@ func applyErrorBody(errs []tenants.DocError) map[string]any {
 // Every store saved, or released by a Secret, is checked at once. A dry run is
 // the same apply rolled back, without what follows a commit: no audit entries,
 // readiness checks or writers woken.
-func (s *Server) apply(r *http.Request, body []byte, opts applyRequest) (db.Applied, []tenants.DocError, error) {
+func (s *Server) apply(r *http.Request, body []byte, opts applyRequest) (tenants.Applied, []tenants.DocError, error) {
 	tid := principal(r).Tenant.ID
 	docs, errs := tenants.ParseKratixYAML(body, opts.parse)
 	if len(errs) > 0 {
-		return db.Applied{}, errs, nil
+		return tenants.Applied{}, errs, nil
 	}
 	if len(docs) == 0 {
-		return db.Applied{}, nil, errNoDocuments
+		return tenants.Applied{}, nil, errNoDocuments
 	}
 	var lookupErr error
 	errs = tenants.ResolveSecrets(docs, func(name string) (tenants.Secret, bool) {
@@ -283,22 +282,22 @@ func (s *Server) apply(r *http.Request, body []byte, opts applyRequest) (db.Appl
 		return tenants.Secret{Name: name, Data: data}, ok
 	})
 	if lookupErr != nil {
-		return db.Applied{}, nil, lookupErr
+		return tenants.Applied{}, nil, lookupErr
 	}
 	errs = append(errs, s.checkEndpoints(docs)...)
 	if len(errs) > 0 {
-		return db.Applied{}, errs, nil
+		return tenants.Applied{}, errs, nil
 	}
-	applied, err := s.store.Apply(r.Context(), tid, docs, opts.db)
-	var des db.DocErrors
+	applied, err := s.store.Apply(r.Context(), tid, docs, opts.apply)
+	var des tenants.DocErrors
 	if errors.As(err, &des) {
-		return db.Applied{}, des, nil
+		return tenants.Applied{}, des, nil
 	}
 	if err != nil || applied.DryRun {
 		return applied, nil, err
 	}
 	for _, res := range applied.Results {
-		if res.Action == db.ActionCreated || res.Action == db.ActionUpdated {
+		if res.Action == tenants.ActionCreated || res.Action == tenants.ActionUpdated {
 			s.audit(r, applyAction(res.Action), tenants.AuditObject{Kind: res.Kind, Name: res.Name}, "applied from Kratix YAML")
 		}
 	}
@@ -467,7 +466,7 @@ func (s *Server) importPreview(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		p.Error = err.Error()
 	default:
-		applied, errs, err := s.apply(r, body, applyRequest{db: db.ApplyOptions{DryRun: true, Diff: true}})
+		applied, errs, err := s.apply(r, body, applyRequest{apply: tenants.ApplyOptions{DryRun: true, Diff: true}})
 		switch {
 		case errors.Is(err, errNoDocuments):
 			p.Error = "No documents: " + strings.TrimPrefix(err.Error(), "body: no documents: ")
@@ -483,7 +482,7 @@ func (s *Server) importPreview(w http.ResponseWriter, r *http.Request) {
 }
 
 // importOutcome shows what an import did, or would do in a preview.
-func importOutcome(applied db.Applied, errs []tenants.DocError) views.ImportProps {
+func importOutcome(applied tenants.Applied, errs []tenants.DocError) views.ImportProps {
 	p := views.ImportProps{MaxBytes: maxAPIBody, Preview: applied.DryRun}
 	for _, w := range applied.Warnings {
 		p.Warnings = append(p.Warnings, views.ImportError{Index: w.Index, Kind: w.Kind, Name: w.Name, Message: w.Message})

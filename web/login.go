@@ -14,7 +14,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -84,11 +83,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errIdPUnreachable{issuer: s.cfg.OIDCIssuer})
 		return
 	}
-	state, _ := db.NewSecret()
-	nonce, _ := db.NewSecret()
+	state, _ := tenants.NewSecret()
+	nonce, _ := tenants.NewSecret()
 	browser := s.loginBrowser(w, r)
 	verifier := oauth2.GenerateVerifier()
-	attempt := db.LoginAttempt{Nonce: nonce, Verifier: verifier, ReturnTo: localPath(r.URL.Query().Get("return")), Browser: browser}
+	attempt := tenants.LoginAttempt{Nonce: nonce, Verifier: verifier, ReturnTo: localPath(r.URL.Query().Get("return")), Browser: browser}
 	if err := s.store.SaveLoginAttempt(r.Context(), state, attempt); err != nil {
 		s.fail(w, r, err)
 		return
@@ -111,20 +110,20 @@ func (s *Server) loginBrowser(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(s.loginCookieName()); err == nil && len(c.Value) >= 32 {
 		v = c.Value
 	} else {
-		v, _ = db.NewSecret()
+		v, _ = tenants.NewSecret()
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.loginCookieName(), Value: v, Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(db.LoginAttemptTTL.Seconds())})
+		SameSite: http.SameSiteLaxMode, MaxAge: int(tenants.LoginAttemptTTL.Seconds())})
 	return v
 }
 
 // sameBrowser reports whether the callback came to the browser that started attempt.
-func (s *Server) sameBrowser(r *http.Request, attempt db.LoginAttempt) bool {
+func (s *Server) sameBrowser(r *http.Request, attempt tenants.LoginAttempt) bool {
 	c, err := r.Cookie(s.loginCookieName())
 	if err != nil || c.Value == "" || attempt.Browser == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(db.HashSecret(c.Value)), []byte(attempt.Browser)) == 1
+	return subtle.ConstantTimeCompare([]byte(tenants.HashSecret(c.Value)), []byte(attempt.Browser)) == 1
 }
 
 // errLogin is a failed login; the message is safe to show.
@@ -171,7 +170,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	s.startSession(w, r, user, attempt.ReturnTo)
 }
 
-func (s *Server) exchange(ctx context.Context, code string, a db.LoginAttempt) (tenants.User, bool, error) {
+func (s *Server) exchange(ctx context.Context, code string, a tenants.LoginAttempt) (tenants.User, bool, error) {
 	provider, oc, err := s.auth.setup(ctx)
 	if err != nil {
 		return tenants.User{}, false, err

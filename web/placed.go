@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
@@ -50,7 +49,7 @@ func (s *Server) placedOn(r *http.Request, d tenants.Destination) (views.Destina
 }
 
 // workName is the Work part of a placement name (<work>.<destination>-<id>).
-func workName(p db.PlacementView) string {
+func workName(p tenants.PlacementView) string {
 	if i := strings.LastIndex(p.Name, "."+p.Destination+"-"); i > 0 {
 		return p.Name[:i]
 	}
@@ -72,8 +71,8 @@ func commonDir(paths []string) string {
 }
 
 // activity turns placements into the most recent writes, newest first.
-func activity(ps []db.PlacementView, limit int) []views.ActivityItem {
-	sorted := append([]db.PlacementView(nil), ps...)
+func activity(ps []tenants.PlacementView, limit int) []views.ActivityItem {
+	sorted := append([]tenants.PlacementView(nil), ps...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].UpdatedAt.After(sorted[j].UpdatedAt) })
 	var out []views.ActivityItem
 	for _, p := range sorted {

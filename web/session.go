@@ -1,9 +1,8 @@
 package web
 
 import (
+	"github.com/stateward/stateward/tenants"
 	"net/http"
-
-	"github.com/stateward/stateward/db"
 )
 
 func (s *Server) cookieName() string {
@@ -24,7 +23,7 @@ func (s *Server) sessionID(r *http.Request) (string, bool) {
 func (s *Server) setSessionCookie(w http.ResponseWriter, id string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookieName(), Value: id, Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(db.AbsoluteTimeout.Seconds()),
+		SameSite: http.SameSiteLaxMode, MaxAge: int(tenants.AbsoluteTimeout.Seconds()),
 	})
 }
 

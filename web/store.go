@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -31,8 +30,8 @@ type Store interface {
 	SetFlash(ctx context.Context, sessionID, flash string) error
 	TakeFlash(ctx context.Context, sessionID string) (string, error)
 	Audit
-	SaveLoginAttempt(ctx context.Context, state string, a db.LoginAttempt) error
-	TakeLoginAttempt(ctx context.Context, state string) (db.LoginAttempt, error)
+	SaveLoginAttempt(ctx context.Context, state string, a tenants.LoginAttempt) error
+	TakeLoginAttempt(ctx context.Context, state string) (tenants.LoginAttempt, error)
 
 	CreateToken(ctx context.Context, tenantID int64, name string, role tenants.Role) (tenants.Token, string, error)
 	CreatePersonToken(ctx context.Context, tenantID, userID int64, name string, role tenants.Role) (tenants.Token, string, error)
@@ -46,8 +45,8 @@ type Store interface {
 
 	GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error)
 	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)
-	SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (db.Saved, error)
-	SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (db.Saved, error)
+	SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (tenants.Saved, error)
+	SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (tenants.Saved, error)
 	CreateGitStore(ctx context.Context, s tenants.GitStateStore) error
 	CreateBucketStore(ctx context.Context, s tenants.BucketStateStore) error
 	CreateDestination(ctx context.Context, d tenants.Destination) error
@@ -55,27 +54,27 @@ type Store interface {
 	DeleteStore(ctx context.Context, tenantID int64, kind, name string) error
 	DropStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error)
-	SaveDestination(ctx context.Context, d tenants.Destination) (db.Saved, error)
+	SaveDestination(ctx context.Context, d tenants.Destination) (tenants.Saved, error)
 	// CheckDestination is SaveDestination's check against the other Destinations
 	// (overlapping paths), without saving.
 	CheckDestination(ctx context.Context, d tenants.Destination) error
 	DeleteDestination(ctx context.Context, tenantID int64, name string) error
 	Secret(ctx context.Context, tenantID int64, name string) (map[string]string, bool, error)
-	Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts db.ApplyOptions) (db.Applied, error)
+	Apply(ctx context.Context, tenantID int64, docs []tenants.Document, opts tenants.ApplyOptions) (tenants.Applied, error)
 
 	CreateTrigger(ctx context.Context, t tenants.Trigger) (tenants.Trigger, string, string, error)
 	Triggers(ctx context.Context, tenantID int64) ([]tenants.Trigger, error)
 	Trigger(ctx context.Context, tenantID, id int64) (tenants.Trigger, error)
-	TriggerByToken(ctx context.Context, token string) (db.HookTrigger, error)
+	TriggerByToken(ctx context.Context, token string) (tenants.HookTrigger, error)
 	RotateTriggerSecret(ctx context.Context, tenantID, id int64) (string, error)
 	RevokeTrigger(ctx context.Context, tenantID, id int64) error
-	RecordDelivery(ctx context.Context, tenantID int64, del db.Delivery) error
-	Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]db.Delivery, error)
-	IdempotentAnswer(ctx context.Context, triggerID int64, key string) (db.StoredAnswer, bool, error)
+	RecordDelivery(ctx context.Context, tenantID int64, del tenants.Delivery) error
+	Deliveries(ctx context.Context, tenantID, triggerID int64, limit int) ([]tenants.Delivery, error)
+	IdempotentAnswer(ctx context.Context, triggerID int64, key string) (tenants.StoredAnswer, bool, error)
 	// AllowDelivery spends one delivery of the trigger's rate limit, shared by
 	// every replica.
 	AllowDelivery(ctx context.Context, triggerID int64, rate float64) (bool, error)
-	SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a db.StoredAnswer) error
+	SaveIdempotentAnswer(ctx context.Context, triggerID int64, key string, a tenants.StoredAnswer) error
 }
 
 // Readiness runs State Store readiness checks.

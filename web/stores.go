@@ -7,7 +7,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/views"
 )
@@ -224,9 +223,9 @@ func askSecretsAgain(r *http.Request, errs tenants.ValidationErrors) tenants.Val
 }
 
 // saveStore creates or updates the store of the form; for an update it returns
-// what the update will write where (db.Saved.Message).
+// what the update will write where (tenants.Saved.Message).
 func (s *Server) saveStore(r *http.Request, kind string, g tenants.GitStateStore, b tenants.BucketStateStore, edit bool) (string, error) {
-	var saved db.Saved
+	var saved tenants.Saved
 	var err error
 	switch {
 	case kind == tenants.KindGit && edit:

@@ -19,17 +19,17 @@ type Works interface {
 	SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (db.SubmitResult, error)
 	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (db.SubmitResult, []tenants.PlannedWrite, error)
 	DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (db.SubmitResult, error)
-	Work(ctx context.Context, tenantID, id int64) (db.WorkView, error)
+	Work(ctx context.Context, tenantID, id int64) (tenants.WorkView, error)
 	WorksPage(ctx context.Context, tenantID int64, q db.WorkQuery) (db.WorkPage, error)
-	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]db.WaitingWork, int, error)
-	DestinationPlacements(ctx context.Context, tenantID int64, destination string, limit, recent int) (page, latest []db.PlacementView, total int, err error)
-	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]db.PlacementView, error)
+	WaitingWorks(ctx context.Context, tenantID int64, limit int) ([]tenants.WaitingWork, int, error)
+	DestinationPlacements(ctx context.Context, tenantID int64, destination string, limit, recent int) (page, latest []tenants.PlacementView, total int, err error)
+	RecentPlacements(ctx context.Context, tenantID int64, limit int) ([]tenants.PlacementView, error)
 	PlacementCounts(ctx context.Context, tenantID int64, since time.Time) (waiting, failed int, err error)
 	RetryWork(ctx context.Context, tenantID, id int64, actor tenants.Actor) (int, error)
 	RetryStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
-	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (db.StoreRetry, bool, error)
-	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del db.Delivery, idem *db.HookIdempotency,
-		sig *db.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
+	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (tenants.StoreRetry, bool, error)
+	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
+		sig *tenants.SignedDelivery, answer func(db.SubmitResult) []byte) (db.SubmitResult, []byte, error)
 }
 
 // apiSubmitWork is POST …/works: 202 with the plan and job ids, or with
@@ -64,7 +64,7 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), db.WorkAction(work))
+	res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -36,7 +36,7 @@ func (s *Server) worksPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := views.WorksProps{Filter: views.WorkFilter{Search: q.Search, State: q.State, Destination: q.Destination,
-		Trigger: r.URL.Query().Get("trigger")}, Total: page.Total, TotalCapped: page.TotalCapped, Paged: q.Before != "", States: db.WorkStates,
+		Trigger: r.URL.Query().Get("trigger")}, Total: page.Total, TotalCapped: page.TotalCapped, Paged: q.Before != "", States: tenants.WorkStates,
 		SearchMax: db.MaxSearch}
 	for _, d := range dests {
 		p.Destinations = append(p.Destinations, d.Name)
@@ -78,7 +78,7 @@ func workQuery(r *http.Request, limit int) (db.WorkQuery, error) {
 	return q, nil
 }
 
-func workRow(ws db.WorkSummary, triggers map[int64]string) views.WorkRow {
+func workRow(ws tenants.WorkSummary, triggers map[int64]string) views.WorkRow {
 	row := views.WorkRow{Work: tenants.Work{ID: ws.ID, Promise: ws.Promise, Resource: ws.Resource, Pipeline: ws.Pipeline,
 		Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
 		Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
@@ -276,7 +276,7 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(errs) == 0 {
-		res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), db.WorkAction(work))
+		res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
 		if err == nil {
 			s.wakeWriters()
 			to := tenantPath(r, fmt.Sprintf("works/%d", res.Work))

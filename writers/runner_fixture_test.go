@@ -179,7 +179,7 @@ func work(name string, selectors map[string]string, files ...string) tenants.Wor
 }
 
 // placement returns the one placement of a Work.
-func (e *engine) placement(t testing.TB, workID int64) db.PlacementView {
+func (e *engine) placement(t testing.TB, workID int64) tenants.PlacementView {
 	t.Helper()
 	v, err := e.db.Work(context.Background(), e.tenant, workID)
 	if err != nil || len(v.Placements) != 1 {

@@ -42,7 +42,7 @@ func TestStoreMoveUnderStreamOfWorks(t *testing.T) {
 		}
 	}
 	waitFor(t, time.Minute, func() (bool, string) {
-		n := st.written(t, func(db.PlacementView) bool { return true })
+		n := st.written(t, func(tenants.PlacementView) bool { return true })
 		return n >= 6, fmt.Sprintf("%d placements written before the move", n)
 	})
 	before := map[string]string{} // old locations' files before the move
@@ -74,7 +74,7 @@ func TestStoreMoveUnderStreamOfWorks(t *testing.T) {
 		Insecure: true, AuthorName: "Stateward Test", AuthorEmail: "sw@example.com",
 		Credentials: tenants.GitCredentials{Username: testGitUser, Password: testGitPassword}}
 	moveGit.Normalize()
-	applied, err := e.db.Apply(ctx, e.tenant, []tenants.Document{{Index: 1, Kind: tenants.KindGit, Name: "g", Git: &moveGit}}, db.ApplyOptions{})
+	applied, err := e.db.Apply(ctx, e.tenant, []tenants.Document{{Index: 1, Kind: tenants.KindGit, Name: "g", Git: &moveGit}}, tenants.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,12 +220,12 @@ func (s *stream) content(id int64) string {
 }
 
 // views reads the placements of every Work submitted so far.
-func (s *stream) views(t *testing.T) []db.PlacementView {
+func (s *stream) views(t *testing.T) []tenants.PlacementView {
 	t.Helper()
 	s.mu.Lock()
 	ids := append([]int64(nil), s.ids...)
 	s.mu.Unlock()
-	var out []db.PlacementView
+	var out []tenants.PlacementView
 	for _, id := range ids {
 		v, err := s.e.db.Work(context.Background(), s.e.tenant, id)
 		if err != nil {
@@ -237,7 +237,7 @@ func (s *stream) views(t *testing.T) []db.PlacementView {
 }
 
 // written counts the written placements that match.
-func (s *stream) written(t *testing.T, match func(db.PlacementView) bool) int {
+func (s *stream) written(t *testing.T, match func(tenants.PlacementView) bool) int {
 	n := 0
 	for _, p := range s.views(t) {
 		if p.State == tenants.StateWritten && match(p) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,27 +29,14 @@ func TestAcceptedSurvivesKill9OnSQLite(t *testing.T) {
 	bucket := s3.NewBucket(t)
 	dataDir := t.TempDir()
 	call := teamAEditor(t, map[string]string{"STATEWARD_DATA_DIR": dataDir, "STATEWARD_SECRET_KEY": testKey})
-	p := &replicaProc{addr: freeAddr(t), dataDir: dataDir}
-	p.env = []string{"STATEWARD_DATA_DIR=" + dataDir, "STATEWARD_SECRET_KEY=" + testKey, "STATEWARD_ADDR=" + p.addr,
-		"STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true"}
-	p.start(t)
-	t.Cleanup(p.kill) // before the bucket is removed
+	p := startReplica(t, dataDir, "STATEWARD_SECRET_KEY="+testKey, "STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true")
 	api := p.url() + "/api/v1/tenants/team-a"
-	yaml := s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
+	applyYAML(t, call, api, s3.StoreYAML(bucket)+`apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: dev, labels: {to: s3}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
-`
-	if code, body := call(http.MethodPost, api+"/apply", yaml); code != 200 {
-		t.Fatalf("apply: %d %s", code, body)
-	}
-	var trig struct {
-		URL string `json:"url"`
-	}
-	if code, body := call(http.MethodPost, api+"/triggers", `{"name": "ci", "requireSignature": false}`); code != http.StatusCreated || json.Unmarshal([]byte(body), &trig) != nil {
-		t.Fatalf("trigger: %d %s", code, body)
-	}
-	hook := p.url() + trig.URL[strings.Index(trig.URL, "/hooks/"):]
+`)
+	hook := p.url() + newHook(t, call, api, `{"name": "ci", "requireSignature": false}`)
 
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -67,9 +53,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 			for time.Now().Before(stopAt) {
 				i := next.Add(1)
 				name, content := fmt.Sprintf("w-%05d", i), fmt.Sprintf("n: %d\n", i)
-				body := fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":%q},"destinationSelectors":{"to":"s3"},
-"files":[{"path":"cm.yaml","content":%q}]}`, name, content)
-				resp, err := client.Post(hook, "application/json", strings.NewReader(body))
+				resp, err := client.Post(hook, "application/json", strings.NewReader(workJSON(name, "s3", content)))
 				if err != nil {
 					return // the server is gone
 				}
@@ -130,12 +114,11 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 
 	// Started again, the server writes every accepted Work.
 	p.start(t)
-	deadline := time.Now().Add(2 * time.Minute)
 	var missing []string
-	for {
+	poll(2*time.Minute, 500*time.Millisecond, func() bool {
 		missing = missing[:0]
 		for name, content := range accepted {
-			key := "clusters/dev/resources/default/redis/" + name + "/5058f/cm.yaml"
+			key := redisFile("clusters", name)
 			obj, err := s3.Client().GetObject(context.Background(), bucket, key, minio.GetObjectOptions{})
 			var got []byte
 			if err == nil {
@@ -146,11 +129,8 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 				missing = append(missing, key)
 			}
 		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return len(missing) == 0
+	})
 	if len(missing) > 0 {
 		t.Errorf("%d of %d accepted Works not written after the restart, e.g. %s", len(missing), len(accepted), missing[0])
 	}

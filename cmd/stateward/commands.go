@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -15,8 +14,8 @@ import (
 // openDB opens the database with the configured sealing keys. The local default
 // keeps its key in a 0600 file in the data dir.
 func openDB(ctx context.Context, cfg config) (*db.DB, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	if err := makeDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	sealer, err := newSealer(cfg)
 	if err != nil {

@@ -26,8 +26,8 @@ func newReplicaID() string {
 // kill -9, since the kernel drops it) and writes id into it; a second serve on
 // the same dir is refused naming the replica that holds it.
 func lockDataDir(dir, id string) (release func(), err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	if err := makeDataDir(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, replicaLockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -52,4 +52,12 @@ func lockDataDir(dir, id string) (release func(), err error) {
 		return nil, fmt.Errorf("data dir lock: %w", err)
 	}
 	return func() { f.Close() }, nil // closing drops the lock
+}
+
+// makeDataDir creates the data dir, private to the user, if it is not there.
+func makeDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
 }

@@ -1,21 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,120 +15,6 @@ import (
 
 	"github.com/stateward/stateward/testpeers"
 )
-
-// replicaChildEnv makes TestReplicaChild serve: a replica process the test kills.
-const replicaChildEnv = "STATEWARD_TEST_REPLICA_CHILD"
-
-// TestReplicaChild is a `stateward serve` process for TestThreeReplicasSurviveKill9;
-// it does nothing unless that test starts it.
-func TestReplicaChild(t *testing.T) {
-	if os.Getenv(replicaChildEnv) == "" {
-		return
-	}
-	if err := run(context.Background(), []string{"serve"}, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "replica:", err)
-		os.Exit(2)
-	}
-}
-
-// replicaProc is one replica process.
-type replicaProc struct {
-	addr, dataDir string
-	env           []string
-	cmd           *exec.Cmd
-}
-
-func (p *replicaProc) url() string { return "http://" + p.addr }
-
-func (p *replicaProc) start(t *testing.T) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReplicaChild$", "-test.count=1")
-	cmd.Env = append(append(os.Environ(), replicaChildEnv+"=1"), p.env...)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = cmd
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(p.url() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica on %s not ready: %v", p.addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (p *replicaProc) kill() {
-	if p.cmd != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		_ = p.cmd.Wait()
-		p.cmd = nil
-	}
-}
-
-// teamAEditor creates team-a and an editor token for it with the CLI (on the
-// database env names), and returns a caller of the API with that token.
-func teamAEditor(t *testing.T, env map[string]string) func(method, url, body string, headers ...string) (int, string) {
-	t.Helper()
-	cli := func(args ...string) string {
-		var out bytes.Buffer
-		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
-			t.Fatalf("stateward %v: %v", args, err)
-		}
-		return strings.TrimSpace(out.String())
-	}
-	cli("tenant", "create", "team-a")
-	tok := "Bearer " + cli("token", "create", "--tenant", "team-a", "--role", "editor")
-	return func(method, url, body string, headers ...string) (int, string) {
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		req.Header.Set("Authorization", tok)
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-}
-
-// waitDB polls query (a count, with args) until it is 0 or within passes.
-func waitDB(t *testing.T, pg *sql.DB, within time.Duration, query string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var n int
-		err := pg.QueryRow(query, args...).Scan(&n)
-		if err == nil && n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("still %d after %v (%v): %s", n, within, err, query)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestThreeReplicasSurviveKill9 is the acceptance test of running several
 // replicas: three `stateward serve` processes on one PostgreSQL, each with its
@@ -150,30 +28,56 @@ func freeAddr(t *testing.T) string {
 // than its rate allows, and no job is left running.
 func TestThreeReplicasSurviveKill9(t *testing.T) {
 	const works = 600
-	dbURL := testpeers.Postgres(t).NewDatabase(t)
-	git := testpeers.GitHTTP(t, testpeers.GitOptions{Username: "bot", Password: "pw", Empty: true})
-	s3 := testpeers.MinIO(t)
-	bucket := s3.NewBucket(t)
-	common := []string{"STATEWARD_DATABASE_URL=" + dbURL, "STATEWARD_SECRET_KEY=" + testKey,
-		"STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true", "STATEWARD_JOB_LEASE=2s"}
-	reps := make([]*replicaProc, 3)
-	for i := range reps {
-		p := &replicaProc{addr: freeAddr(t), dataDir: t.TempDir()}
-		p.env = append(append([]string{}, common...), "STATEWARD_ADDR="+p.addr, "STATEWARD_DATA_DIR="+p.dataDir)
-		p.start(t)
-		reps[i] = p
-		t.Cleanup(p.kill)
+	c := startThreeReplicas(t)
+	sampler := c.sampleRunningJobs()
+	out := newOutcomes()
+	submitted := c.submitWorks(works, out)
+	restarted := c.killAJobHolderAndRestart()
+	limited := c.hitLimitedTrigger(out)
+	submitted()
+	<-restarted
+
+	c.waitDrained()
+	maxRunning, samples := sampler.stop()
+	c.verifyStores(out)
+	c.verifyOneSubmissionPerKey()
+	if maxRunning > 1 {
+		t.Errorf("the sampler saw %d running jobs for one store at once", maxRunning)
 	}
-	// The last cleanup to run stops the replicas before the bucket is removed.
-	t.Cleanup(func() {
-		for _, p := range reps {
-			p.kill()
-		}
-	})
-	call := teamAEditor(t, map[string]string{"STATEWARD_DATABASE_URL": dbURL, "STATEWARD_SECRET_KEY": testKey,
+	limited.verify(t)
+	t.Logf("%d Works accepted, %d unanswered by the killed replica (%d on the 5/s trigger in %v, %d refused), %d samples of running jobs (max %d per store), %d commits",
+		len(out.accepted), len(out.unanswered), limited.ok, limited.elapsed.Round(time.Millisecond), limited.refused, samples, maxRunning,
+		c.git.CommitCount(t, c.git.Branch()))
+}
+
+// replicaCluster is three replicas on one PostgreSQL database, team-a with a Git
+// and a bucket store, its editor's API caller and two triggers.
+type replicaCluster struct {
+	t      *testing.T
+	reps   []*replicaProc
+	pg     *sql.DB // the test's own connection, to observe jobs and placements
+	git    *testpeers.GitServer
+	s3     *testpeers.S3Server
+	bucket string
+	call   caller
+	// hook and limitedHook are the paths of the triggers "ci" and "limited" (5/s).
+	hook, limitedHook string
+}
+
+// startThreeReplicas starts the peers and three replicas on them (job lease 2s),
+// and gives team-a the Destinations to-git (label to: git) and to-s3 (to: s3).
+func startThreeReplicas(t *testing.T) *replicaCluster {
+	dbURL := testpeers.Postgres(t).NewDatabase(t)
+	c := &replicaCluster{t: t, git: testpeers.GitHTTP(t, testpeers.GitOptions{Username: "bot", Password: "pw", Empty: true}),
+		s3: testpeers.MinIO(t)}
+	c.bucket = c.s3.NewBucket(t)
+	for range 3 {
+		c.reps = append(c.reps, startReplica(t, t.TempDir(), "STATEWARD_DATABASE_URL="+dbURL, "STATEWARD_SECRET_KEY="+testKey,
+			"STATEWARD_ALLOW_PRIVATE_ENDPOINTS=true", "STATEWARD_JOB_LEASE=2s"))
+	}
+	c.call = teamAEditor(t, map[string]string{"STATEWARD_DATABASE_URL": dbURL, "STATEWARD_SECRET_KEY": testKey,
 		"STATEWARD_DATA_DIR": t.TempDir()})
-	api := func(p *replicaProc) string { return p.url() + "/api/v1/tenants/team-a" }
-	yaml := git.StoreYAML("bot", "pw") + s3.StoreYAML(bucket) + `apiVersion: platform.kratix.io/v1alpha1
+	applyYAML(t, c.call, c.api(c.reps[0]), c.git.StoreYAML("bot", "pw")+c.s3.StoreYAML(c.bucket)+`apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: to-git, labels: {to: git}}
 spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: repo}}
@@ -182,273 +86,324 @@ apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: to-s3, labels: {to: s3}}
 spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
-`
-	if code, body := call(http.MethodPost, api(reps[0])+"/apply", yaml); code != 200 {
-		t.Fatalf("apply: %d %s", code, body)
-	}
-	var trig, limited struct {
-		URL string `json:"url"`
-	}
-	for _, tr := range []struct {
-		body string
-		out  any
-	}{{`{"name": "ci", "requireSignature": false}`, &trig}, {`{"name": "limited", "ratePerSecond": 5, "requireSignature": false}`, &limited}} {
-		code, body := call(http.MethodPost, api(reps[1])+"/triggers", tr.body)
-		if code != http.StatusCreated || json.Unmarshal([]byte(body), tr.out) != nil {
-			t.Fatalf("trigger: %d %s", code, body)
-		}
-	}
+`)
+	c.hook = newHook(t, c.call, c.api(c.reps[1]), `{"name": "ci", "requireSignature": false}`)
+	c.limitedHook = newHook(t, c.call, c.api(c.reps[1]), `{"name": "limited", "ratePerSecond": 5, "requireSignature": false}`)
 	pg, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Close() })
+	c.pg = pg
+	return c
+}
 
-	// The sampler: never two running jobs for one store.
-	stop := make(chan struct{})
-	var maxRunning atomic.Int64
-	var samples atomic.Int64
-	sampled := make(chan struct{})
+// api is team-a's API on replica p.
+func (c *replicaCluster) api(p *replicaProc) string { return p.url() + "/api/v1/tenants/team-a" }
+
+// rep is the replica the i-th request goes to: round-robin.
+func (c *replicaCluster) rep(i int) *replicaProc { return c.reps[i%len(c.reps)] }
+
+// runningSampler polls the jobs table every 10 ms for the most running jobs of
+// any one store.
+type runningSampler struct {
+	max, samples atomic.Int64
+	halt, done   chan struct{}
+}
+
+// sampleRunningJobs starts the sampler: never two running jobs for one store.
+func (c *replicaCluster) sampleRunningJobs() *runningSampler {
+	s := &runningSampler{halt: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer close(sampled)
+		defer close(s.done)
 		for {
 			select {
-			case <-stop:
+			case <-s.halt:
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
 			var n int64
-			if err := pg.QueryRow(`SELECT COALESCE(MAX(c), 0) FROM (SELECT COUNT(*) AS c FROM jobs WHERE state = 'running'
+			if err := c.pg.QueryRow(`SELECT COALESCE(MAX(c), 0) FROM (SELECT COUNT(*) AS c FROM jobs WHERE state = 'running'
 				GROUP BY tenant_id, store_kind, store_name) r`).Scan(&n); err == nil {
-				samples.Add(1)
-				if n > maxRunning.Load() {
-					maxRunning.Store(n)
+				s.samples.Add(1)
+				if n > s.max.Load() {
+					s.max.Store(n)
 				}
 			}
 		}
 	}()
+	return s
+}
 
-	workBody := func(i int) string {
-		to := []string{"git", "s3"}[i%2]
-		return fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":"w-%03d"},"destinationSelectors":{"to":%q},
-"files":[{"path":"cm.yaml","content":"n: %d\n"}]}`, i, to, i)
-	}
-	trigURL := func(p *replicaProc) string { // the trigger's URL, on replica p
-		i := strings.Index(trig.URL, "/hooks/")
-		return p.url() + trig.URL[i:]
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	accepted := map[int]bool{}
+// stop ends the sampling and returns the most running jobs seen for one store
+// and the number of samples.
+func (s *runningSampler) stop() (maxRunning, samples int64) {
+	close(s.halt)
+	<-s.done
+	return s.max.Load(), s.samples.Load()
+}
+
+// outcomes are the store files of the Works sent, by their answer.
+type outcomes struct {
+	mu       sync.Mutex
+	accepted map[string]string // answered 202: the file must be written, with this content
 	// unanswered are Works whose request got no answer (the replica died under
 	// it): committed or not, either is right; if written, with their content.
-	unanswered := map[int]bool{}
-	killed := make(chan struct{})
+	unanswered map[string]string
+}
+
+func newOutcomes() *outcomes {
+	return &outcomes{accepted: map[string]string{}, unanswered: map[string]string{}}
+}
+
+func (o *outcomes) add(to map[string]string, file, content string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	to[file] = content
+}
+
+// work is the i-th Work of the load: its JSON and the store file it writes, to
+// Git for even i, to the bucket for odd.
+func work(i int) (body, file, content string) {
+	name, content := fmt.Sprintf("w-%03d", i), fmt.Sprintf("n: %d\n", i)
+	to, root := "git", "gitops"
+	if i%2 == 1 {
+		to, root = "s3", "clusters"
+	}
+	return workJSON(name, to, content), redisFile(root, name), content
+}
+
+// submitWorks sends Works 0…n-1 from 16 clients at once, round-robin over the
+// replicas, and records their answers in out; the returned func waits for the
+// clients to finish.
+func (c *replicaCluster) submitWorks(n int, out *outcomes) (wait func()) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < works; i = int(next.Add(1) - 1) {
-				p := reps[i%3]
-				var code int
-				var body string
-				switch {
-				case i%10 == 0: // the same delivery, same Idempotency-Key, at two replicas at once
-					key := "delivery-" + strconv.Itoa(i)
-					var codes [2]int
-					var inner sync.WaitGroup
-					for j := range 2 {
-						inner.Go(func() {
-							codes[j], _ = call(http.MethodPost, trigURL(reps[(i+j)%3]), workBody(i), "Idempotency-Key", key,
-								"Content-Type", "application/json")
-						})
-					}
-					inner.Wait()
-					// Each answer is a 202 (the submission or its replay) or none
-					// (the killed replica); a 202 from either means accepted.
-					for _, c := range codes {
-						switch c {
-						case http.StatusAccepted:
-							code = http.StatusAccepted
-						case 0:
-						default:
-							t.Errorf("Work %d, Idempotency-Key %s: answers %v", i, key, codes)
-						}
-					}
-					if code != http.StatusAccepted && codes != [2]int{} {
-						code = -1 // refused: reported above, neither accepted nor unanswered
-					}
-				case i%2 == 0:
-					code, body = call(http.MethodPost, trigURL(p), workBody(i), "Content-Type", "application/json")
-				default:
-					code, body = call(http.MethodPost, api(p)+"/works", workBody(i))
-				}
-				if code == http.StatusAccepted {
-					mu.Lock()
-					accepted[i] = true
-					mu.Unlock()
-				} else if code == 0 { // the killed replica: no answer
-					mu.Lock()
-					unanswered[i] = true
-					mu.Unlock()
-				} else if code > 0 {
-					t.Errorf("Work %d on %s: %d %s", i, p.addr, code, body)
-				}
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				c.submitWork(i, out)
 				time.Sleep(5 * time.Millisecond)
 			}
 		})
 	}
-	// Kill a replica while it holds a running job, then start it again. Which
-	// one: the first seen holding one (a store's next job goes first to the
-	// replica that wrote it last, so one replica may write every store a while).
-	go func() {
-		defer close(killed)
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			var owners []string
-			rows, err := pg.Query(`SELECT lease_owner FROM jobs WHERE state = 'running'`)
-			if err == nil {
-				for rows.Next() {
-					var o string
-					if rows.Scan(&o) == nil {
-						owners = append(owners, o)
-					}
-				}
-				rows.Close()
-			}
-			for _, o := range owners {
-				for _, victim := range reps {
-					tag := "%-" + strconv.Itoa(victim.cmd.Process.Pid) + "-%"
-					if strings.Contains(o, tag[1:len(tag)-1]) {
-						victim.kill()
-						// Down until its running jobs were taken over by the others
-						// (their leases ran out), then back.
-						waitDB(t, pg, 60*time.Second, `SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1`, tag)
-						victim.start(t)
-						return
-					}
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
+	return wg.Wait
+}
+
+// submitWork sends Work i: every tenth as one webhook delivery at two replicas
+// at once, the other even ones by webhook, the odd ones through the API.
+func (c *replicaCluster) submitWork(i int, out *outcomes) {
+	p := c.rep(i)
+	body, file, content := work(i)
+	var code int
+	var answer string
+	switch {
+	case i%10 == 0:
+		code = c.deliverTwice(i)
+	case i%2 == 0:
+		code, answer = c.call(http.MethodPost, p.url()+c.hook, body, "Content-Type", "application/json")
+	default:
+		code, answer = c.call(http.MethodPost, c.api(p)+"/works", body)
+	}
+	switch {
+	case code == http.StatusAccepted:
+		out.add(out.accepted, file, content)
+	case code == 0: // the killed replica: no answer
+		out.add(out.unanswered, file, content)
+	case code > 0:
+		c.t.Errorf("Work %d on %s: %d %s", i, p.addr, code, answer)
+	}
+}
+
+// deliverTwice sends Work i's webhook delivery, with one Idempotency-Key, to two
+// replicas at once. Each answer is a 202 (the submission or its replay) or none
+// (the killed replica); a 202 from either means accepted (202), none from
+// either unanswered (0), and anything else is reported and returns -1.
+func (c *replicaCluster) deliverTwice(i int) int {
+	key := "delivery-" + strconv.Itoa(i)
+	body, _, _ := work(i)
+	var codes [2]int
+	var inner sync.WaitGroup
+	for j := range 2 {
+		inner.Go(func() {
+			codes[j], _ = c.call(http.MethodPost, c.rep(i+j).url()+c.hook, body, "Idempotency-Key", key,
+				"Content-Type", "application/json")
+		})
+	}
+	inner.Wait()
+	code := 0
+	for _, got := range codes {
+		switch got {
+		case http.StatusAccepted:
+			code = http.StatusAccepted
+		case 0:
+		default:
+			c.t.Errorf("Work %d, Idempotency-Key %s: answers %v", i, key, codes)
 		}
-		t.Errorf("no replica ever held a running job")
+	}
+	if code != http.StatusAccepted && codes != [2]int{} {
+		code = -1 // refused: reported above, neither accepted nor unanswered
+	}
+	return code
+}
+
+// killAJobHolderAndRestart kills a replica while it holds a running job, then
+// starts it again. Which one: the first seen holding one (a store's next job
+// goes first to the replica that wrote it last, so one replica may write every
+// store a while). The channel closes when that is done, or after a minute in
+// which no replica held a job (reported).
+func (c *replicaCluster) killAJobHolderAndRestart() <-chan struct{} {
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		var victim *replicaProc
+		var owner string
+		if !poll(60*time.Second, 5*time.Millisecond, func() bool {
+			victim, owner = c.runningJobHolder()
+			return victim != nil
+		}) {
+			c.t.Errorf("no replica ever held a running job")
+			return
+		}
+		victim.kill()
+		// Down until its running jobs were taken over by the others (their
+		// leases ran out), then back.
+		waitDB(c.t, c.pg, 60*time.Second, `SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE $1`, owner)
+		victim.start(c.t)
 	}()
-	// A 5/s trigger hit through all three replicas for three seconds, by eight
-	// clients at once: more than 5/s arrive even when each answer is slow.
-	limitedOK, limitedRefused := 0, 0
-	limitStart := time.Now()
-	var limitNext atomic.Int64
-	var limiters sync.WaitGroup
+	return restarted
+}
+
+// runningJobHolder is a replica that holds a running job now, and the LIKE
+// pattern of its lease owner name (host-PID-suffix), or nil.
+func (c *replicaCluster) runningJobHolder() (*replicaProc, string) {
+	var owners []string
+	rows, err := c.pg.Query(`SELECT lease_owner FROM jobs WHERE state = 'running'`)
+	if err == nil {
+		for rows.Next() {
+			var o string
+			if rows.Scan(&o) == nil {
+				owners = append(owners, o)
+			}
+		}
+		rows.Close()
+	}
+	for _, o := range owners {
+		for _, p := range c.reps {
+			tag := "%-" + strconv.Itoa(p.cmd.Process.Pid) + "-%"
+			if strings.Contains(o, tag[1:len(tag)-1]) {
+				return p, tag
+			}
+		}
+	}
+	return nil, ""
+}
+
+// limitedRun is what the 5/s trigger answered during hitLimitedTrigger.
+type limitedRun struct {
+	ok, refused int
+	elapsed     time.Duration
+}
+
+// hitLimitedTrigger hits the 5/s trigger through all three replicas for three
+// seconds, by eight clients at once: more than 5/s arrive even when each answer
+// is slow. The accepted Works go into out.accepted.
+func (c *replicaCluster) hitLimitedTrigger(out *outcomes) limitedRun {
+	var mu sync.Mutex
+	var r limitedRun
+	start := time.Now()
+	var next atomic.Int64
+	var clients sync.WaitGroup
 	for range 8 {
-		limiters.Go(func() {
-			for time.Since(limitStart) < 3*time.Second {
-				i := int(limitNext.Add(1) - 1)
-				p := reps[i%3]
-				u := p.url() + limited.URL[strings.Index(limited.URL, "/hooks/"):]
-				body := fmt.Sprintf(`{"promise":"redis","resource":{"namespace":"default","name":"lim-%03d"},"destinationSelectors":{"to":"git"},
-"files":[{"path":"cm.yaml","content":"lim: %d\n"}]}`, i, i)
-				code, answer := call(http.MethodPost, u, body, "Content-Type", "application/json")
+		clients.Go(func() {
+			for time.Since(start) < 3*time.Second {
+				i := int(next.Add(1) - 1)
+				p := c.rep(i)
+				name, content := fmt.Sprintf("lim-%03d", i), fmt.Sprintf("lim: %d\n", i)
+				code, answer := c.call(http.MethodPost, p.url()+c.limitedHook, workJSON(name, "git", content), "Content-Type", "application/json")
 				mu.Lock()
 				switch code {
 				case http.StatusAccepted:
-					limitedOK++
-					accepted[10000+i] = true
+					r.ok++
+					out.add(out.accepted, redisFile("gitops", name), content)
 				case http.StatusTooManyRequests:
-					limitedRefused++
+					r.refused++
 				case 0: // the killed replica
 				default:
-					t.Errorf("the 5/s trigger on %s: %d %s", p.addr, code, answer)
+					c.t.Errorf("the 5/s trigger on %s: %d %s", p.addr, code, answer)
 				}
 				mu.Unlock()
 			}
 		})
 	}
-	limiters.Wait()
-	limitElapsed := time.Since(limitStart)
-	wg.Wait()
-	<-killed
+	clients.Wait()
+	r.elapsed = time.Since(start)
+	return r
+}
 
-	// Everything accepted is written; nothing is left running.
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var open, running int
-		_ = pg.QueryRow(`SELECT (SELECT COUNT(*) FROM placements WHERE state <> 'written') + (SELECT COUNT(*) FROM canaries WHERE state <> 'written')`).Scan(&open)
-		_ = pg.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state IN ('running', 'queued')`).Scan(&running)
-		if open == 0 && running == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d placements or canaries not written, %d jobs queued or running after 3 minutes", open, running)
-		}
-		time.Sleep(50 * time.Millisecond)
+// verify: the trigger accepted no more than 5/s plus its burst, through three
+// replicas; the limit was reached (some refused) and the trigger let
+// deliveries through (at least its burst): a trigger refusing everything, or
+// none, fails here.
+func (r limitedRun) verify(t *testing.T) {
+	t.Helper()
+	if allowed := 5*r.elapsed.Seconds() + 5 + 1; float64(r.ok) > allowed {
+		t.Errorf("the 5/s trigger accepted %d deliveries in %v through three replicas, more than %.0f", r.ok, r.elapsed, allowed)
 	}
-	close(stop)
-	<-sampled
+	if r.ok < 5 || r.refused == 0 {
+		t.Errorf("the 5/s trigger accepted %d and refused %d deliveries in %v; want at least 5 accepted and some refused", r.ok, r.refused, r.elapsed)
+	}
+}
 
-	gitFiles := git.Files(t, git.Branch())
-	s3Files := s3.Objects(t, bucket, "")
-	want := map[string]string{}
-	for i := range accepted {
-		switch {
-		case i >= 10000:
-			want[fmt.Sprintf("gitops/dev/resources/default/redis/lim-%03d/5058f/cm.yaml", i-10000)] = fmt.Sprintf("lim: %d\n", i-10000)
-		case i%2 == 0:
-			want[fmt.Sprintf("gitops/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
-		default:
-			want[fmt.Sprintf("clusters/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
-		}
+// waitDrained waits until everything accepted is written and nothing is left
+// queued or running, for at most 3 minutes.
+func (c *replicaCluster) waitDrained() {
+	var open, running int
+	if !poll(3*time.Minute, 50*time.Millisecond, func() bool {
+		open, running = 0, 0
+		_ = c.pg.QueryRow(`SELECT (SELECT COUNT(*) FROM placements WHERE state <> 'written') + (SELECT COUNT(*) FROM canaries WHERE state <> 'written')`).Scan(&open)
+		_ = c.pg.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state IN ('running', 'queued')`).Scan(&running)
+		return open == 0 && running == 0
+	}) {
+		c.t.Fatalf("%d placements or canaries not written, %d jobs queued or running after 3 minutes", open, running)
 	}
+}
+
+// verifyStores: every accepted Work's file is in its store with its content,
+// and the only other Works' files there are unanswered ones, with theirs.
+func (c *replicaCluster) verifyStores(out *outcomes) {
 	got := map[string]string{}
-	for k, v := range gitFiles {
-		if strings.Contains(k, "/resources/default/") {
-			got[k] = v
+	for _, files := range []map[string]string{c.git.Files(c.t, c.git.Branch()), c.s3.Objects(c.t, c.bucket, "")} {
+		for k, v := range files {
+			if strings.Contains(k, "/resources/default/") {
+				got[k] = v
+			}
 		}
 	}
-	for k, v := range s3Files {
-		if strings.Contains(k, "/resources/default/") {
-			got[k] = v
-		}
-	}
-	for k, v := range want {
+	for k, v := range out.accepted {
 		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-	maybe := map[string]string{}
-	for i := range unanswered {
-		if i%2 == 0 {
-			maybe[fmt.Sprintf("gitops/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
-		} else {
-			maybe[fmt.Sprintf("clusters/dev/resources/default/redis/w-%03d/5058f/cm.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+			c.t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
 	for k, v := range got {
-		if _, ok := want[k]; ok {
+		if _, ok := out.accepted[k]; ok {
 			continue
 		}
-		if m, ok := maybe[k]; !ok || m != v {
-			t.Errorf("the stores hold %s = %q, which no accepted Work says", k, v)
+		if m, ok := out.unanswered[k]; !ok || m != v {
+			c.t.Errorf("the stores hold %s = %q, which no accepted Work says", k, v)
 		}
 	}
-	// One submission per Idempotency-Key: its placement was written at generation 1.
+}
+
+// verifyOneSubmissionPerKey: one submission per Idempotency-Key, so the
+// placement of every tenth Work was written at generation 1.
+func (c *replicaCluster) verifyOneSubmissionPerKey() {
 	var resubmitted int
-	if err := pg.QueryRow(`SELECT COUNT(*) FROM placements p JOIN works w ON w.id = p.work_id
+	if err := c.pg.QueryRow(`SELECT COUNT(*) FROM placements p JOIN works w ON w.id = p.work_id
 		WHERE w.res_name LIKE 'w-%' AND CAST(SUBSTRING(w.res_name FROM 3) AS INTEGER) % 10 = 0 AND p.generation <> 1`).Scan(&resubmitted); err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	if resubmitted > 0 {
-		t.Errorf("%d idempotent deliveries were submitted more than once", resubmitted)
+		c.t.Errorf("%d idempotent deliveries were submitted more than once", resubmitted)
 	}
-	if m := maxRunning.Load(); m > 1 {
-		t.Errorf("the sampler saw %d running jobs for one store at once", m)
-	}
-	if allowed := 5*limitElapsed.Seconds() + 5 + 1; float64(limitedOK) > allowed {
-		t.Errorf("the 5/s trigger accepted %d deliveries in %v through three replicas, more than %.0f", limitedOK, limitElapsed, allowed)
-	}
-	// The limit was reached (some refused) and the trigger let deliveries through
-	// (at least its burst): a trigger refusing everything, or none, fails here.
-	if limitedOK < 5 || limitedRefused == 0 {
-		t.Errorf("the 5/s trigger accepted %d and refused %d deliveries in %v; want at least 5 accepted and some refused", limitedOK, limitedRefused, limitElapsed)
-	}
-	t.Logf("%d Works accepted, %d unanswered by the killed replica (%d on the 5/s trigger in %v, %d refused), %d samples of running jobs (max %d per store), %d commits",
-		len(accepted), len(unanswered), limitedOK, limitElapsed.Round(time.Millisecond), limitedRefused, samples.Load(), maxRunning.Load(), git.CommitCount(t, git.Branch()))
 }

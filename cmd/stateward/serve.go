@@ -29,52 +29,104 @@ const devClientID = "stateward-dev"
 // serve runs the service until ctx ends, then shuts down in reverse order of start.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	defer ln.Close()
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://" + ln.Addr().String()
-	}
-	replica := newReplicaID()
-	release, err := lockDataDir(cfg.DataDir, replica)
+	s, err := wire(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer release()
-	d, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
+	defer s.close()
+	return s.run(ctx, stdout)
+}
 
-	wcfg, err := webConfig(cfg)
-	if err != nil {
-		return err
+// service is the binary's parts, built from the config by wire and run by run.
+// What it opens or starts is stopped by close, in reverse order.
+type service struct {
+	cfg       config // with PublicURL filled in from the listener
+	log       *slog.Logger
+	replica   string
+	ln        net.Listener
+	db        *db.DB
+	readiness *writers.Readiness
+	runner    *writers.Runner
+	srv       *http.Server
+	stops     []func() // in order of start
+}
+
+// wire builds everything from the config: listener, data dir lock, database,
+// writers, metrics and the HTTP server. On an error what it opened is closed.
+func wire(ctx context.Context, cfg config, log *slog.Logger) (_ *service, err error) {
+	s := &service{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := s.open(ctx); err != nil {
+		return nil, err
 	}
-	policy := egress.Policy{AllowPrivate: cfg.AllowPrivate}
-	wcfg.Egress = policy
-	fold, err := caseInsensitiveDir(cfg.DataDir)
+	wcfg, err := webConfig(s.cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	localRepos := cfg.localRepos(fold)
-	wcfg.LocalRepos = localRepos
-	factory := writers.Factory{Egress: policy, CacheDir: filepath.Join(cfg.DataDir, "git"), LocalRepos: localRepos,
-		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: d.AcceptBusy}}
+	fold, err := caseInsensitiveDir(s.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	policy, localRepos := egress.Policy{AllowPrivate: s.cfg.AllowPrivate}, s.cfg.localRepos(fold)
+	wcfg.Egress, wcfg.LocalRepos = policy, localRepos
 	reg := prometheus.NewRegistry()
+	s.newWriters(writers.Factory{Egress: policy, CacheDir: filepath.Join(s.cfg.DataDir, "git"), LocalRepos: localRepos,
+		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: s.db.AcceptBusy}}, reg)
+	reg.MustRegister(queuedJobsGauge(s.db))
+	s.srv = s.httpServer(wcfg, reg)
+	return s, nil
+}
+
+// open listens, takes the data dir for this replica and opens the database, in
+// this order; close releases them.
+func (s *service) open(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.onClose(func() { ln.Close() })
+	if s.cfg.PublicURL == "" {
+		s.cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	s.replica = newReplicaID()
+	release, err := lockDataDir(s.cfg.DataDir, s.replica)
+	if err != nil {
+		return err
+	}
+	s.onClose(release)
+	d, err := openDB(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	s.db = d
+	s.onClose(func() { d.Close() })
+	return nil
+}
+
+// newWriters builds the readiness checks and the write runner, with their gauges
+// in reg; a passing readiness check wakes the runner.
+func (s *service) newWriters(factory writers.Factory, reg *prometheus.Registry) {
+	d, replica := s.db, s.replica
 	writers.RegisterReadinessGauge(reg, d)
 	writers.RegisterPlacementGauge(reg, d)
-	readiness := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now,
+	s.readiness = &writers.Readiness{Source: d, Factory: factory, Log: s.log, Now: d.Now,
 		Turn: func(ctx context.Context, period time.Duration) (bool, error) {
 			return d.TakeTurn(ctx, db.SweepReadiness, replica, period)
 		}}
-	runner := &writers.Runner{DB: reassertTurns{d, replica, cfg.ReassertInterval}, Factory: factory, Log: log, Owner: replica,
-		ReassertInterval: cfg.ReassertInterval, Lease: cfg.JobLease,
+	s.runner = &writers.Runner{DB: reassertTurns{d, replica, s.cfg.ReassertInterval}, Factory: factory, Log: s.log, Owner: replica,
+		ReassertInterval: s.cfg.ReassertInterval, Lease: s.cfg.JobLease,
 		Metrics: writers.NewRunnerMetrics(reg)}
-	readiness.Wake = runner.Wake // a passing check ends a store's backoff: write now
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	s.readiness.Wake = s.runner.Wake // a passing check ends a store's backoff: write now
+}
+
+// queuedJobsGauge is stateward_jobs_queued: NaN when the count is unknown.
+func queuedJobsGauge(d *db.DB) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "stateward_jobs_queued", Help: "Write jobs waiting to run (all tenants).",
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -84,45 +136,81 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			return math.NaN() // unknown, not zero
 		}
 		return float64(n[tenants.JobQueued])
-	}))
-	// Background work stops after the HTTP server (deferred in reverse order).
-	bg, stopBG := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { stopBG(); wg.Wait(); readiness.Wait() }()
-	wg.Add(3)
-	go func() { defer wg.Done(); readiness.Run(bg) }()
-	go func() { defer wg.Done(); runner.Run(bg) }()
-	go func() { defer wg.Done(); prune(bg, d, replica, log) }()
+	})
+}
 
-	srv := &http.Server{
-		Handler: web.New(web.Deps{Config: wcfg, Store: d, Works: d, Readiness: readiness, Writers: runner, Differ: runner, Log: log,
-			Registry: reg}).Handler(),
+// httpServer serves the web handler on the database, writers and metrics.
+func (s *service) httpServer(wcfg web.Config, reg *prometheus.Registry) *http.Server {
+	return &http.Server{
+		Handler: web.New(web.Deps{Config: wcfg, Store: s.db, Works: s.db, Readiness: s.readiness, Writers: s.runner, Differ: s.runner,
+			Log: s.log, Registry: reg}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	for _, w := range cfg.warnings() {
-		log.Warn(w)
+}
+
+// run starts the background work, says where the service listens and serves
+// until ctx ends. The background work stops after the HTTP server, in close.
+func (s *service) run(ctx context.Context, stdout io.Writer) error {
+	s.startBackground()
+	s.announce(stdout)
+	return s.serveUntil(ctx)
+}
+
+// startBackground runs the readiness checks, the write runner and the pruning
+// until close, which waits for them.
+func (s *service) startBackground() {
+	bg, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.readiness.Run(bg) })
+	wg.Go(func() { s.runner.Run(bg) })
+	wg.Go(func() { prune(bg, s.db, s.replica, s.log) })
+	s.onClose(func() { stop(); wg.Wait(); s.readiness.Wait() })
+}
+
+// announce logs the config's warnings and the listening line, and with the
+// development login tells the user on stdout where to sign in.
+func (s *service) announce(stdout io.Writer) {
+	for _, w := range s.cfg.warnings() {
+		s.log.Warn(w)
 	}
-	log.Info("stateward listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", cfg.databaseName(),
-		"dev_login", cfg.DevIssuer)
-	if cfg.DevIssuer {
-		fmt.Fprintf(stdout, "Stateward is running: open %s/ and sign in with any email (development login).\n", cfg.PublicURL)
+	s.log.Info("stateward listening", "addr", s.ln.Addr().String(), "public_url", s.cfg.PublicURL, "database", s.cfg.databaseName(),
+		"dev_login", s.cfg.DevIssuer)
+	if s.cfg.DevIssuer {
+		fmt.Fprintf(stdout, "Stateward is running: open %s/ and sign in with any email (development login).\n", s.cfg.PublicURL)
 	}
+}
+
+// serveUntil serves HTTP until the server fails or ctx ends; then it shuts the
+// server down, giving requests in flight 20 seconds.
+func (s *service) serveUntil(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	s.log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := s.srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// onClose adds stop to what close runs, after everything added later.
+func (s *service) onClose(stop func()) { s.stops = append(s.stops, stop) }
+
+// close stops what was started and releases what was opened, in reverse order:
+// background work, database, data dir lock, listener.
+func (s *service) close() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
 }
 
 // reassertTurns is the database as the Runner sees it, with the periodic
@@ -151,7 +239,7 @@ func webConfig(cfg config) (web.Config, error) {
 	if !cfg.DevIssuer {
 		return wc, nil
 	}
-	secret, _ := db.NewSecret()
+	secret, _ := tenants.NewSecret()
 	iss, err := devissuer.New(devissuer.Config{
 		Issuer:       cfg.PublicURL + "/dev/oidc",
 		ClientID:     devClientID,
