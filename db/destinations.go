@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -64,22 +66,30 @@ func (d *DB) destinationsAndStores(ctx context.Context, q sqlx.QueryerContext, t
 	}
 	out := make([]tenants.Destination, 0, len(rows))
 	for _, r := range rows {
-		dest := r.domain()
-		st, ok := stores[storeKey{dest.StoreKind, dest.StoreName}]
-		dest.Status = st.statusCols.domain()
-		switch {
-		case !ok:
-			notReady := false
-			dest.Waiting = tenants.StoreMissingMessage(dest.StoreKind, dest.StoreName)
-			dest.Status = tenants.Status{Ready: &notReady, Message: dest.Waiting}
-		case st.SecretMissing:
-			dest.Waiting = dest.Status.Message
-		}
+		st, ok := stores[storeKey{r.StoreKind, r.StoreName}]
+		dest := r.withStore(st, ok)
 		if tenants.Matches(dest.Labels, selector) {
 			out = append(out, dest)
 		}
 	}
 	return out, stores, nil
+}
+
+// withStore is the Destination of r showing its store's status st (found tells
+// whether the store exists): a Destination waits, not ready, for a missing store
+// and for its store's missing Secret.
+func (r destRow) withStore(st storeInfo, found bool) tenants.Destination {
+	dest := r.domain()
+	dest.Status = st.statusCols.domain()
+	switch {
+	case !found:
+		notReady := false
+		dest.Waiting = tenants.StoreMissingMessage(dest.StoreKind, dest.StoreName)
+		dest.Status = tenants.Status{Ready: &notReady, Message: dest.Waiting}
+	case st.SecretMissing:
+		dest.Waiting = dest.Status.Message
+	}
+	return dest
 }
 
 // storeInfo is what Destinations and planning need of a store.
@@ -91,15 +101,17 @@ type storeInfo struct {
 	SecretMissing bool `db:"secret_missing"`
 }
 
+// storeInfoCols are the columns of a storeInfo but its kind.
+const storeInfoCols = `name, path, ready, status_message, last_checked, write_error, write_failed_at, secret_missing`
+
 // storeInfos reads the path and status of each of a tenant's stores, its last
 // write failure included, so a Destination shows what its store shows (one
 // statement: the union's times parse as the first table's column type says).
 func (d *DB) storeInfos(ctx context.Context, q sqlx.QueryerContext, tenantID int64) (map[storeKey]storeInfo, error) {
 	var rows []storeInfo
-	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT 'GitStateStore' AS kind, name, path, ready, status_message,
-		last_checked, write_error, write_failed_at, secret_missing FROM git_stores WHERE tenant_id = ?
-		UNION ALL SELECT 'BucketStateStore', name, path, ready, status_message, last_checked, write_error, write_failed_at,
-		secret_missing FROM bucket_stores WHERE tenant_id = ?`, tenantID, tenantID); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT 'GitStateStore' AS kind, `+storeInfoCols+` FROM git_stores
+		WHERE tenant_id = ? UNION ALL SELECT 'BucketStateStore', `+storeInfoCols+` FROM bucket_stores WHERE tenant_id = ?`,
+		tenantID, tenantID); err != nil {
 		return nil, err
 	}
 	out := make(map[storeKey]storeInfo, len(rows))
@@ -109,18 +121,33 @@ func (d *DB) storeInfos(ctx context.Context, q sqlx.QueryerContext, tenantID int
 	return out, nil
 }
 
-// Destination finds one Destination (with its store's status).
+// storeInfoOf reads the path and status of one of a tenant's stores, as
+// storeInfos does; found is false when the tenant has no such store.
+func storeInfoOf(ctx context.Context, q sqlx.QueryerContext, tenantID int64, kind, name string) (st storeInfo, found bool, err error) {
+	if kind != tenants.KindGit && kind != tenants.KindBucket {
+		return storeInfo{}, false, nil // storeInfos knows only these two kinds
+	}
+	table, _ := storeTable(kind)
+	err = sqlx.GetContext(ctx, q, &st, `SELECT '`+kind+`' AS kind, `+storeInfoCols+` FROM `+table+` WHERE tenant_id = ? AND name = ?`,
+		tenantID, name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storeInfo{}, false, nil
+	}
+	return st, err == nil, err
+}
+
+// Destination finds one Destination, with its store's status as Destinations
+// shows it: its row and its store's, not the whole team's.
 func (d *DB) Destination(ctx context.Context, tenantID int64, name string) (tenants.Destination, error) {
-	all, err := d.Destinations(ctx, tenantID, nil)
+	var r destRow
+	if err := d.r.GetContext(ctx, &r, `SELECT `+destCols+` FROM destinations WHERE tenant_id = ? AND name = ?`, tenantID, name); err != nil {
+		return tenants.Destination{}, mapErr(err, "Destination", name)
+	}
+	st, found, err := storeInfoOf(ctx, d.r, tenantID, r.StoreKind, r.StoreName)
 	if err != nil {
 		return tenants.Destination{}, err
 	}
-	for _, dest := range all {
-		if dest.Name == name {
-			return dest, nil
-		}
-	}
-	return tenants.Destination{}, tenants.NotFound("Destination", name)
+	return r.withStore(st, found), nil
 }
 
 // SaveDestination creates or updates a Destination by name. It checks, inside the

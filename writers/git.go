@@ -25,8 +25,6 @@ type GitConfig struct {
 	URL string
 	// Branch is written to; "main" when empty.
 	Branch string
-	// Path is informational: the keys of a Batch already start with it.
-	Path string
 	// AuthMethod is "basicAuth", "ssh", "githubApp" or "none"; when empty,
 	// basicAuth if a password is given, else none.
 	AuthMethod string
