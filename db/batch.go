@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -81,7 +80,6 @@ func (d *DB) stopBatcher() {
 // the ctx it is given, not the caller's: once admitted, it runs to its end even
 // if the caller gives up.
 func (d *DB) batchTx(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
-	d.pressure.note(time.Now())
 	if d.b == nil {
 		// PostgreSQL has many writers: each submit runs in its own transaction,
 		// retried on a serialization failure or deadlock; admitted, it completes.

@@ -41,8 +41,6 @@ type DB struct {
 	now     func() time.Time
 	b       *batcher // group commit of submits (batch.go)
 	cp      *checkpointer
-	// pressure counts submits for AcceptBusy.
-	pressure pressure
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
 	// several replicas, whose own clocks may drift apart), not this process's.
 	dbClock bool

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"github.com/stateward/stateward/pressure"
 	"io"
 	"log/slog"
 	"net/http"
@@ -91,8 +92,9 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 		policy = p
 	}
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
+	accept := &pressure.Meter{}
 	factory := writers.Factory{Egress: policy, CacheDir: cacheDir, LocalRepos: cfg.LocalRepos, AppTokens: &writers.AppTokens{},
-		Yield: &writers.Yielding{Busy: d.AcceptBusy}}
+		Yield: &writers.Yielding{Busy: accept.Busy}}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
 	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
@@ -106,7 +108,7 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	var once sync.Once
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
-	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log,
+	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log, Accept: accept,
 		Registry: reg}).Handler()
 	// Every API exchange of the test suite is checked against openapi.json. Not in a
 	// benchmark: it measures the server, and the check costs more than a submit.

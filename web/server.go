@@ -5,6 +5,7 @@
 package web
 
 import (
+	"github.com/stateward/stateward/pressure"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -67,6 +68,8 @@ type Deps struct {
 	Differ    Differ // may be nil: no diff before write
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // receives the HTTP and webhook metrics
+	// Accept counts the Works submitted, for the writers to yield to (may be nil).
+	Accept *pressure.Meter
 }
 
 // New builds the Server.
@@ -75,7 +78,8 @@ func New(d Deps) *Server {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, _ := url.Parse(cfg.PublicURL)
 	return &Server{cfg: cfg, store: d.Store, log: d.Log, metrics: newMetrics(d.Registry), secure: u != nil && u.Scheme == "https",
-		now: time.Now, readiness: d.Readiness, writers: d.Writers, differ: d.Differ, works: d.Works, auth: newOIDCAuth(cfg)}
+		now: time.Now, readiness: d.Readiness, writers: d.Writers, differ: d.Differ, works: notingWorks{d.Works, d.Accept},
+		auth: newOIDCAuth(cfg)}
 }
 
 // Handler is the whole site with its middleware: request metrics, panic recovery

@@ -18,7 +18,7 @@ import (
 // one replica itself was no slower). The queue keeps draining meanwhile, at full
 // speed again as soon as the stream stops.
 type Yielding struct {
-	// Busy reports whether the accept path is under load (db.DB.AcceptBusy).
+	// Busy reports whether the accept path is under load (pressure.Meter.Busy).
 	Busy func() bool
 	lane sync.Mutex // one PUT or delete at a time
 	jobs sync.Mutex // one job at a time

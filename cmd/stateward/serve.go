@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stateward/stateward/pressure"
 	"io"
 	"log/slog"
 	"math"
@@ -47,6 +48,7 @@ type service struct {
 	db        *db.DB
 	readiness *writers.Readiness
 	runner    *writers.Runner
+	accept    pressure.Meter // submits, for the writers to yield to
 	srv       *http.Server
 	stops     []func() // in order of start
 }
@@ -75,7 +77,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (_ *service, err er
 	wcfg.Egress, wcfg.LocalRepos = policy, localRepos
 	reg := prometheus.NewRegistry()
 	s.newWriters(writers.Factory{Egress: policy, CacheDir: filepath.Join(s.cfg.DataDir, "git"), LocalRepos: localRepos,
-		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: s.db.AcceptBusy}}, reg)
+		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: s.accept.Busy}}, reg)
 	reg.MustRegister(queuedJobsGauge(s.db))
 	s.srv = s.httpServer(wcfg, reg)
 	return s, nil
@@ -143,7 +145,7 @@ func queuedJobsGauge(d *db.DB) prometheus.GaugeFunc {
 func (s *service) httpServer(wcfg web.Config, reg *prometheus.Registry) *http.Server {
 	return &http.Server{
 		Handler: web.New(web.Deps{Config: wcfg, Store: s.db, Works: s.db, Readiness: s.readiness, Writers: s.runner, Differ: s.runner,
-			Log: s.log, Registry: reg}).Handler(),
+			Log: s.log, Registry: reg, Accept: &s.accept}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -1,4 +1,4 @@
-package db
+package pressure
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 // TestAcceptPressure: busy from a sustained stream of submits (ten in 100 ms),
 // not from a few, and no longer once the stream has stopped for two windows.
 func TestAcceptPressure(t *testing.T) {
-	var p pressure
+	var p Meter
 	t0 := time.Unix(1_800_000_000, 0)
 	if p.busy(t0) {
 		t.Fatal("busy before any submit")
