@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,20 @@ func RunMain(m *testing.M) {
 	stopSharedMinIO()
 	stopSharedPostgres()
 	os.Exit(code)
+}
+
+// peersDir is where scripts/peers.sh installs the peers it builds:
+// $STATEWARD_PEERS_DIR, else $HOME/.cache/stateward-peers; empty when neither is
+// known.
+func peersDir() string {
+	if dir := os.Getenv("STATEWARD_PEERS_DIR"); dir != "" {
+		return dir
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "stateward-peers")
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.

@@ -88,14 +88,7 @@ func stopSharedMinIO() {
 
 // minioPath finds the MinIO binary.
 func minioPath() (string, error) {
-	peers := os.Getenv("STATEWARD_PEERS_DIR")
-	if peers == "" {
-		home, err := os.UserHomeDir()
-		if err == nil {
-			peers = filepath.Join(home, ".cache", "stateward-peers")
-		}
-	}
-	if peers != "" {
+	if peers := peersDir(); peers != "" {
 		p := filepath.Join(peers, "bin", "minio")
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
 			return p, nil
