@@ -1,6 +1,7 @@
 // Package testpeers starts the real peers that Stateward's integration tests
 // talk to: a Git server over smart HTTP (git http-backend) or file://, a MinIO
-// S3 server, a throwaway PostgreSQL cluster, a headless Chromium driven by
+// S3 server, a throwaway PostgreSQL cluster, a real Gitea server (pull
+// requests, branch protection, webhooks), a headless Chromium driven by
 // chromedp, and a mock OpenID Connect issuer.
 //
 // The package is imported only by _test.go files of other packages; production
@@ -10,8 +11,8 @@
 // with t.Fatalf and the exact install command when a peer is missing. It never
 // skips. scripts/test.sh installs every peer.
 //
-// A test package that uses [MinIO] or [Postgres] must call [RunMain] from its
-// TestMain, so that the MinIO and PostgreSQL processes shared by the test binary
+// A test package that uses [MinIO], [Postgres] or [Gitea] must call [RunMain]
+// from its TestMain, so that the processes shared by the test binary
 // stop after the tests:
 //
 //	func TestMain(m *testing.M) { testpeers.RunMain(m) }

@@ -17,7 +17,7 @@ import (
 var runMainActive atomic.Bool
 
 // RunMain runs the tests of m, stops the peers that the tests shared (the
-// MinIO and PostgreSQL processes), and exits with the result of m.Run. Call it from TestMain:
+// MinIO, PostgreSQL and Gitea processes), and exits with the result of m.Run. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { testpeers.RunMain(m) }
 func RunMain(m *testing.M) {
@@ -25,6 +25,7 @@ func RunMain(m *testing.M) {
 	code := m.Run()
 	stopSharedMinIO()
 	stopSharedPostgres()
+	stopSharedGitea()
 	os.Exit(code)
 }
 
