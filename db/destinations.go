@@ -150,6 +150,15 @@ func (d *DB) Destination(ctx context.Context, tenantID int64, name string) (tena
 	return r.withStore(st, found), nil
 }
 
+// DestinationsOn names, sorted, the team's Destinations that write to store
+// kind/name (the store's page lists them): one indexed query, not the team's list.
+func (d *DB) DestinationsOn(ctx context.Context, tenantID int64, kind, name string) ([]string, error) {
+	names := []string{}
+	err := d.r.SelectContext(ctx, &names, `SELECT name FROM destinations WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
+		ORDER BY name`, tenantID, kind, name)
+	return names, err
+}
+
 // SaveDestination creates or updates a Destination by name. It checks, inside the
 // transaction, that its path does not overlap another Destination's on the same
 // store and that the filepath mode is not changed. Its store need not exist yet

@@ -12,7 +12,8 @@ import (
 // TestDestinationIsItsListEntry: Destination(name) reads one row, yet answers
 // exactly what Destinations lists for that name — on a checked store, a missing
 // store and a store waiting for its Secret — and another team's Destination, or
-// none, is ErrNotFound.
+// none, is ErrNotFound. DestinationsOn, the names of those on one store, agrees
+// with the list too.
 func TestDestinationIsItsListEntry(t *testing.T) {
 	eachDialect(t, func(t *testing.T, tg target) {
 		d, tid, c := worksDB(t, tg)
@@ -83,6 +84,19 @@ spec: {path: w, stateStoreRef: {kind: BucketStateStore, name: b}}
 		}
 		if got, err := d.Destination(ctx, other.ID, "theirs"); err != nil || got.Name != "theirs" || got.TenantID != other.ID {
 			t.Errorf("team-b's own Destination: %+v, %v", got, err)
+		}
+
+		// DestinationsOn is the list filtered by store, and only the team's.
+		for _, st := range []struct{ kind, name string }{{tenants.KindGit, "repo"}, {tenants.KindBucket, "b"}, {tenants.KindBucket, "absent"}, {tenants.KindGit, "none"}} {
+			want := []string{}
+			for _, dest := range all {
+				if dest.StoreKind == st.kind && dest.StoreName == st.name {
+					want = append(want, dest.Name)
+				}
+			}
+			if got, err := d.DestinationsOn(ctx, tid, st.kind, st.name); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("DestinationsOn(%s %q) = %q, %v; want %q", st.kind, st.name, got, err, want)
+			}
 		}
 	})
 }

@@ -42,6 +42,7 @@ type Store interface {
 	GitStores(ctx context.Context, tenantID int64) ([]tenants.GitStateStore, error)
 	BucketStores(ctx context.Context, tenantID int64) ([]tenants.BucketStateStore, error)
 	Destinations(ctx context.Context, tenantID int64, selector map[string]string) ([]tenants.Destination, error)
+	DestinationsOn(ctx context.Context, tenantID int64, kind, name string) ([]string, error)
 
 	GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error)
 	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)

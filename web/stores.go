@@ -286,22 +286,17 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	dests, err := s.store.Destinations(r.Context(), principal(r).Tenant.ID, nil)
+	usedBy, err := s.store.DestinationsOn(r.Context(), principal(r).Tenant.ID, kind, name)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	p := views.StoreProps{StatusURL: tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name+"/status")}
+	p := views.StoreProps{UsedBy: usedBy, StatusURL: tenantPath(r, "stores/"+views.KindSegment(kind)+"/"+name+"/status")}
 	if rt, ok, err := s.works.StoreRetrying(r.Context(), principal(r).Tenant.ID, kind, name); err != nil {
 		s.fail(w, r, err)
 		return
 	} else if ok {
 		p.Retry = &views.StoreRetry{Attempts: rt.Attempts, NextAttemptAt: rt.NextAttemptAt, LastError: rt.LastError, Placements: rt.Placements}
-	}
-	for _, d := range dests {
-		if d.StoreKind == kind && d.StoreName == name {
-			p.UsedBy = append(p.UsedBy, d.Name)
-		}
 	}
 	switch o := obj.(type) {
 	case tenants.GitStateStore:

@@ -192,6 +192,7 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	shotBoth(t, ctx, dir, "04-stores")
 	navigate(t, ctx, base+"stores/git/default")
 	waitText(t, ctx, `[data-testid="store-status"]`, "ready")
+	waitText(t, ctx, `[data-testid="used-by"]`, "worker-1") // the imported Destination on it
 	shotBoth(t, ctx, dir, "05-store")
 	navigate(t, ctx, base+"destinations")
 	onPhoneScreen(t, ctx, `[data-testid="destination"] [data-testid="status"]`)
