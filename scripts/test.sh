@@ -8,7 +8,7 @@
 #                                check the whole tree)
 #   RACE=1 scripts/test.sh       run the tests with the race detector (slow)
 #   TEST_TIMEOUT=45m             go test -timeout (default 30m)
-#   STATEWARD_PEERS_DIR          where MinIO is installed (default
+#   STATEWARD_PEERS_DIR          where MinIO and Gitea are installed (default
 #                                $HOME/.cache/stateward-peers)
 set -euo pipefail
 
