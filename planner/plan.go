@@ -13,9 +13,6 @@ import (
 // StoreKey names one State Store of a team.
 type StoreKey struct{ Kind, Name string }
 
-// StoreOf is the key of the store Destination d writes to.
-func StoreOf(d tenants.Destination) StoreKey { return StoreKey{d.StoreKind, d.StoreName} }
-
 // Team is what planning needs of a team: its Destinations (each with its store's
 // status, as the database reads them) and the spec.path of each of its stores.
 type Team struct {
@@ -34,19 +31,6 @@ func NewTeam(dests []tenants.Destination, storePaths map[StoreKey]string) *Team 
 		t.dests[d.Name] = d
 	}
 	return t
-}
-
-// Destination is the team's Destination called name.
-func (t *Team) Destination(name string) (tenants.Destination, bool) {
-	d, ok := t.dests[name]
-	return d, ok
-}
-
-// StorePath is the spec.path of store k ("" and false when the team has no such
-// store).
-func (t *Team) StorePath(k StoreKey) (string, bool) {
-	p, ok := t.storePaths[k]
-	return p, ok
 }
 
 // Stored is one placement of a Work as the database holds it.
@@ -158,7 +142,7 @@ type groupDest struct {
 
 // place lays out group gi of w on dest.
 func (t *Team) place(w *tenants.Work, gi int, dest tenants.Destination, old *Stored, force bool) Placement {
-	p := Placement{Group: gi, Destination: dest, Store: StoreOf(dest), Old: old}
+	p := Placement{Group: gi, Destination: dest, Store: StoreKey{dest.StoreKind, dest.StoreName}, Old: old}
 	storePath, ok := t.storePaths[p.Store]
 	if !ok {
 		p.Err = tenants.Invalid(fmt.Sprintf("workloadGroups[%d]", gi),

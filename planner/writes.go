@@ -24,30 +24,16 @@ type Aggregator func() (content []byte, live int, err error)
 // PlannedWrite is what writing p leaves in its store: the input of a diff against
 // what the store holds now.
 func (t *Team) PlannedWrite(p Planned, aggregate Aggregator) (tenants.PlannedWrite, error) {
-	plan, err := DecodePlan(p.Doc)
+	plan, pw, err := t.planned(p)
+	if err != nil || plan.Target == "" {
+		return pw, err
+	}
+	content, _, err := aggregate()
 	if err != nil {
 		return tenants.PlannedWrite{}, err
 	}
-	dest := t.dests[p.Destination]
-	storePath := t.storePaths[StoreKey{p.Store.Kind, p.Store.Name}]
-	root, err := pathing.Root(storePath, dest.Path)
-	if err != nil {
-		return tenants.PlannedWrite{}, err
-	}
-	pw := tenants.PlannedWrite{Placement: p.Name, Destination: p.Destination, StorePath: storePath, Root: root,
-		Store: p.Store, Puts: plan.Files, OwnedPrefix: plan.OwnedPrefix, Written: p.Written}
-	if plan.StateFile != nil {
-		pw.Puts = append(pw.Puts, *plan.StateFile)
-		pw.StateFile = plan.StateFile.Path
-	}
-	if plan.Target != "" {
-		content, _, err := aggregate()
-		if err != nil {
-			return tenants.PlannedWrite{}, err
-		}
-		pw.Puts = append(pw.Puts, pathing.File{Path: plan.Target, Content: content})
-		pw.Written = nil // the target is shared: nothing of it goes
-	}
+	pw.Puts = append(pw.Puts, pathing.File{Path: plan.Target, Content: content})
+	pw.Written = nil // the target is shared: nothing of it goes
 	return pw, nil
 }
 
@@ -55,15 +41,10 @@ func (t *Team) PlannedWrite(p Planned, aggregate Aggregator) (tenants.PlannedWri
 // directory, the files its state file lists and what it wrote go), and an
 // aggregatedYAML file rebuilt without it (or gone with the last placement).
 func (t *Team) PlannedRemoval(p Planned, aggregate Aggregator) (tenants.PlannedWrite, error) {
-	pw, err := t.PlannedWrite(p, aggregate)
+	plan, pw, err := t.planned(p)
 	if err != nil {
 		return pw, err
 	}
-	plan, err := DecodePlan(p.Doc)
-	if err != nil {
-		return pw, err
-	}
-	pw.Written = p.Written
 	if plan.Target == "" {
 		for _, f := range pw.Puts {
 			pw.Written = append(pw.Written, f.Path)
@@ -71,11 +52,38 @@ func (t *Team) PlannedRemoval(p Planned, aggregate Aggregator) (tenants.PlannedW
 		pw.Puts = nil
 		return pw, nil
 	}
-	_, live, err := aggregate()
+	content, live, err := aggregate()
+	if err != nil {
+		return tenants.PlannedWrite{}, err
+	}
 	if live == 0 {
 		pw.Puts, pw.Written = nil, append(pw.Written, plan.Target)
+	} else {
+		pw.Puts = append(pw.Puts, pathing.File{Path: plan.Target, Content: content})
 	}
-	return pw, err
+	return pw, nil
+}
+
+// planned decodes p's plan and what writing it puts, but for an aggregatedYAML
+// target, which the callers rebuild.
+func (t *Team) planned(p Planned) (pathing.Plan, tenants.PlannedWrite, error) {
+	plan, err := DecodePlan(p.Doc)
+	if err != nil {
+		return plan, tenants.PlannedWrite{}, err
+	}
+	dest := t.dests[p.Destination]
+	storePath := t.storePaths[StoreKey{p.Store.Kind, p.Store.Name}]
+	root, err := pathing.Root(storePath, dest.Path)
+	if err != nil {
+		return plan, tenants.PlannedWrite{}, err
+	}
+	pw := tenants.PlannedWrite{Placement: p.Name, Destination: p.Destination, StorePath: storePath, Root: root,
+		Store: p.Store, Puts: plan.Files, OwnedPrefix: plan.OwnedPrefix, Written: p.Written}
+	if plan.StateFile != nil {
+		pw.Puts = append(pw.Puts, *plan.StateFile)
+		pw.StateFile = plan.StateFile.Path
+	}
+	return plan, pw, nil
 }
 
 // AggregateOf rebuilds an aggregatedYAML file from the stored plans of every live
