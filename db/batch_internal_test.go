@@ -96,12 +96,8 @@ func batchOf(t *testing.T, d *DB, ctxs []context.Context, fns ...func(ctx contex
 	var wg sync.WaitGroup
 	for i, fn := range fns {
 		wg.Go(func() { errs[i] = d.batchTx(ctxs[i], fn) })
-		deadline := time.Now().Add(10 * time.Second)
-		for len(d.b.reqs) < i+1 { // queued in this order
-			if time.Now().After(deadline) {
-				t.Fatalf("submit %d was not queued", i)
-			}
-			time.Sleep(time.Millisecond)
+		if !testpeers.Poll(10*time.Second, time.Millisecond, func() bool { return len(d.b.reqs) >= i+1 }) { // queued in this order
+			t.Fatalf("submit %d was not queued", i)
 		}
 	}
 	close(gateGo)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 // TestReplicasStartTogether: three handles opening one empty database at the same
@@ -217,19 +218,13 @@ func pgDeadlocks(t *testing.T, url string) int64 {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		var others int
 		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&others); err != nil {
 			t.Fatal(err)
 		}
-		if others == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d other backends still connected to the database 30 s after its pools closed", others)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return others == 0, fmt.Sprintf("%d other backends still connected to the database after its pools closed", others)
+	})
 	var n int64
 	if err := c.QueryRow(ctx, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
 		t.Fatal(err)

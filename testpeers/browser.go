@@ -101,7 +101,7 @@ func chromiumPath() (string, error) {
 // removeAllPoll removes dir, trying again for a few seconds while processes
 // that just stopped still write to it.
 func removeAllPoll(dir string) {
-	pollUntil(time.Now().Add(5*time.Second), 50*time.Millisecond, func() bool {
+	Poll(5*time.Second, 50*time.Millisecond, func() bool {
 		return os.RemoveAll(dir) == nil
 	})
 }

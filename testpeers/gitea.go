@@ -302,7 +302,7 @@ func (g *GiteaServer) serve() error {
 	}()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	exited := false
-	ok := pollUntil(time.Now().Add(giteaReadyTimeout), 100*time.Millisecond, func() bool {
+	ok := Poll(giteaReadyTimeout, 100*time.Millisecond, func() bool {
 		select {
 		case <-g.exited:
 			exited = true
@@ -592,7 +592,7 @@ func (g *GiteaServer) Pull(t testing.TB, owner, name string, number int64) Gitea
 func (g *GiteaServer) WaitMergeable(t testing.TB, owner, name string, number int64, timeout time.Duration) GiteaPull {
 	t.Helper()
 	var p GiteaPull
-	if !pollUntil(time.Now().Add(timeout), 50*time.Millisecond, func() bool {
+	if !Poll(timeout, 50*time.Millisecond, func() bool {
 		p = g.Pull(t, owner, name, number)
 		return p.Mergeable
 	}) {

@@ -63,9 +63,11 @@ func randomName(n int) string {
 	return strings.ToLower(rand.Text()[:n])
 }
 
-// pollUntil calls ok every interval until it returns true or the deadline
-// passes. It reports whether ok returned true.
-func pollUntil(deadline time.Time, interval time.Duration, ok func() bool) bool {
+// Poll calls ok every interval until it returns true or within has passed, and
+// reports whether ok returned true: the one wait of the tests (for a peer, a
+// process, a row), never a bare sleep.
+func Poll(within, interval time.Duration, ok func() bool) bool {
+	deadline := time.Now().Add(within)
 	for {
 		if ok() {
 			return true
@@ -74,5 +76,19 @@ func pollUntil(deadline time.Time, interval time.Duration, ok func() bool) bool 
 			return false
 		}
 		time.Sleep(interval)
+	}
+}
+
+// WaitFor polls ok every 20 ms until it holds, failing t with ok's last words
+// after within.
+func WaitFor(t testing.TB, within time.Duration, ok func() (bool, string)) {
+	t.Helper()
+	var why string
+	if !Poll(within, 20*time.Millisecond, func() bool {
+		var done bool
+		done, why = ok()
+		return done
+	}) {
+		t.Fatalf("not within %v: %s", within, why)
 	}
 }

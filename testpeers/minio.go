@@ -165,7 +165,7 @@ func startMinIOOnce(bin string) (*S3Server, error) {
 	ready := "http://" + s.endpoint + "/minio/health/ready"
 	hc := &http.Client{Timeout: 2 * time.Second}
 	exited := false
-	ok := pollUntil(time.Now().Add(minioReadyTimeout), 100*time.Millisecond, func() bool {
+	ok := Poll(minioReadyTimeout, 100*time.Millisecond, func() bool {
 		select {
 		case <-s.exited:
 			exited = true

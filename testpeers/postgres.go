@@ -211,7 +211,7 @@ func (s *PostgresServer) start(bin string, cred *syscall.Credential) error {
 		close(s.exited)
 	}()
 	exited := false
-	ok := pollUntil(time.Now().Add(postgresReadyTimeout), 50*time.Millisecond, func() bool {
+	ok := Poll(postgresReadyTimeout, 50*time.Millisecond, func() bool {
 		select {
 		case <-s.exited:
 			exited = true

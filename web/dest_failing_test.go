@@ -41,7 +41,7 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
 
 	port.close()
 	id := h.accept(tok, `{"promise":"redis","resource":{"namespace":"default","name":"a"},"destinationSelectors":{"environment":"prod"},"files":[{"path":"redis.yaml","content":"kind: Redis\n"}]}`)
-	until(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		st := h.storeStatus(tok, "team-a", "gitstatestores/repo")
 		return st.WriteError != "", fmt.Sprintf("store status %+v, want a write error", st)
 	})

@@ -59,23 +59,6 @@ func (h *harness) storeStatus(tok, tenant, path string) storeStatus {
 	return obj.Status
 }
 
-// until polls cond until it holds, failing the test with cond's last words after
-// within.
-func until(t testing.TB, within time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestFixedBucketStoreWritesAtOnce: a bucket store with wrong credentials keeps
 // its Work retrying (attempts, next try, the store's words) and shows failing at
 // once; applying the right credentials makes the store pass its check, which ends
@@ -113,7 +96,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: s3}}
 	// Promise dependencies go to every matching Destination, a failing one too.
 	id := h.accept(tok, `{"promise":"redis","destinationSelectors":{"environment":"dev"},"files":[{"path":"redis.yaml","content":"kind: Redis\n"}]}`)
 	var next time.Time
-	until(t, 60*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 60*time.Second, func() (bool, string) {
 		w := h.work(tok, "team-a", id)
 		if len(w.Placements) != 1 {
 			return false, fmt.Sprintf("placements %+v", w.Placements)
@@ -137,7 +120,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: s3}}
 	if code, _, body := h.apply(tok, "team-a", store(s3.SecretKey())); code != http.StatusOK {
 		t.Fatalf("apply the right credentials: %d %s", code, body)
 	}
-	until(t, 4*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 4*time.Second, func() (bool, string) {
 		w := h.work(tok, "team-a", id)
 		return len(w.Placements) == 1 && w.Placements[0].State == tenants.StateWritten,
 			fmt.Sprintf("placements %+v, %v after the fix; the backoff's next try was at %v", w.Placements, time.Since(fixed), next)
@@ -148,7 +131,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: s3}}
 	if got := s3.Objects(t, bucket, "")["clusters/dev/dependencies/redis/5058f/redis.yaml"]; got != "kind: Redis\n" {
 		t.Errorf("bucket object = %q, want the Work's file", got)
 	}
-	until(t, 10*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 10*time.Second, func() (bool, string) {
 		st := h.storeStatus(tok, "team-a", "bucketstatestores/s3")
 		return !st.Failing && st.WriteError == "" && st.Ready != nil && *st.Ready, fmt.Sprintf("store status %+v, want ready and not failing", st)
 	})
@@ -254,7 +237,7 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
 	port.close()
 	body := `{"promise":"redis","resource":{"namespace":"default","name":"a"},"destinationSelectors":{"environment":"prod"},"files":[{"path":"redis.yaml","content":"kind: Redis\n"}]}`
 	id := h.accept(tok, body)
-	until(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		w := h.work(tok, "team-a", id)
 		ok := len(w.Placements) == 1 && w.Placements[0].State == tenants.StateRetrying && w.Placements[0].Attempts >= 1 &&
 			strings.Contains(w.Placements[0].LastError, "connection refused") && w.Placements[0].NextAttemptAt != nil
@@ -366,7 +349,7 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	bad := h.accept(tok, `{"promise":"redis","resource":{"namespace":"default","name":"bad"},"destinationSelectors":{"environment":"prod"},"files":[{"path":"redis.yaml","content":"FORBIDDEN\n"}]}`)
-	until(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		w := h.work(tok, "team-a", bad)
 		return len(w.Placements) == 1 && w.Placements[0].State == tenants.StateFailed, fmt.Sprintf("placements %+v, want failed", w.Placements)
 	})
@@ -393,7 +376,7 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: repo}}
 	if code != http.StatusOK || len(answered.Placements) != 1 || tenants.FinalState(answered.Placements[0].State) {
 		t.Fatalf("retry: %d %s, want the Work with its placement sent again", code, out)
 	}
-	until(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		p := h.work(tok, "team-a", bad).Placements[0]
 		return p.State == tenants.StateFailed && p.Attempts == 2, fmt.Sprintf("placement %+v, want refused a second time", p)
 	})
@@ -448,7 +431,7 @@ func (h *harness) token(slug string, role tenants.Role) string {
 func (h *harness) waitOutstanding(t testing.TB, slug string, n int) {
 	t.Helper()
 	id := h.tenantID(slug)
-	until(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		got, err := h.DB.Outstanding(t.Context(), id)
 		return err == nil && got == n, fmt.Sprintf("%d outstanding (%v), want %d", got, err, n)
 	})

@@ -71,7 +71,7 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	const canary = "destinations/dev/dependencies/kratix-canary-namespace.yaml"
 	writtenIn := func(repo *testpeers.GitServer) {
 		t.Helper()
-		until(t, time.Minute, func() (bool, string) {
+		testpeers.WaitFor(t, time.Minute, func() (bool, string) {
 			code, body := api(t, http.MethodGet, fmt.Sprintf("%s/api/v1/tenants/team-a/works/%d", h.URL, sub.Work), tok, nil)
 			var v struct {
 				Placements []struct{ State, Version string }
@@ -119,7 +119,7 @@ spec: {path: dev, stateStoreRef: {name: default, kind: GitStateStore}}
 	if want := "1 placement will be written under the new path, canary files included, and removed from the old one"; resp.StatusCode != http.StatusOK || !strings.Contains(page, want) {
 		t.Errorf("Destination edit form: %d; want the flash %q: %s", resp.StatusCode, want, snippet(page))
 	}
-	until(t, time.Minute, func() (bool, string) {
+	testpeers.WaitFor(t, time.Minute, func() (bool, string) {
 		files := repos[1].Files(t, "main")
 		moved := strings.Replace(key, "/dev/", "/dev2/", 1)
 		return files[moved] != "" && files[key] == "",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 // bareRepo creates an empty bare repository with the git binary, as a user following
@@ -168,7 +169,7 @@ func TestStoreWriteErrorFollowsTheLatestFailure(t *testing.T) {
 	}
 	id := e.submit(t, work("b", map[string]string{"env": "prod"}, "b.yaml", "b")).Work
 	ctx := context.Background()
-	waitFor(t, time.Minute, func() (bool, string) {
+	testpeers.WaitFor(t, time.Minute, func() (bool, string) {
 		p := e.placement(t, id)
 		if !strings.Contains(p.Error, "no bare repository there") {
 			// Retry at once rather than after the backoff.

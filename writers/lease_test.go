@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 // fakeClock is a clock that moves only when told; due timers run in Advance,
@@ -115,7 +116,7 @@ func TestLeaseStopsTheWriteWhileTheHeartbeatHangs(t *testing.T) {
 			every := r.heartbeatEvery()
 			clk.Advance(every) // first heartbeat: succeeds
 			extended := claimed.Add(every)
-			waitFor(t, 10*time.Second, func() (bool, string) {
+			testpeers.WaitFor(t, 10*time.Second, func() (bool, string) {
 				return l.lastExtended().Equal(extended), "the first heartbeat did not extend the lease"
 			})
 			clk.Advance(every) // second heartbeat: hangs

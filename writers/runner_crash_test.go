@@ -15,6 +15,7 @@ import (
 
 	"github.com/stateward/stateward/egress"
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 const (
@@ -53,7 +54,7 @@ func TestRunnerSurvivesKill9(t *testing.T) {
 	// Kill once half the burst is accepted, the child has pushed at least once and
 	// a job is running (a fresh Runner must take it over when its lease expires).
 	last := 0
-	waitFor(t, 60*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 60*time.Second, func() (bool, string) {
 		for drained := false; !drained; {
 			select {
 			case n := <-submitted:

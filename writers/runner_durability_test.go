@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 func burst(e *engine, t testing.TB, n int, version string) []int64 {
@@ -119,7 +120,7 @@ func TestRunnerRemoteDownThenBack(t *testing.T) {
 	srv.SetDown(true)
 	e.start(t, nil)
 	res := e.submit(t, work("a", nil, "a.yaml", "A"))
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		p := e.placement(t, res.Work)
 		return p.State == tenants.StateRetrying && p.Attempts >= 2, fmt.Sprintf("placement %s after %d attempts", p.State, p.Attempts)
 	})
@@ -181,7 +182,7 @@ func TestRunnerReassertRepairsDrift(t *testing.T) {
 	e.submit(t, work("a", nil, "a.yaml", "A"))
 	e.drain(t, 30*time.Second)
 	srv.PushOutside(t, nestedA+"a.yaml", "tampered")
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		got := s.files(t)[nestedA+"a.yaml"]
 		return got == "A", "file holds " + got
 	})

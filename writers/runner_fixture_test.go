@@ -133,7 +133,7 @@ func (e *engine) start(t testing.TB, edit func(*Runner)) {
 // drain waits until every placement and canary file is written.
 func (e *engine) drain(t testing.TB, within time.Duration) {
 	t.Helper()
-	waitFor(t, within, func() (bool, string) {
+	testpeers.WaitFor(t, within, func() (bool, string) {
 		n, err := e.db.Outstanding(context.Background(), e.tenant)
 		if err != nil {
 			return false, err.Error()
@@ -149,22 +149,6 @@ func (e *engine) recent(t testing.TB) string {
 		fmt.Fprintf(&b, "[%s %s %q] ", p.Name, p.State, p.Error)
 	}
 	return b.String()
-}
-
-// waitFor polls ok until it reports true or within passes.
-func waitFor(t testing.TB, within time.Duration, ok func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		done, why := ok()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not done within %v: %s", within, why)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // work builds a resource request for promise redis with the given files

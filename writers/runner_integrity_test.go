@@ -123,7 +123,7 @@ func TestRejectedPlacementFailsAlone(t *testing.T) {
 		ids = append(ids, e.submit(t, work(fmt.Sprintf("w%02d", i), nil, fmt.Sprintf("w%02d.yaml", i), content)).Work)
 	}
 	e.start(t, nil)
-	waitFor(t, 60*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 60*time.Second, func() (bool, string) {
 		p := e.placement(t, ids[13])
 		return p.State == tenants.StateFailed && e.outstanding(t) == 1, fmt.Sprintf("bad placement %s; %d outstanding; %s", p.State, e.outstanding(t), e.recent(t))
 	})
@@ -141,7 +141,7 @@ func TestRejectedPlacementFailsAlone(t *testing.T) {
 	}
 	// The store is not stuck: a later Work is written, the refused one is not retried.
 	late := e.submit(t, work("late", nil, "late.yaml", "late\n"))
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		p := e.placement(t, late.Work)
 		return p.State == tenants.StateWritten, "late Work is " + p.State + " " + p.Error
 	})
@@ -312,12 +312,12 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 		}
 	})
 	w := e.submit(t, work("r", nil, "app.yaml", "late"))
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		_, err := os.Stat(entered)
 		return err == nil, "the first push has not reached the remote's hook"
 	})
 	srv.SetDown(true) // the connection breaks while the remote holds the push
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		p := e.placement(t, w.Work)
 		return p.State == tenants.StateRetrying, "placement is " + p.State
 	})
@@ -330,7 +330,7 @@ func TestInterruptedPushCannotLandLate(t *testing.T) {
 	if err := os.WriteFile(release, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 		_, err := os.Stat(exited)
 		return err == nil, "the held push's receive-pack has not exited"
 	})

@@ -503,7 +503,7 @@ func (m *model) explain(t testing.TB, e *engine, srv *testpeers.GitServer, store
 // waiting out a backoff.
 func (e *engine) drainAll(t testing.TB, within time.Duration) {
 	t.Helper()
-	waitFor(t, within, func() (bool, string) {
+	testpeers.WaitFor(t, within, func() (bool, string) {
 		e.runner.Wake()
 		n, err := e.db.Outstanding(context.Background(), e.tenant)
 		if err != nil {

@@ -211,7 +211,7 @@ func TestRunnerCanaryFilesAndCleanup(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.runner.Wake()
-			waitFor(t, 30*time.Second, func() (bool, string) {
+			testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
 				got := s.files(t)
 				return len(got) == 0, "store still holds files"
 			})

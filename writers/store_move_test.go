@@ -41,7 +41,7 @@ func TestStoreMoveUnderStreamOfWorks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, time.Minute, func() (bool, string) {
+	testpeers.WaitFor(t, time.Minute, func() (bool, string) {
 		n := st.written(t, func(tenants.PlacementView) bool { return true })
 		return n >= 6, fmt.Sprintf("%d placements written before the move", n)
 	})
@@ -69,7 +69,7 @@ func TestStoreMoveUnderStreamOfWorks(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, time.Minute, func() (bool, string) { return st.count() >= 35, "the stream did not start" })
+	testpeers.WaitFor(t, time.Minute, func() (bool, string) { return st.count() >= 35, "the stream did not start" })
 	moveGit := tenants.GitStateStore{TenantID: e.tenant, Name: "g", URL: newRepo.URL(), Branch: newRepo.Branch(), Path: "kratix",
 		Insecure: true, AuthorName: "Stateward Test", AuthorEmail: "sw@example.com",
 		Credentials: tenants.GitCredentials{Username: testGitUser, Password: testGitPassword}}
@@ -93,7 +93,7 @@ func TestStoreMoveUnderStreamOfWorks(t *testing.T) {
 
 	// From here on, written means written in the new location.
 	checks := 0
-	waitFor(t, 3*time.Minute, func() (bool, string) {
+	testpeers.WaitFor(t, 3*time.Minute, func() (bool, string) {
 		select {
 		case err := <-errs:
 			t.Fatal(err)

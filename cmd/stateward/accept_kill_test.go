@@ -115,7 +115,7 @@ spec: {path: dev, stateStoreRef: {kind: BucketStateStore, name: minio}}
 	// Started again, the server writes every accepted Work.
 	p.start(t)
 	var missing []string
-	poll(2*time.Minute, 500*time.Millisecond, func() bool {
+	testpeers.Poll(2*time.Minute, 500*time.Millisecond, func() bool {
 		missing = missing[:0]
 		for name, content := range accepted {
 			key := redisFile("clusters", name)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/stateward/stateward/testpeers"
 	"io"
 	"net"
 	"net/http"
@@ -51,7 +52,7 @@ func (p *replicaProc) start(t *testing.T) {
 	}
 	p.cmd = cmd
 	var err error
-	ready := poll(60*time.Second, 50*time.Millisecond, func() bool {
+	ready := testpeers.Poll(60*time.Second, 50*time.Millisecond, func() bool {
 		var resp *http.Response
 		if resp, err = http.Get(p.url() + "/readyz"); err != nil {
 			return false
@@ -106,27 +107,12 @@ func waitDB(t *testing.T, pg *sql.DB, within time.Duration, query string, args .
 	t.Helper()
 	var n int
 	var err error
-	if !poll(within, 20*time.Millisecond, func() bool {
+	if !testpeers.Poll(within, 20*time.Millisecond, func() bool {
 		n = 0
 		err = pg.QueryRow(query, args...).Scan(&n)
 		return err == nil && n == 0
 	}) {
 		t.Errorf("still %d after %v (%v): %s", n, within, err, query)
-	}
-}
-
-// poll calls done every interval until it returns true or within has passed,
-// and reports whether it did; the caller says what it waited for.
-func poll(within, interval time.Duration, done func() bool) bool {
-	deadline := time.Now().Add(within)
-	for {
-		if done() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(interval)
 	}
 }
 

@@ -258,7 +258,7 @@ func (c *replicaCluster) killAJobHolderAndRestart() <-chan struct{} {
 		defer close(restarted)
 		var victim *replicaProc
 		var owner string
-		if !poll(60*time.Second, 5*time.Millisecond, func() bool {
+		if !testpeers.Poll(60*time.Second, 5*time.Millisecond, func() bool {
 			victim, owner = c.runningJobHolder()
 			return victim != nil
 		}) {
@@ -359,7 +359,7 @@ func (r limitedRun) verify(t *testing.T) {
 // queued or running, for at most 3 minutes.
 func (c *replicaCluster) waitDrained() {
 	var open, running int
-	if !poll(3*time.Minute, 50*time.Millisecond, func() bool {
+	if !testpeers.Poll(3*time.Minute, 50*time.Millisecond, func() bool {
 		open, running = 0, 0
 		_ = c.pg.QueryRow(`SELECT (SELECT COUNT(*) FROM placements WHERE state <> 'written') + (SELECT COUNT(*) FROM canaries WHERE state <> 'written')`).Scan(&open)
 		_ = c.pg.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state IN ('running', 'queued')`).Scan(&running)
