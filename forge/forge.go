@@ -103,7 +103,7 @@ type PR struct {
 	// mergeable (its merge endpoint refuses with 405 while approvals are missing).
 	Mergeable bool
 	// Conflicted reports that the host found a conflict with Base.
-	Conflicted bool
+	Conflicted  bool
 	Title, Body string
 	Labels      []string
 }
