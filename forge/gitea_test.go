@@ -187,7 +187,7 @@ func TestGiteaPullRequestThroughReview(t *testing.T) {
 	}
 
 	// An edit changes title, body and labels in place.
-	want := Proposal{Head: head, Base: "main", Title: "Stateward: 2 Works", Body: "Adds two Works.", Labels: []string{"stateward", "reviewed"}}
+	want := Proposal{Head: head, Base: "main", Title: "Stateward: 2 Works", Body: "Adds two Works.\n\n| Destination | added |\n|---|---|\n| dev-1 | 2 |\n", Labels: []string{"stateward", "reviewed"}}
 	updated, err := f.Update(ctx, opened.Number, want)
 	if err != nil {
 		t.Fatalf("Update: %v", err)
