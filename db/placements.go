@@ -37,17 +37,19 @@ type placementRow struct {
 	Stuck           bool       `db:"stuck"`
 	UpdatedAt       time.Time  `db:"updated_at"`
 	WrittenAt       *time.Time `db:"written_at"`
+	PRNumber        int        `db:"pr_number"`
+	PRURL           string     `db:"pr_url"`
 }
 
 const placementCols = `id, tenant_id, work_id, group_index, directory, destination_id, destination_name, mode,
 	store_kind, store_name, name, paths, plan, plan_hash, intent, state, generation, job_id, version, error,
-	misplaced, attempts, written_keys, written_prefix, stuck, updated_at, written_at`
+	misplaced, attempts, written_keys, written_prefix, stuck, updated_at, written_at, pr_number, pr_url`
 
 // placementColsNoPlan selects every column but the plan (for views).
 const placementColsNoPlan = `p.id, p.tenant_id, p.work_id, p.group_index, p.directory, p.destination_id,
 	p.destination_name, p.mode, p.store_kind, p.store_name, p.name, p.paths, '' AS plan, p.plan_hash, p.intent,
 	p.state, p.generation, p.job_id, p.version, p.error, p.misplaced, p.attempts, p.written_keys,
-	p.written_prefix, p.stuck, p.updated_at, p.written_at`
+	p.written_prefix, p.stuck, p.updated_at, p.written_at, p.pr_number, p.pr_url`
 
 func jsonStrings(s string) []string {
 	var out []string

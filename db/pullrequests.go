@@ -43,7 +43,7 @@ func prSpecFrom(s string) *tenants.PullRequestSpec {
 func newHookID() string { return rand.Text() }
 
 // prCleared is the SET list that forgets a store's pull request.
-const prCleared = `pr_number = 0, pr_url = '', pr_chain = '[]', pr_reset = FALSE, pr_warning = '', pr_error = '', pr_body_hash = ''`
+const prCleared = `pr_number = 0, pr_url = '', pr_chain = '[]', pr_base = '', pr_reset = FALSE, pr_warning = '', pr_error = '', pr_body_hash = ''`
 
 // proposePlacement records a placement written to a pull request's head branch
 // and not held by the base branch: proposed, at the head commit, carried by the
@@ -106,8 +106,8 @@ func (d *DB) finishHead(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, res 
 			AND state = 'proposed'`, res.Head, job.TenantID, tenants.KindGit, job.Store.Name); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_chain = ?, pr_reset = FALSE, pr_warning = '' WHERE tenant_id = ? AND name = ?`,
-			toJSON([]string{res.Head}), job.TenantID, job.Store.Name)
+		_, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_chain = ?, pr_base = ?, pr_reset = FALSE, pr_warning = ''
+			WHERE tenant_id = ? AND name = ?`, toJSON([]string{res.Head}), res.Version, job.TenantID, job.Store.Name)
 		return err
 	}
 	var cur string
@@ -116,12 +116,27 @@ func (d *DB) finishHead(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, res 
 		return err
 	}
 	chain := jsonStrings(cur)
-	if len(chain) > 0 && chain[len(chain)-1] == res.Head {
-		return nil
+	if len(chain) == 0 || chain[len(chain)-1] != res.Head {
+		chain = append(chain, res.Head)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_chain = ?, pr_warning = '' WHERE tenant_id = ? AND name = ?`,
-		toJSON(append(chain, res.Head)), job.TenantID, job.Store.Name)
+	if len(chain) > maxChain { // a merge of an older head than these counts as all of them
+		chain = chain[len(chain)-maxChain:]
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_chain = ?, pr_base = ?, pr_warning = '' WHERE tenant_id = ? AND name = ?`,
+		toJSON(chain), res.Version, job.TenantID, job.Store.Name)
 	return err
+}
+
+// maxChain bounds the head commits remembered for one pull request.
+const maxChain = 1000
+
+// RequestWrite queues a write of the store (nothing to write is fine): for a
+// pull-request store whose base moved, so that its head is rebuilt on it.
+func (d *DB) RequestWrite(ctx context.Context, ref tenants.StoreRef) error {
+	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := d.enqueue(ctx, tx, ref.TenantID, storeKey{ref.Kind, ref.Name}, false)
+		return err
+	})
 }
 
 // prState is what the database holds of a store's pull request.

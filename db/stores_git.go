@@ -33,20 +33,21 @@ type gitRow struct {
 	PRWarning   string    `db:"pr_warning"`
 	PRError     string    `db:"pr_error"`
 	PRHook      string    `db:"pr_hook"`
+	PRBase      string    `db:"pr_base"`
 	UpdatedAt   time.Time `db:"updated_at"`
 	statusCols
 }
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
 	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, pull_request, hook_id, pr_number, pr_url, pr_warning,
-	pr_error, pr_hook, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
+	pr_error, pr_hook, pr_base, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
 		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, GitHubAPIURL: r.APIURL, SigningKeyFingerprint: r.Fingerprint,
 		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain(), PullRequest: prSpecFrom(r.PullRequest), HookID: r.HookID,
-		PR: tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook}}
+		PR: tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook, Base: r.PRBase}}
 }
 
 // GitStores lists a tenant's Git stores (without credentials).

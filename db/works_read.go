@@ -12,7 +12,11 @@ import (
 )
 
 func (r placementRow) view() tenants.PlacementView {
-	return tenants.PlacementView{ID: r.ID, WorkID: r.WorkID, Name: r.Name, Destination: r.DestinationName, Group: r.GroupIndex,
+	var pr *tenants.PlacementPR
+	if r.PRNumber != 0 {
+		pr = &tenants.PlacementPR{Number: r.PRNumber, URL: r.PRURL}
+	}
+	return tenants.PlacementView{PullRequest: pr, ID: r.ID, WorkID: r.WorkID, Name: r.Name, Destination: r.DestinationName, Group: r.GroupIndex,
 		Directory: r.Directory, StoreKind: r.StoreKind, StoreName: r.StoreName, Paths: nonNil(jsonStrings(r.Paths)),
 		State: r.State, Deleting: r.Intent == intentDelete, Misplaced: r.Misplaced, Version: r.Version, Error: r.Error,
 		Attempts: r.Attempts, Job: r.JobID, UpdatedAt: r.UpdatedAt, WrittenAt: r.WrittenAt}

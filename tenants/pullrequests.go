@@ -161,6 +161,8 @@ type StorePullRequest struct {
 	// Hook says whether Stateward registered the store's webhook itself, or why
 	// it could not ("" until it tried).
 	Hook string
+	// Base is the base branch's commit the head branch was last built on.
+	Base string
 }
 
 // PlacementPR is the pull request that carries (or carried) a placement.
@@ -180,4 +182,13 @@ type Proposal struct {
 	New         bool // never written before
 	// RequestedBy is who last submitted the Work (the audit log), "" if unknown.
 	RequestedBy string
+}
+
+// HookRegistered is the webhook status of a store whose webhook Stateward
+// registered itself.
+const HookRegistered = "registered"
+
+// WebhookURL is where a pull-request store's host delivers its webhooks.
+func WebhookURL(publicURL, hookID string) string {
+	return strings.TrimRight(publicURL, "/") + "/hooks/git/" + hookID
 }

@@ -30,6 +30,9 @@ type PlacementView struct {
 	Job           *int64     `json:"job"`
 	UpdatedAt     time.Time  `json:"updatedAt"`
 	WrittenAt     *time.Time `json:"writtenAt"`
+	// PullRequest is the pull request that carries (carried) the placement, on a
+	// pull-request store.
+	PullRequest *PlacementPR `json:"pullRequest,omitempty"`
 }
 
 type WorkView struct {

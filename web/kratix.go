@@ -62,7 +62,7 @@ func (s *Server) apiListGit(w http.ResponseWriter, r *http.Request) {
 	}
 	items := make([]map[string]any, len(list))
 	for i, g := range list {
-		items[i] = apiObject(g.KratixObject(), g.Status)
+		items[i] = s.gitObject(g)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
@@ -113,7 +113,7 @@ func (s *Server) writeStore(w http.ResponseWriter, r *http.Request, kind, name s
 	}
 	switch o := obj.(type) {
 	case tenants.GitStateStore:
-		writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
+		writeJSON(w, http.StatusOK, s.gitObject(o))
 	case tenants.BucketStateStore:
 		writeJSON(w, http.StatusOK, apiObject(o.KratixObject(), o.Status))
 	}

@@ -28,6 +28,7 @@ func (s *Server) routes() http.Handler {
 
 	// A YAML body names its file with the query (see yamlWorkRequest).
 	r.With(s.query("promise", "namespace", "name", "pipeline", "file", "delete", "selector")).Post("/hooks/{token}", s.hook)
+	r.With(s.query()).Post("/hooks/git/{id}", s.gitHook)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.withUser)

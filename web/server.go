@@ -54,6 +54,7 @@ type Server struct {
 
 	readiness Readiness
 	writers   Waker
+	prs       PRPoker
 	differ    Differ
 	works     Works
 }
@@ -64,8 +65,9 @@ type Deps struct {
 	Store     Store
 	Works     Works
 	Readiness Readiness
-	Writers   Waker  // may be nil
-	Differ    Differ // may be nil: no diff before write
+	Writers   Waker   // may be nil
+	PRs       PRPoker // may be nil: webhooks of Git hosts are verified but wake nothing
+	Differ    Differ  // may be nil: no diff before write
 	Log       *slog.Logger
 	Registry  *prometheus.Registry // receives the HTTP and webhook metrics
 	// Accept counts the Works submitted, for the writers to yield to (may be nil).
@@ -78,7 +80,7 @@ func New(d Deps) *Server {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, _ := url.Parse(cfg.PublicURL)
 	return &Server{cfg: cfg, store: d.Store, log: d.Log, metrics: newMetrics(d.Registry), secure: u != nil && u.Scheme == "https",
-		now: time.Now, readiness: d.Readiness, writers: d.Writers, differ: d.Differ, works: notingWorks{d.Works, d.Accept},
+		now: time.Now, readiness: d.Readiness, writers: d.Writers, prs: d.PRs, differ: d.Differ, works: notingWorks{d.Works, d.Accept},
 		auth: newOIDCAuth(cfg)}
 }
 
@@ -89,6 +91,7 @@ func (s *Server) Handler() http.Handler {
 	// A webhook authenticates by the token in its URL, never by a cookie: there is
 	// no ambient credential to forge, and senders may be browser-based tools.
 	cop.AddInsecureBypassPattern("POST /hooks/{token}")
+	cop.AddInsecureBypassPattern("POST /hooks/git/{id}")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errCrossOrigin)
 	}))

@@ -45,6 +45,9 @@ type Store interface {
 	DestinationsOn(ctx context.Context, tenantID int64, kind, name string) ([]string, error)
 
 	GitStore(ctx context.Context, tenantID int64, name string) (tenants.GitStateStore, error)
+	// GitStoreByHook finds the Git store a webhook URL names (any tenant's,
+	// with its credentials: the delivery is verified with its secret).
+	GitStoreByHook(ctx context.Context, hookID string) (tenants.GitStateStore, error)
 	BucketStore(ctx context.Context, tenantID int64, name string) (tenants.BucketStateStore, error)
 	SaveGitStore(ctx context.Context, s tenants.GitStateStore, keepSecrets bool) (tenants.Saved, error)
 	SaveBucketStore(ctx context.Context, s tenants.BucketStateStore, keepSecrets bool) (tenants.Saved, error)

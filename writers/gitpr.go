@@ -183,6 +183,23 @@ func (g *Git) applyHead(ctx context.Context, c *gitCache, b Batch) (res Result, 
 	return res, c.setTip(g.head, tip)
 }
 
+// BaseTip is the base branch's commit on the remote now (one advertisement,
+// as Check reads; no local state).
+func (g *Git) BaseTip(ctx context.Context) (string, error) {
+	s, ar, err := g.remote.advertise(ctx)
+	if err != nil {
+		return "", g.remote.wrap("ls-remote", err)
+	}
+	if err := s.Close(); err != nil {
+		return "", g.remote.wrap("ls-remote", err)
+	}
+	tip, err := tipOf(ar, g.branch)
+	if err != nil {
+		return "", g.remote.wrap("ls-remote", err)
+	}
+	return versionOf(tip.hash), nil
+}
+
 // headStart decides where a write to the head branch starts (see applyHead).
 func (g *Git) headStart(c *gitCache, base plumbing.Hash, head remoteTip, reset bool) (headStart, error) {
 	if !head.exists {

@@ -26,6 +26,7 @@ type PRStore interface {
 	PRBodyHash(ctx context.Context, ref tenants.StoreRef) (string, error)
 	DuePRChecks(ctx context.Context, every time.Duration) ([]tenants.StoreRef, error)
 	Proposals(ctx context.Context, ref tenants.StoreRef) (string, []tenants.Proposal, error)
+	RequestWrite(ctx context.Context, ref tenants.StoreRef) error
 }
 
 // DefaultPRPoll is how often a store's open pull request is looked at without a
@@ -172,6 +173,11 @@ func (r *Runner) syncWith(ctx context.Context, ref tenants.StoreRef, s tenants.G
 			}
 		}
 	}
+	if s.PR.Number != 0 && s.PR.Warning == "" {
+		if err := r.followBase(ctx, ref, s); err != nil {
+			return err
+		}
+	}
 	slug, props, err := r.PRs.Proposals(ctx, ref)
 	if err != nil {
 		return err
@@ -220,14 +226,38 @@ func (r *Runner) syncWith(ctx context.Context, ref tenants.StoreRef, s tenants.G
 	return r.PRs.RecordPR(ctx, ref, number, url, hash)
 }
 
+// followBase queues a write of the store when its base branch moved since the
+// head was built on it (people merged other changes): the write rebuilds the
+// head on the new base, so that the pull request never lags behind it (a
+// protected branch may refuse to merge an outdated one).
+func (r *Runner) followBase(ctx context.Context, ref tenants.StoreRef, s tenants.GitStateStore) error {
+	b, err := r.backend(ctx, ref)
+	if err != nil {
+		return err
+	}
+	g, ok := b.(*Git)
+	if !ok {
+		return nil
+	}
+	tip, err := g.BaseTip(ctx)
+	if err != nil || tip == s.PR.Base || s.PR.Base == "" {
+		return err
+	}
+	if err := r.PRs.RequestWrite(ctx, ref); err != nil {
+		return err
+	}
+	r.Wake()
+	return nil
+}
+
 // ensureHook registers the store's webhook when its credentials may, and says
 // on the store what to register by hand otherwise.
 func (r *Runner) ensureHook(ctx context.Context, ref tenants.StoreRef, s tenants.GitStateStore, f forge.Forge) {
-	if s.PR.Hook == HookRegistered || r.PublicURL == "" {
+	if s.PR.Hook == tenants.HookRegistered || r.PublicURL == "" {
 		return
 	}
-	url := WebhookURL(r.PublicURL, s.HookID)
-	status := HookRegistered
+	url := tenants.WebhookURL(r.PublicURL, s.HookID)
+	status := tenants.HookRegistered
 	switch {
 	case s.Credentials.WebhookSecret == "":
 		status = "not registered: the store's Secret has no webhookSecret key; add one and Stateward registers " + url +
@@ -245,15 +275,6 @@ func (r *Runner) ensureHook(ctx context.Context, ref tenants.StoreRef, s tenants
 	if err := r.PRs.RecordPRHook(ctx, ref, status); err != nil {
 		r.Log.Warn("pull request: record webhook status", "err", err)
 	}
-}
-
-// HookRegistered is the webhook status of a store whose webhook Stateward
-// registered itself.
-const HookRegistered = "registered"
-
-// WebhookURL is where a pull-request store's host delivers its webhooks.
-func WebhookURL(publicURL, hookID string) string {
-	return strings.TrimRight(publicURL, "/") + "/hooks/git/" + hookID
 }
 
 func textHash(p forge.Proposal) string {

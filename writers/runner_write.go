@@ -57,7 +57,7 @@ func (jw *jobWrite) run(ctx context.Context) (tenants.JobResult, *jobBatch, erro
 func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.JobResult, *jobBatch, error) {
 	jb := buildBatch(jw.job, only)
 	res := tenants.JobResult{Placements: jb.outcomes, Canaries: jb.canaries}
-	if jb.empty() {
+	if jb.empty() && jw.job.PullRequest == nil { // a pull-request store's head may need rebuilding on a moved base
 		return res, jb, nil
 	}
 	if err := jw.protect(ctx, jb); err != nil {

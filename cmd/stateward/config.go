@@ -13,14 +13,18 @@ import (
 
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/writers"
 )
 
 // config is every setting of the binary, read once from STATEWARD_* variables.
 type config struct {
-	Addr             string
-	DataDir          string
-	DatabaseURL      string
-	PublicURL        string
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	PublicURL   string
+	// PRPoll is how often an open pull request is looked at without a webhook
+	// (STATEWARD_PR_POLL, at most and by default 30s).
+	PRPoll           time.Duration
 	OIDCIssuer       string
 	OIDCClientID     string
 	OIDCClientSecret string
@@ -95,6 +99,13 @@ func (c *config) finish(getenv func(string) string) error {
 			return fmt.Errorf("STATEWARD_REASSERT_INTERVAL: %q is not a positive duration like 10h", v)
 		}
 		c.ReassertInterval = d
+	}
+	if v := getenv("STATEWARD_PR_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > writers.DefaultPRPoll {
+			return fmt.Errorf("STATEWARD_PR_POLL: %q is not a duration from 1s to 30s like 10s", v)
+		}
+		c.PRPoll = d
 	}
 	if v := getenv("STATEWARD_JOB_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -19,6 +19,7 @@ import (
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/devissuer"
 	"github.com/stateward/stateward/egress"
+	"github.com/stateward/stateward/forge"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/web"
 	"github.com/stateward/stateward/writers"
@@ -77,7 +78,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (_ *service, err er
 	wcfg.Egress, wcfg.LocalRepos = policy, localRepos
 	reg := prometheus.NewRegistry()
 	s.newWriters(writers.Factory{Egress: policy, CacheDir: filepath.Join(s.cfg.DataDir, "git"), LocalRepos: localRepos,
-		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: s.accept.Busy}}, reg)
+		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: s.accept.Busy}, Forges: forge.New}, reg)
 	reg.MustRegister(queuedJobsGauge(s.db))
 	s.srv = s.httpServer(wcfg, reg)
 	return s, nil
@@ -122,7 +123,7 @@ func (s *service) newWriters(factory writers.Factory, reg *prometheus.Registry) 
 		}}
 	s.runner = &writers.Runner{DB: reassertTurns{d, replica, s.cfg.ReassertInterval}, Factory: factory, Log: s.log, Owner: replica,
 		ReassertInterval: s.cfg.ReassertInterval, Lease: s.cfg.JobLease,
-		Metrics: writers.NewRunnerMetrics(reg)}
+		Metrics: writers.NewRunnerMetrics(reg), PRs: d, PRPoll: s.cfg.PRPoll, PublicURL: s.cfg.PublicURL}
 	s.readiness.Wake = s.runner.Wake // a passing check ends a store's backoff: write now
 }
 
@@ -144,7 +145,7 @@ func queuedJobsGauge(d *db.DB) prometheus.GaugeFunc {
 // httpServer serves the web handler on the database, writers and metrics.
 func (s *service) httpServer(wcfg web.Config, reg *prometheus.Registry) *http.Server {
 	return &http.Server{
-		Handler: web.New(web.Deps{Config: wcfg, Store: s.db, Works: s.db, Readiness: s.readiness, Writers: s.runner, Differ: s.runner,
+		Handler: web.New(web.Deps{Config: wcfg, Store: s.db, Works: s.db, Readiness: s.readiness, Writers: s.runner, PRs: s.runner, Differ: s.runner,
 			Log: s.log, Registry: reg, Accept: &s.accept}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -6,7 +6,8 @@
 -- columns are the store's pull request as Stateward last saw it: its number and
 -- page (0 and '' when none is open), pr_chain the head commits Stateward pushed
 -- to it, oldest first (a merge or close says which head it took, and so which
--- placements it carried), pr_reset asks the next write to start the head branch
+-- placements it carried), pr_base the base commit the head was last built on
+-- (a base that moved since rebuilds the head), pr_reset asks the next write to start the head branch
 -- again from the base (after a close), pr_warning stops updates (a commit by
 -- someone else on the head branch), pr_error the host's answer to the last call
 -- that failed, pr_hook whether the webhook was registered, pr_body_hash what the
@@ -17,6 +18,7 @@ ALTER TABLE git_stores ADD COLUMN hook_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE git_stores ADD COLUMN pr_number INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE git_stores ADD COLUMN pr_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE git_stores ADD COLUMN pr_chain TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE git_stores ADD COLUMN pr_base TEXT NOT NULL DEFAULT '';
 ALTER TABLE git_stores ADD COLUMN pr_reset BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE git_stores ADD COLUMN pr_warning TEXT NOT NULL DEFAULT '';
 ALTER TABLE git_stores ADD COLUMN pr_error TEXT NOT NULL DEFAULT '';
