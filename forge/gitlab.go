@@ -309,8 +309,8 @@ func gitLabPR(m *gitlab.BasicMergeRequest) PR {
 		if pr.MergeCommitSHA == "" {
 			pr.MergeCommitSHA = m.SHA // fast-forward
 		}
-		if m.MergedBy != nil {
-			pr.MergedBy = m.MergedBy.Username
+		if m.MergeUser != nil { // merged_by is deprecated for merge_user
+			pr.MergedBy = m.MergeUser.Username
 		}
 	case "closed":
 		pr.State = Closed
