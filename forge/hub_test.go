@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,6 +189,11 @@ func TestHubLifecycle(t *testing.T) {
 				if err := f.EnsureHook(ctx, rec.URL(), "s3cret"); err != nil {
 					t.Fatalf("EnsureHook: %v", err)
 				}
+			}
+			if c.provider == GitHub {
+				rec.Wait(t, 10*time.Second, func(d testpeers.WebhookDelivery) bool {
+					return d.Header.Get("X-GitHub-Event") == "ping" && c.signed(d, "s3cret")
+				})
 			}
 			if hooks := fake.Hooks(); len(hooks) != 1 || hooks[0].URL != rec.URL() || hooks[0].Secret != "s3cret" || len(hooks[0].Events) != 2 {
 				t.Fatalf("hooks after EnsureHook twice = %+v, want one for %s with the secret and 2 events", hooks, rec.URL())
@@ -514,5 +521,69 @@ func TestHubFakesRefuseMalformedRequests(t *testing.T) {
 			}
 			fake.ClearUnexpected()
 		})
+	}
+}
+
+// TestHubErrorMapping: each way a host can refuse becomes the documented error
+// (the answers of hosts that the fakes do not imitate on demand).
+func TestHubErrorMapping(t *testing.T) {
+	now := time.Now()
+	reset := strconv.FormatInt(now.Add(90*time.Second).Unix(), 10)
+	for _, tc := range []struct {
+		name     string
+		status   int
+		header   map[string]string
+		body     string
+		wait     time.Duration // a *RateLimitError with about this wait; 0: an *APIError
+		sentinel error
+	}{
+		{"403 with Retry-After", 403, map[string]string{"Retry-After": "30"}, `{"message": "slow down"}`, 30 * time.Second, nil},
+		{"429 naming no wait", 429, nil, `{"message": "slow down"}`, time.Minute, nil},
+		{"GitHub primary limit", 403, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, `{"message": "API rate limit exceeded"}`, 90 * time.Second, nil},
+		{"GitLab 429 with RateLimit-Reset", 429, map[string]string{"RateLimit-Reset": reset}, `Retry later`, 90 * time.Second, nil},
+		{"plain 403", 403, nil, `{"message": "Must have admin rights"}`, 0, ErrForbidden},
+		{"401", 401, nil, `{"message": "Bad credentials"}`, 0, ErrUnauthorized},
+		{"500", 500, nil, `{"message": "boom"}`, 0, nil},
+	} {
+		for _, provider := range []string{GitHub, GitLab} {
+			t.Run(provider+"/"+tc.name, func(t *testing.T) {
+				if provider == GitHub && tc.name == "GitLab 429 with RateLimit-Reset" || provider == GitLab && tc.name == "GitHub primary limit" {
+					return
+				}
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					for k, v := range tc.header {
+						w.Header().Set(k, v)
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(tc.body))
+				}))
+				defer srv.Close()
+				cfg := Config{Provider: provider, RepoURL: srv.URL + "/acme/gitops.git", Token: func(context.Context) (string, error) { return "t", nil }}
+				var f Forge
+				var err error
+				if provider == GitHub {
+					f, err = newGitHub(cfg)
+				} else {
+					f, err = newGitLab(cfg)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.Get(context.Background(), 1)
+				var rl *RateLimitError
+				var apiErr *APIError
+				switch {
+				case tc.wait != 0:
+					if !errors.As(err, &rl) || rl.RetryAfter < tc.wait-5*time.Second || rl.RetryAfter > tc.wait+time.Second {
+						t.Fatalf("Get = %v, want *RateLimitError after ~%v", err, tc.wait)
+					}
+				default:
+					if !errors.As(err, &apiErr) || apiErr.Status != tc.status || apiErr.Err != tc.sentinel || !strings.Contains(apiErr.Call, "/1") {
+						t.Fatalf("Get = %#v, want *APIError %d with %v", err, tc.status, tc.sentinel)
+					}
+				}
+			})
+		}
 	}
 }

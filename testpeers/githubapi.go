@@ -146,13 +146,17 @@ func (g *GitHubAPI) pushed(ref, before, after, login string) {
 
 // send delivers a GitHub event to the hooks subscribed to it.
 func (g *GitHubAPI) send(event string, payload map[string]any) {
+	g.sendTo(event, payload, func(k *ForgeHook) bool {
+		return slices.Contains(k.Events, event) || slices.Contains(k.Events, "*")
+	})
+}
+
+func (g *GitHubAPI) sendTo(event string, payload map[string]any, to func(*ForgeHook) bool) {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		panic(err)
 	}
-	g.deliver(event, body, func(k *ForgeHook) bool {
-		return slices.Contains(k.Events, event) || slices.Contains(k.Events, "*")
-	}, func(k *ForgeHook, req *http.Request) {
+	g.deliver(event, body, to, func(k *ForgeHook, req *http.Request) {
 		req.Header.Set("User-Agent", "GitHub-Hookshot/testpeers")
 		req.Header.Set("X-GitHub-Event", event)
 		req.Header.Set("X-GitHub-Delivery", deliveryID())
@@ -680,9 +684,13 @@ func (g *GitHubAPI) hook(w http.ResponseWriter, r *http.Request, id int) {
 	}
 	j := hookJSON(k)
 	g.mu.Unlock()
-	status := http.StatusOK
-	if r.Method == http.MethodPost {
-		status = http.StatusCreated
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusOK, j)
+		return
 	}
-	writeJSON(w, status, j)
+	writeJSON(w, http.StatusCreated, j)
+	// A new hook gets a ping (https://docs.github.com/webhooks/webhook-events-and-payloads#ping).
+	g.sendTo("ping", map[string]any{
+		"zen": "Keep it logically awesome.", "hook_id": j["id"], "hook": j, "repository": g.repoJSON(), "sender": ghUser(g.login),
+	}, func(h *ForgeHook) bool { return h.ID == j["id"] })
 }
