@@ -79,7 +79,9 @@ func (f *githubForge) Find(ctx context.Context, head, base string) (PR, error) {
 		State: "open", Head: f.owner + ":" + head, Base: base,
 	})
 	if err != nil {
-		return PR{}, f.err("GET "+f.path("/pulls"), resp, err, nil)
+		// A 404 here is the repository (missing, or hidden from the token),
+		// not the absence of a pull request: not ErrNotFound.
+		return PR{}, f.err("GET "+f.path("/pulls"), resp, err, map[int]error{http.StatusNotFound: nil})
 	}
 	for _, p := range prs {
 		if p.GetHead().GetRef() == head && p.GetBase().GetRef() == base {

@@ -96,7 +96,9 @@ func (f *gitlabForge) Find(ctx context.Context, head, base string) (PR, error) {
 		State: gitlab.Ptr("opened"), SourceBranch: &head, TargetBranch: &base,
 	}, gitlab.WithContext(ctx))
 	if err != nil {
-		return PR{}, f.err("GET "+f.path("/merge_requests"), resp, err, nil)
+		// A 404 here is the project (missing, or hidden from the token), not
+		// the absence of a merge request: not ErrNotFound.
+		return PR{}, f.err("GET "+f.path("/merge_requests"), resp, err, map[int]error{http.StatusNotFound: nil})
 	}
 	for _, m := range mrs {
 		if m.SourceBranch == head && m.TargetBranch == base {
@@ -262,8 +264,8 @@ func (f *gitlabForge) err(call string, resp *gitlab.Response, err error, byStatu
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	if resp == nil || resp.Response == nil {
-		return fmt.Errorf("%s: %w", call, err)
+	if resp == nil || resp.Response == nil || resp.StatusCode < 400 {
+		return fmt.Errorf("%s: %w", call, err) // the transport, or an answer that does not decode
 	}
 	status := resp.StatusCode
 	msg := err.Error()

@@ -31,6 +31,12 @@ func (t *hubTokenTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 		return nil, fmt.Errorf("forge: token for %s: %w", req.URL.Host, err)
 	}
+	if tok == "" {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, fmt.Errorf("forge: the token for %s is empty", req.URL.Host)
+	}
 	req = req.Clone(req.Context())
 	t.set(req.Header, tok)
 	return t.base.RoundTrip(req)

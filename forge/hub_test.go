@@ -349,6 +349,16 @@ func TestHubErrors(t *testing.T) {
 			if _, err := f.Get(ctx, 99); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("Get(99) = %v, want ErrNotFound", err)
 			}
+			other := hubForge(t, c, fake, func(cfg *Config) { cfg.RepoURL = strings.Replace(cfg.RepoURL, "gitops", "elsewhere", 1) })
+			var apiErr *APIError
+			if _, err := other.Find(ctx, head, "main"); errors.Is(err, ErrNotFound) || !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound {
+				t.Fatalf("Find in a repository the host does not have = %v, want a 404 *APIError that is not ErrNotFound", err)
+			}
+			fake.ClearUnexpected() // the host records the unknown repository
+			empty := hubForge(t, c, fake, func(cfg *Config) { cfg.Token = func(context.Context) (string, error) { return "", nil } })
+			if _, err := empty.Get(ctx, 1); err == nil || !strings.Contains(err.Error(), "empty") {
+				t.Fatalf("Get with an empty token = %v, want an error naming it", err)
+			}
 			fake.ForbidHooks(true)
 			if err := f.EnsureHook(ctx, "https://stateward.example/hook", "s"); !errors.Is(err, ErrForbidden) {
 				t.Fatalf("EnsureHook without rights = %v, want ErrForbidden", err)
