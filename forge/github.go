@@ -13,10 +13,11 @@ import (
 )
 
 // GitHub's limits on a pull request, which its API enforces with 422 "Validation
-// Failed": the title is at most 256 characters and the body at most 65536
-// ("body is too long (maximum is 65536 characters)"); see
-// https://docs.github.com/rest/pulls/pulls#create-a-pull-request and
-// https://github.com/orgs/community/discussions/27190.
+// Failed": a title of at most 256 characters, a body of at most 65536 ("body is
+// too long (maximum is 65536 characters)", the answer to
+// https://docs.github.com/rest/pulls/pulls#create-a-pull-request quoted in
+// https://github.com/renovatebot/renovate/issues/2032; the REST docs do not
+// state the number).
 var gitHubLimits = Limits{Title: 256, Body: 65536}
 
 // gitHubSecondaryWait is the wait after a secondary rate limit that names none:

@@ -11,10 +11,10 @@ import (
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
 
-// GitLab's limits on a merge request: the title is at most 255 characters and
-// the description at most 1,048,576 ("Limited to 1,048,576 characters"); see
-// https://docs.gitlab.com/api/merge_requests/#create-mr and
-// https://docs.gitlab.com/user/project/merge_requests/#description-limits.
+// GitLab's limits on a merge request: a title of at most 255 characters, a
+// description of at most 1,048,576 ("Limited to 1,048,576 characters",
+// https://docs.gitlab.com/api/merge_requests/#create-mr; raised to 1 MB by
+// https://gitlab.com/gitlab-org/gitlab/merge_requests/18617).
 var gitLabLimits = Limits{Title: 255, Body: 1_048_576}
 
 // gitLabDefaultWait is the wait after a 429 that names none (GitLab sends
@@ -30,7 +30,9 @@ type gitlabForge struct {
 }
 
 // gitLabToken is an AuthSource that asks Config.Token for every request and
-// sends it as PRIVATE-TOKEN (personal, project and group access tokens).
+// sends it as "Authorization: Bearer", which GitLab takes for personal,
+// project and group access tokens as well as OAuth tokens
+// (https://docs.gitlab.com/api/rest/authentication/).
 type gitLabToken struct {
 	token func(ctx context.Context) (string, error)
 }
@@ -45,7 +47,7 @@ func (s gitLabToken) Header(ctx context.Context) (string, string, error) {
 	if tok == "" {
 		return "", "", errors.New("forge: GitLab token is empty")
 	}
-	return gitlab.AccessTokenHeaderName, tok, nil
+	return "Authorization", "Bearer " + tok, nil
 }
 
 // newGitLab makes the GitLab provider of cfg: the REST base is cfg.APIURL, else
