@@ -31,9 +31,18 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 			return err
 		}
 		for _, o := range res.Placements {
+			if o.Proposed && o.Error == "" {
+				if err := d.proposePlacement(ctx, tx, job, o, res.Head); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := d.finishPlacement(ctx, tx, job.TenantID, o, res.Version); err != nil {
 				return err
 			}
+		}
+		if err := d.finishHead(ctx, tx, job, res); err != nil {
+			return err
 		}
 		for _, o := range res.Canaries {
 			if err := d.finishCanary(ctx, tx, job.TenantID, o); err != nil {
@@ -192,6 +201,9 @@ func (d *DB) finishCanary(ctx context.Context, tx *sqlx.Tx, tenantID int64, o te
 	now := d.now()
 	var err error
 	switch {
+	case o.Proposed && o.Error == "":
+		_, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'proposed', error = '', written_keys = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ? AND generation = ?`, toJSON(nonNil(o.Keys)), now, tenantID, o.ID, o.Generation)
 	case o.Error != "":
 		_, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'failed', error = ?, updated_at = ?
 			WHERE tenant_id = ? AND id = ? AND generation = ?`, o.Error, now, tenantID, o.ID, o.Generation)

@@ -19,9 +19,19 @@ import (
 // directory).
 func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	if job.Store.Kind == tenants.KindGit {
-		if err := tx.GetContext(ctx, &job.InDoubt, `SELECT push_in_doubt FROM git_stores WHERE tenant_id = ? AND name = ?`,
-			job.TenantID, job.Store.Name); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var g struct {
+			InDoubt bool `db:"push_in_doubt"`
+			PR      bool `db:"pr"`
+			Reset   bool `db:"pr_reset"`
+		}
+		err := tx.GetContext(ctx, &g, `SELECT push_in_doubt, pull_request <> '' AS pr, pr_reset FROM git_stores
+			WHERE tenant_id = ? AND name = ?`, job.TenantID, job.Store.Name)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
+		}
+		job.InDoubt = g.InDoubt
+		if g.PR {
+			job.PullRequest = &tenants.JobPR{ResetHead: g.Reset}
 		}
 	}
 	rows, err := d.jobPlacements(ctx, tx, job)
@@ -65,14 +75,14 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 func (d *DB) jobPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]placementRow, error) {
 	var rows []placementRow
 	err := tx.SelectContext(ctx, &rows, `SELECT `+placementCols+` FROM placements
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) AND NOT stuck ORDER BY name, id`+d.dialect.skipHeld,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state NOT IN ('written', 'proposed') OR ?) AND NOT stuck ORDER BY name, id`+d.dialect.skipHeld,
 		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
 	if err != nil {
 		return nil, err
 	}
 	var ids []int64
 	for _, r := range rows {
-		if r.State != tenants.StateWritten {
+		if r.State != tenants.StateWritten && r.State != tenants.StateProposed {
 			ids = append(ids, r.ID)
 		}
 	}
@@ -123,7 +133,7 @@ func (d *DB) peerPlacements(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, 
 		ids = append(ids, id)
 	}
 	q, args, err := sqlx.In(`SELECT `+placementCols+` FROM placements WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
-		AND state = 'written' AND intent = 'write' AND destination_id IN (?) ORDER BY name, id`,
+		AND state IN ('written', 'proposed') AND intent = 'write' AND destination_id IN (?) ORDER BY name, id`,
 		job.TenantID, job.Store.Kind, job.Store.Name, ids)
 	if err != nil {
 		return nil, err
@@ -174,7 +184,7 @@ func (r canaryRow) write() tenants.CanaryWrite {
 func (d *DB) jobCanaries(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]tenants.CanaryWrite, error) {
 	var rows []canaryRow
 	err := tx.SelectContext(ctx, &rows, `SELECT `+canaryCols+` FROM canaries
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state <> 'written' OR ?) ORDER BY destination_name`+d.dialect.skipHeld,
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (state NOT IN ('written', 'proposed') OR ?) ORDER BY destination_name`+d.dialect.skipHeld,
 		job.TenantID, job.Store.Kind, job.Store.Name, job.Full)
 	if err != nil {
 		return nil, err
@@ -183,7 +193,7 @@ func (d *DB) jobCanaries(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) ([]
 	out := make([]tenants.CanaryWrite, len(rows))
 	for i, r := range rows {
 		out[i] = r.write()
-		if r.State != tenants.StateWritten {
+		if r.State != tenants.StateWritten && r.State != tenants.StateProposed {
 			ids = append(ids, r.ID)
 		}
 	}

@@ -21,7 +21,18 @@ type storeMove struct {
 }
 
 func gitMove(old, s tenants.GitStateStore) storeMove {
-	return storeMove{location: old.URL != s.URL || old.Branch != s.Branch, path: old.Path != s.Path}
+	return storeMove{location: old.URL != s.URL || old.Branch != s.Branch || prRoute(old) != prRoute(s), path: old.Path != s.Path}
+}
+
+// prRoute is how a Git store's writes reach its branch: pushed ("" for a store
+// without spec.pullRequest), or through a pull request from a head branch on a
+// provider. Changing it moves the store: what was proposed on the old route is
+// not on the branch, so every placement is written again the new way.
+func prRoute(s tenants.GitStateStore) string {
+	if s.PullRequest == nil {
+		return ""
+	}
+	return s.PullRequest.Provider + " " + s.PullRequest.APIURL + " " + s.HeadBranch()
 }
 
 func bucketMove(old, s tenants.BucketStateStore) storeMove {
@@ -175,7 +186,7 @@ func (d *DB) relocate(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 		dropped += int(n)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'pending', generation = generation + 1, attempts = 0, error = '',
-		stuck = FALSE, version = '', written_keys = '[]', written_prefix = '', updated_at = ?
+		stuck = FALSE, version = '', written_keys = '[]', written_prefix = '', pr_number = 0, pr_url = '', updated_at = ?
 		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND intent = 'write'`, now, tenantID, k.kind, k.name); err != nil {
 		return 0, err
 	}
@@ -185,7 +196,9 @@ func (d *DB) relocate(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	}
 	if k.kind == tenants.KindGit {
 		// A push in doubt was to the old remote: the new one has nothing to fence.
-		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE WHERE tenant_id = ? AND name = ?`,
+		// A pull request on the old route carries nothing for the new one.
+		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE, `+prCleared+`
+			WHERE tenant_id = ? AND name = ?`,
 			tenantID, k.name); err != nil {
 			return 0, err
 		}

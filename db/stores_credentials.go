@@ -10,13 +10,13 @@ import (
 func gitCreds(c tenants.GitCredentials) map[string]string {
 	return map[string]string{"username": c.Username, "password": c.Password, "sshPrivateKey": c.SSHPrivateKey, "knownHosts": c.KnownHosts,
 		"appID": c.AppID, "installationID": c.InstallationID, "privateKey": c.PrivateKey,
-		"signingKey": c.SigningKey, "signingKeyPassphrase": c.SigningKeyPassphrase}
+		"signingKey": c.SigningKey, "signingKeyPassphrase": c.SigningKeyPassphrase, "webhookSecret": c.WebhookSecret}
 }
 
 func gitCredsFrom(m map[string]string) tenants.GitCredentials {
 	return tenants.GitCredentials{Username: m["username"], Password: m["password"], SSHPrivateKey: m["sshPrivateKey"], KnownHosts: m["knownHosts"],
 		AppID: m["appID"], InstallationID: m["installationID"], PrivateKey: m["privateKey"],
-		SigningKey: m["signingKey"], SigningKeyPassphrase: m["signingKeyPassphrase"]}
+		SigningKey: m["signingKey"], SigningKeyPassphrase: m["signingKeyPassphrase"], WebhookSecret: m["webhookSecret"]}
 }
 
 func mergeGitCreds(n, old tenants.GitCredentials) tenants.GitCredentials {
@@ -40,6 +40,9 @@ func mergeGitCreds(n, old tenants.GitCredentials) tenants.GitCredentials {
 	}
 	if n.PrivateKey == "" {
 		n.PrivateKey = old.PrivateKey
+	}
+	if n.WebhookSecret == "" {
+		n.WebhookSecret = old.WebhookSecret
 	}
 	if n.SigningKey == "" {
 		n.SigningKey, n.SigningKeyPassphrase = old.SigningKey, cmp.Or(n.SigningKeyPassphrase, old.SigningKeyPassphrase)

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -25,18 +26,27 @@ type gitRow struct {
 	Missing     bool      `db:"secret_missing"`
 	APIURL      string    `db:"github_api_url"`
 	Fingerprint string    `db:"signing_fingerprint"`
+	PullRequest string    `db:"pull_request"`
+	HookID      string    `db:"hook_id"`
+	PRNumber    int       `db:"pr_number"`
+	PRURL       string    `db:"pr_url"`
+	PRWarning   string    `db:"pr_warning"`
+	PRError     string    `db:"pr_error"`
+	PRHook      string    `db:"pr_hook"`
 	UpdatedAt   time.Time `db:"updated_at"`
 	statusCols
 }
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
-	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
+	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, pull_request, hook_id, pr_number, pr_url, pr_warning,
+	pr_error, pr_hook, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
 		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, GitHubAPIURL: r.APIURL, SigningKeyFingerprint: r.Fingerprint,
-		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain()}
+		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain(), PullRequest: prSpecFrom(r.PullRequest), HookID: r.HookID,
+		PR: tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook}}
 }
 
 // GitStores lists a tenant's Git stores (without credentials).
@@ -103,6 +113,7 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 			}
 		}
 		s.ID = old.ID
+		s.HookID = cmp.Or(old.HookID, newHookID())
 		s.SigningKeyFingerprint = tenants.SigningKeyFingerprint(s.Credentials.SigningKey)
 		if sameGit(old, *s) {
 			return tenants.Saved{Action: tenants.ActionUnchanged}, nil
@@ -114,9 +125,11 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
 			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, github_api_url = ?, signing_fingerprint = ?,
+			pull_request = ?, hook_id = ?, pr_hook = '',
 			updated_at = ?, ready = NULL, status_message = '', last_checked = NULL, write_error = '', write_failed_at = NULL
 			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
-			s.Insecure, s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now(), s.TenantID, s.ID)
+			s.Insecure, s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, prSpecJSON(s.PullRequest), s.HookID,
+			d.now(), s.TenantID, s.ID)
 		if err != nil {
 			return tenants.Saved{}, err
 		}
@@ -127,11 +140,13 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		return tenants.Saved{Action: tenants.ActionUpdated, Message: msg}, err
 	case isNotFound(err):
 		s.SigningKeyFingerprint = tenants.SigningKeyFingerprint(s.Credentials.SigningKey)
+		s.HookID = newHookID()
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
-			author_name, author_email, insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			author_name, author_email, insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, pull_request, hook_id,
+			updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure,
-			s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, d.now())
+			s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, prSpecJSON(s.PullRequest), s.HookID, d.now())
 		if err != nil {
 			return tenants.Saved{}, mapErr(err, tenants.KindGit, s.Name)
 		}
@@ -148,6 +163,12 @@ func sameGit(a, b tenants.GitStateStore) bool {
 	a.Status, b.Status = tenants.Status{}, tenants.Status{}
 	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
 	a.ID, b.ID = 0, 0
+	a.HookID, b.HookID = "", ""
+	a.PR, b.PR = tenants.StorePullRequest{}, tenants.StorePullRequest{}
+	if prSpecJSON(a.PullRequest) != prSpecJSON(b.PullRequest) {
+		return false
+	}
+	a.PullRequest, b.PullRequest = nil, nil
 	return a == b
 }
 

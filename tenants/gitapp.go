@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -73,19 +72,7 @@ func (s *GitStateStore) validateGitHubApp(es *ValidationErrors) {
 }
 
 func validateAPIURL(raw string, insecure bool) error {
-	const field = "spec.githubAPIURL"
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || u.Host == "" || u.Opaque != "":
-		return Invalid(field, "%q is not a URL (GitHub Enterprise Server: https://HOST/api/v3)", raw)
-	case u.Scheme == "http" && !insecure:
-		return Invalid(field, "http:// is only allowed with insecure: true; use https://")
-	case u.Scheme != "https" && u.Scheme != "http":
-		return Invalid(field, "scheme %q is not supported; use https://", u.Scheme)
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return Invalid(field, "must be a plain base URL, without user, query or fragment")
-	}
-	return nil
+	return validateBaseURL("spec.githubAPIURL", raw, insecure, "GitHub Enterprise Server: https://HOST/api/v3")
 }
 
 // ParseAppPrivateKey reads a GitHub App's private key: the PEM file GitHub

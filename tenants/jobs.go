@@ -36,6 +36,9 @@ type Job struct {
 	// InDoubt: an earlier push to this (Git) store may still land; the write must
 	// move the branch even if it changes nothing (writers.Batch.Fence).
 	InDoubt bool
+	// PullRequest is set for a store whose writes go through a pull request:
+	// the write goes to the head branch, never to the store's branch.
+	PullRequest *JobPR
 	// Writes are the placements to write or remove (pending, failed or in flight).
 	Writes []PlacementWrite
 	// Peers are the other live placements on the Destinations that Writes touch:
@@ -44,6 +47,14 @@ type Job struct {
 	Peers []PlacementWrite
 	// Canaries are the Destinations' canary files to write or remove.
 	Canaries []CanaryWrite
+}
+
+// JobPR is what a write to a pull-request store needs beyond its Batch.
+type JobPR struct {
+	// ResetHead starts the head branch again from the base branch's tip: the
+	// last pull request was closed without merging, and what it proposed must
+	// not be proposed again.
+	ResetHead bool
 }
 
 // PlacementWrite is one placement as a writer sees it.
@@ -97,6 +108,18 @@ type JobResult struct {
 	// failing store shows healthy again.
 	StoreErr   string
 	StoreOK    bool
+	// Head is set when the write went to a pull request's head branch: the head
+	// commit now (the Version of a proposed outcome; Version is then the base
+	// branch's tip, the version of an outcome the base already holds).
+	// HeadRestarted says the head branch was built anew on the base (after a
+	// close, or rebuilt because the base moved): the commits pushed to it before
+	// are no longer on it.
+	Head          string
+	HeadRestarted bool
+	// Blocked is set when the head branch carries a commit by someone else:
+	// nothing was written, and the pull request is left to people (the text
+	// says so, for the store's warning).
+	Blocked    string
 	Placements []PlacementOutcome
 	Canaries   []CanaryOutcome
 }
@@ -118,6 +141,9 @@ type PlacementOutcome struct {
 	// MayHold lists keys a failed write may have left in the store (a bucket write
 	// that stopped half way); they are remembered so that a later write removes them.
 	MayHold []string
+	// Proposed: the write is on a pull request's head branch and the base
+	// branch does not hold it yet (see JobResult.Head).
+	Proposed bool
 }
 
 // CanaryOutcome is what happened to one Destination's canary files.
@@ -127,4 +153,5 @@ type CanaryOutcome struct {
 	Delete     bool
 	Error      string
 	Keys       []string
+	Proposed   bool // see PlacementOutcome.Proposed
 }

@@ -86,7 +86,7 @@ func gitObject(g GitStateStore) kObject[kGitSpec] {
 		Spec: kGitSpec{
 			URL: g.URL, Branch: g.Branch, Path: g.Path, SecretRef: exportSecretRef(g.SecretRef),
 			AuthMethod: g.AuthMethod, GitAuthor: &kGitAuthor{Name: g.AuthorName, Email: g.AuthorEmail},
-			Insecure: g.Insecure, CABundle: g.CABundle, GitHubAPIURL: g.GitHubAPIURL,
+			Insecure: g.Insecure, CABundle: g.CABundle, GitHubAPIURL: g.GitHubAPIURL, PullRequest: g.PullRequest,
 		},
 	}
 }

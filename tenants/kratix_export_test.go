@@ -13,6 +13,7 @@ func exportFixtures() ([]GitStateStore, []BucketStateStore, []Destination) {
 		{Name: "alpha", URL: "http://git.local/r.git", Branch: "prod", Path: "clusters/", Insecure: true,
 			CABundle: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", SecretRef: "git-creds",
 			AuthorName: "Platform Bot", AuthorEmail: "bot@example.com",
+			PullRequest: &PullRequestSpec{Provider: ProviderGitea, APIURL: "http://git.local/api/v1/", Labels: []string{"gitops", " stateward "}},
 			Credentials: GitCredentials{Username: "SECRET-USER", Password: "SECRET-PASSWORD"}},
 	}
 	buckets := []BucketStateStore{

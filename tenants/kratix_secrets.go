@@ -147,6 +147,7 @@ func fillGit(g *GitStateStore, s Secret) {
 	}
 	g.Credentials.SigningKey = s.Data["signingKey"]
 	g.Credentials.SigningKeyPassphrase = s.Data["signingKeyPassphrase"]
+	g.Credentials.WebhookSecret = s.Data["webhookSecret"]
 	g.Normalize()
 }
 

@@ -40,6 +40,8 @@ type kGitSpec struct {
 	CABundle   string      `json:"caBundle,omitempty"` // Stateward extension: PEM roots
 	// GitHubAPIURL is a Stateward extension: Kratix always asks api.github.com.
 	GitHubAPIURL string `json:"githubAPIURL,omitempty"`
+	// PullRequest is a Stateward extension: writes go through a pull request.
+	PullRequest *PullRequestSpec `json:"pullRequest,omitempty"`
 }
 
 type kBucketSpec struct {
@@ -99,6 +101,10 @@ var gitSpecShape = object(map[string]*shape{
 	"secretRef": secretRefShape, "authMethod": stringShape,
 	"gitAuthor": object(map[string]*shape{"name": stringShape, "email": stringShape}),
 	"insecure":  boolShape, "caBundle": stringShape, "githubAPIURL": stringShape,
+	"pullRequest": object(map[string]*shape{
+		"provider": stringShape, "apiURL": stringShape, "headBranch": stringShape, "merge": stringShape,
+		"labels": listOf(stringShape),
+	}),
 })
 
 var bucketSpecShape = object(map[string]*shape{
@@ -140,7 +146,7 @@ func gitStoreFrom(o *kObject[kGitSpec]) *GitStateStore {
 	g := &GitStateStore{
 		Name: o.Metadata.Name, URL: s.URL, Branch: s.Branch, Path: s.Path,
 		SecretRef: secretRefName(s.SecretRef), AuthMethod: s.AuthMethod,
-		Insecure: s.Insecure, CABundle: s.CABundle, GitHubAPIURL: s.GitHubAPIURL,
+		Insecure: s.Insecure, CABundle: s.CABundle, GitHubAPIURL: s.GitHubAPIURL, PullRequest: s.PullRequest,
 	}
 	if s.GitAuthor != nil {
 		g.AuthorName, g.AuthorEmail = s.GitAuthor.Name, s.GitAuthor.Email

@@ -81,6 +81,9 @@ type GitCredentials struct {
 	// opens it when it is encrypted. Any auth method may carry one.
 	SigningKey           string
 	SigningKeyPassphrase string
+	// WebhookSecret verifies the webhooks a pull-request store's host delivers
+	// (the Secret key "webhookSecret").
+	WebhookSecret string
 }
 
 // GitStateStore is a Git repository Stateward writes to.
@@ -106,7 +109,15 @@ type GitStateStore struct {
 	// signed. Derived from
 	// Credentials.SigningKey when the store is saved; safe to show.
 	SigningKeyFingerprint string
-	Credentials           GitCredentials
+	// PullRequest, when set, sends every write through one pull request into
+	// Branch (spec.pullRequest, a Stateward extension).
+	PullRequest *PullRequestSpec
+	// HookID names the store in its webhook URL (/hooks/git/<HookID>); random,
+	// set when the store is created.
+	HookID string
+	// PR is the store's pull request and webhook as Stateward last saw them.
+	PR          StorePullRequest
+	Credentials GitCredentials
 	// SecretMissing: the Secret SecretRef names did not exist when the store was
 	// applied. The store is kept (a folder of YAML applies in any order), not
 	// ready, and nothing is written to it until the Secret is applied.
@@ -185,6 +196,8 @@ func (s *GitStateStore) Normalize() {
 		s.Credentials.SSHPrivateKey = k + "\n"
 	}
 	s.normalizeAppAndSigning()
+	s.normalizePR()
+	s.Credentials.WebhookSecret = TrimSecret(s.Credentials.WebhookSecret)
 }
 
 // Validate checks every field of a Git store; it reports all problems at once.
@@ -218,6 +231,7 @@ func (s *GitStateStore) Validate() error {
 		_ = es.Add(Invalid("spec.githubAPIURL", "is only used with authMethod githubApp"))
 	}
 	s.validateSigningKey(&es)
+	s.validatePR(&es)
 	if s.AuthorEmail != "" {
 		if _, err := ValidateEmail("spec.gitAuthor.email", s.AuthorEmail); err != nil {
 			_ = es.Add(err)

@@ -3,6 +3,7 @@ package writers
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestBucketApplyWritesThenReapplyPutsNothing(t *testing.T) {
 	before := f.lastModified(t, "store/")
 
 	second := f.apply(t, batch)
-	if second != (Result{Version: first.Version}) {
+	if !reflect.DeepEqual(second, Result{Version: first.Version}) {
 		t.Errorf("re-Apply = %+v, want %+v", second, Result{Version: first.Version})
 	}
 	if puts := f.rec.take("PUT"); len(puts) != 0 {

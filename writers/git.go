@@ -25,6 +25,10 @@ type GitConfig struct {
 	URL string
 	// Branch is written to; "main" when empty.
 	Branch string
+	// HeadBranch, when set, makes this a pull-request store: every write goes
+	// to HeadBranch, built on Branch, and Branch is never pushed to (see
+	// applyHead).
+	HeadBranch string
 	// AuthMethod is "basicAuth", "ssh", "githubApp" or "none"; when empty,
 	// basicAuth if a password is given, else none.
 	AuthMethod string
@@ -84,7 +88,8 @@ type Git struct {
 	cfg    GitConfig
 	remote *gitRemote
 	branch plumbing.ReferenceName
-	signer *commitSigner // nil: commits are not signed
+	head   plumbing.ReferenceName // "" unless a pull-request store
+	signer *commitSigner          // nil: commits are not signed
 
 	mu    sync.Mutex
 	cache *gitCache // opened on first use
@@ -119,6 +124,12 @@ func NewGit(cfg GitConfig) (*Git, error) {
 		return nil, err
 	}
 	g := &Git{cfg: cfg, remote: remote, branch: branch}
+	if cfg.HeadBranch != "" {
+		g.head = plumbing.NewBranchReferenceName(cfg.HeadBranch)
+		if err := g.head.Validate(); err != nil || cfg.HeadBranch == cfg.Branch || strings.ContainsAny(cfg.HeadBranch, " \t\n") {
+			return nil, fmt.Errorf("git: invalid head branch %q", cfg.HeadBranch)
+		}
+	}
 	if cfg.SigningKey != "" {
 		if g.signer, err = newCommitSigner(cfg.SigningKey, cfg.SigningKeyPassphrase); err != nil {
 			return nil, err
@@ -147,7 +158,12 @@ func (g *Git) Apply(ctx context.Context, b Batch) (Result, error) {
 		if err := backoff(ctx, attempt); err != nil {
 			return Result{}, err
 		}
-		res, err := g.applyOnce(ctx, c, edits, b)
+		var res Result
+		if g.head != "" {
+			res, err = g.applyHead(ctx, c, b)
+		} else {
+			res, err = g.applyOnce(ctx, c, edits, b)
+		}
 		if !errors.Is(err, errStale) {
 			return res, err
 		}

@@ -291,7 +291,7 @@ func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, er
 			return nil, err
 		}
 		s.Status = tenants.Status{}
-		config, build = s, func() (Backend, error) { return r.Factory.GitBackend(s) }
+		config, build = gitKey(s), func() (Backend, error) { return r.Factory.GitBackend(s) }
 	default:
 		s, err := r.DB.BucketStore(ctx, ref.TenantID, ref.Name)
 		if err != nil {
@@ -314,6 +314,18 @@ func (r *Runner) backend(ctx context.Context, ref tenants.StoreRef) (Backend, er
 	}
 	r.backends[ref] = cachedBackend{backend: b, config: config}
 	return b, nil
+}
+
+// gitKey is what a Git backend is built from, comparable: the store without its
+// status, its pull request's state, and the pull-request spec (a pointer) but
+// its head branch, which is all the backend takes of it.
+func gitKey(s tenants.GitStateStore) any {
+	head := s.HeadBranch()
+	s.PR, s.PullRequest = tenants.StorePullRequest{}, nil
+	return struct {
+		store tenants.GitStateStore
+		head  string
+	}{s, head}
 }
 
 // forget drops the cached Backend of a store, so that a failed write is retried on

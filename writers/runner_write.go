@@ -44,6 +44,10 @@ func (jw *jobWrite) run(ctx context.Context) (tenants.JobResult, *jobBatch, erro
 		return jw.narrow(ctx, jb, err)
 	case err != nil:
 		jw.failed(&res, err)
+		var foreign *ForeignCommitError
+		if errors.As(err, &foreign) {
+			res.Blocked = foreign.Error()
+		}
 	}
 	return res, jb, nil
 }
@@ -60,13 +64,61 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 		return res, jb, err
 	}
 	jb.batch.Fence = jw.job.InDoubt
+	pr := jw.job.PullRequest
+	jb.batch.ResetHead = pr != nil && pr.ResetHead
 	out, err := jw.r.applyJob(ctx, jw.lease, jb.batch)
 	if err != nil {
 		return res, jb, err
 	}
 	res.Version, res.Changed, res.Puts, res.Deletes = out.Version, out.Changed, out.Puts, out.Deletes
 	res.StoreOK = true
+	if pr != nil {
+		res.Head, res.HeadRestarted = out.Head, out.HeadRestarted
+		pr.ResetHead = false // a narrowed job's next part builds on this one
+		jw.markProposed(&res, out.Proposed)
+	}
 	return res, jb, nil
+}
+
+// markProposed marks, on a pull-request store, each outcome whose keys (written,
+// or removed) differ between the head branch and the base branch: the base
+// does not hold it until the pull request is merged. The others are written:
+// the base holds them already.
+func (jw *jobWrite) markProposed(res *tenants.JobResult, proposed map[string]bool) {
+	if len(proposed) == 0 {
+		return
+	}
+	touches := func(keys []string, prefix string) bool {
+		for _, k := range keys {
+			if proposed[k] {
+				return true
+			}
+		}
+		if prefix != "" {
+			for k := range proposed {
+				if strings.HasPrefix(k, prefix) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	byID := make(map[int64]tenants.PlacementWrite, len(jw.job.Writes))
+	for _, w := range jw.job.Writes {
+		byID[w.ID] = w
+	}
+	for i, o := range res.Placements {
+		if o.Error != "" {
+			continue
+		}
+		w := byID[o.ID]
+		res.Placements[i].Proposed = touches(o.Keys, o.Prefix) || touches(w.WrittenKeys, "") || touches(w.Plan.Keys(), "")
+	}
+	for i, c := range res.Canaries {
+		if c.Error == "" {
+			res.Canaries[i].Proposed = touches(c.Keys, "")
+		}
+	}
 }
 
 // protect drops from the Batch's removals every key that a live placement or
@@ -245,6 +297,10 @@ func (n *narrowing) succeeded(res tenants.JobResult) {
 		n.res.Version = res.Version
 	}
 	n.res.Changed = n.res.Changed || res.Changed
+	if res.Head != "" {
+		n.res.Head = res.Head
+	}
+	n.res.HeadRestarted = n.res.HeadRestarted || res.HeadRestarted
 	n.res.StoreOK = n.res.StoreOK || res.StoreOK
 	n.res.Puts += res.Puts
 	n.res.Deletes += res.Deletes

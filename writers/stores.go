@@ -41,7 +41,7 @@ func (f Factory) GitBackend(s tenants.GitStateStore) (*Git, error) {
 	}
 	c := s.Credentials
 	return NewGit(GitConfig{
-		URL: s.URL, Branch: s.Branch, AuthMethod: s.AuthMethod,
+		URL: s.URL, Branch: s.Branch, HeadBranch: s.HeadBranch(), AuthMethod: s.AuthMethod,
 		Username: s.Credentials.Username, Password: s.Credentials.Password,
 		SSHPrivateKey: s.Credentials.SSHPrivateKey, KnownHosts: s.Credentials.KnownHosts,
 		AppID: c.AppID, InstallationID: c.InstallationID, AppPrivateKey: c.PrivateKey,

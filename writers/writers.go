@@ -46,6 +46,9 @@ type Batch struct {
 	// before the first PUT); an error stops the write there. The job runner uses it
 	// to confirm it still holds the job's lease.
 	Guard func(context.Context) error
+	// ResetHead, for a pull-request store, starts the head branch again from
+	// the base branch's tip (the last pull request was closed unmerged).
+	ResetHead bool
 }
 
 // guard runs b.Guard if there is one.
@@ -74,6 +77,14 @@ type Result struct {
 	Changed bool
 	// Puts and Deletes count the objects actually written and removed.
 	Puts, Deletes int
+	// For a pull-request store (GitConfig.HeadBranch), Version is the base
+	// branch's tip, Head the head branch's commit after the write, and Proposed
+	// the keys whose content on the head differs from the base: nil when the
+	// base holds everything (then Head is empty). HeadRestarted says the head
+	// was built anew on the base.
+	Head          string
+	Proposed      map[string]bool
+	HeadRestarted bool
 }
 
 // Backend is one State Store as the writers see it.
