@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -595,5 +596,34 @@ func TestHubErrorMapping(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestGitHubRotatingTokens: each request carries the token of the moment (an
+// App's installation tokens), which the host decides on.
+func TestGitHubRotatingTokens(t *testing.T) {
+	var minted atomic.Int32
+	var mu sync.Mutex
+	var seen []string
+	fake := testpeers.GitHubRepo(t, testpeers.GitHTTP(t, testpeers.GitOptions{}), testpeers.GitHubAPIOptions{
+		Authorize: func(tok string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, tok)
+			return strings.HasPrefix(tok, "ghs_minted_")
+		},
+	})
+	f := hubForge(t, hubCases[0], fake, func(cfg *Config) {
+		cfg.Token = func(context.Context) (string, error) { return "ghs_minted_" + strconv.Itoa(int(minted.Add(1))), nil }
+	})
+	for range 2 {
+		if _, err := f.Find(context.Background(), head, "main"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Find = %v, want ErrNotFound", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen, []string{"ghs_minted_1", "ghs_minted_2"}) {
+		t.Fatalf("the host saw tokens %q, want a new one per request", seen)
 	}
 }

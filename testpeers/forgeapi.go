@@ -95,6 +95,7 @@ type forgeHost struct {
 	proxy   *httputil.ReverseProxy
 	path    string // owner/name (GitLab: group/…/project)
 	token   string
+	accepts func(token string) bool // when set, decides instead of token
 	login   string
 	onPush  func(ref, before, after, sender string) // the host's push event, mu not held
 	running sync.WaitGroup                          // webhook deliveries under way
@@ -163,6 +164,14 @@ func (h *forgeHost) RepoURL() string { return h.srv.URL + "/" + h.path + ".git" 
 
 // Git is the repository behind the host.
 func (h *forgeHost) Git() *GitServer { return h.git }
+
+// authorized reports whether the API accepts tok.
+func (h *forgeHost) authorized(tok string) bool {
+	if h.accepts != nil {
+		return h.accepts(tok)
+	}
+	return tok == h.token
+}
 
 // Token is the credential the API accepts; Login is whose it is.
 func (h *forgeHost) Token() string { return h.token }

@@ -21,6 +21,10 @@ type GitHubAPIOptions struct {
 	// Token is the only credential the API accepts (Authorization: Bearer or
 	// token); Login is whose it is. "ghs_fake" and "stateward-bot" when empty.
 	Token, Login string
+	// Authorize, when set, decides which tokens the API accepts instead of
+	// Token, e.g. func(tok string) bool { return app.Accepts("x-access-token", tok) }
+	// for the installation tokens of a GitHubAppAPI.
+	Authorize func(token string) bool
 	// Root serves the API at the root, as api.github.com does; otherwise it is
 	// under /api/v3, as on GitHub Enterprise Server (the base that forge
 	// derives from the repository URL).
@@ -68,6 +72,7 @@ func GitHubRepo(t testing.TB, git *GitServer, opts GitHubAPIOptions) *GitHubAPI 
 		login = "stateward-bot"
 	}
 	g.forgeHost = newForgeHost(t, git, g.owner+"/"+g.name, token, login)
+	g.accepts = opts.Authorize
 	g.onPush = g.pushed
 	g.start(http.HandlerFunc(g.serve))
 	return g
@@ -272,7 +277,7 @@ func (g *GitHubAPI) serve(w http.ResponseWriter, r *http.Request) {
 		g.ghFail(w, r, http.StatusUnauthorized, true, "Requires authentication")
 		return
 	}
-	if tok != g.token {
+	if !g.authorized(tok) {
 		g.ghFail(w, r, http.StatusUnauthorized, false, "Bad credentials")
 		return
 	}

@@ -20,6 +20,9 @@ type GitLabAPIOptions struct {
 	// Authorization: Bearer); Login is whose it is. "glpat-fake" and
 	// "stateward-bot" when empty.
 	Token, Login string
+	// Authorize, when set, decides which tokens the API accepts instead of
+	// Token.
+	Authorize func(token string) bool
 }
 
 // gitLabProjectID is the project's numeric id, accepted in place of its path.
@@ -56,6 +59,7 @@ func GitLabRepo(t testing.TB, git *GitServer, opts GitLabAPIOptions) *GitLabAPI 
 		login = "stateward-bot"
 	}
 	g := &GitLabAPI{forgeHost: newForgeHost(t, git, path, token, login)}
+	g.accepts = opts.Authorize
 	g.onPush = g.pushed
 	g.start(http.HandlerFunc(g.serve))
 	return g
@@ -243,7 +247,7 @@ func (g *GitLabAPI) serve(w http.ResponseWriter, r *http.Request) {
 		g.glFail(w, r, http.StatusUnauthorized, true, "401 Unauthorized")
 		return
 	}
-	if tok != g.token {
+	if !g.authorized(tok) {
 		g.glFail(w, r, http.StatusUnauthorized, false, "401 Unauthorized")
 		return
 	}
