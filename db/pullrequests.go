@@ -365,22 +365,9 @@ func (d *DB) GitStoreByHook(ctx context.Context, hookID string) (tenants.GitStat
 	return d.GitStore(ctx, r.TenantID, r.Name)
 }
 
-// Proposal is one placement a store's pull request carries, for its title and
-// body.
-type Proposal struct {
-	WorkID      int64
-	Work        string // the Work's name
-	Destination string
-	Delete      bool
-	Files       int  // keys it writes (or removes)
-	New         bool // never written before
-	// RequestedBy is who last submitted the Work (the audit log), "" if unknown.
-	RequestedBy string
-}
-
 // Proposals lists what the store's pull request carries (its proposed
 // placements), with the team's slug for links.
-func (d *DB) Proposals(ctx context.Context, ref tenants.StoreRef) (string, []Proposal, error) {
+func (d *DB) Proposals(ctx context.Context, ref tenants.StoreRef) (string, []tenants.Proposal, error) {
 	var slug string
 	if err := d.r.GetContext(ctx, &slug, `SELECT slug FROM tenants WHERE id = ?`, ref.TenantID); err != nil {
 		return "", nil, err
@@ -431,13 +418,13 @@ func (d *DB) Proposals(ctx context.Context, ref tenants.StoreRef) (string, []Pro
 			names[e.ID] = e.Name
 		}
 	}
-	out := make([]Proposal, len(rows))
+	out := make([]tenants.Proposal, len(rows))
 	for i, r := range rows {
 		work := names[r.WorkID]
 		if work == "" {
 			work, _, _ = strings.Cut(r.Name, "."+r.Destination)
 		}
-		out[i] = Proposal{WorkID: r.WorkID, Work: work, Destination: r.Destination, Delete: r.Intent == intentDelete,
+		out[i] = tenants.Proposal{WorkID: r.WorkID, Work: work, Destination: r.Destination, Delete: r.Intent == intentDelete,
 			Files: len(jsonStrings(r.Paths)), New: r.WrittenAt == nil, RequestedBy: who[r.WorkID]}
 	}
 	return slug, out, nil

@@ -112,8 +112,8 @@ func hubForge(t *testing.T, c hubCase, fake hubFake, mutate func(*Config)) Forge
 	return f
 }
 
-// git runs the git CLI in dir.
-func git(t *testing.T, dir string, args ...string) string {
+// hubGit runs the git CLI in dir.
+func hubGit(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
@@ -132,8 +132,8 @@ func git(t *testing.T, dir string, args ...string) string {
 func pushBranch(t *testing.T, repoURL, branch string, files map[string]string) error {
 	t.Helper()
 	wt := filepath.Join(t.TempDir(), "wt")
-	git(t, "", "clone", "--quiet", repoURL, wt)
-	git(t, wt, "checkout", "--quiet", "-B", branch)
+	hubGit(t, "", "clone", "--quiet", repoURL, wt)
+	hubGit(t, wt, "checkout", "--quiet", "-B", branch)
 	for name, content := range files {
 		p := filepath.Join(wt, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -143,8 +143,8 @@ func pushBranch(t *testing.T, repoURL, branch string, files map[string]string) e
 			t.Fatal(err)
 		}
 	}
-	git(t, wt, "add", "--all")
-	git(t, wt, "commit", "--quiet", "-m", "Stateward: "+branch)
+	hubGit(t, wt, "add", "--all")
+	hubGit(t, wt, "commit", "--quiet", "-m", "Stateward: "+branch)
 	cmd := exec.Command("git", "push", "--quiet", "origin", "HEAD:refs/heads/"+branch)
 	cmd.Dir = wt
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0")
@@ -274,7 +274,7 @@ func TestHubLifecycle(t *testing.T) {
 			if main := fake.Git().Head(t, "main"); merged != main {
 				t.Fatalf("Merge = %s, main is at %s", merged, main)
 			}
-			if parents := git(t, fake.Git().Dir(), "rev-list", "--parents", "-n", "1", merged); parents != merged+" "+mainBefore+" "+headSHA {
+			if parents := hubGit(t, fake.Git().Dir(), "rev-list", "--parents", "-n", "1", merged); parents != merged+" "+mainBefore+" "+headSHA {
 				t.Fatalf("merge commit's parents = %q, want main and the head", parents)
 			}
 			if files := fake.Git().Files(t, "main"); files["gitops/a.yaml"] != "a: 1\n" {
@@ -292,6 +292,30 @@ func TestHubLifecycle(t *testing.T) {
 				return c.event(d) == "push" && c.signed(d, "s3cret") && json.Unmarshal(d.Body, &push) == nil &&
 					push.Ref == "refs/heads/main" && push.After == merged
 			})
+			// The hosts' deliveries verify and parse with the package's own
+			// webhook reading, as the webhook endpoint will read them.
+			repo := map[string]string{GitHub: "acme/gitops", GitLab: "acme/platform/gitops"}[c.provider]
+			for _, want := range []Event{
+				{Kind: EventPullRequest, Number: 1, State: Merged, Sender: fake.Login(), Repo: repo},
+				{Kind: EventPush, Ref: "refs/heads/main", Sender: fake.Login(), Repo: repo},
+			} {
+				rec.Wait(t, 10*time.Second, func(d testpeers.WebhookDelivery) bool {
+					if Verify(c.provider, "s3cret", d.Header, d.Body) != nil {
+						return false
+					}
+					ev, err := Parse(c.provider, d.Header, d.Body)
+					ev.Action = ""
+					return err == nil && ev == want
+				})
+			}
+			for _, d := range rec.Deliveries() {
+				if err := Verify(c.provider, "s3cret", d.Header, d.Body); err != nil {
+					t.Fatalf("a delivery does not verify: %v\n%s", err, d.Body)
+				}
+				if err := Verify(c.provider, "other", d.Header, d.Body); !errors.Is(err, ErrBadSignature) {
+					t.Fatalf("a delivery verifies with another secret: %v", err)
+				}
+			}
 
 			if err := f.Comment(ctx, 1, "Stateward merged this."); err != nil {
 				t.Fatalf("Comment: %v", err)

@@ -106,8 +106,8 @@ type JobResult struct {
 	// could not be reached or refused the credentials: the store shows failing at
 	// once. StoreOK reports that a write reached the store and was accepted: a
 	// failing store shows healthy again.
-	StoreErr   string
-	StoreOK    bool
+	StoreErr string
+	StoreOK  bool
 	// Head is set when the write went to a pull request's head branch: the head
 	// commit now (the Version of a proposed outcome; Version is then the base
 	// branch's tip, the version of an outcome the base already holds).

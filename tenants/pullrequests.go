@@ -168,3 +168,16 @@ type PlacementPR struct {
 	Number int    `json:"number"`
 	URL    string `json:"url"`
 }
+
+// Proposal is one placement a store's pull request carries, for its title and
+// body.
+type Proposal struct {
+	WorkID      int64
+	Work        string // the Work's name
+	Destination string
+	Delete      bool
+	Files       int  // keys it writes (or removes)
+	New         bool // never written before
+	// RequestedBy is who last submitted the Work (the audit log), "" if unknown.
+	RequestedBy string
+}

@@ -61,12 +61,21 @@ type Runner struct {
 	ShutdownGrace time.Duration
 	// Metrics, when set, counts jobs, commits and writes.
 	Metrics *RunnerMetrics
+	// PRs, when set, keeps the pull requests of pull-request stores: merges
+	// and closes noticed by polling every PRPoll (default DefaultPRPoll) and
+	// at once on PokePR (a webhook). PublicURL is Stateward's own address, for
+	// the links in pull requests and the webhook URL.
+	PRs       PRStore
+	PRPoll    time.Duration
+	PublicURL string
 
 	once     sync.Once
 	clock    clock // a job's lease is kept by it (time.Now and time.AfterFunc)
 	wake     chan struct{}
 	mu       sync.Mutex
 	backends map[tenants.StoreRef]cachedBackend
+	runCtx   context.Context // Run's, for the pull-request syncs (under prs.mu)
+	prs      prKeeper
 }
 
 type cachedBackend struct {
@@ -103,6 +112,12 @@ func (r *Runner) init() {
 		if r.Log == nil {
 			r.Log = slog.Default()
 		}
+		if r.PRPoll <= 0 {
+			r.PRPoll = DefaultPRPoll
+		}
+		r.prs.running = map[tenants.StoreRef]bool{}
+		r.prs.again = map[tenants.StoreRef]bool{}
+		r.prs.forges = map[tenants.StoreRef]cachedForge{}
 	})
 }
 
@@ -128,7 +143,14 @@ func (r *Runner) Run(ctx context.Context) {
 		wg.Go(func() { r.reassert(ctx) })
 	}
 	wg.Go(func() { r.sweep(ctx) })
+	if r.PRs != nil {
+		r.prs.mu.Lock()
+		r.runCtx = ctx
+		r.prs.mu.Unlock()
+		wg.Go(func() { r.pollPRs(ctx) })
+	}
 	wg.Wait()
+	r.prs.wg.Wait()
 	r.closeAll()
 }
 

@@ -1,11 +1,16 @@
 package writers
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/stateward/stateward/egress"
+	"github.com/stateward/stateward/forge"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -24,6 +29,8 @@ type Factory struct {
 	// Yield, when set, is shared by every bucket backend and by the Runner's
 	// workers (see Yielding).
 	Yield *Yielding
+	// Forges makes the pull-request API client of a provider (forge.New).
+	Forges func(forge.Config) (forge.Forge, error)
 }
 
 // GitBackend returns the backend for a Git store (credentials opened).
@@ -39,8 +46,13 @@ func (f Factory) GitBackend(s tenants.GitStateStore) (*Git, error) {
 			return nil, err
 		}
 	}
+	return NewGit(f.gitConfig(s))
+}
+
+// gitConfig is the GitConfig of a Git store.
+func (f Factory) gitConfig(s tenants.GitStateStore) GitConfig {
 	c := s.Credentials
-	return NewGit(GitConfig{
+	return GitConfig{
 		URL: s.URL, Branch: s.Branch, HeadBranch: s.HeadBranch(), AuthMethod: s.AuthMethod,
 		Username: s.Credentials.Username, Password: s.Credentials.Password,
 		SSHPrivateKey: s.Credentials.SSHPrivateKey, KnownHosts: s.Credentials.KnownHosts,
@@ -51,7 +63,51 @@ func (f Factory) GitBackend(s tenants.GitStateStore) (*Git, error) {
 		CacheDir:   filepath.Join(f.CacheDir, strconv.FormatInt(s.TenantID, 10), "git-"+strconv.FormatInt(s.ID, 10)),
 		Dial:       f.Egress.DialContext,
 		LocalRepos: f.LocalRepos,
-	})
+	}
+}
+
+// Forge returns the pull-request API of a pull-request store: the store's token
+// (its password, or a GitHub App installation token), through the egress guard
+// with the store's CA bundle.
+func (f Factory) Forge(s tenants.GitStateStore) (forge.Forge, error) {
+	if s.PullRequest == nil {
+		return nil, fmt.Errorf("store %s has no spec.pullRequest", s.Name)
+	}
+	if s.SecretMissing {
+		return nil, errors.New(tenants.SecretMissingMessage(s.SecretRef))
+	}
+	if f.Forges == nil {
+		return nil, errors.New("pull requests are not configured in this process")
+	}
+	if s.PullRequest.APIURL != "" {
+		u, err := url.Parse(s.PullRequest.APIURL)
+		if err != nil {
+			return nil, fmt.Errorf("spec.pullRequest.apiURL: %w", err)
+		}
+		if err := f.Egress.CheckLiteral(u.Hostname()); err != nil {
+			return nil, faulty(err)
+		}
+	} else if err := f.checkHost(s.URL); err != nil {
+		return nil, err
+	}
+	cfg := f.gitConfig(s)
+	hc, err := httpClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	token := func(context.Context) (string, error) { return strings.TrimSpace(cfg.Password), nil }
+	if s.AuthMethod == tenants.AuthGitHubApp {
+		if s.PullRequest.APIURL != "" && cfg.GitHubAPIURL == "" {
+			cfg.GitHubAPIURL = s.PullRequest.APIURL
+		}
+		app, err := newGitHubApp(cfg, hc)
+		if err != nil {
+			return nil, err
+		}
+		token = app.token
+	}
+	return f.Forges(forge.Config{Provider: s.PullRequest.Provider, RepoURL: s.URL, APIURL: s.PullRequest.APIURL,
+		Token: token, HTTPClient: hc})
 }
 
 // BucketBackend returns the backend for a bucket store (credentials opened).
