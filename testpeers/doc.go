@@ -2,7 +2,10 @@
 // talk to: a Git server over smart HTTP (git http-backend) or file://, a MinIO
 // S3 server, a throwaway PostgreSQL cluster, a real Gitea server (pull
 // requests, branch protection, webhooks), a headless Chromium driven by
-// chromedp, and a mock OpenID Connect issuer.
+// chromedp, and a mock OpenID Connect issuer; and local GitHub and GitLab REST
+// APIs ([GitHubRepo], [GitLabRepo]) in front of a GitHTTP repository, which
+// merge pull requests for real, deliver signed webhooks and record every
+// request their API docs do not allow.
 //
 // The package is imported only by _test.go files of other packages; production
 // code must never import it.
