@@ -18,6 +18,10 @@ func New(cfg Config) (Forge, error) {
 		cfg.Now = time.Now
 	}
 	switch cfg.Provider {
+	case GitHub:
+		return newGitHub(cfg)
+	case GitLab:
+		return newGitLab(cfg)
 	case Gitea:
 		return newGitea(cfg)
 	}
