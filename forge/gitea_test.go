@@ -307,7 +307,8 @@ func TestGiteaClosedPullRequest(t *testing.T) {
 	wt := giteaClone(t, g, cloneURL)
 	const head = "stateward/gitops"
 	commitPush(t, wt, head, "works.yaml", "kind: Work\n", true)
-	p, err := f.Open(ctx, Proposal{Head: head, Base: "main", Title: "Stateward: 1 Work", Body: "One Work."})
+	// With a label: its event in the timeline is an object the SDK's timeline type cannot decode.
+	p, err := f.Open(ctx, Proposal{Head: head, Base: "main", Title: "Stateward: 1 Work", Body: "One Work.", Labels: []string{"gitops"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func (g *giteaForge) Update(ctx context.Context, number int, p Proposal) (PR, er
 	have := giteaPR(cur)
 	sameLabels := giteaSameSet(have.Labels, p.Labels)
 	if have.Title == p.Title && have.Body == p.Body && sameLabels {
-		return g.complete(c, cur)
+		return g.complete(ctx, cur)
 	}
 	edit := gitea.EditPullRequestOption{}
 	if have.Title != p.Title {
@@ -95,7 +95,7 @@ func (g *giteaForge) Update(ctx context.Context, number int, p Proposal) (PR, er
 	if err != nil {
 		return PR{}, g.fail(fmt.Sprintf("PATCH %s/pulls/%d", g.repoPath(), number), resp, err, false)
 	}
-	return g.complete(c, edited)
+	return g.complete(ctx, edited)
 }
 
 // giteaSameSet reports whether a and b hold the same names.
@@ -221,22 +221,48 @@ func (g *giteaForge) Merge(ctx context.Context, number int, headSHA string) (str
 // person needs to see.
 func (g *giteaForge) merge(ctx context.Context, number int, opt gitea.MergePullRequestOption) error {
 	path := fmt.Sprintf("%s/pulls/%d/merge", g.repoPath(), number)
-	call := "POST " + path
 	body, err := json.Marshal(opt)
 	if err != nil {
-		return fmt.Errorf("forge: gitea %s: %w", call, err)
+		return fmt.Errorf("forge: gitea POST %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.root+"/api/v1"+path, bytes.NewReader(body))
+	_, err = g.raw(ctx, http.MethodPost, path, body, true)
+	return err
+}
+
+// getJSON reads path (below /api/v1) into out with a request of its own (see
+// raw).
+func (g *giteaForge) getJSON(ctx context.Context, path string, out any) error {
+	answer, err := g.raw(ctx, http.MethodGet, path, nil, false)
 	if err != nil {
-		return fmt.Errorf("forge: gitea %s: %w", call, err)
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if err := json.Unmarshal(answer, out); err != nil {
+		return fmt.Errorf("forge: gitea GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// raw makes one API call without the SDK and answers the body of a 2xx; a
+// refusal keeps the host's own message (merge: see fail).
+func (g *giteaForge) raw(ctx context.Context, method, path string, body []byte, merge bool) ([]byte, error) {
+	call := method + " " + path
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, g.root+"/api/v1"+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("forge: gitea %s: %w", call, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "stateward")
 	if g.cfg.Token != nil {
 		token, err := g.cfg.Token(ctx)
 		if err != nil {
-			return fmt.Errorf("forge: gitea token: %w", err)
+			return nil, fmt.Errorf("forge: gitea token: %w", err)
 		}
 		if token != "" {
 			req.Header.Set("Authorization", "token "+token)
@@ -244,15 +270,15 @@ func (g *giteaForge) merge(ctx context.Context, number int, opt gitea.MergePullR
 	}
 	resp, err := g.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("forge: gitea %s: %w", call, err)
+		return nil, fmt.Errorf("forge: gitea %s: %w", call, err)
 	}
 	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return fmt.Errorf("forge: gitea %s: read answer: %w", call, err)
+		return nil, fmt.Errorf("forge: gitea %s: read answer: %w", call, err)
 	}
 	if resp.StatusCode/100 == 2 {
-		return nil
+		return answer, nil
 	}
 	msg := strings.TrimSpace(string(answer))
 	var m struct {
@@ -264,7 +290,7 @@ func (g *giteaForge) merge(ctx context.Context, number int, opt gitea.MergePullR
 	if msg == "" {
 		msg = resp.Status
 	}
-	return g.fail(call, &gitea.Response{Response: resp}, errors.New(msg), true)
+	return nil, g.fail(call, &gitea.Response{Response: resp}, errors.New(msg), merge)
 }
 
 func (g *giteaForge) Comment(ctx context.Context, number int, body string) error {
