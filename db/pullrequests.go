@@ -43,7 +43,8 @@ func prSpecFrom(s string) *tenants.PullRequestSpec {
 func newHookID() string { return rand.Text() }
 
 // prCleared is the SET list that forgets a store's pull request.
-const prCleared = `pr_number = 0, pr_url = '', pr_chain = '[]', pr_base = '', pr_reset = FALSE, pr_warning = '', pr_error = '', pr_body_hash = ''`
+// (pr_reset is the caller's: a close sets it.)
+const prCleared = `pr_number = 0, pr_url = '', pr_chain = '[]', pr_base = '', pr_warning = '', pr_error = '', pr_body_hash = ''`
 
 // proposePlacement records a placement written to a pull request's head branch
 // and not held by the base branch: proposed, at the head commit, carried by the
@@ -203,7 +204,7 @@ func (d *DB) PRMerged(ctx context.Context, ref tenants.StoreRef, number int, hea
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET `+prCleared+` WHERE tenant_id = ? AND name = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET `+prCleared+`, pr_reset = FALSE WHERE tenant_id = ? AND name = ?`,
 			ref.TenantID, ref.Name); err != nil {
 			return err
 		}
