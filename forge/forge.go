@@ -146,8 +146,9 @@ type Forge interface {
 	EnsureHook(ctx context.Context, url, secret string) error
 }
 
-// DefaultContentInterval is the least time between two content-creating calls when
-// Config.ContentInterval is zero. GitHub's secondary rate limits allow about 80
+// DefaultContentInterval is the sustained least time between two
+// content-creating calls when Config.ContentInterval is zero (a few may go at
+// once: see newPacer). GitHub's secondary rate limits allow about 80
 // content-creating requests a minute and 500 an hour per account and advise
 // waiting at least a second between them; its repository guidance asks for no
 // more than a few per minute. A store makes few (one pull request, its edits as

@@ -75,11 +75,7 @@ func newGitea(cfg Config) (*giteaForge, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	every := cfg.ContentInterval
-	if every == 0 {
-		every = DefaultContentInterval(Gitea)
-	}
-	return &giteaForge{cfg: cfg, root: root, owner: owner, name: name, pace: &pacer{every: every, now: cfg.Now}}, nil
+	return &giteaForge{cfg: cfg, root: root, owner: owner, name: name, pace: newPacer(cfg, Gitea)}, nil
 }
 
 func (g *giteaForge) Provider() string { return Gitea }

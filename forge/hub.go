@@ -91,9 +91,6 @@ func hubNow(cfg Config) func() time.Time {
 
 // hubPacer is the pacer of cfg's content-creating calls.
 func hubPacer(cfg Config) *pacer {
-	every := cfg.ContentInterval
-	if every == 0 {
-		every = DefaultContentInterval(cfg.Provider)
-	}
-	return &pacer{every: every, now: hubNow(cfg)}
+	cfg.Now = hubNow(cfg)
+	return newPacer(cfg, cfg.Provider)
 }

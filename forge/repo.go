@@ -76,38 +76,69 @@ func (r repoRef) apiBase(provider string) string {
 func (r repoRef) owner() string { o, _, _ := strings.Cut(r.Path, "/"); return o }
 func (r repoRef) name() string  { _, n, _ := strings.Cut(r.Path, "/"); return n }
 
-// pacer spaces content-creating calls at least every apart.
+// pacer spaces content-creating calls: a token bucket of burst calls refilled
+// one per every, and at least gap between any two.
 type pacer struct {
-	every time.Duration
-	now   func() time.Time
-	mu    sync.Mutex
-	next  time.Time
+	every, gap time.Duration
+	burst      int
+	now        func() time.Time
+	mu         sync.Mutex
+	tat        time.Time // when the bucket is full again (theoretical arrival time)
+	last       time.Time
+}
+
+// newPacer is the pacer of cfg: ContentInterval apart when set, else the
+// provider's default (DefaultContentInterval sustained, with a small burst so
+// that opening a pull request with its labels and webhook waits for nothing).
+func newPacer(cfg Config, provider string) *pacer {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	if cfg.ContentInterval != 0 {
+		return &pacer{every: cfg.ContentInterval, burst: 1, now: now}
+	}
+	p := &pacer{every: DefaultContentInterval(provider), burst: 3, now: now}
+	if provider == GitHub {
+		p.burst, p.gap = 6, time.Second
+	}
+	return p
 }
 
 // wait blocks until the next content-creating call may go (or ctx ends) and
-// books the slot after it.
+// books it.
 func (p *pacer) wait(ctx interface {
 	Done() <-chan struct{}
 	Err() error
 }) error {
-	if p.every <= 0 {
+	if p.every <= 0 && p.gap <= 0 {
 		return nil
 	}
 	p.mu.Lock()
 	now := p.now()
-	at := p.next
+	t := p.tat
+	if t.Before(now) {
+		t = now
+	}
+	at := t.Add(-time.Duration(max(p.burst, 1)-1) * p.every)
 	if at.Before(now) {
 		at = now
 	}
-	p.next = at.Add(p.every)
+	if g := p.last.Add(p.gap); p.gap > 0 && at.Before(g) {
+		at = g
+	}
+	if t.Before(at) {
+		t = at
+	}
+	p.tat, p.last = t.Add(p.every), at
 	p.mu.Unlock()
 	if d := at.Sub(now); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
+		tm := time.NewTimer(d)
+		defer tm.Stop()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-tm.C:
 		}
 	}
 	return nil

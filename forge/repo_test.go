@@ -51,6 +51,27 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
+func TestPacerBurst(t *testing.T) {
+	now := time.Unix(0, 0)
+	p := newPacer(Config{Now: func() time.Time { return now }}, GitHub)
+	var at []time.Duration
+	for range 8 { // the waits are booked on the fake clock; measure the bookings
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // never sleep: a booking in the future answers ctx.Err()
+		_ = p.wait(ctx)
+		p.mu.Lock()
+		at = append(at, p.last.Sub(now))
+		p.mu.Unlock()
+	}
+	// Six at a second apart, then one per ten seconds.
+	want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 5 * time.Second, 10 * time.Second, 20 * time.Second}
+	for i := range want {
+		if at[i] != want[i] {
+			t.Fatalf("bookings %v, want %v", at, want)
+		}
+	}
+}
+
 func TestPacer(t *testing.T) {
 	now := time.Unix(0, 0)
 	p := &pacer{every: time.Hour, now: func() time.Time { return now }}

@@ -217,6 +217,11 @@ func TestPullRequestStoreThroughReview(t *testing.T) {
 	waitFor(t, 90*time.Second, "200 Works proposed with a pull request", func() bool {
 		return p.count(t, "proposed") == 200 && p.store(t).PullRequest != nil
 	})
+	// The title and body follow the Works as they come (an edit waits for the host's pace).
+	waitFor(t, 30*time.Second, "the pull request to count 200 Works", func() bool {
+		prs := p.pulls(t)
+		return len(prs) > 0 && strings.Contains(prs[0].Title, "200 Works")
+	})
 	st := p.store(t)
 	prs := p.pulls(t)
 	if len(prs) != 1 || prs[0].State != "open" || prs[0].Head.Ref != "stateward/gitops" || st.PullRequest.Number != int(prs[0].Number) {
