@@ -21,6 +21,7 @@ import (
 
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/egress"
+	"github.com/stateward/stateward/forge"
 	"github.com/stateward/stateward/testpeers"
 	"github.com/stateward/stateward/web"
 	"github.com/stateward/stateward/writers"
@@ -94,10 +95,12 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	log := slog.New(slog.NewTextHandler(tlog{t}, nil))
 	accept := &pressure.Meter{}
 	factory := writers.Factory{Egress: policy, CacheDir: cacheDir, LocalRepos: cfg.LocalRepos, AppTokens: &writers.AppTokens{},
-		Yield: &writers.Yielding{Busy: accept.Busy}}
+		Yield: &writers.Yielding{Busy: accept.Busy}, Forges: forge.New}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
-	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond}
+	// PRs and PublicURL as serve.go: pull-request stores open, register their
+	// webhook at this server and follow their pull requests.
+	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond, PRs: d, PublicURL: cfg.PublicURL}
 	rd.Wake = runner.Wake // as serve.go: a passing check ends a store's backoff
 	reg := prometheus.NewRegistry()
 	writers.RegisterReadinessGauge(reg, d) // the database-read gauges, as serve.go registers them
@@ -108,7 +111,7 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 	var once sync.Once
 	stopWriters := func() { once.Do(func() { stop(); <-done; rd.Wait() }) }
 	t.Cleanup(stopWriters)
-	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, Differ: runner, Log: log, Accept: accept,
+	ts.Config.Handler = web.New(web.Deps{Config: cfg, Store: d, Works: d, Readiness: rd, Writers: runner, PRs: runner, Differ: runner, Log: log, Accept: accept,
 		Registry: reg}).Handler()
 	// Every API exchange of the test suite is checked against openapi.json. Not in a
 	// benchmark: it measures the server, and the check costs more than a submit.
