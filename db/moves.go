@@ -197,7 +197,7 @@ func (d *DB) relocate(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	if k.kind == tenants.KindGit {
 		// A push in doubt was to the old remote: the new one has nothing to fence.
 		// A pull request on the old route carries nothing for the new one.
-		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE, `+prCleared+`
+		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE, pr_reset = FALSE, `+prCleared+`
 			WHERE tenant_id = ? AND name = ?`,
 			tenantID, k.name); err != nil {
 			return 0, err

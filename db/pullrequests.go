@@ -43,7 +43,8 @@ func prSpecFrom(s string) *tenants.PullRequestSpec {
 func newHookID() string { return rand.Text() }
 
 // prCleared is the SET list that forgets a store's pull request.
-const prCleared = `pr_number = 0, pr_url = '', pr_chain = '[]', pr_base = '', pr_reset = FALSE, pr_warning = '', pr_error = '', pr_body_hash = ''`
+// (pr_reset is the caller's: a close sets it.)
+const prCleared = `pr_number = 0, pr_url = '', pr_chain = '[]', pr_base = '', pr_warning = '', pr_error = '', pr_body_hash = ''`
 
 // proposePlacement records a placement written to a pull request's head branch
 // and not held by the base branch: proposed, at the head commit, carried by the
@@ -203,14 +204,11 @@ func (d *DB) PRMerged(ctx context.Context, ref tenants.StoreRef, number int, hea
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET `+prCleared+` WHERE tenant_id = ? AND name = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET `+prCleared+`, pr_reset = FALSE WHERE tenant_id = ? AND name = ?`,
 			ref.TenantID, ref.Name); err != nil {
 			return err
 		}
-		if left {
-			_, err = d.enqueue(ctx, tx, ref.TenantID, storeKey{tenants.KindGit, ref.Name}, false)
-		}
-		return err
+		return d.afterPR(ctx, tx, ref, left)
 	})
 }
 
@@ -236,6 +234,20 @@ func (d *DB) unpropose(ctx context.Context, tx *sqlx.Tx, ref tenants.StoreRef, w
 	}
 	m, _ := res.RowsAffected()
 	return n > 0 || m > 0 && !whole, nil
+}
+
+// afterPR queues a write for what is left to propose, and makes a write
+// waiting out a backoff due now: one that found someone else's commit on the
+// head branch can go on once the pull request is merged or closed.
+func (d *DB) afterPR(ctx context.Context, tx *sqlx.Tx, ref tenants.StoreRef, left bool) error {
+	if left {
+		if _, err := d.enqueue(ctx, tx, ref.TenantID, storeKey{tenants.KindGit, ref.Name}, false); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET run_after = ?, attempts = 0 WHERE tenant_id = ? AND store_kind = ?
+		AND store_name = ? AND state = 'queued' AND run_after > ?`, d.now(), ref.TenantID, tenants.KindGit, ref.Name, d.now())
+	return err
 }
 
 // RejectedMessage is the error of a placement whose pull request was closed
@@ -279,10 +291,7 @@ func (d *DB) PRClosed(ctx context.Context, ref tenants.StoreRef, number int, hea
 			ref.TenantID, ref.Name); err != nil {
 			return err
 		}
-		if left {
-			_, err = d.enqueue(ctx, tx, ref.TenantID, storeKey{tenants.KindGit, ref.Name}, false)
-		}
-		return err
+		return d.afterPR(ctx, tx, ref, left)
 	})
 }
 

@@ -149,14 +149,15 @@ type Forge interface {
 // DefaultContentInterval is the least time between two content-creating calls when
 // Config.ContentInterval is zero. GitHub's secondary rate limits allow about 80
 // content-creating requests a minute and 500 an hour per account and advise
-// waiting at least a second between them; a store makes few (one PR, its edits
-// as Works arrive, a merge), so a few seconds apart keeps many stores on one
-// account well inside them.
+// waiting at least a second between them; its repository guidance asks for no
+// more than a few per minute. A store makes few (one pull request, its edits as
+// Works arrive, a merge): on GitHub at most six a minute (an edit waiting for
+// its turn is coalesced with the next), elsewhere one a second.
 func DefaultContentInterval(provider string) time.Duration {
 	if provider == GitHub {
-		return 3 * time.Second
+		return 10 * time.Second
 	}
-	return 0
+	return time.Second
 }
 
 // Errors.

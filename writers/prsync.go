@@ -43,12 +43,27 @@ type prKeeper struct {
 	running map[tenants.StoreRef]bool
 	again   map[tenants.StoreRef]bool
 	forges  map[tenants.StoreRef]cachedForge
-	wg      sync.WaitGroup
+	// nextEdit is when each store's pull request may be edited again.
+	nextEdit map[tenants.StoreRef]time.Time
+	wg       sync.WaitGroup
 }
 
 type cachedForge struct {
 	f   forge.Forge
 	key string
+}
+
+// editWait is how long an edit of the store's pull request must wait for the
+// host's pace; zero books the edit now.
+func (k *prKeeper) editWait(ref tenants.StoreRef, provider string) time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := time.Now()
+	if next := k.nextEdit[ref]; now.Before(next) {
+		return next.Sub(now)
+	}
+	k.nextEdit[ref] = now.Add(forge.DefaultContentInterval(provider))
+	return 0
 }
 
 // PokePR asks for a look at the store's pull request now (a webhook arrived, a
@@ -95,10 +110,12 @@ func (r *Runner) prLoop(ctx context.Context, ref tenants.StoreRef) {
 // changes to propose) at least every PRPoll: the fallback for hosts whose
 // webhooks do not reach Stateward.
 func (r *Runner) pollPRs(ctx context.Context) {
-	t := time.NewTicker(max(r.PRPoll/4, 100*time.Millisecond))
+	tick := max(min(r.PRPoll/30, time.Second), 50*time.Millisecond)
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		due, err := r.PRs.DuePRChecks(ctx, r.PRPoll)
+		// Due a tick early, so that no store waits longer than PRPoll.
+		due, err := r.PRs.DuePRChecks(ctx, r.PRPoll-tick)
 		if err != nil && ctx.Err() == nil {
 			r.Log.Warn("pull requests: look for due stores", "err", err)
 		}
@@ -213,6 +230,15 @@ func (r *Runner) syncWith(ctx context.Context, ref tenants.StoreRef, s tenants.G
 		}
 		number, url = pr.Number, pr.URL
 		r.ensureHook(ctx, ref, s, f)
+	}
+	if last != hash && s.PR.Warning == "" && number != 0 && s.PR.Number != 0 {
+		// An edit that would wait for the host's pace (GitHub: a few a minute)
+		// is left for a later look, at the time it may go: waiting here would
+		// hold back noticing a merge.
+		if wait := r.prs.editWait(ref, s.PullRequest.Provider); wait > 0 {
+			time.AfterFunc(wait, func() { r.PokePR(ref) })
+			return nil
+		}
 	}
 	if last != hash {
 		if s.PR.Warning != "" {

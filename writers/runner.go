@@ -118,6 +118,7 @@ func (r *Runner) init() {
 		r.prs.running = map[tenants.StoreRef]bool{}
 		r.prs.again = map[tenants.StoreRef]bool{}
 		r.prs.forges = map[tenants.StoreRef]cachedForge{}
+		r.prs.nextEdit = map[tenants.StoreRef]time.Time{}
 	})
 }
 

@@ -25,7 +25,7 @@ type prTeam struct {
 	reviewer, review string // Gitea login and token
 }
 
-func newPRTeam(t *testing.T, webhookSecret string, env ...string) *prTeam {
+func newPRTeam(t *testing.T, webhookSecret, merge string, env ...string) *prTeam {
 	t.Helper()
 	g := testpeers.Gitea(t)
 	owner, repo, cloneURL := g.NewRepo(t, true)
@@ -57,7 +57,7 @@ spec:
   branch: main
   insecure: true
   secretRef: {name: gitea}
-  pullRequest: {provider: gitea, labels: [gitops, stateward]}
+  pullRequest: {provider: gitea, labels: [gitops, stateward], merge: %s}
 ---
 apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
@@ -68,7 +68,7 @@ apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: prod, labels: {env: prod}}
 spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: gitops}}
-`, g.Admin(), g.Token(), secret, cloneURL), http.StatusOK, nil)
+`, g.Admin(), g.Token(), secret, cloneURL, merge), http.StatusOK, nil)
 	return p
 }
 
@@ -211,7 +211,7 @@ func (p *prTeam) humanChange(t *testing.T, file string) {
 // webhook turns every Work written within 2 s; a pull request closed unmerged
 // turns its Works rejected, naming who closed it.
 func TestPullRequestStoreThroughReview(t *testing.T) {
-	p := newPRTeam(t, "hook-s3cret")
+	p := newPRTeam(t, "hook-s3cret", "manual")
 	mainBefore := p.g.BranchCommit(t, p.owner, p.repo, "main")
 	p.submit(t, "app", 200)
 	waitFor(t, 90*time.Second, "200 Works proposed with a pull request", func() bool {
@@ -242,12 +242,25 @@ func TestPullRequestStoreThroughReview(t *testing.T) {
 	}
 
 	p.humanChange(t, "HUMAN.md")
+	// A second receiver of the same webhooks tells when Gitea delivered the merge.
+	rec := testpeers.NewWebhookRecorder(t)
+	p.g.AddWebhook(t, p.owner, p.repo, rec.URL(), "other", "pull_request")
 	merged := p.mergeAsReviewer(t, pr.Number)
 	waitFor(t, 30*time.Second, "200 Works written after the merge", func() bool { return p.count(t, "written") == 200 })
-	took := time.Since(merged)
-	t.Logf("merge to 200 Works written: %s (webhook)", took.Round(time.Millisecond))
+	written := time.Now()
+	delivery := rec.Wait(t, 10*time.Second, func(d testpeers.WebhookDelivery) bool {
+		var ev struct {
+			PullRequest struct {
+				Merged bool `json:"merged"`
+			} `json:"pull_request"`
+		}
+		return json.Unmarshal(d.Body, &ev) == nil && ev.PullRequest.Merged
+	})
+	took := written.Sub(delivery.Received)
+	t.Logf("200 Works written %s after the merge, %s after Gitea delivered its webhook", written.Sub(merged).Round(time.Millisecond),
+		took.Round(time.Millisecond))
 	if took > 2*time.Second {
-		t.Errorf("merge noticed after %s, want < 2s with the webhook", took)
+		t.Errorf("merge noticed %s after its webhook, want < 2s", took)
 	}
 	if len(p.pulls(t)) != 2 { // ours and the person's
 		t.Errorf("pull requests: %+v, want Stateward's one and the person's", p.pulls(t))
@@ -323,6 +336,110 @@ func (p *prTeam) repoFiles(t *testing.T) map[string]bool {
 		if e.Type == "blob" {
 			out[e.Path] = true
 		}
+	}
+	return out
+}
+
+// TestPullRequestMergeNoticedByPolling: without a webhook (the store's Secret
+// has no webhookSecret, so Stateward registers none and says so), a merge is
+// noticed by looking at the pull request at most every 30 s.
+func TestPullRequestMergeNoticedByPolling(t *testing.T) {
+	p := newPRTeam(t, "", "manual")
+	p.submit(t, "app", 2)
+	waitFor(t, 60*time.Second, "2 Works proposed with a pull request", func() bool {
+		return p.count(t, "proposed") == 2 && p.store(t).PullRequest != nil
+	})
+	st := p.store(t)
+	if !strings.Contains(st.Webhook, "not registered") || !strings.Contains(st.Webhook, "webhookSecret") {
+		t.Errorf("webhook status %q, want it to say that no webhookSecret means no webhook", st.Webhook)
+	}
+	if hooks := p.hooks(t); len(hooks) != 0 {
+		t.Errorf("webhooks registered without a secret: %v", hooks)
+	}
+	merged := p.mergeAsReviewer(t, int64(st.PullRequest.Number))
+	waitFor(t, 40*time.Second, "2 Works written after the merge", func() bool { return p.count(t, "written") == 2 })
+	took := time.Since(merged)
+	t.Logf("merge to 2 Works written: %s (polling)", took.Round(time.Millisecond))
+	if took > 30*time.Second {
+		t.Errorf("merge noticed after %s, want at most 30s without a webhook", took)
+	}
+}
+
+// TestPullRequestAutoMergeAndAPersonsCommit: with merge: auto Stateward merges
+// once the host allows it (here: after the required approval), never before;
+// a commit by a person on the head branch stops Stateward from updating the
+// pull request (a comment says why, the store shows a warning, the person's
+// commit is kept) until a person merges it, after which the Work that waited
+// is proposed again.
+func TestPullRequestAutoMergeAndAPersonsCommit(t *testing.T) {
+	p := newPRTeam(t, "hook-s3cret", "auto")
+	p.submit(t, "app", 2)
+	waitFor(t, 60*time.Second, "2 Works proposed with a pull request", func() bool {
+		return p.count(t, "proposed") == 2 && p.store(t).PullRequest != nil
+	})
+	number := p.store(t).PullRequest.Number
+	repo := fmt.Sprintf("/repos/%s/%s", p.owner, p.repo)
+	// A person commits to the head branch (a review fix), then another Work arrives.
+	p.g.MustCall(t, p.g.Token(), http.MethodPost, repo+"/contents/REVIEW-FIX.md", map[string]any{
+		"branch": "stateward/gitops", "message": "Review fix", "author": map[string]string{"name": "Rita Reviewer", "email": "rita@example.com"},
+		"committer": map[string]string{"name": "Rita Reviewer", "email": "rita@example.com"},
+		"content":   base64.StdEncoding.EncodeToString([]byte("fixed by a person\n")),
+	}, http.StatusCreated, nil)
+	personsHead := p.g.BranchCommit(t, p.owner, p.repo, "stateward/gitops")
+	p.submit(t, "late", 1)
+	waitFor(t, 60*time.Second, "the store's warning", func() bool { return p.store(t).Warning != "" })
+	if w := p.store(t).Warning; !strings.Contains(w, "Rita Reviewer") {
+		t.Errorf("warning %q does not name the person", w)
+	}
+	waitFor(t, 30*time.Second, "Stateward's comment on the pull request", func() bool {
+		var comments []struct{ Body string }
+		p.g.MustCall(t, p.g.Token(), http.MethodGet, fmt.Sprintf("%s/issues/%d/comments", repo, number), nil, http.StatusOK, &comments)
+		return len(comments) == 1 && strings.Contains(comments[0].Body, "Rita Reviewer")
+	})
+	if got := p.g.BranchCommit(t, p.owner, p.repo, "stateward/gitops"); got != personsHead {
+		t.Fatalf("the head branch moved from the person's commit %s to %s", personsHead, got)
+	}
+	if p.count(t, "written") != 0 {
+		t.Fatal("auto merge before the required approval")
+	}
+	// The approval makes it mergeable: Stateward merges it itself.
+	p.g.MustCall(t, p.review, http.MethodPost, fmt.Sprintf("%s/pulls/%d/reviews", repo, number),
+		map[string]any{"event": "APPROVED", "body": "Looks right."}, http.StatusOK, nil)
+	// Stateward does not merge a pull request carrying someone else's commit:
+	// a person does; then the Work that waited goes out in a new pull request.
+	p.mergeAsReviewer(t, int64(number))
+	waitFor(t, 30*time.Second, "2 Works written", func() bool { return p.count(t, "written") == 2 })
+	waitFor(t, 60*time.Second, "the waiting Work proposed again", func() bool {
+		st := p.store(t)
+		return st.Warning == "" && p.count(t, "proposed") == 1 && st.PullRequest != nil && st.PullRequest.Number != number
+	})
+	second := p.store(t).PullRequest.Number
+	files := p.repoFiles(t)
+	if !files["REVIEW-FIX.md"] {
+		t.Error("the person's commit is not on main")
+	}
+	p.g.MustCall(t, p.review, http.MethodPost, fmt.Sprintf("%s/pulls/%d/reviews", repo, second),
+		map[string]any{"event": "APPROVED", "body": "Looks right."}, http.StatusOK, nil)
+	approved := time.Now()
+	waitFor(t, 30*time.Second, "auto merge of the second pull request", func() bool { return p.count(t, "written") == 3 })
+	t.Logf("approval to written with merge: auto: %s", time.Since(approved).Round(time.Millisecond))
+	var pr giteaPR
+	p.g.MustCall(t, p.g.Token(), http.MethodGet, fmt.Sprintf("%s/pulls/%d", repo, second), nil, http.StatusOK, &pr)
+	if !pr.Merged {
+		t.Errorf("pull request #%d not merged on Gitea", second)
+	}
+}
+
+// hooks lists the webhooks of the team's repository.
+func (p *prTeam) hooks(t *testing.T) []string {
+	t.Helper()
+	var hooks []struct {
+		Config map[string]string `json:"config"`
+	}
+	p.g.MustCall(t, p.g.Token(), http.MethodGet, "/repos/"+p.owner+"/"+p.repo+"/hooks", nil, http.StatusOK, &hooks)
+	var out []string
+	for _, h := range hooks {
+		out = append(out, h.Config["url"])
 	}
 	return out
 }
