@@ -110,3 +110,17 @@ type StoreRetry struct {
 	LastError     string    // the store's message from the last try
 	Placements    int       // placements retrying
 }
+
+// PRStoreView is a pull-request store's pull request and the placements it
+// concerns, as the dashboard shows them.
+type PRStoreView struct {
+	Store string
+	// Number and URL are the open pull request's (0 and "" when none is open).
+	Number int
+	URL    string
+	// Warning and Error are StorePullRequest's.
+	Warning, Error string
+	// Proposed counts the store's placements awaiting a merge; Rejected those
+	// whose pull request was closed without merging.
+	Proposed, Rejected int
+}

@@ -155,6 +155,8 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Mono: true, ValidateURL: v, Placeholder: tenants.DefaultGitHubAPIURL,
 				Help: "Empty for github.com; GitHub Enterprise Server: https://HOST/api/v3."},
 		}},
+		prGroup(p),
+		{Legend: "Pull request settings", Class: "pr-on", Note: secretNote, Fields: prFields(p)},
 		{Legend: "Commit signing", Note: signingNote(p), Fields: []FieldProps{
 			{Name: "signingKey", Label: "Signing key", Type: "textarea", Mono: true, Rows: 5,
 				Error: es.For("signingKey"), Placeholder: "-----BEGIN PGP PRIVATE KEY BLOCK-----",
@@ -177,6 +179,109 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				Help: "PEM certificates to trust instead of the system roots; empty for the system roots."},
 		}},
 	}
+}
+
+// prGroup is the pull-request choice of a Git store: none (push, as Kratix
+// does) or the host whose pull requests carry every write.
+func prGroup(p GitStoreFormProps) fieldGroup {
+	provider := prProvider(p.Store)
+	return fieldGroup{Legend: "Pull request", Fields: []FieldProps{
+		{Name: "spec.pullRequest.provider", Label: "Provider", Type: "select", Value: provider,
+			Error: p.Errors.For("spec.pullRequest.provider"), ValidateURL: p.ValidateURL, Options: []Option{
+				{PRProviderNone, "none — push to the branch"},
+				{tenants.ProviderGitHub, "github — a pull request on GitHub"},
+				{tenants.ProviderGitLab, "gitlab — a merge request on GitLab"},
+				{tenants.ProviderGitea, "gitea — a pull request on Gitea or Forgejo"},
+			},
+			Help: "With a provider, every write goes through one pull request from a head branch into the branch above, for branches nobody may push to without review."},
+	}}
+}
+
+// PRProviderNone is the form's provider for a store that pushes (no
+// spec.pullRequest).
+const PRProviderNone = "none"
+
+func prProvider(s tenants.GitStateStore) string {
+	if s.PullRequest == nil || s.PullRequest.Provider == "" {
+		return PRProviderNone
+	}
+	return s.PullRequest.Provider
+}
+
+// prFields are a pull-request store's settings, shown unless the provider is
+// none.
+func prFields(p GitStoreFormProps) []FieldProps {
+	s, es, v := p.Store, p.Errors, p.ValidateURL
+	var pr tenants.PullRequestSpec
+	if s.PullRequest != nil {
+		pr = *s.PullRequest
+	}
+	merge := cmp.Or(pr.Merge, tenants.MergeManual)
+	head := "stateward/<store name>"
+	if s.Name != "" {
+		head = tenants.DefaultHeadBranch(s.Name)
+	}
+	return []FieldProps{
+		{Name: "spec.pullRequest.apiURL", Label: "API URL", Value: pr.APIURL, Error: es.For("spec.pullRequest.apiURL"),
+			Mono: true, ValidateURL: v, Placeholder: PRAPIPlaceholder(prProvider(s), s.URL),
+			Help: "Empty: derived from the repository URL (github.com: https://api.github.com). GitHub Enterprise Server: https://HOST/api/v3; GitLab: https://HOST/api/v4; Gitea and Forgejo: https://HOST/api/v1."},
+		{Name: "spec.pullRequest.headBranch", Label: "Head branch", Value: pr.Head, Error: es.For("spec.pullRequest.headBranch"),
+			Mono: true, ValidateURL: v, Placeholder: head,
+			Help: "The branch Stateward commits to and opens the pull request from; empty for stateward/<store name>. Never the branch above."},
+		{Name: "spec.pullRequest.merge", Label: "Merge", Type: "select", Value: merge, Error: es.For("spec.pullRequest.merge"),
+			ValidateURL: v, Options: []Option{
+				{tenants.MergeManual, "manual — a person merges the pull request"},
+				{tenants.MergeAuto, "auto — Stateward merges once the host allows it (checks and reviews passed)"},
+			}},
+		{Name: "spec.pullRequest.labels", Label: "Labels", Value: strings.Join(pr.Labels, ", "),
+			Error: forPrefix(es, "spec.pullRequest.labels"), Mono: true, ValidateURL: v, Placeholder: "gitops, stateward",
+			Help: "Comma-separated labels put on the pull request; optional."},
+		{Name: "webhookSecret", Label: "Webhook secret", Type: "password", Error: es.For("webhookSecret"),
+			Help: secretHelp(p.Edit, "The secret the host signs its webhooks with (Secret key webhookSecret): merges are then noticed in seconds. Without it Stateward looks every 30 s.")},
+	}
+}
+
+// forPrefix is the first message for field or one of its elements
+// (spec.pullRequest.labels[2]).
+func forPrefix(es tenants.ValidationErrors, field string) string {
+	for _, e := range es {
+		if e.Field == field || strings.HasPrefix(e.Field, field+"[") || strings.HasPrefix(e.Field, field+".") {
+			return e.Message
+		}
+	}
+	return ""
+}
+
+// PRAPIPlaceholder is the API URL a provider's client derives from the
+// repository URL when spec.pullRequest.apiURL is empty.
+func PRAPIPlaceholder(provider, repoURL string) string {
+	host, scheme := "", "https://"
+	if u, err := tenants.ParseGitURL(repoURL); err == nil {
+		host = u.Host
+		if u.Form == tenants.FormHTTP || u.Form == tenants.FormHTTPS {
+			if u.Port != 0 {
+				host += ":" + strconv.Itoa(u.Port) // the API is on the repository's web port
+			}
+			if u.Form == tenants.FormHTTP {
+				scheme = "http://" // the client derives http:// from an http:// repository
+			}
+		}
+	}
+	switch {
+	case provider == tenants.ProviderGitHub && (host == "" || host == "github.com"):
+		return "https://api.github.com"
+	case host == "":
+		host = "HOST"
+	}
+	switch provider {
+	case tenants.ProviderGitHub:
+		return scheme + host + "/api/v3"
+	case tenants.ProviderGitLab:
+		return scheme + host + "/api/v4"
+	case tenants.ProviderGitea:
+		return scheme + host + "/api/v1"
+	}
+	return "derived from the repository URL"
 }
 
 // signingNote says whether the store signs its commits now, by the key's
@@ -467,7 +572,7 @@ func summaryItems(es tenants.ValidationErrors, fields []FieldProps) []summaryIte
 	for _, e := range es {
 		it := summaryItem{Message: e.Message}
 		for _, f := range fields {
-			if e.Field == f.Name || strings.HasPrefix(e.Field, f.Name+".") {
+			if e.Field == f.Name || strings.HasPrefix(e.Field, f.Name+".") || strings.HasPrefix(e.Field, f.Name+"[") {
 				it.Label, it.Anchor = f.Label, fieldID(f.Name)
 				break
 			}

@@ -149,8 +149,23 @@ func stateClass(state string) string {
 		return "badge st-ok"
 	case tenants.StateFailed, tenants.StateRejected:
 		return "badge st-bad"
+	case tenants.StateProposed:
+		return "badge st-info"
 	}
 	return "badge st-warn"
+}
+
+// stateTitle explains a placement state a word does not (the badge's tooltip).
+func stateTitle(state string) string {
+	switch state {
+	case tenants.StateProposed:
+		return "awaiting review: in the store's open pull request, written when it is merged"
+	case tenants.StateRejected:
+		return "its pull request was closed without merging; submit the Work again to propose it again"
+	case tenants.StateRetrying:
+		return "the store failed; trying again"
+	}
+	return ""
 }
 
 func stateIcon(state string) string {
@@ -161,6 +176,8 @@ func stateIcon(state string) string {
 		return "✗"
 	case tenants.StateRetrying:
 		return "↻"
+	case tenants.StateProposed:
+		return "◷"
 	}
 	return "⟳"
 }

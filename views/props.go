@@ -96,7 +96,12 @@ type OverviewProps struct {
 	WorksFailed24h                             int  // placements that failed in the last 24 h
 	WorksWaiting                               int  // Works with a workload group placed nowhere
 	Attention                                  []AttentionItem
-	Activity                                   []ActivityItem // most recent first
+	// PullRequests are the pull-request stores with an open pull request or a
+	// warning; Rejected counts placements whose pull request was closed
+	// without merging. Both are listed under Needs attention.
+	PullRequests []tenants.PRStoreView
+	Rejected     int
+	Activity     []ActivityItem // most recent first
 }
 
 // AttentionItem is one thing that needs someone: a failing store, a failed write or
@@ -196,6 +201,9 @@ type StoreProps struct {
 	UsedBy    []string    // names of the Destinations that use the store
 	StatusURL string      // polled while the status is unknown; default …/{name}/status
 	Retry     *StoreRetry // the store's write in backoff (nil: none)
+	// PR is a pull-request store's pull request and webhook (nil: the store
+	// pushes).
+	PR *StorePRProps
 }
 
 // StoreRetry is a store's write waiting out a backoff after failed tries.
@@ -342,8 +350,11 @@ type ImportProps struct {
 type WorkRow struct {
 	Work                                        tenants.Work
 	Written, Pending, Writing, Retrying, Failed int
-	Waiting                                     int    // workload groups placed nowhere
-	TriggerName                                 string // the trigger that submitted it ("" = dashboard or API)
+	// Proposed and Rejected count placements on pull-request stores awaiting
+	// review, and closed without merging.
+	Proposed, Rejected int
+	Waiting            int    // workload groups placed nowhere
+	TriggerName        string // the trigger that submitted it ("" = dashboard or API)
 }
 
 // WorkFilter is the Works list's search and filters, as in its URL (q, state,
@@ -424,6 +435,8 @@ type PlacementRow struct {
 	Misplaced         bool       // the Destination no longer matches the selectors
 	Deleting          bool       // its files are being removed
 	UpdatedAt         time.Time
+	// PullRequest carries (carried) the placement, on a pull-request store.
+	PullRequest *tenants.PlacementPR
 }
 
 // WorkProps is one Work's page; WorkPlacements renders its live part.

@@ -14,7 +14,8 @@ import (
 // TestGitStoreFormShowsTheChosenAuthFields: in a real browser, without
 // JavaScript of ours, choosing githubApp shows the GitHub App fields and hides
 // basic auth and SSH; choosing basicAuth hides the GitHub App fields again.
-// Commit signing is there for every method.
+// Commit signing is there for every method. The pull-request settings show
+// only once a provider is chosen.
 func TestGitStoreFormShowsTheChosenAuthFields(t *testing.T) {
 	s := shell("editor", "stores")
 	s.CSS = "/static/app.css"
@@ -40,13 +41,14 @@ func TestGitStoreFormShowsTheChosenAuthFields(t *testing.T) {
 		}
 		return v
 	}
-	choose := func(method string) {
+	pick := func(sel, value string) {
 		t.Helper()
 		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
-			`(() => { const s = document.querySelector('select[name="spec.authMethod"]'); s.value = "`+method+`"; return true; })()`)); err != nil {
-			t.Fatalf("choose %s: %v", method, err)
+			`(() => { const s = document.querySelector('select[name="`+sel+`"]'); s.value = "`+value+`"; return true; })()`)); err != nil {
+			t.Fatalf("choose %s %s: %v", sel, value, err)
 		}
 	}
+	choose := func(method string) { t.Helper(); pick("spec.authMethod", method) }
 	for _, tc := range []struct {
 		method string
 		want   map[string]bool
@@ -61,6 +63,21 @@ func TestGitStoreFormShowsTheChosenAuthFields(t *testing.T) {
 			if got := shown(name); got != want {
 				t.Errorf("authMethod %s: field %s shown = %v, want %v", tc.method, name, got, want)
 			}
+		}
+	}
+	// The pull-request settings show only with a provider.
+	for _, tc := range []struct {
+		provider string
+		shown    bool
+	}{{"none", false}, {"github", true}, {"gitea", true}, {"none", false}} {
+		pick("spec.pullRequest.provider", tc.provider)
+		for _, name := range []string{"spec.pullRequest.apiURL", "spec.pullRequest.headBranch", "webhookSecret"} {
+			if got := shown(name); got != tc.shown {
+				t.Errorf("provider %s: field %s shown = %v, want %v", tc.provider, name, got, tc.shown)
+			}
+		}
+		if !shown("spec.pullRequest.provider") {
+			t.Errorf("provider %s: the provider select is hidden", tc.provider)
 		}
 	}
 }

@@ -256,7 +256,7 @@ func workStateLabel(st string) string {
 
 // workWaitingText counts a Work's workload groups placed nowhere.
 func workWaitingText(w WorkRow) string {
-	if w.Written+w.Pending+w.Writing+w.Retrying+w.Failed == 0 {
+	if w.Written+w.Pending+w.Writing+w.Retrying+w.Failed+w.Proposed+w.Rejected == 0 {
 		return "placed nowhere"
 	}
 	return plural(w.Waiting, "group", "groups") + " placed nowhere"
@@ -292,6 +292,21 @@ func versionTitle(pl PlacementRow) string {
 		return pl.Version + " — SHA-256 of the content Stateward wrote (buckets have no commits; this is not an S3 object version id)"
 	}
 	return pl.Version
+}
+
+// awaitingReview reports whether every placement still moving is proposed:
+// the Work waits for a person to merge a pull request, not for a write.
+func awaitingReview(p WorkProps) bool {
+	seen := false
+	for _, pl := range p.Placements {
+		switch {
+		case pl.State == tenants.StateProposed:
+			seen = true
+		case !tenants.FinalState(pl.State):
+			return false
+		}
+	}
+	return seen
 }
 
 // isRetrying reports whether a placement state is retrying (its write failed for

@@ -98,7 +98,9 @@ func newHarnessOnWith(t testing.TB, m *mockoidc.MockOIDC, o db.Options, change f
 		Yield: &writers.Yielding{Busy: accept.Busy}, Forges: forge.New}
 	rd := &writers.Readiness{Source: d, Factory: factory, Log: log, Now: d.Now}
 	t.Cleanup(rd.Wait)
-	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond, PRs: d, PublicURL: public}
+	// PRs and PublicURL as serve.go: pull-request stores open, register their
+	// webhook at this server and follow their pull requests.
+	runner := &writers.Runner{DB: d, Factory: factory, Log: log, PollInterval: 50 * time.Millisecond, PRs: d, PublicURL: cfg.PublicURL}
 	rd.Wake = runner.Wake // as serve.go: a passing check ends a store's backoff
 	reg := prometheus.NewRegistry()
 	writers.RegisterReadinessGauge(reg, d) // the database-read gauges, as serve.go registers them

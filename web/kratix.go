@@ -354,9 +354,12 @@ func (s *Server) checkEndpoints(docs []tenants.Document) []tenants.DocError {
 		if err := s.cfg.Egress.CheckLiteral(host); err != nil {
 			errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: field, Message: err.Error()})
 		}
-		if d.Git != nil && d.Git.GitHubAPIURL != "" {
-			if err := s.cfg.Egress.CheckLiteral(urlHost(d.Git.GitHubAPIURL)); err != nil {
-				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: "spec.githubAPIURL", Message: err.Error()})
+		if d.Git == nil {
+			continue
+		}
+		for _, api := range apiURLs(*d.Git) {
+			if err := s.cfg.Egress.CheckLiteral(urlHost(api[1])); err != nil {
+				errs = append(errs, tenants.DocError{Index: d.Index, Kind: d.Kind, Name: d.Name, Field: api[0], Message: err.Error()})
 			}
 		}
 	}

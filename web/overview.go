@@ -76,6 +76,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		p.Attention = append(p.Attention, views.AttentionItem{Waiting: true, Kind: "Work", Name: ww.Name, WorkID: ww.ID,
 			Message: unscheduledText(ww.Unscheduled), At: &ww.UpdatedAt})
 	}
+	if p.PullRequests, p.Rejected, err = s.prAttention(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	p.Activity = activity(recent, 15)
 	s.render(w, r, http.StatusOK, views.OverviewPage(s.shell(r, "Overview", "overview"), p))
 }
@@ -90,4 +94,23 @@ func unscheduledText(un []tenants.Unscheduled) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// prAttention is what pull-request stores need from people: the open pull
+// requests to review, the stores Stateward stopped updating (a warning), and
+// how many placements were rejected.
+func (s *Server) prAttention(r *http.Request) ([]tenants.PRStoreView, int, error) {
+	tid := principal(r).Tenant.ID
+	all, err := s.works.PRStores(r.Context(), tid)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []tenants.PRStoreView
+	for _, v := range all {
+		if v.Number != 0 || v.Warning != "" {
+			out = append(out, v)
+		}
+	}
+	rejected, err := s.works.RejectedPlacements(r.Context(), tid)
+	return out, rejected, err
 }

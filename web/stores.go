@@ -51,10 +51,25 @@ func gitFromForm(r *http.Request, name string) tenants.GitStateStore {
 		Credentials: tenants.GitCredentials{Username: f("username"), Password: f("password"),
 			SSHPrivateKey: textarea(f("sshPrivateKey")), KnownHosts: textarea(f("knownHosts")),
 			AppID: f("appID"), InstallationID: f("installationID"), PrivateKey: textarea(f("privateKey")),
-			SigningKey: textarea(f("signingKey")), SigningKeyPassphrase: f("signingKeyPassphrase")},
+			SigningKey: textarea(f("signingKey")), SigningKeyPassphrase: f("signingKeyPassphrase"),
+			WebhookSecret: f("webhookSecret")},
+		PullRequest: prFromForm(r),
 	}
 	g.Normalize()
 	return g
+}
+
+// prFromForm is the form's spec.pullRequest: nil when the provider is none
+// (the store pushes), whatever the hidden pull-request fields hold.
+func prFromForm(r *http.Request) *tenants.PullRequestSpec {
+	f := r.PostFormValue
+	provider := strings.TrimSpace(f("spec.pullRequest.provider"))
+	if provider == "" || provider == views.PRProviderNone {
+		return nil
+	}
+	return &tenants.PullRequestSpec{Provider: provider, APIURL: f("spec.pullRequest.apiURL"),
+		Head: f("spec.pullRequest.headBranch"), Merge: f("spec.pullRequest.merge"),
+		Labels: strings.Split(f("spec.pullRequest.labels"), ",")}
 }
 
 func bucketFromForm(r *http.Request, name string) tenants.BucketStateStore {
@@ -97,12 +112,27 @@ func (s *Server) validateGit(g tenants.GitStateStore, keep bool) tenants.Validat
 	if err := s.checkLocalRepo(g.URL); err != nil && errs.For("spec.url") == "" {
 		_ = errs.Add(err)
 	}
-	if g.GitHubAPIURL != "" && errs.For("spec.githubAPIURL") == "" {
-		if err := s.cfg.Egress.CheckLiteral(urlHost(g.GitHubAPIURL)); err != nil {
-			_ = errs.Add(tenants.Invalid("spec.githubAPIURL", "%s", err.Error()))
+	for _, api := range apiURLs(g) {
+		if errs.For(api[0]) == "" {
+			if err := s.cfg.Egress.CheckLiteral(urlHost(api[1])); err != nil {
+				_ = errs.Add(tenants.Invalid(api[0], "%s", err.Error()))
+			}
 		}
 	}
 	return errs
+}
+
+// apiURLs are the API base URLs a Git store calls besides its repository (field,
+// URL): a GitHub App's token exchange and a pull-request host's API.
+func apiURLs(g tenants.GitStateStore) [][2]string {
+	var out [][2]string
+	if g.GitHubAPIURL != "" {
+		out = append(out, [2]string{"spec.githubAPIURL", g.GitHubAPIURL})
+	}
+	if g.PullRequest != nil && g.PullRequest.APIURL != "" {
+		out = append(out, [2]string{"spec.pullRequest.apiURL", g.PullRequest.APIURL})
+	}
+	return out
 }
 
 // checkLocalRepo refuses a file:// Git URL unless the deployment allows them
@@ -214,7 +244,7 @@ func (s *Server) storeSave(w http.ResponseWriter, r *http.Request) {
 // to type it again: secrets are never sent back to the browser, and on an edit a
 // blank secret would silently keep the old one.
 func askSecretsAgain(r *http.Request, errs tenants.ValidationErrors) tenants.ValidationErrors {
-	for _, name := range []string{"password", "sshPrivateKey", "knownHosts", "accessKeyID", "secretAccessKey"} {
+	for _, name := range []string{"password", "sshPrivateKey", "knownHosts", "accessKeyID", "secretAccessKey", "webhookSecret"} {
 		if strings.TrimSpace(r.PostFormValue(name)) != "" && errs.For(name) == "" {
 			_ = errs.Add(tenants.Invalid(name, "was not kept: secrets are never sent back to the browser, so type it again"))
 		}
@@ -302,6 +332,14 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 	case tenants.GitStateStore:
 		o.Credentials = tenants.GitCredentials{}
 		p.Git = &o
+		if o.PullRequest != nil {
+			v, err := s.works.PRStore(r.Context(), principal(r).Tenant.ID, name)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			p.PR = &views.StorePRProps{View: v, WebhookURL: s.webhookURL(o)}
+		}
 	case tenants.BucketStateStore:
 		o.Credentials = tenants.BucketCredentials{}
 		p.Bucket = &o

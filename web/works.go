@@ -28,6 +28,12 @@ type Works interface {
 	RetryWork(ctx context.Context, tenantID, id int64, actor tenants.Actor) (int, error)
 	RetryStore(ctx context.Context, tenantID int64, kind, name string) (int, error)
 	StoreRetrying(ctx context.Context, tenantID int64, kind, name string) (tenants.StoreRetry, bool, error)
+	// PRStores and PRStore are a tenant's pull-request stores with their open
+	// pull request and proposed and rejected placements counted;
+	// RejectedPlacements counts the tenant's rejected placements.
+	PRStores(ctx context.Context, tenantID int64) ([]tenants.PRStoreView, error)
+	PRStore(ctx context.Context, tenantID int64, name string) (tenants.PRStoreView, error)
+	RejectedPlacements(ctx context.Context, tenantID int64) (int, error)
 	SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
 		sig *tenants.SignedDelivery, answer func(tenants.SubmitResult) []byte) (tenants.SubmitResult, []byte, error)
 }

@@ -83,7 +83,7 @@ func workRow(ws tenants.WorkSummary, triggers map[int64]string) views.WorkRow {
 		Deleted: ws.Deleted, UpdatedAt: ws.UpdatedAt, TriggerID: ws.TriggerID},
 		Written: ws.States[tenants.StateWritten], Pending: ws.States[tenants.StatePending],
 		Writing: ws.States[tenants.StateWriting], Retrying: ws.States[tenants.StateRetrying], Failed: ws.States[tenants.StateFailed],
-		Waiting: ws.Unscheduled}
+		Proposed: ws.States[tenants.StateProposed], Rejected: ws.States[tenants.StateRejected], Waiting: ws.Unscheduled}
 	if ws.TriggerID != nil {
 		row.TriggerName = triggers[*ws.TriggerID]
 	}
@@ -318,7 +318,7 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 	for _, pl := range v.Placements {
 		p.Placements = append(p.Placements, views.PlacementRow{Destination: pl.Destination, Name: pl.Name, Paths: pl.Paths,
 			State: pl.State, Attempts: pl.Attempts, NextAttemptAt: pl.NextAttemptAt, Version: pl.Version, StoreKind: pl.StoreKind,
-			Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt})
+			Error: pl.Error, Misplaced: pl.Misplaced, Deleting: pl.Deleting, UpdatedAt: pl.UpdatedAt, PullRequest: pl.PullRequest})
 		if !tenants.FinalState(pl.State) {
 			p.Final = false // a retrying placement is not final either: keep watching
 		}
