@@ -2,7 +2,7 @@ package tenants
 
 // The Kratix v1alpha1 wire shapes, used to decode imports and to write exports.
 // Fields Kratix knows are written even at their defaults; Stateward's extensions
-// (GitStateStore insecure, caBundle and githubAPIURL, BucketStateStore region) are written only
+// (GitStateStore insecure, caBundle, githubAPIURL and pushInterval, BucketStateStore region) are written only
 // when set, so that an export of plain stores applies to a Kratix cluster whose
 // kubectl validates fields strictly.
 
@@ -40,6 +40,8 @@ type kGitSpec struct {
 	CABundle   string      `json:"caBundle,omitempty"` // Stateward extension: PEM roots
 	// GitHubAPIURL is a Stateward extension: Kratix always asks api.github.com.
 	GitHubAPIURL string `json:"githubAPIURL,omitempty"`
+	// PushInterval is a Stateward extension: the least time between pushes.
+	PushInterval string `json:"pushInterval,omitempty"`
 	// PullRequest is a Stateward extension: writes go through a pull request.
 	PullRequest *PullRequestSpec `json:"pullRequest,omitempty"`
 }
@@ -101,6 +103,7 @@ var gitSpecShape = object(map[string]*shape{
 	"secretRef": secretRefShape, "authMethod": stringShape,
 	"gitAuthor": object(map[string]*shape{"name": stringShape, "email": stringShape}),
 	"insecure":  boolShape, "caBundle": stringShape, "githubAPIURL": stringShape,
+	"pushInterval": stringShape,
 	"pullRequest": object(map[string]*shape{
 		"provider": stringShape, "apiURL": stringShape, "headBranch": stringShape, "merge": stringShape,
 		"labels": listOf(stringShape),
@@ -147,6 +150,7 @@ func gitStoreFrom(o *kObject[kGitSpec]) *GitStateStore {
 		Name: o.Metadata.Name, URL: s.URL, Branch: s.Branch, Path: s.Path,
 		SecretRef: secretRefName(s.SecretRef), AuthMethod: s.AuthMethod,
 		Insecure: s.Insecure, CABundle: s.CABundle, GitHubAPIURL: s.GitHubAPIURL, PullRequest: s.PullRequest,
+		PushInterval: s.PushInterval,
 	}
 	if s.GitAuthor != nil {
 		g.AuthorName, g.AuthorEmail = s.GitAuthor.Name, s.GitAuthor.Email

@@ -104,6 +104,9 @@ type GitStateStore struct {
 	// installation token; empty = https://api.github.com. GitHub Enterprise
 	// Server: https://HOST/api/v3.
 	GitHubAPIURL string
+	// PushInterval is spec.pushInterval as written (a Go duration, "" = the
+	// default; see EffectivePushInterval).
+	PushInterval string
 	// SigningKeyFingerprint is the public fingerprint of the signing key (OpenPGP:
 	// upper-case hex, as gpg prints it; SSH: SHA256:…), "" when commits are not
 	// signed. Derived from
@@ -196,6 +199,7 @@ func (s *GitStateStore) Normalize() {
 		s.Credentials.SSHPrivateKey = k + "\n"
 	}
 	s.normalizeAppAndSigning()
+	s.PushInterval = strings.TrimSpace(s.PushInterval)
 	s.normalizePR()
 	s.Credentials.WebhookSecret = TrimSecret(s.Credentials.WebhookSecret)
 }
@@ -229,6 +233,9 @@ func (s *GitStateStore) Validate() error {
 	}
 	if s.AuthMethod != AuthGitHubApp && s.GitHubAPIURL != "" {
 		_ = es.Add(Invalid("spec.githubAPIURL", "is only used with authMethod githubApp"))
+	}
+	if _, err := ParsePushInterval(s.PushInterval); err != nil {
+		_ = es.Add(err)
 	}
 	s.validateSigningKey(&es)
 	s.validatePR(&es)
