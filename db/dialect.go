@@ -53,13 +53,16 @@ type dialect struct {
 	// the row with: on PostgreSQL a row it created has no xmax; on SQLite (one
 	// writer) it says FALSE, and the caller knows from what it read first.
 	inserted string
+	// greatest names the larger-of-two function: SQLite's scalar MAX, PostgreSQL's GREATEST.
+	greatest string
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite", migrations: "migrations/*.sql", precision: time.Nanosecond, inserted: "FALSE"}
+	sqliteDialect = dialect{name: "sqlite", migrations: "migrations/*.sql", precision: time.Nanosecond, inserted: "FALSE",
+		greatest: "MAX"}
 	postgresDialect = dialect{name: "postgres", migrations: "migrations/postgres/*.sql",
 		claimLock: " FOR UPDATE SKIP LOCKED", skipHeld: " FOR NO KEY UPDATE SKIP LOCKED", rowLock: " FOR UPDATE", isolation: sql.LevelReadCommitted, precision: time.Microsecond,
-		inserted: "(xmax = 0)"}
+		inserted: "(xmax = 0)", greatest: "GREATEST"}
 )
 
 // lockTenant takes the tenant's configuration lock on PostgreSQL, so that what

@@ -59,14 +59,18 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 		// statement instead of an upsert that changes nothing and a read. On
 		// PostgreSQL the read locks the row as the upsert would (a claim skips
 		// it until this commits); on a job claimed meanwhile it finds no row.
+		// A job paced after the store's last push (pushDue) counts as due: the
+		// Work joins it.
 		var j struct {
-			ID       int64     `db:"id"`
-			Attempts int       `db:"attempts"`
-			RunAfter time.Time `db:"run_after"`
+			ID       int64 `db:"id"`
+			Attempts int   `db:"attempts"`
+			OnTime   bool  `db:"on_time"`
 		}
-		err := tx.GetContext(ctx, &j, `SELECT id, attempts, run_after FROM jobs
-			WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`+d.dialect.rowLock, tenantID, k.kind, k.name)
-		if err == nil && (j.Attempts > 0 || !j.RunAfter.After(now)) {
+		due, dueArgs := d.pushDue(tenantID, k, now)
+		err := tx.GetContext(ctx, &j, `SELECT id, attempts, run_after <= `+due+` AS on_time FROM jobs
+			WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`+d.dialect.rowLock,
+			append(dueArgs, tenantID, k.kind, k.name)...)
+		if err == nil && (j.Attempts > 0 || j.OnTime) {
 			return j.ID, nil
 		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -75,18 +79,22 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 	}
 	// A new job goes first to the replica writing the store, or that wrote it
 	// last (affinity): the store's newest job is running, or holds the
-	// affinity its finish left (FinishJob).
+	// affinity its finish left (FinishJob). It is due at once, or when the
+	// store's push interval since its last push has run (pushDue); so is a
+	// queued job made due by it.
 	const newest = ` FROM jobs l WHERE l.tenant_id = ? AND l.store_kind = ? AND l.store_name = ? ORDER BY l.id DESC LIMIT 1)`
+	due, dueArgs := d.pushDue(tenantID, k, now)
+	args := append(append([]any{tenantID, k.kind, k.name, full}, dueArgs...), now, now, tenantID, k.kind, k.name, tenantID, k.kind, k.name)
 	err := tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at,
 			affinity, affinity_until)
-		VALUES (?, ?, ?, 'queued', ?, ?, ?, ?,
+		VALUES (?, ?, ?, 'queued', ?, `+due+`, ?, ?,
 			COALESCE((SELECT CASE WHEN l.state = 'running' THEN l.lease_owner ELSE l.affinity END`+newest+`, ''),
 			(SELECT CASE WHEN l.state = 'running' THEN l.lease_until ELSE l.affinity_until END`+newest+`)
 		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET
 		run_after = CASE WHEN jobs.attempts = 0 AND jobs.run_after > excluded.run_after THEN excluded.run_after ELSE jobs.run_after END,
 		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite), updated_at = excluded.updated_at
 		WHERE (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)
-		RETURNING id`, tenantID, k.kind, k.name, full, now, now, now, tenantID, k.kind, k.name, tenantID, k.kind, k.name)
+		RETURNING id`, args...)
 	if errors.Is(err, sql.ErrNoRows) { // due already: the upsert locked it and changed nothing
 		err = tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
 			tenantID, k.kind, k.name)

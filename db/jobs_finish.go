@@ -56,7 +56,19 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 			return err
 		}
 		if res.Err != "" {
+			if res.RetryAfter > 0 { // the host asked to wait: as long as it said, for every path
+				until := d.now().Add(res.RetryAfter)
+				if err := d.paceRateLimited(ctx, tx, job, until); err != nil {
+					return err
+				}
+				return d.requeue(ctx, tx, job, until, res.Err)
+			}
 			return d.requeue(ctx, tx, job, d.now().Add(backoff(job.Attempts+1)), res.Err)
+		}
+		if res.Changed { // it pushed: the store's next push waits out its interval
+			if err := d.paceAfterPush(ctx, tx, job); err != nil {
+				return err
+			}
 		}
 		// Only a push that landed (the branch moved) settles an earlier push still
 		// in doubt: a job that changed nothing, or had nothing to write, does not.

@@ -20,16 +20,20 @@ import (
 func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	if job.Store.Kind == tenants.KindGit {
 		var g struct {
-			InDoubt bool `db:"push_in_doubt"`
-			PR      bool `db:"pr"`
-			Reset   bool `db:"pr_reset"`
+			InDoubt  bool   `db:"push_in_doubt"`
+			PR       bool   `db:"pr"`
+			Reset    bool   `db:"pr_reset"`
+			URL      string `db:"url"`
+			Auth     string `db:"auth_method"`
+			Interval string `db:"push_interval"`
 		}
-		err := tx.GetContext(ctx, &g, `SELECT push_in_doubt, pull_request <> '' AS pr, pr_reset FROM git_stores
-			WHERE tenant_id = ? AND name = ?`, job.TenantID, job.Store.Name)
+		err := tx.GetContext(ctx, &g, `SELECT push_in_doubt, pull_request <> '' AS pr, pr_reset, url, auth_method, push_interval
+			FROM git_stores WHERE tenant_id = ? AND name = ?`, job.TenantID, job.Store.Name)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		job.InDoubt = g.InDoubt
+		job.PushInterval = tenants.GitStateStore{URL: g.URL, AuthMethod: g.Auth, PushInterval: g.Interval}.EffectivePushInterval()
 		if g.PR {
 			job.PullRequest = &tenants.JobPR{ResetHead: g.Reset}
 		}

@@ -206,10 +206,12 @@ func (d *DB) relocate(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeK
 	if _, err := d.enqueue(ctx, tx, tenantID, k, false); err != nil {
 		return 0, err
 	}
-	// Any replica may take it: none has a clone of the new location.
-	_, err := tx.ExecContext(ctx, `UPDATE jobs SET attempts = 0, run_after = ?, last_error = '', affinity = '', affinity_until = NULL,
+	// Any replica may take it: none has a clone of the new location. The store's
+	// push interval still holds (pushDue): a move is no reason to push sooner.
+	due, args := d.pushDue(tenantID, k, now)
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET attempts = 0, run_after = `+due+`, last_error = '', affinity = '', affinity_until = NULL,
 		updated_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
-		now, now, tenantID, k.kind, k.name)
+		append(args, now, tenantID, k.kind, k.name)...)
 	return dropped, err
 }
 

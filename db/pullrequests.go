@@ -245,8 +245,9 @@ func (d *DB) afterPR(ctx context.Context, tx *sqlx.Tx, ref tenants.StoreRef, lef
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE jobs SET run_after = ?, attempts = 0 WHERE tenant_id = ? AND store_kind = ?
-		AND store_name = ? AND state = 'queued' AND run_after > ?`, d.now(), ref.TenantID, tenants.KindGit, ref.Name, d.now())
+	due, args := d.pushDue(ref.TenantID, storeKey{tenants.KindGit, ref.Name}, d.now()) // the push interval still holds
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET run_after = `+due+`, attempts = 0 WHERE tenant_id = ? AND store_kind = ?
+		AND store_name = ? AND state = 'queued' AND run_after > ?`, append(args, ref.TenantID, tenants.KindGit, ref.Name, d.now())...)
 	return err
 }
 

@@ -21,6 +21,7 @@ func prDB(t *testing.T, tg target) (*db.DB, int64) {
 	}
 	g.PullRequest = &tenants.PullRequestSpec{Provider: tenants.ProviderGitea}
 	g.Credentials.Password, g.Credentials.WebhookSecret = "token", "hook-secret"
+	g.PushInterval = "0s" // these tests run on a frozen clock; TestPullRequestHeadPushesArePaced paces them
 	g.Normalize()
 	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
 		t.Fatal(err)

@@ -91,11 +91,13 @@ func (d *DB) retry(ctx context.Context, tx *sqlx.Tx, tenantID int64, cond string
 // endBackoff makes the store's queued job due now, however long the backoff of
 // its last failure still had to run: the store was fixed (a check passed) or
 // someone asked to retry now. The attempt count stays, so that a store still
-// failing keeps backing off from where it was.
+// failing keeps backing off from where it was. A Git store's push interval, and
+// a wait its host asked for, still hold (pushDue).
 func (d *DB) endBackoff(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey) error {
 	now := d.now()
-	_, err := tx.ExecContext(ctx, `UPDATE jobs SET run_after = ?, updated_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
-		AND state = 'queued' AND run_after > ?`, now, now, tenantID, k.kind, k.name, now)
+	due, args := d.pushDue(tenantID, k, now)
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET run_after = `+due+`, updated_at = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
+		AND state = 'queued' AND run_after > ?`, append(args, now, tenantID, k.kind, k.name, now)...)
 	return err
 }
 

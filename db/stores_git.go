@@ -25,6 +25,7 @@ type gitRow struct {
 	CABundle    string    `db:"ca_bundle"`
 	Missing     bool      `db:"secret_missing"`
 	APIURL      string    `db:"github_api_url"`
+	Interval    string    `db:"push_interval"`
 	Fingerprint string    `db:"signing_fingerprint"`
 	PullRequest string    `db:"pull_request"`
 	HookID      string    `db:"hook_id"`
@@ -40,13 +41,14 @@ type gitRow struct {
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
 	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, pull_request, hook_id, pr_number, pr_url, pr_warning,
-	pr_error, pr_hook, pr_base, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
+	pr_error, pr_hook, pr_base, push_interval, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
 		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, GitHubAPIURL: r.APIURL, SigningKeyFingerprint: r.Fingerprint,
-		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain(), PullRequest: prSpecFrom(r.PullRequest), HookID: r.HookID,
+		PushInterval: r.Interval,
+		UpdatedAt:    r.UpdatedAt, Status: r.statusCols.domain(), PullRequest: prSpecFrom(r.PullRequest), HookID: r.HookID,
 		PR: tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook, Base: r.PRBase}}
 }
 
@@ -126,11 +128,11 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE git_stores SET url = ?, branch = ?, path = ?, secret_ref = ?, auth_method = ?,
 			author_name = ?, author_email = ?, insecure = ?, ca_bundle = ?, secret_missing = ?, github_api_url = ?, signing_fingerprint = ?,
-			pull_request = ?, hook_id = ?, pr_hook = '',
+			pull_request = ?, hook_id = ?, pr_hook = '', push_interval = ?,
 			updated_at = ?, ready = NULL, status_message = '', last_checked = NULL, write_error = '', write_failed_at = NULL
 			WHERE tenant_id = ? AND id = ?`, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail,
 			s.Insecure, s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, prSpecJSON(s.PullRequest), s.HookID,
-			d.now(), s.TenantID, s.ID)
+			s.PushInterval, d.now(), s.TenantID, s.ID)
 		if err != nil {
 			return tenants.Saved{}, err
 		}
@@ -144,10 +146,10 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		s.HookID = newHookID()
 		err = tx.GetContext(ctx, &s.ID, `INSERT INTO git_stores (tenant_id, name, url, branch, path, secret_ref, auth_method,
 			author_name, author_email, insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, pull_request, hook_id,
-			updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			push_interval, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			s.TenantID, s.Name, s.URL, s.Branch, s.Path, s.SecretRef, s.AuthMethod, s.AuthorName, s.AuthorEmail, s.Insecure,
-			s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, prSpecJSON(s.PullRequest), s.HookID, d.now())
+			s.CABundle, s.SecretMissing, s.GitHubAPIURL, s.SigningKeyFingerprint, prSpecJSON(s.PullRequest), s.HookID, s.PushInterval, d.now())
 		if err != nil {
 			return tenants.Saved{}, mapErr(err, tenants.KindGit, s.Name)
 		}

@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"errors"
+	"time"
 
 	"github.com/stateward/stateward/pathing"
 )
@@ -36,6 +37,10 @@ type Job struct {
 	// InDoubt: an earlier push to this (Git) store may still land; the write must
 	// move the branch even if it changes nothing (writers.Batch.Fence).
 	InDoubt bool
+	// PushInterval is the least time between two pushes to the (Git) store
+	// (GitStateStore.EffectivePushInterval): a job that pushed makes the
+	// store's next one wait that long.
+	PushInterval time.Duration
 	// PullRequest is set for a store whose writes go through a pull request:
 	// the write goes to the head branch, never to the store's branch.
 	PullRequest *JobPR
@@ -97,6 +102,10 @@ type JobResult struct {
 	// Err is the store's own message when the write failed as a whole (the job is
 	// retried with backoff); empty on success.
 	Err string
+	// RetryAfter, with Err, is the wait the host asked for when it refused the
+	// write for rate limiting: the job is retried after it instead of the
+	// backoff, and the store is not failing.
+	RetryAfter time.Duration
 	// Version is the commit SHA or the bucket content version after the write.
 	Version string
 	// Changed, Puts and Deletes report what the write did to the store.
