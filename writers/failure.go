@@ -3,6 +3,7 @@ package writers
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // failure is what a failed write means for its placements and its store. It is
@@ -22,6 +23,10 @@ const (
 	// fsck, an invalid tree, an object the bucket refuses): the placement fails
 	// for good, until its Work is submitted again.
 	failContent
+	// failRateLimited: the host refused the request for rate limiting
+	// (RateLimitedError): retried after the wait the host asked for, not a
+	// refusal of the content, and the store is not failing.
+	failRateLimited
 )
 
 // classify says what err, a write that failed, means.
@@ -33,6 +38,9 @@ func classify(err error) failure {
 		dnsErr    *net.DNSError
 		fault     *storeFault
 	)
+	if _, ok := rateLimited(err); ok {
+		return failRateLimited
+	}
 	switch {
 	case errors.Is(err, ErrRejected), errors.Is(err, ErrInvalidBatch):
 		return failContent
@@ -62,4 +70,13 @@ func faulty(err error) error {
 		return nil
 	}
 	return &storeFault{err: err}
+}
+
+// retryWait is how long the host asked to wait before err's write is tried
+// again: 0 unless it refused for rate limiting.
+func retryWait(err error) time.Duration {
+	if rl, ok := rateLimited(err); ok {
+		return rl.Wait
+	}
+	return 0
 }

@@ -104,7 +104,11 @@ func (r *gitRemote) setupHTTP(cfg GitConfig) error {
 			return err
 		}
 	}
-	r.tr = githttp.NewClient(hc)
+	// Git's own requests only: a refusal for rate limiting becomes a
+	// *RateLimitedError that keeps the wait go-git would drop.
+	git := *hc
+	git.Transport = rateLimitTransport{next: hc.Transport, now: time.Now}
+	r.tr = githttp.NewClient(&git)
 	return nil
 }
 

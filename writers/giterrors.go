@@ -33,6 +33,9 @@ func (r *gitRemote) wrap(op string, err error) error {
 		return nil
 	}
 	msg := fmt.Sprintf("git %s %s: ", op, r.url)
+	if rl, ok := rateLimited(err); ok { // the host's words, not go-git's wrapping
+		return &remoteError{msg: maskToken(msg+rl.Error(), r.secret), err: err}
+	}
 	if why := explain(err); why != "" && !strings.Contains(err.Error(), why) {
 		msg += why + ": "
 	}

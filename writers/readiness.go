@@ -120,6 +120,12 @@ func (r *Readiness) Check(ctx context.Context, ref tenants.StoreRef) error {
 	if errors.Is(err, tenants.ErrNotFound) {
 		return err // deleted meanwhile
 	}
+	if err != nil && classify(err) == failRateLimited {
+		// The host answered, and asked to wait: that says nothing of whether
+		// the store works, so the last status stands.
+		r.Log.Info("store check rate limited by the host", "tenant_id", ref.TenantID, "kind", ref.Kind, "store", ref.Name, "reason", err.Error())
+		return nil
+	}
 	msg := "ready"
 	if err != nil {
 		msg = err.Error()

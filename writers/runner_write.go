@@ -160,8 +160,11 @@ func (jw *jobWrite) failed(res *tenants.JobResult, err error) {
 		return
 	}
 	failAll(res, err.Error())
-	if classify(err) == failStore {
+	switch classify(err) {
+	case failStore:
 		res.StoreErr = err.Error()
+	case failRateLimited:
+		res.RetryAfter = retryWait(err)
 	}
 	if jw.job.Store.Kind != tenants.KindBucket {
 		return
@@ -246,8 +249,11 @@ func (n *narrowing) try(ctx context.Context, set []int64, known error) error {
 	switch {
 	case !rejectedContent(err):
 		n.fail(set, err.Error())
-		if classify(err) == failStore {
+		switch classify(err) {
+		case failStore:
 			n.res.StoreErr = err.Error()
+		case failRateLimited:
+			n.res.RetryAfter = max(n.res.RetryAfter, retryWait(err))
 		}
 	case len(set) == 1:
 		o := n.outcome(set[0])
