@@ -119,6 +119,9 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 				ValidateURL: v, Help: "Default main."},
 			{Name: "spec.path", Label: "Path", Value: s.Path, Error: es.For("spec.path"), Mono: true,
 				ValidateURL: v, Placeholder: "clusters", Help: "Directory inside the repository; empty for the root."},
+			{Name: "spec.pushInterval", Label: "Push interval", Value: s.PushInterval, Error: es.For("spec.pushInterval"), Mono: true,
+				ValidateURL: v, Placeholder: tenants.DefaultPushIntervalFor(s.URL, s.AuthMethod).String(),
+				Help: "Optional: the least time between two pushes (e.g. 30s, 0 to 10m); Works arriving meanwhile join the next commit. Empty: 10s on github.com or with a GitHub App, else 1s."},
 		}},
 		{Legend: "Authentication", Fields: []FieldProps{
 			{Name: "spec.authMethod", Label: "Method", Type: "select", Value: auth, Error: es.For("spec.authMethod"),

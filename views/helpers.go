@@ -415,3 +415,16 @@ func pendingCount(p OverviewProps) string {
 	}
 	return itoa(p.WorksPending)
 }
+
+// pushIntervalText is a Git store's push interval as its page shows it: the
+// spec's, or the default it gets and why.
+func pushIntervalText(g tenants.GitStateStore) string {
+	d := g.EffectivePushInterval().String()
+	switch {
+	case g.PushInterval != "":
+		return d
+	case d == tenants.GitHubPushInterval.String():
+		return d + " (default on github.com and for GitHub Apps)"
+	}
+	return d + " (default)"
+}

@@ -47,7 +47,7 @@ func gitFromForm(r *http.Request, name string) tenants.GitStateStore {
 		Path: f("spec.path"), AuthMethod: f("spec.authMethod"), AuthorName: strings.TrimSpace(f("spec.gitAuthor.name")),
 		AuthorEmail: strings.TrimSpace(f("spec.gitAuthor.email")), Insecure: f("spec.insecure") == "true",
 		CABundle: strings.TrimSpace(textarea(f("spec.caBundle"))), SecretRef: f("secretRef"),
-		GitHubAPIURL: f("spec.githubAPIURL"),
+		GitHubAPIURL: f("spec.githubAPIURL"), PushInterval: f("spec.pushInterval"),
 		Credentials: tenants.GitCredentials{Username: f("username"), Password: f("password"),
 			SSHPrivateKey: textarea(f("sshPrivateKey")), KnownHosts: textarea(f("knownHosts")),
 			AppID: f("appID"), InstallationID: f("installationID"), PrivateKey: textarea(f("privateKey")),
