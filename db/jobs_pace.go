@@ -31,13 +31,21 @@ func (d *DB) pushDue(tenantID int64, k storeKey, now time.Time) (string, []any) 
 }
 
 // paceAfterPush records, in FinishJob's transaction, that the job's store was
-// pushed to now: its next write waits out the store's interval.
+// pushed to now: its next write waits out the store's interval. That includes
+// the job queued for the Works that arrived while this one ran: it was due at
+// once (nothing had been pushed for a while when they came), and would push
+// right after this push.
 func (d *DB) paceAfterPush(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	if job.Store.Kind != tenants.KindGit || job.PushInterval <= 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE git_stores SET next_push_at = ? WHERE tenant_id = ? AND name = ?`,
-		d.now().Add(job.PushInterval), job.TenantID, job.Store.Name)
+	next := d.now().Add(job.PushInterval)
+	if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET next_push_at = ? WHERE tenant_id = ? AND name = ?`,
+		next, job.TenantID, job.Store.Name); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE jobs SET run_after = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
+		AND state = 'queued' AND run_after < ?`, next, job.TenantID, tenants.KindGit, job.Store.Name, next)
 	return err
 }
 

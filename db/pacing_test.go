@@ -208,6 +208,31 @@ func TestBucketsAreNotPaced(t *testing.T) {
 	})
 }
 
+// TestWorksArrivingDuringAPushWait: Works submitted while a push runs (their
+// job queued, due at once) go out no sooner than the interval after that push.
+func TestWorksArrivingDuringAPushWait(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid, c := worksDB(t, tg)
+		ctx := context.Background()
+		submit(t, d, tid, resourceWork("a", "dev", "x.yaml", "1"), false)
+		running, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+		if err != nil || !ok {
+			t.Fatal("no job", err)
+		}
+		submit(t, d, tid, resourceWork("b", "dev", "x.yaml", "1"), false) // queued while a runs
+		c.add(200 * time.Millisecond)
+		res := writtenResult(running)
+		res.Changed = true
+		if err := d.FinishJob(ctx, running, res); err != nil {
+			t.Fatal(err)
+		}
+		job := dueAt(t, d, c, c.now().Add(time.Second))
+		if len(job.Writes) != 1 {
+			t.Errorf("job writes %d placements, want b's", len(job.Writes))
+		}
+	})
+}
+
 // TestPullRequestHeadPushesArePaced: a pull-request store's push to its head
 // branch paces its next write as a push to the branch does.
 func TestPullRequestHeadPushesArePaced(t *testing.T) {
