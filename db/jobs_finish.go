@@ -21,7 +21,11 @@ import (
 // exponential backoff with jitter: an accepted write is never dropped, and its
 // placements show retrying with the store's message until it succeeds. A write
 // that could not reach the store (res.StoreErr) shows the store failing at once;
-// one that reached it (res.StoreOK) clears that. If pending placements remain for the store, a job is queued for them.
+// one that reached it (res.StoreOK) clears that. A write the host refused for rate
+// limiting (res.RetryAfter) is queued again after the wait the host asked for
+// instead, and no write of the store starts before then; a job that pushed
+// (res.Changed) paces the store's next push (see jobs_pace.go). If pending
+// placements remain for the store, a job is queued for them.
 // ErrLeaseLost when owner no longer holds the job (another worker took it over).
 // The errors, worded by the store, are kept as tenants.RemoteText.
 func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error {
