@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,5 +137,131 @@ func TestSQLiteLockedAnswers503(t *testing.T) {
 	var integrity string
 	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
 		t.Errorf("integrity_check: %q %v", integrity, err)
+	}
+}
+
+// TestPostgresRestartMidStream: PostgreSQL crashes ("pg_ctl stop -m
+// immediate") and comes back while 8 callers submit Works to two replicas.
+// Every answer is 202 or 503 with Retry-After (never 404, never a bare 500),
+// none hangs, both replicas take submits again without a restart, and every
+// Work answered 202 is written to Git.
+func TestPostgresRestartMidStream(t *testing.T) {
+	pg := testpeers.PrivatePostgres(t)
+	o := testDBOptions(t)
+	o.Path, o.URL = "", pg.NewDatabase(t)
+	h := newHarnessOn(t, nil, o)
+	replicas := []*harness{h, newHarnessOn(t, h.OIDC, o)}
+	h.signedInTeam()
+	tok := teamToken(t, h)
+	git := testpeers.GitHTTP(t, testpeers.GitOptions{Username: "u", Password: "p"})
+	if code, body := api(t, http.MethodPost, h.URL+"/api/v1/tenants/team-a/apply", tok, strings.NewReader(git.StoreYAML("u", "p")+
+		"apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\nmetadata: {name: dev, labels: {env: dev}}\n"+
+		"spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: repo}}\n")); code != http.StatusOK {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	type answer struct {
+		code       int
+		retryAfter string
+		took       time.Duration
+	}
+	var (
+		mu       sync.Mutex
+		answers  []answer
+		accepted int
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		seq      atomic.Int64
+	)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for c := range 8 {
+		wg.Go(func() {
+			for !stop.Load() {
+				i := seq.Add(1)
+				body := fmt.Sprintf(`{"promise":"app","resource":{"namespace":"default","name":"w-%d"},"destinationSelectors":{"env":"dev"},`+
+					`"files":[{"path":"a.yaml","content":"n: %d\n"}]}`, i, i)
+				req, _ := http.NewRequest(http.MethodPost, replicas[c%2].URL+"/api/v1/tenants/team-a/works", strings.NewReader(body))
+				req.Header.Set("Authorization", tok)
+				req.Header.Set("Content-Type", "application/json")
+				start := time.Now()
+				resp, err := client.Do(req)
+				a := answer{took: time.Since(start)}
+				if err != nil {
+					a.code = -1
+				} else {
+					a.code, a.retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
+					drain(resp)
+				}
+				mu.Lock()
+				answers = append(answers, a)
+				if a.code == http.StatusAccepted {
+					accepted++
+				}
+				mu.Unlock()
+				if a.code != http.StatusAccepted {
+					time.Sleep(20 * time.Millisecond) // a caller's pause before retrying, not a synchronisation
+				}
+			}
+		})
+	}
+	submitted := func() int { mu.Lock(); defer mu.Unlock(); return accepted }
+	if !testpeers.Poll(30*time.Second, 10*time.Millisecond, func() bool { return submitted() >= 50 }) {
+		t.Fatal("no stream of submits before the crash")
+	}
+	pg.Crash(t)
+	crashedAt := submitted()
+	if !testpeers.Poll(10*time.Second, 10*time.Millisecond, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(answers) > 0 && answers[len(answers)-1].code == http.StatusServiceUnavailable
+	}) {
+		t.Fatal("no 503 while PostgreSQL was down")
+	}
+	pg.Start(t)
+	back := time.Now()
+	if !testpeers.Poll(20*time.Second, 10*time.Millisecond, func() bool { return submitted() >= crashedAt+50 }) {
+		t.Fatal("submits not accepted again within 20 s of PostgreSQL's return")
+	}
+	t.Logf("submits accepted again %s after PostgreSQL answered", time.Since(back).Round(time.Millisecond))
+	stop.Store(true)
+	wg.Wait()
+	counts := map[int]int{}
+	var slowest time.Duration
+	for _, a := range answers {
+		counts[a.code]++
+		slowest = max(slowest, a.took)
+		if a.code == http.StatusServiceUnavailable && a.retryAfter == "" {
+			t.Errorf("a 503 without Retry-After")
+		}
+	}
+	t.Logf("answers: %v; slowest %s", counts, slowest.Round(time.Millisecond))
+	for code, n := range counts {
+		if code != http.StatusAccepted && code != http.StatusServiceUnavailable {
+			t.Errorf("%d answers %d (only 202 and 503 are right)", n, code)
+		}
+	}
+	if slowest > 10*time.Second {
+		t.Errorf("an answer took %s", slowest)
+	}
+	if !testpeers.Poll(120*time.Second, 100*time.Millisecond, func() bool {
+		var page struct {
+			Total int `json:"total"`
+		}
+		code, body := api(t, http.MethodGet, h.URL+"/api/v1/tenants/team-a/works?state=written&limit=1", tok, nil)
+		return code == http.StatusOK && json.Unmarshal([]byte(body), &page) == nil && page.Total == accepted
+	}) {
+		states := map[string]int{}
+		for _, st := range tenants.WorkStates {
+			var page struct {
+				Total int `json:"total"`
+			}
+			_, body := api(t, http.MethodGet, h.URL+"/api/v1/tenants/team-a/works?state="+st+"&limit=1", tok, nil)
+			_ = json.Unmarshal([]byte(body), &page)
+			states[st] = page.Total
+		}
+		_, all := api(t, http.MethodGet, h.URL+"/api/v1/tenants/team-a/works?limit=1", tok, nil)
+		t.Fatalf("not every one of the %d accepted Works was written: %v; all: %s", accepted, states, all)
+	}
+	if n := len(git.Files(t, git.Branch())); n < accepted {
+		t.Errorf("%d files in Git for %d accepted Works", n, accepted)
 	}
 }
