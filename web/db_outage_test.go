@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -263,5 +265,67 @@ func TestPostgresRestartMidStream(t *testing.T) {
 	}
 	if n := len(git.Files(t, git.Branch())); n < accepted {
 		t.Errorf("%d files in Git for %d accepted Works", n, accepted)
+	}
+}
+
+// TestSQLiteDiskFullAnswers503: SQLite on a full disk (a small tmpfs) answers
+// submits 503 + Retry-After, never 500, takes them again once there is room,
+// and its database passes PRAGMA integrity_check.
+func TestSQLiteDiskFullAnswers503(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a 6 MiB tmpfs for a full disk (this test runs as root, as scripts/test.sh does): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	o := testDBOptions(t)
+	o.URL, o.Path = "", filepath.Join(dir, "test.db")
+	h := newHarnessOn(t, nil, o)
+	h.signedInTeam()
+	tok := teamToken(t, h)
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 4<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	content := strings.Repeat("x", 60<<10)
+	submit := func(i int) (int, string) {
+		return api(t, http.MethodPost, h.URL+"/api/v1/tenants/team-a/works", tok, strings.NewReader(fmt.Sprintf(
+			`{"promise":"p","resource":{"namespace":"d","name":"w%d"},"files":[{"path":"a.yaml","content":"%s"}]}`, i, content)))
+	}
+	full := false
+	for i := range 200 {
+		code, body := submit(i)
+		if code == http.StatusAccepted {
+			continue
+		}
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "database is unavailable") {
+			t.Fatalf("submit %d on a full disk: %d %s", i, code, body)
+		}
+		full = true
+		break
+	}
+	if !full {
+		t.Fatal("the disk never filled up")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := submit(1000); code != http.StatusAccepted {
+		t.Fatalf("submit after room was made: %d %s", code, body)
+	}
+	raw, err := sql.Open("sqlite3", "file:"+o.Path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var integrity string
+	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
+		t.Errorf("integrity_check: %q %v", integrity, err)
 	}
 }
