@@ -5,17 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/stateward/stateward/egress"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/testpeers"
 )
@@ -273,5 +276,50 @@ func TestRateLimitedMessage(t *testing.T) {
 	}
 	if classify(err) != failRateLimited || retryWait(err) != 3*time.Second {
 		t.Errorf("wrapped: classified %v, wait %s", classify(err), retryWait(err))
+	}
+}
+
+// gitSource serves one Git store to a Readiness and records the statuses set.
+type gitSource struct {
+	fakeSource
+	git tenants.GitStateStore
+}
+
+func (g *gitSource) GitStore(context.Context, int64, string) (tenants.GitStateStore, error) {
+	return g.git, nil
+}
+
+// TestRateLimitedCheckKeepsTheStatus: a readiness check the host refuses for
+// rate limiting records nothing (the host answered; whether the store works is
+// as unknown as before), while a plain refusal still marks the store not ready.
+func TestRateLimitedCheckKeepsTheStatus(t *testing.T) {
+	var limited atomic.Bool
+	limited.Store(true)
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if limited.Load() {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "Permission denied\n")
+	}))
+	defer host.Close()
+	src := &gitSource{git: tenants.GitStateStore{TenantID: 1, Name: "g", URL: host.URL + "/o/r.git", Branch: "main", Insecure: true,
+		AuthMethod: tenants.AuthNone}}
+	r := &Readiness{Source: src, Factory: Factory{Egress: egress.Policy{AllowPrivate: true}}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ref := tenants.StoreRef{TenantID: 1, Kind: tenants.KindGit, Name: "g"}
+	if err := r.Check(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(src.statuses) != 0 {
+		t.Errorf("a rate-limited check recorded %q, want nothing", src.statuses)
+	}
+	limited.Store(false)
+	if err := r.Check(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(src.statuses) != 1 || src.statuses[0] == "ready" {
+		t.Errorf("a refused check recorded %q, want one not-ready status", src.statuses)
 	}
 }
