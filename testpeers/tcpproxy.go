@@ -16,6 +16,7 @@ type TCPProxy struct {
 	target  string
 	latency atomic.Int64 // nanoseconds, each way
 	cut     atomic.Bool
+	sent    atomic.Int64 // chunks forwarded from clients to the target
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -50,6 +51,10 @@ func (p *TCPProxy) Cut() {
 	p.cut.Store(true)
 	p.closeAll()
 }
+
+// Sent counts the reads forwarded from clients to the target: with a client
+// that waits for each answer (a transaction's statements), its round trips.
+func (p *TCPProxy) Sent() int64 { return p.sent.Load() }
 
 // Restore lets connections through again.
 func (p *TCPProxy) Restore() { p.cut.Store(false) }
@@ -111,14 +116,14 @@ func (p *TCPProxy) serve(in net.Conn) {
 		p.untrack(out)
 	}()
 	done := make(chan struct{}, 2)
-	go func() { p.pipe(out, in); done <- struct{}{} }()
-	go func() { p.pipe(in, out); done <- struct{}{} }()
+	go func() { p.pipe(out, in, &p.sent); done <- struct{}{} }()
+	go func() { p.pipe(in, out, nil); done <- struct{}{} }()
 	<-done
 }
 
 // pipe copies src to dst, each chunk delivered the latency after it was read
 // (in order, without limiting throughput).
-func (p *TCPProxy) pipe(dst, src net.Conn) {
+func (p *TCPProxy) pipe(dst, src net.Conn, count *atomic.Int64) {
 	type chunk struct {
 		b  []byte
 		at time.Time
@@ -130,6 +135,9 @@ func (p *TCPProxy) pipe(dst, src net.Conn) {
 			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
+				if count != nil {
+					count.Add(1)
+				}
 				ch <- chunk{buf[:n], time.Now().Add(time.Duration(p.latency.Load()))}
 			}
 			if err != nil {
