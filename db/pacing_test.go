@@ -2,11 +2,14 @@ package db_test
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 // pushed claims the store's due job and finishes it as a write that pushed.
@@ -256,4 +259,59 @@ func TestPullRequestHeadPushesArePaced(t *testing.T) {
 		submit(t, d, tid, resourceWork("two", "dev", "b.yaml", "1"), false)
 		dueAt(t, d, c, pushedAt.Add(3*time.Second))
 	})
+}
+
+// BenchmarkSubmitWorkPostgres1msPaced is BenchmarkSubmitWorkPostgres1ms with
+// every Work arriving while the store's push interval runs (its job paced after
+// a push): the round trips per submit must be the same (pacing is folded into
+// the statements a submit already sends).
+//
+//	go test ./db -run '^$' -bench 'BenchmarkSubmitWorkPostgres1ms' -benchtime 300x
+func BenchmarkSubmitWorkPostgres1msPaced(b *testing.B) {
+	tg := newTarget(b, "postgres")
+	u, err := url.Parse(tg.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	proxy := testpeers.NewTCPProxy(b, u.Host)
+	u.Host = proxy.Addr()
+	tg.url = u.String()
+	d, tenantID, _ := worksDB(b, tg)
+	ctx := context.Background()
+	g, err := d.GitStore(ctx, tenantID, "repo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.PushInterval = "10m" // the frozen clock never reaches the end of it
+	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.SubmitWork(ctx, tenantID, resourceWork("first", "dev", "a.yaml", "x: 1\n"), false); err != nil {
+		b.Fatal(err)
+	}
+	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+	if err != nil || !ok {
+		b.Fatal("no job", err)
+	}
+	res := writtenResult(job)
+	res.Changed = true
+	if err := d.FinishJob(ctx, job, res); err != nil {
+		b.Fatal(err)
+	}
+	proxy.SetLatency(time.Millisecond)
+	i := 0
+	before := proxy.Sent()
+	for b.Loop() {
+		i++
+		w := resourceWork(fmt.Sprintf("r%d", i), "dev", "a.yaml", "kind: ConfigMap\n")
+		if _, err := d.SubmitWork(ctx, tenantID, w, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(proxy.Sent()-before)/float64(i), "round-trips/submit")
+	proxy.SetLatency(0)
+	if _, ok, _ := d.ClaimJob(ctx, "w", time.Minute); ok {
+		b.Error("the Works' job is due, want it paced")
+	}
 }
