@@ -65,6 +65,9 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	if job.Peers, err = d.peerPlacements(ctx, tx, job, dests); err != nil {
 		return err
 	}
+	if err := d.jobWorks(ctx, tx, job); err != nil {
+		return err
+	}
 	job.Canaries, err = d.jobCanaries(ctx, tx, job)
 	return err
 }

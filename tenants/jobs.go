@@ -80,6 +80,21 @@ type PlacementWrite struct {
 	// submitted again; a Job carries them only so that what they wrote is kept.
 	Stuck bool
 	Error string
+	// Work is the Work the placement belongs to, for commit trailers, commit
+	// message templates and object metadata.
+	Work WorkTrail
+}
+
+// WorkTrail is what a write says of the Work it carries: who asked for it and
+// how to find it again.
+type WorkTrail struct {
+	ID            int64
+	Team          string // the tenant's slug
+	Name          string // Work.Name()
+	Promise       string
+	Labels        map[string]string
+	Requester     Requester
+	CorrelationID string
 }
 
 // CanaryWrite is the canary files of one Destination.

@@ -390,12 +390,13 @@ type WorkFileInput struct{ Path, Content string }
 
 // WorkFormProps is the "New Work" form: one workload group in directory ".".
 // Field names: promise, resource.namespace, resource.name, pipeline,
-// destinationSelectors ("env=dev,team=a") and the repeated rows filePath and
+// destinationSelectors ("env=dev,team=a"), labels (the same form) and the repeated rows filePath and
 // fileContent. Errors keyed workloadGroups[0].files[i]… are shown next to row i,
 // the rest in the summary and under their fields.
 type WorkFormProps struct {
 	Promise, Namespace, Resource, Pipeline string
 	Selectors                              string
+	Labels                                 string
 	Files                                  []WorkFileInput // one empty row is rendered when none
 	Errors                                 tenants.ValidationErrors
 	Plan                                   *WorkPlan // the dry run, rendered in #plan (nil = not asked yet)

@@ -27,6 +27,9 @@ func WorkFields(p WorkFormProps) []FieldProps {
 			Error: es.For("destinationSelectors"), Placeholder: "environment=dev,team=a", Autocomplete: "off",
 			Help: "Comma-separated key=value labels a Destination must all have. Empty: every Destination " +
 				"without strict label matching."},
+		{Name: "labels", Label: "Labels", Value: p.Labels, Mono: true,
+			Error: es.For("labels"), Placeholder: "jira=OPS-123", Autocomplete: "off",
+			Help: "Comma-separated key=value labels of the Work itself: commit message templates can use them."},
 	}
 }
 
