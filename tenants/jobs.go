@@ -39,6 +39,10 @@ type Job struct {
 	// PullRequest is set for a store whose writes go through a pull request:
 	// the write goes to the head branch, never to the store's branch.
 	PullRequest *JobPR
+	// CommitMessage and AuthorFromRequester are the Git store's commit trail
+	// settings (GitStateStore fields of the same names).
+	CommitMessage       string
+	AuthorFromRequester bool
 	// Writes are the placements to write or remove (pending, failed or in flight).
 	Writes []PlacementWrite
 	// Peers are the other live placements on the Destinations that Writes touch:

@@ -26,3 +26,9 @@ CREATE TABLE work_versions (
 );
 CREATE INDEX work_versions_work ON work_versions (tenant_id, work_id, id);
 CREATE INDEX work_versions_placement ON work_versions (placement_id, id);
+
+-- A Git store's commit message template (spec.commitMessage, '' for the
+-- default message) and whether a Work's requester authors the commit
+-- (spec.authorFromRequester).
+ALTER TABLE git_stores ADD COLUMN commit_message TEXT NOT NULL DEFAULT '';
+ALTER TABLE git_stores ADD COLUMN author_from_requester BOOLEAN NOT NULL DEFAULT FALSE;
