@@ -49,7 +49,7 @@ func (r gitRow) domain() tenants.GitStateStore {
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
 		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, GitHubAPIURL: r.APIURL, SigningKeyFingerprint: r.Fingerprint,
 		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain(), PullRequest: prSpecFrom(r.PullRequest), HookID: r.HookID,
-		PR: tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook, Base: r.PRBase},
+		PR:            tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook, Base: r.PRBase},
 		CommitMessage: r.CommitMsg, AuthorFromRequester: r.AuthorReq}
 }
 
