@@ -458,6 +458,13 @@ type WorkProps struct {
 	// HistoryURL is the audit log's JSON for all of it.
 	History    []tenants.AuditEvent
 	HistoryURL string
+	// Labels are the Work's own labels; RequestedBy and CorrelationID who
+	// submitted it last and the request's id, as the commit trailers say.
+	Labels                     map[string]string
+	RequestedBy, CorrelationID string
+	// Versions are the commits (or bucket versions) that carried its
+	// placements, newest first; URL links a commit on a known host.
+	Versions []tenants.WorkVersion
 }
 
 // TriggersProps is the webhook trigger list and, for editors, the create form

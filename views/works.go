@@ -144,6 +144,15 @@ func groupLabel(u tenants.Unscheduled) string {
 }
 
 // shortVersion is the first 12 characters of a commit SHA or object version.
+// sortedLabels are labels as "key=value", sorted.
+func sortedLabels(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
 func shortVersion(v string) string {
 	if len(v) > 12 {
 		return v[:12]

@@ -318,7 +318,8 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 	}
 	p := views.WorkProps{ID: v.ID, Name: v.Name, Promise: v.Promise, Pipeline: v.Pipeline, TriggerID: v.TriggerID,
 		Deleted: v.Deleted, Unscheduled: v.Unscheduled, UpdatedAt: v.UpdatedAt, Final: true,
-		StatusURL: tenantPath(r, fmt.Sprintf("works/%d/placements", v.ID))}
+		StatusURL: tenantPath(r, fmt.Sprintf("works/%d/placements", v.ID)),
+		Labels:    v.Labels, RequestedBy: v.RequestedBy, CorrelationID: v.CorrelationID, Versions: v.Versions}
 	if v.Resource != nil {
 		p.Namespace, p.Resource = v.Resource.Namespace, v.Resource.Name
 	}
@@ -410,7 +411,8 @@ func (s *Server) workRewrite(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, tenants.Conflict("%s was deleted; submit it again to bring it back", v.Name), tenantPath(r, fmt.Sprintf("works/%d", id)))
 		return
 	}
-	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID}
+	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID,
+		Labels: v.Labels, CorrelationID: correlationID(r)}
 	if _, err := s.works.SubmitWorkAs(r.Context(), tid, work, tenants.ActorOf(principal(r)), "rewrite"); err != nil {
 		s.formError(w, r, err, tenantPath(r, fmt.Sprintf("works/%d", id)))
 		return
