@@ -58,6 +58,7 @@ var workRequestShape = object(map[string]*shape{
 	"promise":  stringShape,
 	"resource": object(map[string]*shape{"namespace": stringShape, "name": stringShape}),
 	"pipeline": stringShape,
+	"labels":   stringMap,
 	"workloadGroups": listOf(object(map[string]*shape{
 		"directory":            stringShape,
 		"destinationSelectors": stringMap,
