@@ -14,8 +14,8 @@ func exportFixtures() ([]GitStateStore, []BucketStateStore, []Destination) {
 			CABundle: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", SecretRef: "git-creds",
 			AuthorName: "Platform Bot", AuthorEmail: "bot@example.com", AuthorFromRequester: true,
 			CommitMessage: "{{index (index .Works 0).Labels \"jira\"}}: {{.Summary}}\n\n  {{range .Works}}{{.Name}} {{end}}\n",
-			PullRequest: &PullRequestSpec{Provider: ProviderGitea, APIURL: "http://git.local/api/v1/", Labels: []string{"gitops", " stateward "}},
-			Credentials: GitCredentials{Username: "SECRET-USER", Password: "SECRET-PASSWORD"}},
+			PullRequest:   &PullRequestSpec{Provider: ProviderGitea, APIURL: "http://git.local/api/v1/", Labels: []string{"gitops", " stateward "}},
+			Credentials:   GitCredentials{Username: "SECRET-USER", Password: "SECRET-PASSWORD"}},
 	}
 	buckets := []BucketStateStore{
 		{Name: "default", Endpoint: "s3.amazonaws.com", BucketName: "kratix", Path: "destinations",
