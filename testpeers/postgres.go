@@ -39,6 +39,7 @@ type PostgresServer struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	output   *syncBuffer
+	durable  bool // synchronous_commit on (PrivatePostgres)
 }
 
 var (
@@ -132,7 +133,10 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-func startPostgres() (*PostgresServer, error) {
+func startPostgres() (*PostgresServer, error) { return startPostgresWith(false) }
+
+// startPostgresWith starts a cluster; durable turns synchronous_commit on.
+func startPostgresWith(durable bool) (*PostgresServer, error) {
 	bin, err := postgresBin()
 	if err != nil {
 		return nil, err
@@ -145,7 +149,7 @@ func startPostgres() (*PostgresServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testpeers: PostgreSQL dir: %w", err)
 	}
-	s := &PostgresServer{password: randomName(24), dir: dir, output: &syncBuffer{}}
+	s := &PostgresServer{password: randomName(24), dir: dir, output: &syncBuffer{}, durable: durable}
 	if err := s.initdb(bin, cred); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -192,10 +196,16 @@ func (s *PostgresServer) start(bin string, cred *syscall.Credential) error {
 		return fmt.Errorf("testpeers: PostgreSQL port: %w", err)
 	}
 	s.port = port
+	return s.startOn(bin, cred)
+}
+
+// startOn starts the server on s.port and waits until it answers.
+func (s *PostgresServer) startOn(bin string, cred *syscall.Credential) error {
+	port := s.port
 	s.exited = make(chan struct{})
 	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", filepath.Join(s.dir, "data"),
 		"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-c", "unix_socket_directories=",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "fsync=off", "-c", "synchronous_commit="+map[bool]string{true: "on", false: "off"}[s.durable], "-c", "full_page_writes=off",
 		"-c", "max_connections=500", "-c", "shared_buffers=64MB")
 	s.cmd.Dir = s.dir
 	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "TZ=UTC"}
@@ -298,4 +308,50 @@ func (s *PostgresServer) admin(stmt string) error {
 	defer c.Close(ctx)
 	_, err = c.Exec(ctx, stmt)
 	return err
+}
+
+// PrivatePostgres starts a PostgreSQL cluster of the test's own, which it may
+// stop and start (RestartImmediate) without disturbing the other tests; it is
+// removed at cleanup.
+//
+// Unlike the shared server it commits durably (synchronous_commit on): a crash
+// must not lose what it said it committed, or a test of "nothing accepted is
+// lost" would find the test cluster's own loss.
+func PrivatePostgres(t testing.TB) *PostgresServer {
+	t.Helper()
+	s, err := startPostgresWith(true)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// Crash stops the server as "pg_ctl stop -m immediate" does (SIGQUIT: every
+// backend ends at once, no checkpoint; the next start recovers from the WAL)
+// and waits until it is gone. Connections see their socket close.
+func (s *PostgresServer) Crash(t testing.TB) {
+	t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("testpeers: PostgreSQL did not stop within 30 s of SIGQUIT")
+	}
+}
+
+// Start starts a server stopped by Crash again, on the same port, and waits
+// until it answers (after crash recovery).
+func (s *PostgresServer) Start(t testing.TB) {
+	t.Helper()
+	bin, err := postgresBin()
+	if err == nil {
+		var cred *syscall.Credential
+		if cred, err = runAs(); err == nil {
+			err = s.startOn(bin, cred)
+		}
+	}
+	if err != nil {
+		t.Fatalf("testpeers: restart PostgreSQL: %v", err)
+	}
 }

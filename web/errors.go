@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -70,6 +71,8 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusBadGateway, apiError{Error: err.Error()}
 	case errors.Is(err, errCrossOrigin):
 		return http.StatusForbidden, apiError{Error: "cross-origin request refused"}
+	case db.Unavailable(err):
+		return http.StatusServiceUnavailable, apiError{Error: errDatabaseUnavailable}
 	}
 	return http.StatusInternalServerError, apiError{Error: "internal error"}
 }
@@ -77,12 +80,25 @@ func statusOf(err error) (int, apiError) {
 // errBadRequest marks malformed input (not JSON, not YAML, bad header).
 var errBadRequest = errors.New("bad request")
 
+// errDatabaseUnavailable is what a request that needed the database answers
+// while the database cannot be reached or is refusing work (503).
+const errDatabaseUnavailable = "the database is unavailable (unreachable, restarting or out of space); nothing was changed, retry shortly"
+
+// retryAfterUnavailable is the Retry-After of a 503: the database usually comes
+// back within seconds (a restart, a failover), and clients retry sooner than
+// they would guess.
+const retryAfterUnavailable = "2"
+
 // fail answers err in the form the client expects: JSON for the API and webhooks,
 // an error page for the dashboard.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, body := statusOf(err)
-	if code == http.StatusInternalServerError {
+	switch code {
+	case http.StatusInternalServerError:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		s.log.Warn("request refused: the database is unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if wantsJSON(r) {
 		writeJSON(w, code, body)

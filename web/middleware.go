@@ -59,7 +59,7 @@ func (s *Server) dashboardTenant(next http.Handler) http.Handler {
 		}
 		role, err := s.store.RoleOf(r.Context(), t.ID, u.ID)
 		if err != nil {
-			s.fail(w, r, tenants.NotFound("team", t.Slug))
+			s.fail(w, r, teamNotFound(err, t.Slug))
 			return
 		}
 		p := tenants.Principal{Tenant: t, Role: role, UserID: u.ID, Email: u.Email}
@@ -93,7 +93,7 @@ func (s *Server) apiPrincipal(r *http.Request) (tenants.Principal, error) {
 			}
 			role, err := s.store.RoleOf(r.Context(), t.ID, u.ID)
 			if err != nil {
-				return tenants.Principal{}, tenants.NotFound("team", slug)
+				return tenants.Principal{}, teamNotFound(err, slug)
 			}
 			return tenants.Principal{Tenant: t, Role: role, UserID: u.ID, Email: u.Email}, nil
 		}
@@ -108,12 +108,26 @@ func (s *Server) apiPrincipal(r *http.Request) (tenants.Principal, error) {
 		return tenants.Principal{}, err
 	}
 	t, err := s.store.TenantBySlug(r.Context(), slug)
-	if err != nil || t.ID != tok.TenantID {
+	if err != nil {
+		return tenants.Principal{}, teamNotFound(err, slug)
+	}
+	if t.ID != tok.TenantID {
 		return tenants.Principal{}, tenants.NotFound("team", slug)
 	}
 	// A token of `stateward login` acts for its person: tok.Role is already the
 	// lower of the token's and the person's current role.
 	return tenants.Principal{Tenant: t, Role: tok.Role, Token: tok.ID, TokenName: tok.Name, UserID: tok.UserID, Email: tok.Person}, nil
+}
+
+// teamNotFound is the answer to a team lookup that failed: not found (not a
+// member, no such team) hides whether the team exists; anything else — the
+// database unavailable above all — is said as it is, never as "not found",
+// which a client takes for good.
+func teamNotFound(err error, slug string) error {
+	if errors.Is(err, tenants.ErrNotFound) {
+		return tenants.NotFound("team", slug)
+	}
+	return err
 }
 
 // principal returns the caller, which the tenant middleware has always set.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stateward/stateward/testpeers"
@@ -86,6 +87,9 @@ func TestHeadBranchRebuiltWhenBaseMoves(t *testing.T) {
 	res := apply(t, g, puts("three", "c.yaml", "c"))
 	if !res.HeadRestarted {
 		t.Fatalf("not rebuilt: %+v", res)
+	}
+	if msg := srv.LastCommit(t, "stateward/prs").Message; !strings.HasPrefix(msg, "Rebuild stateward/prs on "+srv.Branch()) || !strings.Contains(msg, "three") {
+		t.Errorf("rebuild commit message %q", msg)
 	}
 	tip := srv.Head(t, srv.Branch())
 	if res.Version != tip || !srv.IsAncestor(t, tip, res.Head) {

@@ -68,6 +68,10 @@ type Runner struct {
 	PRs       PRStore
 	PRPoll    time.Duration
 	PublicURL string
+	// CacheMax bounds the bytes of the Git clones under Factory.CacheDir: the
+	// least recently written are removed (and fetched again when needed) while
+	// the total is over it. Zero: unbounded.
+	CacheMax int64
 
 	once     sync.Once
 	clock    clock // a job's lease is kept by it (time.Now and time.AfterFunc)
@@ -76,6 +80,7 @@ type Runner struct {
 	backends map[tenants.StoreRef]cachedBackend
 	runCtx   context.Context // Run's, for the pull-request syncs (under prs.mu)
 	prs      prKeeper
+	cache    cacheBudget
 }
 
 type cachedBackend struct {
@@ -119,6 +124,9 @@ func (r *Runner) init() {
 		r.prs.again = map[tenants.StoreRef]bool{}
 		r.prs.forges = map[tenants.StoreRef]cachedForge{}
 		r.prs.nextEdit = map[tenants.StoreRef]time.Time{}
+		r.cache.max.Store(r.CacheMax)
+		r.cache.size = map[string]int64{}
+		r.cache.used = map[string]time.Time{}
 	})
 }
 
@@ -200,15 +208,22 @@ func (r *Runner) sweepCaches(ctx context.Context) error {
 		return nil
 	}
 	dirs, _ := filepath.Glob(filepath.Join(r.Factory.CacheDir, "*", "git-*"))
+	var kept []string
 	for _, dir := range dirs {
 		rel, err := filepath.Rel(r.Factory.CacheDir, dir)
 		if err != nil || live[rel] {
+			kept = append(kept, dir)
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
 			return err
 		}
+		r.forgetClone(dir)
 		r.Log.Info("removed the clone of a deleted store", "dir", dir)
+	}
+	if r.cache.max.Load() > 0 {
+		r.noteClones(kept)
+		r.evictOver("")
 	}
 	return nil
 }

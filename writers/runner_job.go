@@ -38,6 +38,9 @@ func (r *Runner) runJob(ctx context.Context, job *tenants.Job, claimed time.Time
 	}
 	r.Metrics.finished(job.Store.Kind, res, time.Since(start))
 	r.logOutcome(log, jb, res, time.Since(start))
+	if job.Store.Kind == tenants.KindGit {
+		r.noteWrite(r.cloneDir(job.Store))
+	}
 	if job.PullRequest != nil {
 		r.PokePR(job.Store)
 	}

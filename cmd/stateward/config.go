@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stateward/stateward/db"
@@ -22,6 +23,10 @@ type config struct {
 	DataDir     string
 	DatabaseURL string
 	PublicURL   string
+	// CacheMax bounds the Git clones in the data dir (STATEWARD_CACHE_MAX);
+	// zero: the default, the smaller of 10 GiB and a quarter of the data
+	// disk (cacheMax).
+	CacheMax int64
 	// PRPoll is how often an open pull request is looked at without a webhook
 	// (STATEWARD_PR_POLL, at most and by default 30s).
 	PRPoll           time.Duration
@@ -99,6 +104,13 @@ func (c *config) finish(getenv func(string) string) error {
 			return fmt.Errorf("STATEWARD_REASSERT_INTERVAL: %q is not a positive duration like 10h", v)
 		}
 		c.ReassertInterval = d
+	}
+	if v := getenv("STATEWARD_CACHE_MAX"); v != "" {
+		n, err := parseSize(v)
+		if err != nil {
+			return fmt.Errorf("STATEWARD_CACHE_MAX: %q is not a size like 10GiB, 500MiB or a number of bytes", v)
+		}
+		c.CacheMax = n
 	}
 	if v := getenv("STATEWARD_PR_POLL"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -275,4 +287,43 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// parseSize reads a size: bytes, or a number with KiB, MiB, GiB or TiB (powers
+// of 1024) or kB, MB, GB, TB (powers of 1000).
+func parseSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n <= 0 || n*float64(mult) > 1<<62 {
+		return 0, errors.New("not a size")
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// cacheMax is the clone budget: STATEWARD_CACHE_MAX, else the smaller of
+// 10 GiB and a quarter of the data disk's size.
+func (c config) cacheMax() int64 {
+	if c.CacheMax > 0 {
+		return c.CacheMax
+	}
+	limit := int64(10 << 30)
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(c.DataDir, &st); err == nil {
+		if quarter := int64(st.Blocks) * int64(st.Bsize) / 4; quarter > 0 && quarter < limit {
+			limit = quarter
+		}
+	}
+	return limit
 }

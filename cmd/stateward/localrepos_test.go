@@ -79,3 +79,24 @@ func TestLocalReposOnlyInTheLocalDefault(t *testing.T) {
 		t.Errorf("local default: %+v, want the case-insensitive comparison passed on", l)
 	}
 }
+
+func TestConfigCacheMax(t *testing.T) {
+	for in, want := range map[string]int64{"10GiB": 10 << 30, "500MiB": 500 << 20, "1.5GB": 1_500_000_000, "4096": 4096, " 2 TiB ": 2 << 40} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1GiB", "ten", "5 parsecs"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+	c := config{DataDir: t.TempDir()}
+	if m := c.cacheMax(); m <= 0 || m > 10<<30 {
+		t.Errorf("default cache budget %d, want at most 10 GiB", m)
+	}
+	c.CacheMax = 123
+	if c.cacheMax() != 123 {
+		t.Error("STATEWARD_CACHE_MAX not taken")
+	}
+}

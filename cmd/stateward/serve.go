@@ -123,7 +123,8 @@ func (s *service) newWriters(factory writers.Factory, reg *prometheus.Registry) 
 		}}
 	s.runner = &writers.Runner{DB: reassertTurns{d, replica, s.cfg.ReassertInterval}, Factory: factory, Log: s.log, Owner: replica,
 		ReassertInterval: s.cfg.ReassertInterval, Lease: s.cfg.JobLease,
-		Metrics: writers.NewRunnerMetrics(reg), PRs: d, PRPoll: s.cfg.PRPoll, PublicURL: s.cfg.PublicURL}
+		Metrics: writers.NewRunnerMetrics(reg), PRs: d, PRPoll: s.cfg.PRPoll, PublicURL: s.cfg.PublicURL,
+		CacheMax: s.cfg.cacheMax()}
 	s.readiness.Wake = s.runner.Wake // a passing check ends a store's backoff: write now
 }
 

@@ -1,0 +1,151 @@
+package testpeers
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TCPProxy forwards TCP connections from a port on 127.0.0.1 to a target, with
+// a latency added to each direction (a database in another zone) and a switch
+// that cuts every connection and refuses new ones (the database unreachable).
+type TCPProxy struct {
+	ln      net.Listener
+	target  string
+	latency atomic.Int64 // nanoseconds, each way
+	cut     atomic.Bool
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// NewTCPProxy starts a proxy to target (host:port); it stops at cleanup.
+func NewTCPProxy(t testing.TB, target string) *TCPProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testpeers: proxy: %v", err)
+	}
+	p := &TCPProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.accept)
+	t.Cleanup(func() {
+		ln.Close()
+		p.closeAll()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// Addr is the proxy's host:port.
+func (p *TCPProxy) Addr() string { return p.ln.Addr().String() }
+
+// SetLatency adds d to each direction of every connection from now on.
+func (p *TCPProxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
+
+// Cut closes every connection and closes new ones at once, until Restore.
+func (p *TCPProxy) Cut() {
+	p.cut.Store(true)
+	p.closeAll()
+}
+
+// Restore lets connections through again.
+func (p *TCPProxy) Restore() { p.cut.Store(false) }
+
+func (p *TCPProxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *TCPProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut.Load() {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *TCPProxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+}
+
+func (p *TCPProxy) accept() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if p.cut.Load() {
+			in.Close()
+			continue
+		}
+		p.wg.Go(func() { p.serve(in) })
+	}
+}
+
+func (p *TCPProxy) serve(in net.Conn) {
+	out, err := net.Dial("tcp", p.target)
+	if err != nil {
+		in.Close()
+		return
+	}
+	if !p.track(in) || !p.track(out) {
+		in.Close()
+		out.Close()
+		p.untrack(in)
+		return
+	}
+	defer func() {
+		in.Close()
+		out.Close()
+		p.untrack(in)
+		p.untrack(out)
+	}()
+	done := make(chan struct{}, 2)
+	go func() { p.pipe(out, in); done <- struct{}{} }()
+	go func() { p.pipe(in, out); done <- struct{}{} }()
+	<-done
+}
+
+// pipe copies src to dst, each chunk delivered the latency after it was read
+// (in order, without limiting throughput).
+func (p *TCPProxy) pipe(dst, src net.Conn) {
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	ch := make(chan chunk, 256)
+	go func() {
+		defer close(ch)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				ch <- chunk{buf[:n], time.Now().Add(time.Duration(p.latency.Load()))}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range ch {
+		if d := time.Until(c.at); d > 0 {
+			time.Sleep(d) // the latency itself, not a synchronisation
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			break // closed: by Cut, or by the other side
+		}
+	}
+	dst.Close()
+	for range ch { // let the reader finish
+	}
+}
