@@ -104,6 +104,19 @@ func TestWorkTrail(t *testing.T) {
 		t.Errorf("versions %+v, want the one commit that wrote placement %+v", w.Versions, w.Placements)
 	}
 
+	// A webhook: the trigger asked, with the delivery's X-Request-Id.
+	trig := h.trigger(tok, "team-a", `{"name": "ci-hook", "requireSignature": false}`)
+	r := post(t, trig.URL, "application/json", strings.Replace(body, `"name":"api"`, `"name":"hook"`, 1), "X-Request-Id", "gh-delivery-5")
+	var hookAns workAnswer
+	if err := json.Unmarshal([]byte(r.Body), &hookAns); r.Code != 202 || err != nil {
+		t.Fatalf("webhook: %d %s", r.Code, r.Body)
+	}
+	_, out = api(t, http.MethodGet, h.URL+fmt.Sprintf("/api/v1/tenants/team-a/works/%d", hookAns.Work), tok, nil)
+	var hw trailWork
+	if err := json.Unmarshal([]byte(out), &hw); err != nil || hw.RequestedBy != "ci-hook" || hw.CorrelationID != "gh-delivery-5" || hw.Labels["jira"] != "JIRA-7" {
+		t.Errorf("webhook Work: %s, want requestedBy ci-hook, correlationId gh-delivery-5 and the labels", out)
+	}
+
 	code, out = api(t, http.MethodPost, h.URL+"/api/v1/tenants/team-a/works", tok, strings.NewReader(
 		strings.Replace(body, `"jira":"JIRA-7"`, `"jira":"not a value!"`, 1)))
 	if code != http.StatusUnprocessableEntity || !strings.Contains(out, `"field": "labels"`) {
