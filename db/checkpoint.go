@@ -52,6 +52,8 @@ func (c *checkpointer) run() {
 	defer c.done.Done()
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
+	opt := time.NewTicker(optimizeEvery)
+	defer opt.Stop()
 	for {
 		select {
 		case <-c.stop:
@@ -59,7 +61,22 @@ func (c *checkpointer) run() {
 			return
 		case <-t.C:
 			c.checkpoint()
+		case <-opt.C:
+			c.optimize()
 		}
+	}
+}
+
+// optimize runs PRAGMA optimize (see optimize.go): ANALYZE of the tables whose
+// size moved a lot since their last analysis, bounded.
+func (c *checkpointer) optimize() {
+	ctx := context.Background()
+	if _, err := c.db.ExecContext(ctx, `PRAGMA analysis_limit = `+itoa(analysisLimit)); err != nil {
+		slog.Warn("database optimize failed", "err", err)
+		return
+	}
+	if _, err := c.db.ExecContext(ctx, `PRAGMA optimize`); err != nil {
+		slog.Warn("database optimize failed", "err", err)
 	}
 }
 

@@ -111,12 +111,19 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := d.Optimize(ctx, true); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("optimize %s: %w", o.Path, err)
+	}
 	r, err := sqlx.Open("sqlite3", dsn("&mode=ro"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s read-only: %w", o.Path, err)
 	}
 	r.SetMaxOpenConns(4)
+	// A connection loads the planner's statistics when it opens: renewed
+	// hourly, the readers follow what PRAGMA optimize learnt meanwhile.
+	r.SetConnMaxLifetime(optimizeEvery)
 	d.r = r
 	cp, err := sqlx.Open("sqlite3", strings.Replace(dsn(""), "_busy_timeout=10000", "_busy_timeout="+strconv.Itoa(checkpointBusy), 1))
 	if err != nil {

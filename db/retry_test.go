@@ -116,6 +116,9 @@ func TestMigrationMovesTransientFailuresToRetrying(t *testing.T) {
 			`UPDATE placements SET state = 'failed', stuck = FALSE`,
 			`UPDATE placements SET stuck = TRUE WHERE work_id = ` + strconv.FormatInt(refused, 10),
 			`DELETE FROM schema_migrations WHERE version = '0045_placement_retrying'`,
+			// A later index on the column 0045 rebuilds goes and comes back with its migration.
+			`DROP INDEX placements_failed`,
+			`DELETE FROM schema_migrations WHERE version = '0059_placements_failed'`,
 		} {
 			if _, err := raw.Exec(q); err != nil {
 				t.Fatalf("%s: %v", q, err)
