@@ -20,16 +20,19 @@ import (
 func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	if job.Store.Kind == tenants.KindGit {
 		var g struct {
-			InDoubt bool `db:"push_in_doubt"`
-			PR      bool `db:"pr"`
-			Reset   bool `db:"pr_reset"`
+			InDoubt bool   `db:"push_in_doubt"`
+			PR      bool   `db:"pr"`
+			Reset   bool   `db:"pr_reset"`
+			Message string `db:"commit_message"`
+			Author  bool   `db:"author_from_requester"`
 		}
-		err := tx.GetContext(ctx, &g, `SELECT push_in_doubt, pull_request <> '' AS pr, pr_reset FROM git_stores
+		err := tx.GetContext(ctx, &g, `SELECT push_in_doubt, pull_request <> '' AS pr, pr_reset, commit_message, author_from_requester FROM git_stores
 			WHERE tenant_id = ? AND name = ?`, job.TenantID, job.Store.Name)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		job.InDoubt = g.InDoubt
+		job.CommitMessage, job.AuthorFromRequester = g.Message, g.Author
 		if g.PR {
 			job.PullRequest = &tenants.JobPR{ResetHead: g.Reset}
 		}
@@ -63,6 +66,9 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 		}
 	}
 	if job.Peers, err = d.peerPlacements(ctx, tx, job, dests); err != nil {
+		return err
+	}
+	if err := d.jobWorks(ctx, tx, job); err != nil {
 		return err
 	}
 	job.Canaries, err = d.jobCanaries(ctx, tx, job)

@@ -42,6 +42,10 @@ type kGitSpec struct {
 	GitHubAPIURL string `json:"githubAPIURL,omitempty"`
 	// PullRequest is a Stateward extension: writes go through a pull request.
 	PullRequest *PullRequestSpec `json:"pullRequest,omitempty"`
+	// CommitMessage and AuthorFromRequester are Stateward extensions: the
+	// commit trail (see GitStateStore).
+	CommitMessage       string `json:"commitMessage,omitempty"`
+	AuthorFromRequester bool   `json:"authorFromRequester,omitempty"`
 }
 
 type kBucketSpec struct {
@@ -101,6 +105,7 @@ var gitSpecShape = object(map[string]*shape{
 	"secretRef": secretRefShape, "authMethod": stringShape,
 	"gitAuthor": object(map[string]*shape{"name": stringShape, "email": stringShape}),
 	"insecure":  boolShape, "caBundle": stringShape, "githubAPIURL": stringShape,
+	"commitMessage": stringShape, "authorFromRequester": boolShape,
 	"pullRequest": object(map[string]*shape{
 		"provider": stringShape, "apiURL": stringShape, "headBranch": stringShape, "merge": stringShape,
 		"labels": listOf(stringShape),
@@ -147,6 +152,7 @@ func gitStoreFrom(o *kObject[kGitSpec]) *GitStateStore {
 		Name: o.Metadata.Name, URL: s.URL, Branch: s.Branch, Path: s.Path,
 		SecretRef: secretRefName(s.SecretRef), AuthMethod: s.AuthMethod,
 		Insecure: s.Insecure, CABundle: s.CABundle, GitHubAPIURL: s.GitHubAPIURL, PullRequest: s.PullRequest,
+		CommitMessage: s.CommitMessage, AuthorFromRequester: s.AuthorFromRequester,
 	}
 	if s.GitAuthor != nil {
 		g.AuthorName, g.AuthorEmail = s.GitAuthor.Name, s.GitAuthor.Email
