@@ -45,6 +45,9 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 				return err
 			}
 		}
+		if err := d.recordVersions(ctx, tx, job, res); err != nil {
+			return err
+		}
 		if err := d.finishHead(ctx, tx, job, res); err != nil {
 			return err
 		}

@@ -23,16 +23,19 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 			InDoubt  bool   `db:"push_in_doubt"`
 			PR       bool   `db:"pr"`
 			Reset    bool   `db:"pr_reset"`
+			Message  string `db:"commit_message"`
+			Author   bool   `db:"author_from_requester"`
 			URL      string `db:"url"`
 			Auth     string `db:"auth_method"`
 			Interval string `db:"push_interval"`
 		}
-		err := tx.GetContext(ctx, &g, `SELECT push_in_doubt, pull_request <> '' AS pr, pr_reset, url, auth_method, push_interval
-			FROM git_stores WHERE tenant_id = ? AND name = ?`, job.TenantID, job.Store.Name)
+		err := tx.GetContext(ctx, &g, `SELECT push_in_doubt, pull_request <> '' AS pr, pr_reset, commit_message, author_from_requester,
+			url, auth_method, push_interval FROM git_stores WHERE tenant_id = ? AND name = ?`, job.TenantID, job.Store.Name)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		job.InDoubt = g.InDoubt
+		job.CommitMessage, job.AuthorFromRequester = g.Message, g.Author
 		job.PushInterval = tenants.GitStateStore{URL: g.URL, AuthMethod: g.Auth, PushInterval: g.Interval}.EffectivePushInterval()
 		if g.PR {
 			job.PullRequest = &tenants.JobPR{ResetHead: g.Reset}
@@ -67,6 +70,9 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 		}
 	}
 	if job.Peers, err = d.peerPlacements(ctx, tx, job, dests); err != nil {
+		return err
+	}
+	if err := d.jobWorks(ctx, tx, job); err != nil {
 		return err
 	}
 	job.Canaries, err = d.jobCanaries(ctx, tx, job)

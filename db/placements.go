@@ -69,6 +69,7 @@ func (r placementRow) write() (tenants.PlacementWrite, error) {
 		ID: r.ID, Name: r.Name, Destination: r.DestinationName, Mode: r.Mode, Delete: r.Intent == intentDelete,
 		Plan: plan, WrittenKeys: jsonStrings(r.WrittenKeys), WrittenPrefix: r.WrittenPrefix,
 		Written: r.WrittenAt != nil, Generation: r.Generation, Stuck: r.Stuck, Error: r.Error,
+		Work: tenants.WorkTrail{ID: r.WorkID},
 	}, err
 }
 

@@ -182,8 +182,19 @@ func (d *DB) PRMerged(ctx context.Context, ref tenants.StoreRef, number int, hea
 		now := d.now()
 		scope := []any{ref.TenantID, tenants.KindGit, ref.Name}
 		const inStore = `tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'proposed'`
+		var merged []int64 // the Works' commit lists name the merge commit
 		for part := range slices.Chunk(nonNil(in), 400) {
-			q, args, err := sqlx.In(`DELETE FROM placements WHERE `+inStore+` AND intent = 'delete' AND version IN (?)`,
+			q, args, err := sqlx.In(`SELECT id FROM placements WHERE `+inStore+` AND intent = 'write' AND version IN (?)`,
+				append(scope, part)...)
+			if err != nil {
+				return err
+			}
+			var ids []int64
+			if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {
+				return err
+			}
+			merged = append(merged, ids...)
+			q, args, err = sqlx.In(`DELETE FROM placements WHERE `+inStore+` AND intent = 'delete' AND version IN (?)`,
 				append(scope, part)...)
 			if err != nil {
 				return err
@@ -199,6 +210,12 @@ func (d *DB) PRMerged(ctx context.Context, ref tenants.StoreRef, number int, hea
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
+		}
+		if err := d.insertVersions(ctx, tx, ref.TenantID, merged, mergeSHA, false); err != nil {
+			return err
+		}
+		if err := d.pruneVersions(ctx, tx, ref.TenantID, merged); err != nil {
+			return err
 		}
 		left, err := d.unpropose(ctx, tx, ref, len(in) == len(chain))
 		if err != nil {

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,11 @@ func TestPullRequestMergedAndClosed(t *testing.T) {
 		if p := placementOf(t, d, tid, first); p.State != tenants.StateWritten || p.Version != "m1" || p.WrittenAt == nil ||
 			p.PullRequest == nil || p.PullRequest.Number != 7 {
 			t.Errorf("first after the merge: %+v", p)
+		}
+		if w, err := d.Work(ctx, tid, first); err != nil || !slices.ContainsFunc(w.Versions, func(v tenants.WorkVersion) bool {
+			return v.Version == "m1" && !v.Proposed
+		}) {
+			t.Errorf("the first Work's commits do not list the merge commit: %+v %v", w.Versions, err)
 		}
 		if p := placementOf(t, d, tid, second); p.State != tenants.StatePending || p.PullRequest != nil {
 			t.Errorf("second after the merge: %+v, want pending for the next pull request", p)

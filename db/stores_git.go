@@ -35,21 +35,23 @@ type gitRow struct {
 	PRError     string    `db:"pr_error"`
 	PRHook      string    `db:"pr_hook"`
 	PRBase      string    `db:"pr_base"`
+	CommitMsg   string    `db:"commit_message"`
+	AuthorReq   bool      `db:"author_from_requester"`
 	UpdatedAt   time.Time `db:"updated_at"`
 	statusCols
 }
 
 const gitCols = `id, tenant_id, name, url, branch, path, secret_ref, auth_method, author_name, author_email,
 	insecure, ca_bundle, secret_missing, github_api_url, signing_fingerprint, pull_request, hook_id, pr_number, pr_url, pr_warning,
-	pr_error, pr_hook, pr_base, push_interval, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
+	pr_error, pr_hook, pr_base, commit_message, author_from_requester, push_interval, updated_at, ready, status_message, last_checked, write_error, write_failed_at`
 
 func (r gitRow) domain() tenants.GitStateStore {
 	return tenants.GitStateStore{ID: r.ID, TenantID: r.TenantID, Name: r.Name, URL: r.URL, Branch: r.Branch, Path: r.Path,
 		SecretRef: r.SecretRef, AuthMethod: r.AuthMethod, AuthorName: r.AuthorName, AuthorEmail: r.AuthorEmail,
 		Insecure: r.Insecure, CABundle: r.CABundle, SecretMissing: r.Missing, GitHubAPIURL: r.APIURL, SigningKeyFingerprint: r.Fingerprint,
-		PushInterval: r.Interval,
-		UpdatedAt:    r.UpdatedAt, Status: r.statusCols.domain(), PullRequest: prSpecFrom(r.PullRequest), HookID: r.HookID,
-		PR: tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook, Base: r.PRBase}}
+		UpdatedAt: r.UpdatedAt, Status: r.statusCols.domain(), PullRequest: prSpecFrom(r.PullRequest), HookID: r.HookID,
+		PR:            tenants.StorePullRequest{Number: r.PRNumber, URL: r.PRURL, Warning: r.PRWarning, Error: r.PRError, Hook: r.PRHook, Base: r.PRBase},
+		CommitMessage: r.CommitMsg, AuthorFromRequester: r.AuthorReq, PushInterval: r.Interval}
 }
 
 // GitStores lists a tenant's Git stores (without credentials).
@@ -139,6 +141,9 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
 			return tenants.Saved{}, err
 		}
+		if err := saveCommitTrail(ctx, tx, s); err != nil {
+			return tenants.Saved{}, err
+		}
 		msg, err := d.storeUpdated(ctx, tx, s.TenantID, k, gitMove(old, *s), s.SecretRef, s.SecretMissing, before)
 		return tenants.Saved{Action: tenants.ActionUpdated, Message: msg}, err
 	case isNotFound(err):
@@ -156,10 +161,21 @@ func (d *DB) saveGit(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore,
 		if err := d.replaceCredentials(ctx, tx, s.TenantID, ownerGit, s.ID, gitCreds(s.Credentials)); err != nil {
 			return tenants.Saved{}, err
 		}
+		if err := saveCommitTrail(ctx, tx, s); err != nil {
+			return tenants.Saved{}, err
+		}
 		return tenants.Saved{Action: tenants.ActionCreated}, d.storeSaved(ctx, tx, s.TenantID, tenants.KindGit, s.Name, s.SecretRef, s.SecretMissing)
 	default:
 		return tenants.Saved{}, err
 	}
+}
+
+// saveCommitTrail stores a Git store's commit message template and
+// authorFromRequester.
+func saveCommitTrail(ctx context.Context, tx *sqlx.Tx, s *tenants.GitStateStore) error {
+	_, err := tx.ExecContext(ctx, `UPDATE git_stores SET commit_message = ?, author_from_requester = ? WHERE tenant_id = ? AND id = ?`,
+		s.CommitMessage, s.AuthorFromRequester, s.TenantID, s.ID)
+	return err
 }
 
 func sameGit(a, b tenants.GitStateStore) bool {

@@ -270,6 +270,9 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 			return err
 		}
 		del.WorkID = &res.Work
+		if err := recordHookRequest(ctx, tx, tenantID, res.Work, w, del.TriggerID); err != nil {
+			return err
+		}
 		if err := recordDelivery(ctx, tx, tenantID, del); err != nil {
 			return err
 		}
@@ -288,6 +291,16 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		return err
 	})
 	return res.SubmitResult, body, err
+}
+
+// recordHookRequest is recordRequest for a Work a trigger submitted: the
+// trigger's name is the requester.
+func recordHookRequest(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, w *tenants.Work, triggerID int64) error {
+	var name string
+	if err := tx.GetContext(ctx, &name, `SELECT name FROM triggers WHERE tenant_id = ? AND id = ?`, tenantID, triggerID); err != nil {
+		return err
+	}
+	return recordRequest(ctx, tx, tenantID, id, w, tenants.Actor{Kind: tenants.ActorTrigger, ID: triggerID, Name: name})
 }
 
 // claimKey reserves an Idempotency-Key for the answer of this transaction before

@@ -106,6 +106,9 @@ func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, 
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
+		if err := recordRequest(ctx, tx, tenantID, res.Work, w, actor); err != nil {
+			return err
+		}
 		if err := recordAudit(ctx, tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
 			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
 			return err
@@ -113,6 +116,31 @@ func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, 
 		return d.enqueueJobs(ctx, tx, tenantID, &res)
 	})
 	return res.SubmitResult, err
+}
+
+// recordRequest stores on Work id who asked for it (as the audit log names
+// them, with the person's display name when the users table knows it), the
+// request's correlation id and the Work's labels.
+func recordRequest(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, w *tenants.Work, actor tenants.Actor) error {
+	if id == 0 {
+		return nil
+	}
+	person := actor.PersonID
+	if actor.Kind == tenants.ActorPerson {
+		person = actor.ID
+	}
+	labels, _ := json.Marshal(nonNilLabels(w.Labels))
+	_, err := tx.ExecContext(ctx, `UPDATE works SET requested_by = ?, requester_kind = ?, correlation_id = ?, labels = ?,
+		requester_name = COALESCE((SELECT name FROM users WHERE id = ?), '') WHERE tenant_id = ? AND id = ?`,
+		actor.Name, actor.Kind, w.CorrelationID, string(labels), person, tenantID, id)
+	return err
+}
+
+func nonNilLabels(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // submit stores w and plans its placements; the caller queues the jobs
@@ -293,10 +321,15 @@ type workRow struct {
 	Deleted     bool      `db:"deleted"`
 	CreatedAt   time.Time `db:"created_at"`
 	UpdatedAt   time.Time `db:"updated_at"`
+	RequestedBy string    `db:"requested_by"`
+	ReqKind     string    `db:"requester_kind"`
+	ReqName     string    `db:"requester_name"`
+	Correlation string    `db:"correlation_id"`
+	Labels      string    `db:"labels"`
 }
 
 const workCols = `id, tenant_id, promise, res_namespace, res_name, pipeline, workload_groups, unscheduled,
-	trigger_id, deleted, created_at, updated_at`
+	trigger_id, deleted, created_at, updated_at, requested_by, requester_kind, requester_name, correlation_id, labels`
 
 func (r workRow) domain() tenants.Work {
 	w := tenants.Work{ID: r.ID, TenantID: r.TenantID, Promise: r.Promise, Pipeline: r.Pipeline,
@@ -305,6 +338,9 @@ func (r workRow) domain() tenants.Work {
 		w.Resource = &tenants.ResourceRef{Namespace: r.Namespace, Name: r.Resource}
 	}
 	_ = json.Unmarshal([]byte(r.Groups), &w.Groups)
+	_ = json.Unmarshal([]byte(r.Labels), &w.Labels)
+	w.CorrelationID = r.Correlation
+	w.Requester = tenants.Requester{Kind: r.ReqKind, By: r.RequestedBy, Name: r.ReqName}
 	return w
 }
 

@@ -44,8 +44,15 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			count := plan(t, d, countSQL(where), append(args, MaxCount+1)...)
-			if !hasDetail(count, -1, want) {
-				t.Errorf("count: %+v, want %q", count, want)
+			wantCount := want
+			if q.Search == "" && q.TriggerID == nil {
+				// Nothing to match: any covering index of the tenant's Works
+				// counts them without the rows (since migration 0058 widened
+				// them, SQLite takes the narrower works_trigger).
+				wantCount = "COVERING INDEX"
+			}
+			if !hasDetail(count, -1, wantCount) {
+				t.Errorf("count: %+v, want %q", count, wantCount)
 			}
 			for _, withCursor := range []bool{false, true} {
 				pageWhere, pageArgs := where, args

@@ -36,6 +36,11 @@ func (d *DB) Work(ctx context.Context, tenantID, id int64) (tenants.WorkView, er
 		Deleted: w.Deleted, Groups: w.Groups, TriggerID: w.TriggerID, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 		Placements: []tenants.PlacementView{}, Unscheduled: []tenants.Unscheduled{}}
 	_ = json.Unmarshal([]byte(r.Unscheduled), &v.Unscheduled)
+	v.Labels, v.CorrelationID = nonNilLabels(w.Labels), w.CorrelationID
+	v.RequestedBy, v.RequesterName = w.Requester.By, w.Requester.Name
+	if v.Versions, err = d.workVersions(ctx, tenantID, id); err != nil {
+		return tenants.WorkView{}, err
+	}
 	var rows []placementRow
 	err = d.r.SelectContext(ctx, &rows, `SELECT `+placementColsNoPlan+` FROM placements p
 		WHERE p.tenant_id = ? AND p.work_id = ? ORDER BY p.group_index, p.destination_name`, tenantID, id)

@@ -44,6 +44,10 @@ type Job struct {
 	// PullRequest is set for a store whose writes go through a pull request:
 	// the write goes to the head branch, never to the store's branch.
 	PullRequest *JobPR
+	// CommitMessage and AuthorFromRequester are the Git store's commit trail
+	// settings (GitStateStore fields of the same names).
+	CommitMessage       string
+	AuthorFromRequester bool
 	// Writes are the placements to write or remove (pending, failed or in flight).
 	Writes []PlacementWrite
 	// Peers are the other live placements on the Destinations that Writes touch:
@@ -85,6 +89,21 @@ type PlacementWrite struct {
 	// submitted again; a Job carries them only so that what they wrote is kept.
 	Stuck bool
 	Error string
+	// Work is the Work the placement belongs to, for commit trailers, commit
+	// message templates and object metadata.
+	Work WorkTrail
+}
+
+// WorkTrail is what a write says of the Work it carries: who asked for it and
+// how to find it again.
+type WorkTrail struct {
+	ID            int64
+	Team          string // the tenant's slug
+	Name          string // Work.Name()
+	Promise       string
+	Labels        map[string]string
+	Requester     Requester
+	CorrelationID string
 }
 
 // CanaryWrite is the canary files of one Destination.

@@ -87,6 +87,7 @@ func gitObject(g GitStateStore) kObject[kGitSpec] {
 			URL: g.URL, Branch: g.Branch, Path: g.Path, SecretRef: exportSecretRef(g.SecretRef),
 			AuthMethod: g.AuthMethod, GitAuthor: &kGitAuthor{Name: g.AuthorName, Email: g.AuthorEmail},
 			Insecure: g.Insecure, CABundle: g.CABundle, GitHubAPIURL: g.GitHubAPIURL, PullRequest: g.PullRequest,
+			CommitMessage: g.CommitMessage, AuthorFromRequester: g.AuthorFromRequester,
 			PushInterval: g.PushInterval,
 		},
 	}

@@ -12,9 +12,10 @@ func exportFixtures() ([]GitStateStore, []BucketStateStore, []Destination) {
 			Credentials: GitCredentials{SSHPrivateKey: "SECRET-SSH-KEY\n", KnownHosts: "SECRET-KNOWN-HOSTS"}},
 		{Name: "alpha", URL: "http://git.local/r.git", Branch: "prod", Path: "clusters/", Insecure: true,
 			CABundle: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", SecretRef: "git-creds",
-			AuthorName: "Platform Bot", AuthorEmail: "bot@example.com",
-			PullRequest: &PullRequestSpec{Provider: ProviderGitea, APIURL: "http://git.local/api/v1/", Labels: []string{"gitops", " stateward "}},
-			Credentials: GitCredentials{Username: "SECRET-USER", Password: "SECRET-PASSWORD"}},
+			AuthorName: "Platform Bot", AuthorEmail: "bot@example.com", AuthorFromRequester: true,
+			CommitMessage: "{{index (index .Works 0).Labels \"jira\"}}: {{.Summary}}\n\n  {{range .Works}}{{.Name}} {{end}}\n",
+			PullRequest:   &PullRequestSpec{Provider: ProviderGitea, APIURL: "http://git.local/api/v1/", Labels: []string{"gitops", " stateward "}},
+			Credentials:   GitCredentials{Username: "SECRET-USER", Password: "SECRET-PASSWORD"}},
 	}
 	buckets := []BucketStateStore{
 		{Name: "default", Endpoint: "s3.amazonaws.com", BucketName: "kratix", Path: "destinations",

@@ -44,6 +44,10 @@ type kGitSpec struct {
 	PushInterval string `json:"pushInterval,omitempty"`
 	// PullRequest is a Stateward extension: writes go through a pull request.
 	PullRequest *PullRequestSpec `json:"pullRequest,omitempty"`
+	// CommitMessage and AuthorFromRequester are Stateward extensions: the
+	// commit trail (see GitStateStore).
+	CommitMessage       string `json:"commitMessage,omitempty"`
+	AuthorFromRequester bool   `json:"authorFromRequester,omitempty"`
 }
 
 type kBucketSpec struct {
@@ -103,6 +107,7 @@ var gitSpecShape = object(map[string]*shape{
 	"secretRef": secretRefShape, "authMethod": stringShape,
 	"gitAuthor": object(map[string]*shape{"name": stringShape, "email": stringShape}),
 	"insecure":  boolShape, "caBundle": stringShape, "githubAPIURL": stringShape,
+	"commitMessage": stringShape, "authorFromRequester": boolShape,
 	"pushInterval": stringShape,
 	"pullRequest": object(map[string]*shape{
 		"provider": stringShape, "apiURL": stringShape, "headBranch": stringShape, "merge": stringShape,
@@ -150,6 +155,7 @@ func gitStoreFrom(o *kObject[kGitSpec]) *GitStateStore {
 		Name: o.Metadata.Name, URL: s.URL, Branch: s.Branch, Path: s.Path,
 		SecretRef: secretRefName(s.SecretRef), AuthMethod: s.AuthMethod,
 		Insecure: s.Insecure, CABundle: s.CABundle, GitHubAPIURL: s.GitHubAPIURL, PullRequest: s.PullRequest,
+		CommitMessage: s.CommitMessage, AuthorFromRequester: s.AuthorFromRequester,
 		PushInterval: s.PushInterval,
 	}
 	if s.GitAuthor != nil {

@@ -115,6 +115,13 @@ type GitStateStore struct {
 	// PullRequest, when set, sends every write through one pull request into
 	// Branch (spec.pullRequest, a Stateward extension).
 	PullRequest *PullRequestSpec
+	// CommitMessage is a text/template for the subject and body of each commit
+	// (spec.commitMessage, a Stateward extension; see CommitMessageData); ""
+	// keeps the default message. The trailers are appended after it.
+	CommitMessage string
+	// AuthorFromRequester makes the person who submitted every Work of a commit
+	// its author (spec.authorFromRequester, a Stateward extension).
+	AuthorFromRequester bool
 	// HookID names the store in its webhook URL (/hooks/git/<HookID>); random,
 	// set when the store is created.
 	HookID string
@@ -239,6 +246,9 @@ func (s *GitStateStore) Validate() error {
 	}
 	s.validateSigningKey(&es)
 	s.validatePR(&es)
+	if s.CommitMessage != "" {
+		_ = es.Add(ValidateCommitMessage("spec.commitMessage", s.CommitMessage))
+	}
 	if s.AuthorEmail != "" {
 		if _, err := ValidateEmail("spec.gitAuthor.email", s.AuthorEmail); err != nil {
 			_ = es.Add(err)

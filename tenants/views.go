@@ -48,6 +48,30 @@ type WorkView struct {
 	TriggerID   *int64          `json:"trigger,omitempty"`
 	CreatedAt   time.Time       `json:"createdAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
+	// Labels, RequestedBy, RequesterName and CorrelationID are what the
+	// writers put in commit trailers and object metadata (see Work).
+	Labels        map[string]string `json:"labels"`
+	RequestedBy   string            `json:"requestedBy,omitempty"`
+	RequesterName string            `json:"requesterName,omitempty"`
+	CorrelationID string            `json:"correlationId,omitempty"`
+	// Versions are the commits (or bucket versions) that carried the Work's
+	// placements, newest first.
+	Versions []WorkVersion `json:"versions"`
+}
+
+// WorkVersion is one write that carried a generation of a placement: the
+// commit SHA (or bucket content version), and the commit's page when the
+// store is on a host whose commit URLs are known.
+type WorkVersion struct {
+	Placement   string    `json:"placement"`
+	Destination string    `json:"destination"`
+	StoreKind   string    `json:"storeKind"`
+	StoreName   string    `json:"storeName"`
+	Generation  int64     `json:"generation"`
+	Version     string    `json:"version"`
+	Proposed    bool      `json:"proposed,omitempty"`
+	URL         string    `json:"url,omitempty"`
+	WrittenAt   time.Time `json:"writtenAt"`
 }
 
 // JobView is one job as the API and dashboard show it.

@@ -29,6 +29,8 @@ type WorkRequest struct {
 	DestinationSelectors map[string]string `json:"destinationSelectors,omitempty"`
 	// Delete removes the Work that the identity fields name.
 	Delete bool `json:"delete,omitempty"`
+	// Labels are the Work's own labels (see Work.Labels).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // SyntaxError reports a body that is not well-formed JSON (HTTP 400), as opposed to
@@ -56,6 +58,7 @@ var workRequestShape = object(map[string]*shape{
 	"promise":  stringShape,
 	"resource": object(map[string]*shape{"namespace": stringShape, "name": stringShape}),
 	"pipeline": stringShape,
+	"labels":   stringMap,
 	"workloadGroups": listOf(object(map[string]*shape{
 		"directory":            stringShape,
 		"destinationSelectors": stringMap,
@@ -140,6 +143,12 @@ func (req WorkRequest) Work() (*Work, error) {
 	if req.Pipeline != "" {
 		_ = es.Add(ValidateLabelName("pipeline", req.Pipeline))
 	}
+	if len(req.Labels) > maxWorkLabels {
+		_ = es.Add(Invalid("labels", "at most %d labels (it has %d)", maxWorkLabels, len(req.Labels)))
+	} else {
+		_ = es.Add(ValidateLabels("labels", req.Labels))
+	}
+	w.Labels = cloneLabels(req.Labels)
 	groups, prefix, err := req.groups()
 	if err != nil {
 		_ = es.Add(err)
@@ -151,6 +160,9 @@ func (req WorkRequest) Work() (*Work, error) {
 	}
 	return w, nil
 }
+
+// maxWorkLabels bounds a Work's labels (they travel with every write).
+const maxWorkLabels = 32
 
 // capErrors keeps the first maxShapeErrors problems and says how many more there are.
 func capErrors(es ValidationErrors) ValidationErrors {

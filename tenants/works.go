@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"strings"
 	"time"
 )
 
@@ -62,7 +63,28 @@ type Work struct {
 	Deleted   bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Labels are the Work's own labels (Kubernetes label rules), for commit
+	// message templates and the dashboard; they select nothing.
+	Labels map[string]string
+	// CorrelationID is the submitting request's Idempotency-Key, else its
+	// X-Request-Id; Requester is who submitted it last (set by the database).
+	CorrelationID string
+	Requester     Requester
 }
+
+// Requester is who submitted a Work, as the audit log names them: By is a
+// person's email, a token's name or a trigger's name (Kind says which); Name is
+// the person's display name when known.
+type Requester struct {
+	Kind, By, Name string
+}
+
+// Person reports whether the requester is a person with an email (who can
+// author a commit).
+func (r Requester) Person() bool { return r.Kind == ActorPerson && strings.Contains(r.By, "@") }
+
+// RequesterOf is the Requester an actor makes (Name is looked up later).
+func RequesterOf(a Actor) Requester { return Requester{Kind: a.Kind, By: a.Name} }
 
 // IsDependency reports whether the Work is a promise dependency (no resource).
 func (w *Work) IsDependency() bool { return w.Resource == nil }

@@ -173,6 +173,12 @@ func gitGroups(p GitStoreFormProps) []fieldGroup {
 			{Name: "spec.gitAuthor.email", Label: "Author email", Type: "email", Value: s.AuthorEmail,
 				Error: es.For("spec.gitAuthor.email"), ValidateURL: v, Placeholder: "stateward@example.com",
 				Help: "Default " + tenants.DefaultGitAuthorEmail + "."},
+			{Name: "spec.authorFromRequester", Label: "Requester is the author", Type: "checkbox", Checked: s.AuthorFromRequester,
+				Error: es.For("spec.authorFromRequester"),
+				Help:  "When one person asked for every Work of a commit, they are its author and the author above its committer; otherwise each person is a Co-authored-by trailer."},
+			{Name: "spec.commitMessage", Label: "Commit message template", Type: "textarea", Mono: true, Rows: 4, Value: s.CommitMessage,
+				Error: es.For("spec.commitMessage"), ValidateURL: v, Placeholder: `{{index (index .Works 0).Labels "jira"}} {{.Summary}}`,
+				Help: "Optional Go text/template for the subject and body (fields: .Works, .Destinations, .Store, .Team, .Summary); the Stateward-Work and Requested-By trailers are always appended."},
 		}},
 		{Legend: "TLS", Fields: []FieldProps{
 			{Name: "spec.insecure", Label: "Allow http:// (insecure)", Type: "checkbox", Checked: s.Insecure,

@@ -390,12 +390,13 @@ type WorkFileInput struct{ Path, Content string }
 
 // WorkFormProps is the "New Work" form: one workload group in directory ".".
 // Field names: promise, resource.namespace, resource.name, pipeline,
-// destinationSelectors ("env=dev,team=a") and the repeated rows filePath and
+// destinationSelectors ("env=dev,team=a"), labels (the same form) and the repeated rows filePath and
 // fileContent. Errors keyed workloadGroups[0].files[i]… are shown next to row i,
 // the rest in the summary and under their fields.
 type WorkFormProps struct {
 	Promise, Namespace, Resource, Pipeline string
 	Selectors                              string
+	Labels                                 string
 	Files                                  []WorkFileInput // one empty row is rendered when none
 	Errors                                 tenants.ValidationErrors
 	Plan                                   *WorkPlan // the dry run, rendered in #plan (nil = not asked yet)
@@ -457,6 +458,13 @@ type WorkProps struct {
 	// HistoryURL is the audit log's JSON for all of it.
 	History    []tenants.AuditEvent
 	HistoryURL string
+	// Labels are the Work's own labels; RequestedBy and CorrelationID who
+	// submitted it last and the request's id, as the commit trailers say.
+	Labels                     map[string]string
+	RequestedBy, CorrelationID string
+	// Versions are the commits (or bucket versions) that carried its
+	// placements, newest first; URL links a commit on a known host.
+	Versions []tenants.WorkVersion
 }
 
 // TriggersProps is the webhook trigger list and, for editors, the create form

@@ -27,6 +27,9 @@ func WorkFields(p WorkFormProps) []FieldProps {
 			Error: es.For("destinationSelectors"), Placeholder: "environment=dev,team=a", Autocomplete: "off",
 			Help: "Comma-separated key=value labels a Destination must all have. Empty: every Destination " +
 				"without strict label matching."},
+		{Name: "labels", Label: "Labels", Value: p.Labels, Mono: true,
+			Error: es.For("labels"), Placeholder: "jira=OPS-123", Autocomplete: "off",
+			Help: "Comma-separated key=value labels of the Work itself: commit message templates can use them."},
 	}
 }
 
@@ -141,6 +144,15 @@ func groupLabel(u tenants.Unscheduled) string {
 }
 
 // shortVersion is the first 12 characters of a commit SHA or object version.
+// sortedLabels are labels as "key=value", sorted.
+func sortedLabels(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
 func shortVersion(v string) string {
 	if len(v) > 12 {
 		return v[:12]

@@ -137,6 +137,7 @@ func (s *Server) submitHook(r *http.Request, trig tenants.HookTrigger, body []by
 	}
 	id := trig.ID
 	work.TriggerID = &id
+	work.CorrelationID = correlationID(r)
 	del := s.delivery(r, trig, http.StatusAccepted, "")
 	_, out, err := s.works.SubmitHookWork(r.Context(), trig.TenantID, work, del, idem, sig, func(res tenants.SubmitResult) []byte {
 		b, _ := json.Marshal(res)

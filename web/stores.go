@@ -48,6 +48,7 @@ func gitFromForm(r *http.Request, name string) tenants.GitStateStore {
 		AuthorEmail: strings.TrimSpace(f("spec.gitAuthor.email")), Insecure: f("spec.insecure") == "true",
 		CABundle: strings.TrimSpace(textarea(f("spec.caBundle"))), SecretRef: f("secretRef"),
 		GitHubAPIURL: f("spec.githubAPIURL"), PushInterval: f("spec.pushInterval"),
+		CommitMessage: textarea(f("spec.commitMessage")), AuthorFromRequester: f("spec.authorFromRequester") == "true",
 		Credentials: tenants.GitCredentials{Username: f("username"), Password: f("password"),
 			SSHPrivateKey: textarea(f("sshPrivateKey")), KnownHosts: textarea(f("knownHosts")),
 			AppID: f("appID"), InstallationID: f("installationID"), PrivateKey: textarea(f("privateKey")),

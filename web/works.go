@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -70,6 +71,7 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
+	work.CorrelationID = correlationID(r)
 	res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
 	if err != nil {
 		s.fail(w, r, err)
@@ -77,6 +79,28 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wakeWriters()
 	writeJSON(w, http.StatusAccepted, res)
+}
+
+// correlationID is what ties a submitted Work to the request that sent it: the
+// request's Idempotency-Key, else its X-Request-Id (at most 255 characters,
+// printable ASCII; anything else is not kept).
+func correlationID(r *http.Request) string {
+	for _, h := range []string{"Idempotency-Key", "X-Request-Id"} {
+		v := strings.TrimSpace(r.Header.Get(h))
+		if v != "" && len(v) <= maxIdempotencyKey && printableASCII(v) {
+			return v
+		}
+	}
+	return ""
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func workID(r *http.Request) (int64, error) {

@@ -105,7 +105,7 @@ func workForm(r *http.Request) (tenants.WorkRequest, views.WorkFormProps) {
 	f := r.PostForm.Get
 	p := views.WorkFormProps{Promise: strings.TrimSpace(f("promise")), Namespace: strings.TrimSpace(f("resource.namespace")),
 		Resource: strings.TrimSpace(f("resource.name")), Pipeline: strings.TrimSpace(f("pipeline")),
-		Selectors: strings.TrimSpace(f("destinationSelectors"))}
+		Selectors: strings.TrimSpace(f("destinationSelectors")), Labels: strings.TrimSpace(f("labels"))}
 	group := tenants.WorkloadGroup{Directory: "."}
 	paths, contents := r.PostForm["filePath"], r.PostForm["fileContent"]
 	for i, path := range paths {
@@ -127,7 +127,7 @@ func workForm(r *http.Request) (tenants.WorkRequest, views.WorkFormProps) {
 }
 
 // formWork validates the form into a Work, collecting every field error.
-func formWork(req tenants.WorkRequest, selectors string) (*tenants.Work, tenants.ValidationErrors, error) {
+func formWork(req tenants.WorkRequest, selectors, labels string) (*tenants.Work, tenants.ValidationErrors, error) {
 	var errs tenants.ValidationErrors
 	size := 0
 	for _, f := range req.WorkloadGroups[0].Files {
@@ -143,6 +143,12 @@ func formWork(req tenants.WorkRequest, selectors string) (*tenants.Work, tenants
 		return nil, nil, err
 	}
 	req.WorkloadGroups[0].DestinationSelectors = sel
+	if req.Labels, err = tenants.ParseLabelSelector("labels", labels); err != nil {
+		if err := errs.Add(err); err != nil {
+			return nil, nil, err
+		}
+		return nil, errs, nil
+	}
 	work, err := req.Work()
 	if err := errs.Add(err); err != nil {
 		return nil, nil, err
@@ -171,7 +177,7 @@ func (s *Server) workPlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, p := workForm(r)
-	work, errs, err := formWork(req, p.Selectors)
+	work, errs, err := formWork(req, p.Selectors, p.Labels)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -270,12 +276,13 @@ func (s *Server) workSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	req, p := workForm(r)
 	p.Action, p.PlanURL = tenantPath(r, "works"), tenantPath(r, "works/plan")
-	work, errs, err := formWork(req, p.Selectors)
+	work, errs, err := formWork(req, p.Selectors, p.Labels)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if len(errs) == 0 {
+		work.CorrelationID = correlationID(r)
 		res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
 		if err == nil {
 			s.wakeWriters()
@@ -311,7 +318,8 @@ func (s *Server) workProps(r *http.Request) (views.WorkProps, error) {
 	}
 	p := views.WorkProps{ID: v.ID, Name: v.Name, Promise: v.Promise, Pipeline: v.Pipeline, TriggerID: v.TriggerID,
 		Deleted: v.Deleted, Unscheduled: v.Unscheduled, UpdatedAt: v.UpdatedAt, Final: true,
-		StatusURL: tenantPath(r, fmt.Sprintf("works/%d/placements", v.ID))}
+		StatusURL: tenantPath(r, fmt.Sprintf("works/%d/placements", v.ID)),
+		Labels:    v.Labels, RequestedBy: v.RequestedBy, CorrelationID: v.CorrelationID, Versions: v.Versions}
 	if v.Resource != nil {
 		p.Namespace, p.Resource = v.Resource.Namespace, v.Resource.Name
 	}
@@ -403,7 +411,8 @@ func (s *Server) workRewrite(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, tenants.Conflict("%s was deleted; submit it again to bring it back", v.Name), tenantPath(r, fmt.Sprintf("works/%d", id)))
 		return
 	}
-	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID}
+	work := &tenants.Work{Promise: v.Promise, Resource: v.Resource, Pipeline: v.Pipeline, Groups: v.Groups, TriggerID: v.TriggerID,
+		Labels: v.Labels, CorrelationID: correlationID(r)}
 	if _, err := s.works.SubmitWorkAs(r.Context(), tid, work, tenants.ActorOf(principal(r)), "rewrite"); err != nil {
 		s.formError(w, r, err, tenantPath(r, fmt.Sprintf("works/%d", id)))
 		return

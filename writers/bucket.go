@@ -242,6 +242,7 @@ func (b *Bucket) put(ctx context.Context, f File) error {
 		ContentType:      bucketContentType(f.Key),
 		DisableMultipart: true,
 		SendContentMd5:   true,
+		UserMetadata:     f.Meta,
 	}
 	r := bytes.NewReader(f.Content)
 	if _, err := b.client.PutObject(ctx, b.cfg.BucketName, f.Key, r, int64(len(f.Content)), opts); err != nil {

@@ -12,24 +12,28 @@ import (
 
 // bucketPlan is a validated Batch, ready to compare with a listing.
 type bucketPlan struct {
-	content  map[string][]byte // put key → content; the last Put of a key wins
-	md5s     map[string]string // put key → hex MD5 of its content
-	keys     []string          // put keys, sorted
-	deletes  map[string]bool   // exact keys to remove
-	prefixes []string          // DeletePrefixes
-	keep     []string          // Keep
+	content  map[string][]byte            // put key → content; the last Put of a key wins
+	md5s     map[string]string            // put key → hex MD5 of its content
+	keys     []string                     // put keys, sorted
+	deletes  map[string]bool              // exact keys to remove
+	prefixes []string                     // DeletePrefixes
+	keep     []string                     // Keep
+	meta     map[string]map[string]string // put key → its user metadata (File.Meta)
 }
 
 // newBucketPlan validates every key and prefix of b; an unsafe one fails the whole
 // batch with an error that names it and matches ErrUnsafeKey.
 func newBucketPlan(b Batch) (*bucketPlan, error) {
-	p := &bucketPlan{content: map[string][]byte{}, md5s: map[string]string{}, deletes: map[string]bool{}}
+	p := &bucketPlan{content: map[string][]byte{}, md5s: map[string]string{}, deletes: map[string]bool{}, meta: map[string]map[string]string{}}
 	for _, f := range b.Puts {
 		if err := checkBucketKey(f.Key); err != nil {
 			return nil, err
 		}
 		sum := md5.Sum(f.Content)
 		p.content[f.Key], p.md5s[f.Key] = f.Content, hex.EncodeToString(sum[:])
+		if f.Meta != nil {
+			p.meta[f.Key] = f.Meta
+		}
 	}
 	for _, key := range b.Deletes {
 		if err := checkBucketKey(key); err != nil {
@@ -161,7 +165,7 @@ func (p *bucketPlan) changed(listed map[string]string) []File {
 	var out []File
 	for _, key := range p.keys {
 		if listed[key] != p.md5s[key] {
-			out = append(out, File{Key: key, Content: p.content[key]})
+			out = append(out, File{Key: key, Content: p.content[key], Meta: p.meta[key]})
 		}
 	}
 	return out

@@ -210,7 +210,7 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	} else if err := c.setTip(g.branch, tip.hash); err != nil {
 		return Result{}, err
 	}
-	cm, err := c.commit(tip.hash, edits, g.signature(), b.Message, b.Fence)
+	cm, err := c.commit(tip.hash, edits, g.signature(b.Author), b.Message, b.Fence)
 	if err != nil || !cm.res.Changed {
 		return cm.res, err
 	}
@@ -340,9 +340,10 @@ func (g *Git) Close() error {
 	return err
 }
 
-// signature is the author and committer of a new commit.
-func (g *Git) signature() signature {
-	return signature{name: g.cfg.AuthorName, email: g.cfg.AuthorEmail, when: g.cfg.Now(), signer: g.signer}
+// signature is the committer of a new commit, and its author unless author
+// (Batch.Author) names someone else.
+func (g *Git) signature(author *Person) signature {
+	return signature{name: g.cfg.AuthorName, email: g.cfg.AuthorEmail, author: author, when: g.cfg.Now(), signer: g.signer}
 }
 
 // openCache opens (creating if needed) the bare clone on first use.

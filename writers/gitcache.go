@@ -248,6 +248,7 @@ func (c *gitCache) reopen() error {
 // signature is who makes a commit and when.
 type signature struct {
 	name, email string
+	author      *Person // the author when not the committer (name, email above)
 	when        time.Time
 	signer      *commitSigner // signs (and verifies) the commit when set
 }
@@ -277,7 +278,7 @@ func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, 
 		return builtCommit{res: Result{Version: versionOf(parent)}}, nil
 	}
 	if !changed {
-		msg = fenceMessage // even on an empty repository: a late push would create the branch
+		msg, sig.author = fenceMessage, nil // even on an empty repository: a late push would create the branch
 	}
 	if root.IsZero() {
 		if root, err = tb.writeEmptyTree(); err != nil {
@@ -328,7 +329,11 @@ func newCommit(parent, tree plumbing.Hash, sig signature, msg string) *object.Co
 		msg += "\n"
 	}
 	who := object.Signature{Name: sig.name, Email: sig.email, When: sig.when}
-	cm := &object.Commit{Author: who, Committer: who, Message: msg, TreeHash: tree}
+	author := who
+	if sig.author != nil {
+		author = object.Signature{Name: sig.author.Name, Email: sig.author.Email, When: sig.when}
+	}
+	cm := &object.Commit{Author: author, Committer: who, Message: msg, TreeHash: tree}
 	if !parent.IsZero() {
 		cm.ParentHashes = []plumbing.Hash{parent}
 	}

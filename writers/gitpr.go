@@ -112,8 +112,9 @@ func (g *Git) applyHead(ctx context.Context, c *gitCache, b Batch) (res Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	batch, msg := b, b.Message
+	batch, msg, author := b, b.Message, b.Author
 	if start.replay != nil {
+		author = nil // the rebuild carries earlier writes too: not one requester's commit
 		batch = mergeReplay(*start.replay, b)
 		msg = fmt.Sprintf("Rebuild %s on %s (%.12s): the pull request's %d changed files, applied again on the moved base",
 			g.head.Short(), g.branch.Short(), base.hash, len(start.replay.Puts)+len(start.replay.Deletes))
@@ -127,7 +128,7 @@ func (g *Git) applyHead(ctx context.Context, c *gitCache, b Batch) (res Result, 
 	}
 	// No fence: a late push to the head branch can only be Stateward's own
 	// commit, and the next write builds on whatever the head then holds.
-	cm, err := c.commit(start.parent, edits, g.signature(), msg, false)
+	cm, err := c.commit(start.parent, edits, g.signature(author), msg, false)
 	if err != nil {
 		return Result{}, err
 	}

@@ -24,7 +24,7 @@ func (jb *jobBatch) addAggregates() {
 			jb.deleteKeys[t.key] = true
 			continue
 		}
-		jb.put(pathing.File{Path: t.key, Content: pathing.Aggregated(t.parts)})
+		jb.putMeta(objectMetaOf(t.works), pathing.File{Path: t.key, Content: pathing.Aggregated(t.parts)})
 	}
 }
 
@@ -58,7 +58,7 @@ func (jb *jobBatch) finish() {
 		if p.Mode != tenants.ModeAggregated && jb.underOwned(p.Plan) {
 			for _, f := range p.Plan.Files {
 				if !puts[f.Path] {
-					jb.put(f)
+					jb.putMeta(objectMeta(p.Work), f)
 					puts[f.Path] = true
 				}
 			}

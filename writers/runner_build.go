@@ -25,6 +25,9 @@ type jobBatch struct {
 	deleteKeys map[string]bool
 	agg        map[string]*aggTarget // Destination → its aggregatedYAML file
 	peers      []tenants.PlacementWrite
+	// works are the Works the Batch writes or removes, by id, for the commit
+	// message and its trailers.
+	works map[int64]*batchWork
 }
 
 // aggTarget is the one file of an aggregatedYAML Destination, rebuilt from the
@@ -32,7 +35,8 @@ type jobBatch struct {
 type aggTarget struct {
 	key     string
 	parts   []pathing.AggregatePart
-	touched bool // a placement of the job writes or removes a part
+	works   []tenants.WorkTrail // the Works of parts, for the object's metadata
+	touched bool                // a placement of the job writes or removes a part
 }
 
 // buildBatch turns job into one Batch. Placements are considered in a stable order
@@ -44,7 +48,7 @@ type aggTarget struct {
 // no outcome.
 func buildBatch(job *tenants.Job, only map[int64]bool) *jobBatch {
 	jb := &jobBatch{owners: map[string]string{}, dirs: map[string]string{}, keep: map[string]bool{}, deleteKeys: map[string]bool{},
-		agg: map[string]*aggTarget{}, peers: job.Peers}
+		agg: map[string]*aggTarget{}, peers: job.Peers, works: map[int64]*batchWork{}}
 	for _, p := range job.Peers {
 		jb.addPeer(p)
 	}
@@ -88,7 +92,7 @@ func orderWrites(ws []tenants.PlacementWrite) []tenants.PlacementWrite {
 // addPeer records what a live placement outside the job holds.
 func (jb *jobBatch) addPeer(p tenants.PlacementWrite) {
 	if p.Mode == tenants.ModeAggregated {
-		jb.target(p.Destination, p.Plan.Target).addPart(p.Plan.Aggregate)
+		jb.target(p.Destination, p.Plan.Target).addPart(p.Plan.Aggregate, p.Work)
 		return
 	}
 	for _, k := range append(p.Plan.OwnKeys(), p.WrittenKeys...) {
@@ -165,9 +169,10 @@ func (jb *jobBatch) target(dest, key string) *aggTarget {
 	return t
 }
 
-func (t *aggTarget) addPart(p *pathing.AggregatePart) {
+func (t *aggTarget) addPart(p *pathing.AggregatePart, w tenants.WorkTrail) {
 	if p != nil {
 		t.parts = append(t.parts, *p)
+		t.works = append(t.works, w)
 	}
 }
 
@@ -179,7 +184,7 @@ func (jb *jobBatch) addPlacement(w tenants.PlacementWrite) {
 		t := jb.target(w.Destination, w.Plan.Target)
 		t.touched = true
 		if !w.Delete {
-			t.addPart(w.Plan.Aggregate)
+			t.addPart(w.Plan.Aggregate, w.Work)
 			out.Keys = []string{w.Plan.Target}
 		}
 		jb.deleteStale(w.WrittenKeys, out.Keys)
@@ -188,9 +193,10 @@ func (jb *jobBatch) addPlacement(w tenants.PlacementWrite) {
 		jb.deleteStale(w.Plan.OwnKeys(), nil)
 		jb.deletePrefix(w.Plan.OwnedPrefix, w.WrittenPrefix)
 	default:
-		jb.put(w.Plan.Files...)
+		meta := objectMeta(w.Work)
+		jb.putMeta(meta, w.Plan.Files...)
 		if w.Plan.StateFile != nil {
-			jb.put(*w.Plan.StateFile)
+			jb.putMeta(meta, *w.Plan.StateFile)
 		}
 		out.Keys, out.Prefix = w.Plan.OwnKeys(), w.Plan.OwnedPrefix
 		jb.deleteStale(w.WrittenKeys, out.Keys)
@@ -201,12 +207,18 @@ func (jb *jobBatch) addPlacement(w tenants.PlacementWrite) {
 	} else {
 		jb.writes = append(jb.writes, w.Name)
 	}
+	jb.addWork(w)
 	jb.outcomes = append(jb.outcomes, out)
 }
 
 func (jb *jobBatch) put(files ...pathing.File) {
+	jb.putMeta(nil, files...)
+}
+
+// putMeta puts files with the bucket metadata meta.
+func (jb *jobBatch) putMeta(meta map[string]string, files ...pathing.File) {
 	for _, f := range files {
-		jb.batch.Puts = append(jb.batch.Puts, File{Key: f.Path, Content: f.Content})
+		jb.batch.Puts = append(jb.batch.Puts, File{Key: f.Path, Content: f.Content, Meta: meta})
 	}
 }
 

@@ -63,6 +63,9 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 	if err := jw.protect(ctx, jb); err != nil {
 		return res, jb, err
 	}
+	if err := (commitTrail{job: jw.job, publicURL: jw.r.PublicURL}).describe(jb); err != nil {
+		jw.log.Warn("the store's commit message template failed on this commit; the default subject is used", "err", err)
+	}
 	jb.batch.Fence = jw.job.InDoubt
 	pr := jw.job.PullRequest
 	jb.batch.ResetHead = pr != nil && pr.ResetHead

@@ -17,6 +17,9 @@ import (
 type File struct {
 	Key     string
 	Content []byte
+	// Meta is the object's user metadata on a bucket (x-amz-meta-<key>); Git
+	// ignores it. It is sent with a PUT, never a reason for one.
+	Meta map[string]string
 }
 
 // Batch is everything one write must achieve on one store, applied atomically where
@@ -36,6 +39,9 @@ type Batch struct {
 	Keep []string
 	// Message describes the write (Git commit message).
 	Message string
+	// Author, when set, is the Git commit's author; the store's identity stays
+	// the committer (as `git commit --author` does). Buckets ignore it.
+	Author *Person
 	// Fence asks a Git store to commit and push even when nothing changes: an
 	// earlier push of this store was interrupted (its worker died, or the
 	// connection broke while the remote received it) and may still land; moving
@@ -50,6 +56,9 @@ type Batch struct {
 	// the base branch's tip (the last pull request was closed unmerged).
 	ResetHead bool
 }
+
+// Person is a commit author: a name and an email.
+type Person struct{ Name, Email string }
 
 // guard runs b.Guard if there is one.
 func (b Batch) guard(ctx context.Context) error {
