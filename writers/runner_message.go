@@ -147,12 +147,25 @@ func nonNilMap(m map[string]string) map[string]string {
 
 // trailers are the git interpret-trailers lines naming each Work of the commit,
 // who asked for it and the request's correlation id, for at most
-// maxTrailerWorks Works.
+// maxTrailerWorks Works; past them, "Stateward-Works: and N more" and a
+// Requested-By for each other requester of those (at most maxTrailerWorks
+// more), so that the log names who asked for every Work of the commit.
 func (ct commitTrail) trailers(works []*batchWork) []string {
 	var out []string
+	named := map[string]bool{}
 	for i, bw := range works {
 		if i == maxTrailerWorks {
 			out = append(out, fmt.Sprintf("Stateward-Works: and %d more", len(works)-maxTrailerWorks))
+			extra := 0
+			for _, rest := range works[i:] {
+				by := rest.trail.Requester.By
+				if by == "" || named[by] || extra == maxTrailerWorks {
+					continue
+				}
+				named[by] = true
+				extra++
+				out = append(out, "Requested-By: "+trailerValue(by))
+			}
 			break
 		}
 		w := bw.trail
@@ -163,6 +176,7 @@ func (ct commitTrail) trailers(works []*batchWork) []string {
 		out = append(out, "Stateward-Work: "+trailerValue(work))
 		if w.Requester.By != "" {
 			out = append(out, "Requested-By: "+trailerValue(w.Requester.By))
+			named[w.Requester.By] = true
 		}
 		if w.CorrelationID != "" {
 			out = append(out, "Correlation-Id: "+trailerValue(w.CorrelationID))

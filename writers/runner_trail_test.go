@@ -256,12 +256,16 @@ func TestAuthorFromRequester(t *testing.T) {
 }
 
 // TestTrailersBounded: a commit of many Works names the first 20 and says how
-// many more there are.
+// many more there are, and still names who asked for the others.
 func TestTrailersBounded(t *testing.T) {
 	jb := &jobBatch{works: map[int64]*batchWork{}}
 	for i := range 25 {
+		by := "ci"
+		if i >= 22 {
+			by = "late-" + strconv.Itoa(i)
+		}
 		jb.addWork(tenants.PlacementWrite{Destination: "dst", Work: tenants.WorkTrail{ID: int64(i + 1), Team: "t",
-			Name: "default/w" + strconv.Itoa(100+i), Requester: tenants.Requester{Kind: tenants.ActorToken, By: "ci"}}})
+			Name: "default/w" + strconv.Itoa(100+i), Requester: tenants.Requester{Kind: tenants.ActorToken, By: by}}})
 	}
 	jb.batch.Message = "Update 25 placements"
 	if err := (commitTrail{job: &tenants.Job{}}).describe(jb); err != nil {
@@ -270,6 +274,14 @@ func TestTrailersBounded(t *testing.T) {
 	works := strings.Count(jb.batch.Message, "\nStateward-Work: ")
 	if works != maxTrailerWorks || !strings.Contains(jb.batch.Message, "\nStateward-Works: and 5 more\n") {
 		t.Errorf("%d Stateward-Work trailers (want %d) and no \"and 5 more\" in\n%s", works, maxTrailerWorks, jb.batch.Message)
+	}
+	for _, by := range []string{"late-22", "late-23", "late-24"} {
+		if !strings.Contains(jb.batch.Message, "\nRequested-By: "+by+"\n") {
+			t.Errorf("the requester %s of a Work past the first 20 is not named:\n%s", by, jb.batch.Message)
+		}
+	}
+	if n := strings.Count(jb.batch.Message, "\nRequested-By: ci\n"); n != maxTrailerWorks {
+		t.Errorf("%d Requested-By: ci, want one per named Work (%d) and none again", n, maxTrailerWorks)
 	}
 }
 
