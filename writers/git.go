@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/stateward/stateward/tenants"
 )
@@ -180,18 +182,11 @@ func (g *Git) Apply(ctx context.Context, b Batch) (Result, error) {
 // cache is new) is fetched first, then pushed over the same session; a remote that
 // moved meanwhile refuses the push as stale.
 func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Batch) (res Result, err error) {
-	if err := c.compact(); err != nil {
-		return Result{}, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
-	}
-	s, ar, err := g.remote.advertise(ctx)
+	s, ar, err := g.startPush(ctx, c)
 	if err != nil {
-		return Result{}, g.remote.wrap("push to", err)
+		return Result{}, err
 	}
-	defer func() {
-		if cerr := s.Close(); cerr != nil && err == nil {
-			res, err = Result{}, g.remote.wrap("push to", cerr)
-		}
-	}()
+	defer g.endPush(s, &res, &err)
 	tip, err := tipOf(ar, g.branch)
 	if err != nil {
 		return Result{}, g.remote.wrap("push to", err)
@@ -228,6 +223,27 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 		return Result{}, g.remote.wrap("push to", err)
 	}
 	return cm.res, c.keep(g.branch, cm.hash, pack)
+}
+
+// startPush compacts the cache and opens a receive-pack session, reading the
+// remote's refs (what "git push" reads first).
+func (g *Git) startPush(ctx context.Context, c *gitCache) (transport.ReceivePackSession, *packp.AdvRefs, error) {
+	if err := c.compact(); err != nil {
+		return nil, nil, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
+	}
+	s, ar, err := g.remote.advertise(ctx)
+	if err != nil {
+		return nil, nil, g.remote.wrap("push to", err)
+	}
+	return s, ar, nil
+}
+
+// endPush closes a push's session; a close that fails turns the write's
+// success into that error (the push may not have been taken).
+func (g *Git) endPush(s transport.ReceivePackSession, res *Result, err *error) {
+	if cerr := s.Close(); cerr != nil && *err == nil {
+		*res, *err = Result{}, g.remote.wrap("push to", cerr)
+	}
 }
 
 // fetchTip fetches the branch into the cache.

@@ -61,18 +61,11 @@ type headStart struct {
 // the keys whose content on the head differs from the base (nil: the base holds
 // everything, and nothing is pushed).
 func (g *Git) applyHead(ctx context.Context, c *gitCache, b Batch) (res Result, err error) {
-	if err := c.compact(); err != nil {
-		return Result{}, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
-	}
-	s, ar, err := g.remote.advertise(ctx)
+	s, ar, err := g.startPush(ctx, c)
 	if err != nil {
-		return Result{}, g.remote.wrap("push to", err)
+		return Result{}, err
 	}
-	defer func() {
-		if cerr := s.Close(); cerr != nil && err == nil {
-			res, err = Result{}, g.remote.wrap("push to", cerr)
-		}
-	}()
+	defer g.endPush(s, &res, &err)
 	base, err := tipOf(ar, g.branch)
 	if err != nil {
 		return Result{}, g.remote.wrap("push to", err)

@@ -40,40 +40,10 @@ func TestPullRequestStoreOnGitHubAndGitLab(t *testing.T) {
 				host = testpeers.GitLabRepo(t, git, testpeers.GitLabAPIOptions{Token: token})
 			}
 			host.Protect("main")
-			in := start(t, "STATEWARD_ALLOW_PRIVATE_ENDPOINTS", "true")
-			if _, err := in.cli(t, "tenant", "create", "gitops", "--owner", "alice@example.com"); err != nil {
-				t.Fatal(err)
-			}
-			tok, err := in.cli(t, "token", "create", "--tenant", "gitops", "--role", "editor")
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := &prTeam{in: in, token: strings.TrimSpace(tok)}
-			p.api(t, http.MethodPost, "/apply", fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata: {name: host}
-stringData: {username: %s, password: %s, webhookSecret: hook-s3cret}
----
-apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: gitops}
-spec:
-  url: %s
-  branch: main
-  insecure: true
-  secretRef: {name: host}
-  pullRequest: {provider: %s, labels: [gitops]}
----
-apiVersion: platform.kratix.io/v1alpha1
-kind: Destination
-metadata: {name: dev, labels: {env: dev}}
-spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: gitops}}
----
-apiVersion: platform.kratix.io/v1alpha1
-kind: Destination
-metadata: {name: prod, labels: {env: prod}}
-spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: gitops}}
-`, user, token, host.RepoURL(), provider), http.StatusOK, nil)
+			in, tok := startTeam(t)
+			p := &prTeam{in: in, token: tok}
+			p.api(t, http.MethodPost, "/apply", prStoreYAML(user, token, "hook-s3cret", host.RepoURL(),
+				"{provider: "+provider+", labels: [gitops]}"), http.StatusOK, nil)
 			mainBefore := git.Head(t, "main")
 			p.submit(t, "app", 20)
 			waitFor(t, 60*time.Second, "20 Works proposed with a pull request", func() bool {
@@ -100,7 +70,7 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: gitops}}
 			}
 			merged := time.Now()
 			mergeCommit := host.MergeAs(t, 1, "rita")
-			waitFor(t, 10*time.Second, "20 Works written", func() bool { return p.count(t, "written") == 20 })
+			waitFor(t, 40*time.Second, "20 Works written", func() bool { return p.count(t, "written") == 20 })
 			t.Logf("%s: merge to 20 Works written: %s", provider, time.Since(merged).Round(time.Millisecond))
 			if took := time.Since(merged); took > 2*time.Second {
 				t.Errorf("merge noticed after %s, want < 2s with the webhook", took)
@@ -114,7 +84,7 @@ spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: gitops}}
 				return p.count(t, "proposed") == 2 && st.PullRequest != nil && st.PullRequest.Number == 2
 			})
 			host.Close(t, 2, "rita")
-			waitFor(t, 10*time.Second, "2 Works rejected", func() bool { return p.count(t, "rejected") == 2 })
+			waitFor(t, 40*time.Second, "2 Works rejected", func() bool { return p.count(t, "rejected") == 2 })
 			var list struct {
 				Items []struct {
 					ID int64 `json:"id"`

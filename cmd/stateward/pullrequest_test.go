@@ -31,6 +31,17 @@ func newPRTeam(t *testing.T, webhookSecret, merge string, env ...string) *prTeam
 	owner, repo, cloneURL := g.NewRepo(t, true)
 	reviewer, review := g.NewUser(t)
 	g.AddCollaborator(t, owner, repo, reviewer, "write")
+	in, token := startTeam(t, env...)
+	p := &prTeam{in: in, g: g, token: token, owner: owner, repo: repo, reviewer: reviewer, review: review}
+	p.api(t, http.MethodPost, "/apply", prStoreYAML(g.Admin(), g.Token(), webhookSecret, cloneURL,
+		"{provider: gitea, labels: [gitops, stateward], merge: "+merge+"}"), http.StatusOK, nil)
+	return p
+}
+
+// startTeam starts an instance that may reach loopback stores, with team
+// gitops and an editor's API token.
+func startTeam(t *testing.T, env ...string) (*instance, string) {
+	t.Helper()
 	in := start(t, append([]string{"STATEWARD_ALLOW_PRIVATE_ENDPOINTS", "true"}, env...)...)
 	if _, err := in.cli(t, "tenant", "create", "gitops", "--owner", "alice@example.com"); err != nil {
 		t.Fatal(err)
@@ -39,14 +50,20 @@ func newPRTeam(t *testing.T, webhookSecret, merge string, env ...string) *prTeam
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &prTeam{in: in, g: g, token: strings.TrimSpace(tok), owner: owner, repo: repo, reviewer: reviewer, review: review}
+	return in, strings.TrimSpace(tok)
+}
+
+// prStoreYAML is a pull-request store gitops at url (its Secret: user,
+// password and, unless empty, webhookSecret; pullRequest its spec) with two
+// Destinations, dev and prod.
+func prStoreYAML(user, password, webhookSecret, url, pullRequest string) string {
 	secret := ""
 	if webhookSecret != "" {
 		secret = ", webhookSecret: " + webhookSecret
 	}
-	p.api(t, http.MethodPost, "/apply", fmt.Sprintf(`apiVersion: v1
+	return fmt.Sprintf(`apiVersion: v1
 kind: Secret
-metadata: {name: gitea}
+metadata: {name: host}
 stringData: {username: %s, password: %s%s}
 ---
 apiVersion: platform.kratix.io/v1alpha1
@@ -56,8 +73,8 @@ spec:
   url: %s
   branch: main
   insecure: true
-  secretRef: {name: gitea}
-  pullRequest: {provider: gitea, labels: [gitops, stateward], merge: %s}
+  secretRef: {name: host}
+  pullRequest: %s
 ---
 apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
@@ -68,8 +85,7 @@ apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: prod, labels: {env: prod}}
 spec: {path: prod, stateStoreRef: {kind: GitStateStore, name: gitops}}
-`, g.Admin(), g.Token(), secret, cloneURL, merge), http.StatusOK, nil)
-	return p
+`, user, password, secret, url, pullRequest)
 }
 
 // api calls Stateward's API for the team; body is JSON or YAML text.
@@ -251,7 +267,7 @@ func TestPullRequestStoreThroughReview(t *testing.T) {
 	rec := testpeers.NewWebhookRecorder(t)
 	p.g.AddWebhook(t, p.owner, p.repo, rec.URL(), "other", "pull_request")
 	merged := p.mergeAsReviewer(t, pr.Number)
-	waitFor(t, 30*time.Second, "200 Works written after the merge", func() bool { return p.count(t, "written") == 200 })
+	waitFor(t, 60*time.Second, "200 Works written after the merge", func() bool { return p.count(t, "written") == 200 })
 	written := time.Now()
 	delivery := rec.Wait(t, 10*time.Second, func(d testpeers.WebhookDelivery) bool {
 		var ev struct {
@@ -305,7 +321,7 @@ func TestPullRequestStoreThroughReview(t *testing.T) {
 	second := p.store(t).PullRequest.Number
 	p.g.MustCall(t, p.review, http.MethodPatch, fmt.Sprintf("/repos/%s/%s/pulls/%d", p.owner, p.repo, second),
 		map[string]any{"state": "closed"}, http.StatusCreated, nil)
-	waitFor(t, 10*time.Second, "4 Works rejected", func() bool { return p.count(t, "rejected") == 4 })
+	waitFor(t, 40*time.Second, "4 Works rejected", func() bool { return p.count(t, "rejected") == 4 })
 	var rejected struct {
 		Items []struct {
 			ID int64 `json:"id"`
@@ -396,7 +412,7 @@ func TestPullRequestAutoMergeAndAPersonsCommit(t *testing.T) {
 	if w := p.store(t).Warning; !strings.Contains(w, "Rita Reviewer") {
 		t.Errorf("warning %q does not name the person", w)
 	}
-	waitFor(t, 30*time.Second, "Stateward's comment on the pull request", func() bool {
+	waitFor(t, 60*time.Second, "Stateward's comment on the pull request", func() bool {
 		var comments []struct{ Body string }
 		p.g.MustCall(t, p.g.Token(), http.MethodGet, fmt.Sprintf("%s/issues/%d/comments", repo, number), nil, http.StatusOK, &comments)
 		return len(comments) == 1 && strings.Contains(comments[0].Body, "Rita Reviewer")
@@ -413,7 +429,7 @@ func TestPullRequestAutoMergeAndAPersonsCommit(t *testing.T) {
 	// Stateward does not merge a pull request carrying someone else's commit:
 	// a person does; then the Work that waited goes out in a new pull request.
 	p.mergeAsReviewer(t, int64(number))
-	waitFor(t, 30*time.Second, "2 Works written", func() bool { return p.count(t, "written") == 2 })
+	waitFor(t, 60*time.Second, "2 Works written", func() bool { return p.count(t, "written") == 2 })
 	waitFor(t, 60*time.Second, "the waiting Work proposed again", func() bool {
 		st := p.store(t)
 		return st.Warning == "" && p.count(t, "proposed") == 1 && st.PullRequest != nil && st.PullRequest.Number != number
@@ -426,7 +442,7 @@ func TestPullRequestAutoMergeAndAPersonsCommit(t *testing.T) {
 	p.g.MustCall(t, p.review, http.MethodPost, fmt.Sprintf("%s/pulls/%d/reviews", repo, second),
 		map[string]any{"event": "APPROVED", "body": "Looks right."}, http.StatusOK, nil)
 	approved := time.Now()
-	waitFor(t, 30*time.Second, "auto merge of the second pull request", func() bool { return p.count(t, "written") == 3 })
+	waitFor(t, 60*time.Second, "auto merge of the second pull request", func() bool { return p.count(t, "written") == 3 })
 	t.Logf("approval to written with merge: auto: %s", time.Since(approved).Round(time.Millisecond))
 	var pr giteaPR
 	p.g.MustCall(t, p.g.Token(), http.MethodGet, fmt.Sprintf("%s/pulls/%d", repo, second), nil, http.StatusOK, &pr)
