@@ -56,9 +56,18 @@ func openPull(t *testing.T, g *GiteaServer, owner, name, head string) GiteaPull 
 	return p
 }
 
+// mergePull merges pull request number as the administrator. Gitea answers
+// "Please try again later" while it (re)checks the pull request — even after it
+// said mergeable — so that answer is asked again (for at most a minute) and the
+// one that counts is returned.
 func mergePull(g *GiteaServer, owner, name string, number int64) error {
-	return g.Call(g.Token(), http.MethodPost, fmt.Sprintf("/repos/%s/%s/pulls/%d/merge", owner, name, number),
-		map[string]any{"Do": "merge"}, http.StatusOK, nil)
+	var err error
+	Poll(60*time.Second, 100*time.Millisecond, func() bool {
+		err = g.Call(g.Token(), http.MethodPost, fmt.Sprintf("/repos/%s/%s/pulls/%d/merge", owner, name, number),
+			map[string]any{"Do": "merge"}, http.StatusOK, nil)
+		return err == nil || !strings.Contains(err.Error(), "try again later")
+	})
+	return err
 }
 
 func approvePull(t *testing.T, g *GiteaServer, token, owner, name string, number int64) {
