@@ -99,17 +99,24 @@ func (d *DB) finishHead(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, res 
 			tenants.RemoteText(res.Blocked), job.TenantID, job.Store.Name)
 		return err
 	}
-	if res.Head == "" || res.Err != "" {
+	if res.Err != "" {
 		return nil
 	}
-	if res.HeadRestarted {
-		if _, err := tx.ExecContext(ctx, `UPDATE placements SET version = ? WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
-			AND state = 'proposed'`, res.Head, job.TenantID, tenants.KindGit, job.Store.Name); err != nil {
+	if res.HeadMerged {
+		if err := d.headMerged(ctx, tx, job, res); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_chain = ?, pr_base = ?, pr_reset = FALSE, pr_warning = ''
-			WHERE tenant_id = ? AND name = ?`, toJSON([]string{res.Head}), res.Version, job.TenantID, job.Store.Name)
-		return err
+	}
+	if res.Head == "" {
+		return nil
+	}
+	if res.HeadRestarted && !res.HeadCarried && !res.HeadMerged {
+		// What the old head proposed is on neither the base nor the new head
+		// (the head branch went): written again.
+		if _, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'pending' WHERE tenant_id = ? AND store_kind = ?
+			AND store_name = ? AND state = 'proposed' AND version <> ?`, job.TenantID, tenants.KindGit, job.Store.Name, res.Head); err != nil {
+			return err
+		}
 	}
 	var cur string
 	if err := tx.GetContext(ctx, &cur, `SELECT pr_chain FROM git_stores WHERE tenant_id = ? AND name = ?`,
@@ -117,14 +124,55 @@ func (d *DB) finishHead(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, res 
 		return err
 	}
 	chain := jsonStrings(cur)
+	if res.HeadRestarted && len(chain) > 0 {
+		// A rebuilt head carries the old one's proposals, which keep their
+		// commits: a merge of the new head carries them too (they come before
+		// it in the chain), one of the old head only them (see carried).
+		chain = append(chain, chainRestart)
+	}
 	if len(chain) == 0 || chain[len(chain)-1] != res.Head {
 		chain = append(chain, res.Head)
 	}
 	if len(chain) > maxChain { // a merge of an older head than these counts as all of them
 		chain = chain[len(chain)-maxChain:]
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_chain = ?, pr_base = ?, pr_warning = '' WHERE tenant_id = ? AND name = ?`,
-		toJSON(chain), res.Version, job.TenantID, job.Store.Name)
+	_, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_chain = ?, pr_base = ?, pr_reset = FALSE, pr_warning = ''
+		WHERE tenant_id = ? AND name = ?`, toJSON(chain), res.Version, job.TenantID, job.Store.Name)
+	return err
+}
+
+// chainRestart marks, in a pull request's chain of head commits, where the head
+// was built anew on the base.
+const chainRestart = "|"
+
+// headMerged settles, when a write found every commit of the old head on the
+// base (its pull request merged before Stateward heard of it): what the old
+// head proposed is written at the base tip, its removals are done, and the
+// store forgets that pull request (a merge reported later for its number
+// changes nothing; the new head gets a pull request of its own).
+func (d *DB) headMerged(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, res tenants.JobResult) error {
+	now := d.now()
+	args := []any{job.TenantID, tenants.KindGit, job.Store.Name, res.Head}
+	const old = `tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'proposed' AND version <> ?`
+	var ids []int64
+	if err := tx.SelectContext(ctx, &ids, `SELECT id FROM placements WHERE `+old+` AND intent = 'write'`, args...); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM placements WHERE `+old+` AND intent = 'delete'`, args...); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'written', version = ?, error = '', written_at = ?, updated_at = ?
+		WHERE `+old, append([]any{res.Version, now, now}, args...)...); err != nil {
+		return err
+	}
+	if err := d.insertVersions(ctx, tx, job.TenantID, ids, res.Version, false); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE canaries SET state = 'written', updated_at = ? WHERE tenant_id = ? AND store_kind = ?
+		AND store_name = ? AND state = 'proposed' AND job_id IS DISTINCT FROM ?`, now, job.TenantID, tenants.KindGit, job.Store.Name, job.ID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE git_stores SET `+prCleared+` WHERE tenant_id = ? AND name = ?`, job.TenantID, job.Store.Name)
 	return err
 }
 
@@ -156,13 +204,26 @@ func (d *DB) lockPR(ctx context.Context, tx *sqlx.Tx, ref tenants.StoreRef) (prS
 // carried splits the chain of head commits at the one a merge or close took
 // (headSHA): the commits up to it were in the pull request; the later ones
 // were pushed after and were not. A head Stateward did not push (someone
-// else's commit on top, which stopped the updates) carried the whole chain.
+// else's commit on top, which stopped the updates) carried the chain up to the
+// last time the head was built anew: a rebuild after that merge (Stateward
+// saw the base move before it heard of the merge) is not in it. What this
+// leaves out, if it was in the merge after all, is proposed again and found on
+// the base: never the other way round.
 func carried(chain []string, headSHA string) (in []string) {
 	i := slices.Index(chain, headSHA)
-	if i < 0 {
-		return chain
+	switch {
+	case i >= 0:
+		in = chain[:i+1]
+	default:
+		in = chain
+		for j := len(chain) - 1; j >= 0; j-- {
+			if chain[j] == chainRestart {
+				in = chain[:j]
+				break
+			}
+		}
 	}
-	return chain[:i+1]
+	return slices.DeleteFunc(slices.Clone(in), func(s string) bool { return s == chainRestart })
 }
 
 // PRMerged records that the store's pull request number was merged at

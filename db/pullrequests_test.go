@@ -182,3 +182,51 @@ func TestPullRequestStoreLookups(t *testing.T) {
 		}
 	})
 }
+
+// TestPullRequestMergedBeforeStatewardHeard: a write that finds the old head
+// merged into the base (its pull request merged, the webhook not yet in)
+// settles what the old head proposed as written and forgets that pull
+// request; the Work proposed by this write stays proposed for the next one,
+// and a merge reported afterwards for the old number changes nothing. (Before,
+// the write relabelled every proposed placement with its new head, and the
+// late merge report then marked the new Work written though it was not.)
+func TestPullRequestMergedBeforeStatewardHeard(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		d, tid := prDB(t, tg)
+		ctx := context.Background()
+		ref := tenants.StoreRef{TenantID: tid, Kind: tenants.KindGit, Name: "repo"}
+		first := submit(t, d, tid, resourceWork("one", "dev", "a.yaml", "1"), false).Work
+		propose(t, d, "h1", true)
+		if err := d.RecordPR(ctx, ref, 7, "https://git.example.com/r/pulls/7", "hash"); err != nil {
+			t.Fatal(err)
+		}
+		late := submit(t, d, tid, resourceWork("late", "dev", "b.yaml", "1"), false).Work
+		job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		res := tenants.JobResult{Version: "merged-base", Head: "h2", HeadRestarted: true, HeadMerged: true, Changed: true}
+		for _, w := range job.Writes {
+			res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation,
+				Keys: w.Plan.Keys(), Proposed: true})
+		}
+		if err := d.FinishJob(ctx, job, res); err != nil {
+			t.Fatal(err)
+		}
+		if p := placementOf(t, d, tid, first); p.State != tenants.StateWritten || p.Version != "merged-base" {
+			t.Errorf("the merged head's Work: %+v, want written at the base tip", p)
+		}
+		if p := placementOf(t, d, tid, late); p.State != tenants.StateProposed || p.Version != "h2" {
+			t.Errorf("the new head's Work: %+v, want proposed at h2", p)
+		}
+		if g, _ := d.GitStore(ctx, tid, "repo"); g.PR.Number != 0 {
+			t.Errorf("the store still shows the merged pull request #%d", g.PR.Number)
+		}
+		if err := d.PRMerged(ctx, ref, 7, "person-commit", "m1", "rita"); err != nil {
+			t.Fatal(err)
+		}
+		if p := placementOf(t, d, tid, late); p.State != tenants.StateProposed {
+			t.Errorf("a late report of the old merge settled the new Work: %+v", p)
+		}
+	})
+}

@@ -142,8 +142,13 @@ type JobResult struct {
 	// HeadRestarted says the head branch was built anew on the base (after a
 	// close, or rebuilt because the base moved): the commits pushed to it before
 	// are no longer on it.
-	Head          string
-	HeadRestarted bool
+	// HeadCarried says the new head carries what the old one proposed (it was
+	// rebuilt on a moved base); HeadMerged that the old head's commits are all
+	// on the base (its pull request was merged before Stateward saw it), so
+	// what it proposed is written; neither: what it proposed is not on the new
+	// head (written again if still wanted).
+	Head                                   string
+	HeadRestarted, HeadCarried, HeadMerged bool
 	// Blocked is set when the head branch carries a commit by someone else:
 	// nothing was written, and the pull request is left to people (the text
 	// says so, for the store's warning).

@@ -41,6 +41,7 @@ func (e *ForeignCommitError) Error() string {
 type headStart struct {
 	parent    plumbing.Hash // the commit the write goes on
 	restarted bool          // parent is the base: the head is built anew
+	merged    bool          // every earlier commit of the head is on the base: its pull request was merged
 	replay    *Batch        // what the head changed on its old base, to apply again on the new one
 }
 
@@ -137,7 +138,8 @@ func (g *Git) applyHead(ctx context.Context, c *gitCache, b Batch) (res Result, 
 	if err != nil {
 		return Result{}, err
 	}
-	res = Result{Version: base.hash.String(), Puts: cm.res.Puts, Deletes: cm.res.Deletes, HeadRestarted: start.restarted}
+	res = Result{Version: base.hash.String(), Puts: cm.res.Puts, Deletes: cm.res.Deletes, HeadRestarted: start.restarted,
+		HeadCarried: start.replay != nil, HeadMerged: start.merged}
 	if len(proposed) == 0 {
 		// The base holds everything: nothing to propose. A head left with
 		// commits of a closed pull request goes, so that none of it is ever
@@ -233,8 +235,10 @@ func (g *Git) headStart(c *gitCache, base plumbing.Hash, head remoteTip, reset b
 		}
 	}
 	switch {
-	case own == 0 || reset:
+	case reset:
 		return headStart{parent: base, restarted: true}, nil
+	case own == 0:
+		return headStart{parent: base, restarted: true, merged: true}, nil
 	case mb.Hash == base:
 		return headStart{parent: head.hash}, nil
 	}

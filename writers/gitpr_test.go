@@ -85,8 +85,8 @@ func TestHeadBranchRebuiltWhenBaseMoves(t *testing.T) {
 	apply(t, g, Batch{Message: "two", Deletes: []string{"gone.yaml"}, Puts: []File{{Key: "b.yaml", Content: []byte("b")}}})
 	srv.PushOutside(t, "human.yaml", "kept")
 	res := apply(t, g, puts("three", "c.yaml", "c"))
-	if !res.HeadRestarted {
-		t.Fatalf("not rebuilt: %+v", res)
+	if !res.HeadRestarted || !res.HeadCarried || res.HeadMerged {
+		t.Fatalf("not rebuilt (carrying the old proposals): %+v", res)
 	}
 	if msg := srv.LastCommit(t, "stateward/prs").Message; !strings.HasPrefix(msg, "Rebuild stateward/prs on "+srv.Branch()) || !strings.Contains(msg, "three") {
 		t.Errorf("rebuild commit message %q", msg)
@@ -116,7 +116,10 @@ func TestHeadBranchAfterMerge(t *testing.T) {
 		apply(t, g, puts("one", "a.yaml", "a"))
 		merged := srv.MergeOutside(t, "stateward/prs", srv.Branch(), squash)
 		res := apply(t, g, puts("two", "b.yaml", "b"))
-		if res.Version != merged || !slices.Equal(keys(res.Proposed), []string{"b.yaml"}) || !srv.IsAncestor(t, merged, res.Head) {
+		// A merge commit leaves the old head on the base (merged); a squash
+		// does not, and the head is rebuilt, carrying what is on the base now.
+		if res.Version != merged || !slices.Equal(keys(res.Proposed), []string{"b.yaml"}) || !srv.IsAncestor(t, merged, res.Head) ||
+			res.HeadMerged == squash || res.HeadCarried != squash {
 			t.Fatalf("squash %v: after the merge %+v", squash, res)
 		}
 		// Re-asserting the merged content proposes nothing.

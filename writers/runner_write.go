@@ -76,7 +76,7 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 	res.Version, res.Changed, res.Puts, res.Deletes = out.Version, out.Changed, out.Puts, out.Deletes
 	res.StoreOK = true
 	if pr != nil {
-		res.Head, res.HeadRestarted = out.Head, out.HeadRestarted
+		res.Head, res.HeadRestarted, res.HeadCarried, res.HeadMerged = out.Head, out.HeadRestarted, out.HeadCarried, out.HeadMerged
 		pr.ResetHead = false // a narrowed job's next part builds on this one
 		jw.markProposed(&res, out.Proposed)
 	}
@@ -310,6 +310,8 @@ func (n *narrowing) succeeded(res tenants.JobResult) {
 		n.res.Head = res.Head
 	}
 	n.res.HeadRestarted = n.res.HeadRestarted || res.HeadRestarted
+	n.res.HeadCarried = n.res.HeadCarried || res.HeadCarried
+	n.res.HeadMerged = n.res.HeadMerged || res.HeadMerged
 	n.res.StoreOK = n.res.StoreOK || res.StoreOK
 	n.res.Puts += res.Puts
 	n.res.Deletes += res.Deletes

@@ -91,9 +91,12 @@ type Result struct {
 	// the keys whose content on the head differs from the base: nil when the
 	// base holds everything (then Head is empty). HeadRestarted says the head
 	// was built anew on the base.
-	Head          string
-	Proposed      map[string]bool
-	HeadRestarted bool
+	// HeadCarried: the new head carries what the old one proposed (rebuilt
+	// on a moved base). HeadMerged: the old head's commits are all on the
+	// base (its pull request was merged), so what it proposed is written.
+	Head                                   string
+	Proposed                               map[string]bool
+	HeadRestarted, HeadCarried, HeadMerged bool
 }
 
 // Backend is one State Store as the writers see it.
