@@ -29,22 +29,20 @@ func prForm(gh *testpeers.GitHubAPI, secret string) url.Values {
 // returns that placement's pull request.
 func (h *harness) prPlacement(t *testing.T, tok string, id int64, state string) tenants.PlacementPR {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	var pr tenants.PlacementPR
+	testpeers.WaitFor(t, 45*time.Second, func() (bool, string) {
 		code, body := api(t, http.MethodGet, fmt.Sprintf("%s/api/v1/tenants/team-a/works/%d", h.URL, id), tok, nil)
 		var v tenants.WorkView
 		if code == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil && len(v.Placements) == 1 {
 			pl := v.Placements[0]
 			if pl.State == state && pl.PullRequest != nil && pl.PullRequest.Number != 0 {
-				return *pl.PullRequest
+				pr = *pl.PullRequest
+				return true, ""
 			}
 		}
-		last = body
-		time.Sleep(50 * time.Millisecond) // polling observed state, not synchronisation
-	}
-	t.Fatalf("Work %d: no placement %s with its pull request within 45 s; last answer: %s", id, state, snippet(last))
-	return tenants.PlacementPR{}
+		return false, fmt.Sprintf("Work %d: no placement %s with its pull request; last answer: %s", id, state, snippet(body))
+	})
+	return pr
 }
 
 // TestPullRequestStoreOnTheDashboard: a pull-request store made with the
