@@ -115,7 +115,7 @@ func (g *giteaForge) fail(call string, resp *gitea.Response, err error, merge bo
 	msg := giteaMessage(err)
 	status := resp.StatusCode
 	if status == http.StatusTooManyRequests || status == http.StatusForbidden && resp.Header.Get("Retry-After") != "" {
-		wait, ok := retryAfter(resp.Header, g.cfg.Now())
+		wait, ok := RetryAfter(resp.Header, g.cfg.Now())
 		if !ok {
 			wait = time.Minute
 		}

@@ -266,7 +266,7 @@ func (f *githubForge) err(call string, resp *github.Response, err error, byStatu
 	}
 	var rle *github.RateLimitError
 	if errors.As(err, &rle) {
-		wait, ok := retryAfter(hdr, f.now())
+		wait, ok := RetryAfter(hdr, f.now())
 		if !ok {
 			wait = min(max(rle.Rate.Reset.Sub(f.now()), time.Second), time.Hour)
 		}
@@ -274,7 +274,7 @@ func (f *githubForge) err(call string, resp *github.Response, err error, byStatu
 	}
 	var are *github.AbuseRateLimitError
 	if errors.As(err, &are) {
-		wait, ok := retryAfter(hdr, f.now())
+		wait, ok := RetryAfter(hdr, f.now())
 		if !ok && are.RetryAfter != nil {
 			wait, ok = max(*are.RetryAfter, time.Second), true
 		}
@@ -294,7 +294,7 @@ func (f *githubForge) err(call string, resp *github.Response, err error, byStatu
 				msg += fmt.Sprintf("; %s %s", e.Field, e.Code)
 			}
 		}
-		if wait, ok := retryAfter(er.Response.Header, f.now()); ok && (status == http.StatusTooManyRequests || (status == http.StatusForbidden && er.Response.Header.Get("Retry-After") != "")) {
+		if wait, ok := RetryAfter(er.Response.Header, f.now()); ok && (status == http.StatusTooManyRequests || (status == http.StatusForbidden && er.Response.Header.Get("Retry-After") != "")) {
 			return &RateLimitError{RetryAfter: wait, Message: msg}
 		}
 		if status == http.StatusTooManyRequests {

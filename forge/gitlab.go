@@ -281,7 +281,7 @@ func (f *gitlabForge) err(call string, resp *gitlab.Response, err error, byStatu
 		msg = "404 Not Found"
 	}
 	if status == http.StatusTooManyRequests || (status == http.StatusForbidden && resp.Header.Get("Retry-After") != "") {
-		wait, ok := retryAfter(resp.Header, f.now())
+		wait, ok := RetryAfter(resp.Header, f.now())
 		if !ok {
 			wait = gitLabDefaultWait
 		}

@@ -144,11 +144,12 @@ func (p *pacer) wait(ctx interface {
 	return nil
 }
 
-// retryAfter reads a rate-limited answer's wait: Retry-After (seconds or an
+// RetryAfter reads a rate-limited answer's wait (also for the Git writers' own
+// HTTP transport): Retry-After (seconds or an
 // HTTP date), else X-RateLimit-Reset (GitHub: Unix seconds) or RateLimit-Reset
 // (GitLab: Unix seconds), at least a second, at most an hour. ok is false when
 // the answer names no wait.
-func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
+func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	clamp := func(d time.Duration) time.Duration { return min(max(d, time.Second), time.Hour) }
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.Atoi(v); err == nil {

@@ -34,19 +34,19 @@ func TestParseRepo(t *testing.T) {
 func TestRetryAfter(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	h := http.Header{}
-	if _, ok := retryAfter(h, now); ok {
+	if _, ok := RetryAfter(h, now); ok {
 		t.Fatal("no header, but a wait")
 	}
 	h.Set("X-RateLimit-Reset", "1800000042")
-	if d, _ := retryAfter(h, now); d != 42*time.Second {
+	if d, _ := RetryAfter(h, now); d != 42*time.Second {
 		t.Errorf("reset: %s", d)
 	}
 	h.Set("Retry-After", "3")
-	if d, _ := retryAfter(h, now); d != 3*time.Second {
+	if d, _ := RetryAfter(h, now); d != 3*time.Second {
 		t.Errorf("retry-after: %s", d)
 	}
 	h.Set("Retry-After", now.Add(10*time.Second).UTC().Format(http.TimeFormat))
-	if d, _ := retryAfter(h, now); d != 10*time.Second {
+	if d, _ := RetryAfter(h, now); d != 10*time.Second {
 		t.Errorf("retry-after date: %s", d)
 	}
 }

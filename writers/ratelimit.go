@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/stateward/stateward/forge"
 )
 
 // Rate limits. A Git host that refuses a push or a fetch for rate limiting
@@ -90,21 +91,14 @@ func (t rateLimitTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return nil, &RateLimitedError{Status: res.StatusCode, Wait: retryAfter(res.Header, t.now()), Message: words}
 }
 
-// retryAfter is the wait a response asks for: Retry-After (seconds or an HTTP
-// date), else X-RateLimit-Reset (Unix seconds), else DefaultRateLimitWait;
-// at least a second, at most MaxRateLimitWait.
+// retryAfter is the wait a response asks for, read as the pull-request API
+// clients read it (forge.RetryAfter: Retry-After in seconds or as an HTTP
+// date, else the rate-limit reset), else DefaultRateLimitWait; at least a
+// second, at most MaxRateLimitWait.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	wait := DefaultRateLimitWait
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.Atoi(v); err == nil {
-			wait = time.Duration(s) * time.Second
-		} else if at, err := http.ParseTime(v); err == nil {
-			wait = at.Sub(now)
-		}
-	} else if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			wait = time.Unix(s, 0).Sub(now)
-		}
+	wait, ok := forge.RetryAfter(h, now)
+	if !ok {
+		wait = DefaultRateLimitWait
 	}
 	return min(max(wait, time.Second), MaxRateLimitWait)
 }
