@@ -166,7 +166,8 @@ func poolSize(raw string) (string, int, error) {
 	return u.String(), v, nil
 }
 
-// rebindConnector hands out connections that rebind ? placeholders.
+// rebindConnector hands out pgConns (pipeline.go): statements rebound from ?
+// to $n, pipelined within transactions.
 type rebindConnector struct{ driver.Connector }
 
 func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -179,25 +180,5 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("pgx stdlib returned a %T connection", conn)
 	}
-	return rebindConn{sc}, nil
-}
-
-// rebindConn is a pgx stdlib connection whose statements are rebound from ? to
-// $n; everything else (transactions, value checks, session reset) is pgx's own.
-type rebindConn struct{ *stdlib.Conn }
-
-func rebind(query string) string { return sqlx.Rebind(sqlx.DOLLAR, query) }
-
-func (c rebindConn) Prepare(query string) (driver.Stmt, error) { return c.Conn.Prepare(rebind(query)) }
-
-func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rebind(query))
-}
-
-func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rebind(query), args)
-}
-
-func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rebind(query), args)
+	return &pgConn{Conn: sc}, nil
 }
