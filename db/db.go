@@ -41,6 +41,7 @@ type DB struct {
 	sealer  *Sealer
 	now     func() time.Time
 	b       *batcher // group commit of submits (batch.go)
+	plans   planCache // each team's plan context at its plan version (PostgreSQL)
 	cp      *checkpointer
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
 	// several replicas, whose own clocks may drift apart), not this process's.

@@ -80,11 +80,10 @@ func (d *DB) lockTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64, exclus
 	if exclusive {
 		mode = " FOR NO KEY UPDATE" // does not block inserts that reference the tenant
 	}
-	var id int64
-	err := tx.GetContext(ctx, &id, `SELECT id FROM tenants WHERE id = ?`+mode, tenantID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // no such tenant: what follows finds nothing, as on SQLite
-	}
+	// Held back until the transaction's next statement (pipeline.go): it runs
+	// first all the same. No such tenant locks nothing, and what follows finds
+	// nothing, as on SQLite.
+	_, err := tx.ExecContext(deferred(ctx), `SELECT id FROM tenants WHERE id = ?`+mode, tenantID)
 	return err
 }
 

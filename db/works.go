@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"time"
@@ -153,11 +154,11 @@ func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants
 	if w.Deleted {
 		return d.submitDelete(ctx, tx, w, dryRun)
 	}
-	isNew, err := d.upsertWork(ctx, tx, w)
+	isNew, version, err := d.upsertWork(ctx, tx, w)
 	if err != nil {
 		return submitted{}, err
 	}
-	pc, err := d.loadPlanContext(ctx, tx, tenantID)
+	pc, err := d.planContextAt(ctx, tx, tenantID, version)
 	if err != nil {
 		return submitted{}, err
 	}
@@ -262,36 +263,42 @@ func (d *DB) workID(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (int64, e
 }
 
 // upsertWork inserts w or replaces the content of the Work with its identity; it
-// sets w.ID and reports whether the Work is new.
-func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (bool, error) {
+// sets w.ID and reports whether the Work is new. On PostgreSQL it also answers
+// the team's plan version (plan_versions; -1 on SQLite, which reads the team
+// once per batch instead).
+func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (isNew bool, planVersion int64, err error) {
 	groups, _ := json.Marshal(w.Groups)
 	now := d.now()
 	ns, name := resourceOf(w)
 	if d.isPostgres() {
-		// One round trip: the upsert says whether it inserted, also when another
-		// replica inserted the Work meanwhile.
+		// One round trip (with the BEGIN and the tenant's lock held back
+		// before it): the upsert says whether it inserted, also when another
+		// replica inserted the Work meanwhile, and which plan version the team
+		// is at under that lock.
 		var r struct {
-			ID       int64 `db:"id"`
-			Inserted bool  `db:"inserted"`
+			ID       int64         `db:"id"`
+			Inserted bool          `db:"inserted"`
+			Version  sql.NullInt64 `db:"plan_version"`
 		}
-		err := tx.GetContext(ctx, &r, upsertWorkSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted`,
-			w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
+		err := tx.GetContext(ctx, &r, upsertWorkSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted,
+			(SELECT version FROM plan_versions WHERE tenant_id = ?) AS plan_version`,
+			w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now, w.TenantID)
 		w.ID = r.ID
-		return r.Inserted, mapErr(err, "Work", w.Name())
+		return r.Inserted, r.Version.Int64, mapErr(err, "Work", w.Name())
 	}
 	id, err := d.workID(ctx, tx, w)
 	if err == nil {
 		w.ID = id
 		_, err = tx.ExecContext(ctx, `UPDATE works SET workload_groups = ?, trigger_id = ?, deleted = FALSE, updated_at = ?
 			WHERE tenant_id = ? AND id = ?`, string(groups), w.TriggerID, now, w.TenantID, id)
-		return false, err
+		return false, -1, err
 	}
 	if !isNotFound(err) {
-		return false, err
+		return false, -1, err
 	}
 	err = tx.GetContext(ctx, &w.ID, upsertWorkSQL+` RETURNING id`,
 		w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
-	return true, mapErr(err, "Work", w.Name())
+	return true, -1, mapErr(err, "Work", w.Name())
 }
 
 // upsertWorkSQL inserts a Work; the same Work submitted concurrently (another

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 
@@ -28,6 +29,49 @@ func (d *DB) loadPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 		d.sharePlanContext(tx, tenantID, pc)
 	}
 	return pc, err
+}
+
+// planContextAt is the team's plan context at plan version v (as upsertWork
+// read it, under the tenant's lock): the one read before at v if any, else read
+// now and kept for the next submits. v < 0 (SQLite) reads it as
+// loadPlanContext does. The version changes with everything planning reads
+// (migration 0061's triggers), so a kept context is never older than the
+// database's; one read after v was read may be newer, as a read at v would
+// have been a moment later.
+func (d *DB) planContextAt(ctx context.Context, tx *sqlx.Tx, tenantID, v int64) (*planContext, error) {
+	if v < 0 {
+		return d.loadPlanContext(ctx, tx, tenantID)
+	}
+	d.plans.mu.Lock()
+	kept, ok := d.plans.m[tenantID]
+	d.plans.mu.Unlock()
+	if ok && kept.version == v {
+		return kept.pc, nil
+	}
+	pc, err := d.readPlanContext(ctx, tx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	d.plans.mu.Lock()
+	defer d.plans.mu.Unlock()
+	if d.plans.m == nil {
+		d.plans.m = map[int64]versionedPlan{}
+	}
+	if cur, ok := d.plans.m[tenantID]; !ok || cur.version <= v {
+		d.plans.m[tenantID] = versionedPlan{version: v, pc: pc}
+	}
+	return pc, nil
+}
+
+// planCache keeps each team's plan context with the plan version it was read at.
+type planCache struct {
+	mu sync.Mutex
+	m  map[int64]versionedPlan
+}
+
+type versionedPlan struct {
+	version int64
+	pc      *planContext
 }
 
 // readPlanContext reads what planning needs of a tenant: its Destinations, with
