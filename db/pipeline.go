@@ -55,8 +55,33 @@ func deferred(ctx context.Context) context.Context { return context.WithValue(ct
 // next statement that must be answered, flushPipeline, or COMMIT). On SQLite
 // the statement is run at once and scan called then. scan must not use the
 // transaction; an error it returns is the error of the statement that sent it.
-func withRows(ctx context.Context, scan func(pgx.Rows) error) context.Context {
+func withRows(ctx context.Context, scan func(rowScanner) error) context.Context {
 	return context.WithValue(ctx, rowsKey, scan)
+}
+
+// rowScanner is what both *sql.Rows and pgx.Rows offer.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// queryLater runs query and hands its rows to scan: on PostgreSQL at the
+// transaction's next flush (withRows), on SQLite at once.
+func (d *DB) queryLater(ctx context.Context, tx *sqlx.Tx, scan func(rowScanner) error, query string, args ...any) error {
+	if d.isPostgres() {
+		_, err := tx.ExecContext(withRows(ctx, scan), query, args...)
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := scan(rows); err != nil {
+		return err
+	}
+	return rows.Err()
 }
 
 // flushPipeline sends what the transaction holds back, so that the functions
@@ -77,7 +102,7 @@ const flushStatement = "-- stateward: flush pipeline"
 type queued struct {
 	sql  string
 	args []any
-	scan func(pgx.Rows) error
+	scan func(rowScanner) error
 }
 
 // pgConn is a pgx stdlib connection whose statements are rebound from ? to $n
@@ -140,7 +165,7 @@ func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.Na
 	}
 	query = rebind(query)
 	if c.inTx {
-		if scan, ok := ctx.Value(rowsKey).(func(pgx.Rows) error); ok {
+		if scan, ok := ctx.Value(rowsKey).(func(rowScanner) error); ok {
 			c.pending = append(c.pending, queued{sql: query, args: values(args), scan: scan})
 			return heldResult{}, nil
 		}

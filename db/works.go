@@ -19,6 +19,8 @@ type submitted struct {
 	jobs *jobSet
 	// placed and deleted are the stores of Placements and Deletes, entry by entry.
 	placed, deleted []storeKey
+	// checks are the clash checks placePipelined left to settle (PostgreSQL).
+	checks []clashCheckOf
 }
 
 // newSubmitted is an empty answer for Work id.
@@ -56,6 +58,11 @@ func (d *DB) enqueueJobs(ctx context.Context, tx *sqlx.Tx, tenantID int64, res *
 	if err := d.enqueueAll(ctx, tx, tenantID, res.jobs); err != nil {
 		return err
 	}
+	// The queued jobs are locked: now the clash checks (see placePipelined),
+	// and what was held back goes out with them.
+	if err := d.settle(ctx, tx, res); err != nil {
+		return err
+	}
 	res.jobs.fill(res.Placements, res.placed)
 	res.jobs.fill(res.Deletes, res.deleted)
 	return nil
@@ -86,6 +93,9 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 			return err
 		}
 		if dryRun {
+			if err := d.settle(ctx, tx, &res); err != nil {
+				return err // a conflict is a dry run's answer too
+			}
 			return errDryRun // nothing queued, nothing kept
 		}
 		return d.enqueueJobs(ctx, tx, tenantID, &res)
@@ -107,10 +117,11 @@ func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, 
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
-		if err := recordRequest(ctx, tx, tenantID, res.Work, w, actor); err != nil {
+		// Held back (pipeline.go): they go out with the job upserts.
+		if err := recordRequest(deferred(ctx), tx, tenantID, res.Work, w, actor); err != nil {
 			return err
 		}
-		if err := recordAudit(ctx, tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
+		if err := recordAudit(deferred(ctx), tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
 			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
 			return err
 		}
