@@ -40,7 +40,7 @@ type DB struct {
 	dialect dialect
 	sealer  *Sealer
 	now     func() time.Time
-	b       *batcher // group commit of submits (batch.go)
+	b       *batcher  // group commit of submits (batch.go)
 	plans   planCache // each team's plan context at its plan version (PostgreSQL)
 	cp      *checkpointer
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
