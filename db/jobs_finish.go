@@ -45,7 +45,9 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 				return err
 			}
 		}
-		if err := d.recordVersions(ctx, tx, job, res); err != nil {
+		// What follows reads nothing back but the lease clock and the pending
+		// count: held back, it goes out with them (pipeline.go).
+		if err := d.recordVersions(deferred(ctx), tx, job, res); err != nil {
 			return err
 		}
 		if err := d.finishHead(ctx, tx, job, res); err != nil {
@@ -56,10 +58,10 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 				return err
 			}
 		}
-		if err := d.resetWriting(ctx, tx, job, ""); err != nil {
+		if err := d.resetWriting(deferred(ctx), tx, job, ""); err != nil {
 			return err
 		}
-		if err := d.recordWriteHealth(ctx, tx, job, res); err != nil {
+		if err := d.recordWriteHealth(deferred(ctx), tx, job, res); err != nil {
 			return err
 		}
 		if res.Err != "" {
@@ -80,7 +82,7 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		// Only a push that landed (the branch moved) settles an earlier push still
 		// in doubt: a job that changed nothing, or had nothing to write, does not.
 		if job.Store.Kind == tenants.KindGit && res.Changed {
-			if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET push_in_doubt = FALSE WHERE tenant_id = ? AND name = ?`,
+			if _, err := tx.ExecContext(deferred(ctx), `UPDATE git_stores SET push_in_doubt = FALSE WHERE tenant_id = ? AND name = ?`,
 				job.TenantID, job.Store.Name); err != nil {
 				return err
 			}
@@ -97,18 +99,18 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		}
 		affinityUntil := leaseNow.Add(JobAffinity)
 		now := d.now()
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', version = ?, last_error = '', lease_owner = '',
+		if _, err := tx.ExecContext(deferred(ctx), `UPDATE jobs SET state = 'succeeded', version = ?, last_error = '', lease_owner = '',
 			lease_token = '', lease_until = NULL, updated_at = ?, finished_at = ?, affinity = ?, affinity_until = ? WHERE id = ?`,
 			res.Version, now, now, job.Owner, affinityUntil, job.ID); err != nil {
 			return err
 		}
-		if err := d.pruneJobs(ctx, tx, job); err != nil {
+		if err := d.pruneJobs(deferred(ctx), tx, job); err != nil {
 			return err
 		}
 		if err := d.enqueueIfPending(ctx, tx, job); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET affinity = ?, affinity_until = ? WHERE tenant_id = ? AND store_kind = ?
+		_, err = tx.ExecContext(deferred(ctx), `UPDATE jobs SET affinity = ?, affinity_until = ? WHERE tenant_id = ? AND store_kind = ?
 			AND store_name = ? AND state = 'queued'`, job.Owner, affinityUntil, job.TenantID, job.Store.Kind, job.Store.Name)
 		return err
 	})
@@ -170,31 +172,35 @@ func (d *DB) finishPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, o
 			WHERE tenant_id = ? AND id = ? AND generation = ?`, state, o.Error, o.Stuck, now, tenantID, o.ID, o.Generation)
 		return err
 	case o.Delete:
-		res, err := tx.ExecContext(ctx, `DELETE FROM placements WHERE tenant_id = ? AND id = ? AND generation = ?`, tenantID, o.ID, o.Generation)
-		if err != nil {
+		// Removed if its generation is the one written; otherwise (submitted
+		// again meanwhile) the row stays, and the store holds none of its keys
+		// now. Two statements that read nothing back, so that a finish of
+		// thousands of placements is held back and sent as one pipeline
+		// (pipeline.go), not a round trip each.
+		if _, err := tx.ExecContext(deferred(ctx), `DELETE FROM placements WHERE tenant_id = ? AND id = ? AND generation = ?`,
+			tenantID, o.ID, o.Generation); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE placements SET written_keys = '[]', written_prefix = '' WHERE tenant_id = ? AND id = ?`,
+		_, err := tx.ExecContext(deferred(ctx), `UPDATE placements SET written_keys = '[]', written_prefix = '' WHERE tenant_id = ? AND id = ?`,
 			tenantID, o.ID)
 		return err
 	}
-	keys := toJSON(nonNil(o.Keys))
-	res, err := tx.ExecContext(ctx, `UPDATE placements SET state = 'written', version = ?, error = '', attempts = 0,
-		written_keys = ?, written_prefix = ?, written_at = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND generation = ?`,
-		version, keys, o.Prefix, now, now, tenantID, o.ID, o.Generation)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return nil
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE placements SET written_keys = ?, written_prefix = ? WHERE tenant_id = ? AND id = ?`,
-		keys, o.Prefix, tenantID, o.ID)
+	// One statement, held back: the keys always, the state only for the
+	// generation written.
+	_, err := tx.ExecContext(deferred(ctx), `UPDATE placements SET written_keys = ?, written_prefix = ?,
+		state = CASE WHEN generation = ? THEN 'written' ELSE state END,
+		version = CASE WHEN generation = ? THEN ? ELSE version END,
+		error = CASE WHEN generation = ? THEN '' ELSE error END,
+		attempts = CASE WHEN generation = ? THEN 0 ELSE attempts END,
+		written_at = CASE WHEN generation = ? THEN ? ELSE written_at END,
+		updated_at = CASE WHEN generation = ? THEN ? ELSE updated_at END
+		WHERE tenant_id = ? AND id = ?`,
+		nonNilKeys(o.Keys), o.Prefix, o.Generation, o.Generation, version, o.Generation, o.Generation, o.Generation, now,
+		o.Generation, now, tenantID, o.ID)
 	return err
 }
+
+func nonNilKeys(keys []string) string { return toJSON(nonNil(keys)) }
 
 // rememberKeys adds keys to what the store may hold for a placement.
 func (d *DB) rememberKeys(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, keys []string) error {
@@ -226,23 +232,17 @@ func (d *DB) finishCanary(ctx context.Context, tx *sqlx.Tx, tenantID int64, o te
 	case o.Error != "":
 		_, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'failed', error = ?, updated_at = ?
 			WHERE tenant_id = ? AND id = ? AND generation = ?`, o.Error, now, tenantID, o.ID, o.Generation)
-	case o.Delete:
-		var res sql.Result
-		if res, err = tx.ExecContext(ctx, `DELETE FROM canaries WHERE tenant_id = ? AND id = ? AND generation = ?`,
+	case o.Delete: // as finishPlacement's: held back, nothing read
+		if _, err = tx.ExecContext(deferred(ctx), `DELETE FROM canaries WHERE tenant_id = ? AND id = ? AND generation = ?`,
 			tenantID, o.ID, o.Generation); err == nil {
-			if n, _ := res.RowsAffected(); n == 0 {
-				_, err = tx.ExecContext(ctx, `UPDATE canaries SET written_keys = '[]' WHERE tenant_id = ? AND id = ?`, tenantID, o.ID)
-			}
+			_, err = tx.ExecContext(deferred(ctx), `UPDATE canaries SET written_keys = '[]' WHERE tenant_id = ? AND id = ?`, tenantID, o.ID)
 		}
 	default:
-		keys := toJSON(nonNil(o.Keys))
-		var res sql.Result
-		if res, err = tx.ExecContext(ctx, `UPDATE canaries SET state = 'written', error = '', written_keys = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ? AND generation = ?`, keys, now, tenantID, o.ID, o.Generation); err == nil {
-			if n, _ := res.RowsAffected(); n == 0 {
-				_, err = tx.ExecContext(ctx, `UPDATE canaries SET written_keys = ? WHERE tenant_id = ? AND id = ?`, keys, tenantID, o.ID)
-			}
-		}
+		_, err = tx.ExecContext(deferred(ctx), `UPDATE canaries SET written_keys = ?,
+			state = CASE WHEN generation = ? THEN 'written' ELSE state END,
+			error = CASE WHEN generation = ? THEN '' ELSE error END,
+			updated_at = CASE WHEN generation = ? THEN ? ELSE updated_at END
+			WHERE tenant_id = ? AND id = ?`, nonNilKeys(o.Keys), o.Generation, o.Generation, o.Generation, now, tenantID, o.ID)
 	}
 	return err
 }
