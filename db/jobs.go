@@ -203,7 +203,8 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 			return err
 		}
 		token := rand.Text()
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
+		// Held back (pipeline.go): it goes out with loadJob's first read.
+		if _, err := tx.ExecContext(deferred(ctx), `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
 			WHERE id = ?`, owner, token, now.Add(lease), now, r.ID); err != nil {
 			return err
 		}
