@@ -24,6 +24,7 @@ type fixture struct {
 	Destinations int               `json:"destinations"` // in all, Destinations per team = Destinations/Teams
 	Stores       int               `json:"stores"`       // in all, Git stores per team = Stores/Teams
 	DB           string            `json:"db"`           // sqlite or postgres
+	Kind         string            `json:"kind"`         // git or bucket stores
 	GitAddr      string            `json:"git_addr"`     // the stores' URLs name it: it must not change
 	ServeAddr    string            `json:"serve_addr"`
 	Tokens       map[string]string `json:"tokens"`    // team slug → editor API token
@@ -32,6 +33,9 @@ type fixture struct {
 	Written      int               `json:"written"`   // Works 0..Written-1 were all written
 	Build        []buildStep       `json:"build"`     // how long each part of the build took
 	Probes       int               `json:"probes"`    // unscheduled Works sent by accept-path measurements
+	// MinIO (-kind bucket): its address, the counting proxy's (the stores'
+	// endpoint) and the root credentials.
+	MinIOAddr, StoreAddr, MinIOUser, MinIOPassword string
 
 	path string
 }
@@ -60,9 +64,12 @@ func loadFixture(dir string, want fixture) (*fixture, error) {
 	if err := json.Unmarshal(b, f); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.path, err)
 	}
-	if f.Teams != want.Teams || f.Destinations != want.Destinations || f.Stores != want.Stores || f.DB != want.DB {
-		return nil, fmt.Errorf("%s holds a fixture of %d teams, %d Destinations, %d stores on %s; "+
-			"use the same flags or another -dir", dir, f.Teams, f.Destinations, f.Stores, f.DB)
+	if f.Kind == "" {
+		f.Kind = "git" // fixtures from before -kind
+	}
+	if f.Teams != want.Teams || f.Destinations != want.Destinations || f.Stores != want.Stores || f.DB != want.DB || f.Kind != want.Kind {
+		return nil, fmt.Errorf("%s holds a fixture of %d teams, %d Destinations, %d %s stores on %s; "+
+			"use the same flags or another -dir", dir, f.Teams, f.Destinations, f.Stores, f.Kind, f.DB)
 	}
 	return f, nil
 }
@@ -87,6 +94,9 @@ func team(t int) string { return fmt.Sprintf("team-%03d", t) }
 // repoName is the bare repository of store s of team t.
 func repoName(t, s int) string { return fmt.Sprintf("t%03d-s%d.git", t, s) }
 
+// probeTeam receives the accept-path measurements' Works; it has no stores.
+const probeTeam = "probe"
+
 // benchEmail owns every team; the dashboard is measured signed in as them.
 const benchEmail = "bench@example.com"
 
@@ -108,29 +118,55 @@ func (f *fixture) work(i int) (string, []byte) {
 	return team(t), b
 }
 
-// storesYAML is a team's Git stores and Destinations: Destination d (label
+// bucketName is the bucket of store s of team t.
+func bucketName(t, s int) string { return fmt.Sprintf("t%03d-s%d", t, s) }
+
+// storeName is the name of a team's store s, also in the dashboard's store URL.
+func (f *fixture) storeName(s int) string { return fmt.Sprintf("%s-%d", f.Kind, s) }
+
+// storesYAML is a team's stores and Destinations: Destination d (label
 // cluster=c<d>, path d<d>) on store d*stores/dests.
 func (f *fixture) storesYAML(t int, git *gitServer) string {
 	var b strings.Builder
+	kind := "GitStateStore"
 	for s := range f.storesPerTeam() {
-		fmt.Fprintf(&b, "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: git-%d}\n"+
-			"spec: {url: %q, branch: main, authMethod: none, insecure: true}\n---\n", s, git.url(repoName(t, s)))
+		if f.Kind == "bucket" {
+			kind = "BucketStateStore"
+			fmt.Fprintf(&b, "apiVersion: platform.kratix.io/v1alpha1\nkind: BucketStateStore\nmetadata: {name: %s}\n"+
+				"spec: {endpoint: %q, bucketName: %s, insecure: true, secretRef: {name: s3}}\n---\n", f.storeName(s), f.StoreAddr, bucketName(t, s))
+			continue
+		}
+		fmt.Fprintf(&b, "apiVersion: platform.kratix.io/v1alpha1\nkind: GitStateStore\nmetadata: {name: %s}\n"+
+			"spec: {url: %q, branch: main, authMethod: none, insecure: true}\n---\n", f.storeName(s), git.url(repoName(t, s)))
+	}
+	if f.Kind == "bucket" {
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata: {name: s3}\nstringData: {accessKeyID: %s, secretAccessKey: %q}\n---\n",
+			f.MinIOUser, f.MinIOPassword)
 	}
 	for d := range f.destsPerTeam() {
 		fmt.Fprintf(&b, "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\nmetadata: {name: d%d, labels: {cluster: c%d}}\n"+
-			"spec: {path: d%d, stateStoreRef: {kind: GitStateStore, name: git-%d}}\n---\n", d, d, d, d*f.storesPerTeam()/f.destsPerTeam())
+			"spec: {path: d%d, stateStoreRef: {kind: %s, name: %s}}\n---\n", d, d, d, kind, f.storeName(d*f.storesPerTeam()/f.destsPerTeam()))
 	}
 	return b.String()
 }
 
 // ensureTeams creates every team, its editor token, its repositories, stores
 // and Destinations, skipping what the fixture already holds.
-func (f *fixture) ensureTeams(ctx context.Context, bin string, env []string, s *server, git *gitServer, out io.Writer) error {
-	for t := range f.Teams {
-		slug := team(t)
-		for r := range f.storesPerTeam() {
-			if err := createRepo(git.root, repoName(t, r)); err != nil {
-				return err
+func (f *fixture) ensureTeams(ctx context.Context, bin string, env []string, s *server, git *gitServer, m *minioServer, out io.Writer) error {
+	for t := range f.Teams + 1 {
+		slug := probeTeam
+		if t < f.Teams {
+			slug = team(t)
+			for r := range f.storesPerTeam() {
+				var err error
+				if m != nil {
+					err = m.ensureBucket(ctx, bucketName(t, r))
+				} else {
+					err = createRepo(git.root, repoName(t, r))
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
 		if f.Tokens[slug] != "" {
@@ -165,7 +201,7 @@ func (f *fixture) ensureTeams(ctx context.Context, bin string, env []string, s *
 		}
 	}
 	f.Applied = true
-	fmt.Fprintf(out, "stores and Destinations applied: %d Git stores, %d Destinations\n", f.Stores, f.Destinations)
+	fmt.Fprintf(out, "stores and Destinations applied: %d %s stores, %d Destinations\n", f.Stores, f.Kind, f.Destinations)
 	return f.save()
 }
 

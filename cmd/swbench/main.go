@@ -43,9 +43,10 @@ type options struct {
 	mode                         string // million (build, then measure), build, measure
 	dir, bin                     string
 	works, teams, dests, stores  int
-	db                           string
+	db, kind                     string
 	clients, requests, warm      int
 	acceptClients, acceptSeconds int
+	perf                         bool // record the server with perf during the re-assert alone
 }
 
 func parse(args []string) (options, error) {
@@ -61,12 +62,14 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.teams, "teams", 100, "teams")
 	fs.IntVar(&o.dests, "destinations", 1000, "Destinations in all (spread evenly over the teams)")
 	fs.IntVar(&o.stores, "stores", 200, "Git stores in all (spread evenly over the teams)")
+	fs.StringVar(&o.kind, "kind", "git", "git (repositories served by git http-backend), or bucket (buckets of a MinIO in DIR/minio)")
 	fs.StringVar(&o.db, "db", "sqlite", "sqlite, or postgres (a PostgreSQL cluster in DIR/pg, started by swbench)")
 	fs.IntVar(&o.clients, "clients", 16, "callers submitting the fixture's Works in parallel")
 	fs.IntVar(&o.requests, "requests", 200, "timed requests per page")
 	fs.IntVar(&o.warm, "warm", 20, "warm-up requests per page")
 	fs.IntVar(&o.acceptClients, "accept-clients", 4, "callers of the accept-path stream during the re-assert")
 	fs.IntVar(&o.acceptSeconds, "accept-seconds", 15, "length of the accept-path stream without a re-assert")
+	fs.BoolVar(&o.perf, "perf", false, "record the server with perf(1) during the first re-assert: DIR/reassert.perf.data")
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
 	}
@@ -77,6 +80,8 @@ func parse(args []string) (options, error) {
 		return o, errors.New("a team needs at least as many Destinations as stores")
 	case o.db != "sqlite" && o.db != "postgres":
 		return o, errors.New("-db must be sqlite or postgres")
+	case o.kind != "git" && o.kind != "bucket":
+		return o, errors.New("-kind must be git or bucket")
 	}
 	return o, nil
 }
@@ -104,7 +109,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	f, err := loadFixture(o.dir, fixture{Teams: o.teams, Destinations: o.dests, Stores: o.stores, DB: o.db})
+	f, err := loadFixture(o.dir, fixture{Teams: o.teams, Destinations: o.dests, Stores: o.stores, DB: o.db, Kind: o.kind})
 	if err != nil {
 		return err
 	}
@@ -113,6 +118,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.close()
+	if err := f.ensureTeams(ctx, o.bin, b.env, b.srv, b.git, b.minio, out); err != nil {
+		return err
+	}
 	if o.mode != "measure" {
 		if err := b.build(ctx, o, out); err != nil {
 			return err
@@ -120,6 +128,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if o.mode == "build" {
 		return diskUsage(o.dir, out)
+	}
+	if f.Submitted > f.Written { // a build stopped half way: measure what it submitted, once written
+		fmt.Fprintf(out, "the last build stopped after %d Works were accepted: waiting until they are written\n", f.Submitted)
+		if err := waitWritten(ctx, b.srv, out); err != nil {
+			return err
+		}
+		f.Written = f.Submitted
 	}
 	if f.Written == 0 {
 		return errors.New("the fixture has no Works yet: run swbench build or million first")
@@ -134,6 +149,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 type bench struct {
 	f     *fixture
 	git   *gitServer
+	minio *minioServer // -kind bucket
 	pg    *postgres
 	srv   *server
 	env   []string // for the CLI: the server's environment
@@ -158,6 +174,19 @@ func start(ctx context.Context, o options, f *fixture, out io.Writer) (_ *bench,
 			return nil, err
 		}
 		if err := f.save(); err != nil {
+			return nil, err
+		}
+	}
+	if f.Kind == "bucket" && f.MinIOAddr == "" {
+		if err := f.newMinIOCredentials(); err != nil {
+			return nil, err
+		}
+		if err := f.save(); err != nil {
+			return nil, err
+		}
+	}
+	if f.Kind == "bucket" {
+		if b.minio, err = startMinIO(ctx, filepath.Join(o.dir, "minio"), f); err != nil {
 			return nil, err
 		}
 	}
@@ -192,6 +221,9 @@ func (b *bench) close() {
 	if b.pg != nil {
 		b.pg.stop()
 	}
+	if b.minio != nil {
+		b.minio.stop()
+	}
 	if b.git != nil {
 		b.git.close()
 	}
@@ -207,9 +239,6 @@ const buildChunk = 10_000
 // then waits until the server's writers have written them all.
 func (b *bench) build(ctx context.Context, o options, out io.Writer) error {
 	f := b.f
-	if err := f.ensureTeams(ctx, o.bin, b.env, b.srv, b.git, out); err != nil {
-		return err
-	}
 	if f.Written >= o.works {
 		fmt.Fprintf(out, "fixture found: %d Works written, nothing to build\n", f.Written)
 		return nil
@@ -251,7 +280,7 @@ func (b *bench) build(ctx context.Context, o options, out io.Writer) error {
 // RSS, and runs the full re-assert alone and beside an accept stream.
 func (b *bench) measure(ctx context.Context, o options, out io.Writer) error {
 	f, s := b.f, b.srv
-	fmt.Fprintf(out, "\nfixture: %d Works over %d teams, %d Destinations, %d Git stores (%s)\n", f.Written, f.Teams, f.Destinations, f.Stores, f.DB)
+	fmt.Fprintf(out, "\nfixture: %d Works over %d teams, %d Destinations, %d %s stores (%s)\n", f.Written, f.Teams, f.Destinations, f.Stores, f.Kind, f.DB)
 	for i := range 3 {
 		if err := s.stop(); err != nil {
 			return err
@@ -266,7 +295,7 @@ func (b *bench) measure(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	worst, err := timePages(ctx, s, web, team(0), f.Tokens[team(0)], o.warm, o.requests, out)
+	worst, err := timePages(ctx, s, web, team(0), f.Tokens[team(0)], f.Kind, f.storeName(0), o.warm, o.requests, out)
 	if err != nil {
 		return err
 	}
@@ -291,7 +320,16 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	}
 	fmt.Fprintf(out, "\naccept path alone: %d submits by %d callers in %d s, %.0f/s, p50 %s, p99 %s\n", len(alone), o.acceptClients,
 		o.acceptSeconds, float64(len(alone))/float64(o.acceptSeconds), ms(alone.pct(0.5)), ms(alone.pct(0.99)))
-	r1, err := f.reassert(ctx, s, b.git, b.data, b.dbURL, out)
+	var rec *perfRecord
+	if o.perf {
+		if rec, err = startPerf(s.pid(), filepath.Join(o.dir, "reassert.perf.data")); err != nil {
+			return err
+		}
+	}
+	r1, err := f.reassert(ctx, s, b, out)
+	if rec != nil {
+		rec.stop(out)
+	}
 	if err != nil {
 		return err
 	}
@@ -304,7 +342,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 		defer close(streamDone)
 		during, streamErr = f.acceptStream(ctx, s.base, o.acceptClients, stop2)
 	}()
-	r2, err := f.reassert(ctx, s, b.git, b.data, b.dbURL, out)
+	r2, err := f.reassert(ctx, s, b, out)
 	close(stop2)
 	<-streamDone
 	if err != nil {
@@ -363,7 +401,7 @@ func diskReport(dir string, out io.Writer) error {
 // diskUsage prints what the fixture takes on disk, by part.
 func diskUsage(dir string, out io.Writer) error {
 	var parts []string
-	for _, p := range []string{"data", "repos", "pg"} {
+	for _, p := range []string{"data", "repos", "pg", "minio"} {
 		var n int64
 		_ = filepath.WalkDir(filepath.Join(dir, p), func(_ string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {

@@ -37,7 +37,7 @@ type page struct {
 // pages are what is timed: the dashboard of the first team (10,000 Works at the
 // million) and the API's Works list, with the filters and searches issue 26
 // measured.
-func pages(slug string) []page {
+func pages(slug, kind, store string) []page {
 	t, a := "/t/"+slug, "/api/v1/tenants/"+slug
 	return []page{
 		{"Overview", t + "/", false},
@@ -50,7 +50,7 @@ func pages(slug string) []page {
 		{"Destinations", t + "/destinations", false},
 		{"Destination d3", t + "/destinations/d3", false},
 		{"Stores", t + "/stores", false},
-		{"Store git-0", t + "/stores/git/git-0", false},
+		{"Store " + store, t + "/stores/" + kind + "/" + store, false},
 		{"API works ?destination=d3&state=written", a + "/works?destination=d3&state=written", true},
 		{"API works ?state=pending", a + "/works?state=pending", true},
 		{"API works ?q=r-00001", a + "/works?q=r-00001", true},
@@ -59,7 +59,7 @@ func pages(slug string) []page {
 
 // timePages fetches every page warm times, then n times in a row each, and
 // prints p50, p99 and max.
-func timePages(ctx context.Context, s *server, web *http.Client, slug, token string, warm, n int, out io.Writer) (worst time.Duration, err error) {
+func timePages(ctx context.Context, s *server, web *http.Client, slug, token, kind, store string, warm, n int, out io.Writer) (worst time.Duration, err error) {
 	get := func(p page) (time.Duration, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+p.path, nil)
 		if err != nil {
@@ -84,7 +84,7 @@ func timePages(ctx context.Context, s *server, web *http.Client, slug, token str
 		return took, err
 	}
 	fmt.Fprintf(out, "\n%-62s %9s %9s %9s\n", fmt.Sprintf("page (%d sequential requests after %d warm-up)", n, warm), "p50", "p99", "max")
-	for _, p := range pages(slug) {
+	for _, p := range pages(slug, kind, store) {
 		var l latencies
 		for i := range warm + n {
 			d, err := get(p)
@@ -103,9 +103,10 @@ func timePages(ctx context.Context, s *server, web *http.Client, slug, token str
 
 // acceptStream submits unscheduled Works (no Destination matches them: no job,
 // no store touched) with clients callers until stop is closed, and returns each
-// answer's latency. It measures the accept path while something else runs.
+// answer's latency. It measures the accept path while something else runs. The
+// Works go to a team of their own, so that the measured teams keep their shape.
 func (f *fixture) acceptStream(ctx context.Context, base string, clients int, stop <-chan struct{}) (latencies, error) {
-	slug := team(f.Teams - 1)
+	slug := probeTeam
 	var mu sync.Mutex
 	var all latencies
 	var firstErr error
@@ -172,25 +173,31 @@ func requeueAll(ctx context.Context, dataDir, databaseURL string) (int, error) {
 
 // reassertResult is what one full re-assert did.
 type reassertResult struct {
-	stores  int
-	wall    time.Duration
-	cpu     time.Duration
-	commits int // new commits, all repositories
-	// per repository: the most requests of each kind one repository got
+	stores     int
+	wall       time.Duration
+	cpu        time.Duration
+	jobsFailed float64
+	commits    int // new commits, all repositories
+	// Git: the most requests of each kind one repository got
 	maxUploadAdverts, maxUploadPacks, maxReceiveAdverts, maxReceivePacks int
-	reposRead                                                            int // repositories with any request
-	jobsFailed                                                           float64
+	reposContacted                                                       int
+	// buckets: PUTs and DELETEs in all, the most listings one bucket got
+	puts, deletes, maxLists, bucketsContacted int
 }
 
 // reassert triggers a full re-assert and waits until every job it queued has
-// finished, counting commits, store reads and the server's CPU time.
-func (f *fixture) reassert(ctx context.Context, s *server, git *gitServer, dataDir, databaseURL string, out io.Writer) (reassertResult, error) {
+// finished, counting commits, PUTs, store reads and the server's CPU time.
+func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writer) (reassertResult, error) {
 	var res reassertResult
-	commitsBefore, err := commitCounts(git.root)
+	commitsBefore, err := commitCounts(b.git.root)
 	if err != nil {
 		return res, err
 	}
-	readsBefore := git.snapshot()
+	readsBefore := b.git.snapshot()
+	var bucketsBefore map[string]bucketCounts
+	if b.minio != nil {
+		bucketsBefore = b.minio.snapshot()
+	}
 	doneBefore, err := s.metric("stateward_jobs_total")
 	if err != nil {
 		return res, err
@@ -201,29 +208,11 @@ func (f *fixture) reassert(ctx context.Context, s *server, git *gitServer, dataD
 		return res, err
 	}
 	began := time.Now()
-	if res.stores, err = requeueAll(ctx, dataDir, databaseURL); err != nil {
+	if res.stores, err = requeueAll(ctx, b.data, b.dbURL); err != nil {
 		return res, fmt.Errorf("re-assert: %w", err)
 	}
-	last := time.Now()
-	for {
-		done, err := s.metric("stateward_jobs_total")
-		if err != nil {
-			return res, err
-		}
-		q, _ := s.metric("stateward_jobs_queued")
-		r, _ := s.metric("stateward_jobs_running")
-		if done-doneBefore >= float64(res.stores) && q == 0 && r == 0 {
-			break
-		}
-		if time.Since(last) > 10*time.Second {
-			fmt.Fprintf(out, "  re-assert: %v of %d store jobs done, %v queued, %v running\n", done-doneBefore, res.stores, q, r)
-			last = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := waitJobs(ctx, s, doneBefore, res.stores, out); err != nil {
+		return res, err
 	}
 	res.wall = time.Since(began)
 	cpuAfter, err := s.cpu()
@@ -233,31 +222,73 @@ func (f *fixture) reassert(ctx context.Context, s *server, git *gitServer, dataD
 	res.cpu = cpuAfter - cpuBefore
 	failedAfter, _ := s.metric("stateward_jobs_total", `outcome="failed"`)
 	res.jobsFailed = failedAfter - failedBefore
-	commitsAfter, err := commitCounts(git.root)
+	commitsAfter, err := commitCounts(b.git.root)
 	if err != nil {
 		return res, err
 	}
 	for repo, n := range commitsAfter {
 		res.commits += n - commitsBefore[repo]
 	}
-	for repo, c := range git.snapshot() {
-		b := readsBefore[repo]
-		d := repoCounts{c.UploadAdverts - b.UploadAdverts, c.UploadPacks - b.UploadPacks, c.ReceiveAdverts - b.ReceiveAdverts, c.ReceivePacks - b.ReceivePacks}
+	for repo, c := range b.git.snapshot() {
+		was := readsBefore[repo]
+		d := repoCounts{c.UploadAdverts - was.UploadAdverts, c.UploadPacks - was.UploadPacks, c.ReceiveAdverts - was.ReceiveAdverts, c.ReceivePacks - was.ReceivePacks}
 		if d != (repoCounts{}) {
-			res.reposRead++
+			res.reposContacted++
 		}
 		res.maxUploadAdverts = max(res.maxUploadAdverts, d.UploadAdverts)
 		res.maxUploadPacks = max(res.maxUploadPacks, d.UploadPacks)
 		res.maxReceiveAdverts = max(res.maxReceiveAdverts, d.ReceiveAdverts)
 		res.maxReceivePacks = max(res.maxReceivePacks, d.ReceivePacks)
 	}
+	if b.minio != nil {
+		for bucket, c := range b.minio.snapshot() {
+			was := bucketsBefore[bucket]
+			d := bucketCounts{c.Lists - was.Lists, c.Gets - was.Gets, c.Puts - was.Puts, c.Deletes - was.Deletes, c.Other - was.Other}
+			if d != (bucketCounts{}) {
+				res.bucketsContacted++
+			}
+			res.puts += d.Puts
+			res.deletes += d.Deletes
+			res.maxLists = max(res.maxLists, d.Lists)
+		}
+	}
 	return res, nil
 }
 
+// waitJobs waits until n more jobs than doneBefore have finished and none is
+// queued or running.
+func waitJobs(ctx context.Context, s *server, doneBefore float64, n int, out io.Writer) error {
+	last := time.Now()
+	for {
+		done, err := s.metric("stateward_jobs_total")
+		if err != nil {
+			return err
+		}
+		q, _ := s.metric("stateward_jobs_queued")
+		r, _ := s.metric("stateward_jobs_running")
+		if done-doneBefore >= float64(n) && q == 0 && r == 0 {
+			return nil
+		}
+		if time.Since(last) > 10*time.Second {
+			fmt.Fprintf(out, "  re-assert: %v of %d store jobs done, %v queued, %v running\n", done-doneBefore, n, q, r)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func (r reassertResult) print(out io.Writer, label string) {
-	fmt.Fprintf(out, "%s: %d stores re-asserted in %.1f s wall, %.1f CPU-seconds of the server; "+
-		"%d new commits; %d jobs failed; %d repositories contacted, per repository at most %d upload-pack "+
-		"advertisements (reads), %d fetches, %d receive-pack advertisements, %d pushes\n",
-		label, r.stores, r.wall.Seconds(), r.cpu.Seconds(), r.commits, int(r.jobsFailed), r.reposRead,
-		r.maxUploadAdverts, r.maxUploadPacks, r.maxReceiveAdverts, r.maxReceivePacks)
+	fmt.Fprintf(out, "%s: %d stores re-asserted in %.1f s wall, %.1f CPU-seconds of the server; %d jobs failed\n",
+		label, r.stores, r.wall.Seconds(), r.cpu.Seconds(), int(r.jobsFailed))
+	fmt.Fprintf(out, "  Git: %d new commits; %d repositories contacted, per repository at most %d upload-pack advertisements, "+
+		"%d fetches, %d receive-pack advertisements, %d pushes\n",
+		r.commits, r.reposContacted, r.maxUploadAdverts, r.maxUploadPacks, r.maxReceiveAdverts, r.maxReceivePacks)
+	if r.bucketsContacted > 0 || r.puts > 0 {
+		fmt.Fprintf(out, "  buckets: %d PUTs, %d DELETEs; %d buckets contacted, per bucket at most %d listings\n",
+			r.puts, r.deletes, r.bucketsContacted, r.maxLists)
+	}
 }
