@@ -47,6 +47,7 @@ type options struct {
 	clients, requests, warm      int
 	acceptClients, acceptSeconds int
 	perf                         bool // record the server with perf during the re-assert alone
+	pprof                        bool // build the server with net/http/pprof and print its heap
 }
 
 func parse(args []string) (options, error) {
@@ -69,6 +70,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.warm, "warm", 20, "warm-up requests per page")
 	fs.IntVar(&o.acceptClients, "accept-clients", 4, "callers of the accept-path stream during the re-assert")
 	fs.IntVar(&o.acceptSeconds, "accept-seconds", 15, "length of the accept-path stream without a re-assert")
+	fs.BoolVar(&o.pprof, "pprof", false, "build stateward with net/http/pprof (an overlay, not in the repository) and print its heap after the re-asserts")
 	fs.BoolVar(&o.perf, "perf", false, "record the server with perf(1) during the first re-assert: DIR/reassert.perf.data")
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
@@ -105,7 +107,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if o.bin == "" {
-		if o.bin, err = buildBinary(ctx, o.dir); err != nil {
+		if o.bin, err = buildBinary(ctx, o.dir, o.pprof); err != nil {
 			return err
 		}
 	}
@@ -155,6 +157,8 @@ type bench struct {
 	env   []string // for the CLI: the server's environment
 	dbURL string
 	data  string
+	// pprofAddr is where the server serves net/http/pprof (-pprof).
+	pprofAddr string
 }
 
 // start starts the Git server, PostgreSQL (-db postgres) and stateward on the
@@ -205,6 +209,12 @@ func start(ctx context.Context, o options, f *fixture, out io.Writer) (_ *bench,
 	}
 	b.srv = newServer(o.bin, b.data, f.ServeAddr, b.dbURL, logFile)
 	b.env = b.srv.env
+	if o.pprof {
+		if b.pprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		b.srv.env = append(b.srv.env, "SWBENCH_PPROF_ADDR="+b.pprofAddr)
+	}
 	ready, err := b.srv.start(ctx)
 	if err != nil {
 		return nil, err
@@ -361,15 +371,28 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 		return err
 	}
 	fmt.Fprintf(out, "RSS after the re-asserts: VmRSS %d MB, VmHWM %d MB\n", rss>>20, hwm>>20)
+	if b.pprofAddr != "" {
+		heapTop(ctx, b.pprofAddr, out)
+	}
 	return nil
 }
 
 func change(from, to time.Duration) float64 { return (float64(to)/float64(from) - 1) * 100 }
 
-// buildBinary builds stateward from the module swbench runs in.
-func buildBinary(ctx context.Context, dir string) (string, error) {
+// buildBinary builds stateward from the module swbench runs in, with pprof
+// when asked (another binary, so that the plain one stays plain).
+func buildBinary(ctx context.Context, dir string, pprof bool) (string, error) {
 	bin := filepath.Join(dir, "bin", "stateward")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/stateward")
+	args := []string{"build", "-o", bin}
+	if pprof {
+		bin += "-pprof"
+		overlay, err := overlayPprof(dir)
+		if err != nil {
+			return "", err
+		}
+		args = []string{"build", overlay, "-o", bin}
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/stateward")...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/stateward (run swbench from the repository's root, or pass -bin): %w", err)
