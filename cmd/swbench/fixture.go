@@ -26,6 +26,9 @@ type fixture struct {
 	DB           string            `json:"db"`           // sqlite or postgres
 	Kind         string            `json:"kind"`         // git or bucket stores
 	GitAddr      string            `json:"git_addr"`     // the stores' URLs name it: it must not change
+	// SecretKey is STATEWARD_SECRET_KEY on PostgreSQL (SQLite: the key file in
+	// the data dir).
+	SecretKey string `json:"secret_key,omitempty"`
 	ServeAddr    string            `json:"serve_addr"`
 	Tokens       map[string]string `json:"tokens"`    // team slug → editor API token
 	Applied      bool              `json:"applied"`   // stores and Destinations of every team

@@ -16,6 +16,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -202,12 +204,20 @@ func start(ctx context.Context, o options, f *fixture, out io.Writer) (_ *bench,
 			return nil, err
 		}
 		b.dbURL = b.pg.url
+		if f.SecretKey == "" {
+			key := make([]byte, 32)
+			_, _ = rand.Read(key) // never fails (crypto/rand)
+			f.SecretKey = base64.StdEncoding.EncodeToString(key)
+			if err := f.save(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	logFile, err := os.OpenFile(filepath.Join(o.dir, "serve.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	b.srv = newServer(o.bin, b.data, f.ServeAddr, b.dbURL, logFile)
+	b.srv = newServer(o.bin, b.data, f.ServeAddr, b.dbURL, f.SecretKey, logFile)
 	b.env = b.srv.env
 	if o.pprof {
 		if b.pprofAddr, err = freeAddr(); err != nil {
@@ -336,9 +346,16 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 			return err
 		}
 	}
+	var profiled func(io.Writer)
+	if b.pprofAddr != "" {
+		profiled = cpuProfile(ctx, b.pprofAddr, filepath.Join(o.dir, "reassert.cpu.pprof"), 30)
+	}
 	r1, err := f.reassert(ctx, s, b, out)
 	if rec != nil {
 		rec.stop(out)
+	}
+	if profiled != nil {
+		profiled(out)
 	}
 	if err != nil {
 		return err

@@ -150,8 +150,14 @@ func (f *fixture) acceptStream(ctx context.Context, base string, clients int, st
 // (STATEWARD_REASSERT_INTERVAL) does, through the same call, from this process
 // on the same database (as the CLI does while the server runs). The server's
 // writers find the jobs at their next poll.
-func requeueAll(ctx context.Context, dataDir, databaseURL string) (int, error) {
-	key, err := db.LoadOrCreateKeyFile(filepath.Join(dataDir, "secret.key"))
+func requeueAll(ctx context.Context, dataDir, databaseURL, secretKey string) (int, error) {
+	var key []byte
+	var err error
+	if secretKey != "" {
+		key, err = db.ParseKey(secretKey)
+	} else {
+		key, err = db.LoadOrCreateKeyFile(filepath.Join(dataDir, "secret.key"))
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -208,7 +214,7 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 		return res, err
 	}
 	began := time.Now()
-	if res.stores, err = requeueAll(ctx, b.data, b.dbURL); err != nil {
+	if res.stores, err = requeueAll(ctx, b.data, b.dbURL, b.f.SecretKey); err != nil {
 		return res, fmt.Errorf("re-assert: %w", err)
 	}
 	if err := waitJobs(ctx, s, doneBefore, res.stores, out); err != nil {

@@ -25,14 +25,15 @@ type server struct {
 	base string // http://addr
 	log  *os.File
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed when the process has exited
+	err  error         // how it exited, once done is closed
 }
 
 // newServer describes the process; start runs it.
-func newServer(bin, dataDir, addr, databaseURL string, logFile *os.File) *server {
+func newServer(bin, dataDir, addr, databaseURL, secretKey string, logFile *os.File) *server {
 	env := append(os.Environ(), "STATEWARD_DATA_DIR="+dataDir, "STATEWARD_ADDR="+addr)
 	if databaseURL != "" {
-		env = append(env, "STATEWARD_DATABASE_URL="+databaseURL)
+		env = append(env, "STATEWARD_DATABASE_URL="+databaseURL, "STATEWARD_SECRET_KEY="+secretKey)
 	}
 	return &server{bin: bin, env: env, base: "http://" + addr, log: logFile}
 }
@@ -46,18 +47,18 @@ func (s *server) start(ctx context.Context) (time.Duration, error) {
 	if err := s.cmd.Start(); err != nil {
 		return 0, err
 	}
-	s.done = make(chan error, 1)
-	go func() { s.done <- s.cmd.Wait() }()
+	s.done = make(chan struct{})
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-s.done:
-			return 0, fmt.Errorf("stateward serve exited at start: %v (see %s)", err, s.log.Name())
+		case <-s.done:
+			return 0, fmt.Errorf("stateward serve exited at start: %v (see %s)", s.err, s.log.Name())
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		default:
 		}
-		if resp, err := http.Get(s.base + "/readyz"); err == nil {
+		if resp, err := readyClient.Get(s.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return time.Since(began), nil
@@ -67,6 +68,8 @@ func (s *server) start(ctx context.Context) (time.Duration, error) {
 	}
 	return 0, fmt.Errorf("stateward serve not ready after 2 minutes (see %s)", s.log.Name())
 }
+
+var readyClient = &http.Client{Timeout: 5 * time.Second}
 
 // stop ends the process: SIGTERM, then SIGKILL after 30 s.
 func (s *server) stop() error {
