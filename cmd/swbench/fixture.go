@@ -20,22 +20,22 @@ import (
 // fixture is the state of a fixture directory, kept in dir/fixture.json so that a
 // second run finds what the first built and goes on from there.
 type fixture struct {
-	Teams        int               `json:"teams"`
-	Destinations int               `json:"destinations"` // in all, Destinations per team = Destinations/Teams
-	Stores       int               `json:"stores"`       // in all, Git stores per team = Stores/Teams
-	DB           string            `json:"db"`           // sqlite or postgres
-	Kind         string            `json:"kind"`         // git or bucket stores
-	GitAddr      string            `json:"git_addr"`     // the stores' URLs name it: it must not change
+	Teams        int    `json:"teams"`
+	Destinations int    `json:"destinations"` // in all, Destinations per team = Destinations/Teams
+	Stores       int    `json:"stores"`       // in all, Git stores per team = Stores/Teams
+	DB           string `json:"db"`           // sqlite or postgres
+	Kind         string `json:"kind"`         // git or bucket stores
+	GitAddr      string `json:"git_addr"`     // the stores' URLs name it: it must not change
 	// SecretKey is STATEWARD_SECRET_KEY on PostgreSQL (SQLite: the key file in
 	// the data dir).
-	SecretKey string `json:"secret_key,omitempty"`
-	ServeAddr    string            `json:"serve_addr"`
-	Tokens       map[string]string `json:"tokens"`    // team slug → editor API token
-	Applied      bool              `json:"applied"`   // stores and Destinations of every team
-	Submitted    int               `json:"submitted"` // Works 0..Submitted-1 were answered 202
-	Written      int               `json:"written"`   // Works 0..Written-1 were all written
-	Build        []buildStep       `json:"build"`     // how long each part of the build took
-	Probes       int               `json:"probes"`    // unscheduled Works sent by accept-path measurements
+	SecretKey string            `json:"secret_key,omitempty"`
+	ServeAddr string            `json:"serve_addr"`
+	Tokens    map[string]string `json:"tokens"`    // team slug → editor API token
+	Applied   bool              `json:"applied"`   // stores and Destinations of every team
+	Submitted int               `json:"submitted"` // Works 0..Submitted-1 were answered 202
+	Written   int               `json:"written"`   // Works 0..Written-1 were all written
+	Build     []buildStep       `json:"build"`     // how long each part of the build took
+	Probes    int               `json:"probes"`    // unscheduled Works sent by accept-path measurements
 	// MinIO (-kind bucket): its address, the counting proxy's (the stores'
 	// endpoint) and the root credentials.
 	MinIOAddr, StoreAddr, MinIOUser, MinIOPassword string
