@@ -55,7 +55,7 @@ type options struct {
 func parse(args []string) (options, error) {
 	var o options
 	if len(args) == 0 || (args[0] != "million" && args[0] != "build" && args[0] != "measure") {
-		return o, errors.New("usage: swbench million|build|measure [-dir DIR] [-works N] [-teams N] [-destinations N] [-stores N] [-db sqlite|postgres] ...")
+		return o, errors.New("usage: swbench million|build|measure [-dir DIR] [-works N] [-teams N] [-destinations N] [-stores N] [-db sqlite|postgres] [-kind git|bucket] (see BENCHMARKS.md)")
 	}
 	o.mode = args[0]
 	fs := flag.NewFlagSet("swbench "+o.mode, flag.ContinueOnError)

@@ -295,6 +295,9 @@ func (r reassertResult) print(out io.Writer, label string) {
 	fmt.Fprintf(out, "  Git: %d new commits; %d repositories contacted, per repository at most %d upload-pack advertisements, "+
 		"%d fetches, %d receive-pack advertisements, %d pushes\n",
 		r.commits, r.reposContacted, r.maxUploadAdverts, r.maxUploadPacks, r.maxReceiveAdverts, r.maxReceivePacks)
+	if r.maxReceiveAdverts > 1 {
+		fmt.Fprintln(out, "  (the readiness check also reads every store, once in 5 minutes: one receive-pack advertisement each; see the log's \"write done\" lines for one job per store)")
+	}
 	if r.bucketsContacted > 0 || r.puts > 0 {
 		fmt.Fprintf(out, "  buckets: %d PUTs, %d DELETEs; %d buckets contacted, per bucket at most %d listings\n",
 			r.puts, r.deletes, r.bucketsContacted, r.maxLists)

@@ -87,16 +87,6 @@ func (s *server) stop() error {
 	return nil
 }
 
-// kill ends the process with SIGKILL, as a crash would.
-func (s *server) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
-}
-
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
 // memory reads VmRSS and VmHWM (bytes) of the process.
