@@ -117,17 +117,23 @@ func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, 
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
-		// Held back (pipeline.go): they go out with the job upserts.
-		if err := recordRequest(deferred(ctx), tx, tenantID, res.Work, w, actor); err != nil {
-			return err
-		}
-		if err := recordAudit(deferred(ctx), tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
-			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
-			return err
-		}
-		return d.enqueueJobs(ctx, tx, tenantID, &res)
+		return d.finishSubmit(ctx, tx, tenantID, w, &res, actor, action)
 	})
 	return res.SubmitResult, err
+}
+
+// finishSubmit records who submitted w and the audit event, held back
+// (pipeline.go) to go out with the job upserts, and queues the jobs.
+func (d *DB) finishSubmit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants.Work, res *submitted,
+	actor tenants.Actor, action string) error {
+	if err := recordRequest(deferred(ctx), tx, tenantID, res.Work, w, actor); err != nil {
+		return err
+	}
+	if err := recordAudit(deferred(ctx), tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
+		Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
+		return err
+	}
+	return d.enqueueJobs(ctx, tx, tenantID, res)
 }
 
 // SubmitWorkWithToken is SubmitWorkAs for an API caller whose token is
@@ -183,14 +189,7 @@ func (d *DB) SubmitWorkWithToken(ctx context.Context, tenantID int64, slug strin
 			}
 		}
 		actor := tenants.Actor{Kind: tenants.ActorToken, ID: tok.ID, Name: tok.Name, PersonID: tok.UserID, Person: tok.Person}
-		if err := recordRequest(deferred(ctx), tx, tenantID, res.Work, w, actor); err != nil {
-			return err
-		}
-		if err := recordAudit(deferred(ctx), tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
-			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
-			return err
-		}
-		return d.enqueueJobs(ctx, tx, tenantID, &res)
+		return d.finishSubmit(ctx, tx, tenantID, w, &res, actor, action)
 	})
 	return res.SubmitResult, err
 }
