@@ -35,17 +35,22 @@ import (
 // statement —, pg-lock-wait) and the replicas' pools (pool-in-use, and per submit
 // the waits for a connection and their time).
 //
-// Sequential phase: one caller sends 300 Works, one at a time, to a replica of
-// its own whose writers are stopped and which reaches PostgreSQL through a proxy
-// of its own (same latency), so that the requests that proxy forwards are this
-// replica's HTTP submits alone: round-trips/submit includes the token and team
-// look-ups of the HTTP path. It reports the p50/p99 of one submit over HTTP. The
-// other replicas' writers write these Works meanwhile. Then the same again with
+// Sequential phase, in the one-replica cases: one caller sends 300 Works, one at
+// a time, to a second replica whose writers are stopped and which reaches
+// PostgreSQL through a proxy of its own (same latency), so that the requests
+// that proxy forwards are this replica's HTTP submits alone: round-trips/submit
+// includes the token and team look-ups of the HTTP path. It reports the p50/p99
+// of one submit over HTTP. The first replica's writers write these Works
+// meanwhile. Then the same again with
 // every writer stopped (quiet-…): the submit's own cost, without the locks and
 // the CPU of the writers' claims and finishes. round-trip-ms is the median of
 // one SELECT 1 through that proxy at the end: what one round trip costs on this
 // machine at the time (more than twice the latency: the proxy's timers and the
 // machine's load add to it).
+//
+// With -v the log names the statements that the sessions idle in a transaction
+// had last run and those that the sessions waiting on a lock were running, by
+// their share of the samples.
 //
 // x-0ms is accepted/s at 1 ms over the same replica count's 0 ms figure of the
 // same run (the goal: ≥ 0.8); x-1-replica is three replicas' accepted/s over one
@@ -104,9 +109,6 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	for len(rs) < replicas {
 		rs = append(rs, first.replica())
 	}
-	seqProxy := testpeers.NewTCPProxy(b, target.Host)
-	seq := newHarnessOn(b, first.OIDC, through(seqProxy))
-	seq.StopWriters() // its proxy forwards its submits and nothing else
 	// observer polls for "all written" on a pool of its own, not through a
 	// proxy: the replicas' pools serve the callers and writers alone.
 	observer := openDB(b, db.Options{URL: direct, Sealer: sealer})
@@ -154,7 +156,6 @@ spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
 	}
 	allWritten() // the canary files
 	proxy.SetLatency(latency)
-	seqProxy.SetLatency(latency)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	// submit sends Work i (named name) to server and returns the time to its
@@ -231,11 +232,20 @@ spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
 	b.ReportMetric(sessions.idleInTx, "pg-idle-in-tx")
 	b.ReportMetric(sessions.lockWait, "pg-lock-wait")
 	b.ReportMetric(sessions.inUse, "pool-in-use")
+	logTop(b, "idle in transaction after", sessions.idleAfter)
+	logTop(b, "waiting on a lock in", sessions.waiting)
 	b.ReportMetric(float64(waitsAfter-waitsBefore)/works, "pool-waits/submit")
 	b.ReportMetric(ms(waitedAfter-waitedBefore)/works, "pool-wait-ms/submit")
 
-	// Sequential: one caller, one replica of its own (its connections opened
-	// and its caches warm first).
+	if replicas > 1 {
+		return acceptedRate // the sequential phase is one replica's
+	}
+	// Sequential: one caller, one replica of its own, on a proxy of its own
+	// (its connections opened and its caches warm first).
+	seqProxy := testpeers.NewTCPProxy(b, target.Host)
+	seq := newHarnessOn(b, first.OIDC, through(seqProxy))
+	seq.StopWriters() // its proxy forwards its submits and nothing else
+	seqProxy.SetLatency(latency)
 	for i := range seqWarmup {
 		submit(seq.URL, i, fmt.Sprintf("seqwarm%04d", i))
 	}
@@ -297,8 +307,13 @@ func roundTrip(b *testing.B, dsn string) time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // sessionLoad is what the database's sessions and the replicas' pools were
-// doing on average over the samples.
-type sessionLoad struct{ active, idleInTx, lockWait, inUse float64 }
+// doing on average over the samples, and which statements the sessions waiting
+// on a lock were running and the sessions idle in a transaction had last run
+// (sessions seen, summed over the samples).
+type sessionLoad struct {
+	active, idleInTx, lockWait, inUse float64
+	waiting, idleAfter                map[string]int
+}
 
 // sampleSessions samples, every 20 ms until the returned function is called,
 // PostgreSQL's client sessions of the database at dsn (on a connection of its
@@ -311,18 +326,37 @@ func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad 
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sum sessionLoad
-	samples := 0 // written by the sampler, read after it said done
+	// Written by the sampler, read after it said done.
+	sum := sessionLoad{waiting: map[string]int{}, idleAfter: map[string]int{}}
+	samples := 0
+	sample := func() error {
+		rows, err := conn.Query(ctx, `SELECT COALESCE(state, ''), COALESCE(wait_event_type, ''), COALESCE(LEFT(REGEXP_REPLACE(query, '\s+', ' ', 'g'), 90), '')
+			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`)
+		if err != nil {
+			return err
+		}
+		var state, wait, query string
+		_, err = pgx.ForEachRow(rows, []any{&state, &wait, &query}, func() error {
+			switch {
+			case wait == "Lock":
+				sum.lockWait++
+				sum.waiting[query]++
+			case state == "active":
+				sum.active++
+			case state == "idle in transaction":
+				sum.idleInTx++
+				sum.idleAfter[query]++
+			}
+			return nil
+		})
+		return err
+	}
 	done := make(chan error, 1)
 	go func() {
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
-			var active, idleInTx, lockWait int64
-			err := conn.QueryRow(ctx, `SELECT COUNT(*) FILTER (WHERE state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock'),
-				COUNT(*) FILTER (WHERE state = 'idle in transaction'), COUNT(*) FILTER (WHERE wait_event_type = 'Lock')
-				FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).
-				Scan(&active, &idleInTx, &lockWait)
+			err := sample()
 			if ctx.Err() != nil {
 				done <- nil
 				return
@@ -331,9 +365,6 @@ func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad 
 				done <- err
 				return
 			}
-			sum.active += float64(active)
-			sum.idleInTx += float64(idleInTx)
-			sum.lockWait += float64(lockWait)
 			for _, r := range rs {
 				sum.inUse += float64(r.DB.PoolStats().InUse)
 			}
@@ -353,6 +384,27 @@ func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad 
 		}
 		conn.Close(context.Background())
 		n := float64(max(samples, 1))
-		return sessionLoad{sum.active / n, sum.idleInTx / n, sum.lockWait / n, sum.inUse / n}
+		sum.active, sum.idleInTx, sum.lockWait, sum.inUse = sum.active/n, sum.idleInTx/n, sum.lockWait/n, sum.inUse/n
+		return sum
+	}
+}
+
+// logTop logs the most frequent statements of seen (sessions summed over the
+// samples), with their share.
+func logTop(b *testing.B, what string, seen map[string]int) {
+	b.Helper()
+	total := 0
+	type entry struct {
+		query string
+		n     int
+	}
+	var all []entry
+	for q, n := range seen {
+		all = append(all, entry{q, n})
+		total += n
+	}
+	slices.SortFunc(all, func(x, y entry) int { return y.n - x.n })
+	for _, e := range all[:min(len(all), 5)] {
+		b.Logf("%s: %3.0f%%  %s", what, 100*float64(e.n)/float64(total), e.query)
 	}
 }
