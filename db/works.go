@@ -156,8 +156,10 @@ func (d *DB) SubmitWorkWithToken(ctx context.Context, tenantID int64, slug strin
 		}
 		var serr error
 		res, serr = d.submit(ctx, tx, tenantID, w, false)
-		if err := d.flushPipeline(ctx, tx); err != nil && serr == nil {
-			serr = err
+		if !read { // the Work's upsert, which sends it, did not run
+			if err := d.flushPipeline(ctx, tx); err != nil && serr == nil {
+				serr = err
+			}
 		}
 		if !read { // the transaction failed before the token was read
 			return serr
