@@ -165,12 +165,14 @@ func (q WorkQuery) sets() []placementSet {
 // drivingSet answers the smallest placement set of q's filters by placement
 // and how many Works the tenant has (up to maxWorks), or nil when q has none or
 // a trigger narrows the Works more surely (its index is read in the list's
-// order). The sizes are counted on the indexes (tenant_id, state, work_id),
+// order), or on PostgreSQL. The sizes are counted on the indexes (tenant_id, state, work_id),
 // (tenant_id, destination_name, work_id) and works_trigger, in one statement,
 // each stopping past MaxCount (maxWorks).
 func (d *DB) drivingSet(ctx context.Context, tenantID int64, q WorkQuery) (*placementSet, int, error) {
 	sets := q.sets()
-	if len(sets) == 0 || q.TriggerID != nil {
+	if len(sets) == 0 || q.TriggerID != nil || d.isPostgres() {
+		// PostgreSQL's statistics know how many placements a state or a
+		// Destination has (most common values): its planner picks the order.
 		return nil, 0, nil
 	}
 	counts := []string{`(SELECT COUNT(*) FROM (SELECT 1 FROM works WHERE tenant_id = ? LIMIT ` + strconv.Itoa(maxWorks) + `) m)`}
@@ -308,27 +310,25 @@ func (q WorkQuery) where(tenantID int64, pg bool) (string, []any, error) {
 	case tenants.WorkStateWaiting:
 		conds = append(conds, `w.unscheduled <> '[]'`)
 	case tenants.WorkStateWritten:
-		// Placed (a written placement), no placement in any other state, nothing
-		// waiting, not being deleted. The placements are probed on
-		// placements_state_work alone, never their wide rows.
-		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.tenant_id = ? AND p.state = 'written' AND p.work_id = w.id)`)
-		args = append(args, tenantID)
 		if pg {
-			// An anti-join (hashed, spilling to disk if need be); the Work's row
-			// is narrow (its workload groups are TOASTed).
+			// Placed, no placement in any other state, nothing waiting, not
+			// being deleted. (Probing the tenant's written placements instead
+			// made PostgreSQL join them all before the page's first Work.)
 			conds = append(conds, `w.unscheduled = '[]' AND NOT w.deleted
-				AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.tenant_id = ? AND p.state <> 'written' AND p.work_id = w.id)`)
-			args = append(args, tenantID)
+				AND EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id)
+				AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.work_id = w.id AND p.state <> 'written')`)
 			break
 		}
-		// SQLite: the few Works that are not written, gathered once from the
-		// indexes placements_state_work, works_waiting and works_deleted (a Bloom
-		// filter and a lookup per Work), instead of reading every Work's wide row
-		// (2 µs each) and probing six states per Work.
-		conds = append(conds, `w.id NOT IN (SELECT p.work_id FROM placements p WHERE p.tenant_id = ? AND p.state IN (`+unwrittenStates+`)
+		// SQLite: placed (a written placement, probed on placements_state_work)
+		// and not one of the few Works that are not written, gathered once from
+		// the indexes placements_state_work, works_waiting and works_deleted (a
+		// Bloom filter and a lookup per Work), instead of reading every Work's
+		// wide row (2 µs each) and every placement's.
+		conds = append(conds, `EXISTS (SELECT 1 FROM placements p WHERE p.tenant_id = ? AND p.state = 'written' AND p.work_id = w.id)
+			AND w.id NOT IN (SELECT p.work_id FROM placements p WHERE p.tenant_id = ? AND p.state IN (`+unwrittenStates+`)
 			UNION ALL SELECT u.id FROM works u WHERE u.tenant_id = ? AND u.unscheduled <> '[]'
 			UNION ALL SELECT u.id FROM works u WHERE u.tenant_id = ? AND u.deleted)`)
-		args = append(args, tenantID, tenantID, tenantID)
+		args = append(args, tenantID, tenantID, tenantID, tenantID)
 	case tenants.WorkStateDeleting:
 		conds = append(conds, `w.deleted`)
 	default:

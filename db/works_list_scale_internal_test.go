@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stateward/stateward/testpeers"
 )
 
-// listFixture fills an SQLite database with teams × perTeam Works by SQL, shaped
+// listFixture fills a database with teams × perTeam Works by SQL, shaped
 // as in BenchmarkDashboardRealistic (web): each Work placed once, on Destination
 // d(k % 10) of its team, written, every 1000th failed for good and every
 // pendingEvery-th (when > 0) pending; the teams' rows interleaved, as teams
@@ -29,13 +31,21 @@ func listFixture(t testing.TB, d *DB, teams, perTeam, pendingEvery int) []int64 
 	if pendingEvery > 0 {
 		pending = strconv.Itoa(pendingEvery)
 	}
+	t1, tn := strconv.Itoa(teams), strconv.Itoa(teams*perTeam-1)
+	// SQLite's and PostgreSQL's spellings of a number in 6 digits, a time i
+	// seconds after now, and the rows 0 … teams × perTeam - 1.
+	six, after, rows := `printf('%06d', i / `+t1+`)`, `datetime(?, '+' || i || ' seconds')`,
+		`(WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < `+tn+`) SELECT i FROM n) n`
+	if d.isPostgres() {
+		six, after, rows = `lpad((i / `+t1+`)::text, 6, '0')`, `CAST(? AS TIMESTAMP) + i * INTERVAL '1 second'`,
+			`generate_series(0, `+tn+`) AS n(i)`
+	}
 	// groups: a Work's workload groups are stored with their files, a few hundred bytes.
-	groups := `'[{"files":[{"path":"cm.yaml","content":"kind: ConfigMap\nmetadata: {name: r-' || printf('%06d', i / ` + strconv.Itoa(teams) +
-		`) || '}\ndata: {v: v1}\n"}],"selector":{"slot":"d' || ((i / ` + strconv.Itoa(teams) + `) % 10) || '"}}]'`
-	if _, err := d.w.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-		INSERT INTO works (tenant_id, promise, res_namespace, res_name, workload_groups, created_at, updated_at)
-		SELECT ? + i % ?, 'redis', 'default', 'r-' || printf('%06d', i / ?), `+groups+`, ?, datetime(?, '+' || i || ' seconds') FROM n`,
-		teams*perTeam-1, ids[0], teams, teams, now, now); err != nil {
+	groups := `'[{"files":[{"path":"cm.yaml","content":"kind: ConfigMap\nmetadata: {name: r-' || ` + six +
+		` || '}\ndata: {v: v1}\n"}],"selector":{"slot":"d' || ((i / ` + t1 + `) % 10) || '"}}]'`
+	if _, err := d.w.ExecContext(ctx, `INSERT INTO works (tenant_id, promise, res_namespace, res_name, workload_groups, created_at, updated_at)
+		SELECT ? + i % `+t1+`, 'redis', 'default', 'r-' || `+six+`, `+groups+`, ?, `+after+` FROM `+rows,
+		ids[0], now, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.w.ExecContext(ctx, `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
@@ -46,6 +56,11 @@ func listFixture(t testing.TB, d *DB, teams, perTeam, pendingEvery int) []int64 
 			CASE WHEN k % 1000 = 0 THEN 'failed' WHEN k % `+pending+` = 7 THEN 'pending' ELSE 'written' END, w.updated_at, w.updated_at
 		FROM (SELECT w.*, CAST(substr(w.res_name, 3) AS INTEGER) AS k FROM works w) w`); err != nil {
 		t.Fatal(err)
+	}
+	if d.isPostgres() {
+		if _, err := d.w.ExecContext(ctx, `ANALYZE`); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := d.Optimize(ctx, true); err != nil {
 		t.Fatal(err)
@@ -76,11 +91,13 @@ var listQueries = map[string]WorkQuery{
 }
 
 // BenchmarkWorksPageFilters times WorksPage (one page of 50 and its total) for
-// each filter of listQueries on SQLite, for the middle team of
+// each filter of listQueries on SQLite (PostgreSQL with
+// STATEWARD_TEST_DATABASE=postgres), for the middle team of
 // STATEWARD_BENCH_TEAMS (default 10) teams of STATEWARD_BENCH_WORKS (10,000)
 // Works each, with every 100th Work pending (STATEWARD_BENCH_PENDING=0: none).
 //
 //	go test ./db -run '^$' -bench BenchmarkWorksPageFilters -benchtime 200x
+//	STATEWARD_TEST_DATABASE=postgres STATEWARD_BENCH_TEAMS=20 go test ./db -run '^$' -bench BenchmarkWorksPageFilters -benchtime 50x
 func BenchmarkWorksPageFilters(b *testing.B) {
 	env := func(name string, def int) int {
 		if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
@@ -89,6 +106,14 @@ func BenchmarkWorksPageFilters(b *testing.B) {
 		return def
 	}
 	d := sqliteForPlans(b)
+	if os.Getenv("STATEWARD_TEST_DATABASE") == "postgres" {
+		s, _ := NewSealer(make([]byte, 32))
+		var err error
+		if d, err = Open(context.Background(), Options{URL: testpeers.Postgres(b).NewDatabase(b), Sealer: s}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { d.Close() })
+	}
 	ids := listFixture(b, d, env("STATEWARD_BENCH_TEAMS", 10), env("STATEWARD_BENCH_WORKS", 10_000), env("STATEWARD_BENCH_PENDING", 100))
 	tid := ids[len(ids)/2]
 	for name, q := range listQueries {
