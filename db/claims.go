@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/stateward/stateward/pathing"
 	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
@@ -54,31 +55,108 @@ const claimChunk = 100
 // self's) at the keys exact or below one of the ranges (planner.Near).
 func (d *DB) claimsNear(ctx context.Context, tx *sqlx.Tx, tenantID int64, k planner.StoreKey, self int64,
 	exact []string, below [][2]string) ([]planner.Held, error) {
+	q, args, err := claimsNearSQL(tenantID, k, "?", []any{self}, exact, below)
+	if err != nil {
+		return nil, err
+	}
+	var rows []claimRow
+	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, err
+	}
+	return heldOf(rows), nil
+}
+
+func heldOf(rows []claimRow) []planner.Held {
+	held := make([]planner.Held, len(rows))
+	for i, r := range rows {
+		held[i] = planner.Held{Key: r.Key, PlacementID: r.PlacementID.Int64, CanaryID: r.CanaryID.Int64, Dir: r.Dir, Shared: r.Shared}
+	}
+	return held
+}
+
+// clashCheck is a clash query held back in the transaction's pipeline: the
+// claims near one chunk of a placement's keys, read when the pipeline is sent
+// (after the placement claimed its own, which the query leaves out), judged by
+// settle.
+type clashCheck struct {
+	tenantID int64
+	p        planner.Placement
+	workName string
+	chunk    []pathing.Claim
+	held     []claimRow
+}
+
+// checkClaimsLater is checkClaims for a placement whose row (and claims) this
+// transaction writes before the check runs: self is the SQL of its id (a
+// subquery for a row not read back) with its arguments. The checks are held
+// back; settleClashes judges them once the pipeline was sent.
+func (d *DB) checkClaimsLater(ctx context.Context, tx *sqlx.Tx, tenantID int64, self string, selfArgs []any,
+	p planner.Placement, workName string) ([]*clashCheck, error) {
+	if err := planner.SelfClash(p.Plan, workName, p.Destination.Name); err != nil {
+		return nil, err
+	}
+	var out []*clashCheck
+	for chunk := range slices.Chunk(p.Plan.Claims(), claimChunk) {
+		c := &clashCheck{tenantID: tenantID, p: p, workName: workName, chunk: chunk}
+		exact, below := planner.Near(chunk)
+		q, args, err := claimsNearSQL(tenantID, p.Store, self, selfArgs, exact, below)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.queryLater(ctx, tx, func(rows rowScanner) error {
+			for rows.Next() {
+				var r claimRow
+				if err := rows.Scan(&r.Key, &r.PlacementID, &r.CanaryID, &r.Dir, &r.Shared); err != nil {
+					return err
+				}
+				c.held = append(c.held, r)
+			}
+			return nil
+		}, q, args...); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// settleClashes answers the first conflict among checks (read by now), as
+// checkClaims would have.
+func (d *DB) settleClashes(ctx context.Context, tx *sqlx.Tx, checks []*clashCheck) error {
+	for _, c := range checks {
+		if h, key := planner.FirstClash(c.chunk, heldOf(c.held)); h != nil {
+			holder, err := d.holder(ctx, tx, c.tenantID, *h)
+			if err != nil {
+				return err
+			}
+			return planner.Conflict(holder, key, c.workName, c.p.Destination.Name)
+		}
+	}
+	return nil
+}
+
+// claimsNearSQL is claimsNear's query; self is the SQL of the placement's id
+// that the query leaves out, with its arguments.
+func claimsNearSQL(tenantID int64, k planner.StoreKey, self string, selfArgs []any,
+	exact []string, below [][2]string) (string, []any, error) {
 	// One indexed lookup per branch (ORed ranges make SQLite scan the store), and
 	// nothing around them: an outer query sorting the union's rows costs SQLite
 	// ephemeral tables on every submit. The clashing claims are few (none, as a
 	// rule).
-	const branch = `SELECT key, placement_id, canary_id, dir, shared FROM claims
-		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (placement_id IS NULL OR placement_id <> ?) AND `
-	in, inArgs, err := sqlx.In(branch+`key IN (?)`, tenantID, k.Kind, k.Name, self, exact)
+	branch := `SELECT key, placement_id, canary_id, dir, shared FROM claims
+		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND (placement_id IS NULL OR placement_id <> ` + self + `) AND `
+	head := append([]any{tenantID, k.Kind, k.Name}, selfArgs...)
+	in, inArgs, err := sqlx.In(branch+`key IN (?)`, append(head, exact)...)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	parts := []string{in}
 	args := inArgs
 	for _, r := range below {
 		parts = append(parts, branch+`key > ? AND key < ?`)
-		args = append(args, tenantID, k.Kind, k.Name, self, r[0], r[1])
+		args = append(append(args, head...), r[0], r[1])
 	}
-	var rows []claimRow
-	if err := tx.SelectContext(ctx, &rows, strings.Join(parts, " UNION ALL "), args...); err != nil {
-		return nil, err
-	}
-	held := make([]planner.Held, len(rows))
-	for i, r := range rows {
-		held[i] = planner.Held{Key: r.Key, PlacementID: r.PlacementID.Int64, CanaryID: r.CanaryID.Int64, Dir: r.Dir, Shared: r.Shared}
-	}
-	return held, nil
+	return strings.Join(parts, " UNION ALL "), args, nil
 }
 
 // holder reads who holds claim h: its placement and Work, or its canary file's
@@ -110,18 +188,41 @@ func (d *DB) claimPlacement(ctx context.Context, tx *sqlx.Tx, tenantID int64, id
 			return err
 		}
 	}
-	// One statement per hundred claims: a submit's statements are most of its cost.
+	return d.insertClaims(ctx, tx, tenantID, "?", []any{id}, p)
+}
+
+// insertClaims inserts the claims of p for the placement whose id is the SQL
+// self (with its arguments): one statement per hundred claims, as a submit's
+// statements are most of its cost.
+func (d *DB) insertClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, self string, selfArgs []any, p planner.Placement) error {
 	for chunk := range slices.Chunk(p.Plan.Claims(), claimChunk) {
 		var q strings.Builder
-		q.WriteString(`INSERT INTO claims (tenant_id, store_kind, store_name, key, placement_id, shared, dir) VALUES `)
-		args := make([]any, 0, 7*len(chunk))
+		if !d.isPostgres() { // self is "?": SQLite names no VALUES columns
+			q.WriteString(`INSERT INTO claims (tenant_id, store_kind, store_name, key, placement_id, shared, dir) VALUES `)
+			args := make([]any, 0, 7*len(chunk))
+			for i, c := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+				args = append(args, tenantID, p.Store.Kind, p.Store.Name, c.Key, selfArgs[0], c.Shared, c.Dir)
+			}
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return err
+			}
+			continue
+		}
+		q.WriteString(`INSERT INTO claims (tenant_id, store_kind, store_name, key, placement_id, shared, dir) SELECT ?, ?, ?, v.k, ` + self +
+			`, v.s, v.d FROM (VALUES `)
+		args := append([]any{tenantID, p.Store.Kind, p.Store.Name}, selfArgs...)
 		for i, c := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, tenantID, p.Store.Kind, p.Store.Name, c.Key, id, c.Shared, c.Dir)
+			q.WriteString("(CAST(? AS TEXT), CAST(? AS BOOLEAN), CAST(? AS BOOLEAN))")
+			args = append(args, c.Key, c.Shared, c.Dir)
 		}
+		q.WriteString(") AS v (k, s, d)")
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}

@@ -2,7 +2,9 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -318,6 +320,61 @@ func TestSubmitsDuringADestinationDelete(t *testing.T) {
 				if p.Destination == "dev" {
 					t.Errorf("Work %s is placed on the deleted Destination dev", v.Name)
 				}
+			}
+		}
+	})
+}
+
+// TestConcurrentClashingSubmitsOneWins: Works of different resources that all
+// want the same file of one store (Destination "prod", mode none), submitted at
+// the same moment, on PostgreSQL 1 ms away (a proxy) so that their
+// transactions overlap. Exactly one may place it; every other is refused with
+// a conflict. Each submit checked the store's claims before inserting its own,
+// and under READ COMMITTED two submits could both find the key free and both
+// claim it, so that two Works wrote one file.
+func TestConcurrentClashingSubmitsOneWins(t *testing.T) {
+	eachDialect(t, func(t *testing.T, tg target) {
+		if tg.url != "" {
+			u, err := url.Parse(tg.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := testpeers.NewTCPProxy(t, u.Host)
+			proxy.SetLatency(time.Millisecond)
+			u.Host = proxy.Addr()
+			tg.url = u.String()
+		}
+		d, tid, _ := worksDB(t, tg)
+		ctx := context.Background()
+		const rounds, racers = 6, 6
+		for round := range rounds {
+			file := fmt.Sprintf("shared-%d.yaml", round)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			won, refused := 0, 0
+			var other []error
+			for i := range racers {
+				wg.Go(func() {
+					w := resourceWork(fmt.Sprintf("r%d-%d", round, i), "prod", file, "x")
+					<-start
+					_, err := d.SubmitWork(ctx, tid, w, false)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						won++
+					case errors.Is(err, tenants.ErrConflict):
+						refused++
+					default:
+						other = append(other, err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if len(other) > 0 || won != 1 || refused != racers-1 {
+				t.Fatalf("round %d: %d placed %s, %d refused, other errors %v; want exactly one placed", round, won, file, refused, other)
 			}
 		}
 	})

@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -39,7 +40,8 @@ type DB struct {
 	dialect dialect
 	sealer  *Sealer
 	now     func() time.Time
-	b       *batcher // group commit of submits (batch.go)
+	b       *batcher  // group commit of submits (batch.go)
+	plans   planCache // each team's plan context at its plan version (PostgreSQL)
 	cp      *checkpointer
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
 	// several replicas, whose own clocks may drift apart), not this process's.
@@ -277,7 +279,10 @@ const (
 func (d *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := d.txOnce(ctx, fn)
-		lost := isRetryable(err) || d.isPostgres() && isUniqueViolation(err)
+		// A transaction whose connection turned out dead before anything was
+		// sent (driver.ErrBadConn: a pooled connection the database closed,
+		// found at the first statement, BEGIN being held back) never started.
+		lost := isRetryable(err) || d.isPostgres() && (isUniqueViolation(err) || errors.Is(err, driver.ErrBadConn))
 		if err == nil || !lost || attempt == maxTxAttempts {
 			return err
 		}

@@ -80,11 +80,10 @@ func (d *DB) lockTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64, exclus
 	if exclusive {
 		mode = " FOR NO KEY UPDATE" // does not block inserts that reference the tenant
 	}
-	var id int64
-	err := tx.GetContext(ctx, &id, `SELECT id FROM tenants WHERE id = ?`+mode, tenantID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // no such tenant: what follows finds nothing, as on SQLite
-	}
+	// Held back until the transaction's next statement (pipeline.go): it runs
+	// first all the same. No such tenant locks nothing, and what follows finds
+	// nothing, as on SQLite.
+	_, err := tx.ExecContext(deferred(ctx), `SELECT id FROM tenants WHERE id = ?`+mode, tenantID)
 	return err
 }
 
@@ -166,7 +165,8 @@ func poolSize(raw string) (string, int, error) {
 	return u.String(), v, nil
 }
 
-// rebindConnector hands out connections that rebind ? placeholders.
+// rebindConnector hands out pgConns (pipeline.go): statements rebound from ?
+// to $n, pipelined within transactions.
 type rebindConnector struct{ driver.Connector }
 
 func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -179,25 +179,5 @@ func (c rebindConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("pgx stdlib returned a %T connection", conn)
 	}
-	return rebindConn{sc}, nil
-}
-
-// rebindConn is a pgx stdlib connection whose statements are rebound from ? to
-// $n; everything else (transactions, value checks, session reset) is pgx's own.
-type rebindConn struct{ *stdlib.Conn }
-
-func rebind(query string) string { return sqlx.Rebind(sqlx.DOLLAR, query) }
-
-func (c rebindConn) Prepare(query string) (driver.Stmt, error) { return c.Conn.Prepare(rebind(query)) }
-
-func (c rebindConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.PrepareContext(ctx, rebind(query))
-}
-
-func (c rebindConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.ExecContext(ctx, rebind(query), args)
-}
-
-func (c rebindConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.QueryContext(ctx, rebind(query), args)
+	return &pgConn{Conn: sc}, nil
 }

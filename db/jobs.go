@@ -36,11 +36,11 @@ func (d *DB) enqueueAll(ctx context.Context, tx *sqlx.Tx, tenantID int64, s *job
 		return cmp.Or(strings.Compare(a.kind, b.kind), strings.Compare(a.name, b.name))
 	})
 	for _, k := range s.order {
-		id, err := d.enqueue(ctx, tx, tenantID, k, false)
-		if err != nil {
+		id := new(int64)
+		if err := d.enqueueLater(ctx, tx, tenantID, k, id); err != nil {
 			return err
 		}
-		s.ids[k] = &id
+		s.ids[k] = id
 	}
 	return nil
 }
@@ -77,29 +77,56 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 			return 0, err
 		}
 	}
-	// A new job goes first to the replica writing the store, or that wrote it
-	// last (affinity): the store's newest job is running, or holds the
-	// affinity its finish left (FinishJob). It is due at once, or when the
-	// store's push interval since its last push has run (pushDue); so is a
-	// queued job made due by it.
-	const newest = ` FROM jobs l WHERE l.tenant_id = ? AND l.store_kind = ? AND l.store_name = ? ORDER BY l.id DESC LIMIT 1)`
-	due, dueArgs := d.pushDue(tenantID, k, now)
-	args := append(append([]any{tenantID, k.kind, k.name, full}, dueArgs...), now, now, tenantID, k.kind, k.name, tenantID, k.kind, k.name)
-	err := tx.GetContext(ctx, &id, `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at,
-			affinity, affinity_until)
-		VALUES (?, ?, ?, 'queued', ?, `+due+`, ?, ?,
-			COALESCE((SELECT CASE WHEN l.state = 'running' THEN l.lease_owner ELSE l.affinity END`+newest+`, ''),
-			(SELECT CASE WHEN l.state = 'running' THEN l.lease_until ELSE l.affinity_until END`+newest+`)
-		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET
-		run_after = CASE WHEN jobs.attempts = 0 AND jobs.run_after > excluded.run_after THEN excluded.run_after ELSE jobs.run_after END,
-		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite), updated_at = excluded.updated_at
-		WHERE (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)
-		RETURNING id`, args...)
+	q, args := d.enqueueSQL(tenantID, k, full, now, `
+		WHERE (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)`)
+	err := tx.GetContext(ctx, &id, q, args...)
 	if errors.Is(err, sql.ErrNoRows) { // due already: the upsert locked it and changed nothing
 		err = tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
 			tenantID, k.kind, k.name)
 	}
 	return id, err
+}
+
+// enqueueSQL is the upsert of the store's queued job: a new job goes first to
+// the replica writing the store, or that wrote it last (affinity): the store's
+// newest job is running, or holds the affinity its finish left (FinishJob). It
+// is due at once, or when the store's push interval since its last push has run
+// (pushDue); so is a queued job made due by it. where limits the update.
+func (d *DB) enqueueSQL(tenantID int64, k storeKey, full bool, now time.Time, where string) (string, []any) {
+	const newest = ` FROM jobs l WHERE l.tenant_id = ? AND l.store_kind = ? AND l.store_name = ? ORDER BY l.id DESC LIMIT 1)`
+	due, dueArgs := d.pushDue(tenantID, k, now)
+	args := append(append([]any{tenantID, k.kind, k.name, full}, dueArgs...), now, now, tenantID, k.kind, k.name, tenantID, k.kind, k.name)
+	return `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at,
+			affinity, affinity_until)
+		VALUES (?, ?, ?, 'queued', ?, ` + due + `, ?, ?,
+			COALESCE((SELECT CASE WHEN l.state = 'running' THEN l.lease_owner ELSE l.affinity END` + newest + `, ''),
+			(SELECT CASE WHEN l.state = 'running' THEN l.lease_until ELSE l.affinity_until END` + newest + `)
+		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET
+		run_after = CASE WHEN jobs.attempts = 0 AND jobs.run_after > excluded.run_after THEN excluded.run_after ELSE jobs.run_after END,
+		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite),
+		updated_at = CASE WHEN (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)
+			THEN excluded.updated_at ELSE jobs.updated_at END` + where + `
+		RETURNING id`, args
+}
+
+// enqueueLater is enqueue (not a full rewrite) held back on PostgreSQL until
+// the transaction's next flush (pipeline.go), which sets *id: one upsert that
+// always answers the queued job, left as it was when it is due already or
+// backing off, as enqueue's read would have found it. It locks the job row as
+// enqueue does. On SQLite it is enqueue.
+func (d *DB) enqueueLater(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKey, id *int64) error {
+	if !d.isPostgres() {
+		v, err := d.enqueue(ctx, tx, tenantID, k, false)
+		*id = v
+		return err
+	}
+	q, args := d.enqueueSQL(tenantID, k, false, d.now(), "")
+	return d.queryLater(ctx, tx, func(rows rowScanner) error {
+		if !rows.Next() {
+			return errors.New("db: the job upsert answered no row")
+		}
+		return rows.Scan(id)
+	}, q, args...)
 }
 
 type jobRow struct {
@@ -176,7 +203,8 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 			return err
 		}
 		token := rand.Text()
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
+		// Held back (pipeline.go): it goes out with loadJob's first read.
+		if _, err := tx.ExecContext(deferred(ctx), `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
 			WHERE id = ?`, owner, token, now.Add(lease), now, r.ID); err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 	}
 	if job.Store.Kind == tenants.KindBucket {
 		// Never written: what it may hold is exactly its keys (one statement).
-		if _, err := tx.ExecContext(ctx, `UPDATE placements SET written_keys = paths WHERE tenant_id = ? AND store_kind = ?
+		if _, err := tx.ExecContext(deferred(ctx), `UPDATE placements SET written_keys = paths WHERE tenant_id = ? AND store_kind = ?
 			AND store_name = ? AND job_id = ? AND state = 'writing' AND intent = 'write' AND mode <> 'aggregatedYAML' AND written_keys = '[]'`,
 			job.TenantID, job.Store.Kind, job.Store.Name, job.ID); err != nil {
 			return err
@@ -106,7 +106,8 @@ func (d *DB) markWriting(ctx context.Context, tx *sqlx.Tx, table string, job int
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		// Held back (pipeline.go): it goes out with the claim's next read.
+		if _, err := tx.ExecContext(deferred(ctx), q, args...); err != nil {
 			return err
 		}
 	}
@@ -128,7 +129,7 @@ func (d *DB) mayHold(ctx context.Context, tx *sqlx.Tx, tenantID int64, w tenants
 		return nil
 	}
 	slices.Sort(all)
-	_, err := tx.ExecContext(ctx, `UPDATE placements SET written_keys = ? WHERE tenant_id = ? AND id = ?`, toJSON(all), tenantID, w.ID)
+	_, err := tx.ExecContext(deferred(ctx), `UPDATE placements SET written_keys = ? WHERE tenant_id = ? AND id = ?`, toJSON(all), tenantID, w.ID)
 	return err
 }
 

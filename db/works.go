@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"time"
@@ -18,6 +19,8 @@ type submitted struct {
 	jobs *jobSet
 	// placed and deleted are the stores of Placements and Deletes, entry by entry.
 	placed, deleted []storeKey
+	// checks are the clash checks placePipelined left to settle (PostgreSQL).
+	checks []clashCheckOf
 }
 
 // newSubmitted is an empty answer for Work id.
@@ -55,6 +58,11 @@ func (d *DB) enqueueJobs(ctx context.Context, tx *sqlx.Tx, tenantID int64, res *
 	if err := d.enqueueAll(ctx, tx, tenantID, res.jobs); err != nil {
 		return err
 	}
+	// The queued jobs are locked: now the clash checks (see placePipelined),
+	// and what was held back goes out with them.
+	if err := d.settle(ctx, tx, res); err != nil {
+		return err
+	}
 	res.jobs.fill(res.Placements, res.placed)
 	res.jobs.fill(res.Deletes, res.deleted)
 	return nil
@@ -85,6 +93,9 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 			return err
 		}
 		if dryRun {
+			if err := d.settle(ctx, tx, &res); err != nil {
+				return err // a conflict is a dry run's answer too
+			}
 			return errDryRun // nothing queued, nothing kept
 		}
 		return d.enqueueJobs(ctx, tx, tenantID, &res)
@@ -106,10 +117,11 @@ func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, 
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
-		if err := recordRequest(ctx, tx, tenantID, res.Work, w, actor); err != nil {
+		// Held back (pipeline.go): they go out with the job upserts.
+		if err := recordRequest(deferred(ctx), tx, tenantID, res.Work, w, actor); err != nil {
 			return err
 		}
-		if err := recordAudit(ctx, tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
+		if err := recordAudit(deferred(ctx), tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
 			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
 			return err
 		}
@@ -153,11 +165,11 @@ func (d *DB) submit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants
 	if w.Deleted {
 		return d.submitDelete(ctx, tx, w, dryRun)
 	}
-	isNew, err := d.upsertWork(ctx, tx, w)
+	isNew, version, err := d.upsertWork(ctx, tx, w)
 	if err != nil {
 		return submitted{}, err
 	}
-	pc, err := d.loadPlanContext(ctx, tx, tenantID)
+	pc, err := d.planContextAt(ctx, tx, tenantID, version)
 	if err != nil {
 		return submitted{}, err
 	}
@@ -262,36 +274,42 @@ func (d *DB) workID(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (int64, e
 }
 
 // upsertWork inserts w or replaces the content of the Work with its identity; it
-// sets w.ID and reports whether the Work is new.
-func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (bool, error) {
+// sets w.ID and reports whether the Work is new. On PostgreSQL it also answers
+// the team's plan version (plan_versions; -1 on SQLite, which reads the team
+// once per batch instead).
+func (d *DB) upsertWork(ctx context.Context, tx *sqlx.Tx, w *tenants.Work) (isNew bool, planVersion int64, err error) {
 	groups, _ := json.Marshal(w.Groups)
 	now := d.now()
 	ns, name := resourceOf(w)
 	if d.isPostgres() {
-		// One round trip: the upsert says whether it inserted, also when another
-		// replica inserted the Work meanwhile.
+		// One round trip (with the BEGIN and the tenant's lock held back
+		// before it): the upsert says whether it inserted, also when another
+		// replica inserted the Work meanwhile, and which plan version the team
+		// is at under that lock.
 		var r struct {
-			ID       int64 `db:"id"`
-			Inserted bool  `db:"inserted"`
+			ID       int64         `db:"id"`
+			Inserted bool          `db:"inserted"`
+			Version  sql.NullInt64 `db:"plan_version"`
 		}
-		err := tx.GetContext(ctx, &r, upsertWorkSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted`,
-			w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
+		err := tx.GetContext(ctx, &r, upsertWorkSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted,
+			(SELECT version FROM plan_versions WHERE tenant_id = ?) AS plan_version`,
+			w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now, w.TenantID)
 		w.ID = r.ID
-		return r.Inserted, mapErr(err, "Work", w.Name())
+		return r.Inserted, r.Version.Int64, mapErr(err, "Work", w.Name())
 	}
 	id, err := d.workID(ctx, tx, w)
 	if err == nil {
 		w.ID = id
 		_, err = tx.ExecContext(ctx, `UPDATE works SET workload_groups = ?, trigger_id = ?, deleted = FALSE, updated_at = ?
 			WHERE tenant_id = ? AND id = ?`, string(groups), w.TriggerID, now, w.TenantID, id)
-		return false, err
+		return false, -1, err
 	}
 	if !isNotFound(err) {
-		return false, err
+		return false, -1, err
 	}
 	err = tx.GetContext(ctx, &w.ID, upsertWorkSQL+` RETURNING id`,
 		w.TenantID, w.Promise, ns, name, w.Pipeline, string(groups), w.TriggerID, now, now)
-	return true, mapErr(err, "Work", w.Name())
+	return true, -1, mapErr(err, "Work", w.Name())
 }
 
 // upsertWorkSQL inserts a Work; the same Work submitted concurrently (another

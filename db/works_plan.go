@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 
@@ -28,6 +29,49 @@ func (d *DB) loadPlanContext(ctx context.Context, tx *sqlx.Tx, tenantID int64) (
 		d.sharePlanContext(tx, tenantID, pc)
 	}
 	return pc, err
+}
+
+// planContextAt is the team's plan context at plan version v (as upsertWork
+// read it, under the tenant's lock): the one read before at v if any, else read
+// now and kept for the next submits. v < 0 (SQLite) reads it as
+// loadPlanContext does. The version changes with everything planning reads
+// (migration 0061's triggers), so a kept context is never older than the
+// database's; one read after v was read may be newer, as a read at v would
+// have been a moment later.
+func (d *DB) planContextAt(ctx context.Context, tx *sqlx.Tx, tenantID, v int64) (*planContext, error) {
+	if v < 0 {
+		return d.loadPlanContext(ctx, tx, tenantID)
+	}
+	d.plans.mu.Lock()
+	kept, ok := d.plans.m[tenantID]
+	d.plans.mu.Unlock()
+	if ok && kept.version == v {
+		return kept.pc, nil
+	}
+	pc, err := d.readPlanContext(ctx, tx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	d.plans.mu.Lock()
+	defer d.plans.mu.Unlock()
+	if d.plans.m == nil {
+		d.plans.m = map[int64]versionedPlan{}
+	}
+	if cur, ok := d.plans.m[tenantID]; !ok || cur.version <= v {
+		d.plans.m[tenantID] = versionedPlan{version: v, pc: pc}
+	}
+	return pc, nil
+}
+
+// planCache keeps each team's plan context with the plan version it was read at.
+type planCache struct {
+	mu sync.Mutex
+	m  map[int64]versionedPlan
+}
+
+type versionedPlan struct {
+	version int64
+	pc      *planContext
 }
 
 // readPlanContext reads what planning needs of a tenant: its Destinations, with
@@ -76,7 +120,7 @@ func (d *DB) planWorkRows(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *
 	plan := pc.team.Plan(w, stored, force)
 	res := newSubmitted(w.ID, plan.Unscheduled)
 	for _, p := range plan.Placements {
-		entry, err := d.place(ctx, tx, w, p, byID)
+		entry, err := d.place(ctx, tx, w, p, byID, &res)
 		switch {
 		case err == nil:
 			st := p.Store
@@ -99,7 +143,7 @@ func (d *DB) planWorkRows(ctx context.Context, tx *sqlx.Tx, pc *planContext, w *
 		res.remove(r.planEntry(tenants.StatePending, rm.Misplaced), r.StoreKind, r.StoreName)
 	}
 	if !fresh || len(res.Unscheduled) > 0 { // a new row holds '[]'
-		if _, err := tx.ExecContext(ctx, `UPDATE works SET unscheduled = ? WHERE tenant_id = ? AND id = ?`,
+		if _, err := tx.ExecContext(deferred(ctx), `UPDATE works SET unscheduled = ? WHERE tenant_id = ? AND id = ?`,
 			toJSON(res.Unscheduled), w.TenantID, w.ID); err != nil {
 			return submitted{}, err
 		}
@@ -117,7 +161,7 @@ func (r placementRow) stored() planner.Stored {
 // otherwise it checks p's key claims (unless the placement already holds exactly
 // those), upserts the row back to pending and claims its keys.
 func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.Placement,
-	byID map[int64]placementRow) (tenants.PlacementPlan, error) {
+	byID map[int64]placementRow, res *submitted) (tenants.PlacementPlan, error) {
 	if p.Err != nil {
 		return tenants.PlacementPlan{}, p.Err
 	}
@@ -127,6 +171,9 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 	}
 	if p.Unchanged {
 		return old.planEntry(old.State, false), nil
+	}
+	if d.isPostgres() {
+		return d.placePipelined(ctx, tx, w, p, old, res)
 	}
 	keep := false
 	if p.Old != nil && p.Old.Live {
@@ -146,21 +193,13 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 		Inserted bool  `db:"inserted"`
 	}
 	dest := p.Destination
-	err := tx.GetContext(ctx, &row, `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
-		destination_name, mode, store_kind, store_name, name, paths, plan, plan_hash, intent, state, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'write', 'pending', ?)
-		ON CONFLICT (work_id, group_index, destination_id) DO UPDATE SET directory = excluded.directory,
-		destination_name = excluded.destination_name, mode = excluded.mode, store_kind = excluded.store_kind,
-		store_name = excluded.store_name, name = excluded.name, paths = excluded.paths, plan = excluded.plan,
-		plan_hash = excluded.plan_hash, intent = 'write', state = 'pending', generation = placements.generation + 1,
-		misplaced = FALSE, attempts = 0, error = '', stuck = FALSE, updated_at = excluded.updated_at
-		RETURNING id, `+d.dialect.inserted+` AS inserted`, w.TenantID, w.ID, p.Group, w.Groups[p.Group].Directory, dest.ID,
+	err := tx.GetContext(ctx, &row, placementUpsertSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted`, w.TenantID, w.ID, p.Group, w.Groups[p.Group].Directory, dest.ID,
 		dest.Name, dest.Mode, dest.StoreKind, dest.StoreName, p.Name, toJSON(p.Keys), p.Doc, p.Hash, d.now())
 	if err != nil {
 		return tenants.PlacementPlan{}, err
 	}
 	// On SQLite, the one writer, a row not read before was inserted.
-	fresh := row.Inserted || p.Old == nil && !d.isPostgres()
+	fresh := row.Inserted || p.Old == nil
 	if !keep {
 		if err := d.claimPlacement(ctx, tx, w.TenantID, row.ID, p, fresh); err != nil {
 			return tenants.PlacementPlan{}, err
@@ -170,8 +209,94 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 		State: tenants.StatePending}, nil
 }
 
+// placePipelined is place on PostgreSQL, in statements held back for the
+// transaction's next flush (pipeline.go): the placement's upsert and its claims
+// go out together, and the clash check — which must leave the placement's own
+// claims out, so it names the row by its key when the row is new — is queued
+// by settle after the store's queued job is locked (enqueueJobs). Every submit
+// of the store takes that lock, so a submit claiming the same keys at the same
+// time checks after this one committed and sees its claims: two submits can no
+// longer both pass their checks before either committed.
+func (d *DB) placePipelined(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.Placement, old placementRow,
+	res *submitted) (tenants.PlacementPlan, error) {
+	keep := false
+	if p.Old != nil && p.Old.Live {
+		held, err := d.heldClaims(ctx, tx, w.TenantID, old.ID)
+		if err != nil {
+			return tenants.PlacementPlan{}, err
+		}
+		keep = planner.HoldsExactly(held, p.Store, p.Plan)
+	}
+	if !keep {
+		if err := planner.SelfClash(p.Plan, w.Name(), p.Destination.Name); err != nil {
+			return tenants.PlacementPlan{}, err
+		}
+	}
+	dest := p.Destination
+	if _, err := tx.ExecContext(deferred(ctx), placementUpsertSQL, w.TenantID, w.ID, p.Group, w.Groups[p.Group].Directory, dest.ID,
+		dest.Name, dest.Mode, dest.StoreKind, dest.StoreName, p.Name, toJSON(p.Keys), p.Doc, p.Hash, d.now()); err != nil {
+		return tenants.PlacementPlan{}, err
+	}
+	if !keep {
+		self, selfArgs := "?", []any{old.ID}
+		if p.Old == nil {
+			// A row this transaction inserts (the Work's row lock, taken by its
+			// upsert, keeps any other from inserting it meanwhile).
+			self, selfArgs = `(SELECT id FROM placements WHERE work_id = ? AND group_index = ? AND destination_id = ?)`,
+				[]any{w.ID, p.Group, dest.ID}
+		} else if err := d.dropClaims(deferred(ctx), tx, w.TenantID, "placement_id", old.ID); err != nil {
+			return tenants.PlacementPlan{}, err
+		}
+		if err := d.insertClaims(deferred(ctx), tx, w.TenantID, self, selfArgs, p); err != nil {
+			return tenants.PlacementPlan{}, err
+		}
+		res.checks = append(res.checks, clashCheckOf{tenantID: w.TenantID, self: self, selfArgs: selfArgs, p: p, workName: w.Name()})
+	}
+	return tenants.PlacementPlan{Destination: dest.Name, Name: p.Name, Group: p.Group, Paths: p.Keys,
+		State: tenants.StatePending}, nil
+}
+
+// clashCheckOf is a clash check to queue (settle): the placement, and the SQL
+// of its id.
+type clashCheckOf struct {
+	tenantID int64
+	self     string
+	selfArgs []any
+	p        planner.Placement
+	workName string
+}
+
+// settle queues res's clash checks, sends what the transaction holds back and
+// answers the first conflict (PostgreSQL; on SQLite place checked at once).
+func (d *DB) settle(ctx context.Context, tx *sqlx.Tx, res *submitted) error {
+	var checks []*clashCheck
+	for _, c := range res.checks {
+		cs, err := d.checkClaimsLater(ctx, tx, c.tenantID, c.self, c.selfArgs, c.p, c.workName)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, cs...)
+	}
+	res.checks = nil
+	if err := d.flushPipeline(ctx, tx); err != nil {
+		return err
+	}
+	return d.settleClashes(ctx, tx, checks)
+}
+
+// placementUpsertSQL stores a placement back to pending with its new plan.
+const placementUpsertSQL = `INSERT INTO placements (tenant_id, work_id, group_index, directory, destination_id,
+		destination_name, mode, store_kind, store_name, name, paths, plan, plan_hash, intent, state, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'write', 'pending', ?)
+		ON CONFLICT (work_id, group_index, destination_id) DO UPDATE SET directory = excluded.directory,
+		destination_name = excluded.destination_name, mode = excluded.mode, store_kind = excluded.store_kind,
+		store_name = excluded.store_name, name = excluded.name, paths = excluded.paths, plan = excluded.plan,
+		plan_hash = excluded.plan_hash, intent = 'write', state = 'pending', generation = placements.generation + 1,
+		misplaced = FALSE, attempts = 0, error = '', stuck = FALSE, updated_at = excluded.updated_at`
+
 // markDelete asks the next job of the placement's store to remove its files.
 func (d *DB) markDelete(ctx context.Context, tx *sqlx.Tx, r placementRow, misplaced bool) error {
+	ctx = deferred(ctx) // nothing is read back: held back for the next flush
 	_, err := tx.ExecContext(ctx, `UPDATE placements SET intent = 'delete', state = 'pending', generation = generation + 1,
 		misplaced = ?, attempts = 0, error = '', stuck = FALSE, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		misplaced, d.now(), r.TenantID, r.ID)

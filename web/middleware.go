@@ -103,15 +103,13 @@ func (s *Server) apiPrincipal(r *http.Request) (tenants.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 		return tenants.Principal{}, tenants.ErrUnauthenticated
 	}
-	tok, err := s.store.TokenBySecret(r.Context(), strings.TrimSpace(secret))
+	// The token and its team in one query (one round trip to a distant
+	// database): a token of another team, or of no such team, is a 404.
+	tok, t, err := s.store.TokenAndTenant(r.Context(), strings.TrimSpace(secret))
 	if err != nil {
 		return tenants.Principal{}, err
 	}
-	t, err := s.store.TenantBySlug(r.Context(), slug)
-	if err != nil {
-		return tenants.Principal{}, teamNotFound(err, slug)
-	}
-	if t.ID != tok.TenantID {
+	if t.Slug != slug {
 		return tenants.Principal{}, tenants.NotFound("team", slug)
 	}
 	// A token of `stateward login` acts for its person: tok.Role is already the

@@ -38,6 +38,8 @@ type Store interface {
 	Tokens(ctx context.Context, tenantID int64) ([]tenants.Token, error)
 	RevokeToken(ctx context.Context, tenantID, id int64) error
 	TokenBySecret(ctx context.Context, secret string) (tenants.Token, error)
+	// TokenAndTenant is TokenBySecret with the token's tenant, in one query.
+	TokenAndTenant(ctx context.Context, secret string) (tenants.Token, tenants.Tenant, error)
 
 	GitStores(ctx context.Context, tenantID int64) ([]tenants.GitStateStore, error)
 	BucketStores(ctx context.Context, tenantID int64) ([]tenants.BucketStateStore, error)
