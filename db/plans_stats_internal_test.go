@@ -114,8 +114,8 @@ func checkListPlans(t *testing.T, d *DB, when string, tenantID int64) {
 		if sets := c.q.sets(); len(sets) > 0 {
 			set := sets[0]
 			set.args = append([]any{tenantID}, set.args...)
-			from, fromArgs := worksFrom(&set, true)
-			p := plan(t, d, countSQL(from, where), concat(fromArgs, args, []any{MaxCount + 1})...)
+			from, on, fromArgs := worksFrom(&set, true)
+			p := plan(t, d, countSQL(from, on+where), concat(fromArgs, args, []any{MaxCount + 1})...)
 			if !hasDetail(p, -1, "SCAN s") || !hasDetail(p, -1, "SEARCH w USING INTEGER PRIMARY KEY") {
 				t.Errorf("%s: %s by id: %+v, want the placements first, then their Works by rowid", when, name, p)
 			}

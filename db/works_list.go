@@ -83,9 +83,9 @@ func (d *DB) worksPage(ctx context.Context, tenantID int64, q WorkQuery, byID ch
 		pageWhere += ` AND (w.updated_at < ? OR (w.updated_at = ? AND w.id < ?))`
 		pageArgs = append(append([]any{}, args...), at, at, id)
 	}
-	from, fromArgs := worksFrom(drive, byID(drive, works, q.Limit, q.Search != ""))
+	from, on, fromArgs := worksFrom(drive, byID(drive, works, q.Limit, q.Search != ""))
 	var rows []workRow
-	if err := d.r.SelectContext(ctx, &rows, pageSQL(from, pageWhere), concat(fromArgs, pageArgs, []any{q.Limit + 1})...); err != nil {
+	if err := d.r.SelectContext(ctx, &rows, pageSQL(from, on+pageWhere), concat(fromArgs, pageArgs, []any{q.Limit + 1})...); err != nil {
 		return WorkPage{}, err
 	}
 	if len(rows) > q.Limit {
@@ -96,8 +96,8 @@ func (d *DB) worksPage(ctx context.Context, tenantID int64, q WorkQuery, byID ch
 	if q.Before == "" && page.Next == "" {
 		page.Total = len(rows) // the first page holds every match: no need to count
 	} else {
-		from, fromArgs := worksFrom(drive, byID(drive, works, 0, q.Search != ""))
-		if err := d.r.GetContext(ctx, &page.Total, countSQL(from, where), concat(fromArgs, args, []any{MaxCount + 1})...); err != nil {
+		from, on, fromArgs := worksFrom(drive, byID(drive, works, 0, q.Search != ""))
+		if err := d.r.GetContext(ctx, &page.Total, countSQL(from, on+where), concat(fromArgs, args, []any{MaxCount + 1})...); err != nil {
 			return WorkPage{}, err
 		}
 		if page.Total > MaxCount {
@@ -163,11 +163,11 @@ func (q WorkQuery) sets() []placementSet {
 }
 
 // drivingSet answers the smallest placement set of q's filters by placement
-// and how many Works the tenant has (up to maxWorks), or nil when q has none or
+// and how many Works the tenant has (up to maxWorks); nil when q has none, when
 // a trigger narrows the Works more surely (its index is read in the list's
-// order), or on PostgreSQL. The sizes are counted on the indexes (tenant_id, state, work_id),
-// (tenant_id, destination_name, work_id) and works_trigger, in one statement,
-// each stopping past MaxCount (maxWorks).
+// order), and on PostgreSQL. The sizes are counted on the indexes (tenant_id,
+// state, work_id), (tenant_id, destination_name, work_id) and works_trigger,
+// in one statement, each stopping past MaxCount (maxWorks).
 func (d *DB) drivingSet(ctx context.Context, tenantID int64, q WorkQuery) (*placementSet, int, error) {
 	sets := q.sets()
 	if len(sets) == 0 || q.TriggerID != nil || d.isPostgres() {
@@ -204,15 +204,16 @@ func (d *DB) drivingSet(ctx context.Context, tenantID int64, q WorkQuery) (*plac
 // walk in the list's order is too long anyway.
 const maxWorks = 1_000_000
 
-// worksFrom is the FROM clause of the list's queries: the tenant's Works (w),
-// or with byID, the Works of the placements of set s, read first: CROSS JOIN
-// keeps SQLite from reordering the two.
-func worksFrom(s *placementSet, byID bool) (string, []any) {
+// worksFrom is the FROM clause of the list's queries and the condition that
+// goes first in their WHERE: the tenant's Works (w), or with byID, the Works of
+// the placements of set s, read first (CROSS JOIN keeps SQLite from reordering
+// the two).
+func worksFrom(s *placementSet, byID bool) (from, on string, args []any) {
 	if !byID {
-		return `works w`, nil
+		return `works w`, ``, nil
 	}
 	return `(SELECT DISTINCT p.work_id FROM placements p WHERE p.tenant_id = ? AND ` + s.cond + `) s
-		CROSS JOIN works w`, s.args
+		CROSS JOIN works w`, `w.id = s.work_id AND `, s.args
 }
 
 // concat joins argument lists into a new one.
@@ -229,9 +230,6 @@ func concat(lists ...[]any) []any {
 // works_search, in the list's order, stopping at the page's end), then the rows
 // of those ids only.
 func pageSQL(from, where string) string {
-	if strings.HasPrefix(from, "(") {
-		where = `w.id = s.work_id AND ` + where
-	}
 	return `SELECT r.id, r.tenant_id, r.promise, r.res_namespace, r.res_name, r.pipeline,
 		'[]' AS workload_groups, r.unscheduled, r.trigger_id, r.deleted, r.created_at, r.updated_at
 		FROM works r WHERE r.id IN (SELECT w.id FROM ` + from + ` WHERE ` + where + ` ORDER BY w.updated_at DESC, w.id DESC LIMIT ?)
@@ -240,9 +238,6 @@ func pageSQL(from, where string) string {
 
 // countSQL counts the Works matching where, up to the last argument.
 func countSQL(from, where string) string {
-	if strings.HasPrefix(from, "(") {
-		where = `w.id = s.work_id AND ` + where
-	}
 	return `SELECT COUNT(*) FROM (SELECT 1 FROM ` + from + ` WHERE ` + where + ` LIMIT ?) AS m`
 }
 
