@@ -288,14 +288,21 @@ func (d *DB) Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes
 		}
 		out = append(out, got...)
 	}
-	for _, p := range prefixes {
+	// A hundred prefixes a query, one indexed range each (a full rewrite of a
+	// store asks for one per placement: a query each was a sixth of its CPU,
+	// and a round trip each to a distant database).
+	for chunk := range slices.Chunk(prefixes, claimChunk) {
+		parts := make([]string, len(chunk))
+		args := make([]any, 0, 5*len(chunk))
+		for i, p := range chunk {
+			parts[i] = `SELECT key, dir FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?`
+			args = append(args, store.TenantID, store.Kind, store.Name, p, strings.TrimSuffix(p, "/")+"0")
+		}
 		var rows []struct {
 			Key string `db:"key"`
 			Dir bool   `db:"dir"`
 		}
-		if err := d.r.SelectContext(ctx, &rows, `SELECT DISTINCT key, dir FROM claims
-			WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND key > ? AND key < ?`,
-			store.TenantID, store.Kind, store.Name, p, strings.TrimSuffix(p, "/")+"0"); err != nil {
+		if err := d.r.SelectContext(ctx, &rows, strings.Join(parts, " UNION ALL "), args...); err != nil {
 			return nil, fmt.Errorf("read claims: %w", err)
 		}
 		for _, r := range rows {

@@ -222,8 +222,12 @@ func (d *DB) markWritten(ctx context.Context, tx *sqlx.Tx, tenantID int64, writt
 			attempts = CASE WHEN placements.generation = v.gen THEN 0 ELSE placements.attempts END,
 			written_at = CASE WHEN placements.generation = v.gen THEN ? ELSE placements.written_at END,
 			updated_at = CASE WHEN placements.generation = v.gen THEN ? ELSE placements.updated_at END
-			FROM v WHERE placements.tenant_id = ? AND placements.id = v.id`)
-		args = append(args, version, now, now, tenantID)
+			FROM v WHERE placements.tenant_id = ? AND placements.id = v.id
+			AND NOT (placements.written_keys = v.keys AND placements.written_prefix = v.prefix AND placements.generation = v.gen
+				AND placements.state = 'written' AND placements.version = ? AND placements.error = '' AND placements.attempts = 0)`)
+		// (A placement already written with this version and these keys — a
+		// full rewrite that found nothing to change — keeps its row as it is.)
+		args = append(args, version, now, now, tenantID, version)
 		if _, err := tx.ExecContext(deferred(ctx), q.String(), args...); err != nil {
 			return err
 		}

@@ -247,10 +247,11 @@ func (c *pgConn) send(ctx context.Context, last ...queued) (pgx.BatchResults, er
 		b.Queue(s.sql, s.args...)
 	}
 	br := c.Conn.Conn().SendBatch(ctx, b)
+	commit := len(last) == 1 && last[0].sql == "COMMIT"
 	for _, s := range q {
 		if err := readQueued(br, s); err != nil {
 			br.Close()
-			return nil, c.connErr(err)
+			return nil, c.lost(err, commit)
 		}
 	}
 	return br, nil
@@ -274,16 +275,26 @@ func readQueued(br pgx.BatchResults, s queued) error {
 	return err
 }
 
-// connErr is err, or driver.ErrBadConn when nothing was sent (pgx's rule): the
-// transaction then did not start on the server, and d.tx runs it again on
-// another connection.
+// connErr is err, or driver.ErrBadConn when the transaction certainly did not
+// commit because of the connection: nothing was sent (pgx's rule), or the
+// connection was lost on a pipeline without the COMMIT — the server rolls an
+// open transaction back when its connection goes, so running the whole
+// transaction again (d.tx does, on another connection) does nothing twice. A
+// pooled connection the database closed is found this way at the
+// transaction's first statement, BEGIN being held back. A COMMIT lost with
+// its connection may have committed: its error is said as it is.
 func (c *pgConn) connErr(err error) error {
-	if pgconn.SafeToRetry(err) {
+	return c.lost(err, false)
+}
+
+func (c *pgConn) lost(err error, commit bool) error {
+	closed := c.Conn.Conn().IsClosed()
+	if closed {
+		c.bad = true
+	}
+	if pgconn.SafeToRetry(err) || closed && !commit {
 		c.bad = true
 		return driver.ErrBadConn
-	}
-	if c.Conn.Conn().IsClosed() {
-		c.bad = true
 	}
 	return err
 }
@@ -324,7 +335,7 @@ func (t pipeTx) Commit() error {
 		err = cerr
 	}
 	if err != nil {
-		return c.connErr(err)
+		return c.lost(err, true)
 	}
 	if tag.String() == "ROLLBACK" {
 		return pgx.ErrTxCommitRollback // the transaction had failed

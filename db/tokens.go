@@ -112,16 +112,42 @@ func (d *DB) TokenBySecret(ctx context.Context, secret string) (tenants.Token, e
 // TokenAndTenant is TokenBySecret with the token's tenant, read in the same
 // query: the API's authentication is one round trip to the database.
 func (d *DB) TokenAndTenant(ctx context.Context, secret string) (tenants.Token, tenants.Tenant, error) {
-	var r struct {
-		tokenRow
-		MemberRole *string   `db:"member_role"`
-		GroupRank  *int      `db:"group_rank"`
-		TSlug      string    `db:"t_slug"`
-		TName      string    `db:"t_name"`
-		TDomain    string    `db:"t_allowed_domain"`
-		TCreated   time.Time `db:"t_created_at"`
+	var r tokenAuthRow
+	q, args := d.tokenAuthSQL(secret)
+	err := d.r.QueryRowxContext(ctx, q, args...).Scan(r.dest()...)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return tenants.Token{}, tenants.Tenant{}, err
 	}
-	err := d.r.GetContext(ctx, &r, `SELECT `+tokenCols+`, m.role AS member_role,
+	r.found = err == nil
+	tok, t, touch, err := r.evaluate(d.now())
+	if err == nil && touch {
+		_, err = d.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, d.now(), tok.ID)
+	}
+	return tok, t, err
+}
+
+// tokenAuthRow is a token as authentication reads it: its row, its person's
+// roles in its tenant, and its tenant.
+type tokenAuthRow struct {
+	tokenRow
+	found      bool
+	MemberRole *string
+	GroupRank  *int64
+	TSlug      string
+	TName      string
+	TDomain    string
+	TCreated   time.Time
+}
+
+// dest are the fields tokenAuthSQL's columns scan into, in order.
+func (r *tokenAuthRow) dest() []any {
+	return []any{&r.ID, &r.TenantID, &r.Name, &r.Role, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt, &r.UserID, &r.Person,
+		&r.MemberRole, &r.TSlug, &r.TName, &r.TDomain, &r.TCreated, &r.GroupRank}
+}
+
+// tokenAuthSQL reads the token a secret is: see tokenAuthRow.
+func (d *DB) tokenAuthSQL(secret string) (string, []any) {
+	return `SELECT ` + tokenCols + `, m.role AS member_role,
 		tn.slug AS t_slug, tn.name AS t_name, tn.allowed_domain AS t_allowed_domain, tn.created_at AS t_created_at,
 		(SELECT MAX(CASE gr.role WHEN 'owner' THEN 3 WHEN 'editor' THEN 2 WHEN 'viewer' THEN 1 ELSE 0 END)
 			FROM group_roles gr JOIN user_groups ug ON ug.group_name = gr.group_name
@@ -130,12 +156,16 @@ func (d *DB) TokenAndTenant(ctx context.Context, secret string) (tenants.Token, 
 		JOIN tenants tn ON tn.id = t.tenant_id
 		LEFT JOIN users u ON u.id = t.user_id
 		LEFT JOIN members m ON m.tenant_id = t.tenant_id AND m.user_id = t.user_id
-		WHERE t.hash = ?`, d.now().Add(-GroupAccessTTL), tenants.HashSecret(secret))
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return tenants.Token{}, tenants.Tenant{}, err
-	}
-	if err != nil || r.RevokedAt != nil {
-		return tenants.Token{}, tenants.Tenant{}, tenants.ErrUnauthenticated
+		WHERE t.hash = ?`, []any{d.now().Add(-GroupAccessTTL), tenants.HashSecret(secret)}
+}
+
+// evaluate answers the token (with the role it may use now), its tenant, and
+// whether its last use is to be recorded (at most once a minute); unknown,
+// revoked, or acting for a person who holds no role in the team →
+// ErrUnauthenticated.
+func (r *tokenAuthRow) evaluate(now time.Time) (tenants.Token, tenants.Tenant, bool, error) {
+	if !r.found || r.RevokedAt != nil {
+		return tenants.Token{}, tenants.Tenant{}, false, tenants.ErrUnauthenticated
 	}
 	if r.UserID != nil {
 		var person tenants.Role
@@ -143,21 +173,16 @@ func (d *DB) TokenAndTenant(ctx context.Context, secret string) (tenants.Token, 
 			person = tenants.Role(*r.MemberRole)
 		}
 		if r.GroupRank != nil {
-			person = tenants.Higher(person, roleOfRank(*r.GroupRank))
+			person = tenants.Higher(person, roleOfRank(int(*r.GroupRank)))
 		}
 		if person == "" {
-			return tenants.Token{}, tenants.Tenant{}, tenants.ErrUnauthenticated
+			return tenants.Token{}, tenants.Tenant{}, false, tenants.ErrUnauthenticated
 		}
 		r.Role = string(tenants.Lower(tenants.Role(r.Role), person))
 	}
-	now := d.now()
-	if r.LastUsedAt == nil || now.Sub(*r.LastUsedAt) > time.Minute {
-		if _, err := d.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, now, r.ID); err != nil {
-			return tenants.Token{}, tenants.Tenant{}, err
-		}
-	}
+	touch := r.LastUsedAt == nil || now.Sub(*r.LastUsedAt) > time.Minute
 	t := tenantRow{ID: r.TenantID, Slug: r.TSlug, Name: r.TName, AllowedDomain: r.TDomain, CreatedAt: r.TCreated}
-	return r.domain(), t.domain(), nil
+	return r.domain(), t.domain(), touch, nil
 }
 
 // roleOfRank reads the rank TokenBySecret's query gives a group role.

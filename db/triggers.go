@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -269,14 +270,17 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
+		// The records read nothing back: held back (pipeline.go), they go out
+		// with the job upserts and the commit.
+		rctx := deferred(ctx)
 		del.WorkID = &res.Work
-		if err := recordHookRequest(ctx, tx, tenantID, res.Work, w, del.TriggerID); err != nil {
+		if err := recordHookRequest(rctx, tx, tenantID, res.Work, w, del.TriggerID); err != nil {
 			return err
 		}
-		if err := recordDelivery(ctx, tx, tenantID, del); err != nil {
+		if err := recordDelivery(rctx, tx, tenantID, del); err != nil {
 			return err
 		}
-		if err := recordTriggerWrite(ctx, tx, tenantID, d.now(), del.TriggerID, w, res.SubmitResult); err != nil {
+		if err := recordTriggerWrite(rctx, tx, tenantID, d.now(), del.TriggerID, w, res.SubmitResult); err != nil {
 			return err
 		}
 		if err := d.enqueueJobs(ctx, tx, tenantID, &res); err != nil { // last: see enqueueJobs
@@ -286,7 +290,7 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if idem == nil {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, response = ? WHERE trigger_id = ? AND key = ?`,
+		_, err = tx.ExecContext(rctx, `UPDATE idempotency_keys SET status = ?, response = ? WHERE trigger_id = ? AND key = ?`,
 			del.Status, string(body), del.TriggerID, idem.Key)
 		return err
 	})
@@ -296,11 +300,12 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 // recordHookRequest is recordRequest for a Work a trigger submitted: the
 // trigger's name is the requester.
 func recordHookRequest(ctx context.Context, tx *sqlx.Tx, tenantID, id int64, w *tenants.Work, triggerID int64) error {
-	var name string
-	if err := tx.GetContext(ctx, &name, `SELECT name FROM triggers WHERE tenant_id = ? AND id = ?`, tenantID, triggerID); err != nil {
-		return err
-	}
-	return recordRequest(ctx, tx, tenantID, id, w, tenants.Actor{Kind: tenants.ActorTrigger, ID: triggerID, Name: name})
+	// The name in the statement, not read first: nothing to wait for.
+	labels, _ := json.Marshal(nonNilLabels(w.Labels))
+	_, err := tx.ExecContext(ctx, `UPDATE works SET requested_by = (SELECT name FROM triggers WHERE tenant_id = ? AND id = ?),
+		requester_kind = ?, correlation_id = ?, labels = ?, requester_name = '' WHERE tenant_id = ? AND id = ?`,
+		tenantID, triggerID, tenants.ActorTrigger, w.CorrelationID, string(labels), tenantID, id)
+	return err
 }
 
 // claimKey reserves an Idempotency-Key for the answer of this transaction before

@@ -117,15 +117,79 @@ func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, 
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
-		// Held back (pipeline.go): they go out with the job upserts.
-		if err := recordRequest(deferred(ctx), tx, tenantID, res.Work, w, actor); err != nil {
+		return d.finishSubmit(ctx, tx, tenantID, w, &res, actor, action)
+	})
+	return res.SubmitResult, err
+}
+
+// finishSubmit records who submitted w and the audit event, held back
+// (pipeline.go) to go out with the job upserts, and queues the jobs.
+func (d *DB) finishSubmit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *tenants.Work, res *submitted,
+	actor tenants.Actor, action string) error {
+	if err := recordRequest(deferred(ctx), tx, tenantID, res.Work, w, actor); err != nil {
+		return err
+	}
+	if err := recordAudit(deferred(ctx), tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
+		Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
+		return err
+	}
+	return d.enqueueJobs(ctx, tx, tenantID, res)
+}
+
+// SubmitWorkWithToken is SubmitWorkAs for an API caller whose token is
+// checked in the same transaction, not before it: the token (unknown or
+// revoked → ErrUnauthenticated; of another team than tenantID, or of no team
+// named slug → not found; a role below need → ErrForbidden) is read in the
+// pipeline's first round trip, with the Work's upsert, and the Work is kept
+// only if the token may write it at the moment of the commit's snapshot. The
+// actor recorded is the token's. A caller of a team whose id it already knows
+// saves the round trip of a separate authentication.
+func (d *DB) SubmitWorkWithToken(ctx context.Context, tenantID int64, slug string, w *tenants.Work, secret string,
+	need tenants.Role, action string) (tenants.SubmitResult, error) {
+	var res submitted
+	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		var auth tokenAuthRow
+		read := false
+		q, args := d.tokenAuthSQL(secret)
+		if err := d.queryLater(ctx, tx, func(rows rowScanner) error {
+			read = true
+			if auth.found = rows.Next(); auth.found {
+				return rows.Scan(auth.dest()...)
+			}
+			return nil
+		}, q, args...); err != nil {
 			return err
 		}
-		if err := recordAudit(deferred(ctx), tx, tenantID, d.now(), tenants.AuditEvent{Actor: actor, Action: action,
-			Object: tenants.AuditObject{Kind: tenants.AuditWork, ID: res.Work, Name: w.Name()}, Detail: SubmitDetail(res.SubmitResult)}); err != nil {
-			return err
+		var serr error
+		res, serr = d.submit(ctx, tx, tenantID, w, false)
+		if !read { // the Work's upsert, which sends it, did not run
+			if err := d.flushPipeline(ctx, tx); err != nil && serr == nil {
+				serr = err
+			}
 		}
-		return d.enqueueJobs(ctx, tx, tenantID, &res)
+		if !read { // the transaction failed before the token was read
+			return serr
+		}
+		// The token first: a caller who may not write learns nothing of the
+		// Work's fate.
+		tok, t, touch, err := auth.evaluate(d.now())
+		switch {
+		case err != nil:
+			return err
+		case t.ID != tenantID || t.Slug != slug:
+			return tenants.NotFound("team", slug)
+		case !tok.Role.Allows(need):
+			return tenants.ErrForbidden
+		case serr != nil:
+			return serr
+		}
+		if touch {
+			if _, err := tx.ExecContext(deferred(ctx), `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, d.now(), tok.ID); err != nil {
+				return err
+			}
+		}
+		actor := tenants.Actor{Kind: tenants.ActorToken, ID: tok.ID, Name: tok.Name, PersonID: tok.UserID, Person: tok.Person}
+		return d.finishSubmit(ctx, tx, tenantID, w, &res, actor, action)
 	})
 	return res.SubmitResult, err
 }

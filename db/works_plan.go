@@ -175,13 +175,9 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 	if d.isPostgres() {
 		return d.placePipelined(ctx, tx, w, p, old, res)
 	}
-	keep := false
-	if p.Old != nil && p.Old.Live {
-		held, err := d.heldClaims(ctx, tx, w.TenantID, old.ID)
-		if err != nil {
-			return tenants.PlacementPlan{}, err
-		}
-		keep = planner.HoldsExactly(held, p.Store, p.Plan)
+	keep, err := d.keepsClaims(ctx, tx, w.TenantID, p, old)
+	if err != nil {
+		return tenants.PlacementPlan{}, err
 	}
 	if !keep {
 		if err := d.checkClaims(ctx, tx, w.TenantID, old.ID, p, w.Name()); err != nil {
@@ -193,7 +189,7 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 		Inserted bool  `db:"inserted"`
 	}
 	dest := p.Destination
-	err := tx.GetContext(ctx, &row, placementUpsertSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted`, w.TenantID, w.ID, p.Group, w.Groups[p.Group].Directory, dest.ID,
+	err = tx.GetContext(ctx, &row, placementUpsertSQL+` RETURNING id, `+d.dialect.inserted+` AS inserted`, w.TenantID, w.ID, p.Group, w.Groups[p.Group].Directory, dest.ID,
 		dest.Name, dest.Mode, dest.StoreKind, dest.StoreName, p.Name, toJSON(p.Keys), p.Doc, p.Hash, d.now())
 	if err != nil {
 		return tenants.PlacementPlan{}, err
@@ -209,6 +205,19 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 		State: tenants.StatePending}, nil
 }
 
+// keepsClaims says the placement's live stored row old already holds exactly
+// the claims p wants, so that they need no check and no rewrite.
+func (d *DB) keepsClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, p planner.Placement, old placementRow) (bool, error) {
+	if p.Old == nil || !p.Old.Live {
+		return false, nil
+	}
+	held, err := d.heldClaims(ctx, tx, tenantID, old.ID)
+	if err != nil {
+		return false, err
+	}
+	return planner.HoldsExactly(held, p.Store, p.Plan), nil
+}
+
 // placePipelined is place on PostgreSQL, in statements held back for the
 // transaction's next flush (pipeline.go): the placement's upsert and its claims
 // go out together, and the clash check — which must leave the placement's own
@@ -219,13 +228,9 @@ func (d *DB) place(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.
 // longer both pass their checks before either committed.
 func (d *DB) placePipelined(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p planner.Placement, old placementRow,
 	res *submitted) (tenants.PlacementPlan, error) {
-	keep := false
-	if p.Old != nil && p.Old.Live {
-		held, err := d.heldClaims(ctx, tx, w.TenantID, old.ID)
-		if err != nil {
-			return tenants.PlacementPlan{}, err
-		}
-		keep = planner.HoldsExactly(held, p.Store, p.Plan)
+	keep, err := d.keepsClaims(ctx, tx, w.TenantID, p, old)
+	if err != nil {
+		return tenants.PlacementPlan{}, err
 	}
 	if !keep {
 		if err := planner.SelfClash(p.Plan, w.Name(), p.Destination.Name); err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -112,9 +114,100 @@ func (s *Server) apiPrincipal(r *http.Request) (tenants.Principal, error) {
 	if t.Slug != slug {
 		return tenants.Principal{}, tenants.NotFound("team", slug)
 	}
+	s.teams.put(t)
 	// A token of `stateward login` acts for its person: tok.Role is already the
 	// lower of the token's and the person's current role.
 	return tenants.Principal{Tenant: t, Role: tok.Role, Token: tok.ID, TokenName: tok.Name, UserID: tok.UserID, Email: tok.Person}, nil
+}
+
+// apiSubmitAuth authenticates a submit (POST …/works, not a dry run) whose
+// Bearer token's team this server has seen lately (teamCache): the token is
+// then checked by the submit's own transaction, in its first round trip
+// (apiSubmitWork, SubmitWorkWithToken), which keeps the Work only if the token
+// may write it then — where a check before the transaction leaves a moment
+// for a revocation between the two. Anything else goes through apiTenant.
+func (s *Server) apiSubmitAuth(next http.Handler) http.Handler {
+	checked := s.apiTenant(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		secret = strings.TrimSpace(secret)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" || r.URL.Query().Get("dryRun") == "true" {
+			checked.ServeHTTP(w, r)
+			return
+		}
+		t, known := s.teams.get(chi.URLParam(r, "tenant"))
+		if !known {
+			checked.ServeHTTP(w, r)
+			return
+		}
+		// No role yet: only the transaction's check grants one.
+		ctx := tenants.WithPrincipal(r.Context(), tenants.Principal{Tenant: t})
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, pendingTokenKey{}, secret)))
+	})
+}
+
+// pendingTokenKey carries, for apiSubmitWork, the secret of a token that its
+// transaction is to check.
+type pendingTokenKey struct{}
+
+// pendingToken is the secret apiSubmitAuth left for the submit to check.
+func pendingToken(r *http.Request) (string, bool) {
+	v, ok := r.Context().Value(pendingTokenKey{}).(string)
+	return v, ok
+}
+
+// checkPendingToken checks the pending token now, as apiTenant would have,
+// before a submit that will not reach its transaction answers anything else.
+func (s *Server) checkPendingToken(r *http.Request, secret string, need tenants.Role) error {
+	slug := chi.URLParam(r, "tenant")
+	tok, t, err := s.store.TokenAndTenant(r.Context(), secret)
+	switch {
+	case err != nil:
+		return err
+	case t.Slug != slug:
+		return tenants.NotFound("team", slug)
+	case !tok.Role.Allows(need):
+		return tenants.ErrForbidden
+	}
+	return nil
+}
+
+// teamCache remembers the teams tokens were seen for (slug → team), so that a
+// submit can leave the token's check to its transaction. A team's id never
+// changes; a team deleted (or made anew under its slug) is found out by that
+// check, which compares both. Entries last teamCacheTTL.
+type teamCache struct {
+	mu sync.Mutex
+	m  map[string]cachedTeam
+}
+
+type cachedTeam struct {
+	t  tenants.Tenant
+	at time.Time
+}
+
+const (
+	teamCacheTTL = 5 * time.Minute
+	teamCacheMax = 10_000
+)
+
+func (c *teamCache) get(slug string) (tenants.Tenant, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[slug]
+	if !ok || time.Since(e.at) > teamCacheTTL {
+		return tenants.Tenant{}, false
+	}
+	return e.t, true
+}
+
+func (c *teamCache) put(t tenants.Tenant) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= teamCacheMax {
+		c.m = map[string]cachedTeam{} // forget them all rather than grow without bound
+	}
+	c.m[t.Slug] = cachedTeam{t: t, at: time.Now()}
 }
 
 // teamNotFound is the answer to a team lookup that failed: not found (not a

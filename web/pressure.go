@@ -26,6 +26,12 @@ func (n notingWorks) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenant
 	return n.Works.SubmitWorkAs(ctx, tenantID, w, actor, action)
 }
 
+func (n notingWorks) SubmitWorkWithToken(ctx context.Context, tenantID int64, slug string, w *tenants.Work, secret string,
+	need tenants.Role, action string) (tenants.SubmitResult, error) {
+	n.meter.Note()
+	return n.Works.SubmitWorkWithToken(ctx, tenantID, slug, w, secret, need, action)
+}
+
 func (n notingWorks) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work, del tenants.Delivery, idem *tenants.HookIdempotency,
 	sig *tenants.SignedDelivery, answer func(tenants.SubmitResult) []byte) (tenants.SubmitResult, []byte, error) {
 	n.meter.Note()

@@ -44,6 +44,7 @@ type Config struct {
 
 // Server holds every dependency of the handlers.
 type Server struct {
+	teams   teamCache // the teams tokens were seen for (apiSubmitAuth)
 	cfg     Config
 	store   Store
 	log     *slog.Logger

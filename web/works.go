@@ -18,6 +18,10 @@ import (
 type Works interface {
 	SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (tenants.SubmitResult, error)
 	SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (tenants.SubmitResult, error)
+	// SubmitWorkWithToken is SubmitWorkAs for the token whose secret is
+	// given, checked in the same transaction (see db.SubmitWorkWithToken).
+	SubmitWorkWithToken(ctx context.Context, tenantID int64, slug string, w *tenants.Work, secret string,
+		need tenants.Role, action string) (tenants.SubmitResult, error)
 	PlanWrites(ctx context.Context, tenantID int64, w *tenants.Work) (tenants.SubmitResult, []tenants.PlannedWrite, error)
 	DeleteWorkAs(ctx context.Context, tenantID, id int64, actor tenants.Actor) (tenants.SubmitResult, error)
 	Work(ctx context.Context, tenantID, id int64) (tenants.WorkView, error)
@@ -43,18 +47,31 @@ type Works interface {
 // ?dryRun=true 200 with the same shape, nothing written; with &diff=true as well,
 // each placement also says what it would add, change and remove in its store.
 func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
-	if err := authorize(r, tenants.RoleEditor); err != nil {
+	secret, pending := pendingToken(r) // checked by the submit's transaction
+	if !pending {
+		if err := authorize(r, tenants.RoleEditor); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	// refuse answers a request that does not reach the transaction: with a
+	// pending token, the token's own answer first.
+	refuse := func(err error) {
+		if pending {
+			if terr := s.checkPendingToken(r, secret, tenants.RoleEditor); terr != nil {
+				err = terr
+			}
+		}
 		s.fail(w, r, err)
-		return
 	}
 	req, err := tenants.DecodeWorkRequest(http.MaxBytesReader(w, r.Body, maxAPIBody))
 	if err != nil {
-		s.fail(w, r, err)
+		refuse(err)
 		return
 	}
 	work, err := req.Work()
 	if err != nil {
-		s.fail(w, r, err)
+		refuse(err)
 		return
 	}
 	dry := r.URL.Query().Get("dryRun") == "true"
@@ -72,7 +89,13 @@ func (s *Server) apiSubmitWork(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	work.CorrelationID = correlationID(r)
-	res, err := s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
+	var res tenants.SubmitResult
+	if pending {
+		t := principal(r).Tenant
+		res, err = s.works.SubmitWorkWithToken(r.Context(), t.ID, t.Slug, work, secret, tenants.RoleEditor, tenants.WorkAction(work))
+	} else {
+		res, err = s.works.SubmitWorkAs(r.Context(), principal(r).Tenant.ID, work, tenants.ActorOf(principal(r)), tenants.WorkAction(work))
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

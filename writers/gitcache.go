@@ -27,6 +27,16 @@ import (
 // pack for every object read dominated the cost of an unchanged re-apply.
 const maxOpenPacks = 16
 
+// cloneObjects is the object cache of every clone of the process, bounded in
+// all by go-git's default size for one repository. A cache per clone (96 MiB
+// each) grew with the number of stores: after a re-assert of 200 stores, each
+// clone's cache held its trees and the process kept them all (cmd/swbench:
+// ~2.5 MB a store of 5,000 placements, more than a third of the heap in use).
+// Sharing is safe: objects never change under their hash, and go-git asks its
+// cache only for an object it has found in the clone's own packs or loose
+// objects, so one store never "has" an object through another's reads.
+var cloneObjects cache.Object = cache.NewObjectLRU(cache.DefaultMaxSize)
+
 // maxPacks is how many packfiles (one per fetch or push) a cache collects before
 // compact merges them: every object lookup searches every pack index.
 const maxPacks = 64
@@ -37,9 +47,6 @@ type gitCache struct {
 	dir      string
 	st       *filesystem.Storage
 	maxPacks int
-	// objects is the storage's object cache, kept when the storage is opened
-	// again (objects never change under their hash).
-	objects cache.Object
 }
 
 // openGitCache opens the bare repository in dir, creating it when dir holds none.
@@ -58,8 +65,7 @@ func openGitCache(dir string, branch plumbing.ReferenceName, remote string) (*gi
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	objects := cache.NewObjectLRUDefault()
-	st := newCacheStorage(dir, objects)
+	st := newCacheStorage(dir)
 	_, err := git.Open(st, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		_, err = git.InitWithOptions(st, nil, git.InitOptions{DefaultBranch: branch})
@@ -70,7 +76,7 @@ func openGitCache(dir string, branch plumbing.ReferenceName, remote string) (*gi
 	if err != nil {
 		return nil, err
 	}
-	return &gitCache{dir: dir, st: st, maxPacks: maxPacks, objects: objects}, nil
+	return &gitCache{dir: dir, st: st, maxPacks: maxPacks}, nil
 }
 
 // cacheOriginFile, in a clone's directory, names the remote and branch it is a
@@ -102,8 +108,11 @@ func resetForeignCache(dir, remote string) error {
 	return nil
 }
 
-func newCacheStorage(dir string, objects cache.Object) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(idxInMemory{osfs.New(dir, osfs.WithBoundOS())}, objects,
+// newCacheStorage opens the storage of the clone in dir on the shared object
+// cache (kept when the storage is opened again: objects never change under
+// their hash).
+func newCacheStorage(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(idxInMemory{osfs.New(dir, osfs.WithBoundOS())}, cloneObjects,
 		filesystem.Options{ExclusiveAccess: true, MaxOpenDescriptors: maxOpenPacks})
 }
 
@@ -241,7 +250,7 @@ func (c *gitCache) reopen() error {
 	if err := c.st.Close(); err != nil {
 		return fmt.Errorf("close cache: %w", err)
 	}
-	c.st = newCacheStorage(c.dir, c.objects)
+	c.st = newCacheStorage(c.dir)
 	return nil
 }
 

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stateward/stateward/db"
+)
+
+// latencies summarises request times.
+type latencies []time.Duration
+
+func (l latencies) pct(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	i := int(float64(len(s))*p+0.999999) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// page is one dashboard page or API call that is timed.
+type page struct {
+	name, path string
+	api        bool
+}
+
+// pages are what is timed: the dashboard of the first team (10,000 Works at the
+// million) and the API's Works list, with the filters and searches issue 26
+// measured.
+func pages(slug, kind, store string) []page {
+	t, a := "/t/"+slug, "/api/v1/tenants/"+slug
+	return []page{
+		{"Overview", t + "/", false},
+		{"Works list", t + "/works", false},
+		{"Works ?destination=d3&state=written", t + "/works?destination=d3&state=written", false},
+		{"Works ?state=pending (nothing pending)", t + "/works?state=pending", false},
+		{"Works ?destination=d3", t + "/works?destination=d3", false},
+		{"Works ?q=r-00001 (search, 100 matches at 10,000 Works a team)", t + "/works?q=r-00001", false},
+		{"Works ?q=r-0000123 (search, 1 match)", t + "/works?q=r-0000123", false},
+		{"Destinations", t + "/destinations", false},
+		{"Destination d3", t + "/destinations/d3", false},
+		{"Stores", t + "/stores", false},
+		{"Store " + store, t + "/stores/" + kind + "/" + store, false},
+		{"API works ?destination=d3&state=written", a + "/works?destination=d3&state=written", true},
+		{"API works ?state=pending", a + "/works?state=pending", true},
+		{"API works ?q=r-00001", a + "/works?q=r-00001", true},
+	}
+}
+
+// timePages fetches every page warm times, then n times in a row each, and
+// prints p50, p99 and max.
+func timePages(ctx context.Context, s *server, web *http.Client, slug, token, kind, store string, warm, n int, out io.Writer) (worst time.Duration, err error) {
+	get := func(p page) (time.Duration, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+p.path, nil)
+		if err != nil {
+			return 0, err
+		}
+		c := web
+		if p.api {
+			req.Header.Set("Authorization", "Bearer "+token)
+			c = apiClient
+		}
+		began := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		took := time.Since(began)
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("GET %s: %s", p.path, resp.Status)
+		}
+		return took, err
+	}
+	fmt.Fprintf(out, "\n%-62s %9s %9s %9s\n", fmt.Sprintf("page (%d sequential requests after %d warm-up)", n, warm), "p50", "p99", "max")
+	for _, p := range pages(slug, kind, store) {
+		var l latencies
+		for i := range warm + n {
+			d, err := get(p)
+			if err != nil {
+				return 0, err
+			}
+			if i >= warm {
+				l = append(l, d)
+			}
+		}
+		fmt.Fprintf(out, "%-62s %9s %9s %9s\n", p.name, ms(l.pct(0.5)), ms(l.pct(0.99)), ms(l.pct(1)))
+		worst = max(worst, l.pct(0.99))
+	}
+	return worst, nil
+}
+
+// acceptStream submits unscheduled Works (no Destination matches them: no job,
+// no store touched) with clients callers until stop is closed, and returns each
+// answer's latency. It measures the accept path while something else runs. The
+// Works go to a team of their own, so that the measured teams keep their shape.
+func (f *fixture) acceptStream(ctx context.Context, base string, clients int, stop <-chan struct{}) (latencies, error) {
+	slug := probeTeam
+	var mu sync.Mutex
+	var all latencies
+	var firstErr error
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+				mu.Lock()
+				f.Probes++
+				n := f.Probes
+				mu.Unlock()
+				body := fmt.Appendf(nil, `{"promise":"probe","resource":{"namespace":"probe","name":"p-%08d"},`+
+					`"destinationSelectors":{"cluster":"nowhere"},"files":[{"path":"p.yaml","content":"n: %d\n"}]}`, n, n)
+				began := time.Now()
+				err := submitOne(ctx, base, slug, f.Tokens[slug], body)
+				took := time.Since(began)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				all = append(all, took)
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return all, firstErr
+}
+
+// requeueAll queues a full rewrite of every store: what the periodic re-assert
+// (STATEWARD_REASSERT_INTERVAL) does, through the same call, from this process
+// on the same database (as the CLI does while the server runs). The server's
+// writers find the jobs at their next poll.
+func requeueAll(ctx context.Context, dataDir, databaseURL, secretKey string) (int, error) {
+	var key []byte
+	var err error
+	if secretKey != "" {
+		key, err = db.ParseKey(secretKey)
+	} else {
+		key, err = db.LoadOrCreateKeyFile(filepath.Join(dataDir, "secret.key"))
+	}
+	if err != nil {
+		return 0, err
+	}
+	sealer, err := db.NewSealer(key)
+	if err != nil {
+		return 0, err
+	}
+	o := db.Options{Path: filepath.Join(dataDir, "stateward.db"), Sealer: sealer}
+	if databaseURL != "" {
+		o = db.Options{URL: databaseURL, Sealer: sealer}
+	}
+	d, err := db.Open(ctx, o)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	return d.RequeueAll(ctx)
+}
+
+// reassertResult is what one full re-assert did.
+type reassertResult struct {
+	stores     int
+	wall       time.Duration
+	cpu        time.Duration
+	jobsFailed float64
+	commits    int // new commits, all repositories
+	// Git: the most requests of each kind one repository got
+	maxUploadAdverts, maxUploadPacks, maxReceiveAdverts, maxReceivePacks int
+	reposContacted                                                       int
+	// buckets: PUTs and DELETEs in all, the most listings one bucket got
+	puts, deletes, maxLists, bucketsContacted int
+}
+
+// reassert triggers a full re-assert and waits until every job it queued has
+// finished, counting commits, PUTs, store reads and the server's CPU time.
+func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writer) (reassertResult, error) {
+	var res reassertResult
+	commitsBefore, err := commitCounts(b.git.root)
+	if err != nil {
+		return res, err
+	}
+	readsBefore := b.git.snapshot()
+	var bucketsBefore map[string]bucketCounts
+	if b.minio != nil {
+		bucketsBefore = b.minio.snapshot()
+	}
+	doneBefore, err := s.metric("stateward_jobs_total")
+	if err != nil {
+		return res, err
+	}
+	failedBefore, _ := s.metric("stateward_jobs_total", `outcome="failed"`)
+	cpuBefore, err := s.cpu()
+	if err != nil {
+		return res, err
+	}
+	began := time.Now()
+	if res.stores, err = requeueAll(ctx, b.data, b.dbURL, b.f.SecretKey); err != nil {
+		return res, fmt.Errorf("re-assert: %w", err)
+	}
+	if err := waitJobs(ctx, s, doneBefore, res.stores, out); err != nil {
+		return res, err
+	}
+	res.wall = time.Since(began)
+	cpuAfter, err := s.cpu()
+	if err != nil {
+		return res, err
+	}
+	res.cpu = cpuAfter - cpuBefore
+	failedAfter, _ := s.metric("stateward_jobs_total", `outcome="failed"`)
+	res.jobsFailed = failedAfter - failedBefore
+	commitsAfter, err := commitCounts(b.git.root)
+	if err != nil {
+		return res, err
+	}
+	for repo, n := range commitsAfter {
+		res.commits += n - commitsBefore[repo]
+	}
+	for repo, c := range b.git.snapshot() {
+		was := readsBefore[repo]
+		d := repoCounts{c.UploadAdverts - was.UploadAdverts, c.UploadPacks - was.UploadPacks, c.ReceiveAdverts - was.ReceiveAdverts, c.ReceivePacks - was.ReceivePacks}
+		if d != (repoCounts{}) {
+			res.reposContacted++
+		}
+		res.maxUploadAdverts = max(res.maxUploadAdverts, d.UploadAdverts)
+		res.maxUploadPacks = max(res.maxUploadPacks, d.UploadPacks)
+		res.maxReceiveAdverts = max(res.maxReceiveAdverts, d.ReceiveAdverts)
+		res.maxReceivePacks = max(res.maxReceivePacks, d.ReceivePacks)
+	}
+	if b.minio != nil {
+		for bucket, c := range b.minio.snapshot() {
+			was := bucketsBefore[bucket]
+			d := bucketCounts{c.Lists - was.Lists, c.Gets - was.Gets, c.Puts - was.Puts, c.Deletes - was.Deletes, c.Other - was.Other}
+			if d != (bucketCounts{}) {
+				res.bucketsContacted++
+			}
+			res.puts += d.Puts
+			res.deletes += d.Deletes
+			res.maxLists = max(res.maxLists, d.Lists)
+		}
+	}
+	return res, nil
+}
+
+// waitJobs waits until n more jobs than doneBefore have finished and none is
+// queued or running.
+func waitJobs(ctx context.Context, s *server, doneBefore float64, n int, out io.Writer) error {
+	last := time.Now()
+	for {
+		done, err := s.metric("stateward_jobs_total")
+		if err != nil {
+			return err
+		}
+		q, _ := s.metric("stateward_jobs_queued")
+		r, _ := s.metric("stateward_jobs_running")
+		if done-doneBefore >= float64(n) && q == 0 && r == 0 {
+			return nil
+		}
+		if time.Since(last) > 10*time.Second {
+			fmt.Fprintf(out, "  re-assert: %v of %d store jobs done, %v queued, %v running\n", done-doneBefore, n, q, r)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+			// Not faster: each scrape of /metrics counts the placements by state,
+			// CPU of the server that the re-assert's figure would include.
+		}
+	}
+}
+
+func (r reassertResult) print(out io.Writer, label string) {
+	fmt.Fprintf(out, "%s: %d stores re-asserted in %.1f s wall, %.1f CPU-seconds of the server; %d jobs failed\n",
+		label, r.stores, r.wall.Seconds(), r.cpu.Seconds(), int(r.jobsFailed))
+	fmt.Fprintf(out, "  Git: %d new commits; %d repositories contacted, per repository at most %d upload-pack advertisements, "+
+		"%d fetches, %d receive-pack advertisements, %d pushes\n",
+		r.commits, r.reposContacted, r.maxUploadAdverts, r.maxUploadPacks, r.maxReceiveAdverts, r.maxReceivePacks)
+	if r.maxReceiveAdverts > 1 {
+		fmt.Fprintln(out, "  (the readiness check also reads every store, once in 5 minutes: one receive-pack advertisement each; see the log's \"write done\" lines for one job per store)")
+	}
+	if r.bucketsContacted > 0 || r.puts > 0 {
+		fmt.Fprintf(out, "  buckets: %d PUTs, %d DELETEs; %d buckets contacted, per bucket at most %d listings\n",
+			r.puts, r.deletes, r.bucketsContacted, r.maxLists)
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	var l latencies
+	for i := 100; i >= 1; i-- {
+		l = append(l, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		if got := l.pct(c.p); got != c.want {
+			t.Errorf("pct(%v) = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if got := (latencies{}).pct(0.99); got != 0 {
+		t.Errorf("pct of nothing = %v, want 0", got)
+	}
+}
+
+// TestGitServerCountsRequests: the counts that say how often a re-assert read
+// or pushed to a store tell the four kinds of smart-HTTP request apart, per
+// repository.
+func TestGitServerCountsRequests(t *testing.T) {
+	g := &gitServer{counts: map[string]*repoCounts{}}
+	for _, target := range []string{
+		"/a.git/info/refs?service=git-upload-pack",
+		"/a.git/info/refs?service=git-receive-pack",
+		"/a.git/info/refs?service=git-receive-pack",
+		"/a.git/git-receive-pack",
+		"/b.git/info/refs?service=git-upload-pack",
+		"/b.git/git-upload-pack",
+	} {
+		method := "GET"
+		if !strings.Contains(target, "info/refs") {
+			method = "POST"
+		}
+		g.count(httptest.NewRequest(method, target, nil))
+	}
+	got := g.snapshot()
+	if want := (repoCounts{UploadAdverts: 1, ReceiveAdverts: 2, ReceivePacks: 1}); got["a.git"] != want {
+		t.Errorf("a.git: %+v, want %+v", got["a.git"], want)
+	}
+	if want := (repoCounts{UploadAdverts: 1, UploadPacks: 1}); got["b.git"] != want {
+		t.Errorf("b.git: %+v, want %+v", got["b.git"], want)
+	}
+}
+
+// TestWorkDependsOnItsIndexAlone: a fixture grows by submitting Works past the
+// last one; Work i must be the same Work whatever the fixture's size, on the
+// team and Destination its index says.
+func TestWorkDependsOnItsIndexAlone(t *testing.T) {
+	f := &fixture{Teams: 100, Destinations: 1000, Stores: 200, Kind: "git"}
+	slug, body := f.work(12345)
+	if slug != "team-045" {
+		t.Errorf("team of Work 12345 = %s, want team-045", slug)
+	}
+	for _, want := range []string{`"name":"r-0000123"`, `"cluster":"c3"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("Work 12345 = %s, want it to hold %s", body, want)
+		}
+	}
+	if _, again := f.work(12345); string(again) != string(body) {
+		t.Errorf("Work 12345 changed between two calls")
+	}
+	git, err := startGitServer(t.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer git.close()
+	if y := f.storesYAML(0, git); !strings.Contains(y, git.url("t000-s1.git")) ||
+		strings.Count(y, "\nkind: Destination\n") != 10 || strings.Count(y, "\nkind: GitStateStore\n") != 2 {
+		t.Errorf("team 0's YAML holds %d Destinations and %d stores, want 10 and 2 on its repositories:\n%s",
+			strings.Count(y, "\nkind: Destination\n"), strings.Count(y, "\nkind: GitStateStore\n"), y)
+	}
+}

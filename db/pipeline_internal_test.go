@@ -1,0 +1,158 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/stateward/stateward/testpeers"
+)
+
+// pipelineDB opens PostgreSQL behind a proxy that counts what the pool sends.
+func pipelineDB(t *testing.T) (*DB, *testpeers.TCPProxy) {
+	t.Helper()
+	s, err := NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(testpeers.Postgres(t).NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testpeers.NewTCPProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	d, err := Open(context.Background(), Options{URL: u.String(), Sealer: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, proxy
+}
+
+func metaValue(t *testing.T, d *DB, key string) (string, bool) {
+	t.Helper()
+	var v string
+	err := d.r.GetContext(context.Background(), &v, `SELECT value FROM meta WHERE key = ?`, key)
+	if err != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// TestPipelineSendsHeldStatementsWithTheNextOne: statements held back
+// (deferred, withRows) go out with the transaction's next statement that must
+// be answered, BEGIN with the first: a transaction of a BEGIN, three held
+// writes, a read and a COMMIT is two round trips; the read sees the writes
+// before it, and withRows' scan has run when the flush returns.
+func TestPipelineSendsHeldStatementsWithTheNextOne(t *testing.T) {
+	d, proxy := pipelineDB(t)
+	ctx := context.Background()
+	// A warm connection with the statements prepared once (pgx's statement
+	// cache describes a new statement first, in a round trip of its own).
+	run := func(key string) (n int, scanned string) {
+		err := d.tx(ctx, func(tx *sqlx.Tx) error {
+			for _, k := range []string{key + "-a", key + "-b", key + "-c"} {
+				if _, err := tx.ExecContext(deferred(ctx), `INSERT INTO meta (key, value) VALUES (?, 'v')`, k); err != nil {
+					return err
+				}
+			}
+			if err := d.queryLater(ctx, tx, func(rows rowScanner) error {
+				for rows.Next() {
+					if err := rows.Scan(&scanned); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, `SELECT key FROM meta WHERE key = ?`, key+"-a"); err != nil {
+				return err
+			}
+			return tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM meta WHERE key LIKE ?`, key+"-%")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, scanned
+	}
+	run("warm")
+	before := proxy.Sent()
+	n, scanned := run("k")
+	if n != 3 || scanned != "k-a" {
+		t.Fatalf("the read saw %d rows and the held query %q, want 3 and k-a", n, scanned)
+	}
+	if sent := proxy.Sent() - before; sent != 2 {
+		t.Errorf("the transaction sent %d times, want 2 (BEGIN with the writes and the read; COMMIT)", sent)
+	}
+	// A transaction that sent nothing commits without a round trip.
+	before = proxy.Sent()
+	if err := d.tx(ctx, func(*sqlx.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if sent := proxy.Sent() - before; sent != 0 {
+		t.Errorf("an empty transaction sent %d times", sent)
+	}
+}
+
+// TestPipelineHeldFailureFailsTheTransaction: a held statement that fails
+// makes the next statement (or the COMMIT) fail with its error, and nothing of
+// the transaction is kept.
+func TestPipelineHeldFailureFailsTheTransaction(t *testing.T) {
+	d, _ := pipelineDB(t)
+	ctx := context.Background()
+	if _, err := d.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('taken', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []string{"next statement", "commit"} {
+		err := d.txOnce(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(deferred(ctx), `INSERT INTO meta (key, value) VALUES ('kept-'||?, 'x')`, at); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(deferred(ctx), `INSERT INTO meta (key, value) VALUES ('taken', 'again')`); err != nil {
+				t.Fatalf("a held statement failed at once: %v", err)
+			}
+			if at == "commit" {
+				return nil
+			}
+			var n int
+			return tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM meta`)
+		})
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" {
+			t.Errorf("%s: %v, want the held insert's unique violation", at, err)
+		}
+		if _, ok := metaValue(t, d, "kept-"+at); ok {
+			t.Errorf("%s: the transaction's first write was kept", at)
+		}
+	}
+	if v, _ := metaValue(t, d, "taken"); v != "x" {
+		t.Errorf("taken = %q", v)
+	}
+}
+
+// TestPipelineDeadConnectionRunsTheTransactionAgain: a pooled connection the
+// database closed is found at the transaction's first statement (BEGIN being
+// held back); nothing was sent, so the transaction runs again on a new one.
+func TestPipelineDeadConnectionRunsTheTransactionAgain(t *testing.T) {
+	d, proxy := pipelineDB(t)
+	ctx := context.Background()
+	if _, err := d.w.ExecContext(ctx, `SELECT 1`); err != nil { // a connection in the pool
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	proxy.Restore()
+	runs := 0
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		runs++
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('after-cut', 'x')`)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("tx after the connections were cut: %v (%d runs)", err, runs)
+	}
+	if _, ok := metaValue(t, d, "after-cut"); !ok {
+		t.Fatal("the write was not kept")
+	}
+}
