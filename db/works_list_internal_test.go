@@ -39,11 +39,11 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			q, want := c.q, c.want
-			where, args, err := q.where(1)
+			where, args, err := q.where(1, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			count := plan(t, d, countSQL(where), append(args, MaxCount+1)...)
+			count := plan(t, d, countSQL("works w", where), append(args, MaxCount+1)...)
 			wantCount := want
 			if q.Search == "" && q.TriggerID == nil {
 				// Nothing to match: any covering index of the tenant's Works
@@ -60,7 +60,7 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 					pageWhere += ` AND (w.updated_at < ? OR (w.updated_at = ? AND w.id < ?))`
 					pageArgs = append(append([]any{}, args...), "2026-01-01", "2026-01-01", 7)
 				}
-				page := plan(t, d, pageSQL(pageWhere), append(pageArgs, 51)...)
+				page := plan(t, d, pageSQL("works w", pageWhere), append(pageArgs, 51)...)
 				sub := -1
 				for _, n := range page {
 					if strings.HasPrefix(n.Detail, "LIST SUBQUERY") {
@@ -80,15 +80,15 @@ func TestWorksSearchUsesIndex(t *testing.T) {
 // every Work of the tenant, on SQLite without statistics (as the server runs).
 func TestWorksWaitingUsesPartialIndex(t *testing.T) {
 	d := sqliteForPlans(t)
-	where, args, err := WorkQuery{State: tenants.WorkStateWaiting}.where(1)
+	where, args, err := WorkQuery{State: tenants.WorkStateWaiting}.where(1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, p := range map[string][]planNode{
 		"Overview":          plan(t, d, waitingCountSQL, 1),
-		"list count":        plan(t, d, countSQL(where), append(args, MaxCount+1)...),
-		"list page":         plan(t, d, pageSQL(where), append(args, 51)...),
-		"list search count": plan(t, d, countSQL(where+" AND "+searchText+" LIKE ?"), append(args, "%x%", MaxCount+1)...),
+		"list count":        plan(t, d, countSQL("works w", where), append(args, MaxCount+1)...),
+		"list page":         plan(t, d, pageSQL("works w", where), append(args, 51)...),
+		"list search count": plan(t, d, countSQL("works w", where+" AND "+searchText+" LIKE ?"), append(args, "%x%", MaxCount+1)...),
 	} {
 		if !hasDetail(p, -1, "INDEX works_waiting") {
 			t.Errorf("%s: %+v, want the index works_waiting", name, p)
@@ -110,7 +110,7 @@ func TestWorksPageCountsByWork(t *testing.T) {
 }
 
 // sqliteForPlans opens an empty SQLite database with every migration.
-func sqliteForPlans(t *testing.T) *DB {
+func sqliteForPlans(t testing.TB) *DB {
 	t.Helper()
 	s, err := NewSealer(make([]byte, 32))
 	if err != nil {
