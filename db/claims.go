@@ -9,7 +9,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/stateward/stateward/pathing"
 	"github.com/stateward/stateward/planner"
 	"github.com/stateward/stateward/tenants"
 )
@@ -82,8 +81,9 @@ type clashCheck struct {
 	tenantID int64
 	p        planner.Placement
 	workName string
-	chunk    []pathing.Claim
-	held     []claimRow
+	// first is planner.FirstClash of the chunk's claims and what was held.
+	first func([]planner.Held) (*planner.Held, string)
+	held  []claimRow
 }
 
 // checkClaimsLater is checkClaims for a placement whose row (and claims) this
@@ -97,7 +97,8 @@ func (d *DB) checkClaimsLater(ctx context.Context, tx *sqlx.Tx, tenantID int64, 
 	}
 	var out []*clashCheck
 	for chunk := range slices.Chunk(p.Plan.Claims(), claimChunk) {
-		c := &clashCheck{tenantID: tenantID, p: p, workName: workName, chunk: chunk}
+		c := &clashCheck{tenantID: tenantID, p: p, workName: workName,
+			first: func(held []planner.Held) (*planner.Held, string) { return planner.FirstClash(chunk, held) }}
 		exact, below := planner.Near(chunk)
 		q, args, err := claimsNearSQL(tenantID, p.Store, self, selfArgs, exact, below)
 		if err != nil {
@@ -124,7 +125,7 @@ func (d *DB) checkClaimsLater(ctx context.Context, tx *sqlx.Tx, tenantID int64, 
 // checkClaims would have.
 func (d *DB) settleClashes(ctx context.Context, tx *sqlx.Tx, checks []*clashCheck) error {
 	for _, c := range checks {
-		if h, key := planner.FirstClash(c.chunk, heldOf(c.held)); h != nil {
+		if h, key := c.first(heldOf(c.held)); h != nil {
 			holder, err := d.holder(ctx, tx, c.tenantID, *h)
 			if err != nil {
 				return err
