@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stateward/stateward/db"
-	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/testpeers"
 )
 
@@ -113,32 +112,7 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	// proxy: the replicas' pools serve the callers and writers alone.
 	observer := openDB(b, db.Options{URL: direct, Sealer: sealer})
 
-	ids := make([]int64, tenantCount)
-	tokens := make([]string, tenantCount)
-	for ti := range tenantCount {
-		slug := fmt.Sprintf("team-%d", ti)
-		ten, tok := first.tenantWithToken(slug, tenants.RoleEditor)
-		ids[ti], tokens[ti] = ten.ID, tok
-		var yaml strings.Builder
-		for _, env := range []string{"a", "b"} {
-			g := testpeers.GitHTTP(b, testpeers.GitOptions{Username: "bot", Password: "pw"})
-			fmt.Fprintf(&yaml, `apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: repo-%[1]s}
-spec: {url: "%[2]s", insecure: true, secretRef: {name: git}}
----
-apiVersion: platform.kratix.io/v1alpha1
-kind: Destination
-metadata: {name: dest-%[1]s, labels: {environment: %[1]s}}
-spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
----
-`, env, g.URL())
-		}
-		yaml.WriteString("apiVersion: v1\nkind: Secret\nmetadata: {name: git}\nstringData: {username: bot, password: pw}\n")
-		if code, _, body := first.apply(tok, slug, yaml.String()); code != 200 {
-			b.Fatalf("apply: %d %s", code, body)
-		}
-	}
+	ids, tokens, _ := benchTeams(b, first, tenantCount)
 	for _, r := range rs {
 		b.Cleanup(r.StopWriters) // before the Git servers go
 	}

@@ -51,34 +51,7 @@ func benchReplicas(b *testing.B, postgres bool, replicas int) {
 	for len(rs) < replicas {
 		rs = append(rs, first.replica())
 	}
-	var gits []*testpeers.GitServer
-	ids := make([]int64, tenantCount)
-	tokens := make([]string, tenantCount)
-	for ti := range tenantCount {
-		slug := fmt.Sprintf("team-%d", ti)
-		ten, tok := first.tenantWithToken(slug, tenants.RoleEditor)
-		ids[ti], tokens[ti] = ten.ID, tok
-		var yaml strings.Builder
-		for _, env := range []string{"a", "b"} {
-			g := testpeers.GitHTTP(b, testpeers.GitOptions{Username: "bot", Password: "pw"})
-			gits = append(gits, g)
-			fmt.Fprintf(&yaml, `apiVersion: platform.kratix.io/v1alpha1
-kind: GitStateStore
-metadata: {name: repo-%[1]s}
-spec: {url: "%[2]s", insecure: true, secretRef: {name: git}}
----
-apiVersion: platform.kratix.io/v1alpha1
-kind: Destination
-metadata: {name: dest-%[1]s, labels: {environment: %[1]s}}
-spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
----
-`, env, g.URL())
-		}
-		yaml.WriteString("apiVersion: v1\nkind: Secret\nmetadata: {name: git}\nstringData: {username: bot, password: pw}\n")
-		if code, _, body := first.apply(tok, slug, yaml.String()); code != 200 {
-			b.Fatalf("apply: %d %s", code, body)
-		}
-	}
+	ids, tokens, gits := benchTeams(b, first, tenantCount)
 	for _, r := range rs {
 		b.Cleanup(r.StopWriters) // before the Git servers go
 	}
@@ -159,4 +132,38 @@ spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
 	b.ReportMetric(float64(lat[works*50/100].Microseconds())/1000, "accept-p50-ms")
 	b.ReportMetric(float64(lat[works*99/100].Microseconds())/1000, "accept-p99-ms")
 	b.ReportMetric(float64(commits()-before)*1000/works, "commits/1000")
+}
+
+// benchTeams makes n teams (team-0 …) with an editor token each and two Git
+// stores over smart HTTP (repo-a, repo-b) with a Destination each (dest-a,
+// dest-b: environment a and b), applied through the API of first.
+func benchTeams(b *testing.B, first *harness, n int) (ids []int64, tokens []string, gits []*testpeers.GitServer) {
+	b.Helper()
+	ids, tokens = make([]int64, n), make([]string, n)
+	for ti := range n {
+		slug := fmt.Sprintf("team-%d", ti)
+		ten, tok := first.tenantWithToken(slug, tenants.RoleEditor)
+		ids[ti], tokens[ti] = ten.ID, tok
+		var yaml strings.Builder
+		for _, env := range []string{"a", "b"} {
+			g := testpeers.GitHTTP(b, testpeers.GitOptions{Username: "bot", Password: "pw"})
+			gits = append(gits, g)
+			fmt.Fprintf(&yaml, `apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata: {name: repo-%[1]s}
+spec: {url: "%[2]s", insecure: true, secretRef: {name: git}}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: dest-%[1]s, labels: {environment: %[1]s}}
+spec: {path: %[1]s, stateStoreRef: {kind: GitStateStore, name: repo-%[1]s}}
+---
+`, env, g.URL())
+		}
+		yaml.WriteString("apiVersion: v1\nkind: Secret\nmetadata: {name: git}\nstringData: {username: bot, password: pw}\n")
+		if code, _, body := first.apply(tok, slug, yaml.String()); code != 200 {
+			b.Fatalf("apply: %d %s", code, body)
+		}
+	}
+	return ids, tokens, gits
 }
