@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,6 +110,7 @@ type queued struct {
 type pgConn struct {
 	*stdlib.Conn
 	inTx    bool
+	begun   bool     // the transaction's BEGIN was sent
 	pending []queued // BEGIN first, while it has not been sent
 	// bad: a pipeline failed for the connection's sake; the pool must drop it.
 	bad bool
@@ -150,7 +150,7 @@ func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx,
 	if opts.ReadOnly {
 		begin += " READ ONLY"
 	}
-	c.inTx = true
+	c.inTx, c.begun = true, false
 	c.pending = append(c.pending[:0], queued{sql: begin})
 	return pipeTx{c}, nil
 }
@@ -165,12 +165,9 @@ func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.Na
 	}
 	query = rebind(query)
 	if c.inTx {
-		if scan, ok := ctx.Value(rowsKey).(func(rowScanner) error); ok {
+		scan, _ := ctx.Value(rowsKey).(func(rowScanner) error)
+		if scan != nil || ctx.Value(deferKey) != nil {
 			c.pending = append(c.pending, queued{sql: query, args: values(args), scan: scan})
-			return heldResult{}, nil
-		}
-		if ctx.Value(deferKey) != nil {
-			c.pending = append(c.pending, queued{sql: query, args: values(args)})
 			return heldResult{}, nil
 		}
 	}
@@ -242,6 +239,7 @@ func (c *pgConn) send(ctx context.Context, last ...queued) (pgx.BatchResults, er
 	}
 	q := c.pending
 	c.pending = nil
+	c.begun = c.begun || c.inTx // BEGIN, if held, goes out now
 	b := &pgx.Batch{}
 	for _, s := range append(q, last...) {
 		b.Queue(s.sql, s.args...)
@@ -321,8 +319,8 @@ type pipeTx struct{ c *pgConn }
 func (t pipeTx) Commit() error {
 	c := t.c
 	defer func() { c.inTx = false }()
-	if len(c.pending) == 1 && c.pending[0].scan == nil && strings.HasPrefix(c.pending[0].sql, "BEGIN") {
-		c.pending = c.pending[:0] // nothing was sent: nothing to commit
+	if !c.begun && len(c.pending) == 1 {
+		c.pending = c.pending[:0] // only the BEGIN, never sent: nothing to commit
 		return nil
 	}
 	ctx := context.Background() // as pgx's: a commit is not cancelled half-way
@@ -346,7 +344,7 @@ func (t pipeTx) Commit() error {
 func (t pipeTx) Rollback() error {
 	c := t.c
 	defer func() { c.inTx = false }()
-	if len(c.pending) > 0 && strings.HasPrefix(c.pending[0].sql, "BEGIN") {
+	if !c.begun {
 		c.pending = c.pending[:0] // nothing was sent
 		return nil
 	}
