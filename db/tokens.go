@@ -97,20 +97,14 @@ func (d *DB) RevokeToken(ctx context.Context, tenantID, id int64) error {
 	return notFoundIfNone(res, err, "token", "")
 }
 
-// TokenBySecret finds the live token for a presented secret; unknown or revoked →
+// TokenAndTenant finds the live token for a presented secret, and its tenant
+// in the same query (the API's authentication is one round trip); unknown or revoked →
 // ErrUnauthenticated. The Role it answers is what the token may do now: for a
 // token that acts for a person, the lower of its own role and that person's
 // current role in the tenant (as a member, or through IdP groups read less than
 // GroupAccessTTL ago, as RoleOf counts them), and ErrUnauthenticated when they
 // hold none — all read in the same query as the token. Last-used is recorded at
 // most once a minute.
-func (d *DB) TokenBySecret(ctx context.Context, secret string) (tenants.Token, error) {
-	tok, _, err := d.TokenAndTenant(ctx, secret)
-	return tok, err
-}
-
-// TokenAndTenant is TokenBySecret with the token's tenant, read in the same
-// query: the API's authentication is one round trip to the database.
 func (d *DB) TokenAndTenant(ctx context.Context, secret string) (tenants.Token, tenants.Tenant, error) {
 	var r tokenAuthRow
 	q, args := d.tokenAuthSQL(secret)
@@ -185,7 +179,7 @@ func (r *tokenAuthRow) evaluate(now time.Time) (tenants.Token, tenants.Tenant, b
 	return r.domain(), t.domain(), touch, nil
 }
 
-// roleOfRank reads the rank TokenBySecret's query gives a group role.
+// roleOfRank reads the rank tokenAuthSQL gives a group role.
 func roleOfRank(rank int) tenants.Role {
 	switch rank {
 	case 3:

@@ -47,14 +47,14 @@ func TestPersonTokenFollowsThePerson(t *testing.T) {
 		_, teamSecret, _ := d.CreateToken(ctx, team.ID, "ci", tenants.RoleEditor)
 		check := func(step string, want tenants.Role) {
 			t.Helper()
-			tok, err := d.TokenBySecret(ctx, bobSecret)
+			tok, _, err := d.TokenAndTenant(ctx, bobSecret)
 			switch {
 			case want == "" && !errors.Is(err, tenants.ErrUnauthenticated):
 				t.Errorf("%s: bob's token %+v %v, want ErrUnauthenticated", step, tok, err)
 			case want != "" && (err != nil || tok.Role != want || tok.UserID != bob.ID || tok.Person != "bob@example.com"):
 				t.Errorf("%s: bob's token %+v %v, want role %q for bob", step, tok, err, want)
 			}
-			if tok, err := d.TokenBySecret(ctx, teamSecret); err != nil || tok.Role != tenants.RoleEditor || tok.UserID != 0 {
+			if tok, _, err := d.TokenAndTenant(ctx, teamSecret); err != nil || tok.Role != tenants.RoleEditor || tok.UserID != 0 {
 				t.Errorf("%s: team token %+v %v, want editor, for no one", step, tok, err)
 			}
 		}

@@ -37,8 +37,8 @@ type Store interface {
 	CreatePersonToken(ctx context.Context, tenantID, userID int64, name string, role tenants.Role) (tenants.Token, string, error)
 	Tokens(ctx context.Context, tenantID int64) ([]tenants.Token, error)
 	RevokeToken(ctx context.Context, tenantID, id int64) error
-	TokenBySecret(ctx context.Context, secret string) (tenants.Token, error)
-	// TokenAndTenant is TokenBySecret with the token's tenant, in one query.
+	// TokenAndTenant finds the live token for a presented secret, with its
+	// tenant, in one query (see db.TokenAndTenant).
 	TokenAndTenant(ctx context.Context, secret string) (tenants.Token, tenants.Tenant, error)
 
 	GitStores(ctx context.Context, tenantID int64) ([]tenants.GitStateStore, error)
