@@ -294,6 +294,9 @@ func (c *pgConn) lost(err error, commit bool) error {
 		c.bad = true
 		return driver.ErrBadConn
 	}
+	if closed && commit {
+		return fmt.Errorf("%w: %w", ErrCommitInDoubt, err)
+	}
 	return err
 }
 

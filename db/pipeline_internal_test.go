@@ -156,3 +156,43 @@ func TestPipelineDeadConnectionRunsTheTransactionAgain(t *testing.T) {
 		t.Fatal("the write was not kept")
 	}
 }
+
+// TestPipelineCommitLostInFlightIsInDoubt: when the connection goes after the
+// COMMIT was sent, PostgreSQL may have committed — here it has (the proxy
+// drops its answer) — so the error says the commit is in doubt, the
+// transaction is not run again, and its write is there exactly once.
+func TestPipelineCommitLostInFlightIsInDoubt(t *testing.T) {
+	d, proxy := pipelineDB(t)
+	ctx := context.Background()
+	insert := func(key string) (runs int, err error) {
+		err = d.tx(ctx, func(tx *sqlx.Tx) error {
+			runs++
+			// Held back, so it travels with the COMMIT; its argument marks
+			// that pipeline for the proxy (the statement text itself is sent
+			// once, when pgx prepares it).
+			_, err := tx.ExecContext(deferred(ctx), `INSERT INTO meta (key, value) VALUES (?, 'x')`, key)
+			return err
+		})
+		return runs, err
+	}
+	if _, err := insert("warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.LoseAnswerTo("commit-in-doubt", nil)
+	runs, err := insert("commit-in-doubt")
+	if !errors.Is(err, ErrCommitInDoubt) {
+		t.Fatalf("COMMIT whose answer was lost: err = %v, want ErrCommitInDoubt", err)
+	}
+	if runs != 1 {
+		t.Errorf("the transaction ran %d times; a COMMIT in doubt must not be run again", runs)
+	}
+	if v, ok := metaValue(t, d, "commit-in-doubt"); !ok || v != "x" {
+		t.Errorf("PostgreSQL committed the write, but it is not there: %q, %v", v, ok)
+	}
+	if !Unavailable(err) {
+		t.Errorf("Unavailable(%v) = false", err)
+	}
+	if _, err := insert("after"); err != nil {
+		t.Errorf("the next transaction, on another connection: %v", err)
+	}
+}

@@ -14,6 +14,15 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
+// ErrCommitInDoubt is a transaction whose connection went while its COMMIT
+// was on the way to PostgreSQL or its answer on the way back: the server may
+// have committed it or not, and nobody on this side can tell. It is not
+// retried here (running the transaction again could do it twice); the API
+// answers 503 saying so, and a client repeats its request: the requests that
+// change things are idempotent (the same Work, the same apply, the same
+// Idempotency-Key).
+var ErrCommitInDoubt = errors.New("the connection to the database was lost while committing, so the change may or may not have been saved")
+
 // Unavailable reports whether err means the database itself could not do the
 // work just now — PostgreSQL unreachable, restarting, shutting down or out of
 // connections; SQLite locked past its busy timeout, its disk full or failing —

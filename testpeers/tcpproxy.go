@@ -1,6 +1,7 @@
 package testpeers
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ type TCPProxy struct {
 	latency atomic.Int64 // nanoseconds, each way
 	cut     atomic.Bool
 	sent    atomic.Int64 // chunks forwarded from clients to the target
+	lose    atomic.Pointer[loseRule]
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -55,6 +57,21 @@ func (p *TCPProxy) Cut() {
 // Sent counts the reads forwarded from clients to the target: with a client
 // that waits for each answer (a transaction's statements), its round trips.
 func (p *TCPProxy) Sent() int64 { return p.sent.Load() }
+
+// LoseAnswerTo arms the proxy once, for the next connection whose client
+// sends a chunk containing after: the first chunk of that connection, from
+// that one on, that match accepts (any, if match is nil) is forwarded, and the
+// connection is closed as soon as the target's answer arrives, without
+// passing it on. The target did the work; the client cannot know it (a
+// COMMIT whose answer was lost).
+func (p *TCPProxy) LoseAnswerTo(after string, match func(chunk []byte) bool) {
+	p.lose.Store(&loseRule{after: []byte(after), match: match})
+}
+
+type loseRule struct {
+	after []byte
+	match func([]byte) bool
+}
 
 // Restore lets connections through again.
 func (p *TCPProxy) Restore() { p.cut.Store(false) }
@@ -115,15 +132,32 @@ func (p *TCPProxy) serve(in net.Conn) {
 		p.untrack(in)
 		p.untrack(out)
 	}()
+	var (
+		rule  *loseRule   // LoseAnswerTo's, once this connection sent its marker
+		armed atomic.Bool // the answer to what was just sent is to be lost
+	)
+	toTarget := func(b []byte) bool {
+		p.sent.Add(1)
+		if r := p.lose.Load(); rule == nil && r != nil && bytes.Contains(b, r.after) && p.lose.CompareAndSwap(r, nil) {
+			rule = r
+		}
+		if rule != nil && (rule.match == nil || rule.match(b)) {
+			rule = nil
+			armed.Store(true)
+		}
+		return true
+	}
+	toClient := func([]byte) bool { return !armed.Load() }
 	done := make(chan struct{}, 2)
-	go func() { p.pipe(out, in, &p.sent); done <- struct{}{} }()
-	go func() { p.pipe(in, out, nil); done <- struct{}{} }()
+	go func() { p.pipe(out, in, toTarget); done <- struct{}{} }()
+	go func() { p.pipe(in, out, toClient); done <- struct{}{} }()
 	<-done
 }
 
 // pipe copies src to dst, each chunk delivered the latency after it was read
-// (in order, without limiting throughput).
-func (p *TCPProxy) pipe(dst, src net.Conn, count *atomic.Int64) {
+// (in order, without limiting throughput). A chunk pass refuses is not
+// delivered, and both ends are closed.
+func (p *TCPProxy) pipe(dst, src net.Conn, pass func([]byte) bool) {
 	type chunk struct {
 		b  []byte
 		at time.Time
@@ -135,8 +169,9 @@ func (p *TCPProxy) pipe(dst, src net.Conn, count *atomic.Int64) {
 			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
-				if count != nil {
-					count.Add(1)
+				if !pass(buf[:n]) {
+					src.Close()
+					return
 				}
 				ch <- chunk{buf[:n], time.Now().Add(time.Duration(p.latency.Load()))}
 			}

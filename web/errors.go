@@ -71,6 +71,8 @@ func statusOf(err error) (int, apiError) {
 		return http.StatusBadGateway, apiError{Error: err.Error()}
 	case errors.Is(err, errCrossOrigin):
 		return http.StatusForbidden, apiError{Error: "cross-origin request refused"}
+	case errors.Is(err, db.ErrCommitInDoubt):
+		return http.StatusServiceUnavailable, apiError{Error: errCommitInDoubt}
 	case db.Unavailable(err):
 		return http.StatusServiceUnavailable, apiError{Error: errDatabaseUnavailable}
 	}
@@ -83,6 +85,11 @@ var errBadRequest = errors.New("bad request")
 // errDatabaseUnavailable is what a request that needed the database answers
 // while the database cannot be reached or is refusing work (503).
 const errDatabaseUnavailable = "the database is unavailable (unreachable, restarting or out of space); nothing was changed, retry shortly"
+
+// errCommitInDoubt is the 503 of a change whose COMMIT lost its connection:
+// unlike errDatabaseUnavailable it cannot say that nothing changed.
+const errCommitInDoubt = "the database connection was lost while saving: the change may or may not have been saved; " +
+	"repeat it shortly to be sure: submitting the same Work, applying the same manifest or repeating an Idempotency-Key does nothing twice"
 
 // retryAfterUnavailable is the Retry-After of a 503: the database usually comes
 // back within seconds (a restart, a failover), and clients retry sooner than
