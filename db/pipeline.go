@@ -328,20 +328,36 @@ func (t pipeTx) Commit() error {
 	}
 	ctx := context.Background() // as pgx's: a commit is not cancelled half-way
 	br, err := c.send(ctx, queued{sql: "COMMIT"})
-	if err != nil {
-		return err
+	if err == nil {
+		var tag pgconn.CommandTag
+		tag, err = br.Exec()
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			if tag.String() == "ROLLBACK" {
+				return pgx.ErrTxCommitRollback // the transaction had failed
+			}
+			return nil
+		}
+		err = c.lost(err, true)
 	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	c.endFailed(ctx)
+	return err
+}
+
+// endFailed ends a transaction that a statement of the COMMIT's pipeline made
+// fail: the server skipped the COMMIT after it and holds the transaction open,
+// aborted, which would cost the pool this connection (database/sql drops one
+// left in a transaction) and a new one to the database. One ROLLBACK keeps it.
+func (c *pgConn) endFailed(ctx context.Context) {
+	conn := c.Conn.Conn()
+	if conn.IsClosed() || conn.PgConn().TxStatus() == 'I' {
+		return
 	}
-	if err != nil {
-		return c.lost(err, true)
+	if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+		c.bad = true
 	}
-	if tag.String() == "ROLLBACK" {
-		return pgx.ErrTxCommitRollback // the transaction had failed
-	}
-	return nil
 }
 
 func (t pipeTx) Rollback() error {

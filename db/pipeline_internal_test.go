@@ -130,6 +130,28 @@ func TestPipelineHeldFailureFailsTheTransaction(t *testing.T) {
 	if v, _ := metaValue(t, d, "taken"); v != "x" {
 		t.Errorf("taken = %q", v)
 	}
+	// The connection whose COMMIT failed is kept, out of its transaction
+	// (the server skipped the COMMIT after the failure): the pool opens no
+	// new one.
+	d.w.SetMaxOpenConns(1)
+	var before, after int
+	if err := d.txOnce(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &before, `SELECT pg_backend_pid()`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(deferred(ctx), `INSERT INTO meta (key, value) VALUES ('taken', 'again')`)
+		return err
+	}); err == nil {
+		t.Fatal("a held unique violation committed")
+	}
+	if err := d.txOnce(ctx, func(tx *sqlx.Tx) error {
+		return tx.GetContext(ctx, &after, `SELECT pg_backend_pid()`)
+	}); err != nil {
+		t.Errorf("the next transaction: %v", err)
+	}
+	if before != after {
+		t.Errorf("the connection whose COMMIT failed was dropped (backend %d, then %d)", before, after)
+	}
 }
 
 // TestPipelineDeadConnectionRunsTheTransactionAgain: a pooled connection the
