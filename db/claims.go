@@ -3,10 +3,12 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/stateward/stateward/planner"
@@ -134,6 +136,54 @@ func (d *DB) settleClashes(ctx context.Context, tx *sqlx.Tx, checks []*clashChec
 		}
 	}
 	return nil
+}
+
+// clashGuardText is what a failing clash guard says: the value PostgreSQL
+// cannot read as an integer (isClashGuard).
+const clashGuardText = "stateward: a clash guard found a clashing claim"
+
+// guardClashes queues res's clash checks as guards, held back to go out with
+// the COMMIT (submitTx): each reads what its chunk's check reads and fails the
+// statement — so the transaction, and the COMMIT after it is skipped — when
+// one of the claims near is one planner.FirstClash would return, that is any
+// but a shared claim of a key the chunk shares too. Queued after the store's
+// job upserts, each runs once those rows are locked, as settle's reads do.
+func (d *DB) guardClashes(ctx context.Context, tx *sqlx.Tx, res *submitted) error {
+	for _, c := range res.checks {
+		for chunk := range slices.Chunk(c.p.Plan.Claims(), claimChunk) {
+			exact, below := planner.Near(chunk)
+			q, args, err := claimsNearSQL(c.tenantID, c.p.Store, c.self, c.selfArgs, exact, below)
+			if err != nil {
+				return err
+			}
+			cond := "TRUE"
+			var shared []string
+			for _, cl := range chunk {
+				if cl.Shared {
+					shared = append(shared, "?")
+					args = append(args, cl.Key)
+				}
+			}
+			if len(shared) > 0 {
+				cond = "NOT (near.shared AND near.key IN (" + strings.Join(shared, ", ") + "))"
+			}
+			// A CASE of two text values cast as a whole: nothing constant for
+			// the planner to fold, and so to fail, ahead of the EXISTS.
+			guard := `SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM (` + q + `) near WHERE ` + cond + `)
+				THEN '` + clashGuardText + `' ELSE '0' END AS integer)`
+			if _, err := tx.ExecContext(deferred(ctx), guard, args...); err != nil {
+				return err
+			}
+		}
+	}
+	res.checks = nil
+	return nil
+}
+
+// isClashGuard reports whether err is a clash guard's failure (guardClashes).
+func isClashGuard(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, clashGuardText)
 }
 
 // claimsNearSQL is claimsNear's query; self is the SQL of the placement's id

@@ -246,7 +246,7 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 	sig *tenants.SignedDelivery, answer func(tenants.SubmitResult) []byte) (tenants.SubmitResult, []byte, error) {
 	var res submitted
 	var body []byte
-	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	err := d.submitTx(ctx, func(ctx context.Context, tx *sqlx.Tx, guard bool) error {
 		if idem != nil || sig != nil {
 			if err := d.lockTenant(ctx, tx, tenantID, false); err != nil { // first, as in submit
 				return err
@@ -283,17 +283,24 @@ func (d *DB) SubmitHookWork(ctx context.Context, tenantID int64, w *tenants.Work
 		if err := recordTriggerWrite(rctx, tx, tenantID, d.now(), del.TriggerID, w, res.SubmitResult); err != nil {
 			return err
 		}
+		// Guarded (submitTx) only without an idempotency key: the key keeps
+		// the answer, job ids and all, in this transaction.
+		res.guard = guard && idem == nil
 		if err := d.enqueueJobs(ctx, tx, tenantID, &res); err != nil { // last: see enqueueJobs
 			return err
 		}
-		body = answer(res.SubmitResult)
 		if idem == nil {
-			return nil
+			return nil // the answer is made after the commit, which reads the job ids
 		}
+		body = answer(res.SubmitResult)
 		_, err = tx.ExecContext(rctx, `UPDATE idempotency_keys SET status = ?, response = ? WHERE trigger_id = ? AND key = ?`,
 			del.Status, string(body), del.TriggerID, idem.Key)
 		return err
 	})
+	if err == nil && idem == nil {
+		res.fillJobs()
+		body = answer(res.SubmitResult)
+	}
 	return res.SubmitResult, body, err
 }
 

@@ -21,6 +21,18 @@ type submitted struct {
 	placed, deleted []storeKey
 	// checks are the clash checks placePipelined left to settle (PostgreSQL).
 	checks []clashCheckOf
+	// guard sends the checks with the COMMIT as guards (submitTx): the job
+	// ids are then known only after it (fillJobs).
+	guard bool
+}
+
+// fillJobs sets each entry's job id from the jobs queued.
+func (s *submitted) fillJobs() {
+	if s.jobs == nil {
+		return
+	}
+	s.jobs.fill(s.Placements, s.placed)
+	s.jobs.fill(s.Deletes, s.deleted)
 }
 
 // newSubmitted is an empty answer for Work id.
@@ -59,13 +71,37 @@ func (d *DB) enqueueJobs(ctx context.Context, tx *sqlx.Tx, tenantID int64, res *
 		return err
 	}
 	// The queued jobs are locked: now the clash checks (see placePipelined),
-	// and what was held back goes out with them.
+	// and what was held back goes out with them — or, guarded, with the COMMIT.
+	if res.guard {
+		return d.guardClashes(ctx, tx, res)
+	}
 	if err := d.settle(ctx, tx, res); err != nil {
 		return err
 	}
-	res.jobs.fill(res.Placements, res.placed)
-	res.jobs.fill(res.Deletes, res.deleted)
+	res.fillJobs()
 	return nil
+}
+
+// submitTx runs a submit's transaction (batchTx). On PostgreSQL the submit
+// first runs guarded (fn's guard, for submitted.guard): its clash checks go
+// out with the COMMIT as statements that fail the transaction on a clash
+// (guardClashes), instead of being read here and judged before the COMMIT is
+// sent. That is one round trip fewer, and the store's queued-job row — which
+// every other submit of the store waits for — is locked only while the server
+// runs the last pipeline, not across a round trip to this process and back.
+// A guard that fails rolls everything back, and the submit runs again with
+// its checks read and judged here (settle), to answer the conflict by name
+// (or to pass, if the clashing claim went meanwhile). fn's answer must be
+// complete after the commit only: the job ids are read with it (fillJobs).
+func (d *DB) submitTx(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx, guard bool) error) error {
+	if !d.isPostgres() {
+		return d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return fn(ctx, tx, false) })
+	}
+	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return fn(ctx, tx, true) })
+	if isClashGuard(err) {
+		err = d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return fn(ctx, tx, false) })
+	}
+	return err
 }
 
 // errDryRun rolls a dry run's transaction back.
@@ -81,17 +117,18 @@ var errDryRun = errors.New("dry run")
 // validation error naming the group.
 func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dryRun bool) (tenants.SubmitResult, error) {
 	var res submitted
-	run := d.batchTx
+	run := d.submitTx
 	if dryRun { // nothing is kept: it runs alone, on the caller's context
-		run = func(ctx context.Context, fn func(context.Context, *sqlx.Tx) error) error {
-			return d.tx(ctx, func(tx *sqlx.Tx) error { return fn(ctx, tx) })
+		run = func(ctx context.Context, fn func(context.Context, *sqlx.Tx, bool) error) error {
+			return d.tx(ctx, func(tx *sqlx.Tx) error { return fn(ctx, tx, false) })
 		}
 	}
-	err := run(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	err := run(ctx, func(ctx context.Context, tx *sqlx.Tx, guard bool) error {
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, dryRun); err != nil {
 			return err
 		}
+		res.guard = guard
 		if dryRun {
 			if err := d.settle(ctx, tx, &res); err != nil {
 				return err // a conflict is a dry run's answer too
@@ -102,6 +139,8 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 	})
 	if errors.Is(err, errDryRun) {
 		err = nil
+	} else if err == nil {
+		res.fillJobs()
 	}
 	return res.SubmitResult, err
 }
@@ -112,13 +151,17 @@ func (d *DB) SubmitWork(ctx context.Context, tenantID int64, w *tenants.Work, dr
 // transaction, not two.
 func (d *DB) SubmitWorkAs(ctx context.Context, tenantID int64, w *tenants.Work, actor tenants.Actor, action string) (tenants.SubmitResult, error) {
 	var res submitted
-	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	err := d.submitTx(ctx, func(ctx context.Context, tx *sqlx.Tx, guard bool) error {
 		var err error
 		if res, err = d.submit(ctx, tx, tenantID, w, false); err != nil {
 			return err
 		}
+		res.guard = guard
 		return d.finishSubmit(ctx, tx, tenantID, w, &res, actor, action)
 	})
+	if err == nil {
+		res.fillJobs()
+	}
 	return res.SubmitResult, err
 }
 
@@ -147,7 +190,7 @@ func (d *DB) finishSubmit(ctx context.Context, tx *sqlx.Tx, tenantID int64, w *t
 func (d *DB) SubmitWorkWithToken(ctx context.Context, tenantID int64, slug string, w *tenants.Work, secret string,
 	need tenants.Role, action string) (tenants.SubmitResult, error) {
 	var res submitted
-	err := d.batchTx(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	err := d.submitTx(ctx, func(ctx context.Context, tx *sqlx.Tx, guard bool) error {
 		var auth tokenAuthRow
 		read := false
 		q, args := d.tokenAuthSQL(secret)
@@ -189,8 +232,12 @@ func (d *DB) SubmitWorkWithToken(ctx context.Context, tenantID int64, slug strin
 			}
 		}
 		actor := tenants.Actor{Kind: tenants.ActorToken, ID: tok.ID, Name: tok.Name, PersonID: tok.UserID, Person: tok.Person}
+		res.guard = guard
 		return d.finishSubmit(ctx, tx, tenantID, w, &res, actor, action)
 	})
+	if err == nil {
+		res.fillJobs()
+	}
 	return res.SubmitResult, err
 }
 
