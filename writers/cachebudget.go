@@ -24,6 +24,7 @@ type cacheBudget struct {
 	size    map[string]int64     // clone dir → bytes
 	used    map[string]time.Time // clone dir → last written
 	evicted int64                // clones removed so far
+	closed  atomic.Int64         // open clones closed (closeIdle)
 }
 
 // dirSize is the bytes of the files under dir.
@@ -60,16 +61,77 @@ func (r *Runner) noteClones(dirs []string) {
 // noteWrite records that the clone at dir was just written, and evicts other
 // clones while the total is over the budget.
 func (r *Runner) noteWrite(dir string) {
-	if r.cache.max.Load() <= 0 || dir == "" {
+	if dir == "" {
 		return
 	}
 	b := &r.cache
 	b.mu.Lock()
-	b.size[dir] = dirSize(dir)
 	b.used[dir] = r.clock.Now()
+	budget := b.max.Load() > 0
+	if budget {
+		b.size[dir] = dirSize(dir)
+	}
 	b.mu.Unlock()
-	r.evictOver(dir)
+	r.closeIdle(dir)
+	if budget {
+		r.evictOver(dir)
+	}
 }
+
+// DefaultMaxOpenClones is Runner.MaxOpenClones when it is not set.
+const DefaultMaxOpenClones = 32
+
+// closeIdle closes the open clones written least recently, never keep nor one
+// a write is using, while more than MaxOpenClones are open. An open clone
+// holds its packs' indexes in memory (go-git reads a pack's whole index
+// once, ~1.8 MB for a store of 5,000 files), and the Runner keeps a backend
+// for every store it ever wrote: 200 stores held their indexes for good. A
+// closed clone stays on disk and is opened again at its next write, which
+// reads its indexes again (milliseconds).
+func (r *Runner) closeIdle(keep string) {
+	limit := r.MaxOpenClones
+	if limit == 0 {
+		limit = DefaultMaxOpenClones
+	}
+	if limit < 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var open []*Git
+	for _, c := range r.backends {
+		if g, ok := c.backend.(*Git); ok && g.isOpen() {
+			open = append(open, g)
+		}
+	}
+	if len(open) <= limit {
+		return
+	}
+	b := &r.cache
+	b.mu.Lock()
+	slices.SortFunc(open, func(x, y *Git) int {
+		return cmp.Or(b.used[x.cfg.CacheDir].Compare(b.used[y.cfg.CacheDir]), cmp.Compare(x.cfg.CacheDir, y.cfg.CacheDir))
+	})
+	b.mu.Unlock()
+	for _, g := range open {
+		if len(open) <= limit {
+			return
+		}
+		if g.cfg.CacheDir == keep || !g.mu.TryLock() { // in use: not idle
+			continue
+		}
+		if g.cache != nil {
+			_ = g.cache.st.Close()
+			g.cache = nil
+			r.cache.closed.Add(1)
+		}
+		g.mu.Unlock()
+		open = slices.DeleteFunc(open, func(x *Git) bool { return x == g })
+	}
+}
+
+// ClonesClosed counts the open clones closed to stay within MaxOpenClones.
+func (r *Runner) ClonesClosed() int64 { return r.cache.closed.Load() }
 
 // forgetClone drops dir from the budget (its store is gone).
 func (r *Runner) forgetClone(dir string) {

@@ -150,3 +150,63 @@ func BenchmarkCloneRefetch(b *testing.B) {
 		}
 	})
 }
+
+// TestIdleClonesAreClosed: with MaxOpenClones 1, writing three stores in turn
+// closes the clones written before (their pack indexes leave memory) but keeps
+// them on disk, and a later write to a closed store opens its clone again and
+// lands on its branch.
+func TestIdleClonesAreClosed(t *testing.T) {
+	e := newEngine(t)
+	var srvs []*testpeers.GitServer
+	for _, name := range []string{"a", "b", "c"} {
+		srv := gitPeer(t, false)
+		srvs = append(srvs, srv)
+		e.gitStore(t, srv, name, "")
+		e.destination(t, tenants.Destination{Name: "d-" + name, Labels: map[string]string{"store": name}, Path: "d",
+			StoreKind: tenants.KindGit, StoreName: name})
+	}
+	e.start(t, func(r *Runner) { r.MaxOpenClones = 1 })
+	closed := func(n int64) {
+		t.Helper()
+		testpeers.WaitFor(t, 30*time.Second, func() (bool, string) {
+			got := e.runner.ClonesClosed()
+			return got == n, fmt.Sprintf("%d clones closed, want %d", got, n)
+		})
+	}
+	open := func() (n int) {
+		e.runner.mu.Lock()
+		defer e.runner.mu.Unlock()
+		for _, c := range e.runner.backends {
+			if g, ok := c.backend.(*Git); ok && g.isOpen() {
+				n++
+			}
+		}
+		return n
+	}
+	for i, name := range []string{"a", "b", "c"} {
+		e.submit(t, work("w-"+name, map[string]string{"store": name}, "f.yaml", name))
+		e.drain(t, time.Minute)
+		closed(int64(i))
+		if n := open(); n > 1 {
+			t.Errorf("after writing %s: %d clones open, want at most 1", name, n)
+		}
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := os.Stat(filepath.Join(e.cacheDir, itoa(e.tenant), "git-"+itoa(e.storeID(t, name)))); err != nil {
+			t.Errorf("clone %s is not on disk: %v", name, err)
+		}
+	}
+	e.submit(t, work("w-a2", map[string]string{"store": "a"}, "g.yaml", "again"))
+	e.drain(t, time.Minute)
+	closed(3)
+	found := false
+	for k, v := range srvs[0].Files(t, srvs[0].Branch()) {
+		found = found || strings.HasSuffix(k, "/g.yaml") && v == "again"
+	}
+	if !found {
+		t.Fatal("store a's second Work is not on its branch after its clone was closed")
+	}
+	if e.runner.CacheEvictions() != 0 {
+		t.Errorf("%d clones removed from disk; closing must not remove any", e.runner.CacheEvictions())
+	}
+}

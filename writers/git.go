@@ -344,6 +344,16 @@ func (g *Git) ReadKeys(ctx context.Context, keys []string) (map[string][]byte, e
 	return out, nil
 }
 
+// isOpen reports whether the clone is open (its packs' indexes in memory).
+// It takes the lock: a write holding it keeps its clone open anyway.
+func (g *Git) isOpen() bool {
+	if !g.mu.TryLock() {
+		return true
+	}
+	defer g.mu.Unlock()
+	return g.cache != nil
+}
+
 // Close releases the clone's open files. A Git is not used after Close.
 func (g *Git) Close() error {
 	g.mu.Lock()

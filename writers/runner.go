@@ -72,6 +72,11 @@ type Runner struct {
 	// least recently written are removed (and fetched again when needed) while
 	// the total is over it. Zero: unbounded.
 	CacheMax int64
+	// MaxOpenClones bounds the Git clones kept open between writes (their
+	// pack indexes stay in memory): the least recently written are closed,
+	// and opened again at their next write. Zero: DefaultMaxOpenClones;
+	// negative: unbounded.
+	MaxOpenClones int
 
 	once     sync.Once
 	clock    clock // a job's lease is kept by it (time.Now and time.AfterFunc)
