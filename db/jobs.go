@@ -215,6 +215,15 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 	if err != nil {
 		return nil, false, fmt.Errorf("claim job: %w", err)
 	}
+	if job != nil && keptLater(job) {
+		if err := d.loadKept(ctx, job); err != nil {
+			// Claimed but not loaded: given back at once, not left to its lease.
+			if rerr := d.ReleaseJob(context.WithoutCancel(ctx), job); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return nil, false, fmt.Errorf("claim job: %w", err)
+		}
+	}
 	return job, job != nil, nil
 }
 

@@ -134,7 +134,7 @@ type trailRow struct {
 // jobWorks fills in, for every placement of the job (writes and peers), what
 // its Work says of who asked for it: one query per job (per 500 Works), not one
 // per placement.
-func (d *DB) jobWorks(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
+func (d *DB) jobWorks(ctx context.Context, q sqlx.QueryerContext, job *tenants.Job) error {
 	seen := map[int64]bool{}
 	var ids []int64
 	for _, ws := range [][]tenants.PlacementWrite{job.Writes, job.Peers} {
@@ -147,13 +147,13 @@ func (d *DB) jobWorks(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error 
 	}
 	trails := make(map[int64]tenants.WorkTrail, len(ids))
 	for chunk := range slices.Chunk(ids, 500) {
-		q, args, err := sqlx.In(`SELECT t.slug, `+prefixCols("w.", workCols)+` FROM works w JOIN tenants t ON t.id = w.tenant_id
+		query, args, err := sqlx.In(`SELECT t.slug, `+prefixCols("w.", workCols)+` FROM works w JOIN tenants t ON t.id = w.tenant_id
 			WHERE w.tenant_id = ? AND w.id IN (?)`, job.TenantID, chunk)
 		if err != nil {
 			return err
 		}
 		var rows []trailRow
-		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 			return err
 		}
 		for _, r := range rows {

@@ -2,7 +2,6 @@ package writers
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/stateward/stateward/pathing"
 	"github.com/stateward/stateward/tenants"
@@ -82,21 +81,14 @@ func (jb *jobBatch) finish() {
 
 // underPrefix reports whether key lies under a DeletePrefix of the Batch.
 func (jb *jobBatch) underPrefix(key string) bool {
-	for _, prefix := range jb.batch.DeletePrefixes {
-		if strings.HasPrefix(key, prefix) {
-			return true
-		}
-	}
-	return false
+	return jb.prefixes.covers(key)
 }
 
 // underOwned reports whether any file of p lies under a DeletePrefix of the Batch.
 func (jb *jobBatch) underOwned(p pathing.Plan) bool {
 	for _, f := range p.Files {
-		for _, prefix := range jb.batch.DeletePrefixes {
-			if strings.HasPrefix(f.Path, prefix) {
-				return true
-			}
+		if jb.prefixes.covers(f.Path) {
+			return true
 		}
 	}
 	return false

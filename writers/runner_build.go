@@ -28,6 +28,53 @@ type jobBatch struct {
 	// works are the Works the Batch writes or removes, by id, for the commit
 	// message and its trailers.
 	works map[int64]*batchWork
+	// prefixes are the Batch's DeletePrefixes as a set, for deletePrefix and
+	// underPrefix: a full rewrite has one per nestedByMetadata placement, and
+	// a scan of the list per placement made the job quadratic in them.
+	prefixes prefixSet
+}
+
+// prefixSet is a set of directory prefixes ("a/b/"), asked whether a key lies
+// below one of them in the depth of the key, not the size of the set.
+type prefixSet struct {
+	dirs map[string]bool
+	odd  []string // prefixes not ending in "/" (none are made so), scanned
+}
+
+// add adds p and reports whether it was new.
+func (s *prefixSet) add(p string) bool {
+	if !strings.HasSuffix(p, "/") {
+		if slices.Contains(s.odd, p) {
+			return false
+		}
+		s.odd = append(s.odd, p)
+		return true
+	}
+	if s.dirs[p] {
+		return false
+	}
+	if s.dirs == nil {
+		s.dirs = map[string]bool{}
+	}
+	s.dirs[p] = true
+	return true
+}
+
+// covers reports whether key starts with one of the prefixes.
+func (s *prefixSet) covers(key string) bool {
+	if len(s.dirs) > 0 {
+		for i := 0; i < len(key); i++ {
+			if key[i] == '/' && s.dirs[key[:i+1]] {
+				return true
+			}
+		}
+	}
+	for _, p := range s.odd {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // aggTarget is the one file of an aggregatedYAML Destination, rebuilt from the
@@ -235,7 +282,7 @@ func (jb *jobBatch) deleteStale(old, current []string) {
 // and, when the placement moved, the one it wrote before).
 func (jb *jobBatch) deletePrefix(prefixes ...string) {
 	for _, p := range prefixes {
-		if p != "" && !slices.Contains(jb.batch.DeletePrefixes, p) {
+		if p != "" && jb.prefixes.add(p) {
 			jb.batch.DeletePrefixes = append(jb.batch.DeletePrefixes, p)
 		}
 	}
