@@ -272,6 +272,9 @@ func (r *Runner) work(ctx context.Context) {
 		}
 		r.Wake() // another worker may take another store's job meanwhile
 		r.runJob(ctx, job, claimed)
+		if job.Full { // resting before leaving: no other job of this process runs meanwhile
+			r.Factory.Yield.paceFull(ctx, r.clock.Now().Sub(claimed))
+		}
 		leave()
 	}
 }

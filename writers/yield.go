@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -48,5 +49,26 @@ func (y *Yielding) enter() func() {
 		// of what one request at a time would take of the machine.
 		time.Sleep(time.Since(start))
 		y.lane.Unlock()
+	}
+}
+
+// paceFull rests, while the accept path is busy, as long as a full rewrite
+// (a re-assert) took, before the worker leaves the one-job lane (enterJob):
+// no job of this process runs meanwhile. A re-assert
+// rewrites every store while nothing drifted, as maintenance; when it runs
+// beside a stream of submits it takes a core of the machine's two for
+// seconds (swbench: the stream fell from 1,275/s to 254/s), so it gets half
+// of one instead, and its jobs take twice as long; the writes of accepted
+// Works wait at most as long as the re-assert's job took. A nil Yielding
+// never rests.
+func (y *Yielding) paceFull(ctx context.Context, took time.Duration) {
+	if y == nil || y.Busy == nil || !y.Busy() {
+		return
+	}
+	t := time.NewTimer(took)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C: // the pacing itself
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 // inFlight is an http.RoundTripper that records the most PUT requests it ever
@@ -130,5 +131,78 @@ func TestJobsYieldToBusyAcceptPath(t *testing.T) {
 				t.Errorf("accept path idle: at most %d job at once, want 2", most)
 			}
 		})
+	}
+}
+
+// claimTimes is a JobStore that records when each claim answered a job and
+// when each job finished.
+type claimTimes struct {
+	JobStore
+	mu               sync.Mutex
+	claims, finishes []time.Time
+}
+
+func (c *claimTimes) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
+	job, ok, err := c.JobStore.ClaimJob(ctx, owner, lease)
+	if ok {
+		c.mu.Lock()
+		c.claims = append(c.claims, time.Now())
+		c.mu.Unlock()
+	}
+	return job, ok, err
+}
+
+func (c *claimTimes) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error {
+	err := c.JobStore.FinishJob(ctx, job, res)
+	c.mu.Lock()
+	c.finishes = append(c.finishes, time.Now())
+	c.mu.Unlock()
+	return err
+}
+
+// TestReassertYieldsToBusyAcceptPath: while the accept path is busy, a full
+// rewrite (a re-assert of two stores) runs one job at a time and, after each,
+// the next is claimed no sooner than the job took: a re-assert gets half a
+// core. Both stores are re-asserted.
+func TestReassertYieldsToBusyAcceptPath(t *testing.T) {
+	e := newEngine(t)
+	for _, name := range []string{"one", "two"} {
+		e.gitStore(t, gitPeer(t, false), name, "")
+		e.destination(t, tenants.Destination{Name: name, Labels: map[string]string{"store": name}, Path: name,
+			StoreKind: tenants.KindGit, StoreName: name})
+		for i := range 20 {
+			e.submit(t, work(fmt.Sprintf("%s-%d", name, i), map[string]string{"store": name}, "w.yaml", name))
+		}
+	}
+	var busy atomic.Bool
+	times := &claimTimes{}
+	e.start(t, func(r *Runner) {
+		times.JobStore = r.DB
+		r.DB, r.Workers = times, 2
+		r.Factory.Yield = &Yielding{Busy: busy.Load}
+	})
+	e.drain(t, time.Minute)
+	times.mu.Lock()
+	times.claims, times.finishes = nil, nil
+	times.mu.Unlock()
+	busy.Store(true)
+	n, err := e.runner.DB.RequeueAll(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("RequeueAll: %d, %v", n, err)
+	}
+	e.runner.Wake()
+	testpeers.WaitFor(t, time.Minute, func() (bool, string) {
+		times.mu.Lock()
+		defer times.mu.Unlock()
+		return len(times.finishes) >= 2, fmt.Sprintf("%d re-assert jobs finished, want 2", len(times.finishes))
+	})
+	times.mu.Lock()
+	defer times.mu.Unlock()
+	if len(times.claims) != 2 || len(times.finishes) != 2 {
+		t.Fatalf("%d claims, %d finishes; want the two stores' full rewrites", len(times.claims), len(times.finishes))
+	}
+	took := times.finishes[0].Sub(times.claims[0])
+	if gap := times.claims[1].Sub(times.finishes[0]); gap < took {
+		t.Errorf("the second re-assert job was claimed %s after the first finished, which took %s: no rest", gap, took)
 	}
 }
