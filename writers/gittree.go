@@ -212,7 +212,11 @@ func (n *editNode) addOwned(prefix string) error {
 // clone and writes only new objects into an in-memory store, whose content becomes
 // the pushed packfile.
 type treeBuilder struct {
-	base    storer.EncodedObjectStorer
+	// noShortcut turns the owned-directory shortcut of buildKept off (tests
+	// compare the two).
+	noShortcut bool
+	shortcuts  int // owned directories found unchanged without reading them
+	base       storer.EncodedObjectStorer
 	out     *memory.Storage
 	written []plumbing.Hash
 	seen    map[plumbing.Hash]bool
@@ -234,6 +238,15 @@ func (b *treeBuilder) build(base plumbing.Hash, n *editNode, owned bool) (plumbi
 func (b *treeBuilder) buildKept(base plumbing.Hash, n *editNode, owned, protected bool) (plumbing.Hash, bool, error) {
 	protected = protected || n.keepAll
 	owned = (owned || n.owned) && !protected
+	if owned && !base.IsZero() && !b.noShortcut {
+		// An owned directory holds exactly what the Batch puts in it: when
+		// the tree that would be is the one there, nothing changes, and its
+		// trees need not be read (a full rewrite's every Work directory).
+		if h, ok := ownedTree(n); ok && h == base {
+			b.shortcuts++
+			return base, false, nil
+		}
+	}
 	entries, err := b.entries(base)
 	if err != nil {
 		return plumbing.ZeroHash, false, err
@@ -271,6 +284,41 @@ func (b *treeBuilder) buildKept(base plumbing.Hash, n *editNode, owned, protecte
 	}
 	h, err := b.writeTree(kept)
 	return h, true, err
+}
+
+// ownedTree is the hash of the tree an owned directory n would hold, computed
+// from its edits alone (ZeroHash for none), when they are only puts and
+// directories of puts; ok is false when the result would depend on what is
+// there (a delete, a kept key or directory). A put is a regular file: an
+// executable one there keeps its mode, and so differs from this tree, and
+// the caller reads it as usual.
+func ownedTree(n *editNode) (h plumbing.Hash, ok bool) {
+	var entries []object.TreeEntry
+	for name, c := range n.children {
+		switch {
+		case c.del || c.keep || c.keepAll:
+			return plumbing.ZeroHash, false
+		case c.put:
+			entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: plumbing.ComputeHash(plumbing.BlobObject, c.content)})
+		default:
+			sub, ok := ownedTree(c)
+			if !ok {
+				return plumbing.ZeroHash, false
+			}
+			if !sub.IsZero() {
+				entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: sub})
+			}
+		}
+	}
+	if len(entries) == 0 {
+		return plumbing.ZeroHash, true
+	}
+	sort.Slice(entries, func(i, j int) bool { return gitSortName(entries[i]) < gitSortName(entries[j]) })
+	var obj plumbing.MemoryObject
+	if err := (&object.Tree{Entries: entries}).Encode(&obj); err != nil {
+		return plumbing.ZeroHash, false
+	}
+	return obj.Hash(), true
 }
 
 // entries lists the tree h; ZeroHash is the empty tree.
