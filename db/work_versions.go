@@ -147,7 +147,7 @@ func (d *DB) jobWorks(ctx context.Context, q sqlx.QueryerContext, job *tenants.J
 	}
 	trails := make(map[int64]tenants.WorkTrail, len(ids))
 	for chunk := range slices.Chunk(ids, 500) {
-		query, args, err := sqlx.In(`SELECT t.slug, `+prefixCols("w.", workCols)+` FROM works w JOIN tenants t ON t.id = w.tenant_id
+		query, args, err := sqlx.In(`SELECT t.slug, `+trailCols+` FROM works w JOIN tenants t ON t.id = w.tenant_id
 			WHERE w.tenant_id = ? AND w.id IN (?)`, job.TenantID, chunk)
 		if err != nil {
 			return err
@@ -171,6 +171,13 @@ func (d *DB) jobWorks(ctx context.Context, q sqlx.QueryerContext, job *tenants.J
 	}
 	return nil
 }
+
+// trailCols are the Work's columns a trail needs, in workRow's form: its
+// documents (workload_groups, the bulk of a row) and unscheduled groups read
+// as empty. A re-assert reads the trails of every Work of the store, and
+// decoded every document of each.
+var trailCols = strings.NewReplacer("w.workload_groups", "'' AS workload_groups", "w.unscheduled", "'' AS unscheduled").
+	Replace(prefixCols("w.", workCols))
 
 // prefixCols qualifies each column of a column list with prefix ("w.").
 func prefixCols(prefix, cols string) string {
