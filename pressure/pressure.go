@@ -11,16 +11,24 @@ import (
 // Meter counts submits in 100 ms windows; the accept path counts as busy while
 // the current or the previous window holds at least busySubmits of them (a
 // sustained 100 Works/s and more: a bulk import or a burst of webhooks, never a
-// person at the dashboard). The zero Meter is ready; a nil Meter is never busy.
+// person at the dashboard), and for busyHold after a window reached that. The
+// hold keeps a stream busy through its pauses: callers waiting on the database
+// (a writer's claim or finish holding SQLite's write lock) submit nothing for
+// a few hundred milliseconds, and writers that stopped yielding then ran two
+// jobs at once, which made the next pause longer (swbench at a million Works:
+// a re-assert's jobs overlapped in pairs beside a stream of 540 submits/s).
+// The zero Meter is ready; a nil Meter is never busy.
 type Meter struct {
-	window atomic.Int64 // the current window, in 100 ms since the epoch
-	cur    atomic.Int64 // submits in it
-	prev   atomic.Int64 // submits in the one before (0 if older)
+	window    atomic.Int64 // the current window, in 100 ms since the epoch
+	cur       atomic.Int64 // submits in it
+	prev      atomic.Int64 // submits in the one before (0 if older)
+	busyUntil atomic.Int64 // UnixNano: busy until then (busyHold after a busy window)
 }
 
 const (
 	pressureWindow = 100 * time.Millisecond
 	busySubmits    = 10
+	busyHold       = time.Second
 )
 
 func (p *Meter) note(now time.Time) {
@@ -33,10 +41,15 @@ func (p *Meter) note(now time.Time) {
 			p.prev.Store(0)
 		}
 	}
-	p.cur.Add(1)
+	if p.cur.Add(1) >= busySubmits {
+		p.busyUntil.Store(now.Add(busyHold).UnixNano())
+	}
 }
 
 func (p *Meter) busy(now time.Time) bool {
+	if now.UnixNano() < p.busyUntil.Load() {
+		return true
+	}
 	switch p.window.Load() {
 	case now.UnixNano() / int64(pressureWindow):
 		return p.cur.Load() >= busySubmits || p.prev.Load() >= busySubmits

@@ -6,7 +6,8 @@ import (
 )
 
 // TestAcceptPressure: busy from a sustained stream of submits (ten in 100 ms),
-// not from a few, and no longer once the stream has stopped for two windows.
+// not from a few, through the stream's pauses, and no longer once the stream
+// has stopped for busyHold.
 func TestAcceptPressure(t *testing.T) {
 	var p Meter
 	t0 := time.Unix(1_800_000_000, 0)
@@ -26,11 +27,15 @@ func TestAcceptPressure(t *testing.T) {
 	if !p.busy(t0.Add(150 * time.Millisecond)) {
 		t.Fatal("not busy in the window after a busy one")
 	}
-	if p.busy(t0.Add(250 * time.Millisecond)) {
-		t.Fatal("still busy two windows after the last submit")
+	if !p.busy(t0.Add(600 * time.Millisecond)) {
+		t.Fatal("not busy in a pause of half a second within a stream")
 	}
-	p.note(t0.Add(260 * time.Millisecond)) // a lone submit after a pause
-	if p.busy(t0.Add(270 * time.Millisecond)) {
+	if p.busy(t0.Add(30*time.Millisecond + busyHold + time.Millisecond)) {
+		t.Fatal("still busy past busyHold after the last busy window")
+	}
+	at := t0.Add(2 * time.Second)
+	p.note(at) // a lone submit after a pause
+	if p.busy(at.Add(10 * time.Millisecond)) {
 		t.Fatal("busy from one submit after a pause: the old window counted")
 	}
 }

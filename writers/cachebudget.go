@@ -79,7 +79,7 @@ func (r *Runner) noteWrite(dir string) {
 }
 
 // DefaultMaxOpenClones is Runner.MaxOpenClones when it is not set.
-const DefaultMaxOpenClones = 32
+const DefaultMaxOpenClones = 16
 
 // closeIdle closes the open clones written least recently, never keep nor one
 // a write is using, while more than MaxOpenClones are open. An open clone
