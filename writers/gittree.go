@@ -217,11 +217,11 @@ type treeBuilder struct {
 	noShortcut bool
 	shortcuts  int // owned directories found unchanged without reading them
 	base       storer.EncodedObjectStorer
-	out     *memory.Storage
-	written []plumbing.Hash
-	seen    map[plumbing.Hash]bool
-	puts    int
-	deletes int
+	out        *memory.Storage
+	written    []plumbing.Hash
+	seen       map[plumbing.Hash]bool
+	puts       int
+	deletes    int
 }
 
 func newTreeBuilder(base storer.EncodedObjectStorer) *treeBuilder {
