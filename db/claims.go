@@ -138,15 +138,15 @@ func (d *DB) settleClashes(ctx context.Context, tx *sqlx.Tx, checks []*clashChec
 	return nil
 }
 
-// clashGuardText is what a failing clash guard says: the value PostgreSQL
-// cannot read as an integer (isClashGuard).
-const clashGuardText = "stateward: a clash guard found a clashing claim"
+// clashGuardState is the SQLSTATE of a failing clash guard (the function
+// stateward_clash, migration 0063).
+const clashGuardState = "SW409"
 
 // guardClashes queues res's clash checks as guards, held back to go out with
 // the COMMIT (submitTx): each reads what its chunk's check reads and fails the
-// statement — so the transaction, and the COMMIT after it is skipped — when
-// one of the claims near is one planner.FirstClash would return, that is any
-// but a shared claim of a key the chunk shares too. Queued after the store's
+// statement (stateward_clash) — so the transaction, and the COMMIT after it is
+// skipped — when one of the claims near is one planner.FirstClash would
+// return, that is any but a shared claim of a key the chunk shares too. Queued after the store's
 // job upserts, each runs once those rows are locked, as settle's reads do.
 func (d *DB) guardClashes(ctx context.Context, tx *sqlx.Tx, res *submitted) error {
 	for _, c := range res.checks {
@@ -167,10 +167,10 @@ func (d *DB) guardClashes(ctx context.Context, tx *sqlx.Tx, res *submitted) erro
 			if len(shared) > 0 {
 				cond = "NOT (near.shared AND near.key IN (" + strings.Join(shared, ", ") + "))"
 			}
-			// A CASE of two text values cast as a whole: nothing constant for
-			// the planner to fold, and so to fail, ahead of the EXISTS.
-			guard := `SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM (` + q + `) near WHERE ` + cond + `)
-				THEN '` + clashGuardText + `' ELSE '0' END AS integer)`
+			// stateward_clash is volatile: the planner never calls it ahead of
+			// the EXISTS.
+			guard := `SELECT CASE WHEN EXISTS (SELECT 1 FROM (` + q + `) near WHERE ` + cond + `)
+				THEN stateward_clash() ELSE 0 END`
 			if _, err := tx.ExecContext(deferred(ctx), guard, args...); err != nil {
 				return err
 			}
@@ -183,7 +183,7 @@ func (d *DB) guardClashes(ctx context.Context, tx *sqlx.Tx, res *submitted) erro
 // isClashGuard reports whether err is a clash guard's failure (guardClashes).
 func isClashGuard(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, clashGuardText)
+	return errors.As(err, &pe) && pe.Code == clashGuardState
 }
 
 // claimsNearSQL is claimsNear's query; self is the SQL of the placement's id
