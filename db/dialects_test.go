@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,6 +40,21 @@ func newTarget(t testing.TB, dialect string) target {
 		return target{dialect: dialect, url: testpeers.Postgres(t).NewDatabase(t)}
 	}
 	return target{dialect: dialect, path: filepath.Join(t.TempDir(), "s.db")}
+}
+
+// proxiedPostgres is a PostgreSQL target reached through a TCP proxy (for
+// latency and round-trip counts).
+func proxiedPostgres(t testing.TB) (target, *testpeers.TCPProxy) {
+	t.Helper()
+	tg := newTarget(t, "postgres")
+	u, err := url.Parse(tg.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testpeers.NewTCPProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	tg.url = u.String()
+	return tg, proxy
 }
 
 // eachDialect runs f once per database, as the subtests "sqlite" and "postgres",

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
-	"github.com/stateward/stateward/testpeers"
 )
 
 // TestSubmitOnPostgresIsTwoRoundTrips: on PostgreSQL a submit's clash checks
@@ -20,14 +18,7 @@ import (
 // is no clash, so no guard fails). A real clash fails the guard, and the
 // submit runs again to answer the conflict by name, as SQLite does.
 func TestSubmitOnPostgresIsTwoRoundTrips(t *testing.T) {
-	tg := newTarget(t, "postgres")
-	u, err := url.Parse(tg.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testpeers.NewTCPProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	tg.url = u.String()
+	tg, proxy := proxiedPostgres(t)
 	d, tid, _ := worksDB(t, tg)
 	ctx := context.Background()
 	agg := tenants.Destination{TenantID: tid, Name: "agg", Labels: map[string]string{"env": "agg"}, Path: "agg",

@@ -3,13 +3,11 @@ package db_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/stateward/stateward/db"
 	"github.com/stateward/stateward/tenants"
-	"github.com/stateward/stateward/testpeers"
 )
 
 // pushed claims the store's due job and finishes it as a write that pushed.
@@ -268,14 +266,7 @@ func TestPullRequestHeadPushesArePaced(t *testing.T) {
 //
 //	go test ./db -run '^$' -bench 'BenchmarkSubmitWorkPostgres1ms' -benchtime 300x
 func BenchmarkSubmitWorkPostgres1msPaced(b *testing.B) {
-	tg := newTarget(b, "postgres")
-	u, err := url.Parse(tg.url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxy := testpeers.NewTCPProxy(b, u.Host)
-	u.Host = proxy.Addr()
-	tg.url = u.String()
+	tg, proxy := proxiedPostgres(b)
 	d, tenantID, _ := worksDB(b, tg)
 	ctx := context.Background()
 	g, err := d.GitStore(ctx, tenantID, "repo")

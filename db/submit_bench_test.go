@@ -3,11 +3,8 @@ package db_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"testing"
 	"time"
-
-	"github.com/stateward/stateward/testpeers"
 )
 
 // BenchmarkSubmitWork is the accept path's database cost of one Work, alone: one
@@ -40,14 +37,7 @@ func BenchmarkSubmitWork(b *testing.B) {
 //
 //	go test ./db -run '^$' -bench BenchmarkSubmitWorkPostgres1ms -benchtime 300x
 func BenchmarkSubmitWorkPostgres1ms(b *testing.B) {
-	tg := newTarget(b, "postgres")
-	u, err := url.Parse(tg.url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxy := testpeers.NewTCPProxy(b, u.Host)
-	u.Host = proxy.Addr()
-	tg.url = u.String()
+	tg, proxy := proxiedPostgres(b)
 	d, tenantID, _ := worksDB(b, tg)
 	proxy.SetLatency(time.Millisecond)
 	ctx := context.Background()

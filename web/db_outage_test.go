@@ -71,13 +71,11 @@ func teamToken(t *testing.T, h *harness) string {
 	return "Bearer " + secret
 }
 
-// TestPostgresUnreachableAnswers503: with the connection to PostgreSQL cut (a
-// proxy in between closes every connection and refuses new ones), requests
-// answer 503 + Retry-After, and the same server serves again without a restart
-// once the database is back.
-func TestPostgresUnreachableAnswers503(t *testing.T) {
-	dsn := testpeers.Postgres(t).NewDatabase(t)
-	u, err := url.Parse(dsn)
+// harnessBehindProxy is a server on a PostgreSQL database of its own that it
+// reaches through a TCP proxy (to cut, or to lose answers).
+func harnessBehindProxy(t *testing.T) (*harness, *testpeers.TCPProxy) {
+	t.Helper()
+	u, err := url.Parse(testpeers.Postgres(t).NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +83,15 @@ func TestPostgresUnreachableAnswers503(t *testing.T) {
 	u.Host = proxy.Addr()
 	o := testDBOptions(t)
 	o.Path, o.URL = "", u.String()
-	h := newHarnessOn(t, nil, o)
+	return newHarnessOn(t, nil, o), proxy
+}
+
+// TestPostgresUnreachableAnswers503: with the connection to PostgreSQL cut (a
+// proxy in between closes every connection and refuses new ones), requests
+// answer 503 + Retry-After, and the same server serves again without a restart
+// once the database is back.
+func TestPostgresUnreachableAnswers503(t *testing.T) {
+	h, proxy := harnessBehindProxy(t)
 	b := h.signedInTeam()
 	tok := teamToken(t, h)
 	if code, body := api(t, http.MethodGet, h.URL+"/api/v1/tenants/team-a/works", tok, nil); code != http.StatusOK {
@@ -114,15 +120,7 @@ func TestPostgresUnreachableAnswers503(t *testing.T) {
 // "nothing was changed", which would be false: the Work is there. Repeating
 // the request, as the answer says, keeps one Work and answers 202.
 func TestPostgresCommitInDoubtAnswers503(t *testing.T) {
-	u, err := url.Parse(testpeers.Postgres(t).NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testpeers.NewTCPProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	o := testDBOptions(t)
-	o.Path, o.URL = "", u.String()
-	h := newHarnessOn(t, nil, o)
+	h, proxy := harnessBehindProxy(t)
 	h.signedInTeam()
 	tok := teamToken(t, h)
 	submit := func(name, requestID string) (int, string, string) {

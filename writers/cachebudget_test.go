@@ -16,6 +16,33 @@ import (
 	"github.com/stateward/stateward/testpeers"
 )
 
+// threeStores gives e three Git stores a, b and c, each on a remote of its
+// own, with a Destination d-<name> labelled store=<name>.
+func threeStores(t *testing.T, e *engine) []*testpeers.GitServer {
+	t.Helper()
+	var srvs []*testpeers.GitServer
+	for _, name := range []string{"a", "b", "c"} {
+		srv := gitPeer(t, false)
+		srvs = append(srvs, srv)
+		e.gitStore(t, srv, name, "")
+		e.destination(t, tenants.Destination{Name: "d-" + name, Labels: map[string]string{"store": name}, Path: "d",
+			StoreKind: tenants.KindGit, StoreName: name})
+	}
+	return srvs
+}
+
+// branchHas reports whether srv's branch holds a file whose key ends in
+// suffix with content.
+func branchHas(t *testing.T, srv *testpeers.GitServer, suffix, content string) bool {
+	t.Helper()
+	for k, v := range srv.Files(t, srv.Branch()) {
+		if strings.HasSuffix(k, suffix) && v == content {
+			return true
+		}
+	}
+	return false
+}
+
 // TestCloneCacheBudget: with CacheMax below what three stores' clones take,
 // the least recently written clone is removed after a write, and a later
 // write to its store fetches it again and succeeds; the clone just written is
@@ -25,15 +52,7 @@ func TestCloneCacheBudget(t *testing.T) {
 	rnd := make([]byte, 192<<10)
 	_, _ = rand.NewChaCha8([32]byte{1}).Read(rnd)
 	big := base64.StdEncoding.EncodeToString(rnd) // 256 KiB that does not compress
-	var srvs []*testpeers.GitServer
-	for i, name := range []string{"a", "b", "c"} {
-		srv := gitPeer(t, false)
-		srvs = append(srvs, srv)
-		e.gitStore(t, srv, name, "")
-		e.destination(t, tenants.Destination{Name: "d-" + name, Labels: map[string]string{"store": name}, Path: "d",
-			StoreKind: tenants.KindGit, StoreName: name})
-		_ = i
-	}
+	srvs := threeStores(t, e)
 	// Measure one clone first: the budget holds two of them, not three.
 	e.start(t, func(r *Runner) { r.CacheMax = 1 << 40 })
 	e.submit(t, work("w-a", map[string]string{"store": "a"}, "f.yaml", big+"a"))
@@ -70,11 +89,7 @@ func TestCloneCacheBudget(t *testing.T) {
 	e.submit(t, work("w-a2", map[string]string{"store": "a"}, "g.yaml", "small"))
 	e.drain(t, time.Minute)
 	evictions(2)
-	found := false
-	for k, v := range srvs[0].Files(t, srvs[0].Branch()) {
-		found = found || strings.HasSuffix(k, "/g.yaml") && v == "small"
-	}
-	if !found {
+	if !branchHas(t, srvs[0], "/g.yaml", "small") {
 		t.Fatal("store a's second Work is not on its branch after its clone was removed")
 	}
 	if _, err := os.Stat(dirOf("b")); !os.IsNotExist(err) {
@@ -157,14 +172,7 @@ func BenchmarkCloneRefetch(b *testing.B) {
 // lands on its branch.
 func TestIdleClonesAreClosed(t *testing.T) {
 	e := newEngine(t)
-	var srvs []*testpeers.GitServer
-	for _, name := range []string{"a", "b", "c"} {
-		srv := gitPeer(t, false)
-		srvs = append(srvs, srv)
-		e.gitStore(t, srv, name, "")
-		e.destination(t, tenants.Destination{Name: "d-" + name, Labels: map[string]string{"store": name}, Path: "d",
-			StoreKind: tenants.KindGit, StoreName: name})
-	}
+	srvs := threeStores(t, e)
 	e.start(t, func(r *Runner) { r.MaxOpenClones = 1 })
 	closed := func(n int64) {
 		t.Helper()
@@ -199,11 +207,7 @@ func TestIdleClonesAreClosed(t *testing.T) {
 	e.submit(t, work("w-a2", map[string]string{"store": "a"}, "g.yaml", "again"))
 	e.drain(t, time.Minute)
 	closed(3)
-	found := false
-	for k, v := range srvs[0].Files(t, srvs[0].Branch()) {
-		found = found || strings.HasSuffix(k, "/g.yaml") && v == "again"
-	}
-	if !found {
+	if !branchHas(t, srvs[0], "/g.yaml", "again") {
 		t.Fatal("store a's second Work is not on its branch after its clone was closed")
 	}
 	if e.runner.CacheEvictions() != 0 {
