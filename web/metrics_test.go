@@ -82,3 +82,29 @@ func TestMetricsToken(t *testing.T) {
 		t.Errorf("no token configured: %d, want 200", code)
 	}
 }
+
+// failingCollector is a metric whose source cannot answer.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("count placements: context deadline exceeded"))
+}
+
+// TestMetricsServeTheRestWhenOneFails: a metric that cannot be read is left
+// out of the scrape (unknown, not zero); every other metric is served, 200.
+func TestMetricsServeTheRestWhenOneFails(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(failingCollector{prometheus.NewDesc("stateward_test_failing", "A metric whose source fails.", nil, nil)})
+	d := openDB(t, testDBOptions(t))
+	srv := httptest.NewServer(web.New(web.Deps{Config: web.Config{PublicURL: "http://127.0.0.1", OIDCIssuer: "http://127.0.0.1:1/oidc"},
+		Store: d, Works: d, Log: slog.New(slog.NewTextHandler(tlog{t}, nil)), Registry: reg}).Handler())
+	t.Cleanup(srv.Close)
+	code, body := scrape(t, srv.URL, "")
+	if code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics with one failing metric: %d, want 200 with the others:\n%.300s", code, body)
+	}
+	if strings.Contains(body, "stateward_test_failing ") {
+		t.Errorf("the failing metric was served with a value:\n%s", body)
+	}
+}
