@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,10 @@ func checkListPlans(t *testing.T, d *DB, when string, tenantID int64) {
 		q    WorkQuery
 		want []string
 	}{
-		"written":                  {WorkQuery{State: tenants.WorkStateWritten}, []string{"works_deleted", "works_waiting", "placements_state_work"}},
+		// The Works placed nowhere, left out of written, come from an index
+		// alone: works_waiting, or works_search, which holds the unscheduled
+		// column (migration 0062) and which SQLite takes without statistics.
+		"written":                  {WorkQuery{State: tenants.WorkStateWritten}, []string{"works_deleted", "works_waiting|COVERING INDEX works_search", "placements_state_work"}},
 		"written on a Destination": {WorkQuery{State: tenants.WorkStateWritten, Destination: "d3"}, []string{"works_deleted", "placements_destination_work"}},
 		"deleting":                 {WorkQuery{State: tenants.WorkStateDeleting}, []string{"works_deleted"}},
 		"pending":                  {WorkQuery{State: tenants.WorkStatePending}, []string{"COVERING INDEX placements_state_work"}},
@@ -106,7 +110,7 @@ func checkListPlans(t *testing.T, d *DB, when string, tenantID int64) {
 				}
 			}
 			for _, want := range c.want {
-				if !hasDetail(p, -1, want) {
+				if !slices.ContainsFunc(strings.Split(want, "|"), func(w string) bool { return hasDetail(p, -1, w) }) {
 					t.Errorf("%s: %s %s: %+v, want %q", when, name, kind, p, want)
 				}
 			}
