@@ -113,8 +113,9 @@ func (r *Runner) closeIdle(keep string) {
 		return cmp.Or(b.used[x.cfg.CacheDir].Compare(b.used[y.cfg.CacheDir]), cmp.Compare(x.cfg.CacheDir, y.cfg.CacheDir))
 	})
 	b.mu.Unlock()
+	excess := len(open) - limit
 	for _, g := range open {
-		if len(open) <= limit {
+		if excess == 0 {
 			return
 		}
 		if g.cfg.CacheDir == keep || !g.mu.TryLock() { // in use: not idle
@@ -126,7 +127,7 @@ func (r *Runner) closeIdle(keep string) {
 			r.cache.closed.Add(1)
 		}
 		g.mu.Unlock()
-		open = slices.DeleteFunc(open, func(x *Git) bool { return x == g })
+		excess--
 	}
 }
 
