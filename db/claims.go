@@ -146,8 +146,10 @@ const clashGuardState = "SW409"
 // the COMMIT (submitTx): each reads what its chunk's check reads and fails the
 // statement (stateward_clash) — so the transaction, and the COMMIT after it is
 // skipped — when one of the claims near is one planner.FirstClash would
-// return, that is any but a shared claim of a key the chunk shares too. Queued after the store's
-// job upserts, each runs once those rows are locked, as settle's reads do.
+// return, that is any but a shared claim of a key the chunk shares too.
+// Queued after the store's job upserts, each runs once those rows are locked,
+// as settle's reads do. (Its chunk loop is checkClaimsLater's: a helper
+// would have to name pathing.Claim, which package db may not import.)
 func (d *DB) guardClashes(ctx context.Context, tx *sqlx.Tx, res *submitted) error {
 	for _, c := range res.checks {
 		for chunk := range slices.Chunk(c.p.Plan.Claims(), claimChunk) {

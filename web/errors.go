@@ -105,7 +105,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", retryAfterUnavailable)
-		s.log.Warn("request refused: the database is unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Warn("request answered 503: "+body.Error, "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if wantsJSON(r) {
 		writeJSON(w, code, body)
