@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -83,11 +84,14 @@ func (d *DB) batchTx(ctx context.Context, fn func(ctx context.Context, tx *sqlx.
 	if d.b == nil {
 		// PostgreSQL has many writers: each submit runs in its own transaction,
 		// retried on a serialization failure or deadlock; admitted, it completes.
-		if err := ctx.Err(); err != nil {
+		if err := d.admit.acquire(ctx); err != nil {
 			return err
 		}
+		start := time.Now()
 		rctx := context.WithoutCancel(ctx)
-		return d.tx(rctx, func(tx *sqlx.Tx) error { return fn(rctx, tx) })
+		err := d.tx(rctx, func(tx *sqlx.Tx) error { return fn(rctx, tx) })
+		d.admit.release(time.Since(start))
+		return err
 	}
 	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {

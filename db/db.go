@@ -40,9 +40,11 @@ type DB struct {
 	dialect dialect
 	sealer  *Sealer
 	now     func() time.Time
-	b       *batcher  // group commit of submits (batch.go)
-	plans   planCache // each team's plan context at its plan version (PostgreSQL)
-	cp      *checkpointer
+	b       *batcher // group commit of submits (batch.go)
+	// admit queues PostgreSQL's submits for the pool (admit.go).
+	admit *admitGate
+	plans planCache // each team's plan context at its plan version (PostgreSQL)
+	cp    *checkpointer
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
 	// several replicas, whose own clocks may drift apart), not this process's.
 	dbClock bool
@@ -140,12 +142,13 @@ func openSQLite(ctx context.Context, o Options) (*DB, error) {
 }
 
 func openPostgresDB(ctx context.Context, o Options) (*DB, error) {
-	pool, err := openPostgres(o.URL)
+	pool, maxConns, err := openPostgres(o.URL)
 	if err != nil {
 		return nil, err
 	}
 	d := newDB(o, postgresDialect)
 	d.w, d.r = pool, pool
+	d.admit = newAdmitGate(min(admitFloor(), maxConns), maxConns)
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

@@ -118,15 +118,15 @@ func isRetryable(err error) bool {
 // openPostgres opens a pool on url. Queries keep their ? placeholders: the
 // connections rebind them to $n (sqlx.Rebind with the DOLLAR bind type), and read
 // every TIMESTAMPTZ back in UTC.
-func openPostgres(url string) (*sqlx.DB, error) {
+func openPostgres(url string) (*sqlx.DB, int, error) {
 	url, maxConns, err := poolSize(url)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		// pgx's message can quote the URL with its password; name the setting only.
-		return nil, errors.New("STATEWARD_DATABASE_URL: not a valid PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…)")
+		return nil, 0, errors.New("STATEWARD_DATABASE_URL: not a valid PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=…)")
 	}
 	connector := stdlib.GetConnector(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
 		c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID,
@@ -137,17 +137,17 @@ func openPostgres(url string) (*sqlx.DB, error) {
 	pool.SetMaxOpenConns(maxConns)
 	pool.SetMaxIdleConns(maxConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	return sqlx.NewDb(pool, "pgx"), nil
+	return sqlx.NewDb(pool, "pgx"), maxConns, nil
 }
 
 // poolSize takes pool_max_conns (pgxpool's name for it) out of a PostgreSQL URL,
 // where pgx would send it to the server as a setting, and returns the URL without
-// it and the size: by default max(4, GOMAXPROCS), as pgxpool does. A database
-// shared by replicas runs best with few connections in all (two to four per
-// core of its own): three replicas of 16 connections each on two cores made 480–530
-// Works/s where three of 4 made 610–700 and one of 16 made 650–780.
+// it and the pool's size: by default four times admitFloor. The pool is not what
+// bounds a replica's submits (admitGate in admit.go is, from admitFloor up to the
+// pool's size, as far as the database's distance calls for), so its size is room:
+// for the submits of a replica far from its database, its writers and its pages.
 func poolSize(raw string) (string, int, error) {
-	n := max(4, runtime.GOMAXPROCS(0))
+	n := 4 * admitFloor()
 	u, err := neturl.Parse(raw)
 	if err != nil {
 		return raw, n, nil // pgx.ParseConfig names the problem
@@ -164,6 +164,13 @@ func poolSize(raw string) (string, int, error) {
 	u.RawQuery = q.Encode()
 	return u.String(), v, nil
 }
+
+// admitFloor is how many submits a replica admits at a time with its database
+// near: max(4, GOMAXPROCS), pgxpool's default pool. A database shared by replicas
+// runs best with few transactions at a time in all (two to four per core of its
+// own): three replicas of 16 connections each on two cores made 480–530 Works/s
+// where three of 4 made 610–700 and one of 16 made 650–780.
+func admitFloor() int { return max(4, runtime.GOMAXPROCS(0)) }
 
 // rebindConnector hands out pgConns (pipeline.go): statements rebound from ?
 // to $n, pipelined within transactions.

@@ -11,14 +11,14 @@ import (
 
 // TestPoolMaxConns: pool_max_conns in STATEWARD_DATABASE_URL sizes each
 // replica's pool and is not sent to the server (which would refuse an unknown
-// setting); without it the pool holds max(4, GOMAXPROCS) connections.
+// setting); without it the pool holds 4·max(4, GOMAXPROCS) connections.
 func TestPoolMaxConns(t *testing.T) {
 	s, _ := NewSealer(make([]byte, 32))
 	url := testpeers.Postgres(t).NewDatabase(t)
 	for _, c := range []struct {
 		query string
 		want  int
-	}{{"", max(4, runtime.GOMAXPROCS(0))}, {"&pool_max_conns=3", 3}} {
+	}{{"", 4 * max(4, runtime.GOMAXPROCS(0))}, {"&pool_max_conns=3", 3}} {
 		d, err := Open(context.Background(), Options{URL: url + c.query, Sealer: s})
 		if err != nil {
 			t.Fatalf("open with %q: %v", c.query, err)

@@ -206,6 +206,7 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	b.ReportMetric(sessions.idleInTx, "pg-idle-in-tx")
 	b.ReportMetric(sessions.lockWait, "pg-lock-wait")
 	b.ReportMetric(sessions.inUse, "pool-in-use")
+	b.ReportMetric(sessions.admit, "admit-limit")
 	logTop(b, "idle in transaction after", sessions.idleAfter)
 	logTop(b, "waiting on a lock in", sessions.waiting)
 	b.ReportMetric(float64(waitsAfter-waitsBefore)/works, "pool-waits/submit")
@@ -285,8 +286,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // on a lock were running and the sessions idle in a transaction had last run
 // (sessions seen, summed over the samples).
 type sessionLoad struct {
-	active, idleInTx, lockWait, inUse float64
-	waiting, idleAfter                map[string]int
+	active, idleInTx, lockWait, inUse, admit float64
+	waiting, idleAfter                       map[string]int
 }
 
 // sampleSessions samples, every 20 ms until the returned function is called,
@@ -341,6 +342,7 @@ func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad 
 			}
 			for _, r := range rs {
 				sum.inUse += float64(r.DB.PoolStats().InUse)
+				sum.admit += float64(r.DB.AdmitLimit()) / float64(len(rs))
 			}
 			samples++
 			select {
@@ -358,7 +360,7 @@ func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad 
 		}
 		conn.Close(context.Background())
 		n := float64(max(samples, 1))
-		sum.active, sum.idleInTx, sum.lockWait, sum.inUse = sum.active/n, sum.idleInTx/n, sum.lockWait/n, sum.inUse/n
+		sum.active, sum.idleInTx, sum.lockWait, sum.inUse, sum.admit = sum.active/n, sum.idleInTx/n, sum.lockWait/n, sum.inUse/n, sum.admit/n
 		return sum
 	}
 }
