@@ -98,10 +98,18 @@ func newDB(o Options, dl dialect) *DB {
 	return &DB{dialect: dl, sealer: o.Sealer, now: func() time.Time { return now().UTC().Truncate(dl.precision) }}
 }
 
+// cacheKiB is the page cache of each SQLite connection, in KiB.
+const cacheKiB = 16 << 10
+
 func openSQLite(ctx context.Context, o Options) (*DB, error) {
+	// Each connection keeps up to cacheKiB of pages (SQLite's default is 2 MB):
+	// at a million Works a page of the Works list looks up 1,000 rows spread
+	// over a 3 GB file, 9.5 ms through the OS's page cache and 3.5 ms from
+	// 16 MB of SQLite's own.
 	dsn := func(extra string) string {
 		u := url.URL{Scheme: "file", Opaque: filepath.ToSlash(o.Path)}
-		return u.String() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=128" + extra
+		return u.String() + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_stmt_cache_size=128" +
+			"&_cache_size=-" + strconv.Itoa(cacheKiB) + extra
 	}
 	w, err := sqlx.Open(sqliteWriterDriver, dsn("&_txlock=immediate"))
 	if err != nil {

@@ -50,8 +50,8 @@ func TestPlansWithRealisticStatistics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := plan(t, d, query, args...); !hasDetail(p, -1, "(work_id=?)") {
-			t.Errorf("%s: state counts of a page: %+v, want a lookup by work_id", when, p)
+		if p := plan(t, d, query, args...); !hasDetail(p, -1, "COVERING INDEX placements_state_work (tenant_id=? AND state=? AND work_id=?)") {
+			t.Errorf("%s: state counts of a page: %+v, want lookups by state and work_id on placements_state_work alone", when, p)
 		}
 		if p := plan(t, d, failedCountSQL, tenantIDs[0], now.Add(-24*time.Hour)); !hasDetail(p, -1, "placements_failed") {
 			t.Errorf("%s: failed count: %+v, want the index placements_failed", when, p)

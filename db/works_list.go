@@ -340,14 +340,18 @@ func (q WorkQuery) where(tenantID int64, pg bool) (string, []any, error) {
 	return strings.Join(conds, " AND "), args, nil
 }
 
-// stateCountsSQL counts the placements of some Works by state, looked up by
-// work_id (the page's few), not by reading the tenant's placements on an index
-// led by tenant_id (5 ms at 100,000 placements, 0.02 ms by work_id). The team
-// scope is on the Works, found by their primary key: the only plan, with or
-// without statistics (SQLite without them took the tenant's placements when
-// placements.tenant_id was in the WHERE; TestPlansWithRealisticStatistics).
-const stateCountsSQL = `SELECT p.work_id, p.state, COUNT(*) AS n FROM works w JOIN placements p ON p.work_id = w.id
-	WHERE w.tenant_id = ? AND w.id IN (?) GROUP BY p.work_id, p.state`
+// stateCountsSQL counts the placements of some Works by state on the index
+// placements_state_work (tenant_id, state, work_id) alone: one probe per state
+// and Work. Never the placements' rows: state is their last column, after the
+// plan, and reading it for a page of 1,000 Works took 17 ms at a million Works
+// (2.3 ms on the index). Never the tenant's placements in full (5 ms at 100,000
+// placements), nor its Works (SQLite's statistics at a million Works made it
+// walk the team's 10,000 on works_trigger to find the page's by id).
+var stateCountsSQL = `SELECT p.work_id, p.state, COUNT(*) AS n FROM placements p
+	WHERE p.tenant_id = ? AND p.state IN (` + allPlacementStates + `) AND p.work_id IN (?) GROUP BY p.work_id, p.state`
+
+// allPlacementStates is every placement state, quoted for an IN list.
+var allPlacementStates = "'" + strings.Join(tenants.PlacementStates, "', '") + "'"
 
 // stateCounts counts the placements of rows' Works by state.
 func (d *DB) stateCounts(ctx context.Context, tenantID int64, rows []workRow) (map[int64]map[string]int, error) {

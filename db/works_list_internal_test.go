@@ -106,8 +106,8 @@ func TestWorksPageCountsByWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := plan(t, d, query, args...); !hasDetail(p, -1, "(work_id=?)") {
-		t.Errorf("%+v, want a lookup by work_id", p)
+	if p := plan(t, d, query, args...); !hasDetail(p, -1, "COVERING INDEX placements_state_work (tenant_id=? AND state=? AND work_id=?)") {
+		t.Errorf("%+v, want lookups by state and work_id on placements_state_work alone", p)
 	}
 }
 
@@ -205,5 +205,20 @@ func TestWaitingCountReadsNoRows(t *testing.T) {
 	}
 	if len(details) == 0 || !strings.Contains(strings.Join(details, "; "), "COVERING INDEX") {
 		t.Errorf("the waiting count's plan %q reads the Works' rows, want an index alone", details)
+	}
+}
+
+// TestSQLiteConnectionsCacheMorePages: every connection, the writer's and the
+// readers', keeps cacheKiB of pages, not SQLite's default 2 MB.
+func TestSQLiteConnectionsCacheMorePages(t *testing.T) {
+	d := sqliteForPlans(t)
+	for name, pool := range map[string]*sqlx.DB{"writer": d.w, "reader": d.r} {
+		var kib int
+		if err := pool.GetContext(context.Background(), &kib, `PRAGMA cache_size`); err != nil {
+			t.Fatal(err)
+		}
+		if kib != -cacheKiB {
+			t.Errorf("%s: cache_size %d, want %d (KiB)", name, kib, -cacheKiB)
+		}
 	}
 }
