@@ -319,3 +319,31 @@ func TestGitCacheCompactsPacks(t *testing.T) {
 		t.Errorf("Read after compaction = %d files, %v; want 5", len(got), err)
 	}
 }
+
+// TestGitCacheKeepsEveryPackOpen: reading a clone of many packs (up to
+// maxPacks between compactions) opens each pack once, not once per object
+// read; with fewer descriptors than packs go-git closes and reopens them in
+// turn.
+func TestGitCacheKeepsEveryPackOpen(t *testing.T) {
+	srv := gitPeer(t, false)
+	g := newTestGit(t, srv, nil)
+	for i := range 30 {
+		apply(t, g, puts(fmt.Sprintf("w%d", i), fmt.Sprintf("d%02d/f", i), fmt.Sprint(i)))
+	}
+	packs, err := g.cache.st.ObjectPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(packs) < 30 {
+		t.Fatalf("%d packs, want a pack per push (30 and more)", len(packs))
+	}
+	before := packOpens.Load()
+	for range 3 {
+		if got, err := g.Read(context.Background(), ""); err != nil || len(got) != 1+30 {
+			t.Fatalf("Read = %d files, %v; want %d", len(got), err, 1+30)
+		}
+	}
+	if opened := packOpens.Load() - before; opened > int64(len(packs)) {
+		t.Errorf("three reads of %d packs opened packfiles %d times, want each at most once", len(packs), opened)
+	}
+}

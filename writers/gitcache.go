@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-billy/v5"
@@ -23,9 +24,14 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// maxOpenPacks bounds the packfiles a cache keeps open between reads; reopening a
-// pack for every object read dominated the cost of an unchanged re-apply.
-const maxOpenPacks = 16
+// maxOpenPacks bounds the packfiles a cache keeps open between reads: every pack
+// it can hold (maxPacks, the last push's and a compaction's). Reopening a pack
+// for every object read dominated the cost of an unchanged re-apply; with 16
+// open of a clone's ~60 packs, go-git's round robin closed and reopened packs
+// all through a re-assert's tree reads (osfs's bound open resolves each path
+// component: a tenth of a million-Work re-assert's CPU). At most MaxOpenClones
+// clones are open, so the descriptors stay bounded too (16 × 66).
+const maxOpenPacks = maxPacks + 2
 
 // cloneObjects is the object cache of every clone of the process, bounded in
 // all. A cache per clone (go-git's default, 96 MiB
@@ -129,6 +135,9 @@ type idxInMemory struct{ billy.Filesystem }
 
 func (fs idxInMemory) Open(name string) (billy.File, error) {
 	f, err := fs.Filesystem.Open(name)
+	if err == nil && strings.HasSuffix(name, ".pack") {
+		packOpens.Add(1)
+	}
 	if err != nil || !strings.HasSuffix(name, ".idx") {
 		return f, err
 	}
@@ -141,6 +150,9 @@ func (fs idxInMemory) Open(name string) (billy.File, error) {
 	}
 	return &memFile{name: name, Reader: bytes.NewReader(data)}, nil
 }
+
+// packOpens counts the packfiles opened by every clone of the process (tests).
+var packOpens atomic.Int64
 
 // memFile is a read-only billy.File over bytes.
 type memFile struct {
