@@ -50,6 +50,7 @@ type options struct {
 	acceptClients, acceptSeconds int
 	perf                         bool // record the server with perf during the re-assert alone
 	pprof                        bool // build the server with net/http/pprof and print its heap
+	beside                       bool // also re-assert with the accept stream beside it
 }
 
 func parse(args []string) (options, error) {
@@ -73,6 +74,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.acceptClients, "accept-clients", 4, "callers of the accept-path stream during the re-assert")
 	fs.IntVar(&o.acceptSeconds, "accept-seconds", 15, "length of the accept-path stream without a re-assert")
 	fs.BoolVar(&o.pprof, "pprof", false, "build stateward with net/http/pprof (an overlay, not in the repository) and print its heap after the re-asserts")
+	fs.BoolVar(&o.beside, "beside", true, "after the re-assert alone, re-assert again with the accept stream beside it (false: stop after the first, a quicker measure of its CPU)")
 	fs.BoolVar(&o.perf, "perf", false, "record the server with perf(1) during the first re-assert: DIR/reassert.perf.data")
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
@@ -361,6 +363,9 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 		return err
 	}
 	r1.print(out, "full re-assert, nothing else running")
+	if !o.beside {
+		return b.printMemory(ctx, out)
+	}
 	stop2 := make(chan struct{})
 	var during latencies
 	var streamErr error
@@ -383,7 +388,13 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 		"(p50 %+.0f%%, p99 %+.0f%% against alone; goal ≤ +20%%)\n",
 		len(during), r2.wall.Seconds(), float64(len(during))/r2.wall.Seconds(), ms(during.pct(0.5)), ms(during.pct(0.99)),
 		change(alone.pct(0.5), during.pct(0.5)), change(alone.pct(0.99), during.pct(0.99)))
-	rss, hwm, err := s.memory()
+	return b.printMemory(ctx, out)
+}
+
+// printMemory prints the server's memory after the re-asserts, and its heap
+// with -pprof.
+func (b *bench) printMemory(ctx context.Context, out io.Writer) error {
+	rss, hwm, err := b.srv.memory()
 	if err != nil {
 		return err
 	}
