@@ -57,6 +57,7 @@ func TestPlansWithRealisticStatistics(t *testing.T) {
 			t.Errorf("%s: failed count: %+v, want the index placements_failed", when, p)
 		}
 		checkListPlans(t, d, when, tenantIDs[0])
+		checkByIDPlans(t, d, when, tenantIDs[0])
 	}
 	check("before any statistics")
 	if err := d.Optimize(ctx, true); err != nil {
@@ -122,6 +123,40 @@ func checkListPlans(t *testing.T, d *DB, when string, tenantID int64) {
 			p := plan(t, d, countSQL(from, on+where), concat(fromArgs, args, []any{MaxCount + 1})...)
 			if !hasDetail(p, -1, "SCAN s") || !hasDetail(p, -1, "SEARCH w USING INTEGER PRIMARY KEY") {
 				t.Errorf("%s: %s by id: %+v, want the placements first, then their Works by rowid", when, name, p)
+			}
+		}
+	}
+}
+
+// checkByIDPlans: statements about a chunk of a team's rows named by id (a
+// job's Works, the versions a finish records and prunes) look each up by its
+// key, never scan the team's rows on an index led by tenant_id, which SQLite's
+// statistics chose for "tenant_id = ? AND id IN (…)" at a million Works.
+func checkByIDPlans(t *testing.T, d *DB, when string, tenantID int64) {
+	t.Helper()
+	ids := make([]int64, 500)
+	for i := range ids {
+		ids[i] = int64(1 + 37*i)
+	}
+	with, idArgs := idsCTE(ids)
+	for _, c := range []struct {
+		name, query string
+		args        []any
+		want        string
+	}{
+		{"a job's Works (jobWorks)", with + jobWorksSQL, concat(idArgs, []any{tenantID}), "SEARCH w USING INTEGER PRIMARY KEY (rowid=?)"},
+		{"versions recorded (insertVersions)", with + insertVersionsSQL,
+			concat(idArgs, []any{"v", false, time.Now(), tenantID, "written", "v", false}), "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)"},
+		{"versions pruned (pruneVersions)", with + pruneVersionsSQL, concat(idArgs, []any{tenantID, versionsKept}),
+			"INDEX work_versions_placement (placement_id=?)"},
+	} {
+		p := plan(t, d, c.query, c.args...)
+		if !hasDetail(p, -1, c.want) {
+			t.Errorf("%s: %s: %+v, want %q", when, c.name, p, c.want)
+		}
+		for _, n := range p {
+			if strings.Contains(n.Detail, "(tenant_id=?)") || strings.Contains(n.Detail, "(tenant_id=? AND state=?)") {
+				t.Errorf("%s: %s reads the team's rows: %q", when, c.name, n.Detail)
 			}
 		}
 	}
