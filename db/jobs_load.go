@@ -123,7 +123,24 @@ func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 	slices.SortFunc(job.Writes, func(a, b tenants.PlacementWrite) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
+	if job.PullRequest == nil {
+		// The Works' trails only serve a commit, which a re-assert rarely
+		// makes: the writer reads them then (JobTrails). A pull request's
+		// head is described whatever changes.
+		job.TrailsLater = true
+		return nil
+	}
 	return d.jobWorks(ctx, d.r, job)
+}
+
+// JobTrails fills in what the Works of a TrailsLater job's writes say of who
+// asked for them (jobWorks), read when its write changes the store.
+func (d *DB) JobTrails(ctx context.Context, job *tenants.Job) error {
+	if err := d.jobWorks(ctx, d.r, job); err != nil {
+		return err
+	}
+	job.TrailsLater = false
+	return nil
 }
 
 // jobPlacements selects the store's placements not yet written (all of them

@@ -50,6 +50,11 @@ type Job struct {
 	AuthorFromRequester bool
 	// Writes are the placements to write or remove (pending, failed or in flight).
 	Writes []PlacementWrite
+	// TrailsLater: the Works of Writes carry their ids only; the writer reads
+	// what they say of who asked for them (JobStore.JobTrails) once the write
+	// is known to change the store, for its commit message. A re-assert of a
+	// store of 5,000 placements that finds nothing to change never needs them.
+	TrailsLater bool
 	// Peers are the other live placements on the Destinations that Writes touch:
 	// an aggregatedYAML file is rebuilt from them too, and files they hold are
 	// neither claimed by nor deleted for a placement of Writes.

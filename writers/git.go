@@ -205,7 +205,13 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	} else if err := c.setTip(g.branch, tip.hash); err != nil {
 		return Result{}, err
 	}
-	cm, err := c.commit(tip.hash, edits, g.signature(b.Author), b.Message, b.Fence)
+	cm, err := c.commit(tip.hash, edits, func() (signature, string, error) {
+		if b.Describe == nil {
+			return g.signature(b.Author), b.Message, nil
+		}
+		msg, author, err := b.Describe(ctx)
+		return g.signature(author), msg, err
+	}, b.Fence)
 	if err != nil || !cm.res.Changed {
 		return cm.res, err
 	}

@@ -289,7 +289,10 @@ type builtCommit struct {
 // the tree does not change it returns Changed false and no commit.
 // With fence, a Batch that changes nothing still makes a commit (same tree), so
 // that a push interrupted earlier can no longer land (see Batch.Fence).
-func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, msg string, fence bool) (builtCommit, error) {
+//
+// describe gives the commit's signature and message; it is called only when a
+// commit is made (a Batch's Describe may read what it needs then).
+func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, describe func() (signature, string, error), fence bool) (builtCommit, error) {
 	base, err := c.rootTree(parent)
 	if err != nil {
 		return builtCommit{}, err
@@ -301,6 +304,10 @@ func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, sig signature, 
 	}
 	if !changed && !fence {
 		return builtCommit{res: Result{Version: versionOf(parent)}}, nil
+	}
+	sig, msg, err := describe()
+	if err != nil {
+		return builtCommit{}, err
 	}
 	if !changed {
 		msg, sig.author = fenceMessage, nil // even on an empty repository: a late push would create the branch

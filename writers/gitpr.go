@@ -122,7 +122,7 @@ func (g *Git) applyHead(ctx context.Context, c *gitCache, b Batch) (res Result, 
 	}
 	// No fence: a late push to the head branch can only be Stateward's own
 	// commit, and the next write builds on whatever the head then holds.
-	cm, err := c.commit(start.parent, edits, g.signature(author), msg, false)
+	cm, err := c.commit(start.parent, edits, func() (signature, string, error) { return g.signature(author), msg, nil }, false)
 	if err != nil {
 		return Result{}, err
 	}

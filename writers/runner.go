@@ -21,6 +21,8 @@ type JobStore interface {
 	Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duration) error
 	MarkPushing(ctx context.Context, job *tenants.Job) error
 	Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes []string) ([]string, error)
+	// JobTrails fills in the Works of a TrailsLater job's writes.
+	JobTrails(ctx context.Context, job *tenants.Job) error
 	// GitStoreIDs lists every Git store as (tenant id, store id), so that the
 	// clones of deleted stores can be removed.
 	GitStoreIDs(ctx context.Context) ([][2]int64, error)

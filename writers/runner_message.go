@@ -56,6 +56,16 @@ func (jb *jobBatch) addWork(w tenants.PlacementWrite) {
 	bw.deleted = bw.deleted && w.Delete
 }
 
+// fillTrails gives the Batch's Works the trails job's writes now carry (read
+// after the Batch was built: Job.TrailsLater).
+func (jb *jobBatch) fillTrails(job *tenants.Job) {
+	for _, w := range job.Writes {
+		if bw := jb.works[w.Work.ID]; bw != nil {
+			bw.trail = w.Work
+		}
+	}
+}
+
 // Bounds of what a commit and an object say of their Works.
 const (
 	maxTrailerWorks = 20 // Works with trailers in one commit; then "Stateward-Works: and N more"

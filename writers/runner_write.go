@@ -63,8 +63,28 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 	if err := jw.protect(ctx, jb); err != nil {
 		return res, jb, err
 	}
-	if err := (commitTrail{job: jw.job, publicURL: jw.r.PublicURL}).describe(jb); err != nil {
-		jw.log.Warn("the store's commit message template failed on this commit; the default subject is used", "err", err)
+	describe := func() {
+		if err := (commitTrail{job: jw.job, publicURL: jw.r.PublicURL}).describe(jb); err != nil {
+			jw.log.Warn("the store's commit message template failed on this commit; the default subject is used", "err", err)
+		}
+	}
+	if jw.job.TrailsLater {
+		described := false
+		jb.batch.Describe = func(ctx context.Context) (string, *Person, error) {
+			if !described { // once, however often the store retries its commit
+				if jw.job.TrailsLater {
+					if err := jw.r.DB.JobTrails(ctx, jw.job); err != nil {
+						return "", nil, fmt.Errorf("read the Works of the commit: %w", err)
+					}
+					jb.fillTrails(jw.job)
+				}
+				describe()
+				described = true
+			}
+			return jb.batch.Message, jb.batch.Author, nil
+		}
+	} else {
+		describe()
 	}
 	jb.batch.Fence = jw.job.InDoubt
 	pr := jw.job.PullRequest

@@ -39,6 +39,11 @@ type Batch struct {
 	Keep []string
 	// Message describes the write (Git commit message).
 	Message string
+	// Describe, when set, is called once the write is known to change the
+	// store, and gives the Message and Author to use instead of those above. A
+	// Git store calls it before making its commit; an error stops the write
+	// there. Buckets ignore it.
+	Describe func(context.Context) (message string, author *Person, err error)
 	// Author, when set, is the Git commit's author; the store's identity stays
 	// the committer (as `git commit --author` does). Buckets ignore it.
 	Author *Person
