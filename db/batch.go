@@ -87,11 +87,9 @@ func (d *DB) batchTx(ctx context.Context, fn func(ctx context.Context, tx *sqlx.
 		if err := d.admit.acquire(ctx); err != nil {
 			return err
 		}
-		start := time.Now()
+		defer func(start time.Time) { d.admit.release(time.Since(start)) }(time.Now())
 		rctx := context.WithoutCancel(ctx)
-		err := d.tx(rctx, func(tx *sqlx.Tx) error { return fn(rctx, tx) })
-		d.admit.release(time.Since(start))
-		return err
+		return d.tx(rctx, func(tx *sqlx.Tx) error { return fn(rctx, tx) })
 	}
 	r := &batchReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {

@@ -72,12 +72,10 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 		described := false
 		jb.batch.Describe = func(ctx context.Context) (string, *Person, error) {
 			if !described { // once, however often the store retries its commit
-				if jw.job.TrailsLater {
-					if err := jw.r.DB.JobTrails(ctx, jw.job); err != nil {
-						return "", nil, fmt.Errorf("read the Works of the commit: %w", err)
-					}
-					jb.fillTrails(jw.job)
+				if err := jw.r.DB.JobTrails(ctx, jw.job); err != nil {
+					return "", nil, fmt.Errorf("read the Works of the commit: %w", err)
 				}
+				jb.fillTrails(jw.job)
 				describe()
 				described = true
 			}
