@@ -98,14 +98,15 @@ func keptLater(job *tenants.Job) bool { return job.Full && job.Store.Kind == ten
 // Nothing marks them writing, and no other job of the store can run: a
 // submit changing one meanwhile queues a job of its own, and the finish marks
 // a placement written only at the generation this read (FinishJob), so what
-// the write keeps is as fresh as the read, never staler.
+// the write keeps is as fresh as the read, never staler. What it reads as
+// written and recorded is Settled, for the finish to skip if nothing changed.
 func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 	took := make(map[int64]bool, len(job.Writes))
 	for _, w := range job.Writes {
 		took[w.ID] = true
 	}
 	var rows []placementRow
-	if err := d.r.SelectContext(ctx, &rows, `SELECT `+placementCols+` FROM placements
+	if err := d.r.SelectContext(ctx, &rows, `SELECT `+placementCols+`, `+versionedCol+` FROM placements
 		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND NOT stuck`,
 		job.TenantID, job.Store.Kind, job.Store.Name); err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"net/url"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,25 +41,54 @@ func (c countingSQLite) Open(name string) (driver.Conn, error) {
 type countingConn struct{ *sqlite3.SQLiteConn }
 
 func (c countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	statements.Add(1)
+	noteStatement(q)
 	return c.SQLiteConn.ExecContext(ctx, q, args)
 }
 
 func (c countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	statements.Add(1)
+	noteStatement(q)
 	return c.SQLiteConn.QueryContext(ctx, q, args)
 }
 
-// TestEnqueueRoundTripsUnchanged: pacing adds no statement to the submit path.
-// Queuing a job takes one read and one upsert when none is queued, and one
-// read when one is, whether that job is due now, paced after the store's last
-// push (next_push_at folded into the same statements), or of a bucket.
-func TestEnqueueRoundTripsUnchanged(t *testing.T) {
-	ctx := context.Background()
+// statementLog, while not nil, collects the text of every statement run.
+var (
+	statementMu  sync.Mutex
+	statementLog *[]string
+)
+
+func noteStatement(q string) {
+	statements.Add(1)
+	statementMu.Lock()
+	defer statementMu.Unlock()
+	if statementLog != nil {
+		*statementLog = append(*statementLog, q)
+	}
+}
+
+// statementsOf runs fn and returns the statements it ran.
+func statementsOf(fn func()) []string {
+	var log []string
+	statementMu.Lock()
+	statementLog = &log
+	statementMu.Unlock()
+	defer func() {
+		statementMu.Lock()
+		statementLog = nil
+		statementMu.Unlock()
+	}()
+	fn()
+	statementMu.Lock()
+	defer statementMu.Unlock()
+	return slices.Clone(log)
+}
+
+// countingDB is a SQLite database whose writer connection counts its
+// statements (countingDriver).
+func countingDB(t *testing.T, now func() time.Time) *DB {
+	t.Helper()
 	s, _ := NewSealer(make([]byte, 32))
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	path := filepath.Join(t.TempDir(), "s.db")
-	d, err := Open(ctx, Options{Path: path, Sealer: s, Now: func() time.Time { return now }})
+	d, err := Open(context.Background(), Options{Path: path, Sealer: s, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +102,17 @@ func TestEnqueueRoundTripsUnchanged(t *testing.T) {
 	old := d.w
 	d.w = w
 	old.Close()
+	return d
+}
+
+// TestEnqueueRoundTripsUnchanged: pacing adds no statement to the submit path.
+// Queuing a job takes one read and one upsert when none is queued, and one
+// read when one is, whether that job is due now, paced after the store's last
+// push (next_push_at folded into the same statements), or of a bucket.
+func TestEnqueueRoundTripsUnchanged(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	d := countingDB(t, func() time.Time { return now })
 	ten, err := d.CreateTenant(ctx, "team-a", "", "")
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,15 @@ type placementRow struct {
 	WrittenAt       *time.Time `db:"written_at"`
 	PRNumber        int        `db:"pr_number"`
 	PRURL           string     `db:"pr_url"`
+	// Versioned: a version is recorded for the row's generation (work_versions);
+	// read by loadKept only (versionedCol), false elsewhere.
+	Versioned bool `db:"versioned"`
 }
+
+// versionedCol reads placementRow.Versioned: whether the placement's generation
+// has its version recorded (not a proposed one), looked up by the placement.
+const versionedCol = `EXISTS (SELECT 1 FROM work_versions v WHERE v.placement_id = placements.id
+	AND v.generation = placements.generation AND v.proposed = FALSE) AS versioned`
 
 const placementCols = `id, tenant_id, work_id, group_index, directory, destination_id, destination_name, mode,
 	store_kind, store_name, name, paths, plan, plan_hash, intent, state, generation, job_id, version, error,
@@ -69,6 +77,7 @@ func (r placementRow) write() (tenants.PlacementWrite, error) {
 		ID: r.ID, Name: r.Name, Destination: r.DestinationName, Mode: r.Mode, Delete: r.Intent == intentDelete,
 		Plan: plan, WrittenKeys: jsonStrings(r.WrittenKeys), WrittenPrefix: r.WrittenPrefix,
 		Written: r.WrittenAt != nil, Generation: r.Generation, Stuck: r.Stuck, Error: r.Error,
+		Settled: r.Versioned && r.Intent == intentWrite && r.State == tenants.StateWritten && r.Error == "" && r.Attempts == 0, Version: r.Version,
 		Work: tenants.WorkTrail{ID: r.WorkID},
 	}, err
 }

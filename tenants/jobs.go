@@ -94,6 +94,13 @@ type PlacementWrite struct {
 	// submitted again; a Job carries them only so that what they wrote is kept.
 	Stuck bool
 	Error string
+	// Settled reports that the job read the placement written at Version, with
+	// no error or attempt pending and that version recorded for its generation.
+	// A write that leaves it so (the same generation, keys and prefix, at
+	// Version) changes nothing of its row, and its finish skips it: a full
+	// rewrite that found nothing to change records nothing.
+	Settled bool
+	Version string
 	// Work is the Work the placement belongs to, for commit trailers, commit
 	// message templates and object metadata.
 	Work WorkTrail
