@@ -85,30 +85,39 @@ func (c *checkpointer) optimize() {
 // is never found fully copied when one starts, and only then does SQLite write
 // it again from its beginning; so once it has grown past restartPages, a
 // RESTART checkpoint holds the writer for the little left to copy and lets the
-// next commit start the log over.
-func (c *checkpointer) checkpoint() {
+// next commit start the log over. It reports whether it tried a RESTART.
+//
+// Not while a reader holds an older snapshot: the PASSIVE checkpoint could not
+// copy all of the log then, and a RESTART would hold the writer for all of
+// checkpointBusy waiting for that reader, and give up. With a re-assert's
+// read of 5,000 placements in progress, a RESTART every 100 ms did so: every
+// submit arriving meanwhile waited 34 ms (SQLite's busy handler sleeps 1, 2,
+// 5, 10 and 15 ms between its tries), a third of the time. The log grows
+// until the reader is done, and starts over then.
+func (c *checkpointer) checkpoint() (restarted bool) {
 	ctx := context.Background()
 	var busy, logPages, done int
 	if err := c.db.QueryRowxContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done); err != nil {
 		slog.Warn("database checkpoint failed", "err", err)
-		return
+		return false
 	}
-	if logPages < restartPages {
-		return
+	if logPages < restartPages || done < logPages {
+		return false
 	}
 	if err := c.db.QueryRowxContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &logPages, &done); err != nil {
 		slog.Warn("database checkpoint failed", "err", err)
 	}
+	return true
 }
 
 // restartPages is the log size (4 KiB pages) from which the log is started over.
-// A RESTART holds the writer while it waits for readers of the log; the
-// checkpointer's connection gives up after checkpointBusy and tries again at the
-// next tick rather than stall submits behind a long dashboard read.
-const (
-	restartPages   = 4096
-	checkpointBusy = 20 // milliseconds
-)
+// A RESTART holds the writer while it waits for readers of the log (those
+// that began before the PASSIVE checkpoint finished); the checkpointer's
+// connection gives up after checkpointBusy and tries again at the next tick
+// rather than stall submits behind a long dashboard read.
+var restartPages = 4096 // a variable for tests
+
+const checkpointBusy = 5 // milliseconds
 
 // close stops the checkpoints after a last one; calling it again does nothing.
 func (c *checkpointer) close() error {

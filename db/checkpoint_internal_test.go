@@ -2,11 +2,16 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // TestCommitsNeverCheckpoint: the writer connection leaves checkpoints to the
@@ -66,5 +71,82 @@ func TestCommitsNeverCheckpoint(t *testing.T) {
 	var rows int
 	if err := d.r.GetContext(ctx, &rows, `SELECT COUNT(*) FROM filler`); err != nil || rows != 1000+small {
 		t.Fatalf("filler rows = %d, %v; want %d", rows, err, 1000+small)
+	}
+}
+
+// TestCheckpointLeavesTheWriterToALongReader: while a reader holds a snapshot
+// older than the log's end (a re-assert reading a store's placements), the
+// checkpointer copies what it can but does not try a RESTART, which would hold
+// the writer for checkpointBusy waiting for that reader (every submit waited
+// 34 ms, every 100 ms). Once the reader is done, the RESTART runs and the log
+// starts over.
+func TestCheckpointLeavesTheWriterToALongReader(t *testing.T) {
+	defer func(n int) { restartPages = n }(restartPages)
+	restartPages = 8
+	ctx := context.Background()
+	s, _ := NewSealer(make([]byte, 32))
+	path := filepath.Join(t.TempDir(), "s.db")
+	d, err := Open(ctx, Options{Path: path, Sealer: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := d.cp.close(); err != nil { // this test's checkpoints alone
+		t.Fatal(err)
+	}
+	u := url.URL{Scheme: "file", Opaque: filepath.ToSlash(path)}
+	conn, err := sqlx.Open("sqlite3", u.String()+"?_journal_mode=WAL&_busy_timeout="+strconv.Itoa(checkpointBusy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &checkpointer{db: conn}
+	write := func(rows int) {
+		t.Helper()
+		if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS scratch (b BLOB)`); err != nil {
+			t.Fatal(err)
+		}
+		for range rows {
+			if _, err := d.w.ExecContext(ctx, `INSERT INTO scratch (b) VALUES (randomblob(8000))`); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	logPages := func() int {
+		t.Helper()
+		var busy, log, done int
+		if err := conn.QueryRowxContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
+			t.Fatal(err)
+		}
+		return log
+	}
+
+	write(20)
+	reader, err := d.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.GetContext(ctx, &n, `SELECT COUNT(*) FROM scratch`); err != nil { // its snapshot starts
+		t.Fatal(err)
+	}
+	write(20) // past the reader's snapshot
+	began := time.Now()
+	if c.checkpoint() {
+		t.Errorf("a RESTART was tried while a reader held an older snapshot (it took %s)", time.Since(began))
+	}
+	grown := logPages()
+	if grown < restartPages {
+		t.Fatalf("the log holds %d pages, want more than %d for this test", grown, restartPages)
+	}
+	if err := reader.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.checkpoint() {
+		t.Fatal("no RESTART once the reader was done")
+	}
+	write(1)
+	if after := logPages(); after >= grown {
+		t.Errorf("the log holds %d pages after the RESTART and one write, was %d: it did not start over", after, grown)
 	}
 }
