@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/stateward/stateward/planner"
+	"github.com/stateward/stateward/pressure"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -330,6 +331,7 @@ func (d *DB) claimCanary(ctx context.Context, tx *sqlx.Tx, tenantID int64, k sto
 func (d *DB) Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes []string) ([]string, error) {
 	var out []string
 	for chunk := range slices.Chunk(keys, 200) {
+		pressure.Pace(ctx) // a full rewrite's check, while submits pour in
 		q, args, err := sqlx.In(`SELECT DISTINCT key FROM claims WHERE tenant_id = ? AND store_kind = ? AND store_name = ?
 			AND key IN (?)`, store.TenantID, store.Kind, store.Name, chunk)
 		if err != nil {
@@ -345,6 +347,7 @@ func (d *DB) Claimed(ctx context.Context, store tenants.StoreRef, keys, prefixes
 	// store asks for one per placement: a query each was a sixth of its CPU,
 	// and a round trip each to a distant database).
 	for chunk := range slices.Chunk(prefixes, claimChunk) {
+		pressure.Pace(ctx)
 		parts := make([]string, len(chunk))
 		args := make([]any, 0, 5*len(chunk))
 		for i, p := range chunk {

@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/stateward/stateward/planner"
+	"github.com/stateward/stateward/pressure"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -105,13 +106,19 @@ func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 	for _, w := range job.Writes {
 		took[w.ID] = true
 	}
-	var rows []placementRow
-	if err := d.r.SelectContext(ctx, &rows, `SELECT `+placementCols+`, `+versionedCol+` FROM placements
+	rows, err := d.r.QueryxContext(ctx, `SELECT `+placementCols+`, `+versionedCol+` FROM placements
 		WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND NOT stuck`,
-		job.TenantID, job.Store.Kind, job.Store.Name); err != nil {
+		job.TenantID, job.Store.Kind, job.Store.Name)
+	if err != nil {
 		return err
 	}
-	for _, r := range rows {
+	defer rows.Close()
+	for rows.Next() {
+		pressure.Pace(ctx) // paced while submits pour in: a read holds no lock they need
+		var r placementRow
+		if err := rows.StructScan(&r); err != nil {
+			return err
+		}
 		if took[r.ID] {
 			continue
 		}
@@ -120,6 +127,9 @@ func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 			return err
 		}
 		job.Writes = append(job.Writes, w)
+	}
+	if err := rows.Err(); err != nil {
+		return err
 	}
 	slices.SortFunc(job.Writes, func(a, b tenants.PlacementWrite) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))

@@ -13,6 +13,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stateward/stateward/pressure"
 )
 
 // Bucket authentication methods (BucketStateStore spec.authMethod).
@@ -152,7 +154,7 @@ func bucketOptions(cfg BucketConfig, creds *credentials.Credentials, retries int
 // the sorted keys of b.Puts and the MD5 of their content. It is the same whenever
 // the same content is applied, whether or not anything had to be written.
 func (b *Bucket) Apply(ctx context.Context, batch Batch) (Result, error) {
-	plan, err := newBucketPlan(batch)
+	plan, err := newBucketPlan(ctx, batch)
 	if err != nil {
 		return Result{}, err
 	}
@@ -214,6 +216,7 @@ func (b *Bucket) listPrefix(ctx context.Context, prefix string) (map[string]stri
 	out := map[string]string{}
 	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true}
 	for obj := range b.client.ListObjects(ctx, b.cfg.BucketName, opts) {
+		pressure.Pace(ctx) // a full rewrite's listing spreads the S3 server's work too
 		if obj.Err != nil {
 			return nil, fmt.Errorf("list %q: %w", prefix, b.remoteErr(obj.Err))
 		}

@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stateward/stateward/pressure"
 )
 
 // bucketPlan is a validated Batch, ready to compare with a listing.
@@ -23,9 +26,10 @@ type bucketPlan struct {
 
 // newBucketPlan validates every key and prefix of b; an unsafe one fails the whole
 // batch with an error that names it and matches ErrUnsafeKey.
-func newBucketPlan(b Batch) (*bucketPlan, error) {
+func newBucketPlan(ctx context.Context, b Batch) (*bucketPlan, error) {
 	p := &bucketPlan{content: map[string][]byte{}, md5s: map[string]string{}, deletes: map[string]bool{}, meta: map[string]map[string]string{}}
 	for _, f := range b.Puts {
+		pressure.Pace(ctx) // a full rewrite's, while submits pour in
 		if err := checkBucketKey(f.Key); err != nil {
 			return nil, err
 		}

@@ -260,7 +260,7 @@ func TestNewBucketRejectsBadConfig(t *testing.T) {
 }
 
 func TestBucketListPrefixes(t *testing.T) {
-	plan, err := newBucketPlan(Batch{
+	plan, err := newBucketPlan(context.Background(), Batch{
 		Puts:           files("s/d/r/a.yaml", "", "s/d/r/b.yaml", "", "s/e/x.yaml", "", "top.yaml", "", "s/dd/y", ""),
 		Deletes:        []string{"s/d/r/deep/z.yaml", "s/f/gone.yaml"},
 		DeletePrefixes: []string{"s/d/"},

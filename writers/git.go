@@ -145,7 +145,7 @@ func NewGit(cfg GitConfig) (*Git, error) {
 // When someone else pushes in between, Apply fetches their commit and applies b on
 // top of it again (never forcing), up to maxPushAttempts times.
 func (g *Git) Apply(ctx context.Context, b Batch) (Result, error) {
-	edits, err := newEditTree(b)
+	edits, err := newEditTree(ctx, b)
 	if err != nil {
 		return Result{}, err
 	}
@@ -205,7 +205,7 @@ func (g *Git) applyOnce(ctx context.Context, c *gitCache, edits *editNode, b Bat
 	} else if err := c.setTip(g.branch, tip.hash); err != nil {
 		return Result{}, err
 	}
-	cm, err := c.commit(tip.hash, edits, func() (signature, string, error) {
+	cm, err := c.commit(ctx, tip.hash, edits, func() (signature, string, error) {
 		if b.Describe == nil {
 			return g.signature(b.Author), b.Message, nil
 		}

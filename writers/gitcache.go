@@ -3,6 +3,7 @@ package writers
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/stateward/stateward/pressure"
 )
 
 // maxOpenPacks bounds the packfiles a cache keeps open between reads: every pack
@@ -292,12 +295,13 @@ type builtCommit struct {
 //
 // describe gives the commit's signature and message; it is called only when a
 // commit is made (a Batch's Describe may read what it needs then).
-func (c *gitCache) commit(parent plumbing.Hash, edits *editNode, describe func() (signature, string, error), fence bool) (builtCommit, error) {
+func (c *gitCache) commit(ctx context.Context, parent plumbing.Hash, edits *editNode, describe func() (signature, string, error), fence bool) (builtCommit, error) {
 	base, err := c.rootTree(parent)
 	if err != nil {
 		return builtCommit{}, err
 	}
 	tb := newTreeBuilder(c.st)
+	tb.pace = func() { pressure.Pace(ctx) } // a full rewrite's, while submits pour in
 	root, changed, err := tb.build(base, edits, false)
 	if err != nil {
 		return builtCommit{}, err

@@ -116,13 +116,13 @@ func (g *Git) applyHead(ctx context.Context, c *gitCache, b Batch) (res Result, 
 			msg += "\n\n" + b.Message
 		}
 	}
-	edits, err := newEditTree(batch)
+	edits, err := newEditTree(ctx, batch)
 	if err != nil {
 		return Result{}, err
 	}
 	// No fence: a late push to the head branch can only be Stateward's own
 	// commit, and the next write builds on whatever the head then holds.
-	cm, err := c.commit(start.parent, edits, func() (signature, string, error) { return g.signature(author), msg, nil }, false)
+	cm, err := c.commit(ctx, start.parent, edits, func() (signature, string, error) { return g.signature(author), msg, nil }, false)
 	if err != nil {
 		return Result{}, err
 	}

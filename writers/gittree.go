@@ -2,6 +2,7 @@ package writers
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/stateward/stateward/pressure"
 )
 
 // editNode is one path segment of a Batch seen as a tree of edits. A node is a put
@@ -55,17 +58,18 @@ func (n *editNode) dir(name, key string) (*editNode, error) {
 
 // newEditTree validates every key of b and arranges the edits by path. An error
 // matches ErrInvalidBatch (and ErrUnsafeKey for an unsafe key).
-func newEditTree(b Batch) (*editNode, error) {
-	root, err := buildEditTree(b)
+func newEditTree(ctx context.Context, b Batch) (*editNode, error) {
+	root, err := buildEditTree(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidBatch, err)
 	}
 	return root, nil
 }
 
-func buildEditTree(b Batch) (*editNode, error) {
+func buildEditTree(ctx context.Context, b Batch) (*editNode, error) {
 	root := &editNode{children: map[string]*editNode{}}
 	for _, f := range b.Puts {
+		pressure.Pace(ctx) // a full rewrite's, while submits pour in
 		if err := root.addPut(f); err != nil {
 			return nil, err
 		}
@@ -215,7 +219,8 @@ type treeBuilder struct {
 	// noShortcut turns the owned-directory shortcut of buildKept off (tests
 	// compare the two).
 	noShortcut bool
-	shortcuts  int // owned directories found unchanged without reading them
+	shortcuts  int    // owned directories found unchanged without reading them
+	pace       func() // called at each directory (pressure.Pace), if set
 	base       storer.EncodedObjectStorer
 	out        *memory.Storage
 	written    []plumbing.Hash
@@ -236,6 +241,9 @@ func (b *treeBuilder) build(base plumbing.Hash, n *editNode, owned bool) (plumbi
 
 // buildKept is build below a kept directory when protected: nothing is removed.
 func (b *treeBuilder) buildKept(base plumbing.Hash, n *editNode, owned, protected bool) (plumbing.Hash, bool, error) {
+	if b.pace != nil {
+		b.pace()
+	}
 	protected = protected || n.keepAll
 	owned = (owned || n.owned) && !protected
 	if owned && !base.IsZero() && !b.noShortcut {

@@ -1,6 +1,7 @@
 package writers
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -38,7 +39,7 @@ func TestOwnedShortcutChangesNothing(t *testing.T) {
 			}
 		}
 		seed := newTreeBuilder(nil)
-		root, err := newEditTree(base)
+		root, err := newEditTree(context.Background(), base)
 		if err != nil {
 			continue // a file where a directory is: not a store
 		}
@@ -75,7 +76,7 @@ func TestOwnedShortcutChangesNothing(t *testing.T) {
 			}
 			b.Keep = append(b.Keep, k)
 		}
-		edits, err := newEditTree(b)
+		edits, err := newEditTree(context.Background(), b)
 		if err != nil {
 			continue
 		}

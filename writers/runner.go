@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stateward/stateward/pressure"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -258,7 +259,12 @@ func (r *Runner) work(ctx context.Context) {
 	for ctx.Err() == nil {
 		leave := r.Factory.Yield.enterJob()
 		claimed := r.clock.Now() // the lease runs from here at the latest
-		job, ok, err := r.DB.ClaimJob(ctx, r.Owner, r.Lease)
+		// Only a full rewrite's claim paces (what it reads after its commit).
+		paced := ctx
+		if p := r.Factory.Yield.pacer(); p != nil {
+			paced = pressure.WithPacer(ctx, p)
+		}
+		job, ok, err := r.DB.ClaimJob(paced, r.Owner, r.Lease)
 		if err != nil && ctx.Err() == nil {
 			r.Log.Error("claim job", "err", err)
 		}
@@ -272,10 +278,11 @@ func (r *Runner) work(ctx context.Context) {
 			leave()
 			return
 		}
-		r.Wake() // another worker may take another store's job meanwhile
-		r.runJob(ctx, job, claimed)
-		if job.Full { // resting before leaving: no other job of this process runs meanwhile
-			r.Factory.Yield.paceFull(ctx, r.clock.Now().Sub(claimed))
+		r.Wake()      // another worker may take another store's job meanwhile
+		if job.Full { // paced: no other job of this process runs meanwhile
+			r.runJob(paced, job, claimed)
+		} else {
+			r.runJob(ctx, job, claimed)
 		}
 		leave()
 	}

@@ -1,11 +1,13 @@
 package writers
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/stateward/stateward/pathing"
+	"github.com/stateward/stateward/pressure"
 	"github.com/stateward/stateward/tenants"
 )
 
@@ -93,13 +95,14 @@ type aggTarget struct {
 // conflicts already; this is the second line. With only set, the placements it
 // does not name are left for a later Batch: what they wrote is kept, and they get
 // no outcome.
-func buildBatch(job *tenants.Job, only map[int64]bool) *jobBatch {
+func buildBatch(ctx context.Context, job *tenants.Job, only map[int64]bool) *jobBatch {
 	jb := &jobBatch{owners: map[string]string{}, dirs: map[string]string{}, keep: map[string]bool{}, deleteKeys: map[string]bool{},
 		agg: map[string]*aggTarget{}, peers: job.Peers, works: map[int64]*batchWork{}}
 	for _, p := range job.Peers {
 		jb.addPeer(p)
 	}
 	for _, w := range orderWrites(job.Writes) {
+		pressure.Pace(ctx) // a full rewrite's, while submits pour in
 		if w.Stuck {
 			jb.hold(w)
 			continue

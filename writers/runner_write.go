@@ -31,7 +31,7 @@ func (jw *jobWrite) run(ctx context.Context) (tenants.JobResult, *jobBatch, erro
 		err = jw.readStateFiles(ctx, backend)
 	}
 	if err != nil {
-		jb := buildBatch(jw.job, nil)
+		jb := buildBatch(ctx, jw.job, nil)
 		res := tenants.JobResult{Placements: jb.outcomes, Canaries: jb.canaries}
 		jw.failed(&res, err)
 		return res, jb, nil
@@ -55,7 +55,7 @@ func (jw *jobWrite) run(ctx context.Context) (tenants.JobResult, *jobBatch, erro
 // attempt builds the Batch of the job's placements in only (all when nil), keeps
 // out what other placements want, and applies it.
 func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.JobResult, *jobBatch, error) {
-	jb := buildBatch(jw.job, only)
+	jb := buildBatch(ctx, jw.job, only)
 	res := tenants.JobResult{Placements: jb.outcomes, Canaries: jb.canaries}
 	if jb.empty() && jw.job.PullRequest == nil { // a pull-request store's head may need rebuilding on a moved base
 		return res, jb, nil

@@ -1,9 +1,11 @@
 package writers
 
 import (
-	"context"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/stateward/stateward/pressure"
 )
 
 // Yielding lets background writes give the machine to a busy accept path. A
@@ -16,13 +18,15 @@ import (
 // whatever its size, so one at a time means fewer, larger ones. Three replicas on
 // one PostgreSQL, each with its two workers free, made twice the commits of one
 // replica and 0.71-0.77 of its Works/s; with one job at a time, 0.88-0.93 (and
-// one replica itself was no slower). The queue keeps draining meanwhile, at full
-// speed again as soon as the stream stops.
+// one replica itself was no slower). A full rewrite (a re-assert) is paced
+// too, in slices (pacer). The queue keeps draining meanwhile, at full speed
+// again as soon as the stream stops.
 type Yielding struct {
 	// Busy reports whether the accept path is under load (pressure.Meter.Busy).
-	Busy func() bool
-	lane sync.Mutex // one PUT or delete at a time
-	jobs sync.Mutex // one job at a time
+	Busy   func() bool
+	lane   sync.Mutex   // one PUT or delete at a time
+	jobs   sync.Mutex   // one job at a time
+	rested atomic.Int64 // nanoseconds full rewrites rested (pacer)
 }
 
 // enterJob waits, while the accept path is busy, until no other job of this
@@ -52,23 +56,28 @@ func (y *Yielding) enter() func() {
 	}
 }
 
-// paceFull rests, while the accept path is busy, as long as a full rewrite
-// (a re-assert) took, before the worker leaves the one-job lane (enterJob):
-// no job of this process runs meanwhile. A re-assert
-// rewrites every store while nothing drifted, as maintenance; when it runs
-// beside a stream of submits it takes a core of the machine's two for
-// seconds (swbench: the stream fell from 1,275/s to 254/s), so it gets half
-// of one instead, and its jobs take twice as long; the writes of accepted
-// Works wait at most as long as the re-assert's job took. A nil Yielding
-// never rests.
-func (y *Yielding) paceFull(ctx context.Context, took time.Duration) {
-	if y == nil || y.Busy == nil || !y.Busy() {
-		return
+// Pacing of a full rewrite (a re-assert) while the accept path is busy: it
+// runs in slices of fullSlice, each followed by a rest fullRest times as long,
+// so it gets a quarter of the core it would take. A re-assert rewrites every
+// store while nothing drifted, as maintenance; beside a stream of submits it
+// took a core of the machine's two for seconds (swbench: the stream fell from
+// 1,275/s to 254/s). Resting as long as each job took, after it, gave it half
+// a core but in bursts of 0.3 - 0.5 s that doubled the wait of the submits
+// arriving meanwhile (p99 +80 - 160 %); in slices every submit sees a little of
+// it. The writes of accepted Works wait behind a resting job (enterJob) at
+// most 1 + fullRest times as long as it would take alone.
+const (
+	fullSlice = time.Millisecond
+	fullRest  = 3.0
+)
+
+// pacer paces a full rewrite by the accept path's pressure (pressure.Pace
+// points in the claim's reads, the tree's build and the claims' check), nil
+// without a Busy signal. Rests are counted in rested.
+func (y *Yielding) pacer() *pressure.Pacer {
+	if y == nil || y.Busy == nil {
+		return nil
 	}
-	t := time.NewTimer(took)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C: // the pacing itself
-	}
+	return &pressure.Pacer{Busy: y.Busy, Slice: fullSlice, Rest: fullRest,
+		OnRest: func(d time.Duration) { y.rested.Add(int64(d)) }}
 }
