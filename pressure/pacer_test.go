@@ -46,6 +46,19 @@ func TestPacerRestsInProportionWhileBusy(t *testing.T) {
 
 	Pace(context.Background()) // no Pacer: nothing to do
 
+	// A long wait between two points (the network, a lock, another goroutine
+	// of the task at rest) earns a bounded rest: rests never feed on each
+	// other (a bucket's listings, each resting as long as it took, waited
+	// minutes so).
+	busy, rested = true, 0
+	p.mu.Lock()
+	p.from = time.Now().Add(-time.Second)
+	p.mu.Unlock()
+	Pace(ctx)
+	if most := time.Duration(float64(maxRan*p.Slice) * p.Rest); rested != most {
+		t.Errorf("after a second between two points: rested %s, want the bound %s", rested, most)
+	}
+
 	busy = true
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

@@ -94,6 +94,9 @@ type Pacer struct {
 	from time.Time // when the task last rested (or began: WithPacer)
 }
 
+// maxRan bounds, in Slices, what one rest is in proportion to.
+const maxRan = 20
+
 type pacerKey struct{}
 
 // WithPacer returns ctx carrying p: Pace(ctx) paces the task by p, which
@@ -126,7 +129,10 @@ func Pace(ctx context.Context) {
 	if !p.Busy() {
 		return
 	}
-	rest := time.Duration(float64(ran) * p.Rest)
+	// What ran may include waits (the network, a lock, another goroutine of
+	// the task resting): a rest in proportion to a long one is bounded, so
+	// that rests never feed on each other.
+	rest := time.Duration(float64(min(ran, maxRan*p.Slice)) * p.Rest)
 	t := time.NewTimer(rest)
 	defer t.Stop()
 	select {

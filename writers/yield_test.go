@@ -16,11 +16,19 @@ import (
 // inFlight is an http.RoundTripper that records the most PUT requests it ever
 // had in flight at once, across every client sharing it.
 type inFlight struct {
-	base      http.RoundTripper
-	now, most atomic.Int64
+	base              http.RoundTripper
+	now, most         atomic.Int64
+	lists, mostListed atomic.Int64 // listings (ListObjectsV2)
 }
 
 func (f *inFlight) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.URL.Query().Has("list-type") {
+		n := f.lists.Add(1)
+		defer f.lists.Add(-1)
+		for m := f.mostListed.Load(); n > m && !f.mostListed.CompareAndSwap(m, n); m = f.mostListed.Load() {
+		}
+		return f.base.RoundTrip(req)
+	}
 	if req.Method != http.MethodPut {
 		return f.base.RoundTrip(req)
 	}
@@ -33,8 +41,8 @@ func (f *inFlight) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // TestBucketWritesYieldToBusyAcceptPath: while the accept path is busy, the PUTs
 // of two bucket stores sharing one Yielding go one at a time (a real MinIO,
-// 2 × 40 objects, 8 allowed in flight per store); when it is not, they run in
-// parallel again. Every object is written either way.
+// 2 × 40 objects, 8 allowed in flight per store), and so do their listings;
+// when it is not, they run in parallel again. Every object is written either way.
 func TestBucketWritesYieldToBusyAcceptPath(t *testing.T) {
 	for _, busy := range []bool{true, false} {
 		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
@@ -62,6 +70,9 @@ func TestBucketWritesYieldToBusyAcceptPath(t *testing.T) {
 			}
 			if !busy && most < 2 {
 				t.Errorf("accept path idle: at most %d PUT in flight, want them in parallel", most)
+			}
+			if listed := counter.mostListed.Load(); busy && listed != 1 || !busy && listed < 2 {
+				t.Errorf("accept path busy %v: at most %d listings in flight, want 1 when busy and more when not", busy, listed)
 			}
 		})
 	}
