@@ -22,15 +22,7 @@ func TestReassertThatChangedNothingWritesNoPlacement(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	d := countingDB(t, func() time.Time { return now })
-	ten, err := d.CreateTenant(ctx, "team-a", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := tenants.GitStateStore{TenantID: ten.ID, Name: "repo", URL: "https://git.example.com/r.git", AuthMethod: tenants.AuthNone}
-	g.Normalize()
-	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
-		t.Fatal(err)
-	}
+	ten := gitTeam(t, d)
 	dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Labels: map[string]string{"env": "dev"}, Path: "dev",
 		StoreKind: tenants.KindGit, StoreName: "repo"}
 	dest.Normalize()

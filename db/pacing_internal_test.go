@@ -82,6 +82,22 @@ func statementsOf(fn func()) []string {
 	return slices.Clone(log)
 }
 
+// gitTeam creates team-a with a Git store "repo".
+func gitTeam(t *testing.T, d *DB) tenants.Tenant {
+	t.Helper()
+	ctx := context.Background()
+	ten, err := d.CreateTenant(ctx, "team-a", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := tenants.GitStateStore{TenantID: ten.ID, Name: "repo", URL: "https://git.example.com/r.git", AuthMethod: tenants.AuthNone}
+	g.Normalize()
+	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
+		t.Fatal(err)
+	}
+	return ten
+}
+
 // countingDB is a SQLite database whose writer connection counts its
 // statements (countingDriver).
 func countingDB(t *testing.T, now func() time.Time) *DB {
@@ -113,15 +129,7 @@ func TestEnqueueRoundTripsUnchanged(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	d := countingDB(t, func() time.Time { return now })
-	ten, err := d.CreateTenant(ctx, "team-a", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := tenants.GitStateStore{TenantID: ten.ID, Name: "repo", URL: "https://git.example.com/r.git", AuthMethod: tenants.AuthNone}
-	g.Normalize()
-	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
-		t.Fatal(err)
-	}
+	ten := gitTeam(t, d)
 	// enqueue runs it, in a transaction, and reports the statements it ran and
 	// the job's run_after.
 	enqueue := func(k storeKey) (int64, time.Time) {

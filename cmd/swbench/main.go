@@ -336,10 +336,7 @@ func (b *bench) measure(ctx context.Context, o options, out io.Writer) error {
 // it, then the accept path alone again.
 func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) error {
 	f, s := b.f, b.srv
-	stop := make(chan struct{})
-	timer := time.AfterFunc(time.Duration(o.acceptSeconds)*time.Second, func() { close(stop) })
-	defer timer.Stop()
-	alone, err := f.acceptStream(ctx, s.base, o.acceptClients, stop)
+	alone, err := b.timedStream(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -395,10 +392,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	// for minutes and grows the probe team by as many Works (1.45 million at
 	// the million), so the database it ends on is not the one the first
 	// 15 seconds alone saw.
-	stop3 := make(chan struct{})
-	timer3 := time.AfterFunc(time.Duration(o.acceptSeconds)*time.Second, func() { close(stop3) })
-	defer timer3.Stop()
-	after, err := f.acceptStream(ctx, s.base, o.acceptClients, stop3)
+	after, err := b.timedStream(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -407,6 +401,14 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 		len(after), o.acceptSeconds, float64(len(after))/float64(o.acceptSeconds), ms(after.pct(0.5)), ms(after.pct(0.99)),
 		change(after.pct(0.5), during.pct(0.5)), change(after.pct(0.99), during.pct(0.99)))
 	return b.printMemory(ctx, o, out)
+}
+
+// timedStream runs the accept stream alone for o.acceptSeconds.
+func (b *bench) timedStream(ctx context.Context, o options) (latencies, error) {
+	stop := make(chan struct{})
+	timer := time.AfterFunc(time.Duration(o.acceptSeconds)*time.Second, func() { close(stop) })
+	defer timer.Stop()
+	return b.f.acceptStream(ctx, b.srv.base, o.acceptClients, stop)
 }
 
 // printMemory prints the server's memory right after the re-asserts, its heap
