@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -174,6 +175,23 @@ func openFixtureDB(ctx context.Context, dataDir, databaseURL, secretKey string) 
 	return db.Open(ctx, o)
 }
 
+// queueReassert queues a full re-assert of every store (res.stores of them) as
+// the periodic one does, and returns when it began. The database is closed
+// before it returns: a db.DB of SQLite runs checkpoints of its own, whose
+// RESTARTs held the write lock for 20 - 80 ms beside the server's submits
+// (counted against the accept path beside the re-assert).
+func (b *bench) queueReassert(ctx context.Context, res *reassertResult) (time.Time, error) {
+	d, err := openFixtureDB(ctx, b.data, b.dbURL, b.f.SecretKey)
+	if err != nil {
+		return time.Time{}, err
+	}
+	began := time.Now()
+	if res.stores, err = d.RequeueAll(ctx); err != nil {
+		err = fmt.Errorf("re-assert: %w", err)
+	}
+	return began, errors.Join(err, d.Close())
+}
+
 // openJobCounter opens the fixture's database for waitJobs alone: one
 // connection, read-only on SQLite, nothing running in the background.
 func openJobCounter(ctx context.Context, dataDir, databaseURL string) (*sql.DB, error) {
@@ -221,11 +239,6 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 	if err != nil {
 		return res, err
 	}
-	d, err := openFixtureDB(ctx, b.data, b.dbURL, b.f.SecretKey)
-	if err != nil {
-		return res, err
-	}
-	defer d.Close()
 	jobs, err := openJobCounter(ctx, b.data, b.dbURL)
 	if err != nil {
 		return res, err
@@ -235,14 +248,8 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 	if err != nil {
 		return res, err
 	}
-	began := time.Now()
-	if res.stores, err = d.RequeueAll(ctx); err != nil {
-		return res, fmt.Errorf("re-assert: %w", err)
-	}
-	// Closed at once: a db.DB of SQLite runs checkpoints of its own, whose
-	// RESTARTs held the write lock for 20 - 80 ms beside the server's
-	// submits (counted against the accept path beside the re-assert).
-	if err := d.Close(); err != nil {
+	began, err := b.queueReassert(ctx, &res)
+	if err != nil {
 		return res, err
 	}
 	if err := waitJobs(ctx, jobs, res.stores, out); err != nil {
