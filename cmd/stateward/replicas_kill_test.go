@@ -307,7 +307,8 @@ type limitedRun struct {
 
 // hitLimitedTrigger hits the 5/s trigger through all three replicas for three
 // seconds, by eight clients at once: more than 5/s arrive even when each answer
-// is slow. The accepted Works go into out.accepted.
+// is slow. The accepted Works go into out.accepted, those the killed replica
+// left unanswered into out.unanswered.
 func (c *replicaCluster) hitLimitedTrigger(out *outcomes) limitedRun {
 	var mu sync.Mutex
 	var r limitedRun
@@ -328,7 +329,8 @@ func (c *replicaCluster) hitLimitedTrigger(out *outcomes) limitedRun {
 					out.add(out.accepted, redisFile("gitops", name), content)
 				case http.StatusTooManyRequests:
 					r.refused++
-				case 0: // the killed replica
+				case 0: // the killed replica: committed or not, either is right
+					out.add(out.unanswered, redisFile("gitops", name), content)
 				default:
 					c.t.Errorf("the 5/s trigger on %s: %d %s", p.addr, code, answer)
 				}
