@@ -85,13 +85,13 @@ func (d *DB) loadJob(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
 }
 
 // keptLater says the claim of job reads only the placements it marks writing,
-// and loadKept the others after the claim's commit: a full rewrite of a Git
-// store (a re-assert) otherwise read every placement of the store, plans and
-// all, inside the claiming transaction — on SQLite holding the one write
-// lock that every submit waits for (0.3 s for 5,000 placements). A bucket's
-// full rewrite records what it may hold (mayHold) in the claim, so it reads
-// all there.
-func keptLater(job *tenants.Job) bool { return job.Full && job.Store.Kind == tenants.KindGit }
+// and loadKept the others after the claim's commit: a full rewrite (a
+// re-assert) otherwise read every placement of the store, plans and all,
+// inside the claiming transaction — on SQLite holding the one write lock that
+// every submit waits for (0.3 s for 5,000 placements). A bucket's rewrite
+// records what it may hold (mayHold) before it writes: loadKept does that for
+// the few kept placements that need it (holdKept).
+func keptLater(job *tenants.Job) bool { return job.Full }
 
 // loadKept completes the claim of a keptLater job, after its commit: the
 // store's placements the claim did not take — written (or proposed) ones, and
@@ -131,6 +131,9 @@ func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	if err := d.holdKept(ctx, job, took); err != nil {
+		return err
+	}
 	slices.SortFunc(job.Writes, func(a, b tenants.PlacementWrite) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
@@ -142,6 +145,83 @@ func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 		return nil
 	}
 	return d.jobWorks(ctx, d.r, job)
+}
+
+// holdKept records, for a bucket's full rewrite, what the kept placements it is
+// about to put may hold (mayHold) where their keys are not all recorded yet: a
+// placement submitted since the claim (its read is not the claim's). Inside one
+// write transaction each such placement is read again, so the keys recorded
+// are those of the plan the job then writes; one gone from the store meanwhile
+// is left out. Placements as written hold their keys already: none for a
+// re-assert that found nothing changed.
+func (d *DB) holdKept(ctx context.Context, job *tenants.Job, took map[int64]bool) error {
+	if job.Store.Kind != tenants.KindBucket {
+		return nil
+	}
+	var ids []int64
+	for _, w := range job.Writes {
+		if !took[w.ID] && unheld(w) {
+			ids = append(ids, w.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	fresh := map[int64]tenants.PlacementWrite{}
+	err := d.tx(ctx, func(tx *sqlx.Tx) error {
+		clear(fresh)
+		for chunk := range slices.Chunk(ids, 500) {
+			q, args, err := sqlx.In(`SELECT `+placementCols+`, `+versionedCol+` FROM placements
+				WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND NOT stuck AND id IN (?)`,
+				job.TenantID, job.Store.Kind, job.Store.Name, chunk)
+			if err != nil {
+				return err
+			}
+			var rows []placementRow
+			if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+				return err
+			}
+			for _, r := range rows {
+				w, err := r.write()
+				if err != nil {
+					return err
+				}
+				if err := d.mayHold(ctx, tx, job.TenantID, w); err != nil {
+					return err
+				}
+				fresh[w.ID] = w
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	job.Writes = slices.DeleteFunc(job.Writes, func(w tenants.PlacementWrite) bool {
+		_, read := fresh[w.ID]
+		return !took[w.ID] && unheld(w) && !read
+	})
+	for i, w := range job.Writes {
+		if f, ok := fresh[w.ID]; ok && !took[w.ID] {
+			job.Writes[i] = f
+		}
+	}
+	return nil
+}
+
+// unheld says a bucket write w would put keys its placement's row does not
+// record as keys it may hold (mayHold; an aggregatedYAML placement's file is
+// its Destination's).
+func unheld(w tenants.PlacementWrite) bool {
+	if w.Delete || w.Mode == tenants.ModeAggregated {
+		return false
+	}
+	for _, k := range w.Plan.Keys() {
+		if !slices.Contains(w.WrittenKeys, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // JobTrails fills in what the Works of a TrailsLater job's writes say of who

@@ -17,6 +17,13 @@ import (
 // none). Every test of a move starts from it.
 func moveDB(t *testing.T, tg target, kind string) (*db.DB, int64) {
 	t.Helper()
+	d, tid, _ := clockedMoveDB(t, tg, kind)
+	return d, tid
+}
+
+// clockedMoveDB is moveDB with its clock.
+func clockedMoveDB(t *testing.T, tg target, kind string) (*db.DB, int64, *clock) {
+	t.Helper()
 	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s, _ := db.NewSealer(key(1))
 	d, err := db.Open(context.Background(), tg.options(s, c.now))
@@ -46,7 +53,7 @@ func moveDB(t *testing.T, tg target, kind string) (*db.DB, int64) {
 			t.Fatal(err)
 		}
 	}
-	return d, ten.ID
+	return d, ten.ID, c
 }
 
 func gitS1(tenantID int64) tenants.GitStateStore {
