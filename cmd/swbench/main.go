@@ -48,6 +48,7 @@ type options struct {
 	db, kind                     string
 	clients, requests, warm      int
 	acceptClients, acceptSeconds int
+	probeNames                   int           // Works the accept stream submits again (0: a new Work each time)
 	perf                         bool          // record the server with perf during the re-assert alone
 	pprof                        bool          // build the server with net/http/pprof and print its heap
 	beside                       bool          // also re-assert with the accept stream beside it
@@ -74,6 +75,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.warm, "warm", 20, "warm-up requests per page")
 	fs.IntVar(&o.acceptClients, "accept-clients", 4, "callers of the accept-path stream during the re-assert")
 	fs.IntVar(&o.acceptSeconds, "accept-seconds", 15, "length of the accept-path stream without a re-assert")
+	fs.IntVar(&o.probeNames, "probe-names", 0, "the accept stream submits again the Works of this many names, with new contents, so the database does not grow during the measure (0: every submit a new Work, the stream as measured until session 12)")
 	fs.BoolVar(&o.pprof, "pprof", false, "build stateward with net/http/pprof (an overlay, not in the repository) and print its heap after the re-asserts")
 	fs.DurationVar(&o.settle, "settle", 150*time.Second, "after the re-asserts, how long the server idles before its steady-state RSS is read (Go returns freed memory to the system within a few GC cycles; one runs at least every 2 minutes)")
 	fs.BoolVar(&o.beside, "beside", true, "after the re-assert alone, re-assert again with the accept stream beside it (false: stop after the first, a quicker measure of its CPU)")
@@ -340,7 +342,11 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\naccept path alone: %d submits by %d callers in %d s, %.0f/s, p50 %s, p99 %s\n", len(alone), o.acceptClients,
+	stream := "each a new Work"
+	if o.probeNames > 0 {
+		stream = fmt.Sprintf("the Works of %d names submitted again", o.probeNames)
+	}
+	fmt.Fprintf(out, "\naccept path alone (%s): %d submits by %d callers in %d s, %.0f/s, p50 %s, p99 %s\n", stream, len(alone), o.acceptClients,
 		o.acceptSeconds, float64(len(alone))/float64(o.acceptSeconds), ms(alone.pct(0.5)), ms(alone.pct(0.99)))
 	var rec *perfRecord
 	if o.perf {
@@ -372,7 +378,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	streamDone := make(chan struct{})
 	go func() {
 		defer close(streamDone)
-		during, streamErr = f.acceptStream(ctx, s.base, o.acceptClients, stop2)
+		during, streamErr = f.acceptStream(ctx, s.base, o.acceptClients, o.probeNames, stop2)
 	}()
 	r2, err := f.reassert(ctx, s, b, out)
 	close(stop2)
@@ -408,7 +414,7 @@ func (b *bench) timedStream(ctx context.Context, o options) (latencies, error) {
 	stop := make(chan struct{})
 	timer := time.AfterFunc(time.Duration(o.acceptSeconds)*time.Second, func() { close(stop) })
 	defer timer.Stop()
-	return b.f.acceptStream(ctx, b.srv.base, o.acceptClients, stop)
+	return b.f.acceptStream(ctx, b.srv.base, o.acceptClients, o.probeNames, stop)
 }
 
 // printMemory prints the server's memory right after the re-asserts, its heap

@@ -108,7 +108,10 @@ func timePages(ctx context.Context, s *server, web *http.Client, slug, token, ki
 // no store touched) with clients callers until stop is closed, and returns each
 // answer's latency. It measures the accept path while something else runs. The
 // Works go to a team of their own, so that the measured teams keep their shape.
-func (f *fixture) acceptStream(ctx context.Context, base string, clients int, stop <-chan struct{}) (latencies, error) {
+// With names > 0 the stream submits again, with new contents, the Works of
+// names names (a pipeline's every run), so the database does not grow with
+// the stream; with 0 every submit is a new Work.
+func (f *fixture) acceptStream(ctx context.Context, base string, clients, names int, stop <-chan struct{}) (latencies, error) {
 	slug := probeTeam
 	var mu sync.Mutex
 	var all latencies
@@ -128,8 +131,12 @@ func (f *fixture) acceptStream(ctx context.Context, base string, clients int, st
 				f.Probes++
 				n := f.Probes
 				mu.Unlock()
+				name := n
+				if names > 0 {
+					name = n % names
+				}
 				body := fmt.Appendf(nil, `{"promise":"probe","resource":{"namespace":"probe","name":"p-%08d"},`+
-					`"destinationSelectors":{"cluster":"nowhere"},"files":[{"path":"p.yaml","content":"n: %d\n"}]}`, n, n)
+					`"destinationSelectors":{"cluster":"nowhere"},"files":[{"path":"p.yaml","content":"n: %d\n"}]}`, name, n)
 				began := time.Now()
 				err := submitOne(ctx, base, slug, f.Tokens[slug], body)
 				took := time.Since(began)
