@@ -137,10 +137,11 @@ func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 	slices.SortFunc(job.Writes, func(a, b tenants.PlacementWrite) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
-	if job.PullRequest == nil {
+	if job.PullRequest == nil && job.Store.Kind == tenants.KindGit {
 		// The Works' trails only serve a commit, which a re-assert rarely
 		// makes: the writer reads them then (JobTrails). A pull request's
-		// head is described whatever changes.
+		// head is described whatever changes, and a bucket's objects carry
+		// their Work and its requester as metadata, built with the Batch.
 		job.TrailsLater = true
 		return nil
 	}

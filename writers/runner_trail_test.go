@@ -288,7 +288,8 @@ func TestTrailersBounded(t *testing.T) {
 
 // TestBucketObjectsSayWhoAsked: every object Stateward puts carries the Work
 // (team/name) and its requester as metadata; an aggregatedYAML object, which
-// holds several Works, lists them.
+// holds several Works, lists them; and so does an object a re-assert puts back
+// (its placements read after the claim, as a Git store's).
 func TestBucketObjectsSayWhoAsked(t *testing.T) {
 	e := newEngine(t)
 	s3 := testpeers.MinIO(t)
@@ -320,16 +321,38 @@ func TestBucketObjectsSayWhoAsked(t *testing.T) {
 	if len(want) < 2 {
 		t.Fatalf("placements wrote %v", want)
 	}
-	for key, w := range want {
-		info, err := s3.Client().StatObject(context.Background(), bucket, key, minio.StatObjectOptions{})
-		if err != nil {
-			t.Fatalf("stat %s: %v", key, err)
-		}
-		got := [2]string{info.UserMetadata["Stateward-Work"], info.UserMetadata["Stateward-Requested-By"]}
-		if got != w {
-			t.Errorf("%s: metadata work %q, requested-by %q; want %q, %q (all: %v)", key, got[0], got[1], w[0], w[1], info.UserMetadata)
+	check := func(when string) {
+		t.Helper()
+		for key, w := range want {
+			info, err := s3.Client().StatObject(context.Background(), bucket, key, minio.StatObjectOptions{})
+			if err != nil {
+				t.Fatalf("%s: stat %s: %v", when, key, err)
+			}
+			got := [2]string{info.UserMetadata["Stateward-Work"], info.UserMetadata["Stateward-Requested-By"]}
+			if got != w {
+				t.Errorf("%s: %s: metadata work %q, requested-by %q; want %q, %q (all: %v)", when, key, got[0], got[1], w[0], w[1], info.UserMetadata)
+			}
 		}
 	}
+	check("written")
+	for key := range want {
+		if err := s3.Client().RemoveObject(context.Background(), bucket, key, minio.RemoveObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := e.runner.DB.RequeueAll(context.Background()); err != nil || n != 1 {
+		t.Fatalf("RequeueAll: %d, %v", n, err)
+	}
+	e.runner.Wake()
+	testpeers.WaitFor(t, time.Minute, func() (bool, string) {
+		for key := range want {
+			if _, err := s3.Client().StatObject(context.Background(), bucket, key, minio.StatObjectOptions{}); err != nil {
+				return false, key + " not put back: " + err.Error()
+			}
+		}
+		return true, ""
+	})
+	check("put back by a re-assert")
 }
 
 // TestSignedCommitWithRequesterAuthor: a commit authored by the requester
