@@ -137,11 +137,10 @@ func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 	slices.SortFunc(job.Writes, func(a, b tenants.PlacementWrite) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
-	if job.PullRequest == nil && job.Store.Kind == tenants.KindGit {
-		// The Works' trails only serve a commit, which a re-assert rarely
-		// makes: the writer reads them then (JobTrails). A pull request's
-		// head is described whatever changes, and a bucket's objects carry
-		// their Work and its requester as metadata, built with the Batch.
+	if job.PullRequest == nil {
+		// The Works' trails only serve a commit or a bucket's objects' metadata,
+		// which a re-assert rarely writes: the writer reads them then
+		// (JobTrails). A pull request's head is described whatever changes.
 		job.TrailsLater = true
 		return nil
 	}

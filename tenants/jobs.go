@@ -52,8 +52,9 @@ type Job struct {
 	Writes []PlacementWrite
 	// TrailsLater: the Works of Writes carry their ids only; the writer reads
 	// what they say of who asked for them (JobStore.JobTrails) once the write
-	// is known to change the store, for its commit message. A re-assert of a
-	// store of 5,000 placements that finds nothing to change never needs them.
+	// is known to change the store, for its commit message or its objects'
+	// metadata. A re-assert of a store of 5,000 placements that finds nothing
+	// to change never needs them.
 	TrailsLater bool
 	// Peers are the other live placements on the Destinations that Writes touch:
 	// an aggregatedYAML file is rebuilt from them too, and files they hold are

@@ -161,6 +161,9 @@ func (b *Bucket) Apply(ctx context.Context, batch Batch) (Result, error) {
 		return Result{}, err
 	}
 	puts := plan.changed(listed)
+	if err := objectMeta(ctx, batch, puts); err != nil {
+		return Result{}, err
+	}
 	stale := plan.stale(listed)
 	remove := append(slices.Clone(stale), plan.unlisted(listed)...)
 	if len(puts)+len(remove) > 0 {
@@ -180,6 +183,28 @@ func (b *Bucket) Apply(ctx context.Context, batch Batch) (Result, error) {
 		Puts:    len(puts),
 		Deletes: len(stale),
 	}, nil
+}
+
+// objectMeta gives puts the metadata b.ObjectMeta says for them, if it is set
+// and there is anything to put.
+func objectMeta(ctx context.Context, b Batch, puts []File) error {
+	if b.ObjectMeta == nil || len(puts) == 0 {
+		return nil
+	}
+	keys := make([]string, len(puts))
+	for i, f := range puts {
+		keys[i] = f.Key
+	}
+	metas, err := b.ObjectMeta(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, f := range puts {
+		if m, ok := metas[f.Key]; ok {
+			puts[i].Meta = m
+		}
+	}
+	return nil
 }
 
 // list returns key → ETag of every object under the prefixes, listing them

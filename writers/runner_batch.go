@@ -23,7 +23,7 @@ func (jb *jobBatch) addAggregates() {
 			jb.deleteKeys[t.key] = true
 			continue
 		}
-		jb.putMeta(objectMetaOf(t.works), pathing.File{Path: t.key, Content: pathing.Aggregated(t.parts)})
+		jb.putFor(t.works, pathing.File{Path: t.key, Content: pathing.Aggregated(t.parts)})
 	}
 }
 
@@ -57,7 +57,7 @@ func (jb *jobBatch) finish() {
 		if p.Mode != tenants.ModeAggregated && jb.underOwned(p.Plan) {
 			for _, f := range p.Plan.Files {
 				if !puts[f.Path] {
-					jb.putMeta(objectMeta(p.Work), f)
+					jb.putFor([]tenants.WorkTrail{p.Work}, f)
 					puts[f.Path] = true
 				}
 			}

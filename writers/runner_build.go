@@ -30,6 +30,10 @@ type jobBatch struct {
 	// works are the Works the Batch writes or removes, by id, for the commit
 	// message and its trailers.
 	works map[int64]*batchWork
+	// metaWorks are, by put key, the Works an object's metadata names when
+	// their trails were not read with the job (Job.TrailsLater): objectMetas
+	// names them once they are.
+	metaWorks map[string][]int64
 	// prefixes are the Batch's DeletePrefixes as a set, for deletePrefix and
 	// underPrefix: a full rewrite has one per nestedByMetadata placement, and
 	// a scan of the list per placement made the job quadratic in them.
@@ -243,10 +247,9 @@ func (jb *jobBatch) addPlacement(w tenants.PlacementWrite) {
 		jb.deleteStale(w.Plan.OwnKeys(), nil)
 		jb.deletePrefix(w.Plan.OwnedPrefix, w.WrittenPrefix)
 	default:
-		meta := objectMeta(w.Work)
-		jb.putMeta(meta, w.Plan.Files...)
+		jb.putFor([]tenants.WorkTrail{w.Work}, w.Plan.Files...)
 		if w.Plan.StateFile != nil {
-			jb.putMeta(meta, *w.Plan.StateFile)
+			jb.putFor([]tenants.WorkTrail{w.Work}, *w.Plan.StateFile)
 		}
 		out.Keys, out.Prefix = w.Plan.OwnKeys(), w.Plan.OwnedPrefix
 		jb.deleteStale(w.WrittenKeys, out.Keys)
@@ -262,13 +265,29 @@ func (jb *jobBatch) addPlacement(w tenants.PlacementWrite) {
 }
 
 func (jb *jobBatch) put(files ...pathing.File) {
-	jb.putMeta(nil, files...)
+	jb.putFor(nil, files...)
 }
 
-// putMeta puts files with the bucket metadata meta.
-func (jb *jobBatch) putMeta(meta map[string]string, files ...pathing.File) {
+// putFor puts files with the bucket metadata that names works, or, when their
+// trails are not read yet, records which Works it will name (objectMetas).
+func (jb *jobBatch) putFor(works []tenants.WorkTrail, files ...pathing.File) {
+	meta := objectMetaOf(works)
+	var later []int64
+	if len(works) > 0 && meta == nil {
+		for _, w := range works {
+			later = append(later, w.ID)
+		}
+	}
 	for _, f := range files {
 		jb.batch.Puts = append(jb.batch.Puts, File{Key: f.Path, Content: f.Content, Meta: meta})
+		switch {
+		case later != nil && jb.metaWorks == nil:
+			jb.metaWorks = map[string][]int64{f.Path: later}
+		case later != nil:
+			jb.metaWorks[f.Path] = later
+		default:
+			delete(jb.metaWorks, f.Path) // the last Put of a key wins
+		}
 	}
 }
 

@@ -66,6 +66,26 @@ func (jb *jobBatch) fillTrails(job *tenants.Job) {
 	}
 }
 
+// objectMetas is the metadata of the objects keys that name Works whose trails
+// were read after the Batch was built (putFor, fillTrails).
+func (jb *jobBatch) objectMetas(keys []string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, k := range keys {
+		ids, ok := jb.metaWorks[k]
+		if !ok {
+			continue
+		}
+		trails := make([]tenants.WorkTrail, 0, len(ids))
+		for _, id := range ids {
+			if bw := jb.works[id]; bw != nil {
+				trails = append(trails, bw.trail)
+			}
+		}
+		out[k] = objectMetaOf(trails)
+	}
+	return out
+}
+
 // Bounds of what a commit and an object say of their Works.
 const (
 	maxTrailerWorks = 20 // Works with trailers in one commit; then "Stateward-Works: and N more"
@@ -242,11 +262,6 @@ func trailerValue(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// objectMeta is the bucket metadata of an object that holds one Work's files.
-func objectMeta(w tenants.WorkTrail) map[string]string {
-	return objectMetaOf([]tenants.WorkTrail{w})
 }
 
 // objectMetaOf is the bucket metadata of an object that holds the files of

@@ -69,17 +69,29 @@ func (jw *jobWrite) attempt(ctx context.Context, only map[int64]bool) (tenants.J
 		}
 	}
 	if jw.job.TrailsLater {
+		// Read once the write changes the store, however often it retries:
+		// for a commit (Describe) or a bucket's objects (ObjectMeta).
 		described := false
-		jb.batch.Describe = func(ctx context.Context) (string, *Person, error) {
-			if !described { // once, however often the store retries its commit
+		trails := func(ctx context.Context) error {
+			if !described {
 				if err := jw.r.DB.JobTrails(ctx, jw.job); err != nil {
-					return "", nil, fmt.Errorf("read the Works of the commit: %w", err)
+					return fmt.Errorf("read the Works of the write: %w", err)
 				}
 				jb.fillTrails(jw.job)
 				describe()
 				described = true
 			}
-			return jb.batch.Message, jb.batch.Author, nil
+			return nil
+		}
+		jb.batch.Describe = func(ctx context.Context) (string, *Person, error) {
+			err := trails(ctx)
+			return jb.batch.Message, jb.batch.Author, err
+		}
+		jb.batch.ObjectMeta = func(ctx context.Context, keys []string) (map[string]map[string]string, error) {
+			if err := trails(ctx); err != nil {
+				return nil, err
+			}
+			return jb.objectMetas(keys), nil
 		}
 	} else {
 		describe()

@@ -44,6 +44,11 @@ type Batch struct {
 	// Git store calls it before making its commit; an error stops the write
 	// there. Buckets ignore it.
 	Describe func(context.Context) (message string, author *Person, err error)
+	// ObjectMeta, when set, is called by a bucket once it knows which objects
+	// it must put (keys), before the first PUT, and gives the user metadata of
+	// those it returns instead of their File.Meta; an error stops the write
+	// there. Git ignores it.
+	ObjectMeta func(ctx context.Context, keys []string) (map[string]map[string]string, error)
 	// Author, when set, is the Git commit's author; the store's identity stays
 	// the committer (as `git commit --author` does). Buckets ignore it.
 	Author *Person
