@@ -303,20 +303,7 @@ func TestBucketObjectsSayWhoAsked(t *testing.T) {
 	a := e.submitAs(t, work("a", map[string]string{"kind": "plain"}, "a.yaml", "a: 1\n"), alice, "")
 	b := e.submitAs(t, work("b", map[string]string{"kind": "agg"}, "b.yaml", "b: 1\n"), alice, "")
 	c := e.submitAs(t, work("c", map[string]string{"kind": "agg"}, "c.yaml", "c: 1\n"), tenants.Actor{Kind: tenants.ActorToken, ID: 2, Name: "ci-bot"}, "")
-	reads := &trailReads{}
-	e.start(t, func(r *Runner) { reads.JobStore = r.DB; r.DB = reads })
-	e.drain(t, 60*time.Second)
-	reassert := func() {
-		t.Helper()
-		before := reads.finished.Load()
-		if n, err := e.runner.DB.RequeueAll(context.Background()); err != nil || n != 1 {
-			t.Fatalf("RequeueAll: %d, %v", n, err)
-		}
-		e.runner.Wake()
-		testpeers.WaitFor(t, time.Minute, func() (bool, string) {
-			return reads.finished.Load() > before, "the re-assert job has not finished"
-		})
-	}
+	reads, reassert := startCountingTrails(t, e)
 
 	name := func(id int64) string {
 		v, err := e.db.Work(context.Background(), e.tenant, id)
@@ -387,6 +374,27 @@ func TestSignedCommitWithRequesterAuthor(t *testing.T) {
 	}
 }
 
+// startCountingTrails starts e's runner counting its trail reads, drains what
+// is queued, and returns the counts and a func that re-asserts the one store
+// and waits for its job to finish.
+func startCountingTrails(t *testing.T, e *engine) (*trailReads, func()) {
+	t.Helper()
+	reads := &trailReads{}
+	e.start(t, func(r *Runner) { reads.JobStore = r.DB; r.DB = reads })
+	e.drain(t, time.Minute)
+	return reads, func() {
+		t.Helper()
+		before := reads.finished.Load()
+		if n, err := e.runner.DB.RequeueAll(context.Background()); err != nil || n != 1 {
+			t.Fatalf("RequeueAll: %d, %v", n, err)
+		}
+		e.runner.Wake()
+		testpeers.WaitFor(t, time.Minute, func() (bool, string) {
+			return reads.finished.Load() > before, "the re-assert job has not finished"
+		})
+	}
+}
+
 // trailReads counts a Runner's JobTrails calls and finished jobs.
 type trailReads struct {
 	JobStore
@@ -415,20 +423,7 @@ func TestReassertReadsTrailsOnlyForACommit(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		e.submitAs(t, work(name, nil, name+".yaml", name+": 1\n"), alice, "idem-"+name)
 	}
-	reads := &trailReads{}
-	e.start(t, func(r *Runner) { reads.JobStore = r.DB; r.DB = reads })
-	e.drain(t, time.Minute)
-	reassert := func() {
-		t.Helper()
-		before := reads.finished.Load()
-		if n, err := e.runner.DB.RequeueAll(context.Background()); err != nil || n != 1 {
-			t.Fatalf("RequeueAll: %d, %v", n, err)
-		}
-		e.runner.Wake()
-		testpeers.WaitFor(t, time.Minute, func() (bool, string) {
-			return reads.finished.Load() > before, "the re-assert job has not finished"
-		})
-	}
+	reads, reassert := startCountingTrails(t, e)
 	commits := srv.CommitCount(t, srv.Branch())
 	trailsBefore := reads.trails.Load()
 	reassert()
