@@ -13,29 +13,37 @@ import (
 	"github.com/stateward/stateward/testpeers"
 )
 
-// inFlight is an http.RoundTripper that records the most PUT requests it ever
-// had in flight at once, across every client sharing it.
+// highWater counts what is in flight and the most that ever was at once.
+type highWater struct{ now, most atomic.Int64 }
+
+func (h *highWater) enter() {
+	n := h.now.Add(1)
+	for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
+	}
+}
+
+func (h *highWater) leave() { h.now.Add(-1) }
+
+// inFlight is an http.RoundTripper that records the most PUT requests and the
+// most listings (ListObjectsV2) it ever had in flight at once, across every
+// client sharing it.
 type inFlight struct {
-	base              http.RoundTripper
-	now, most         atomic.Int64
-	lists, mostListed atomic.Int64 // listings (ListObjectsV2)
+	base        http.RoundTripper
+	puts, lists highWater
 }
 
 func (f *inFlight) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodGet && req.URL.Query().Has("list-type") {
-		n := f.lists.Add(1)
-		defer f.lists.Add(-1)
-		for m := f.mostListed.Load(); n > m && !f.mostListed.CompareAndSwap(m, n); m = f.mostListed.Load() {
-		}
+	var h *highWater
+	switch {
+	case req.Method == http.MethodGet && req.URL.Query().Has("list-type"):
+		h = &f.lists
+	case req.Method == http.MethodPut:
+		h = &f.puts
+	default:
 		return f.base.RoundTrip(req)
 	}
-	if req.Method != http.MethodPut {
-		return f.base.RoundTrip(req)
-	}
-	n := f.now.Add(1)
-	defer f.now.Add(-1)
-	for m := f.most.Load(); n > m && !f.most.CompareAndSwap(m, n); m = f.most.Load() {
-	}
+	h.enter()
+	defer h.leave()
 	return f.base.RoundTrip(req)
 }
 
@@ -64,14 +72,14 @@ func TestBucketWritesYieldToBusyAcceptPath(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			most := counter.most.Load()
+			most := counter.puts.most.Load()
 			if busy && most != 1 {
 				t.Errorf("accept path busy: %d PUTs in flight at once, want 1", most)
 			}
 			if !busy && most < 2 {
 				t.Errorf("accept path idle: at most %d PUT in flight, want them in parallel", most)
 			}
-			if listed := counter.mostListed.Load(); busy && listed != 1 || !busy && listed < 2 {
+			if listed := counter.lists.most.Load(); busy && listed != 1 || !busy && listed < 2 {
 				t.Errorf("accept path busy %v: at most %d listings in flight, want 1 when busy and more when not", busy, listed)
 			}
 		})
@@ -83,27 +91,25 @@ func TestBucketWritesYieldToBusyAcceptPath(t *testing.T) {
 // due together would overlap.
 type jobCounter struct {
 	JobStore
-	now, most atomic.Int64
+	highWater
 }
 
 func (c *jobCounter) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, bool, error) {
 	job, ok, err := c.JobStore.ClaimJob(ctx, owner, lease)
 	if ok {
-		n := c.now.Add(1)
-		for m := c.most.Load(); n > m && !c.most.CompareAndSwap(m, n); m = c.most.Load() {
-		}
+		c.enter()
 		time.Sleep(200 * time.Millisecond)
 	}
 	return job, ok, err
 }
 
 func (c *jobCounter) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobResult) error {
-	defer c.now.Add(-1)
+	defer c.leave()
 	return c.JobStore.FinishJob(ctx, job, res)
 }
 
 func (c *jobCounter) ReleaseJob(ctx context.Context, job *tenants.Job) error {
-	defer c.now.Add(-1)
+	defer c.leave()
 	return c.JobStore.ReleaseJob(ctx, job)
 }
 
