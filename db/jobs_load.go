@@ -159,15 +159,17 @@ func (d *DB) holdKept(ctx context.Context, job *tenants.Job, took map[int64]bool
 		return nil
 	}
 	var ids []int64
+	need := map[int64]bool{}
 	for _, w := range job.Writes {
 		if !took[w.ID] && unheld(w) {
 			ids = append(ids, w.ID)
+			need[w.ID] = true
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	fresh := map[int64]tenants.PlacementWrite{}
+	fresh := map[int64]tenants.PlacementWrite{} // of need, read again
 	err := d.tx(ctx, func(tx *sqlx.Tx) error {
 		clear(fresh)
 		for chunk := range slices.Chunk(ids, 500) {
@@ -199,10 +201,10 @@ func (d *DB) holdKept(ctx context.Context, job *tenants.Job, took map[int64]bool
 	}
 	job.Writes = slices.DeleteFunc(job.Writes, func(w tenants.PlacementWrite) bool {
 		_, read := fresh[w.ID]
-		return !took[w.ID] && unheld(w) && !read
+		return need[w.ID] && !read
 	})
 	for i, w := range job.Writes {
-		if f, ok := fresh[w.ID]; ok && !took[w.ID] {
+		if f, ok := fresh[w.ID]; ok {
 			job.Writes[i] = f
 		}
 	}
