@@ -69,20 +69,3 @@ func TestPacerRestsInProportionWhileBusy(t *testing.T) {
 		t.Errorf("a cancelled task rested %s", took)
 	}
 }
-
-// TestPacedSaysTheRestOfTheContextsPacer: work outside Pace points (a bucket's
-// listing) learns from its context whether it belongs to a paced task and how
-// long that task rests; a Pacer without a Busy signal never rests, so it does
-// not count.
-func TestPacedSaysTheRestOfTheContextsPacer(t *testing.T) {
-	if rest, ok := Paced(context.Background()); ok {
-		t.Errorf("a context without a Pacer: Paced = %v, true; want false", rest)
-	}
-	if rest, ok := Paced(WithPacer(context.Background(), &Pacer{Rest: 3})); ok {
-		t.Errorf("a Pacer without Busy: Paced = %v, true; want false", rest)
-	}
-	p := &Pacer{Busy: func() bool { return true }, Slice: time.Millisecond, Rest: 3}
-	if rest, ok := Paced(WithPacer(context.Background(), p)); !ok || rest != 3 {
-		t.Errorf("Paced = %v, %v; want 3, true", rest, ok)
-	}
-}

@@ -110,18 +110,6 @@ func WithPacer(ctx context.Context, p *Pacer) context.Context {
 	return context.WithValue(ctx, pacerKey{}, p)
 }
 
-// Paced reports whether ctx carries a Pacer, and how many times as long as
-// it ran its task rests (Rest): for work outside Pace points that should rest
-// in the same proportion (a bucket's listing, which keeps the S3 server
-// busy rather than this process).
-func Paced(ctx context.Context) (rest float64, ok bool) {
-	p, _ := ctx.Value(pacerKey{}).(*Pacer)
-	if p == nil || p.Busy == nil {
-		return 0, false
-	}
-	return p.Rest, true
-}
-
 // Pace is a point where the task of ctx may rest (see Pacer). Without a Pacer
 // in ctx it returns at once.
 func Pace(ctx context.Context) {

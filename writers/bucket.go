@@ -218,8 +218,7 @@ func (b *Bucket) list(ctx context.Context, prefixes []string) (map[string]string
 			// One at a time while submits pour in, as PUTs: a re-assert of
 			// 200 buckets of 500 objects took 63 s of MinIO's CPU for 15 of
 			// ours, and beside the stream its listings took the machine.
-			// A re-assert's rest as long as the rest of its work (listingRest).
-			defer b.cfg.Yield.enterResting(listingRest(ctx))()
+			defer b.cfg.Yield.enter()()
 			m, err := b.listPrefix(ctx, prefix)
 			results[i] = m
 			return err

@@ -1,7 +1,6 @@
 package writers
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,44 +41,19 @@ func (y *Yielding) enterJob() func() {
 }
 
 // enter waits for the single lane while the accept path is busy; the returned
-// func leaves it, after a rest as long as the request took: the S3 server gets
-// at most half of what one request at a time would take of the machine. A nil
-// Yielding never waits.
-func (y *Yielding) enter() func() { return y.enterResting(1) }
-
-// enterResting is enter with a rest of ratio times as long as the request took,
-// bounded by maxLaneRest (a listing of a huge prefix must not hold the lane,
-// and every bucket's PUTs behind it, for minutes).
-func (y *Yielding) enterResting(ratio float64) func() {
+// func leaves it. A nil Yielding never waits.
+func (y *Yielding) enter() func() {
 	if y == nil || y.Busy == nil || !y.Busy() {
 		return func() {}
 	}
 	y.lane.Lock()
 	start := time.Now()
 	return func() {
-		time.Sleep(min(time.Duration(float64(time.Since(start))*ratio), maxLaneRest))
+		// Rest as long as the request took: the S3 server gets at most half
+		// of what one request at a time would take of the machine.
+		time.Sleep(time.Since(start))
 		y.lane.Unlock()
 	}
-}
-
-// maxLaneRest bounds one rest in the lane.
-const maxLaneRest = 2 * time.Second
-
-// listingRest is the rest, in proportion to its time, after a listing made
-// with ctx: a full rewrite's (a re-assert's, carrying its Pacer) rests as the
-// rest of its work does, fullRest times as long, so that the S3 server it
-// keeps busy gets a quarter of a core, like the re-assert's own work; a
-// listing of accepted Works' writes as long as it took, like a PUT. A
-// re-assert's listings are most of what it costs a bucket store: 200 buckets
-// of 500 objects took MinIO 63 CPU-seconds to list, against 10 – 15 of the
-// server's, and at one rest as long as each listing the stream beside it
-// found MinIO on one of the two cores half of the time (swbench: its p99
-// +15 – +46 % against the stream alone, session 12).
-func listingRest(ctx context.Context) float64 {
-	if rest, ok := pressure.Paced(ctx); ok {
-		return rest
-	}
-	return 1
 }
 
 // Pacing of a full rewrite (a re-assert) while the accept path is busy: it

@@ -3,15 +3,12 @@ package writers
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stateward/stateward/pressure"
 	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/testpeers"
 )
@@ -235,90 +232,4 @@ func TestReassertYieldsToBusyAcceptPath(t *testing.T) {
 		t.Fatalf("the re-assert's jobs (%s in all) never rested", took)
 	}
 	t.Logf("the re-assert's two jobs took %s, of which %s rested", took, rested)
-}
-
-// listingSpans is an http.RoundTripper that records, for each listing
-// (ListObjectsV2), when its request was sent and when its answer's body was
-// closed: the time the listing took of the S3 server and of the lane.
-type listingSpans struct {
-	base  http.RoundTripper
-	mu    sync.Mutex
-	spans [][2]time.Time
-}
-
-func (l *listingSpans) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet || !req.URL.Query().Has("list-type") {
-		return l.base.RoundTrip(req)
-	}
-	sent := time.Now()
-	resp, err := l.base.RoundTrip(req)
-	if err != nil {
-		return resp, err
-	}
-	resp.Body = &onClose{ReadCloser: resp.Body, closed: func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.spans = append(l.spans, [2]time.Time{sent, time.Now()})
-	}}
-	return resp, nil
-}
-
-type onClose struct {
-	io.ReadCloser
-	once   sync.Once
-	closed func()
-}
-
-func (c *onClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.once.Do(c.closed)
-	return err
-}
-
-// TestBucketReassertListingsRestLikeItsWork: while the accept path is busy, a
-// bucket's listings go one at a time, and the next starts only after a rest:
-// as long as the listing took for a write's, fullRest times as long for a full
-// rewrite's (its context carries the re-assert's Pacer), as the rest of a
-// re-assert's work rests — its listings are most of what a re-assert of a
-// bucket costs the machine (the S3 server's CPU).
-func TestBucketReassertListingsRestLikeItsWork(t *testing.T) {
-	f := newBucketFixture(t)
-	var puts []File
-	for d := range 6 {
-		for j := range 5 {
-			puts = append(puts, File{Key: fmt.Sprintf("store/d%d/%d.yaml", d, j), Content: fmt.Appendf(nil, "n: %d\n", j)})
-		}
-	}
-	f.apply(t, Batch{Puts: puts}) // written, the accept path idle
-	for _, full := range []bool{false, true} {
-		t.Run(fmt.Sprintf("full=%v", full), func(t *testing.T) {
-			spans := &listingSpans{base: f.rec}
-			y := &Yielding{Busy: func() bool { return true }}
-			b := f.writer(t, func(c *BucketConfig) { c.Transport, c.Yield, c.Parallelism = spans, y, 8 })
-			ctx, ratio := context.Background(), 1.0
-			if full {
-				ctx, ratio = pressure.WithPacer(ctx, y.pacer()), fullRest
-			}
-			res, err := b.Apply(ctx, Batch{Puts: puts})
-			if err != nil || res.Puts != 0 {
-				t.Fatalf("Apply of what the bucket holds: %d PUTs, %v; want 0", res.Puts, err)
-			}
-			spans.mu.Lock()
-			defer spans.mu.Unlock()
-			s := spans.spans
-			if len(s) != 6 {
-				t.Fatalf("%d listings, want one for each of the 6 directories", len(s))
-			}
-			slices.SortFunc(s, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
-			for i := range len(s) - 1 {
-				took, gap := s[i][1].Sub(s[i][0]), s[i+1][0].Sub(s[i][1])
-				if gap < 0 {
-					t.Fatalf("listings %d and %d overlap: want one at a time", i, i+1)
-				}
-				if want := time.Duration(float64(took) * ratio); gap < want {
-					t.Errorf("listing %d took %s and the next began %s after it; want a rest of at least %s (%.0f times as long)", i, took, gap, want, ratio)
-				}
-			}
-		})
-	}
 }
