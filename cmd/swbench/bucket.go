@@ -39,9 +39,31 @@ type bucketCounts struct {
 	Lists, Gets, Puts, Deletes, Other int
 }
 
+// cpu is the CPU time MinIO used so far; 0 without one (-kind git) or if it
+// cannot be read.
+func (m *minioServer) cpu() time.Duration {
+	if m == nil || m.cmd == nil || m.cmd.Process == nil {
+		return 0
+	}
+	d, err := processCPU(m.cmd.Process.Pid)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// meanwhile says, for output, how much CPU MinIO used since it had used
+// before; "" without MinIO.
+func (m *minioServer) meanwhile(before time.Duration) string {
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("; MinIO %.1f CPU-seconds meanwhile", (m.cpu() - before).Seconds())
+}
+
 // startMinIO starts MinIO on f.MinIOAddr with f's credentials and the counting
-// proxy on f.StoreAddr.
-func startMinIO(ctx context.Context, dir string, f *fixture) (*minioServer, error) {
+// proxy on f.StoreAddr, its data scanner at the speed given (-minio-scanner).
+func startMinIO(ctx context.Context, dir string, f *fixture, scanner string) (*minioServer, error) {
 	bin, err := minioPath()
 	if err != nil {
 		return nil, err
@@ -52,7 +74,7 @@ func startMinIO(ctx context.Context, dir string, f *fixture) (*minioServer, erro
 	}
 	m := &minioServer{done: make(chan struct{}), counts: map[string]*bucketCounts{}}
 	m.cmd = exec.Command(bin, "server", "--address", f.MinIOAddr, "--console-address", console, filepath.Join(dir, "data"))
-	m.cmd.Env = append(os.Environ(), "MINIO_BROWSER=off", "MINIO_UPDATE=off",
+	m.cmd.Env = append(os.Environ(), "MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_SCANNER_SPEED="+scanner,
 		"MINIO_ROOT_USER="+f.MinIOUser, "MINIO_ROOT_PASSWORD="+f.MinIOPassword)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

@@ -220,6 +220,7 @@ type reassertResult struct {
 	stores     int
 	wall       time.Duration
 	cpu        time.Duration
+	peerCPU    time.Duration // MinIO's, -kind bucket
 	jobsFailed float64
 	commits    int // new commits, all repositories
 	// Git: the most requests of each kind one repository got
@@ -255,6 +256,7 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 	if err != nil {
 		return res, err
 	}
+	peerBefore := b.minio.cpu()
 	began, err := b.queueReassert(ctx, &res)
 	if err != nil {
 		return res, err
@@ -268,6 +270,9 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 		return res, err
 	}
 	res.cpu = cpuAfter - cpuBefore
+	if b.minio != nil {
+		res.peerCPU = b.minio.cpu() - peerBefore
+	}
 	failedAfter, _ := s.metric("stateward_jobs_total", `outcome="failed"`)
 	res.jobsFailed = failedAfter - failedBefore
 	commitsAfter, err := commitCounts(b.git.root)
@@ -340,7 +345,7 @@ func (r reassertResult) print(out io.Writer, label string) {
 		fmt.Fprintln(out, "  (the readiness check also reads every store, once in 5 minutes: one receive-pack advertisement each; see the log's \"write done\" lines for one job per store)")
 	}
 	if r.bucketsContacted > 0 || r.puts > 0 {
-		fmt.Fprintf(out, "  buckets: %d PUTs, %d DELETEs; %d buckets contacted, per bucket at most %d listings\n",
-			r.puts, r.deletes, r.bucketsContacted, r.maxLists)
+		fmt.Fprintf(out, "  buckets: %d PUTs, %d DELETEs; %d buckets contacted, per bucket at most %d listings; MinIO %.1f CPU-seconds meanwhile\n",
+			r.puts, r.deletes, r.bucketsContacted, r.maxLists, r.peerCPU.Seconds())
 	}
 }

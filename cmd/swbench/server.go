@@ -116,8 +116,11 @@ func (s *server) memory() (rss, hwm int64, err error) {
 const clockTicks = 100
 
 // cpu is the CPU time (user + system) the process has used.
-func (s *server) cpu() (time.Duration, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(s.pid()), "stat"))
+func (s *server) cpu() (time.Duration, error) { return processCPU(s.pid()) }
+
+// processCPU is the user and system CPU time process pid used so far.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return 0, err
 	}
