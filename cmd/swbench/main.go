@@ -95,6 +95,9 @@ func parse(args []string) (options, error) {
 		return o, errors.New("-db must be sqlite or postgres")
 	case o.kind != "git" && o.kind != "bucket":
 		return o, errors.New("-kind must be git or bucket")
+	case !slices.Contains([]string{"fastest", "fast", "default", "slow", "slowest"}, o.minioScanner):
+		// MinIO refuses any other value only once swbench has started it.
+		return o, errors.New("-minio-scanner must be fastest, fast, default, slow or slowest")
 	}
 	return o, nil
 }

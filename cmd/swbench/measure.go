@@ -270,9 +270,7 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 		return res, err
 	}
 	res.cpu = cpuAfter - cpuBefore
-	if b.minio != nil {
-		res.peerCPU = b.minio.cpu() - peerBefore
-	}
+	res.peerCPU = b.minio.cpu() - peerBefore // 0 without MinIO
 	failedAfter, _ := s.metric("stateward_jobs_total", `outcome="failed"`)
 	res.jobsFailed = failedAfter - failedBefore
 	commitsAfter, err := commitCounts(b.git.root)

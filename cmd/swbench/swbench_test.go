@@ -81,3 +81,16 @@ func TestWorkDependsOnItsIndexAlone(t *testing.T) {
 			strings.Count(y, "\nkind: Destination\n"), strings.Count(y, "\nkind: GitStateStore\n"), y)
 	}
 }
+
+// TestParseRefusesAnUnknownScannerSpeed: a -minio-scanner value MinIO does not
+// know is refused before anything starts, naming the flag.
+func TestParseRefusesAnUnknownScannerSpeed(t *testing.T) {
+	if _, err := parse([]string{"measure", "-minio-scanner", "off"}); err == nil || !strings.Contains(err.Error(), "-minio-scanner") {
+		t.Errorf("parse -minio-scanner off: %v; want an error naming -minio-scanner", err)
+	}
+	for _, speed := range []string{"default", "slowest"} {
+		if o, err := parse([]string{"measure", "-minio-scanner", speed}); err != nil || o.minioScanner != speed {
+			t.Errorf("parse -minio-scanner %s: %q, %v", speed, o.minioScanner, err)
+		}
+	}
+}
