@@ -16,8 +16,10 @@ import (
 // write lock for 90 - 130 ms per 5,000 placements to change nothing — while
 // every placement the job did not read settled still gets what it lacks: one
 // retrying after a failed attempt is written again, one whose version was
-// never recorded gets it, one submitted again meanwhile stays pending, and a
-// re-assert at another version records that version for every placement.
+// never recorded gets it, one submitted again meanwhile stays pending; a
+// re-assert that changed nothing at another tip (the store moved on) leaves
+// the rows at the version that wrote them, and one that changed the store
+// records its version for every placement.
 func TestReassertThatChangedNothingWritesNoPlacement(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -52,11 +54,12 @@ func TestReassertThatChangedNothingWritesNoPlacement(t *testing.T) {
 		}
 		return job
 	}
-	// finish writes every placement of job at version, as a writer that found
-	// each as planned does, and returns the statements it ran.
-	finish := func(job *tenants.Job, version string) []string {
+	// finishAt writes every placement of job at version, as a writer that
+	// found each as planned does (changed: and changed the store for another),
+	// and returns the statements it ran.
+	finishAt := func(job *tenants.Job, version string, changed bool) []string {
 		t.Helper()
-		res := tenants.JobResult{Version: version}
+		res := tenants.JobResult{Version: version, Changed: changed}
 		for _, w := range job.Writes {
 			res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys()})
 		}
@@ -67,6 +70,7 @@ func TestReassertThatChangedNothingWritesNoPlacement(t *testing.T) {
 		}
 		return ran
 	}
+	finish := func(job *tenants.Job, version string) []string { return finishAt(job, version, false) }
 	touching := func(ran []string) (n int) {
 		for _, q := range ran {
 			if strings.Contains(q, "written_keys = v.keys") || strings.Contains(q, "work_versions") { // markWritten, recordVersions
@@ -155,12 +159,22 @@ func TestReassertThatChangedNothingWritesNoPlacement(t *testing.T) {
 		t.Errorf("a settled placement changed: %+v, was %+v", r, before)
 	}
 
-	// A re-assert that found another commit at the tip records it (as the
-	// placement's version: its generation keeps the version it was written at).
+	// A re-assert that found another commit at the tip and changed nothing
+	// leaves every row at the version that wrote it, which still holds it.
 	finish(claim(false), "v1") // r-0003's new generation
 	now = now.Add(time.Minute)
-	finish(reassert(), "v2")
-	if r := rowOf("r-0000"); r.Version != "v2" || r.Updated == before.Updated || r.Versions != 1 {
-		t.Errorf("after a re-assert at v2: %+v, want version v2, updated, its one version recorded", r)
+	if ran := finish(reassert(), "v2"); touching(ran) != 0 {
+		t.Errorf("a re-assert that changed nothing at a new tip ran %d statements on placements or versions, want 0:\n%s",
+			touching(ran), strings.Join(ran, "\n"))
+	}
+	if r := rowOf("r-0000"); r != before {
+		t.Errorf("after a re-assert that changed nothing at v2: %+v, was %+v", r, before)
+	}
+	// One that changed the store (a drift repaired) records its commit as the
+	// placement's version: its generation keeps the version it was written at.
+	now = now.Add(time.Minute)
+	finishAt(reassert(), "v3", true)
+	if r := rowOf("r-0000"); r.Version != "v3" || r.Updated == before.Updated || r.Versions != 1 {
+		t.Errorf("after a re-assert that changed the store at v3: %+v, want version v3, updated, its one version recorded", r)
 	}
 }

@@ -98,8 +98,9 @@ type PlacementWrite struct {
 	// Settled reports that the job read the placement written at Version, with
 	// no error or attempt pending and that version recorded for its generation.
 	// A write that leaves it so (the same generation, keys and prefix, at
-	// Version) changes nothing of its row, and its finish skips it: a full
-	// rewrite that found nothing to change records nothing.
+	// Version, or by a write that changed nothing in the store) changes nothing
+	// of its row, and its finish skips it: a full rewrite that found nothing to
+	// change records nothing, whatever was written to the store since Version.
 	Settled bool
 	Version string
 	// Work is the Work the placement belongs to, for commit trailers, commit
