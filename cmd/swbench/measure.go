@@ -228,6 +228,9 @@ type reassertResult struct {
 	reposContacted                                                       int
 	// buckets: PUTs and DELETEs in all, the most listings one bucket got
 	puts, deletes, maxLists, bucketsContacted int
+	// rowsChanged: placement rows updated since the re-assert began (by it,
+	// or by a stream beside it writing to the fixture's stores: none does)
+	rowsChanged int
 }
 
 // reassert triggers a full re-assert and waits until every job it queued has
@@ -271,6 +274,11 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 	}
 	res.cpu = cpuAfter - cpuBefore
 	res.peerCPU = b.minio.cpu() - peerBefore // 0 without MinIO
+	// (the database's clock is UTC: on SQLite a text in one format, compared
+	// as such)
+	if err := jobs.QueryRowContext(ctx, `SELECT COUNT(*) FROM placements WHERE updated_at >= ?`, began.UTC()).Scan(&res.rowsChanged); err != nil {
+		return res, fmt.Errorf("count the placements the re-assert changed: %w", err)
+	}
 	failedAfter, _ := s.metric("stateward_jobs_total", `outcome="failed"`)
 	res.jobsFailed = failedAfter - failedBefore
 	commitsAfter, err := commitCounts(b.git.root)
@@ -336,6 +344,7 @@ func waitJobs(ctx context.Context, jobs *sql.DB, n int, out io.Writer) error {
 func (r reassertResult) print(out io.Writer, label string) {
 	fmt.Fprintf(out, "%s: %d stores re-asserted in %.1f s wall, %.1f CPU-seconds of the server; %d jobs failed\n",
 		label, r.stores, r.wall.Seconds(), r.cpu.Seconds(), int(r.jobsFailed))
+	fmt.Fprintf(out, "  placement rows changed meanwhile: %d\n", r.rowsChanged)
 	fmt.Fprintf(out, "  Git: %d new commits; %d repositories contacted, per repository at most %d upload-pack advertisements, "+
 		"%d fetches, %d receive-pack advertisements, %d pushes\n",
 		r.commits, r.reposContacted, r.maxUploadAdverts, r.maxUploadPacks, r.maxReceiveAdverts, r.maxReceivePacks)
