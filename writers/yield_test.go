@@ -26,10 +26,33 @@ func (h *highWater) leave() { h.now.Add(-1) }
 
 // inFlight is an http.RoundTripper that records the most PUT requests and the
 // most listings (ListObjectsV2) it ever had in flight at once, across every
-// client sharing it.
+// client sharing it. With meetLists set, a listing waits (at most a second)
+// until that many are in flight at once, so that listings free to run
+// together are seen together however the goroutines are scheduled: two
+// stores' single listings, each a few milliseconds, otherwise overlapped or
+// not by chance (the idle case failed once in a full run).
 type inFlight struct {
 	base        http.RoundTripper
 	puts, lists highWater
+	meetLists   int64
+	metOnce     sync.Once
+	met         chan struct{}
+}
+
+// meet holds a listing until meetLists listings are in flight, or a second.
+func (f *inFlight) meet() {
+	if f.meetLists == 0 {
+		return
+	}
+	if f.lists.now.Load() >= f.meetLists {
+		f.metOnce.Do(func() { close(f.met) })
+	}
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-f.met:
+	case <-t.C:
+	}
 }
 
 func (f *inFlight) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -44,6 +67,9 @@ func (f *inFlight) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h.enter()
 	defer h.leave()
+	if h == &f.lists {
+		f.meet()
+	}
 	return f.base.RoundTrip(req)
 }
 
@@ -55,7 +81,7 @@ func TestBucketWritesYieldToBusyAcceptPath(t *testing.T) {
 	for _, busy := range []bool{true, false} {
 		t.Run(fmt.Sprintf("busy=%v", busy), func(t *testing.T) {
 			f := newBucketFixture(t)
-			counter := &inFlight{base: http.DefaultTransport.(*http.Transport).Clone()}
+			counter := &inFlight{base: http.DefaultTransport.(*http.Transport).Clone(), meetLists: 2, met: make(chan struct{})}
 			y := &Yielding{Busy: func() bool { return busy }}
 			var wg sync.WaitGroup
 			for i := range 2 {
