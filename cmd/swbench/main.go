@@ -54,6 +54,7 @@ type options struct {
 	perf                         bool          // record the server with perf during the re-assert alone
 	pprof                        bool          // build the server with net/http/pprof and print its heap
 	beside                       bool          // also re-assert with the accept stream beside it
+	restartAfter                 bool          // restart the server before the stream alone after the re-asserts
 	settle                       time.Duration // idle time before the steady-state RSS is read
 }
 
@@ -82,6 +83,7 @@ func parse(args []string) (options, error) {
 	fs.BoolVar(&o.pprof, "pprof", false, "build stateward with net/http/pprof (an overlay, not in the repository) and print its heap after the re-asserts")
 	fs.DurationVar(&o.settle, "settle", 150*time.Second, "after the re-asserts, how long the server idles before its steady-state RSS is read (Go returns freed memory to the system within a few GC cycles; one runs at least every 2 minutes)")
 	fs.BoolVar(&o.beside, "beside", true, "after the re-assert alone, re-assert again with the accept stream beside it (false: stop after the first, a quicker measure of its CPU)")
+	fs.BoolVar(&o.restartAfter, "restart-after", false, "restart the server before the stream alone after the re-asserts, as before the one before them: tells what the re-assert leaves in the process (its heap, its open clones) from what it leaves in the database")
 	fs.BoolVar(&o.perf, "perf", false, "record the server with perf(1) during the first re-assert: DIR/reassert.perf.data")
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
@@ -406,6 +408,16 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	// for minutes and grows the probe team by as many Works (1.45 million at
 	// the million), so the database it ends on is not the one the first
 	// 15 seconds alone saw.
+	if o.restartAfter {
+		if err := b.srv.stop(); err != nil {
+			return err
+		}
+		ready, err := b.srv.start(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "server restarted before the stream after (-restart-after): ready in %.2f s\n", ready.Seconds())
+	}
 	peer = b.minio.cpu()
 	after, err := b.timedStream(ctx, o)
 	if err != nil {
