@@ -316,10 +316,7 @@ func (b *bench) measure(ctx context.Context, o options, out io.Writer) error {
 	f, s := b.f, b.srv
 	fmt.Fprintf(out, "\nfixture: %d Works over %d teams, %d Destinations, %d %s stores (%s)\n", f.Written, f.Teams, f.Destinations, f.Stores, f.Kind, f.DB)
 	for i := range 3 {
-		if err := s.stop(); err != nil {
-			return err
-		}
-		ready, err := s.start(ctx)
+		ready, err := s.restart(ctx)
 		if err != nil {
 			return err
 		}
@@ -409,10 +406,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	// the million), so the database it ends on is not the one the first
 	// 15 seconds alone saw.
 	if o.restartAfter {
-		if err := b.srv.stop(); err != nil {
-			return err
-		}
-		ready, err := b.srv.start(ctx)
+		ready, err := b.srv.restart(ctx)
 		if err != nil {
 			return err
 		}

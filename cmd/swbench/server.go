@@ -87,6 +87,15 @@ func (s *server) stop() error {
 	return nil
 }
 
+// restart stops the process and starts it again; it returns how long the new
+// one took to answer /readyz 200.
+func (s *server) restart(ctx context.Context) (time.Duration, error) {
+	if err := s.stop(); err != nil {
+		return 0, err
+	}
+	return s.start(ctx)
+}
+
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
 // memory reads VmRSS and VmHWM (bytes) of the process.
