@@ -22,7 +22,7 @@ func TestCloseIdleSkipsClonesInUse(t *testing.T) {
 	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 5 {
 		dir := filepath.Join(t.TempDir(), fmt.Sprint(i))
-		c, err := openGitCache(dir, plumbing.NewBranchReferenceName("main"), "file:///x\nmain\n")
+		c, err := openGitCache(dir, plumbing.NewBranchReferenceName("main"), "file:///x\nmain\n", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

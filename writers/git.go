@@ -93,8 +93,9 @@ type Git struct {
 	head   plumbing.ReferenceName // "" unless a pull-request store
 	signer *commitSigner          // nil: commits are not signed
 
-	mu    sync.Mutex
-	cache *gitCache // opened on first use
+	mu      sync.Mutex
+	cache   *gitCache  // opened on first use
+	objects cloneCache // what the clone caches its objects in
 }
 
 // NewGit validates cfg and returns the store. It does no I/O on the network.
@@ -372,6 +373,29 @@ func (g *Git) Close() error {
 	return err
 }
 
+// sweep readies the clone for a full rewrite of the store (a re-assert) and
+// returns what ends it: meanwhile its objects are cached for this write alone
+// (cloneCache), and a clone the write opens is closed again when it ends, its
+// packs' indexes with it. A re-assert goes through every store once; what it
+// read is not what the next writes read, and kept, it was the 100 – 150 MB
+// heap that slowed the accept path after it. A clone already open (a store
+// being written) stays open.
+func (g *Git) sweep() (end func()) {
+	g.mu.Lock()
+	wasOpen := g.cache != nil
+	g.objects.own.Store(newChargedLRU(sweepObjects))
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.objects.own.Store(nil)
+		if !wasOpen && g.cache != nil {
+			_ = g.cache.st.Close()
+			g.cache = nil
+		}
+	}
+}
+
 // signature is the committer of a new commit, and its author unless author
 // (Batch.Author) names someone else.
 func (g *Git) signature(author *Person) signature {
@@ -383,7 +407,7 @@ func (g *Git) openCache() (*gitCache, error) {
 	if g.cache != nil {
 		return g.cache, nil
 	}
-	c, err := openGitCache(g.cfg.CacheDir, g.branch, cacheOrigin(g.cfg.URL, g.cfg.Branch))
+	c, err := openGitCache(g.cfg.CacheDir, g.branch, cacheOrigin(g.cfg.URL, g.cfg.Branch), &g.objects)
 	if err != nil {
 		return nil, fmt.Errorf("git cache %s: %w", g.cfg.CacheDir, err)
 	}

@@ -59,6 +59,7 @@ const maxPacks = 64
 type gitCache struct {
 	dir      string
 	st       *filesystem.Storage
+	objects  cache.Object // what st caches its objects in (newCacheStorage)
 	maxPacks int
 }
 
@@ -71,14 +72,19 @@ type gitCache struct {
 // repository or branch), or one that does not say, is removed and started
 // afresh, so that nothing the writer knew of the old remote (its tip, its
 // objects) stands for what the new one holds.
-func openGitCache(dir string, branch plumbing.ReferenceName, remote string) (*gitCache, error) {
+//
+// Its storage caches objects in objects (nil: the shared cloneObjects).
+func openGitCache(dir string, branch plumbing.ReferenceName, remote string, objects cache.Object) (*gitCache, error) {
 	if err := resetForeignCache(dir, remote); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	st := newCacheStorage(dir)
+	if objects == nil {
+		objects = cloneObjects
+	}
+	st := newCacheStorage(dir, objects)
 	_, err := git.Open(st, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		_, err = git.InitWithOptions(st, nil, git.InitOptions{DefaultBranch: branch})
@@ -89,7 +95,7 @@ func openGitCache(dir string, branch plumbing.ReferenceName, remote string) (*gi
 	if err != nil {
 		return nil, err
 	}
-	return &gitCache{dir: dir, st: st, maxPacks: maxPacks}, nil
+	return &gitCache{dir: dir, st: st, objects: objects, maxPacks: maxPacks}, nil
 }
 
 // cacheOriginFile, in a clone's directory, names the remote and branch it is a
@@ -121,11 +127,11 @@ func resetForeignCache(dir, remote string) error {
 	return nil
 }
 
-// newCacheStorage opens the storage of the clone in dir on the shared object
-// cache (kept when the storage is opened again: objects never change under
+// newCacheStorage opens the storage of the clone in dir on the object cache
+// objects (kept when the storage is opened again: objects never change under
 // their hash).
-func newCacheStorage(dir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(idxInMemory{osfs.New(dir, osfs.WithBoundOS())}, cloneObjects,
+func newCacheStorage(dir string, objects cache.Object) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(idxInMemory{osfs.New(dir, osfs.WithBoundOS())}, objects,
 		filesystem.Options{ExclusiveAccess: true, MaxOpenDescriptors: maxOpenPacks})
 }
 
@@ -269,7 +275,7 @@ func (c *gitCache) reopen() error {
 	if err := c.st.Close(); err != nil {
 		return fmt.Errorf("close cache: %w", err)
 	}
-	c.st = newCacheStorage(c.dir)
+	c.st = newCacheStorage(c.dir, c.objects)
 	return nil
 }
 

@@ -71,7 +71,7 @@ func TestBuiltPackIndexIsGits(t *testing.T) {
 		}
 	}
 
-	c, err := openGitCache(t.TempDir(), plumbing.NewBranchReferenceName("main"), cacheOrigin("https://example.com/r.git", "main"))
+	c, err := openGitCache(t.TempDir(), plumbing.NewBranchReferenceName("main"), cacheOrigin("https://example.com/r.git", "main"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

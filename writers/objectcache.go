@@ -3,8 +3,10 @@ package writers
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 )
 
 // objectOverhead is what the heap holds for a cached object beyond its
@@ -77,3 +79,30 @@ func (c *chargedLRU) Clear() {
 	clear(c.items)
 	c.used = 0
 }
+
+// sweepObjects is the budget of the object cache a full rewrite of one store
+// reads through (Git.sweep): all the trees of a store of 5,000 placements
+// (~2.5 MB) several times over.
+const sweepObjects = 16 << 20
+
+// cloneCache is the object cache a clone's storage reads through: the
+// process's shared cloneObjects, or during a full rewrite of its store
+// (Git.sweep) one of that write's own, dropped when it ends. A re-assert reads
+// every tree of every store once; through the shared cache it left the 64 MiB
+// full of the last stores' trees, which no write came back for, and with the
+// indexes of the clones it opened the heap stayed at 100 – 150 MB after it, and
+// the accept path slower, until the process restarted (swbench -restart-after).
+type cloneCache struct {
+	own atomic.Pointer[chargedLRU] // nil: cloneObjects
+}
+
+func (c *cloneCache) target() cache.Object {
+	if o := c.own.Load(); o != nil {
+		return o
+	}
+	return cloneObjects
+}
+
+func (c *cloneCache) Put(o plumbing.EncodedObject)                       { c.target().Put(o) }
+func (c *cloneCache) Get(k plumbing.Hash) (plumbing.EncodedObject, bool) { return c.target().Get(k) }
+func (c *cloneCache) Clear()                                             { c.target().Clear() }

@@ -27,6 +27,9 @@ type jobWrite struct {
 // for a write that must be handed back (shutdown, lease lost).
 func (jw *jobWrite) run(ctx context.Context) (tenants.JobResult, *jobBatch, error) {
 	backend, err := jw.r.backend(ctx, jw.job.Store)
+	if s, ok := backend.(interface{ sweep() func() }); ok && jw.job.Full {
+		defer s.sweep()() // what a re-assert reads leaves with it (Git.sweep)
+	}
 	if err == nil {
 		err = jw.readStateFiles(ctx, backend)
 	}

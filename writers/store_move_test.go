@@ -267,7 +267,7 @@ func TestGitCacheStartsAfreshForAnotherRemote(t *testing.T) {
 	if files := newRepo.Files(t, newRepo.Branch()); files["b.yaml"] != "2" || files["a.yaml"] != "" {
 		t.Errorf("new repository holds %v; want b.yaml and nothing of the old one", files)
 	}
-	c, err := openGitCache(dir, plumbing.NewBranchReferenceName(newRepo.Branch()), cacheOrigin(newRepo.URL(), newRepo.Branch()))
+	c, err := openGitCache(dir, plumbing.NewBranchReferenceName(newRepo.Branch()), cacheOrigin(newRepo.URL(), newRepo.Branch()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
