@@ -47,7 +47,8 @@ const maxOpenPacks = maxPacks + 2
 //
 // The budget counts what the objects cost the heap (chargedLRU), 64 MiB: go-git's
 // LRU counts their content alone, and at its default 96 MiB of small trees held
-// ~330 MB of heap after a re-assert of a million placements (swbench).
+// ~330 MB of heap after a re-assert of a million placements (swbench). A
+// re-assert itself no longer reads through it (cloneCache, Git.sweep).
 var cloneObjects cache.Object = newChargedLRU(64 << 20)
 
 // maxPacks is how many packfiles (one per fetch or push) a cache collects before
