@@ -80,7 +80,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.acceptSeconds, "accept-seconds", 15, "length of the accept-path stream without a re-assert")
 	fs.IntVar(&o.probeNames, "probe-names", 0, "the accept stream submits again the Works of this many names, with new contents, so the database does not grow during the measure (0: every submit a new Work, the stream as measured until session 12)")
 	fs.StringVar(&o.minioScanner, "minio-scanner", "slowest", "MINIO_SCANNER_SPEED of the MinIO swbench starts: its data scanner, idle or not, starts a minute after MinIO and then takes 0.15 – 0.3 of a core of the machine's two for minutes at \"default\" (the measure until session 13), during the re-asserts and the stream after them but not the stream before")
-	fs.BoolVar(&o.pprof, "pprof", false, "build stateward with net/http/pprof (an overlay, not in the repository) and print its heap after the re-asserts")
+	fs.BoolVar(&o.pprof, "pprof", false, "build stateward with net/http/pprof (an overlay, not in the repository), print its heap after the re-asserts and record its CPU profile during the re-assert alone and the streams alone (DIR/*.cpu.pprof)")
 	fs.DurationVar(&o.settle, "settle", 150*time.Second, "after the re-asserts, how long the server idles before its steady-state RSS is read (Go returns freed memory to the system within a few GC cycles; one runs at least every 2 minutes)")
 	fs.BoolVar(&o.beside, "beside", true, "after the re-assert alone, re-assert again with the accept stream beside it (false: stop after the first, a quicker measure of its CPU)")
 	fs.BoolVar(&o.restartAfter, "restart-after", false, "restart the server before the stream alone after the re-asserts, as before the one before them: tells what the re-assert leaves in the process (its heap, its open clones) from what it leaves in the database")
@@ -344,7 +344,7 @@ func (b *bench) measure(ctx context.Context, o options, out io.Writer) error {
 func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) error {
 	f, s := b.f, b.srv
 	peer := b.minio.cpu()
-	alone, err := b.timedStream(ctx, o)
+	alone, err := b.timedStream(ctx, o, "before", out)
 	if err != nil {
 		return err
 	}
@@ -363,7 +363,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	}
 	var profiled func(io.Writer)
 	if b.pprofAddr != "" {
-		profiled = cpuProfile(ctx, b.pprofAddr, filepath.Join(o.dir, "reassert.cpu.pprof"), 30)
+		profiled = cpuProfile(ctx, b.pprofAddr, filepath.Join(o.dir, "reassert.cpu.pprof"), "the re-assert", 30, "-top", "-top -cum")
 	}
 	r1, err := f.reassert(ctx, s, b, out)
 	if rec != nil {
@@ -413,7 +413,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 		fmt.Fprintf(out, "server restarted before the stream after (-restart-after): ready in %.2f s\n", ready.Seconds())
 	}
 	peer = b.minio.cpu()
-	after, err := b.timedStream(ctx, o)
+	after, err := b.timedStream(ctx, o, "after", out)
 	if err != nil {
 		return err
 	}
@@ -432,12 +432,22 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	return b.printMemory(ctx, o, out)
 }
 
-// timedStream runs the accept stream alone for o.acceptSeconds.
-func (b *bench) timedStream(ctx context.Context, o options) (latencies, error) {
+// timedStream runs the accept stream alone for o.acceptSeconds; with -pprof
+// it records the server's CPU profile meanwhile (DIR/stream-<when>.cpu.pprof:
+// compare the two with go tool pprof -diff_base).
+func (b *bench) timedStream(ctx context.Context, o options, when string, out io.Writer) (latencies, error) {
+	var profiled func(io.Writer)
+	if b.pprofAddr != "" {
+		profiled = cpuProfile(ctx, b.pprofAddr, filepath.Join(o.dir, "stream-"+when+".cpu.pprof"), "the stream "+when, o.acceptSeconds)
+	}
 	stop := make(chan struct{})
 	timer := time.AfterFunc(time.Duration(o.acceptSeconds)*time.Second, func() { close(stop) })
 	defer timer.Stop()
-	return b.f.acceptStream(ctx, b.srv.base, o.acceptClients, o.probeNames, stop)
+	lat, err := b.f.acceptStream(ctx, b.srv.base, o.acceptClients, o.probeNames, stop)
+	if profiled != nil {
+		profiled(out)
+	}
+	return lat, err
 }
 
 // printMemory prints the server's memory right after the re-asserts, its heap

@@ -66,10 +66,11 @@ func heapTop(ctx context.Context, addr string, out io.Writer) {
 	}
 }
 
-// cpuProfile records the server's CPU profile for seconds into file; wait
-// returns once it is written, then prints the functions that took the most
-// including their callees.
-func cpuProfile(ctx context.Context, addr, file string, seconds int) (wait func(out io.Writer)) {
+// cpuProfile records the server's CPU profile of the first seconds of what
+// into file; wait returns once it is written, then prints the functions that
+// took the most, then including their callees (modes: pprof's "-top", "-top
+// -cum"; none prints only where the profile is).
+func cpuProfile(ctx context.Context, addr, file, what string, seconds int, modes ...string) (wait func(out io.Writer)) {
 	done := make(chan error, 1)
 	go func() {
 		cmd := exec.CommandContext(ctx, "curl", "-sS", "-o", file, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds))
@@ -80,13 +81,16 @@ func cpuProfile(ctx context.Context, addr, file string, seconds int) (wait func(
 			fmt.Fprintf(out, "CPU profile: %v\n", err)
 			return
 		}
-		for _, mode := range []string{"-top", "-top -cum"} {
+		if len(modes) == 0 {
+			fmt.Fprintf(out, "CPU profile of the server, first %d s of %s: %s\n", seconds, what, file)
+		}
+		for _, mode := range modes {
 			var b bytes.Buffer
 			args := append([]string{"tool", "pprof"}, strings.Fields(mode)...)
 			cmd := exec.CommandContext(ctx, "go", append(args, "-nodecount=35", file)...)
 			cmd.Stdout, cmd.Stderr = &b, &b
 			_ = cmd.Run()
-			fmt.Fprintf(out, "CPU profile of the server, first %d s of the re-assert (%s, pprof %s):\n", seconds, file, mode)
+			fmt.Fprintf(out, "CPU profile of the server, first %d s of %s (%s, pprof %s):\n", seconds, what, file, mode)
 			for _, line := range strings.Split(b.String(), "\n") {
 				if strings.TrimSpace(line) != "" {
 					fmt.Fprintln(out, "  "+line)
