@@ -122,8 +122,7 @@ func (r *Runner) closeIdle(keep string) {
 			continue
 		}
 		if g.cache != nil {
-			_ = g.cache.st.Close()
-			g.cache = nil
+			_ = g.closeClone()
 			r.cache.closed.Add(1)
 		}
 		g.mu.Unlock()
@@ -193,10 +192,7 @@ func (r *Runner) evictClone(dir string) (int64, bool) {
 			return 0, false
 		}
 		defer g.mu.Unlock()
-		if g.cache != nil {
-			_ = g.cache.st.Close()
-			g.cache = nil
-		}
+		_ = g.closeClone()
 		break
 	}
 	n := dirSize(dir)

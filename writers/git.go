@@ -365,6 +365,12 @@ func (g *Git) isOpen() bool {
 func (g *Git) Close() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.closeClone()
+}
+
+// closeClone closes the clone if it is open (its files, its packs' indexes);
+// it is opened again at the next use. The caller holds g.mu.
+func (g *Git) closeClone() error {
 	if g.cache == nil {
 		return nil
 	}
@@ -389,9 +395,8 @@ func (g *Git) sweep() (end func()) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		g.objects.own.Store(nil)
-		if !wasOpen && g.cache != nil {
-			_ = g.cache.st.Close()
-			g.cache = nil
+		if !wasOpen {
+			_ = g.closeClone()
 		}
 	}
 }
