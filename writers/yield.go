@@ -58,17 +58,22 @@ func (y *Yielding) enter() func() {
 
 // Pacing of a full rewrite (a re-assert) while the accept path is busy: it
 // runs in slices of fullSlice, each followed by a rest fullRest times as long,
-// so it gets a quarter of the core it would take. A re-assert rewrites every
+// so it gets an eighth of the core it would take. A re-assert rewrites every
 // store while nothing drifted, as maintenance; beside a stream of submits it
 // took a core of the machine's two for seconds (swbench: the stream fell from
 // 1,275/s to 254/s). Resting as long as each job took, after it, gave it half
 // a core but in bursts of 0.3 - 0.5 s that doubled the wait of the submits
 // arriving meanwhile (p99 +80 - 160 %); in slices every submit sees a little of
-// it. The writes of accepted Works wait behind a resting job (enterJob) at
-// most 1 + fullRest times as long as it would take alone.
+// it. A rest three times as long (a quarter of the core) still slowed the
+// stream beside it on two cores by a third: swbench -stores 20, stream p99
+// against the stream alone before and after together +36 - +40 %, three runs,
+// against +8 - +30 % with seven times as long (the re-assert beside the stream
+// took 92 - 112 s instead of 43 - 50 s; alone 5.6 s either way). The writes of
+// accepted Works wait behind a resting job (enterJob) at most 1 + fullRest
+// times as long as it would take alone.
 const (
 	fullSlice = time.Millisecond
-	fullRest  = 3.0
+	fullRest  = 7.0
 )
 
 // pacer paces a full rewrite by the accept path's pressure (pressure.Pace
