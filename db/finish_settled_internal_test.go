@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,22 +23,8 @@ func TestReassertThatChangedNothingWritesNoPlacement(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	d := countingDB(t, func() time.Time { return now })
-	ten := gitTeam(t, d)
-	dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Labels: map[string]string{"env": "dev"}, Path: "dev",
-		StoreKind: tenants.KindGit, StoreName: "repo"}
-	dest.Normalize()
-	if _, err := d.SaveDestination(ctx, dest); err != nil {
-		t.Fatal(err)
-	}
-	work := func(i int, content string) *tenants.Work {
-		req := tenants.WorkRequest{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: fmt.Sprintf("r-%04d", i)},
-			DestinationSelectors: map[string]string{"env": "dev"}, Files: []tenants.WorkFile{{Path: "a.yaml", Content: content}}}
-		w, err := req.Work()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w
-	}
+	ten := gitDevTeam(t, d)
+	work := func(i int, content string) *tenants.Work { return devWork(t, i, content) }
 	const n = 1200 // three of markWritten's chunks
 	for i := range n {
 		if _, err := d.SubmitWork(ctx, ten.ID, work(i, "x: 1\n"), false); err != nil {

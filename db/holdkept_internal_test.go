@@ -63,23 +63,13 @@ func TestBucketReassertHoldsKeysOfPlacementsChangedAfterItsClaim(t *testing.T) {
 	heldKeys := func(name string) []string { _, held := row(name); return held }
 	submit("a", "x.yaml")
 	submit("b", "x.yaml")
-	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
-	res := tenants.JobResult{Version: "v1"}
-	for _, w := range job.Writes {
-		res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys()})
-	}
-	if err := d.FinishJob(ctx, job, res); err != nil {
-		t.Fatal(err)
-	}
+	writeNextJob(t, d, "v1")
 	aKeys := heldKeys("a")
 	now = now.Add(time.Minute)
 	if _, err := d.RequeueAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	job, ok, err = d.ClaimJob(ctx, "w", time.Minute)
+	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
 	if err != nil || !ok || !job.Full {
 		t.Fatalf("claim of the re-assert: %v %v", ok, err)
 	}

@@ -2,13 +2,11 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stateward/stateward/pressure"
-	"github.com/stateward/stateward/tenants"
 )
 
 // TestReassertRestsWithNoReadOpen: a full rewrite beside a stream of submits
@@ -29,36 +27,14 @@ func TestReassertRestsWithNoReadOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	ten := gitTeam(t, d)
-	dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Labels: map[string]string{"env": "dev"}, Path: "dev",
-		StoreKind: tenants.KindGit, StoreName: "repo"}
-	dest.Normalize()
-	if _, err := d.SaveDestination(ctx, dest); err != nil {
-		t.Fatal(err)
-	}
+	ten := gitDevTeam(t, d)
 	n := 3*keptChunk + 7 // several statements' worth
 	for i := range n {
-		req := tenants.WorkRequest{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: fmt.Sprintf("w%04d", i)},
-			DestinationSelectors: map[string]string{"env": "dev"}, Files: []tenants.WorkFile{{Path: "x.yaml", Content: "x: 1\n"}}}
-		w, err := req.Work()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.SubmitWork(ctx, ten.ID, w, false); err != nil {
+		if _, err := d.SubmitWork(ctx, ten.ID, devWork(t, i, "x: 1\n"), false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("claim: %v %v", ok, err)
-	}
-	res := tenants.JobResult{Version: "v1"}
-	for _, w := range job.Writes {
-		res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys()})
-	}
-	if err := d.FinishJob(ctx, job, res); err != nil {
-		t.Fatal(err)
-	}
+	writeNextJob(t, d, "v1")
 	if _, err := d.w.ExecContext(ctx, `CREATE TABLE rest_probe (n INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +64,7 @@ func TestReassertRestsWithNoReadOpen(t *testing.T) {
 			logLeft++
 		}
 	}}
-	job, ok, err = d.ClaimJob(pressure.WithPacer(ctx, p), "w", time.Minute)
+	job, ok, err := d.ClaimJob(pressure.WithPacer(ctx, p), "w", time.Minute)
 	if err != nil || !ok || !job.Full {
 		t.Fatalf("claim of the re-assert: %v %v", ok, err)
 	}

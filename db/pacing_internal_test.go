@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -96,6 +97,50 @@ func gitTeam(t *testing.T, d *DB) tenants.Tenant {
 		t.Fatal(err)
 	}
 	return ten
+}
+
+// gitDevTeam creates team-a with a Git store "repo" (gitTeam) and a Destination
+// "dev" on it, labelled env=dev.
+func gitDevTeam(t *testing.T, d *DB) tenants.Tenant {
+	t.Helper()
+	ten := gitTeam(t, d)
+	dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Labels: map[string]string{"env": "dev"}, Path: "dev",
+		StoreKind: tenants.KindGit, StoreName: "repo"}
+	dest.Normalize()
+	if _, err := d.SaveDestination(context.Background(), dest); err != nil {
+		t.Fatal(err)
+	}
+	return ten
+}
+
+// devWork is Work r-NNNN (i) for env=dev, one file a.yaml holding content.
+func devWork(t *testing.T, i int, content string) *tenants.Work {
+	t.Helper()
+	req := tenants.WorkRequest{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: fmt.Sprintf("r-%04d", i)},
+		DestinationSelectors: map[string]string{"env": "dev"}, Files: []tenants.WorkFile{{Path: "a.yaml", Content: content}}}
+	w, err := req.Work()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// writeNextJob claims the next job and finishes it as a writer that wrote
+// every placement of it at version does.
+func writeNextJob(t *testing.T, d *DB, version string) {
+	t.Helper()
+	ctx := context.Background()
+	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	res := tenants.JobResult{Version: version}
+	for _, w := range job.Writes {
+		res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys()})
+	}
+	if err := d.FinishJob(ctx, job, res); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // countingDB is a SQLite database whose writer connection counts its
