@@ -117,9 +117,9 @@ const (
 // submits that held one SQLite snapshot open for seconds, during which no
 // checkpoint could copy the write-ahead log past it nor start it over: the log
 // the submits append to grew to twice its length and more (swbench -stores 20,
-// frames in the log beside a re-assert: mean 4,600 - 5,100, p90 10,700 - 12,000;
-// read in short statements, 2,600 - 2,900 and 4,800 - 5,200, as with the stream
-// alone).
+// frames in the log beside a re-assert: mean 4,610 - 5,230, p90 10,700 - 12,640;
+// read in short statements, 2,620 - 3,110 and 4,810 - 5,630, as with the stream
+// alone; BENCHMARKS.md).
 func (d *DB) loadKept(ctx context.Context, job *tenants.Job) error {
 	took := make(map[int64]bool, len(job.Writes))
 	for _, w := range job.Writes {
