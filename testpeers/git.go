@@ -70,6 +70,8 @@ type GitServer struct {
 	srv       *httptest.Server // nil for GitFile
 	down      atomic.Bool
 	closeOnce sync.Once
+	// requests counts what http-backend served, by service (GitRequests).
+	adverts, fetches, pushes atomic.Int64
 
 	mu       sync.Mutex // guards fileDown
 	fileDown bool
@@ -136,6 +138,14 @@ func GitHTTP(t testing.TB, opts GitOptions) *GitServer {
 				return
 			}
 		}
+		switch {
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/info/refs"):
+			s.adverts.Add(1)
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack"):
+			s.fetches.Add(1)
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack"):
+			s.pushes.Add(1)
+		}
 		backend.ServeHTTP(w, r)
 	})
 	s.srv = httptest.NewServer(handler) // binds 127.0.0.1
@@ -201,6 +211,17 @@ func newGitRepo(t testing.TB, opts GitOptions) *GitServer {
 		}
 	}
 	return s
+}
+
+// GitRequests counts the requests a GitHTTP server passed to http-backend:
+// Adverts are the ref advertisements (GET …/info/refs, one before every fetch
+// and push and every ls-remote), Fetches the upload-pack POSTs (a clone or
+// fetch that wanted objects), Pushes the receive-pack POSTs.
+type GitRequests struct{ Adverts, Fetches, Pushes int64 }
+
+// Requests returns what the server has served so far (zero for GitFile).
+func (s *GitServer) Requests() GitRequests {
+	return GitRequests{s.adverts.Load(), s.fetches.Load(), s.pushes.Load()}
 }
 
 // URL returns the URL to clone the repository from: for GitHTTP

@@ -28,7 +28,11 @@ import (
 // replicas (after 200 not counted, so that every replica has opened its
 // connections and written its stores). It reports accepted/s (202 answers per
 // second of sending), the accept latency's p50/p99, works/s from the first
-// submit until every Work is written, and, sampled every 20 ms while sending,
+// submit until every Work is written, the CPU time per Work over that span of
+// this process (cpu-ms/work-process: replicas, callers, proxies), of git
+// (-git: the http-backend serving the writers' fetches and pushes) and of
+// PostgreSQL (-postgres), with the cores they kept busy, the commits, ref
+// advertisements, fetches and pushes per Work the Git servers saw, and, sampled every 20 ms while sending,
 // what PostgreSQL's sessions of the database were doing (pg_stat_activity:
 // pg-active, pg-idle-in-tx — a transaction waiting for its client's next
 // statement —, pg-lock-wait) and the replicas' pools (pool-in-use, and per submit
@@ -48,7 +52,8 @@ import (
 // machine's load add to it).
 //
 // With -v the log names the statements that the sessions idle in a transaction
-// had last run and those that the sessions waiting on a lock were running, by
+// had last run, those that the sessions waiting on a lock were running, and
+// what the session each waited for was doing (its state and its statement), by
 // their share of the samples.
 //
 // x-0ms is accepted/s at 1 ms over the same replica count's 0 ms figure of the
@@ -112,7 +117,7 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	// proxy: the replicas' pools serve the callers and writers alone.
 	observer := openDB(b, db.Options{URL: direct, Sealer: sealer})
 
-	ids, tokens, _ := benchTeams(b, first, tenantCount)
+	ids, tokens, gits := benchTeams(b, first, tenantCount)
 	for _, r := range rs {
 		b.Cleanup(r.StopWriters) // before the Git servers go
 	}
@@ -184,6 +189,8 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	sentBefore := proxy.Sent()
 	sampling := sampleSessions(b, direct, rs)
 	lat := make([]time.Duration, works)
+	gitBefore := gitUse(b, gits) // before the CPU: its git rev-list is not the writers'
+	cpuBefore := cpuNow(b, pg)
 	b.StartTimer()
 	start := time.Now()
 	send(works, "w", lat)
@@ -192,6 +199,8 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	allWritten()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	cpu := cpuNow(b, pg).minus(cpuBefore)
+	git := gitUse(b, gits)
 	if proxy.Sent() == sentBefore {
 		b.Fatal("the proxy forwarded nothing: the replicas do not reach PostgreSQL through it")
 	}
@@ -209,6 +218,15 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	b.ReportMetric(sessions.admit, "admit-limit")
 	logTop(b, "idle in transaction after", sessions.idleAfter)
 	logTop(b, "waiting on a lock in", sessions.waiting)
+	logTop(b, "waiting on a lock for a session", sessions.blockers)
+	b.ReportMetric(ms(cpu.process)/works, "cpu-ms/work-process")
+	b.ReportMetric(ms(cpu.children)/works, "cpu-ms/work-git")
+	b.ReportMetric(ms(cpu.postgres)/works, "cpu-ms/work-postgres")
+	b.ReportMetric((cpu.process+cpu.children+cpu.postgres).Seconds()/elapsed.Seconds(), "cores")
+	b.ReportMetric(float64(git.commits-gitBefore.commits)/works, "commits/work")
+	b.ReportMetric(float64(git.Adverts-gitBefore.Adverts)/works, "adverts/work")
+	b.ReportMetric(float64(git.Fetches-gitBefore.Fetches)/works, "fetches/work")
+	b.ReportMetric(float64(git.Pushes-gitBefore.Pushes)/works, "pushes/work")
 	b.ReportMetric(float64(waitsAfter-waitsBefore)/works, "pool-waits/submit")
 	b.ReportMetric(ms(waitedAfter-waitedBefore)/works, "pool-wait-ms/submit")
 
@@ -279,15 +297,52 @@ func roundTrip(b *testing.B, dsn string) time.Duration {
 	return lat[len(lat)/2]
 }
 
+// gitTotals is what the Git servers have served so far, and the commits on
+// their branches.
+type gitTotals struct {
+	testpeers.GitRequests
+	commits int
+}
+
+func gitUse(b *testing.B, gits []*testpeers.GitServer) gitTotals {
+	b.Helper()
+	var t gitTotals
+	for _, g := range gits {
+		r := g.Requests()
+		t.Adverts, t.Fetches, t.Pushes = t.Adverts+r.Adverts, t.Fetches+r.Fetches, t.Pushes+r.Pushes
+		t.commits += g.CommitCount(b, g.Branch())
+	}
+	return t
+}
+
+// cpuUse is CPU time spent so far: by this process (the replicas, the callers
+// and the proxies), by its reaped children (git http-backend and the git it
+// runs) and by PostgreSQL's processes.
+type cpuUse struct{ process, children, postgres time.Duration }
+
+func cpuNow(b *testing.B, pg *testpeers.PostgresServer) cpuUse {
+	b.Helper()
+	p, err := pg.CPUTime()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cpuUse{testpeers.SelfCPUTime(), testpeers.ChildrenCPUTime(), p}
+}
+
+func (u cpuUse) minus(v cpuUse) cpuUse {
+	return cpuUse{u.process - v.process, u.children - v.children, u.postgres - v.postgres}
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // sessionLoad is what the database's sessions and the replicas' pools were
 // doing on average over the samples, and which statements the sessions waiting
-// on a lock were running and the sessions idle in a transaction had last run
-// (sessions seen, summed over the samples).
+// on a lock were running (and what the session holding it was doing) and the
+// sessions idle in a transaction had last run (sessions seen, summed over the
+// samples).
 type sessionLoad struct {
 	active, idleInTx, lockWait, inUse, admit float64
-	waiting, idleAfter                       map[string]int
+	waiting, idleAfter, blockers             map[string]int
 }
 
 // sampleSessions samples, every 20 ms until the returned function is called,
@@ -302,20 +357,25 @@ func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad 
 		b.Fatal(err)
 	}
 	// Written by the sampler, read after it said done.
-	sum := sessionLoad{waiting: map[string]int{}, idleAfter: map[string]int{}}
+	sum := sessionLoad{waiting: map[string]int{}, idleAfter: map[string]int{}, blockers: map[string]int{}}
 	samples := 0
 	sample := func() error {
-		rows, err := conn.Query(ctx, `SELECT COALESCE(state, ''), COALESCE(wait_event_type, ''), COALESCE(LEFT(REGEXP_REPLACE(query, '\s+', ' ', 'g'), 90), '')
-			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`)
+		// blocker: the state and statement of the first session a session
+		// waiting on a lock waits for.
+		rows, err := conn.Query(ctx, `SELECT COALESCE(a.state, ''), COALESCE(a.wait_event_type, ''), COALESCE(LEFT(REGEXP_REPLACE(a.query, '\s+', ' ', 'g'), 90), ''),
+				COALESCE((SELECT b.state || ' after/in: ' || LEFT(REGEXP_REPLACE(b.query, '\s+', ' ', 'g'), 70) FROM pg_stat_activity b
+					WHERE b.pid = (pg_blocking_pids(a.pid))[1]), '')
+			FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'`)
 		if err != nil {
 			return err
 		}
-		var state, wait, query string
-		_, err = pgx.ForEachRow(rows, []any{&state, &wait, &query}, func() error {
+		var state, wait, query, blocker string
+		_, err = pgx.ForEachRow(rows, []any{&state, &wait, &query, &blocker}, func() error {
 			switch {
 			case wait == "Lock":
 				sum.lockWait++
 				sum.waiting[query]++
+				sum.blockers[blocker]++
 			case state == "active":
 				sum.active++
 			case state == "idle in transaction":
