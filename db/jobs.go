@@ -93,14 +93,26 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 // is due at once, or when the store's push interval since its last push has run
 // (pushDue); so is a queued job made due by it. where limits the update.
 func (d *DB) enqueueSQL(tenantID int64, k storeKey, full bool, now time.Time, where string) (string, []any) {
+	return d.enqueueIfSQL(tenantID, k, full, now, "", nil, where)
+}
+
+// enqueueIfSQL is enqueueSQL that inserts or updates nothing unless cond (SQL,
+// with condArgs) holds; with cond "" it is enqueueSQL.
+func (d *DB) enqueueIfSQL(tenantID int64, k storeKey, full bool, now time.Time, cond string, condArgs []any, where string) (string, []any) {
 	const newest = ` FROM jobs l WHERE l.tenant_id = ? AND l.store_kind = ? AND l.store_name = ? ORDER BY l.id DESC LIMIT 1)`
 	due, dueArgs := d.pushDue(tenantID, k, now)
 	args := append(append([]any{tenantID, k.kind, k.name, full}, dueArgs...), now, now, tenantID, k.kind, k.name, tenantID, k.kind, k.name)
+	head, tail := "VALUES (", ")"
+	if cond != "" {
+		// A SELECT with a WHERE (SQLite needs one before ON CONFLICT).
+		head, tail = "SELECT ", " WHERE "+cond
+		args = append(args, condArgs...)
+	}
 	return `INSERT INTO jobs (tenant_id, store_kind, store_name, state, full_rewrite, run_after, created_at, updated_at,
 			affinity, affinity_until)
-		VALUES (?, ?, ?, 'queued', ?, ` + due + `, ?, ?,
+		` + head + `?, ?, ?, 'queued', ?, ` + due + `, ?, ?,
 			COALESCE((SELECT CASE WHEN l.state = 'running' THEN l.lease_owner ELSE l.affinity END` + newest + `, ''),
-			(SELECT CASE WHEN l.state = 'running' THEN l.lease_until ELSE l.affinity_until END` + newest + `)
+			(SELECT CASE WHEN l.state = 'running' THEN l.lease_until ELSE l.affinity_until END` + newest + tail + `
 		ON CONFLICT (tenant_id, store_kind, store_name) WHERE state = 'queued' DO UPDATE SET
 		run_after = CASE WHEN jobs.attempts = 0 AND jobs.run_after > excluded.run_after THEN excluded.run_after ELSE jobs.run_after END,
 		full_rewrite = (jobs.full_rewrite OR excluded.full_rewrite),
@@ -155,9 +167,10 @@ const jobCols = `id, tenant_id, store_kind, store_name, state, full_rewrite, att
 // random lease token: a queued job whose run_after has come and whose store has
 // no running job. Running jobs whose lease expired (their worker died) are first
 // queued again as a failed attempt, with backoff, so a job that crashes its
-// process cannot jump ahead of every other store after each restart. In the same
-// transaction the claim marks the job's placements writing and reads everything
-// the write needs. ok is false when no job is due.
+// process cannot jump ahead of every other store after each restart. In a
+// transaction of its own, once the job is taken, the claim marks the job's
+// placements writing and reads everything the write needs. ok is false when no
+// job is due.
 //
 // A claim never waits for a lock. On PostgreSQL it takes the job row with FOR
 // UPDATE SKIP LOCKED (replicas claiming at once take different jobs), and the
@@ -184,35 +197,61 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 			return nil, false, fmt.Errorf("claim job: %w", err)
 		}
 	}
-	var job *tenants.Job
+	var taken *jobRow
+	var token string
 	err = d.tx(ctx, func(tx *sqlx.Tx) error {
-		job = nil // a retried run must not return the job of a rolled-back one
+		taken = nil // a retried run must not return the job of a rolled-back one
 		now, err := d.leaseNow(ctx, tx)
 		if err != nil {
 			return err
 		}
-		var r jobRow
+		token = rand.Text()
 		// A job the store's last writer may still take (affinity) is another
-		// replica's only once its affinity has run out.
-		err = tx.GetContext(ctx, &r, `SELECT `+jobCols+` FROM jobs j WHERE `+claimableSQL+`
-			ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock, now, owner, now)
-		if errors.Is(err, sql.ErrNoRows) {
+		// replica's only once its affinity has run out. Taken in one
+		// statement that goes out with the COMMIT (pipeline.go): the queued
+		// job, which every submit to the store locks, is locked only while
+		// the server runs that last pipeline.
+		return d.queryLater(ctx, tx, func(rows rowScanner) error {
+			if !rows.Next() {
+				return nil
+			}
+			var r jobRow
+			if err := rows.Scan(&r.ID, &r.TenantID, &r.StoreKind, &r.StoreName, &r.Attempts, &r.Full); err != nil {
+				return err
+			}
+			taken = &r
 			return nil
-		}
-		if err != nil {
-			return err
-		}
-		token := rand.Text()
-		// Held back (pipeline.go): it goes out with loadJob's first read.
-		if _, err := tx.ExecContext(deferred(ctx), `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
-			WHERE id = ?`, owner, token, now.Add(lease), now, r.ID); err != nil {
-			return err
-		}
-		job = &tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
-			Attempts: r.Attempts, Owner: owner, Token: token, Full: r.Full}
+		}, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
+			WHERE id = (SELECT j.id FROM jobs j WHERE `+claimableSQL+` ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock+`)
+			RETURNING id, tenant_id, store_kind, store_name, attempts, full_rewrite`,
+			owner, token, now.Add(lease), now, now, owner, now)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim job: %w", err)
+	}
+	if taken == nil {
+		return nil, false, nil
+	}
+	r := taken
+	base := tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
+		Attempts: r.Attempts, Owner: owner, Token: token, Full: r.Full}
+	// What the write needs, read and marked writing in a transaction of its
+	// own: the job is this claim's now (its lease), and no submit waits for
+	// it while these reads go back and forth. A placement submitted after
+	// the job was taken may be written by it too (it is pending); its own
+	// queued job then finds it written.
+	var job *tenants.Job
+	err = d.tx(ctx, func(tx *sqlx.Tx) error {
+		j := base // a retried run starts from the job as taken
+		job = &j
 		return d.loadJob(ctx, tx, job)
 	})
 	if err != nil {
+		// Taken but not loaded: given back at once, not left to its lease.
+		b := base
+		if rerr := d.ReleaseJob(context.WithoutCancel(ctx), &b); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 		return nil, false, fmt.Errorf("claim job: %w", err)
 	}
 	if job != nil && keptLater(job) {

@@ -33,7 +33,11 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 	res = remoteTexts(res)
 	res.Placements = unsettled(job, res)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
-		if err := d.checkOwner(ctx, tx, job); err != nil {
+		// With the clock ClaimJob compares affinity with, read before anything
+		// here locks the store's queued job: every statement below that does
+		// is held back to go out with the COMMIT.
+		leaseNow, err := d.checkOwnerNow(ctx, tx, job)
+		if err != nil {
 			return err
 		}
 		var written []tenants.PlacementOutcome
@@ -54,8 +58,8 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		if err := d.markWritten(ctx, tx, job.TenantID, written, res.Version); err != nil {
 			return err
 		}
-		// What follows reads nothing back but the lease clock and the pending
-		// count: held back, it goes out with them (pipeline.go).
+		// What follows reads nothing back: held back (pipeline.go), it goes
+		// out with the COMMIT.
 		if err := d.recordVersions(deferred(ctx), tx, job, res); err != nil {
 			return err
 		}
@@ -84,7 +88,7 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 			return d.requeue(ctx, tx, job, d.now().Add(backoff(job.Attempts+1)), res.Err)
 		}
 		if res.Changed { // it pushed: the store's next push waits out its interval
-			if err := d.paceAfterPush(ctx, tx, job); err != nil {
+			if err := d.paceAfterPush(deferred(ctx), tx, job); err != nil {
 				return err
 			}
 		}
@@ -102,10 +106,6 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		// instead of a job of their own on another replica (three replicas made
 		// three times the commits). The queued job, if any, says so, and so does
 		// this one, for a job queued later (enqueue).
-		leaseNow, err := d.leaseNow(ctx, tx) // the clock ClaimJob compares with
-		if err != nil {
-			return err
-		}
 		affinityUntil := leaseNow.Add(JobAffinity)
 		now := d.now()
 		if _, err := tx.ExecContext(deferred(ctx), `UPDATE jobs SET state = 'succeeded', version = ?, last_error = '', lease_owner = '',
@@ -116,7 +116,7 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 		if err := d.pruneJobs(deferred(ctx), tx, job); err != nil {
 			return err
 		}
-		if err := d.enqueueIfPending(ctx, tx, job); err != nil {
+		if err := d.enqueueIfPending(deferred(ctx), tx, job); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(deferred(ctx), `UPDATE jobs SET affinity = ?, affinity_until = ? WHERE tenant_id = ? AND store_kind = ?
@@ -192,6 +192,26 @@ func (d *DB) checkOwner(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) erro
 		return ErrLeaseLost
 	}
 	return err
+}
+
+// checkOwnerNow is checkOwner that also returns leaseNow's clock, read in the
+// same statement.
+func (d *DB) checkOwnerNow(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) (time.Time, error) {
+	if !d.dbClock {
+		return d.now(), d.checkOwner(ctx, tx, job)
+	}
+	var r struct {
+		Token string    `db:"lease_token"`
+		Now   time.Time `db:"now"`
+	}
+	err := tx.GetContext(ctx, &r, `SELECT lease_token, statement_timestamp() AS now FROM jobs WHERE id = ? AND state = 'running'`+d.dialect.rowLock, job.ID)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (r.Token == "" || r.Token != job.Token) {
+		return time.Time{}, ErrLeaseLost
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return r.Now.UTC().Truncate(d.dialect.precision), nil
 }
 
 // finishPlacement records the outcome of a placement that failed or was
@@ -319,16 +339,19 @@ func (d *DB) finishCanary(ctx context.Context, tx *sqlx.Tx, tenantID int64, o te
 }
 
 // enqueueIfPending queues a job when placements or canaries of the job's store are
-// still pending (submitted while it ran, or left unreported).
+// still pending (submitted while it ran, or left unreported). One upsert that
+// answers nothing, held back (pipeline.go) on the ctx FinishJob gives it: the
+// store's queued job, which every submit to the store locks, is locked only
+// while the server runs the finish's last statements, not across a round trip
+// to read the pending count first (submits 1 ms away waited for that). A queued
+// job already due, or backing off, is left as it is, as enqueue leaves it.
 func (d *DB) enqueueIfPending(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
-	var n int
-	err := tx.GetContext(ctx, &n, `SELECT (SELECT COUNT(*) FROM placements WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'pending')
-		+ (SELECT COUNT(*) FROM canaries WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'pending')`,
-		job.TenantID, job.Store.Kind, job.Store.Name, job.TenantID, job.Store.Kind, job.Store.Name)
-	if err != nil || n == 0 {
-		return err
-	}
-	_, err = d.enqueue(ctx, tx, job.TenantID, storeKey{job.Store.Kind, job.Store.Name}, false)
+	q, args := d.enqueueIfSQL(job.TenantID, storeKey{job.Store.Kind, job.Store.Name}, false, d.now(),
+		`EXISTS (SELECT 1 FROM placements WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'pending')
+			OR EXISTS (SELECT 1 FROM canaries WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'pending')`,
+		[]any{job.TenantID, job.Store.Kind, job.Store.Name, job.TenantID, job.Store.Kind, job.Store.Name}, `
+		WHERE jobs.attempts = 0 AND jobs.run_after > excluded.run_after`)
+	_, err := tx.ExecContext(ctx, q, args...)
 	return err
 }
 

@@ -15,11 +15,20 @@ import (
 // pipelineDB opens PostgreSQL behind a proxy that counts what the pool sends.
 func pipelineDB(t *testing.T) (*DB, *testpeers.TCPProxy) {
 	t.Helper()
+	d, proxy, _ := pipelineDBAt(t)
+	return d, proxy
+}
+
+// pipelineDBAt is pipelineDB that also returns the database's own URL (not
+// through the proxy).
+func pipelineDBAt(t *testing.T) (*DB, *testpeers.TCPProxy, string) {
+	t.Helper()
 	s, err := NewSealer(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(testpeers.Postgres(t).NewDatabase(t))
+	direct := testpeers.Postgres(t).NewDatabase(t)
+	u, err := url.Parse(direct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +39,7 @@ func pipelineDB(t *testing.T) (*DB, *testpeers.TCPProxy) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d, proxy
+	return d, proxy, direct
 }
 
 func metaValue(t *testing.T, d *DB, key string) (string, bool) {

@@ -19,6 +19,7 @@ type TCPProxy struct {
 	cut     atomic.Bool
 	sent    atomic.Int64 // chunks forwarded from clients to the target
 	lose    atomic.Pointer[loseRule]
+	onSend  atomic.Pointer[func()]
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -57,6 +58,19 @@ func (p *TCPProxy) Cut() {
 // Sent counts the reads forwarded from clients to the target: with a client
 // that waits for each answer (a transaction's statements), its round trips.
 func (p *TCPProxy) Sent() int64 { return p.sent.Load() }
+
+// OnSend makes f run before each chunk a client sends is forwarded (nil: no
+// longer). With a client that waits for each answer (a transaction's
+// statements), f runs between its round trips: the target has answered
+// everything before and seen nothing of what comes. f runs on the proxy's
+// goroutine of that connection, which waits for it.
+func (p *TCPProxy) OnSend(f func()) {
+	if f == nil {
+		p.onSend.Store(nil)
+		return
+	}
+	p.onSend.Store(&f)
+}
 
 // LoseAnswerTo arms the proxy once, for the next connection whose client
 // sends a chunk containing after: the first chunk of that connection, from
@@ -137,6 +151,9 @@ func (p *TCPProxy) serve(in net.Conn) {
 		armed atomic.Bool // the answer to what was just sent is to be lost
 	)
 	toTarget := func(b []byte) bool {
+		if f := p.onSend.Load(); f != nil {
+			(*f)()
+		}
 		p.sent.Add(1)
 		if r := p.lose.Load(); rule == nil && r != nil && bytes.Contains(b, r.after) && p.lose.CompareAndSwap(r, nil) {
 			rule = r
