@@ -167,10 +167,9 @@ const jobCols = `id, tenant_id, store_kind, store_name, state, full_rewrite, att
 // random lease token: a queued job whose run_after has come and whose store has
 // no running job. Running jobs whose lease expired (their worker died) are first
 // queued again as a failed attempt, with backoff, so a job that crashes its
-// process cannot jump ahead of every other store after each restart. In a
-// transaction of its own, once the job is taken, the claim marks the job's
-// placements writing and reads everything the write needs. ok is false when no
-// job is due.
+// process cannot jump ahead of every other store after each restart. Once the
+// job is taken, the claim marks the job's placements writing and reads
+// everything the write needs (takeAndLoad). ok is false when no job is due.
 //
 // A claim never waits for a lock. On PostgreSQL it takes the job row with FOR
 // UPDATE SKIP LOCKED (replicas claiming at once take different jobs), and the
@@ -197,61 +196,8 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 			return nil, false, fmt.Errorf("claim job: %w", err)
 		}
 	}
-	var taken *jobRow
-	var token string
-	err = d.tx(ctx, func(tx *sqlx.Tx) error {
-		taken = nil // a retried run must not return the job of a rolled-back one
-		now, err := d.leaseNow(ctx, tx)
-		if err != nil {
-			return err
-		}
-		token = rand.Text()
-		// A job the store's last writer may still take (affinity) is another
-		// replica's only once its affinity has run out. Taken in one
-		// statement that goes out with the COMMIT (pipeline.go): the queued
-		// job, which every submit to the store locks, is locked only while
-		// the server runs that last pipeline.
-		return d.queryLater(ctx, tx, func(rows rowScanner) error {
-			if !rows.Next() {
-				return nil
-			}
-			var r jobRow
-			if err := rows.Scan(&r.ID, &r.TenantID, &r.StoreKind, &r.StoreName, &r.Attempts, &r.Full); err != nil {
-				return err
-			}
-			taken = &r
-			return nil
-		}, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
-			WHERE id = (SELECT j.id FROM jobs j WHERE `+claimableSQL+` ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock+`)
-			RETURNING id, tenant_id, store_kind, store_name, attempts, full_rewrite`,
-			owner, token, now.Add(lease), now, now, owner, now)
-	})
+	job, err := d.takeAndLoad(ctx, owner, lease)
 	if err != nil {
-		return nil, false, fmt.Errorf("claim job: %w", err)
-	}
-	if taken == nil {
-		return nil, false, nil
-	}
-	r := taken
-	base := tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
-		Attempts: r.Attempts, Owner: owner, Token: token, Full: r.Full}
-	// What the write needs, read and marked writing in a transaction of its
-	// own: the job is this claim's now (its lease), and no submit waits for
-	// it while these reads go back and forth. A placement submitted after
-	// the job was taken may be written by it too (it is pending); its own
-	// queued job then finds it written.
-	var job *tenants.Job
-	err = d.tx(ctx, func(tx *sqlx.Tx) error {
-		j := base // a retried run starts from the job as taken
-		job = &j
-		return d.loadJob(ctx, tx, job)
-	})
-	if err != nil {
-		// Taken but not loaded: given back at once, not left to its lease.
-		b := base
-		if rerr := d.ReleaseJob(context.WithoutCancel(ctx), &b); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
 		return nil, false, fmt.Errorf("claim job: %w", err)
 	}
 	if job != nil && keptLater(job) {
@@ -264,6 +210,71 @@ func (d *DB) ClaimJob(ctx context.Context, owner string, lease time.Duration) (*
 		}
 	}
 	return job, job != nil, nil
+}
+
+// takeAndLoad takes the next due job for owner (nil if none) and loads it
+// (loadJob). On PostgreSQL these are two transactions: the job is taken in
+// one statement that goes out with its COMMIT (pipeline.go), so the queued
+// job, which every submit to the store locks, is locked only while the server
+// runs that last pipeline; then what the write needs is read and marked
+// writing in a transaction of its own, while no submit waits (the job is this
+// claim's: its lease). A placement submitted in between is pending and may be
+// written by this job; its own queued job then finds it written. A job taken
+// but not loaded is given back at once, not left to its lease. On SQLite,
+// with one writer and no round trips to save, both run in one transaction.
+func (d *DB) takeAndLoad(ctx context.Context, owner string, lease time.Duration) (*tenants.Job, error) {
+	var taken *tenants.Job
+	take := func(tx *sqlx.Tx) error {
+		taken = nil // a retried run must not return the job of a rolled-back one
+		now, err := d.leaseNow(ctx, tx)
+		if err != nil {
+			return err
+		}
+		token := rand.Text()
+		// A job the store's last writer may still take (affinity) is another
+		// replica's only once its affinity has run out.
+		return d.queryLater(ctx, tx, func(rows rowScanner) error {
+			if !rows.Next() {
+				return nil
+			}
+			var r jobRow
+			if err := rows.Scan(&r.ID, &r.TenantID, &r.StoreKind, &r.StoreName, &r.Attempts, &r.Full); err != nil {
+				return err
+			}
+			taken = &tenants.Job{ID: r.ID, TenantID: r.TenantID, Store: tenants.StoreRef{TenantID: r.TenantID, Kind: r.StoreKind, Name: r.StoreName},
+				Attempts: r.Attempts, Owner: owner, Token: token, Full: r.Full}
+			return nil
+		}, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, lease_until = ?, updated_at = ?
+			WHERE id = (SELECT j.id FROM jobs j WHERE `+claimableSQL+` ORDER BY j.run_after, j.id LIMIT 1`+d.dialect.claimLock+`)
+			RETURNING id, tenant_id, store_kind, store_name, attempts, full_rewrite`,
+			owner, token, now.Add(lease), now, now, owner, now)
+	}
+	var job *tenants.Job
+	load := func(tx *sqlx.Tx) error {
+		j := *taken // a retried run starts from the job as taken
+		job = &j
+		return d.loadJob(ctx, tx, job)
+	}
+	if !d.isPostgres() {
+		err := d.tx(ctx, func(tx *sqlx.Tx) error {
+			job = nil
+			if err := take(tx); err != nil || taken == nil {
+				return err
+			}
+			return load(tx)
+		})
+		return job, err
+	}
+	if err := d.tx(ctx, take); err != nil || taken == nil {
+		return nil, err
+	}
+	if err := d.tx(ctx, load); err != nil {
+		if rerr := d.ReleaseJob(context.WithoutCancel(ctx), taken); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, err
+	}
+	return job, nil
 }
 
 // claimableSQL is the condition of a job owner may claim at now (?, ?, ?).

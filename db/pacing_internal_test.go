@@ -51,6 +51,14 @@ func (c countingConn) QueryContext(ctx context.Context, q string, args []driver.
 	return c.SQLiteConn.QueryContext(ctx, q, args)
 }
 
+// transactions counts the transactions begun on countingDriver's connections.
+var transactions atomic.Int64
+
+func (c countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	transactions.Add(1)
+	return c.SQLiteConn.BeginTx(ctx, opts)
+}
+
 // statementLog, while not nil, collects the text of every statement run.
 var (
 	statementMu  sync.Mutex

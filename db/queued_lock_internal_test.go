@@ -154,3 +154,26 @@ func TestClaimHoldsTheQueuedJobOnlyInItsLastPipeline(t *testing.T) {
 		t.Errorf("%d placements writing for the job; want 3", n)
 	}
 }
+
+// TestClaimOnSQLiteIsOneTransaction: on SQLite, with one writer and no round
+// trips to save, a claim takes its job and loads it in one write transaction,
+// as it did before PostgreSQL's claim was split in two.
+func TestClaimOnSQLiteIsOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	d := countingDB(t, time.Now)
+	ten := gitDevTeam(t, d)
+	if _, err := d.SubmitWork(ctx, ten.ID, devWork(t, 1, "a: 1\n"), false); err != nil {
+		t.Fatal(err)
+	}
+	before := transactions.Load()
+	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if n := transactions.Load() - before; n != 1 {
+		t.Errorf("the claim began %d write transactions; want 1", n)
+	}
+	if len(job.Writes) != 1 {
+		t.Errorf("the claim loaded %d writes; want 1", len(job.Writes))
+	}
+}
