@@ -405,11 +405,13 @@ func (d *DB) requeue(ctx context.Context, tx *sqlx.Tx, job *tenants.Job, runAfte
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET attempts = ?, run_after = ?, last_error = ?, full_rewrite = (full_rewrite OR ?),
+	// Held back (pipeline.go): the queued job, which every submit to the
+	// store locks, is locked only when these go out with the COMMIT.
+	if _, err := tx.ExecContext(deferred(ctx), `UPDATE jobs SET attempts = ?, run_after = ?, last_error = ?, full_rewrite = (full_rewrite OR ?),
 		updated_at = ?, affinity = '' WHERE id = ?`, attempts, runAfter, lastErr, job.Full, now, other); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', lease_owner = '', lease_token = '', lease_until = NULL, last_error = ?,
+	_, err = tx.ExecContext(deferred(ctx), `UPDATE jobs SET state = 'failed', lease_owner = '', lease_token = '', lease_until = NULL, last_error = ?,
 		updated_at = ?, finished_at = ? WHERE id = ?`, fmt.Sprintf("continued by job %d", other), now, now, job.ID)
 	return err
 }

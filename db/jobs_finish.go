@@ -34,9 +34,8 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 	res.Placements = unsettled(job, res)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
 		// With the clock ClaimJob compares affinity with, read before anything
-		// here locks the store's queued job: after a write that did not fail,
-		// every statement below that does is held back to go out with the
-		// COMMIT (a failed one's requeue may still lock it a round trip early).
+		// here locks the store's queued job: every statement below that does
+		// is held back to go out with the COMMIT.
 		leaseNow, err := d.checkOwnerNow(ctx, tx, job)
 		if err != nil {
 			return err

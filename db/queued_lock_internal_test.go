@@ -68,6 +68,13 @@ func (p *queuedJobProbe) check() {
 // clock and the pending count, each a round trip: in the benchmark 1 ms away,
 // a fifth of the submits' lock waits were on finishes idle in transaction.)
 func TestFinishHoldsTheQueuedJobOnlyInItsLastPipeline(t *testing.T) {
+	t.Run("a write that pushed", func(t *testing.T) { testFinishHoldsTheQueuedJob(t, false) })
+	// A failed write hands its Works on to the queued job (requeue): two
+	// statements on it and the failed job, that used to go out one by one.
+	t.Run("a write that failed", func(t *testing.T) { testFinishHoldsTheQueuedJob(t, true) })
+}
+
+func testFinishHoldsTheQueuedJob(t *testing.T, failed bool) {
 	d, proxy, direct := pipelineDBAt(t)
 	ctx := context.Background()
 	ten := gitDevTeam(t, d)
@@ -87,6 +94,9 @@ func TestFinishHoldsTheQueuedJobOnlyInItsLastPipeline(t *testing.T) {
 	for _, w := range job.Writes {
 		res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys()})
 	}
+	if failed {
+		res = tenants.JobResult{Err: "push refused", StoreErr: "push refused"}
+	}
 	proxy.OnSend(probe.check)
 	err = d.FinishJob(ctx, job, res)
 	proxy.OnSend(nil)
@@ -104,9 +114,20 @@ func TestFinishHoldsTheQueuedJobOnlyInItsLastPipeline(t *testing.T) {
 	var q struct {
 		RunAfter time.Time `db:"run_after"`
 		Affinity string    `db:"affinity"`
+		Attempts int       `db:"attempts"`
 	}
-	if err := d.r.GetContext(ctx, &q, `SELECT run_after, affinity FROM jobs WHERE id = ?`, probe.id); err != nil {
+	if err := d.r.GetContext(ctx, &q, `SELECT run_after, affinity, attempts FROM jobs WHERE id = ?`, probe.id); err != nil {
 		t.Fatal(err)
+	}
+	if failed {
+		var state string
+		if err := d.r.GetContext(ctx, &state, `SELECT state FROM jobs WHERE id = ?`, job.ID); err != nil {
+			t.Fatal(err)
+		}
+		if q.Attempts != 1 || state != "failed" {
+			t.Errorf("after the failed write: queued job's attempts %d, failed job's state %q; want 1 and failed (continued by the queued job)", q.Attempts, state)
+		}
+		return
 	}
 	if q.Affinity != "w" || !q.RunAfter.After(time.Now().Add(500*time.Millisecond)) {
 		t.Errorf("queued job after the finish: affinity %q, due %s from now; want w's, paced about a second (the push interval)",
