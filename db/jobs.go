@@ -77,8 +77,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 			return 0, err
 		}
 	}
-	q, args := d.enqueueSQL(tenantID, k, full, now, `
-		WHERE (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)`)
+	q, args := d.enqueueSQL(tenantID, k, full, now, enqueueChangesWhere)
 	err := tx.GetContext(ctx, &id, q, args...)
 	if errors.Is(err, sql.ErrNoRows) { // due already: the upsert locked it and changed nothing
 		err = tx.GetContext(ctx, &id, `SELECT id FROM jobs WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'queued'`,
@@ -86,6 +85,11 @@ func (d *DB) enqueue(ctx context.Context, tx *sqlx.Tx, tenantID int64, k storeKe
 	}
 	return id, err
 }
+
+// enqueueChangesWhere limits enqueueSQL's update of a queued job to one that
+// changes it: made due sooner (it has not failed yet), or made a full rewrite.
+const enqueueChangesWhere = `
+		WHERE (jobs.attempts = 0 AND jobs.run_after > excluded.run_after) OR (excluded.full_rewrite AND NOT jobs.full_rewrite)`
 
 // enqueueSQL is the upsert of the store's queued job: a new job goes first to
 // the replica writing the store, or that wrote it last (affinity): the store's

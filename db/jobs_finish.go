@@ -186,30 +186,30 @@ const JobAffinity = 3 * time.Second
 // checkOwner answers ErrLeaseLost unless this claim (its lease token) still holds
 // the job.
 func (d *DB) checkOwner(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) error {
-	var token string
-	err := tx.GetContext(ctx, &token, `SELECT lease_token FROM jobs WHERE id = ? AND state = 'running'`+d.dialect.rowLock, job.ID)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && (token == "" || token != job.Token) {
-		return ErrLeaseLost
-	}
+	_, err := d.checkOwnerNow(ctx, tx, job)
 	return err
 }
 
 // checkOwnerNow is checkOwner that also returns leaseNow's clock, read in the
-// same statement.
+// same statement when the database keeps it.
 func (d *DB) checkOwnerNow(ctx context.Context, tx *sqlx.Tx, job *tenants.Job) (time.Time, error) {
-	if !d.dbClock {
-		return d.now(), d.checkOwner(ctx, tx, job)
-	}
 	var r struct {
-		Token string    `db:"lease_token"`
-		Now   time.Time `db:"now"`
+		Token string     `db:"lease_token"`
+		Now   *time.Time `db:"now"`
 	}
-	err := tx.GetContext(ctx, &r, `SELECT lease_token, statement_timestamp() AS now FROM jobs WHERE id = ? AND state = 'running'`+d.dialect.rowLock, job.ID)
+	clock := ""
+	if d.dbClock {
+		clock = ", statement_timestamp() AS now"
+	}
+	err := tx.GetContext(ctx, &r, `SELECT lease_token`+clock+` FROM jobs WHERE id = ? AND state = 'running'`+d.dialect.rowLock, job.ID)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && (r.Token == "" || r.Token != job.Token) {
 		return time.Time{}, ErrLeaseLost
 	}
 	if err != nil {
 		return time.Time{}, err
+	}
+	if r.Now == nil {
+		return d.now(), nil
 	}
 	return r.Now.UTC().Truncate(d.dialect.precision), nil
 }
@@ -349,8 +349,7 @@ func (d *DB) enqueueIfPending(ctx context.Context, tx *sqlx.Tx, job *tenants.Job
 	q, args := d.enqueueIfSQL(job.TenantID, storeKey{job.Store.Kind, job.Store.Name}, false, d.now(),
 		`EXISTS (SELECT 1 FROM placements WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'pending')
 			OR EXISTS (SELECT 1 FROM canaries WHERE tenant_id = ? AND store_kind = ? AND store_name = ? AND state = 'pending')`,
-		[]any{job.TenantID, job.Store.Kind, job.Store.Name, job.TenantID, job.Store.Kind, job.Store.Name}, `
-		WHERE jobs.attempts = 0 AND jobs.run_after > excluded.run_after`)
+		[]any{job.TenantID, job.Store.Kind, job.Store.Name, job.TenantID, job.Store.Kind, job.Store.Name}, enqueueChangesWhere)
 	_, err := tx.ExecContext(ctx, q, args...)
 	return err
 }

@@ -50,18 +50,15 @@ func (s *PostgresServer) CPUTime() (time.Duration, error) {
 
 // ChildrenCPUTime is the CPU time of this process's reaped children so far (the
 // git http-backend and git processes a test ran, …).
-func ChildrenCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func ChildrenCPUTime() time.Duration { return rusageCPU(syscall.RUSAGE_CHILDREN) }
 
 // SelfCPUTime is the CPU time of this process so far.
-func SelfCPUTime() time.Duration {
+func SelfCPUTime() time.Duration { return rusageCPU(syscall.RUSAGE_SELF) }
+
+// rusageCPU is user plus system time of getrusage(who); 0 if it fails.
+func rusageCPU(who int) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	if err := syscall.Getrusage(who, &ru); err != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
