@@ -182,15 +182,21 @@ func (p *TCPProxy) pipe(dst, src net.Conn, pass func([]byte) bool) {
 	ch := make(chan chunk, 256)
 	go func() {
 		defer close(ch)
+		// One read buffer, each chunk copied out at its own length. A fresh
+		// 32 KiB buffer a read (most are a few hundred bytes) made the proxy
+		// the largest allocator in the process it shares with the replicas it
+		// measures: the garbage collector's workers took 12 % of that
+		// process's CPU in a run at 1 ms, 7 % without.
+		buf := make([]byte, 32<<10)
 		for {
-			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
-				if !pass(buf[:n]) {
+				b := bytes.Clone(buf[:n])
+				if !pass(b) {
 					src.Close()
 					return
 				}
-				ch <- chunk{buf[:n], time.Now().Add(time.Duration(p.latency.Load()))}
+				ch <- chunk{b, time.Now().Add(time.Duration(p.latency.Load()))}
 			}
 			if err != nil {
 				return
