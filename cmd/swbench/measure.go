@@ -215,6 +215,20 @@ func openJobCounter(ctx context.Context, dataDir, databaseURL string) (*sql.DB, 
 	return c, c.PingContext(ctx)
 }
 
+// placementsChangedSince counts the placement rows updated at or after since,
+// on the job counter's connection c (PostgreSQL when postgres, else SQLite).
+// The database's clock is UTC: on SQLite a text in one format, compared as
+// such; PostgreSQL numbers its placeholders.
+func placementsChangedSince(ctx context.Context, c *sql.DB, postgres bool, since time.Time) (int, error) {
+	q := `SELECT COUNT(*) FROM placements WHERE updated_at >= ?`
+	if postgres {
+		q = `SELECT COUNT(*) FROM placements WHERE updated_at >= $1`
+	}
+	var n int
+	err := c.QueryRowContext(ctx, q, since.UTC()).Scan(&n)
+	return n, err
+}
+
 // reassertResult is what one full re-assert did.
 type reassertResult struct {
 	stores     int
@@ -274,9 +288,7 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 	}
 	res.cpu = cpuAfter - cpuBefore
 	res.peerCPU = b.minio.cpu() - peerBefore // 0 without MinIO
-	// (the database's clock is UTC: on SQLite a text in one format, compared
-	// as such)
-	if err := jobs.QueryRowContext(ctx, `SELECT COUNT(*) FROM placements WHERE updated_at >= ?`, began.UTC()).Scan(&res.rowsChanged); err != nil {
+	if res.rowsChanged, err = placementsChangedSince(ctx, jobs, b.dbURL != "", began); err != nil {
 		return res, fmt.Errorf("count the placements the re-assert changed: %w", err)
 	}
 	failedAfter, _ := s.metric("stateward_jobs_total", `outcome="failed"`)

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/testpeers"
 )
+
+func TestMain(m *testing.M) { testpeers.RunMain(m) }
 
 func TestPercentile(t *testing.T) {
 	var l latencies
@@ -92,5 +99,43 @@ func TestParseRefusesAnUnknownScannerSpeed(t *testing.T) {
 		if o, err := parse([]string{"measure", "-minio-scanner", speed}); err != nil || o.minioScanner != speed {
 			t.Errorf("parse -minio-scanner %s: %q, %v", speed, o.minioScanner, err)
 		}
+	}
+}
+
+// TestPlacementsChangedSinceOnBothDatabases: the count of the placement rows a
+// re-assert changed runs on the schema of each database swbench measures. On
+// PostgreSQL it failed with a syntax error (a ? placeholder), so every
+// measure of -db postgres stopped after the stream alone.
+func TestPlacementsChangedSinceOnBothDatabases(t *testing.T) {
+	key := make([]byte, 32)
+	key[0] = 7
+	sealer, err := db.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		opts db.Options
+	}{
+		{"sqlite", db.Options{Path: filepath.Join(t.TempDir(), "stateward.db"), Sealer: sealer}},
+		{"postgres", db.Options{URL: testpeers.Postgres(t).NewDatabase(t), Sealer: sealer}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := db.Open(ctx, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			jobs, err := openJobCounter(ctx, filepath.Dir(c.opts.Path), c.opts.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer jobs.Close()
+			n, err := placementsChangedSince(ctx, jobs, c.opts.URL != "", time.Now())
+			if err != nil || n != 0 {
+				t.Fatalf("placementsChangedSince = %d, %v; want 0, nil", n, err)
+			}
+		})
 	}
 }
