@@ -33,10 +33,11 @@ import (
 // (-git: the http-backend serving the writers' fetches and pushes) and of
 // PostgreSQL (-postgres), with the cores they kept busy, the commits, ref
 // advertisements, fetches and pushes per Work the Git servers saw, and,
-// sampled every 20 ms while sending, what PostgreSQL's sessions of the database were doing (pg_stat_activity:
-// pg-active, pg-idle-in-tx — a transaction waiting for its client's next
-// statement —, pg-lock-wait) and the replicas' pools (pool-in-use, and per submit
-// the waits for a connection and their time).
+// sampled every 20 ms while sending, what PostgreSQL's sessions of the
+// database were doing (pg_stat_activity: pg-active, pg-idle-in-tx — a
+// transaction waiting for its client's next statement —, pg-lock-wait) and the
+// replicas' pools (pool-in-use, and per submit the waits for a connection and
+// their time).
 //
 // Sequential phase, in the one-replica cases: one caller sends 300 Works, one at
 // a time, to a second replica whose writers are stopped and which reaches

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/stateward/stateward/db"
 )
@@ -199,15 +200,16 @@ func (b *bench) queueReassert(ctx context.Context, res *reassertResult) (time.Ti
 	return began, errors.Join(err, d.Close())
 }
 
-// openJobCounter opens the fixture's database for waitJobs alone: one
-// connection, read-only on SQLite, nothing running in the background.
-func openJobCounter(ctx context.Context, dataDir, databaseURL string) (*sql.DB, error) {
+// openJobCounter opens the fixture's database for waitJobs and
+// placementsChangedSince: one connection, read-only on SQLite, nothing running
+// in the background. Its Rebind gives a query the driver's placeholders.
+func openJobCounter(ctx context.Context, dataDir, databaseURL string) (*sqlx.DB, error) {
 	driver, dsn := "sqlite3", (&url.URL{Scheme: "file", Opaque: filepath.ToSlash(filepath.Join(dataDir, "stateward.db")),
 		RawQuery: "mode=ro&_busy_timeout=10000"}).String()
 	if databaseURL != "" {
 		driver, dsn = "pgx", databaseURL
 	}
-	c, err := sql.Open(driver, dsn)
+	c, err := sqlx.Open(driver, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -216,16 +218,11 @@ func openJobCounter(ctx context.Context, dataDir, databaseURL string) (*sql.DB, 
 }
 
 // placementsChangedSince counts the placement rows updated at or after since,
-// on the job counter's connection c (PostgreSQL when postgres, else SQLite).
-// The database's clock is UTC: on SQLite a text in one format, compared as
-// such; PostgreSQL numbers its placeholders.
-func placementsChangedSince(ctx context.Context, c *sql.DB, postgres bool, since time.Time) (int, error) {
-	q := `SELECT COUNT(*) FROM placements WHERE updated_at >= ?`
-	if postgres {
-		q = `SELECT COUNT(*) FROM placements WHERE updated_at >= $1`
-	}
+// on the job counter c. The database's clock is UTC: on SQLite a text in one
+// format, compared as such.
+func placementsChangedSince(ctx context.Context, c *sqlx.DB, since time.Time) (int, error) {
 	var n int
-	err := c.QueryRowContext(ctx, q, since.UTC()).Scan(&n)
+	err := c.QueryRowContext(ctx, c.Rebind(`SELECT COUNT(*) FROM placements WHERE updated_at >= ?`), since.UTC()).Scan(&n)
 	return n, err
 }
 
@@ -288,7 +285,7 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 	}
 	res.cpu = cpuAfter - cpuBefore
 	res.peerCPU = b.minio.cpu() - peerBefore // 0 without MinIO
-	if res.rowsChanged, err = placementsChangedSince(ctx, jobs, b.dbURL != "", began); err != nil {
+	if res.rowsChanged, err = placementsChangedSince(ctx, jobs, began); err != nil {
 		return res, fmt.Errorf("count the placements the re-assert changed: %w", err)
 	}
 	failedAfter, _ := s.metric("stateward_jobs_total", `outcome="failed"`)
@@ -330,7 +327,7 @@ func (f *fixture) reassert(ctx context.Context, s *server, b *bench, out io.Writ
 // queued (n) has finished. It reads the jobs table itself, not the server's
 // /metrics, whose every scrape counts all placements by state (at a million
 // placements, CPU of the server that the re-assert's figure would include).
-func waitJobs(ctx context.Context, jobs *sql.DB, n int, out io.Writer) error {
+func waitJobs(ctx context.Context, jobs *sqlx.DB, n int, out io.Writer) error {
 	last := time.Now()
 	for {
 		var q, r int

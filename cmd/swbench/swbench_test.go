@@ -132,7 +132,7 @@ func TestPlacementsChangedSinceOnBothDatabases(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer jobs.Close()
-			n, err := placementsChangedSince(ctx, jobs, c.opts.URL != "", time.Now())
+			n, err := placementsChangedSince(ctx, jobs, time.Now())
 			if err != nil || n != 0 {
 				t.Fatalf("placementsChangedSince = %d, %v; want 0, nil", n, err)
 			}
