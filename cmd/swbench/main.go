@@ -55,6 +55,7 @@ type options struct {
 	pprof                        bool          // build the server with net/http/pprof and print its heap
 	beside                       bool          // also re-assert with the accept stream beside it
 	restartAfter                 bool          // restart the server before the stream alone after the re-asserts
+	aloneAsLong                  bool          // finally stream alone as long as the stream beside the re-assert ran
 	settle                       time.Duration // idle time before the steady-state RSS is read
 }
 
@@ -84,6 +85,7 @@ func parse(args []string) (options, error) {
 	fs.DurationVar(&o.settle, "settle", 150*time.Second, "after the re-asserts, how long the server idles before its steady-state RSS is read (Go returns freed memory to the system within a few GC cycles; one runs at least every 2 minutes)")
 	fs.BoolVar(&o.beside, "beside", true, "after the re-assert alone, re-assert again with the accept stream beside it (false: stop after the first, a quicker measure of its CPU)")
 	fs.BoolVar(&o.restartAfter, "restart-after", false, "restart the server before the stream alone after the re-asserts, as before the one before them: tells what the re-assert leaves in the process (its heap, its open clones) from what it leaves in the database")
+	fs.BoolVar(&o.aloneAsLong, "alone-as-long", false, "after the stream alone after the re-asserts, stream alone once more for as long as the stream beside the re-assert ran, and compare the two: minutes of a stream see what 15 s rarely do (autovacuum, checkpoints, the readiness check every 5 minutes)")
 	fs.BoolVar(&o.perf, "perf", false, "record the server with perf(1) during the first re-assert: DIR/reassert.perf.data")
 	if err := fs.Parse(args[1:]); err != nil {
 		return o, err
@@ -429,6 +431,33 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	both := append(slices.Clone(alone), after...)
 	fmt.Fprintf(out, "accept path alone, before and after together: p50 %s, p99 %s; during the re-assert against it: p50 %+.0f%%, p99 %+.0f%%\n",
 		ms(both.pct(0.5)), ms(both.pct(0.99)), change(both.pct(0.5), during.pct(0.5)), change(both.pct(0.99), during.pct(0.99)))
+	if o.aloneAsLong {
+		// The windows alone last 15 s, the one beside minutes: its p99 also
+		// holds what comes by every few minutes whether or not a re-assert
+		// runs. The same length alone, right after, tells the two apart.
+		// The server's CPU meanwhile, against the re-assert's beside the
+		// stream: what the re-assert added to the process.
+		cpu0, err := s.cpu()
+		if err != nil {
+			return err
+		}
+		peer = b.minio.cpu()
+		stop := make(chan struct{})
+		timer := time.AfterFunc(r2.wall, func() { close(stop) })
+		long, err := f.acceptStream(ctx, s.base, o.acceptClients, o.probeNames, stop)
+		timer.Stop()
+		if err != nil {
+			return err
+		}
+		cpu1, err := s.cpu()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "accept path alone as long as beside (-alone-as-long): %d submits in %.1f s, %.0f/s, p50 %s, p99 %s, "+
+			"%.1f CPU-seconds of the server%s; during the re-assert against it: p50 %+.0f%%, p99 %+.0f%%\n",
+			len(long), r2.wall.Seconds(), float64(len(long))/r2.wall.Seconds(), ms(long.pct(0.5)), ms(long.pct(0.99)),
+			(cpu1 - cpu0).Seconds(), b.minio.meanwhile(peer), change(long.pct(0.5), during.pct(0.5)), change(long.pct(0.99), during.pct(0.99)))
+	}
 	return b.printMemory(ctx, o, out)
 }
 
