@@ -346,7 +346,7 @@ func (b *bench) measure(ctx context.Context, o options, out io.Writer) error {
 func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) error {
 	f, s := b.f, b.srv
 	peer := b.minio.cpu()
-	alone, err := b.timedStream(ctx, o, "before", out)
+	alone, err := b.timedStream(ctx, o, "before", time.Duration(o.acceptSeconds)*time.Second, out)
 	if err != nil {
 		return err
 	}
@@ -415,7 +415,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 		fmt.Fprintf(out, "server restarted before the stream after (-restart-after): ready in %.2f s\n", ready.Seconds())
 	}
 	peer = b.minio.cpu()
-	after, err := b.timedStream(ctx, o, "after", out)
+	after, err := b.timedStream(ctx, o, "after", time.Duration(o.acceptSeconds)*time.Second, out)
 	if err != nil {
 		return err
 	}
@@ -442,10 +442,7 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 			return err
 		}
 		peer = b.minio.cpu()
-		stop := make(chan struct{})
-		timer := time.AfterFunc(r2.wall, func() { close(stop) })
-		long, err := f.acceptStream(ctx, s.base, o.acceptClients, o.probeNames, stop)
-		timer.Stop()
+		long, err := b.timedStream(ctx, o, "as-long", r2.wall, out)
 		if err != nil {
 			return err
 		}
@@ -461,16 +458,16 @@ func (b *bench) measureReassert(ctx context.Context, o options, out io.Writer) e
 	return b.printMemory(ctx, o, out)
 }
 
-// timedStream runs the accept stream alone for o.acceptSeconds; with -pprof
-// it records the server's CPU profile meanwhile (DIR/stream-<when>.cpu.pprof:
-// compare the two with go tool pprof -diff_base).
-func (b *bench) timedStream(ctx context.Context, o options, when string, out io.Writer) (latencies, error) {
+// timedStream runs the accept stream alone for d; with -pprof it records the
+// server's CPU profile meanwhile (DIR/stream-<when>.cpu.pprof: compare two
+// with go tool pprof -diff_base).
+func (b *bench) timedStream(ctx context.Context, o options, when string, d time.Duration, out io.Writer) (latencies, error) {
 	var profiled func(io.Writer)
 	if b.pprofAddr != "" {
-		profiled = cpuProfile(ctx, b.pprofAddr, filepath.Join(o.dir, "stream-"+when+".cpu.pprof"), "the stream "+when, o.acceptSeconds)
+		profiled = cpuProfile(ctx, b.pprofAddr, filepath.Join(o.dir, "stream-"+when+".cpu.pprof"), "the stream "+when, int(d.Seconds()))
 	}
 	stop := make(chan struct{})
-	timer := time.AfterFunc(time.Duration(o.acceptSeconds)*time.Second, func() { close(stop) })
+	timer := time.AfterFunc(d, func() { close(stop) })
 	defer timer.Stop()
 	lat, err := b.f.acceptStream(ctx, b.srv.base, o.acceptClients, o.probeNames, stop)
 	if profiled != nil {
