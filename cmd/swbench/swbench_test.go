@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
 	"github.com/stateward/stateward/testpeers"
 )
 
@@ -122,20 +125,74 @@ func TestPlacementsChangedSinceOnBothDatabases(t *testing.T) {
 		{"postgres", db.Options{URL: testpeers.Postgres(t).NewDatabase(t), Sealer: sealer}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			// Two Works an hour apart on the database's clock, each one
+			// placement: the count must tell them apart by the time as the
+			// database stores it, not only run.
+			t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+			now := t0
+			c.opts.Now = func() time.Time { return now }
 			d, err := db.Open(ctx, c.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
+			submitOnePlacement(t, d, 1)
+			now = t0.Add(time.Hour)
+			submitOnePlacement(t, d, 2)
 			d.Close()
 			jobs, err := openJobCounter(ctx, filepath.Dir(c.opts.Path), c.opts.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer jobs.Close()
-			n, err := placementsChangedSince(ctx, jobs, time.Now())
-			if err != nil || n != 0 {
-				t.Fatalf("placementsChangedSince = %d, %v; want 0, nil", n, err)
+			for _, w := range []struct {
+				since time.Time
+				want  int
+			}{{t0, 2}, {t0.Add(time.Minute), 1}, {t0.Add(time.Hour), 1}, {t0.Add(time.Hour + time.Second), 0}} {
+				// In the zone of a machine east of UTC, as swbench passes time.Now().
+				since := w.since.In(time.FixedZone("UTC+2", 2*60*60))
+				if n, err := placementsChangedSince(ctx, jobs, since); err != nil || n != w.want {
+					t.Errorf("placementsChangedSince(%s) = %d, %v; want %d", w.since.Format(time.TimeOnly), n, err, w.want)
+				}
 			}
 		})
+	}
+}
+
+// submitOnePlacement submits Work r-N of team-a, creating the team, its Git
+// store and its one Destination first: one placement row.
+func submitOnePlacement(t *testing.T, d *db.DB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	ten, err := d.TenantBySlug(ctx, "team-a")
+	if errors.Is(err, tenants.ErrNotFound) {
+		if ten, err = d.CreateTenant(ctx, "team-a", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		g := tenants.GitStateStore{TenantID: ten.ID, Name: "repo", URL: "https://git.example.com/r.git", AuthMethod: tenants.AuthNone}
+		g.Normalize()
+		if _, err := d.SaveGitStore(ctx, g, false); err != nil {
+			t.Fatal(err)
+		}
+		dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Labels: map[string]string{"env": "dev"}, Path: "dev",
+			StoreKind: tenants.KindGit, StoreName: "repo"}
+		dest.Normalize()
+		if _, err := d.SaveDestination(ctx, dest); err != nil {
+			t.Fatal(err)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	req := tenants.WorkRequest{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: fmt.Sprintf("r-%d", n)},
+		DestinationSelectors: map[string]string{"env": "dev"}, Files: []tenants.WorkFile{{Path: "a.yaml", Content: "a: 1\n"}}}
+	w, err := req.Work()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.SubmitWork(ctx, ten.ID, w, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Placements) != 1 {
+		t.Fatalf("Work r-%d has %d placements, want 1", n, len(res.Placements))
 	}
 }
