@@ -372,7 +372,7 @@ func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad 
 				CASE WHEN a.wait_event_type = 'Lock' OR a.state = 'idle in transaction'
 					THEN COALESCE(LEFT(REGEXP_REPLACE(LEFT(a.query, 600), '\s+', ' ', 'g'), 90), '') ELSE '' END,
 				CASE WHEN a.wait_event_type = 'Lock' THEN COALESCE((SELECT b.state || ' after/in: ' || LEFT(REGEXP_REPLACE(LEFT(b.query, 600), '\s+', ' ', 'g'), 70)
-					FROM pg_stat_activity b WHERE b.pid = (pg_blocking_pids(a.pid))[1]), '') ELSE '' END
+					FROM pg_stat_activity b WHERE b.pid = (pg_blocking_pids(a.pid))[1] LIMIT 1), '') ELSE '' END
 			FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'`)
 		if err != nil {
 			return err
