@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,8 +32,10 @@ import (
 // submit until every Work is written, the CPU time per Work over that span of
 // this process (cpu-ms/work-process: replicas, callers, proxies), of git
 // (-git: the http-backend serving the writers' fetches and pushes) and of
-// PostgreSQL (-postgres), with the cores they kept busy, the commits, ref
-// advertisements, fetches and pushes per Work the Git servers saw, and,
+// PostgreSQL (-postgres), with the cores they kept busy, the write-ahead log's
+// bytes and the MultiXacts PostgreSQL created per Work over the same span
+// (counts, which do not change with the machine's speed as CPU time does), the
+// commits, ref advertisements, fetches and pushes per Work the Git servers saw, and,
 // sampled every 20 ms while sending, what PostgreSQL's sessions of the
 // database were doing (pg_stat_activity: pg-active, pg-idle-in-tx — a
 // transaction waiting for its client's next statement —, pg-lock-wait) and the
@@ -191,6 +194,7 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	sampling := sampleSessions(b, direct, rs)
 	lat := make([]time.Duration, works)
 	gitBefore := gitUse(b, gits) // before the CPU: its git rev-list is not the writers'
+	walBefore := walNow(b, direct)
 	cpuBefore := cpuNow(b, pg)
 	b.StartTimer()
 	start := time.Now()
@@ -201,6 +205,7 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	cpu := cpuNow(b, pg).minus(cpuBefore)
+	wal := walNow(b, direct)
 	git := gitUse(b, gits)
 	if proxy.Sent() == sentBefore {
 		b.Fatal("the proxy forwarded nothing: the replicas do not reach PostgreSQL through it")
@@ -224,6 +229,8 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 	b.ReportMetric(ms(cpu.children)/works, "cpu-ms/work-git")
 	b.ReportMetric(ms(cpu.postgres)/works, "cpu-ms/work-postgres")
 	b.ReportMetric((cpu.process+cpu.children+cpu.postgres).Seconds()/elapsed.Seconds(), "cores")
+	b.ReportMetric(float64(wal.bytes-walBefore.bytes)/works, "wal-bytes/work")
+	b.ReportMetric(float64(wal.multixacts-walBefore.multixacts)/works, "multixacts/work")
 	b.ReportMetric(float64(git.commits-gitBefore.commits)/works, "commits/work")
 	b.ReportMetric(float64(git.Adverts-gitBefore.Adverts)/works, "adverts/work")
 	b.ReportMetric(float64(git.Fetches-gitBefore.Fetches)/works, "fetches/work")
@@ -296,6 +303,42 @@ func roundTrip(b *testing.B, dsn string) time.Duration {
 	}
 	slices.Sort(lat)
 	return lat[len(lat)/2]
+}
+
+// walUse is how far PostgreSQL's write-ahead log and its MultiXact ids have
+// come: counts of work done, which unlike CPU time do not depend on how fast
+// the machine is at the moment. A MultiXact is created each time a transaction
+// joins others in locking one row (a foreign key's check locks the row it
+// references).
+type walUse struct {
+	bytes      int64 // pg_current_wal_lsn, in bytes
+	multixacts int64 // the next MultiXact id, as of a CHECKPOINT run here
+}
+
+// walNow runs a CHECKPOINT (the only way PostgreSQL 15 tells the next
+// MultiXact id, pg_control_checkpoint) and reads both. Run it outside the
+// timed phase.
+func walNow(b *testing.B, dsn string) walUse {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CHECKPOINT`); err != nil {
+		b.Fatal(err)
+	}
+	var u walUse
+	var next string // xid, as text
+	if err := conn.QueryRow(ctx, `SELECT (pg_current_wal_lsn() - '0/0')::bigint, next_multixact_id::text FROM pg_control_checkpoint()`).
+		Scan(&u.bytes, &next); err != nil {
+		b.Fatal(err)
+	}
+	if u.multixacts, err = strconv.ParseInt(next, 10, 64); err != nil {
+		b.Fatal(err)
+	}
+	return u
 }
 
 // gitTotals is what the Git servers have served so far, and the commits on
