@@ -72,20 +72,37 @@ var (
 // for a submit (which plans against that configuration). Submits do not block
 // each other. On SQLite, where write transactions never overlap, it does nothing.
 // Take it first in the transaction, before any other lock.
+//
+// It is a transaction-scoped advisory lock (tenantLockClass, the tenant's id),
+// not a lock on the tenant's row: every submit took that row FOR SHARE, and a
+// row share-locked by several transactions at once carries a MultiXact of them
+// all, which PostgreSQL creates anew (and WAL-logs, and writes into the row's
+// page under an exclusive buffer lock) for every transaction that joins — on
+// one row per team, for every submit. An advisory lock lives in the lock
+// manager's memory alone. It locks the id whether or not the tenant exists, as
+// the row lock locked nothing, and what follows finds nothing either way.
 func (d *DB) lockTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64, exclusive bool) error {
 	if !d.isPostgres() {
 		return nil
 	}
-	mode := " FOR SHARE"
+	fn := "pg_advisory_xact_lock_shared"
 	if exclusive {
-		mode = " FOR NO KEY UPDATE" // does not block inserts that reference the tenant
+		fn = "pg_advisory_xact_lock"
 	}
 	// Held back until the transaction's next statement (pipeline.go): it runs
-	// first all the same. No such tenant locks nothing, and what follows finds
-	// nothing, as on SQLite.
-	_, err := tx.ExecContext(deferred(ctx), `SELECT id FROM tenants WHERE id = ?`+mode, tenantID)
+	// first all the same.
+	_, err := tx.ExecContext(deferred(ctx), `SELECT `+fn+`(?, CAST(? AS INTEGER))`, tenantLockClass, tenantLockID(tenantID))
 	return err
 }
+
+// tenantLockClass is the first key of the tenants' advisory locks (the
+// two-integer form, a key space apart from migrationLockKey's one-bigint form).
+const tenantLockClass = 0x53775431 // "SwT1"
+
+// tenantLockID is the second key of tenantID's advisory lock: its low 31
+// bits. Identity ids start at 1, so two teams share a lock only past two
+// billion teams, and then they only wait for each other's changes.
+func tenantLockID(tenantID int64) int64 { return tenantID & 0x7fffffff }
 
 // isPostgres reports whether this handle talks to PostgreSQL.
 func (d *DB) isPostgres() bool { return d.dialect.name == postgresDialect.name }
