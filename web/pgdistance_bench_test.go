@@ -287,10 +287,7 @@ func benchDistance(b *testing.B, latency time.Duration, replicas int) float64 {
 func roundTrip(b *testing.B, dsn string) time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := connectPG(b, ctx, dsn)
 	defer conn.Close(ctx)
 	lat := make([]time.Duration, 50)
 	for i := range lat {
@@ -303,6 +300,17 @@ func roundTrip(b *testing.B, dsn string) time.Duration {
 	}
 	slices.Sort(lat)
 	return lat[len(lat)/2]
+}
+
+// connectPG opens a connection of its own to the database at dsn, not
+// through a proxy; the caller closes it.
+func connectPG(b *testing.B, ctx context.Context, dsn string) *pgx.Conn {
+	b.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return conn
 }
 
 // walUse is how far PostgreSQL's write-ahead log and its MultiXact ids have
@@ -321,10 +329,7 @@ type walUse struct {
 func walNow(b *testing.B, dsn string) walUse {
 	b.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := connectPG(b, ctx, dsn)
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `CHECKPOINT`); err != nil {
 		b.Fatal(err)
@@ -335,9 +340,11 @@ func walNow(b *testing.B, dsn string) walUse {
 		Scan(&u.bytes, &next); err != nil {
 		b.Fatal(err)
 	}
-	if u.multixacts, err = strconv.ParseInt(next, 10, 64); err != nil {
+	n, err := strconv.ParseInt(next, 10, 64)
+	if err != nil {
 		b.Fatal(err)
 	}
+	u.multixacts = n
 	return u
 }
 
@@ -396,10 +403,7 @@ type sessionLoad struct {
 func sampleSessions(b *testing.B, dsn string, rs []*harness) func() sessionLoad {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := connectPG(b, ctx, dsn)
 	// Written by the sampler, read after it said done.
 	sum := sessionLoad{waiting: map[string]int{}, idleAfter: map[string]int{}, blockers: map[string]int{}}
 	samples := 0
