@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
@@ -135,9 +134,10 @@ func TestPlacementsChangedSinceOnBothDatabases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			submitOnePlacement(t, d, 1)
+			tid := oneDestinationTeam(t, d)
+			submitOnePlacement(t, d, tid, 1)
 			now = t0.Add(time.Hour)
-			submitOnePlacement(t, d, 2)
+			submitOnePlacement(t, d, tid, 2)
 			d.Close()
 			jobs, err := openJobCounter(ctx, filepath.Dir(c.opts.Path), c.opts.URL)
 			if err != nil {
@@ -158,37 +158,40 @@ func TestPlacementsChangedSinceOnBothDatabases(t *testing.T) {
 	}
 }
 
-// submitOnePlacement submits Work r-N of team-a, creating the team, its Git
-// store and its one Destination first: one placement row.
-func submitOnePlacement(t *testing.T, d *db.DB, n int) {
+// oneDestinationTeam creates team-a with a Git store and its one Destination,
+// and returns the team's id.
+func oneDestinationTeam(t *testing.T, d *db.DB) int64 {
 	t.Helper()
 	ctx := context.Background()
-	ten, err := d.TenantBySlug(ctx, "team-a")
-	if errors.Is(err, tenants.ErrNotFound) {
-		if ten, err = d.CreateTenant(ctx, "team-a", "", ""); err != nil {
-			t.Fatal(err)
-		}
-		g := tenants.GitStateStore{TenantID: ten.ID, Name: "repo", URL: "https://git.example.com/r.git", AuthMethod: tenants.AuthNone}
-		g.Normalize()
-		if _, err := d.SaveGitStore(ctx, g, false); err != nil {
-			t.Fatal(err)
-		}
-		dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Labels: map[string]string{"env": "dev"}, Path: "dev",
-			StoreKind: tenants.KindGit, StoreName: "repo"}
-		dest.Normalize()
-		if _, err := d.SaveDestination(ctx, dest); err != nil {
-			t.Fatal(err)
-		}
-	} else if err != nil {
+	ten, err := d.CreateTenant(ctx, "team-a", "", "")
+	if err != nil {
 		t.Fatal(err)
 	}
+	g := tenants.GitStateStore{TenantID: ten.ID, Name: "repo", URL: "https://git.example.com/r.git", AuthMethod: tenants.AuthNone}
+	g.Normalize()
+	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
+		t.Fatal(err)
+	}
+	dest := tenants.Destination{TenantID: ten.ID, Name: "dev", Labels: map[string]string{"env": "dev"}, Path: "dev",
+		StoreKind: tenants.KindGit, StoreName: "repo"}
+	dest.Normalize()
+	if _, err := d.SaveDestination(ctx, dest); err != nil {
+		t.Fatal(err)
+	}
+	return ten.ID
+}
+
+// submitOnePlacement submits Work r-N to the team of oneDestinationTeam: one
+// placement row.
+func submitOnePlacement(t *testing.T, d *db.DB, tenantID int64, n int) {
+	t.Helper()
 	req := tenants.WorkRequest{Promise: "redis", Resource: &tenants.ResourceRef{Namespace: "default", Name: fmt.Sprintf("r-%d", n)},
 		DestinationSelectors: map[string]string{"env": "dev"}, Files: []tenants.WorkFile{{Path: "a.yaml", Content: "a: 1\n"}}}
 	w, err := req.Work()
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := d.SubmitWork(ctx, ten.ID, w, false)
+	res, err := d.SubmitWork(context.Background(), tenantID, w, false)
 	if err != nil {
 		t.Fatal(err)
 	}
