@@ -81,6 +81,13 @@ var (
 // one row per team, for every submit. An advisory lock lives in the lock
 // manager's memory alone. It locks the id whether or not the tenant exists, as
 // the row lock locked nothing, and what follows finds nothing either way.
+//
+// A change locks the team's row as well, before the advisory lock: replicas
+// of before migration 0064, which may run beside this one during a rolling
+// upgrade, take that row FOR SHARE for their submits and FOR NO KEY UPDATE for
+// their changes, and must wait for this change as it waits for them. (Their
+// changes wait for this replica's submits in bump_plan_version, migration
+// 0065.) Changes are rare, and no submit of this version touches the row.
 func (d *DB) lockTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64, exclusive bool) error {
 	if !d.isPostgres() {
 		return nil
@@ -88,6 +95,9 @@ func (d *DB) lockTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64, exclus
 	fn := "pg_advisory_xact_lock_shared"
 	if exclusive {
 		fn = "pg_advisory_xact_lock"
+		if _, err := tx.ExecContext(deferred(ctx), `SELECT id FROM tenants WHERE id = ? FOR NO KEY UPDATE`, tenantID); err != nil {
+			return err
+		}
 	}
 	// Held back until the transaction's next statement (pipeline.go): it runs
 	// first all the same.
