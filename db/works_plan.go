@@ -243,14 +243,18 @@ func (d *DB) placePipelined(ctx context.Context, tx *sqlx.Tx, w *tenants.Work, p
 		return tenants.PlacementPlan{}, err
 	}
 	if !keep {
-		self, selfArgs := "?", []any{old.ID}
-		if p.Old == nil {
-			// A row this transaction inserts (the Work's row lock, taken by its
-			// upsert, keeps any other from inserting it meanwhile).
-			self, selfArgs = `(SELECT id FROM placements WHERE work_id = ? AND group_index = ? AND destination_id = ?)`,
-				[]any{w.ID, p.Group, dest.ID}
-		} else if err := d.dropClaims(deferred(ctx), tx, w.TenantID, "placement_id", old.ID); err != nil {
-			return tenants.PlacementPlan{}, err
+		// The row the upsert wrote, named by its key, not by the id read: a
+		// placement marked for removal may be deleted by the finish of the job
+		// that removed its files after this transaction read it, and the
+		// upsert then inserts it anew. (Nothing else inserts the Work's
+		// placements meanwhile: a submit holds the Work's row, locked by its
+		// upsert, and a re-plan the team's configuration lock.)
+		self, selfArgs := `(SELECT id FROM placements WHERE work_id = ? AND group_index = ? AND destination_id = ?)`,
+			[]any{w.ID, p.Group, dest.ID}
+		if p.Old != nil {
+			if err := d.dropClaims(deferred(ctx), tx, w.TenantID, "placement_id", old.ID); err != nil {
+				return tenants.PlacementPlan{}, err
+			}
 		}
 		if err := d.insertClaims(deferred(ctx), tx, w.TenantID, self, selfArgs, p); err != nil {
 			return tenants.PlacementPlan{}, err

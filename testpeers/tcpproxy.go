@@ -19,7 +19,7 @@ type TCPProxy struct {
 	cut     atomic.Bool
 	sent    atomic.Int64 // chunks forwarded from clients to the target
 	lose    atomic.Pointer[loseRule]
-	onSend  atomic.Pointer[func()]
+	onSend  atomic.Pointer[func([]byte)]
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -65,6 +65,16 @@ func (p *TCPProxy) Sent() int64 { return p.sent.Load() }
 // everything before and seen nothing of what comes. f runs on the proxy's
 // goroutine of that connection, which waits for it.
 func (p *TCPProxy) OnSend(f func()) {
+	if f == nil {
+		p.onSend.Store(nil)
+		return
+	}
+	p.OnSendChunk(func([]byte) { f() })
+}
+
+// OnSendChunk is OnSend with the chunk about to be forwarded: f may look for a
+// statement in it (the protocol's text), and act before the target sees it.
+func (p *TCPProxy) OnSendChunk(f func(chunk []byte)) {
 	if f == nil {
 		p.onSend.Store(nil)
 		return
@@ -152,7 +162,7 @@ func (p *TCPProxy) serve(in net.Conn) {
 	)
 	toTarget := func(b []byte) bool {
 		if f := p.onSend.Load(); f != nil {
-			(*f)()
+			(*f)(b)
 		}
 		p.sent.Add(1)
 		if r := p.lose.Load(); rule == nil && r != nil && bytes.Contains(b, r.after) && p.lose.CompareAndSwap(r, nil) {
