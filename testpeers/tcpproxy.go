@@ -18,6 +18,7 @@ type TCPProxy struct {
 	latency atomic.Int64 // nanoseconds, each way
 	cut     atomic.Bool
 	sent    atomic.Int64 // chunks forwarded from clients to the target
+	turns   atomic.Int64 // client chunks that followed an answer (Turns)
 	lose    atomic.Pointer[loseRule]
 	onSend  atomic.Pointer[func([]byte)]
 
@@ -58,6 +59,13 @@ func (p *TCPProxy) Cut() {
 // Sent counts the reads forwarded from clients to the target: with a client
 // that waits for each answer (a transaction's statements), its round trips.
 func (p *TCPProxy) Sent() int64 { return p.sent.Load() }
+
+// Turns counts the client's sends that came after the target had answered
+// (or that opened a connection): round trips, also when a client sends a
+// pipeline too large for one read. (A target that answers the first
+// statements of a long pipeline while the client still sends it may add a
+// few.)
+func (p *TCPProxy) Turns() int64 { return p.turns.Load() }
 
 // OnSend makes f run before each chunk a client sends is forwarded (nil: no
 // longer). With a client that waits for each answer (a transaction's
@@ -157,14 +165,19 @@ func (p *TCPProxy) serve(in net.Conn) {
 		p.untrack(out)
 	}()
 	var (
-		rule  *loseRule   // LoseAnswerTo's, once this connection sent its marker
-		armed atomic.Bool // the answer to what was just sent is to be lost
+		rule     *loseRule   // LoseAnswerTo's, once this connection sent its marker
+		armed    atomic.Bool // the answer to what was just sent is to be lost
+		answered atomic.Bool // the target sent something since the client last did
 	)
+	answered.Store(true)
 	toTarget := func(b []byte) bool {
 		if f := p.onSend.Load(); f != nil {
 			(*f)(b)
 		}
 		p.sent.Add(1)
+		if answered.Swap(false) {
+			p.turns.Add(1)
+		}
 		if r := p.lose.Load(); rule == nil && r != nil && bytes.Contains(b, r.after) && p.lose.CompareAndSwap(r, nil) {
 			rule = r
 		}
@@ -174,7 +187,10 @@ func (p *TCPProxy) serve(in net.Conn) {
 		}
 		return true
 	}
-	toClient := func([]byte) bool { return !armed.Load() }
+	toClient := func([]byte) bool {
+		answered.Store(true)
+		return !armed.Load()
+	}
 	done := make(chan struct{}, 2)
 	go func() { p.pipe(out, in, toTarget); done <- struct{}{} }()
 	go func() { p.pipe(in, out, toClient); done <- struct{}{} }()
