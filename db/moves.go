@@ -240,17 +240,14 @@ func (d *DB) replace(ctx context.Context, tx *sqlx.Tx, tenantID int64, sc placem
 	if err != nil {
 		return err
 	}
-	for _, r := range rows {
-		w := r.domain()
-		res, err := d.planWork(ctx, tx, pc, &w, true, false)
-		if err == nil {
-			err = d.enqueueJobs(ctx, tx, w.TenantID, &res)
-		}
-		if err != nil {
-			return fmt.Errorf("place Work %s again: %w", w.Name(), err)
-		}
+	// Those Works' placements in one read, not one read a Work.
+	var all []placementRow
+	if err := tx.SelectContext(ctx, &all, `SELECT `+placementColsNoPlan+` FROM placements p WHERE p.tenant_id = ? AND p.work_id IN
+		(SELECT work_id FROM placements WHERE `+sc.cond+` AND intent = 'write') ORDER BY p.work_id, p.group_index, p.destination_name`,
+		append([]any{tenantID}, sc.args...)...); err != nil {
+		return err
 	}
-	return nil
+	return d.planAgain(ctx, tx, pc, rows, all, true)
 }
 
 // storeMoveMessage says what a store update will write where, from what it put

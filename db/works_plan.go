@@ -351,24 +351,34 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 		ORDER BY p.work_id, p.group_index, p.destination_name`, tenantID); err != nil {
 		return err
 	}
+	return d.planAgain(ctx, tx, pc, rows, all, false)
+}
+
+// planAgain plans rows again against pc, each Work with its placements in
+// all: with force, every group anew, a clash failing the whole (replace);
+// without, a clash leaving the Work's new placement unmade (replanTenant).
+//
+// What each Work changes is held back (pipeline.go) and sent a chunk of
+// Works at a time, each Work's clash checks queued after its own claims and
+// before the next Work's, so that each sees what the Works before it did, as
+// when sent one by one: a round trip a Work took 27 s for 10,000 Works with
+// PostgreSQL 1 ms away, while every submit of the team waited. A Work whose
+// plan is unchanged sends nothing.
+//
+// Without force a clash is known only once the chunk was sent: the chunk is
+// rolled back to its savepoint and planned again with each check made at
+// once (as on SQLite, where place checks at once). One savepoint a chunk, not
+// a Work: a transaction past 64 subtransactions that wrote slows every
+// snapshot of the database.
+func (d *DB) planAgain(ctx context.Context, tx *sqlx.Tx, pc *planContext, rows []workRow, all []placementRow, force bool) error {
 	byWork := make(map[int64][]placementRow, len(rows))
 	for _, p := range all {
 		byWork[p.WorkID] = append(byWork[p.WorkID], p)
 	}
-	// What each Work changes is held back (pipeline.go) and sent a chunk of
-	// Works at a time, each Work's clash checks queued after its own claims
-	// and before the next Work's, so that each sees what the Works before it
-	// did, as when sent one by one: a round trip a Work took 27 s for 10,000
-	// Works with PostgreSQL 1 ms away, while every submit of the team waited.
-	// A Work whose plan is unchanged sends nothing.
-	//
-	// A re-plan does not fail on a clash: the Work's new placement is not
-	// made, and the Work says why (planner.NotPlaced), as on SQLite, where
-	// place checks at once. Held back, a clash is known only once the chunk
-	// was sent: the chunk is rolled back to its savepoint and planned again
-	// with each check made at once. (A savepoint a chunk, not a Work: a
-	// transaction past 64 subtransactions that wrote slows every snapshot of
-	// the database.)
+	what := "re-plan Work %s: %w"
+	if force {
+		what = "place Work %s again: %w"
+	}
 	type queued struct {
 		name   string
 		checks []*clashCheck
@@ -376,7 +386,7 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 	var pending []queued
 	planOne := func(ctx context.Context, r workRow) error {
 		w := r.domain()
-		res, err := d.planWorkRows(ctx, tx, pc, &w, false, false, byWork[w.ID], r.Unscheduled)
+		res, err := d.planWorkRows(ctx, tx, pc, &w, force, false, byWork[w.ID], r.Unscheduled)
 		var checks []*clashCheck
 		if err == nil {
 			// The queued jobs first, as in enqueueJobs.
@@ -385,7 +395,7 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("re-plan Work %s: %w", w.Name(), err)
+			return fmt.Errorf(what, w.Name(), err)
 		}
 		if len(checks) > 0 {
 			pending = append(pending, queued{w.Name(), checks})
@@ -399,15 +409,22 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 		}
 		for _, q := range pending {
 			if err := d.settleClashes(ctx, tx, q.checks); err != nil {
-				return fmt.Errorf("re-plan Work %s: %w", q.name, err)
+				return fmt.Errorf(what, q.name, err)
 			}
 		}
 		return nil
 	}
-	pg := d.isPostgres()
+	savepoints := d.isPostgres() && !force
 	size := max(replanChunk, len(rows)/replanSavepoints+1)
 	for chunk := range slices.Chunk(rows, size) {
-		if pg {
+		cc := &chunkClaims{tenantID: chunk[0].TenantID, ids: map[int64]bool{}}
+		for _, r := range chunk {
+			for _, p := range byWork[r.ID] {
+				cc.ids[p.ID] = true
+			}
+		}
+		ctx := context.WithValue(ctx, chunkClaimsKey{}, cc)
+		if savepoints {
 			if _, err := tx.ExecContext(deferred(ctx), `SAVEPOINT replan`); err != nil {
 				return err
 			}
@@ -418,10 +435,11 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 			}
 		}
 		err := settle()
-		if pg && errors.Is(err, tenants.ErrConflict) {
+		if savepoints && errors.Is(err, tenants.ErrConflict) {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT replan`); err != nil {
 				return err
 			}
+			cc.reset()
 			for _, r := range chunk {
 				if err := planOne(context.WithValue(ctx, checkNowKey, true), r); err != nil {
 					return err
@@ -432,7 +450,7 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 		if err != nil {
 			return err
 		}
-		if pg {
+		if savepoints {
 			if _, err := tx.ExecContext(deferred(ctx), `RELEASE SAVEPOINT replan`); err != nil {
 				return err
 			}
