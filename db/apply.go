@@ -34,6 +34,12 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 		if err := d.lockTenant(ctx, tx, tenantID, true); err != nil {
 			return err
 		}
+		// Each store, Secret or Destination saved would re-plan every Work of
+		// the team: the apply re-plans once, after the last (an apply of 20
+		// Destinations to a team of 10,000 Works took 8 – 10 s, all of it with
+		// the team's submits waiting).
+		later := &replanLater{}
+		ctx := context.WithValue(ctx, replanLaterKey{}, later)
 		for _, pass := range []func(*tenants.Document) bool{
 			func(doc *tenants.Document) bool { return doc.Secret != nil },
 			func(doc *tenants.Document) bool { return doc.Git != nil || doc.Bucket != nil },
@@ -52,6 +58,11 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 				if err := d.afterApply(ctx, tx, tenantID, &docs[i], &out); err != nil {
 					return err
 				}
+			}
+		}
+		if later.pending {
+			if err := d.replanTenant(context.WithValue(ctx, replanLaterKey{}, nil), tx, tenantID); err != nil {
+				return err
 			}
 		}
 		if opts.DryRun {

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -44,7 +45,9 @@ type DB struct {
 	// admit queues PostgreSQL's submits for the pool (admit.go).
 	admit *admitGate
 	plans planCache // each team's plan context at its plan version (PostgreSQL)
-	cp    *checkpointer
+	// replans counts the teams planned again (replanTenant).
+	replans atomic.Int64
+	cp      *checkpointer
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
 	// several replicas, whose own clocks may drift apart), not this process's.
 	dbClock bool

@@ -3,10 +3,12 @@ package db_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stateward/stateward/db"
+	"github.com/stateward/stateward/tenants"
 )
 
 // BenchmarkReplanTeam10000 is issue 26's "editing a store in a large team": a
@@ -76,4 +78,45 @@ func replanTeam10000(b *testing.B, d *db.DB, tid int64, ready ...func()) {
 	}
 	b.ReportMetric(float64(edit.Milliseconds())/float64(n), "edit-ms")
 	b.ReportMetric(float64(wait.Milliseconds())/float64(n), "submit-wait-ms")
+}
+
+// BenchmarkApply20DestinationsTeam10000 applies 20 Destinations (created by
+// the first apply, relabelled by each after it) to a team of 10,000 Works, as
+// `kubectl apply -f destinations/` would, on SQLite and on PostgreSQL
+// (loopback): the apply's time is how long the team's submits wait.
+//
+//	go test ./db -run '^$' -bench BenchmarkApply20DestinationsTeam10000 -benchtime 3x
+func BenchmarkApply20DestinationsTeam10000(b *testing.B) {
+	for _, name := range dialects {
+		b.Run(name, func(b *testing.B) {
+			d, tid, _ := worksDB(b, newTarget(b, name))
+			ctx := context.Background()
+			for i := range 10000 {
+				w := resourceWork(fmt.Sprintf("w%05d", i), []string{"dev", "prod"}[i%2], fmt.Sprintf("w%05d.yaml", i), "1")
+				if _, err := d.SubmitWork(ctx, tid, w, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var total time.Duration
+			n := 0
+			for b.Loop() {
+				n++
+				var y strings.Builder
+				for j := range 20 {
+					fmt.Fprintf(&y, "---\napiVersion: platform.kratix.io/v1alpha1\nkind: Destination\nmetadata: {name: extra-%d, labels: {env: x%d, n: \"%d\"}}\n"+
+						"spec: {path: extra-%d, stateStoreRef: {name: repo, kind: GitStateStore}}\n", j, j, n, j)
+				}
+				docs, errs := tenants.ParseKratixYAML([]byte(y.String()), tenants.ParseOptions{})
+				if len(errs) > 0 {
+					b.Fatal(errs)
+				}
+				start := time.Now()
+				if _, err := d.Apply(ctx, tid, docs, tenants.ApplyOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(n), "apply-ms")
+		})
+	}
 }

@@ -334,6 +334,11 @@ func (d *DB) markDelete(ctx context.Context, tx *sqlx.Tx, r placementRow, mispla
 // Destinations, moved paths are rewritten. Placements whose plan is unchanged are
 // left alone.
 func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) error {
+	if later, ok := ctx.Value(replanLaterKey{}).(*replanLater); ok && later != nil {
+		later.pending = true // its caller re-plans once, at its end (Apply)
+		return nil
+	}
+	d.replans.Add(1)
 	var rows []workRow
 	if err := tx.SelectContext(ctx, &rows, `SELECT `+workCols+` FROM works WHERE tenant_id = ? AND deleted = FALSE ORDER BY id`,
 		tenantID); err != nil {
@@ -458,6 +463,12 @@ func (d *DB) planAgain(ctx context.Context, tx *sqlx.Tx, pc *planContext, rows [
 	}
 	return nil
 }
+
+// replanLater, on a transaction's context, makes replanTenant only note that
+// the team must be planned again, for the caller to do once at its end.
+type replanLater struct{ pending bool }
+
+type replanLaterKey struct{}
 
 // checkNowKey, on a re-plan's context, makes place check a placement's claims
 // at once on PostgreSQL too, so that a clash leaves the placement unmade
