@@ -39,6 +39,7 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 		// Destinations to a team of 10,000 Works took 8 – 10 s, all of it with
 		// the team's submits waiting).
 		later := &replanLater{}
+		txCtx := ctx
 		ctx := context.WithValue(ctx, replanLaterKey{}, later)
 		for _, pass := range []func(*tenants.Document) bool{
 			func(doc *tenants.Document) bool { return doc.Secret != nil },
@@ -61,7 +62,7 @@ func (d *DB) Apply(ctx context.Context, tenantID int64, docs []tenants.Document,
 			}
 		}
 		if later.pending {
-			if err := d.replanTenant(context.WithValue(ctx, replanLaterKey{}, nil), tx, tenantID); err != nil {
+			if err := d.replanTenant(txCtx, tx, tenantID); err != nil {
 				return err
 			}
 		}

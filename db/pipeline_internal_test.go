@@ -20,8 +20,8 @@ func pipelineDB(t *testing.T) (*DB, *testpeers.TCPProxy) {
 }
 
 // pipelineDBAt is pipelineDB that also returns the database's own URL (not
-// through the proxy).
-func pipelineDBAt(t *testing.T) (*DB, *testpeers.TCPProxy, string) {
+// through the proxy). params, if any, are added to the URL the pool uses.
+func pipelineDBAt(t *testing.T, params ...url.Values) (*DB, *testpeers.TCPProxy, string) {
 	t.Helper()
 	s, err := NewSealer(make([]byte, 32))
 	if err != nil {
@@ -34,6 +34,13 @@ func pipelineDBAt(t *testing.T) (*DB, *testpeers.TCPProxy, string) {
 	}
 	proxy := testpeers.NewTCPProxy(t, u.Host)
 	u.Host = proxy.Addr()
+	q := u.Query()
+	for _, p := range params {
+		for k, vs := range p {
+			q[k] = vs
+		}
+	}
+	u.RawQuery = q.Encode()
 	d, err := Open(context.Background(), Options{URL: u.String(), Sealer: s})
 	if err != nil {
 		t.Fatal(err)

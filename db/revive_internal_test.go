@@ -111,23 +111,6 @@ func relabel(ctx context.Context, d *DB, ten tenants.Tenant, env string) error {
 // proxy's hook can recognise a statement by its text.
 func statementTextDB(t *testing.T) (*DB, *testpeers.TCPProxy) {
 	t.Helper()
-	s, err := NewSealer(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(testpeers.Postgres(t).NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testpeers.NewTCPProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	q := u.Query()
-	q.Set("default_query_exec_mode", "exec")
-	u.RawQuery = q.Encode()
-	d, err := Open(context.Background(), Options{URL: u.String(), Sealer: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d, proxy, _ := pipelineDBAt(t, url.Values{"default_query_exec_mode": {"exec"}})
 	return d, proxy
 }

@@ -334,7 +334,7 @@ func (d *DB) markDelete(ctx context.Context, tx *sqlx.Tx, r placementRow, mispla
 // Destinations, moved paths are rewritten. Placements whose plan is unchanged are
 // left alone.
 func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) error {
-	if later, ok := ctx.Value(replanLaterKey{}).(*replanLater); ok && later != nil {
+	if later, ok := ctx.Value(replanLaterKey{}).(*replanLater); ok {
 		later.pending = true // its caller re-plans once, at its end (Apply)
 		return nil
 	}

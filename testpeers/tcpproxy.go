@@ -74,7 +74,7 @@ func (p *TCPProxy) Turns() int64 { return p.turns.Load() }
 // goroutine of that connection, which waits for it.
 func (p *TCPProxy) OnSend(f func()) {
 	if f == nil {
-		p.onSend.Store(nil)
+		p.OnSendChunk(nil)
 		return
 	}
 	p.OnSendChunk(func([]byte) { f() })
