@@ -8,7 +8,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -47,6 +46,8 @@ type DB struct {
 	plans planCache // each team's plan context at its plan version (PostgreSQL)
 	// replans counts the teams planned again (replanTenant).
 	replans atomic.Int64
+	// retries counts the write transactions run again (tx), by cause.
+	retries [retryCauses]atomic.Int64
 	cp      *checkpointer
 	// dbClock: job leases are timed by the database's clock (PostgreSQL with
 	// several replicas, whose own clocks may drift apart), not this process's.
@@ -293,13 +294,11 @@ const (
 func (d *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := d.txOnce(ctx, fn)
-		// A transaction whose connection turned out dead before anything was
-		// sent (driver.ErrBadConn: a pooled connection the database closed,
-		// found at the first statement, BEGIN being held back) never started.
-		lost := isRetryable(err) || d.isPostgres() && (isUniqueViolation(err) || errors.Is(err, driver.ErrBadConn))
-		if err == nil || !lost || attempt == maxTxAttempts {
+		cause := d.retryCause(err)
+		if cause < 0 || attempt == maxTxAttempts {
 			return err
 		}
+		d.retries[cause].Add(1)
 		wait := min(txRetryBase<<min(attempt-1, 10), txRetryMax)
 		wait = wait/2 + time.Duration(rand.Int64N(int64(wait)))
 		select {
@@ -308,6 +307,29 @@ func (d *DB) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// The causes of a transaction run again (tx).
+const (
+	RetryDeadlock      = iota // PostgreSQL broke a deadlock (40P01)
+	RetrySerialization        // a serialization failure (40001)
+	RetryUnique               // a unique violation fn did not turn into a domain error
+	RetryConnection           // the connection was found dead before anything was sent
+	retryCauses
+)
+
+// RetryCauseNames name the causes, by index, as the metric's label values.
+var RetryCauseNames = [retryCauses]string{"deadlock", "serialization", "unique_violation", "connection"}
+
+// Retries answers how many write transactions were run again since Open, by
+// cause (RetryDeadlock ...): on PostgreSQL each deadlock costs its
+// transactions deadlock_timeout (1 s by default) before one is run again.
+func (d *DB) Retries() [retryCauses]int64 {
+	var n [retryCauses]int64
+	for i := range n {
+		n[i] = d.retries[i].Load()
+	}
+	return n
 }
 
 // txOnce runs fn once. fn's statements take the caller's ctx, but the

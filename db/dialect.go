@@ -69,8 +69,10 @@ var (
 // SQLite's single writer guaranteed holds across replicas: exclusive for a change
 // that checks the tenant's configuration before writing it (stores,
 // Destinations, members, a store's status, which may re-plan every Work), shared
-// for a submit (which plans against that configuration). Submits do not block
-// each other. On SQLite, where write transactions never overlap, it does nothing.
+// for a submit (which plans against that configuration) and for what a writer
+// records of the team's placements (a job's finish or release, a pull
+// request's outcome), which a change's re-plan locks in an order of its own.
+// Submits and writers do not block each other. On SQLite, where write transactions never overlap, it does nothing.
 // Take it first in the transaction, before any other lock.
 //
 // It is a transaction-scoped advisory lock (tenantLockClass, the tenant's id),
@@ -134,12 +136,26 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// isRetryable reports whether a transaction failed only because it ran
-// concurrently with another one, so that running it again can succeed: a
-// serialization failure (40001) or a deadlock (40P01) on PostgreSQL.
-func isRetryable(err error) bool {
+// retryCause is why err lets tx run fn again (the transaction failed only
+// because of what ran beside it, or never started), or -1 when it does not.
+func (d *DB) retryCause(err error) int {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	switch {
+	case err == nil || !d.isPostgres():
+		return -1
+	case errors.As(err, &pe) && pe.Code == "40P01":
+		return RetryDeadlock
+	case errors.As(err, &pe) && pe.Code == "40001":
+		return RetrySerialization
+	case isUniqueViolation(err):
+		return RetryUnique
+	// A transaction whose connection turned out dead before anything was
+	// sent (driver.ErrBadConn: a pooled connection the database closed,
+	// found at the first statement, BEGIN being held back) never started.
+	case errors.Is(err, driver.ErrBadConn):
+		return RetryConnection
+	}
+	return -1
 }
 
 // openPostgres opens a pool on url. Queries keep their ? placeholders: the

@@ -80,6 +80,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (_ *service, err er
 	s.newWriters(writers.Factory{Egress: policy, CacheDir: filepath.Join(s.cfg.DataDir, "git"), LocalRepos: localRepos,
 		AppTokens: &writers.AppTokens{}, Yield: &writers.Yielding{Busy: s.accept.Busy}, Forges: forge.New}, reg)
 	reg.MustRegister(queuedJobsGauge(s.db))
+	reg.MustRegister(txRetriesCounter{s.db})
 	s.srv = s.httpServer(wcfg, reg)
 	return s, nil
 }
@@ -126,6 +127,23 @@ func (s *service) newWriters(factory writers.Factory, reg *prometheus.Registry) 
 		Metrics: writers.NewRunnerMetrics(reg), PRs: d, PRPoll: s.cfg.PRPoll, PublicURL: s.cfg.PublicURL,
 		CacheMax: s.cfg.cacheMax()}
 	s.readiness.Wake = s.runner.Wake // a passing check ends a store's backoff: write now
+}
+
+// txRetriesCounter is stateward_db_transaction_retries_total: the write
+// transactions PostgreSQL made run again, by cause (a deadlock costs its
+// transactions a second first).
+type txRetriesCounter struct{ d *db.DB }
+
+var txRetriesDesc = prometheus.NewDesc("stateward_db_transaction_retries_total",
+	"Write transactions run again after losing a race on PostgreSQL, by cause (deadlock, serialization, unique_violation, connection).",
+	[]string{"cause"}, nil)
+
+func (c txRetriesCounter) Describe(ch chan<- *prometheus.Desc) { ch <- txRetriesDesc }
+
+func (c txRetriesCounter) Collect(ch chan<- prometheus.Metric) {
+	for i, n := range c.d.Retries() {
+		ch <- prometheus.MustNewConstMetric(txRetriesDesc, prometheus.CounterValue, float64(n), db.RetryCauseNames[i])
+	}
 }
 
 // queuedJobsGauge is stateward_jobs_queued: NaN when the count is unknown.
