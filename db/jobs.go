@@ -378,6 +378,9 @@ func (d *DB) Heartbeat(ctx context.Context, job *tenants.Job, lease time.Duratio
 // again, due at once, and its placements go back to pending.
 func (d *DB) ReleaseJob(ctx context.Context, job *tenants.Job) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, job.TenantID, false); err != nil { // first, as in FinishJob
+			return err
+		}
 		if err := d.checkOwner(ctx, tx, job); err != nil {
 			return err
 		}

@@ -33,6 +33,15 @@ func (d *DB) FinishJob(ctx context.Context, job *tenants.Job, res tenants.JobRes
 	res = remoteTexts(res)
 	res.Placements = unsettled(job, res)
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		// The team's configuration lock, shared (as a submit's), before any
+		// row: a re-plan locks the placements it changes and the store's
+		// queued job in an order of its own, and so does a store's edit its
+		// row, the opposite of this finish's; each waited for a row the other
+		// held until PostgreSQL broke the deadlock after a second. Sent with
+		// the next statement (pipeline.go).
+		if err := d.lockTenant(ctx, tx, job.TenantID, false); err != nil {
+			return err
+		}
 		// With the clock ClaimJob compares affinity with, read before anything
 		// here locks the store's queued job: every statement below that does
 		// is held back to go out with the COMMIT.

@@ -234,6 +234,9 @@ func carried(chain []string, headSHA string) (in []string) {
 // number that is no longer the store's pull request changes nothing.
 func (d *DB) PRMerged(ctx context.Context, ref tenants.StoreRef, number int, headSHA, mergeSHA, mergedBy string) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, ref.TenantID, false); err != nil { // first, as in FinishJob
+			return err
+		}
 		st, err := d.lockPR(ctx, tx, ref)
 		if err != nil || st.Number != number {
 			return err
@@ -345,6 +348,9 @@ func RejectedMessage(number int, by string) string {
 // pull request, and its next write starts the head branch again from the base.
 func (d *DB) PRClosed(ctx context.Context, ref tenants.StoreRef, number int, headSHA, closedBy string) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, ref.TenantID, false); err != nil { // first, as in FinishJob
+			return err
+		}
 		st, err := d.lockPR(ctx, tx, ref)
 		if err != nil || st.Number != number {
 			return err
@@ -379,6 +385,9 @@ func (d *DB) PRClosed(ctx context.Context, ref tenants.StoreRef, number int, hea
 // the store as carried by it.
 func (d *DB) RecordPR(ctx context.Context, ref tenants.StoreRef, number int, url, bodyHash string) error {
 	return d.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := d.lockTenant(ctx, tx, ref.TenantID, false); err != nil { // first, as in FinishJob
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE git_stores SET pr_number = ?, pr_url = ?, pr_body_hash = ?, pr_error = ''
 			WHERE tenant_id = ? AND name = ?`, number, url, bodyHash, ref.TenantID, ref.Name); err != nil {
 			return err
