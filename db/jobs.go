@@ -312,9 +312,31 @@ const leaseExpired = "the worker writing this store stopped without finishing (p
 // expireLeases queues again, as a failed attempt with backoff, every running job
 // whose lease has run out.
 func (d *DB) expireLeases(ctx context.Context, tx *sqlx.Tx, now time.Time) error {
+	q, args := `SELECT `+jobCols+` FROM jobs WHERE state = 'running' AND lease_until <= ?`, []any{now}
+	if d.isPostgres() {
+		// The teams' configuration locks first, shared, before any row, as
+		// FinishJob takes its team's: the job's placements and the store's
+		// queued job, which a re-plan locks in an order of its own, come
+		// after. A job of another team that expires meanwhile is left for
+		// the next claim.
+		var teams []int64
+		if err := tx.SelectContext(ctx, &teams, `SELECT DISTINCT tenant_id FROM jobs WHERE state = 'running' AND lease_until <= ?
+			ORDER BY tenant_id`, now); err != nil || len(teams) == 0 {
+			return err
+		}
+		for _, id := range teams {
+			if err := d.lockTenant(ctx, tx, id, false); err != nil {
+				return err
+			}
+		}
+		var err error
+		if q, args, err = sqlx.In(q+` AND tenant_id IN (?)`, now, teams); err != nil {
+			return err
+		}
+	}
 	var rows []jobRow
 	// Row locks (PostgreSQL): two replicas never expire the same job twice.
-	if err := tx.SelectContext(ctx, &rows, `SELECT `+jobCols+` FROM jobs WHERE state = 'running' AND lease_until <= ?`+d.dialect.claimLock, now); err != nil {
+	if err := tx.SelectContext(ctx, &rows, q+d.dialect.claimLock, args...); err != nil {
 		return err
 	}
 	for _, r := range rows {

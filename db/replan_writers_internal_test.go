@@ -1,0 +1,178 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stateward/stateward/tenants"
+)
+
+// TestReplanAndWritersNeverDeadlock: a re-plan (a Destination edit) and what
+// a writer records of the same store at the same time: a job's finish, or
+// the expiry of a dead writer's lease. The re-plan locks the placements of
+// its Works chunk by chunk, and the store's queued job after its first Work;
+// the writer's side locks the placements it wrote or left, then the queued
+// job. Each could wait for a row the other had locked: PostgreSQL broke the
+// cycle after deadlock_timeout (a second) and one of them ran again. Both now
+// take the team's configuration lock (shared, as a submit does) before any
+// row, so they wait for the re-plan, or the re-plan for them, and no cycle can
+// form.
+//
+// Here the writer's side runs while the re-plan is between its two chunks
+// (more than replanChunk Works), holding the first chunk's placements and the
+// queued job, and changes placements of the second chunk.
+func TestReplanAndWritersNeverDeadlock(t *testing.T) {
+	cases := []struct {
+		name string
+		// set up the team; answer what the writer's side runs, and the
+		// placement of the second chunk it changes
+		prepare func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64)
+	}{
+		{"a job's finish", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
+			ctx := context.Background()
+			submitDevWorks(t, d, ten, 0, 600)
+			job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+			if err != nil || !ok || len(job.Writes) != 600 {
+				t.Fatalf("claim: %v %v (%d placements)", ok, err, len(job.Writes))
+			}
+			// The job's placement that the re-plan changes last (Works in id
+			// order): the finish writes it, then resets what it left.
+			last := lastPlacementOf(t, d, ten, job)
+			res := tenants.JobResult{Version: "v1"}
+			for _, w := range job.Writes {
+				if w.ID == last {
+					res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys()})
+				}
+			}
+			return func() error { return d.FinishJob(ctx, job, res) }, last
+		}},
+		{"a lease's expiry", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
+			ctx := context.Background()
+			submitDevWorks(t, d, ten, 0, 500)
+			writeNextJob(t, d, "v1")
+			// A job of the second chunk's Works alone, whose writer dies at once.
+			submitDevWorks(t, d, ten, 500, 100)
+			job, ok, err := d.ClaimJob(ctx, "w", time.Millisecond)
+			if err != nil || !ok || len(job.Writes) != 100 {
+				t.Fatalf("claim: %v %v (%d placements)", ok, err, len(job.Writes))
+			}
+			return func() error {
+				_, _, err := d.ClaimJob(ctx, "w2", time.Minute) // expires it first
+				return err
+			}, lastPlacementOf(t, d, ten, job)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, proxy, direct := pipelineDBAt(t, url.Values{"default_query_exec_mode": {"exec"}})
+			ctx := context.Background()
+			ten := gitDevTeam(t, d)
+			writer, last := tc.prepare(t, d, ten)
+			// One more Work: the store has a queued job, which the re-plan's
+			// first Work locks and the writer's side locks last.
+			submitDevWorks(t, d, ten, 600, 1)
+			probe, err := pgx.Connect(ctx, direct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer probe.Close(ctx)
+
+			var (
+				fired     atomic.Bool
+				writerErr error
+				written   = make(chan struct{})
+				hookErr   = make(chan error, 1)
+			)
+			proxy.OnSendChunk(func(chunk []byte) {
+				// The re-plan's second chunk starts by releasing the first one's savepoint.
+				if !bytes.Contains(chunk, []byte("RELEASE SAVEPOINT replan")) || !fired.CompareAndSwap(false, true) {
+					return
+				}
+				go func() { writerErr = writer(); close(written) }()
+				hookErr <- waitForALockWait(probe, written)
+			})
+			before := d.Retries()
+			err = relabel(ctx, d, ten, "staging")
+			proxy.OnSendChunk(nil)
+			if !fired.Load() {
+				t.Fatal("the re-plan sent no second chunk through the proxy; the test saw nothing")
+			}
+			if herr := <-hookErr; herr != nil {
+				t.Fatal(herr)
+			}
+			if err != nil {
+				t.Fatalf("the re-plan: %v", err)
+			}
+			<-written
+			if writerErr != nil {
+				t.Fatalf("%s: %v", tc.name, writerErr)
+			}
+			after := d.Retries()
+			if n := after[RetryDeadlock] - before[RetryDeadlock]; n != 0 {
+				t.Errorf("PostgreSQL broke %d deadlock(s) between the re-plan and %s; want none", n, tc.name)
+			}
+			var intent string
+			if err := d.r.GetContext(ctx, &intent, `SELECT intent FROM placements WHERE id = ?`, last); err != nil {
+				t.Fatal(err)
+			}
+			if intent != intentDelete {
+				t.Errorf("the last Work's placement has intent %q after its Destination stopped matching; want %q", intent, intentDelete)
+			}
+		})
+	}
+}
+
+// submitDevWorks submits devWorks from..from+n-1.
+func submitDevWorks(t *testing.T, d *DB, ten tenants.Tenant, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if _, err := d.SubmitWork(context.Background(), ten.ID, devWork(t, i, "a: 1\n"), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// lastPlacementOf is the id of job's placement whose Work is the newest.
+func lastPlacementOf(t *testing.T, d *DB, ten tenants.Tenant, job *tenants.Job) int64 {
+	t.Helper()
+	var id int64
+	if err := d.r.GetContext(context.Background(), &id, `SELECT id FROM placements WHERE tenant_id = ? AND job_id = ?
+		ORDER BY work_id DESC LIMIT 1`, ten.ID, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// waitForALockWait answers nil once some session of the database waits for a
+// lock, an error if done says the awaited transaction finished first or no
+// session waits within 20 s.
+func waitForALockWait(probe *pgx.Conn, done <-chan struct{}) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-done:
+			return errors.New("the finish ended without waiting for a lock")
+		default:
+		}
+		var n int
+		if err := probe.QueryRow(context.Background(),
+			`SELECT COUNT(*) FROM pg_locks WHERE NOT granted
+				AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("no session waited for a lock in 20 s")
+		}
+		time.Sleep(2 * time.Millisecond) // polling the lock table, not a synchronisation
+	}
+}
