@@ -77,10 +77,11 @@ func (d *DB) queryLater(ctx context.Context, tx *sqlx.Tx, scan func(rowScanner) 
 		return err
 	}
 	defer rows.Close()
-	if err := scan(rows); err != nil {
-		return err
+	err = scan(rows)
+	if rerr := rows.Err(); rerr != nil {
+		err = rerr // the statement's failure, not what the scan made of it (readQueued)
 	}
-	return rows.Err()
+	return err
 }
 
 // flushPipeline sends what the transaction holds back, so that the functions
@@ -267,8 +268,12 @@ func readQueued(br pgx.BatchResults, s queued) error {
 	}
 	err = s.scan(rows)
 	rows.Close()
-	if err == nil {
-		err = rows.Err()
+	if rerr := rows.Err(); rerr != nil {
+		// The statement's own failure, which the scan saw only as rows
+		// ending ("answered no row"): a deadlock, a serialization failure,
+		// a broken constraint. The transaction is run again on the first
+		// two (d.tx); the scan's words would have failed it for good.
+		err = rerr
 	}
 	return err
 }

@@ -112,6 +112,73 @@ func TestPipelineSendsHeldStatementsWithTheNextOne(t *testing.T) {
 	}
 }
 
+// TestPipelineHeldQueryFailureIsItsOwn: a held query (queryLater) that fails
+// on the server fails its transaction with the server's error, not with what
+// its scan made of rows that ended at once. The job upsert's scan answered
+// "the job upsert answered no row" for a deadlock it lost: not retried, an
+// apply answered 500. A serialization failure, or a deadlock, runs the
+// transaction again.
+//
+// How the error comes depends on pgx's exec mode: with a statement described
+// in the same pipeline (exec mode, as behind PgBouncer, or the cache's first
+// use of a statement), its row description comes first and the failure only
+// when the rows are read.
+func TestPipelineHeldQueryFailureIsItsOwn(t *testing.T) {
+	for _, mode := range []string{"cache_statement", "exec"} {
+		t.Run(mode, func(t *testing.T) {
+			d, _, _ := pipelineDBAt(t, url.Values{"default_query_exec_mode": {mode}})
+			testHeldQueryFailure(t, d)
+		})
+	}
+}
+
+func testHeldQueryFailure(t *testing.T, d *DB) {
+	ctx := context.Background()
+	if _, err := d.w.ExecContext(ctx, `CREATE FUNCTION lose_a_race() RETURNS BIGINT LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = 'serialization_failure'; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	scan := func(got *int64) func(rowScanner) error {
+		return func(rows rowScanner) error {
+			if !rows.Next() {
+				return errors.New("answered no row")
+			}
+			return rows.Scan(got)
+		}
+	}
+	// Once: the error is the server's.
+	var got int64
+	err := d.txOnce(ctx, func(tx *sqlx.Tx) error {
+		if err := d.queryLater(ctx, tx, scan(&got), `SELECT lose_a_race()`); err != nil {
+			return err
+		}
+		return d.flushPipeline(ctx, tx)
+	})
+	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "40001" {
+		t.Errorf("a held query that failed: %v, want the server's serialization failure", err)
+	}
+	// In d.tx: run again, and the second run's answer is the one kept.
+	before := d.Retries()
+	runs := 0
+	err = d.tx(ctx, func(tx *sqlx.Tx) error {
+		runs++
+		q := `SELECT lose_a_race()`
+		if runs > 1 {
+			q = `SELECT CAST(7 AS BIGINT)`
+		}
+		if err := d.queryLater(ctx, tx, scan(&got), q); err != nil {
+			return err
+		}
+		return d.flushPipeline(ctx, tx)
+	})
+	if err != nil || runs != 2 || got != 7 {
+		t.Errorf("the transaction: %v after %d runs, answer %d; want it run again once and 7", err, runs, got)
+	}
+	if n := d.Retries()[RetrySerialization] - before[RetrySerialization]; n != 1 {
+		t.Errorf("%d serialization retries counted; want 1", n)
+	}
+}
+
 // TestPipelineHeldFailureFailsTheTransaction: a held statement that fails
 // makes the next statement (or the COMMIT) fail with its error, and nothing of
 // the transaction is kept.
