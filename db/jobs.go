@@ -471,6 +471,18 @@ func (d *DB) RequeueAll(ctx context.Context) (int, error) {
 			UNION SELECT DISTINCT tenant_id, store_kind, store_name FROM canaries ORDER BY 1, 2, 3`); err != nil {
 			return err
 		}
+		// The teams' configuration locks, shared, before any queued job: a
+		// re-plan locks its stores' queued jobs in its Works' order, not the
+		// stores' order, and the two waited for each other in a cycle.
+		// (Every submit of these stores waits for this transaction on their
+		// queued jobs all the same.)
+		for i, r := range rows {
+			if i == 0 || r.TenantID != rows[i-1].TenantID {
+				if err := d.lockTenant(ctx, tx, r.TenantID, false); err != nil {
+					return err
+				}
+			}
+		}
 		for _, r := range rows {
 			if _, err := d.enqueue(ctx, tx, r.TenantID, storeKey{r.Kind, r.Name}, true); err != nil {
 				return err

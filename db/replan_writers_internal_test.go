@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stateward/stateward/tenants"
+	"github.com/stateward/stateward/testpeers"
 )
 
 // TestReplanAndWritersNeverDeadlock: a re-plan (a Destination edit) and what
@@ -78,44 +80,7 @@ func TestReplanAndWritersNeverDeadlock(t *testing.T) {
 			// One more Work: the store has a queued job, which the re-plan's
 			// first Work locks and the writer's side locks last.
 			submitDevWorks(t, d, ten, 600, 1)
-			probe, err := pgx.Connect(ctx, direct)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer probe.Close(ctx)
-
-			var (
-				fired     atomic.Bool
-				writerErr error
-				written   = make(chan struct{})
-				hookErr   = make(chan error, 1)
-			)
-			proxy.OnSendChunk(func(chunk []byte) {
-				// The re-plan's second chunk starts by releasing the first one's savepoint.
-				if !bytes.Contains(chunk, []byte("RELEASE SAVEPOINT replan")) || !fired.CompareAndSwap(false, true) {
-					return
-				}
-				go func() { writerErr = writer(); close(written) }()
-				hookErr <- waitForALockWait(probe, written)
-			})
-			before := d.Retries()
-			err = relabel(ctx, d, ten, "staging")
-			proxy.OnSendChunk(nil)
-			if !fired.Load() {
-				t.Fatal("the re-plan sent no second chunk through the proxy; the test saw nothing")
-			}
-			if herr := <-hookErr; herr != nil {
-				t.Fatal(herr)
-			}
-			if err != nil {
-				t.Fatalf("the re-plan: %v", err)
-			}
-			<-written
-			if writerErr != nil {
-				t.Fatalf("%s: %v", tc.name, writerErr)
-			}
-			after := d.Retries()
-			if n := after[RetryDeadlock] - before[RetryDeadlock]; n != 0 {
+			if n := deadlocksBesideReplan(t, d, proxy, direct, writer, func() error { return relabel(ctx, d, ten, "staging") }); n != 0 {
 				t.Errorf("PostgreSQL broke %d deadlock(s) between the re-plan and %s; want none", n, tc.name)
 			}
 			var intent string
@@ -127,6 +92,107 @@ func TestReplanAndWritersNeverDeadlock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReplanAndReassertNeverDeadlock: the periodic re-assert queues a full
+// rewrite of every store (RequeueAll), locking their queued jobs in the
+// stores' order, while a re-plan locks them in its Works' order: each could
+// wait for a queued job the other held. RequeueAll now takes the teams'
+// configuration locks, shared, first.
+//
+// Here the re-plan's first chunk changes Works on store "repo" and its second
+// a Work on store "a-repo", which the re-assert takes first.
+func TestReplanAndReassertNeverDeadlock(t *testing.T) {
+	d, proxy, direct := pipelineDBAt(t, url.Values{"default_query_exec_mode": {"exec"}})
+	ctx := context.Background()
+	ten := gitTeam(t, d)
+	apply := func(devLabel, devALabel string) error {
+		y := fmt.Sprintf(`apiVersion: platform.kratix.io/v1alpha1
+kind: GitStateStore
+metadata: {name: a-repo}
+spec: {url: "https://git.example.com/a.git", branch: main, path: a, authMethod: none}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: dev, labels: {env: %s}}
+spec: {path: dev, stateStoreRef: {name: repo, kind: GitStateStore}}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: Destination
+metadata: {name: dev-a, labels: {env: %s}}
+spec: {path: dev-a, stateStoreRef: {name: a-repo, kind: GitStateStore}}
+`, devLabel, devALabel)
+		docs, errs := tenants.ParseKratixYAML([]byte(y), tenants.ParseOptions{})
+		if len(errs) > 0 {
+			return fmt.Errorf("%v", errs)
+		}
+		_, err := d.Apply(ctx, ten.ID, docs, tenants.ApplyOptions{})
+		return err
+	}
+	if err := apply("dev", "deva"); err != nil {
+		t.Fatal(err)
+	}
+	submitDevWorks(t, d, ten, 0, 500) // on dev, store repo: the re-plan's first chunk
+	last := devWork(t, 500, "a: 1\n")
+	last.Groups[0].DestinationSelectors = map[string]string{"env": "deva"} // on dev-a, store a-repo: the second
+	res, err := d.SubmitWork(ctx, ten.ID, last, false)
+	if err != nil || len(res.Placements) != 1 || res.Placements[0].Destination != "dev-a" {
+		t.Fatalf("submit: %v %+v", err, res.Placements)
+	}
+	var stores int
+	reassert := func() (err error) { stores, err = d.RequeueAll(ctx); return err }
+	if n := deadlocksBesideReplan(t, d, proxy, direct, reassert, func() error { return apply("gone", "gone") }); n != 0 {
+		t.Errorf("PostgreSQL broke %d deadlock(s) between the re-plan and the re-assert; want none", n)
+	}
+	if stores != 2 {
+		t.Errorf("the re-assert queued %d stores; want 2", stores)
+	}
+}
+
+// deadlocksBesideReplan runs edit, whose re-plan must send more than
+// replanChunk Works, and runs writer from a proxy hook right before the
+// re-plan's second chunk goes out, holding the chunk back until writer waits
+// for a lock (the re-plan's, or the cycle's). It answers how many deadlocks
+// PostgreSQL broke meanwhile, once both are done.
+func deadlocksBesideReplan(t *testing.T, d *DB, proxy *testpeers.TCPProxy, direct string, writer, edit func() error) int64 {
+	t.Helper()
+	ctx := context.Background()
+	probe, err := pgx.Connect(ctx, direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close(ctx)
+	var (
+		fired     atomic.Bool
+		writerErr error
+		written   = make(chan struct{})
+		hookErr   = make(chan error, 1)
+	)
+	proxy.OnSendChunk(func(chunk []byte) {
+		// The re-plan's second chunk starts by releasing the first one's savepoint.
+		if !bytes.Contains(chunk, []byte("RELEASE SAVEPOINT replan")) || !fired.CompareAndSwap(false, true) {
+			return
+		}
+		go func() { writerErr = writer(); close(written) }()
+		hookErr <- waitForALockWait(probe, written)
+	})
+	before := d.Retries()
+	err = edit()
+	proxy.OnSendChunk(nil)
+	if !fired.Load() {
+		t.Fatal("the re-plan sent no second chunk through the proxy; the test saw nothing")
+	}
+	if herr := <-hookErr; herr != nil {
+		t.Fatal(herr)
+	}
+	if err != nil {
+		t.Fatalf("the edit: %v", err)
+	}
+	<-written
+	if writerErr != nil {
+		t.Fatalf("beside the re-plan: %v", writerErr)
+	}
+	return d.Retries()[RetryDeadlock] - before[RetryDeadlock]
 }
 
 // submitDevWorks submits devWorks from..from+n-1.
