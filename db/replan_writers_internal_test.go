@@ -55,6 +55,19 @@ func TestReplanAndWritersNeverDeadlock(t *testing.T) {
 			}
 			return func() error { return d.FinishJob(ctx, job, res) }, last
 		}},
+		{"a job's release", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
+			ctx := context.Background()
+			submitDevWorks(t, d, ten, 0, 500)
+			writeNextJob(t, d, "v1")
+			// A job of the second chunk's Works alone, given back unwritten
+			// (its replica shuts down).
+			submitDevWorks(t, d, ten, 500, 100)
+			job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+			if err != nil || !ok || len(job.Writes) != 100 {
+				t.Fatalf("claim: %v %v (%d placements)", ok, err, len(job.Writes))
+			}
+			return func() error { return d.ReleaseJob(ctx, job) }, lastPlacementOf(t, d, ten, job)
+		}},
 		{"a lease's expiry", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
 			ctx := context.Background()
 			submitDevWorks(t, d, ten, 0, 500)
