@@ -68,6 +68,41 @@ func TestReplanAndWritersNeverDeadlock(t *testing.T) {
 			}
 			return func() error { return d.ReleaseJob(ctx, job) }, lastPlacementOf(t, d, ten, job)
 		}},
+		{"a pull request's merge", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
+			ctx := context.Background()
+			g, err := d.GitStore(ctx, ten.ID, "repo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.PullRequest = &tenants.PullRequestSpec{Provider: tenants.ProviderGitea}
+			g.Credentials.Password, g.Credentials.WebhookSecret = "token", "hook-secret"
+			g.PushInterval = "0s"
+			g.Normalize()
+			if _, err := d.SaveGitStore(ctx, g, false); err != nil {
+				t.Fatal(err)
+			}
+			ref := tenants.StoreRef{TenantID: ten.ID, Kind: tenants.KindGit, Name: "repo"}
+			submitDevWorks(t, d, ten, 0, 500)
+			proposeNextJob(t, d, "h1")
+			if err := d.RecordPR(ctx, ref, 7, "https://git.example.com/r/pulls/7", "hash"); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.PRMerged(ctx, ref, 7, "h1", "m1", "rita"); err != nil {
+				t.Fatal(err)
+			}
+			// A pull request of the second chunk's Works alone, merged
+			// while the re-plan runs, and one more Work proposed after it
+			// took its head: the merge puts that one back to write, which
+			// locks the store's queued job.
+			submitDevWorks(t, d, ten, 500, 100)
+			job := proposeNextJob(t, d, "h2")
+			if err := d.RecordPR(ctx, ref, 8, "https://git.example.com/r/pulls/8", "hash"); err != nil {
+				t.Fatal(err)
+			}
+			submitDevWorks(t, d, ten, 700, 1)
+			proposeNextJob(t, d, "h3")
+			return func() error { return d.PRMerged(ctx, ref, 8, "h2", "m2", "rita") }, lastPlacementOf(t, d, ten, job)
+		}},
 		{"a lease's expiry", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
 			ctx := context.Background()
 			submitDevWorks(t, d, ten, 0, 500)
@@ -237,7 +272,7 @@ func waitForALockWait(probe *pgx.Conn, done <-chan struct{}) error {
 	for {
 		select {
 		case <-done:
-			return errors.New("the finish ended without waiting for a lock")
+			return errors.New("the writer's side ended without waiting for a lock")
 		default:
 		}
 		var n int
@@ -254,4 +289,27 @@ func waitForALockWait(probe *pgx.Conn, done <-chan struct{}) error {
 		}
 		time.Sleep(2 * time.Millisecond) // polling the lock table, not a synchronisation
 	}
+}
+
+// proposeNextJob claims the next job of a pull-request store and finishes it
+// as a write to the head branch at head that proposed every placement (h1
+// and h2 start the head branch anew; a later head builds on the one before).
+func proposeNextJob(t *testing.T, d *DB, head string) *tenants.Job {
+	t.Helper()
+	ctx := context.Background()
+	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
+	if err != nil || !ok || job.PullRequest == nil {
+		t.Fatalf("claim: %v %v (pull request: %v)", ok, err, job != nil && job.PullRequest != nil)
+	}
+	res := tenants.JobResult{Version: "base", Head: head, HeadRestarted: head == "h1" || head == "h2", Changed: true}
+	for _, w := range job.Writes {
+		res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys(), Proposed: true})
+	}
+	for _, c := range job.Canaries {
+		res.Canaries = append(res.Canaries, tenants.CanaryOutcome{ID: c.ID, Generation: c.Generation, Proposed: true})
+	}
+	if err := d.FinishJob(ctx, job, res); err != nil {
+		t.Fatal(err)
+	}
+	return job
 }
