@@ -56,17 +56,9 @@ func TestReplanAndWritersNeverDeadlock(t *testing.T) {
 			return func() error { return d.FinishJob(ctx, job, res) }, last
 		}},
 		{"a job's release", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
-			ctx := context.Background()
-			submitDevWorks(t, d, ten, 0, 500)
-			writeNextJob(t, d, "v1")
-			// A job of the second chunk's Works alone, given back unwritten
-			// (its replica shuts down).
-			submitDevWorks(t, d, ten, 500, 100)
-			job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
-			if err != nil || !ok || len(job.Writes) != 100 {
-				t.Fatalf("claim: %v %v (%d placements)", ok, err, len(job.Writes))
-			}
-			return func() error { return d.ReleaseJob(ctx, job) }, lastPlacementOf(t, d, ten, job)
+			// Given back unwritten (its replica shuts down).
+			job := secondChunkJob(t, d, ten, time.Minute)
+			return func() error { return d.ReleaseJob(context.Background(), job) }, lastPlacementOf(t, d, ten, job)
 		}},
 		{"a pull request's merge", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
 			ctx := context.Background()
@@ -104,17 +96,10 @@ func TestReplanAndWritersNeverDeadlock(t *testing.T) {
 			return func() error { return d.PRMerged(ctx, ref, 8, "h2", "m2", "rita") }, lastPlacementOf(t, d, ten, job)
 		}},
 		{"a lease's expiry", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
-			ctx := context.Background()
-			submitDevWorks(t, d, ten, 0, 500)
-			writeNextJob(t, d, "v1")
-			// A job of the second chunk's Works alone, whose writer dies at once.
-			submitDevWorks(t, d, ten, 500, 100)
-			job, ok, err := d.ClaimJob(ctx, "w", time.Millisecond)
-			if err != nil || !ok || len(job.Writes) != 100 {
-				t.Fatalf("claim: %v %v (%d placements)", ok, err, len(job.Writes))
-			}
+			// Its writer dies at once.
+			job := secondChunkJob(t, d, ten, time.Millisecond)
 			return func() error {
-				_, _, err := d.ClaimJob(ctx, "w2", time.Minute) // expires it first
+				_, _, err := d.ClaimJob(context.Background(), "w2", time.Minute) // expires it first
 				return err
 			}, lastPlacementOf(t, d, ten, job)
 		}},
@@ -241,6 +226,20 @@ func deadlocksBesideReplan(t *testing.T, d *DB, proxy *testpeers.TCPProxy, direc
 		t.Fatalf("beside the re-plan: %v", writerErr)
 	}
 	return d.Retries()[RetryDeadlock] - before[RetryDeadlock]
+}
+
+// secondChunkJob writes 500 Works (a re-plan's first chunk) and claims, for
+// lease, the job of 100 more: a job of the second chunk's Works alone.
+func secondChunkJob(t *testing.T, d *DB, ten tenants.Tenant, lease time.Duration) *tenants.Job {
+	t.Helper()
+	submitDevWorks(t, d, ten, 0, 500)
+	writeNextJob(t, d, "v1")
+	submitDevWorks(t, d, ten, 500, 100)
+	job, ok, err := d.ClaimJob(context.Background(), "w", lease)
+	if err != nil || !ok || len(job.Writes) != 100 {
+		t.Fatalf("claim: %v %v (%d placements)", ok, err, len(job.Writes))
+	}
+	return job
 }
 
 // submitDevWorks submits devWorks from..from+n-1.
