@@ -69,11 +69,13 @@ var (
 // SQLite's single writer guaranteed holds across replicas: exclusive for a change
 // that checks the tenant's configuration before writing it (stores,
 // Destinations, members, a store's status, which may re-plan every Work), shared
-// for a submit (which plans against that configuration) and for what a writer
-// records of the team's placements (a job's finish or release, a pull
-// request's outcome), which a change's re-plan locks in an order of its own.
-// Submits and writers do not block each other. On SQLite, where write transactions never overlap, it does nothing.
-// Take it first in the transaction, before any other lock.
+// for a submit (which plans against that configuration) and for what the
+// writers record of the team's placements and queued jobs (a job's finish or
+// release, an expired lease, a pull request's outcome, the re-assert's
+// requeue), which a change's re-plan locks in an order of its own. Submits and
+// writers do not block each other. On SQLite, where write transactions never
+// overlap, it does nothing. Take it first in the transaction, before any other
+// lock.
 //
 // It is a transaction-scoped advisory lock (tenantLockClass, the tenant's id),
 // not a lock on the tenant's row: every submit took that row FOR SHARE, and a
