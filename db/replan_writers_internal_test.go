@@ -61,39 +61,12 @@ func TestReplanAndWritersNeverDeadlock(t *testing.T) {
 			return func() error { return d.ReleaseJob(context.Background(), job) }, lastPlacementOf(t, d, ten, job)
 		}},
 		{"a pull request's merge", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
-			ctx := context.Background()
-			g, err := d.GitStore(ctx, ten.ID, "repo")
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.PullRequest = &tenants.PullRequestSpec{Provider: tenants.ProviderGitea}
-			g.Credentials.Password, g.Credentials.WebhookSecret = "token", "hook-secret"
-			g.PushInterval = "0s"
-			g.Normalize()
-			if _, err := d.SaveGitStore(ctx, g, false); err != nil {
-				t.Fatal(err)
-			}
-			ref := tenants.StoreRef{TenantID: ten.ID, Kind: tenants.KindGit, Name: "repo"}
-			submitDevWorks(t, d, ten, 0, 500)
-			proposeNextJob(t, d, "h1")
-			if err := d.RecordPR(ctx, ref, 7, "https://git.example.com/r/pulls/7", "hash"); err != nil {
-				t.Fatal(err)
-			}
-			if err := d.PRMerged(ctx, ref, 7, "h1", "m1", "rita"); err != nil {
-				t.Fatal(err)
-			}
-			// A pull request of the second chunk's Works alone, merged
-			// while the re-plan runs, and one more Work proposed after it
-			// took its head: the merge puts that one back to write, which
-			// locks the store's queued job.
-			submitDevWorks(t, d, ten, 500, 100)
-			job := proposeNextJob(t, d, "h2")
-			if err := d.RecordPR(ctx, ref, 8, "https://git.example.com/r/pulls/8", "hash"); err != nil {
-				t.Fatal(err)
-			}
-			submitDevWorks(t, d, ten, 700, 1)
-			proposeNextJob(t, d, "h3")
-			return func() error { return d.PRMerged(ctx, ref, 8, "h2", "m2", "rita") }, lastPlacementOf(t, d, ten, job)
+			ref, last := secondChunkPR(t, d, ten)
+			return func() error { return d.PRMerged(context.Background(), ref, 8, "h2", "m2", "rita") }, last
+		}},
+		{"a pull request's close", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
+			ref, last := secondChunkPR(t, d, ten)
+			return func() error { return d.PRClosed(context.Background(), ref, 8, "h2", "rita") }, last
 		}},
 		{"a lease's expiry", func(t *testing.T, d *DB, ten tenants.Tenant) (func() error, int64) {
 			// Its writer dies at once.
@@ -240,6 +213,45 @@ func secondChunkJob(t *testing.T, d *DB, ten tenants.Tenant, lease time.Duration
 		t.Fatalf("claim: %v %v (%d placements)", ok, err, len(job.Writes))
 	}
 	return job
+}
+
+// secondChunkPR makes store repo a pull-request store, writes 500 Works
+// (a re-plan's first chunk) through a merged pull request, and opens pull
+// request 8 at head h2 with 100 more: the second chunk's Works alone. One more
+// Work is proposed after it took its head: a merge or close of 8 puts that
+// one back to write, which locks the store's queued job. It answers the store
+// and the placement of pull request 8 whose Work is the newest.
+func secondChunkPR(t *testing.T, d *DB, ten tenants.Tenant) (tenants.StoreRef, int64) {
+	t.Helper()
+	ctx := context.Background()
+	g, err := d.GitStore(ctx, ten.ID, "repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.PullRequest = &tenants.PullRequestSpec{Provider: tenants.ProviderGitea}
+	g.Credentials.Password, g.Credentials.WebhookSecret = "token", "hook-secret"
+	g.PushInterval = "0s"
+	g.Normalize()
+	if _, err := d.SaveGitStore(ctx, g, false); err != nil {
+		t.Fatal(err)
+	}
+	ref := tenants.StoreRef{TenantID: ten.ID, Kind: tenants.KindGit, Name: "repo"}
+	submitDevWorks(t, d, ten, 0, 500)
+	proposeNextJob(t, d, "h1")
+	if err := d.RecordPR(ctx, ref, 7, "https://git.example.com/r/pulls/7", "hash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PRMerged(ctx, ref, 7, "h1", "m1", "rita"); err != nil {
+		t.Fatal(err)
+	}
+	submitDevWorks(t, d, ten, 500, 100)
+	job := proposeNextJob(t, d, "h2")
+	if err := d.RecordPR(ctx, ref, 8, "https://git.example.com/r/pulls/8", "hash"); err != nil {
+		t.Fatal(err)
+	}
+	submitDevWorks(t, d, ten, 700, 1)
+	proposeNextJob(t, d, "h3")
+	return ref, lastPlacementOf(t, d, ten, job)
 }
 
 // submitDevWorks submits devWorks from..from+n-1.
