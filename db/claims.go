@@ -289,24 +289,16 @@ func (d *DB) insertClaims(ctx context.Context, tx *sqlx.Tx, tenantID int64, self
 // the chunk are read the first time one is needed: a round trip a placement
 // took a path move of 1,200 Works 1,200 round trips.
 func (d *DB) heldClaims(ctx context.Context, tx *sqlx.Tx, tenantID, id int64) ([]planner.StoredClaim, error) {
-	if c, ok := ctx.Value(chunkClaimsKey{}).(*chunkClaims); ok && c.tenantID == tenantID && c.ids[id] {
-		if c.held == nil {
-			if err := c.read(ctx, tx); err != nil {
-				return nil, err
-			}
+	c, ok := ctx.Value(chunkClaimsKey{}).(*chunkClaims)
+	if !ok || c.tenantID != tenantID || !c.ids[id] {
+		c = &chunkClaims{tenantID: tenantID, ids: map[int64]bool{id: true}} // this placement's alone
+	}
+	if c.held == nil {
+		if err := c.read(ctx, tx); err != nil {
+			return nil, err
 		}
-		return c.held[id], nil
 	}
-	var rows []heldClaimRow
-	if err := tx.SelectContext(ctx, &rows, `SELECT placement_id, store_kind, store_name, key, shared, dir FROM claims
-		WHERE tenant_id = ? AND placement_id = ?`, tenantID, id); err != nil {
-		return nil, err
-	}
-	out := make([]planner.StoredClaim, len(rows))
-	for i, r := range rows {
-		out[i] = r.stored()
-	}
-	return out, nil
+	return c.held[id], nil
 }
 
 type heldClaimRow struct {

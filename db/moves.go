@@ -228,23 +228,12 @@ func (d *DB) replace(ctx context.Context, tx *sqlx.Tx, tenantID int64, sc placem
 		WHERE `+sc.cond+` AND intent = 'write')`, append([]any{tenantID}, sc.args...)...); err != nil {
 		return err
 	}
-	var rows []workRow
-	if err := tx.SelectContext(ctx, &rows, `SELECT `+workCols+` FROM works WHERE tenant_id = ? AND deleted = FALSE AND id IN
-		(SELECT work_id FROM placements WHERE `+sc.cond+` AND intent = 'write') ORDER BY id`, append([]any{tenantID}, sc.args...)...); err != nil {
+	rows, all, err := d.worksToPlan(ctx, tx, tenantID, `(SELECT work_id FROM placements WHERE `+sc.cond+` AND intent = 'write')`, sc.args...)
+	if err != nil || len(rows) == 0 {
 		return err
-	}
-	if len(rows) == 0 {
-		return nil
 	}
 	pc, err := d.readPlanContext(ctx, tx, tenantID)
 	if err != nil {
-		return err
-	}
-	// Those Works' placements in one read, not one read a Work.
-	var all []placementRow
-	if err := tx.SelectContext(ctx, &all, `SELECT `+placementColsNoPlan+` FROM placements p WHERE p.tenant_id = ? AND p.work_id IN
-		(SELECT work_id FROM placements WHERE `+sc.cond+` AND intent = 'write') ORDER BY p.work_id, p.group_index, p.destination_name`,
-		append([]any{tenantID}, sc.args...)...); err != nil {
 		return err
 	}
 	return d.planAgain(ctx, tx, pc, rows, all, true)

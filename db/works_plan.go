@@ -339,24 +339,39 @@ func (d *DB) replanTenant(ctx context.Context, tx *sqlx.Tx, tenantID int64) erro
 		return nil
 	}
 	d.replans.Add(1)
-	var rows []workRow
-	if err := tx.SelectContext(ctx, &rows, `SELECT `+workCols+` FROM works WHERE tenant_id = ? AND deleted = FALSE ORDER BY id`,
-		tenantID); err != nil {
+	rows, all, err := d.worksToPlan(ctx, tx, tenantID, "")
+	if err != nil {
 		return err
 	}
 	pc, err := d.loadPlanContext(ctx, tx, tenantID)
 	if err != nil {
 		return err
 	}
-	// Every placement of the team in one read, not one read per Work: a
-	// re-plan of 10,000 Works spent 70% of its 1.8 s in those reads.
-	var all []placementRow
-	// Without the plans: planning compares their hashes.
-	if err := tx.SelectContext(ctx, &all, `SELECT `+placementColsNoPlan+` FROM placements p WHERE p.tenant_id = ?
-		ORDER BY p.work_id, p.group_index, p.destination_name`, tenantID); err != nil {
-		return err
-	}
 	return d.planAgain(ctx, tx, pc, rows, all, false)
+}
+
+// worksToPlan reads the tenant's live Works (those whose id is in the
+// subquery within, when given, with its args) and every placement of them, in
+// one read each, not one read per Work: a re-plan of 10,000 Works spent 70%
+// of its 1.8 s in those reads. The placements come without their plans:
+// planning compares their hashes.
+func (d *DB) worksToPlan(ctx context.Context, tx *sqlx.Tx, tenantID int64, within string, args ...any) ([]workRow, []placementRow, error) {
+	cond := ""
+	if within != "" {
+		cond = " AND id IN " + within
+	}
+	var rows []workRow
+	if err := tx.SelectContext(ctx, &rows, `SELECT `+workCols+` FROM works WHERE tenant_id = ? AND deleted = FALSE`+cond+` ORDER BY id`,
+		append([]any{tenantID}, args...)...); err != nil || len(rows) == 0 {
+		return nil, nil, err
+	}
+	if within != "" {
+		cond = " AND p.work_id IN " + within
+	}
+	var all []placementRow
+	err := tx.SelectContext(ctx, &all, `SELECT `+placementColsNoPlan+` FROM placements p WHERE p.tenant_id = ?`+cond+`
+		ORDER BY p.work_id, p.group_index, p.destination_name`, append([]any{tenantID}, args...)...)
+	return rows, all, err
 }
 
 // planAgain plans rows again against pc, each Work with its placements in
