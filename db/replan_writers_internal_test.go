@@ -237,7 +237,7 @@ func secondChunkPR(t *testing.T, d *DB, ten tenants.Tenant) (tenants.StoreRef, i
 	}
 	ref := tenants.StoreRef{TenantID: ten.ID, Kind: tenants.KindGit, Name: "repo"}
 	submitDevWorks(t, d, ten, 0, 500)
-	proposeNextJob(t, d, "h1")
+	proposeNextJob(t, d, "h1", true)
 	if err := d.RecordPR(ctx, ref, 7, "https://git.example.com/r/pulls/7", "hash"); err != nil {
 		t.Fatal(err)
 	}
@@ -245,12 +245,12 @@ func secondChunkPR(t *testing.T, d *DB, ten tenants.Tenant) (tenants.StoreRef, i
 		t.Fatal(err)
 	}
 	submitDevWorks(t, d, ten, 500, 100)
-	job := proposeNextJob(t, d, "h2")
+	job := proposeNextJob(t, d, "h2", true)
 	if err := d.RecordPR(ctx, ref, 8, "https://git.example.com/r/pulls/8", "hash"); err != nil {
 		t.Fatal(err)
 	}
 	submitDevWorks(t, d, ten, 700, 1)
-	proposeNextJob(t, d, "h3")
+	proposeNextJob(t, d, "h3", false)
 	return ref, lastPlacementOf(t, d, ten, job)
 }
 
@@ -276,43 +276,32 @@ func lastPlacementOf(t *testing.T, d *DB, ten tenants.Tenant, job *tenants.Job) 
 }
 
 // waitForALockWait answers nil once some session of the database waits for a
-// lock, an error if done says the awaited transaction finished first or no
+// lock, an error if done says the awaited transaction ended first or no
 // session waits within 20 s.
 func waitForALockWait(probe *pgx.Conn, done <-chan struct{}) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	ended := func() error {
 		select {
 		case <-done:
 			return errors.New("the writer's side ended without waiting for a lock")
 		default:
-		}
-		var n int
-		if err := probe.QueryRow(context.Background(),
-			`SELECT COUNT(*) FROM pg_locks WHERE NOT granted
-				AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return errors.New("no session waited for a lock in 20 s")
-		}
-		time.Sleep(2 * time.Millisecond) // polling the lock table, not a synchronisation
 	}
+	return pollWaiting(probe, ended, `SELECT COUNT(*) FROM pg_locks WHERE NOT granted
+		AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())`)
 }
 
 // proposeNextJob claims the next job of a pull-request store and finishes it
-// as a write to the head branch at head that proposed every placement (h1
-// and h2 start the head branch anew; a later head builds on the one before).
-func proposeNextJob(t *testing.T, d *DB, head string) *tenants.Job {
+// as a write to the head branch at head (started anew, or on the head before)
+// that proposed every placement.
+func proposeNextJob(t *testing.T, d *DB, head string, restarted bool) *tenants.Job {
 	t.Helper()
 	ctx := context.Background()
 	job, ok, err := d.ClaimJob(ctx, "w", time.Minute)
 	if err != nil || !ok || job.PullRequest == nil {
 		t.Fatalf("claim: %v %v (pull request: %v)", ok, err, job != nil && job.PullRequest != nil)
 	}
-	res := tenants.JobResult{Version: "base", Head: head, HeadRestarted: head == "h1" || head == "h2", Changed: true}
+	res := tenants.JobResult{Version: "base", Head: head, HeadRestarted: restarted, Changed: true}
 	for _, w := range job.Writes {
 		res.Placements = append(res.Placements, tenants.PlacementOutcome{ID: w.ID, Generation: w.Generation, Keys: w.Plan.Keys(), Proposed: true})
 	}

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -37,23 +39,38 @@ func olderReplica(t *testing.T, direct string) *pgx.Conn {
 // it finishes first, it did not wait.
 func waitBlockedBy(t *testing.T, probe *pgx.Conn, blocker uint32, done <-chan error, what string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	ended := func() error {
 		select {
 		case err := <-done:
-			t.Fatalf("%s finished (err %v) without waiting for session %d", what, err, blocker)
+			return fmt.Errorf("%s finished (err %v) without waiting for session %d", what, err, blocker)
 		default:
+			return nil
+		}
+	}
+	if err := pollWaiting(probe, ended, `SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
+		int(blocker)); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// pollWaiting answers nil once count (a query of the number of sessions
+// waiting as expected, with args) answers more than 0; the error ended
+// answers if what should wait ended first, or one if nothing waited in 20 s.
+func pollWaiting(probe *pgx.Conn, ended func() error, count string, args ...any) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := ended(); err != nil {
+			return err
 		}
 		var n int
-		if err := probe.QueryRow(context.Background(),
-			`SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, int(blocker)).Scan(&n); err != nil {
-			t.Fatal(err)
+		if err := probe.QueryRow(context.Background(), count, args...).Scan(&n); err != nil {
+			return err
 		}
 		if n > 0 {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s neither finished nor waited for session %d in 20 s", what, blocker)
+			return errors.New("nothing waited for a lock in 20 s")
 		}
 		time.Sleep(2 * time.Millisecond) // polling the lock table, not a synchronisation
 	}
